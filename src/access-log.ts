@@ -1,0 +1,97 @@
+// The access log: one line per request in the combined log format, escaped against log injection.
+import { createWriteStream, type WriteStream } from 'node:fs';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** What one access-log line describes. */
+export interface AccessLogEntry {
+  /** Client IP, or null for UNIX sockets and unknown peers. */
+  clientIp: string | null;
+  user?: string | null;
+  time: Date;
+  method: string;
+  uri: string;
+  protocol: string;
+  status: number;
+  /** Body bytes sent; 0 is written as `-`. */
+  bytes: number;
+  referer?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+/**
+ * Escapes a log field: `"` and `\` get a backslash, bytes outside printable ASCII become `\xNN`,
+ * so a client cannot forge lines or fields (CR, LF and quotes never reach the file raw).
+ */
+export function escapeLogField(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    if (byte === 0x22) out += '\\"';
+    else if (byte === 0x5c) out += '\\\\';
+    else if (byte < 0x20 || byte >= 0x7f) out += `\\x${byte.toString(16).padStart(2, '0')}`;
+    else out += String.fromCharCode(byte);
+  }
+  return out;
+}
+
+function pad(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** `22/Nov/2026:02:34:47 +0000`, always in UTC. */
+export function formatLogTime(time: Date): string {
+  return `${pad(time.getUTCDate())}/${MONTHS[time.getUTCMonth()]}/${time.getUTCFullYear()}:${pad(time.getUTCHours())}:${pad(time.getUTCMinutes())}:${pad(time.getUTCSeconds())} +0000`;
+}
+
+/**
+ * Formats one line in the combined log format, as Apache and nginx write it (Twisted quotes the IP;
+ * Trellis does not, so standard log tools read it):
+ * `127.0.0.1 - - [22/Nov/2026:02:34:47 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8.0"`
+ */
+export function combinedLogLine(e: AccessLogEntry): string {
+  const ip = e.clientIp ? escapeLogField(e.clientIp) : '-';
+  const user = e.user ? escapeLogField(e.user) : '-';
+  const request = `${escapeLogField(e.method)} ${escapeLogField(e.uri)} ${escapeLogField(e.protocol)}`;
+  const bytes = e.bytes > 0 ? String(e.bytes) : '-';
+  const referer = e.referer ? escapeLogField(e.referer) : '-';
+  const agent = e.userAgent ? escapeLogField(e.userAgent) : '-';
+  return `${ip} - ${user} [${formatLogTime(e.time)}] "${request}" ${e.status} ${bytes} "${referer}" "${agent}"\n`;
+}
+
+/** Where access-log lines go. */
+export interface AccessLog {
+  log(entry: AccessLogEntry): void;
+  /** Reopens the file (after rotation). */
+  reopen(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * An access log written to a file (appending) or to stdout with `'-'`.
+ *
+ * ```ts
+ * new Site(root, { accessLog: openAccessLog('/var/log/trellis/access.log') });
+ * ```
+ */
+export function openAccessLog(target: string): AccessLog {
+  if (target === '-') {
+    return {
+      log: (entry) => void process.stdout.write(combinedLogLine(entry)),
+      reopen: () => {},
+      close: async () => {},
+    };
+  }
+  let stream: WriteStream = createWriteStream(target, { flags: 'a' });
+  const onError = (err: Error) => process.stderr.write(`trellis: access log ${target}: ${err.message}\n`);
+  stream.on('error', onError);
+  return {
+    log: (entry) => void stream.write(combinedLogLine(entry)),
+    reopen: () => {
+      const old = stream;
+      stream = createWriteStream(target, { flags: 'a' });
+      stream.on('error', onError);
+      old.end();
+    },
+    close: () => new Promise<void>((resolve) => stream.end(resolve)),
+  };
+}

@@ -1,0 +1,149 @@
+// Endpoint strings, after Twisted's strports: `tcp:8080:interface=127.0.0.1`,
+// `ssl:8443:privateKey=key.pem:certKey=cert.pem`, `unix:/run/app.sock:mode=660`.
+
+/** A parsed endpoint. */
+export type Endpoint =
+  | { type: 'tcp'; port: number; interface?: string; backlog?: number }
+  | {
+      type: 'ssl';
+      port: number;
+      interface?: string;
+      backlog?: number;
+      privateKey: string;
+      certKey: string;
+      extraCertChain?: string;
+    }
+  | { type: 'unix'; path: string; mode?: number; backlog?: number; lockfile?: boolean };
+
+/** A bad endpoint string; the message says what is wrong in one line. */
+export class EndpointError extends Error {
+  constructor(text: string, problem: string) {
+    super(`bad endpoint "${text}": ${problem}`);
+    this.name = 'EndpointError';
+  }
+}
+
+/** Splits on unescaped `:`; `\` escapes `:`, `=` and `\`. */
+function splitFields(text: string): string[] {
+  const fields: string[] = [];
+  let current = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\' && i + 1 < text.length) {
+      current += `\u0000${text[++i]}`;
+    } else if (c === ':') {
+      fields.push(current);
+      current = '';
+    } else {
+      current += c;
+    }
+  }
+  fields.push(current);
+  return fields;
+}
+
+/** Removes the escape markers left by splitFields. */
+function unescape(text: string): string {
+  return text.replace(/\u0000(.)/g, '$1');
+}
+
+const KEYS: Record<Endpoint['type'], readonly string[]> = {
+  tcp: ['port', 'interface', 'backlog'],
+  ssl: ['port', 'interface', 'backlog', 'privateKey', 'certKey', 'extraCertChain'],
+  unix: ['address', 'mode', 'backlog', 'lockfile'],
+};
+
+function parsePort(text: string, raw: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new EndpointError(raw, `port must be a number from 0 to 65535 (e.g. tcp:8080), not "${text}"`);
+  }
+  return Number(text);
+}
+
+function parseInt10(text: string, raw: string, what: string): number {
+  if (!/^\d+$/.test(text)) throw new EndpointError(raw, `${what} must be a number, not "${text}"`);
+  return Number(text);
+}
+
+/**
+ * Parses an endpoint string. A bare port (`8080`) means `tcp:8080`; `tcp6:PORT` listens on `::`.
+ *
+ * | input                                   | result                                        |
+ * |-----------------------------------------|-----------------------------------------------|
+ * | `tcp:8080:interface=127.0.0.1`          | tcp, port 8080 on 127.0.0.1                   |
+ * | `ssl:8443:privateKey=k.pem`             | ssl, certKey defaults to privateKey           |
+ * | `unix:/run/a.sock:mode=660`             | unix, mode 0o660                              |
+ * | `tcp:http`                              | EndpointError (port must be a number)         |
+ */
+export function parseEndpoint(text: string): Endpoint {
+  const raw = text.trim();
+  if (/^\d+$/.test(raw)) return { type: 'tcp', port: parsePort(raw, raw) };
+  const fields = splitFields(raw);
+  let kind = unescape(fields.shift() ?? '').toLowerCase();
+  let ipv6 = false;
+  if (kind === 'tcp6') {
+    kind = 'tcp';
+    ipv6 = true;
+  }
+  if (kind !== 'tcp' && kind !== 'ssl' && kind !== 'unix') {
+    throw new EndpointError(raw, `unknown type "${kind}" (use tcp:PORT, ssl:PORT:privateKey=KEY:certKey=CERT or unix:PATH)`);
+  }
+  const keys = KEYS[kind];
+  const values = new Map<string, string>();
+  let positional = 0;
+  for (const field of fields) {
+    const eq = field.indexOf('=');
+    if (eq === -1) {
+      const key = keys[positional++];
+      if (!key) throw new EndpointError(raw, `unexpected value "${unescape(field)}"`);
+      values.set(key, unescape(field));
+    } else {
+      const key = unescape(field.slice(0, eq));
+      if (!keys.includes(key)) throw new EndpointError(raw, `unknown option "${key}" for ${kind} (known: ${keys.join(', ')})`);
+      values.set(key, unescape(field.slice(eq + 1)));
+    }
+  }
+  const backlog = values.has('backlog') ? parseInt10(values.get('backlog')!, raw, 'backlog') : undefined;
+  if (kind === 'unix') {
+    const path = values.get('address');
+    if (!path) throw new EndpointError(raw, 'a UNIX socket path is required (e.g. unix:/run/trellis.sock)');
+    const ep: Endpoint = { type: 'unix', path };
+    if (values.has('mode')) {
+      const mode = values.get('mode')!;
+      if (!/^[0-7]{3,4}$/.test(mode)) throw new EndpointError(raw, `mode must be octal like 660, not "${mode}"`);
+      ep.mode = parseInt(mode, 8);
+    }
+    if (backlog !== undefined) ep.backlog = backlog;
+    if (values.has('lockfile')) ep.lockfile = values.get('lockfile') === '1';
+    return ep;
+  }
+  const portText = values.get('port');
+  if (portText === undefined) throw new EndpointError(raw, `a port is required (e.g. ${kind}:8080)`);
+  const port = parsePort(portText, raw);
+  const iface = values.get('interface') ?? (ipv6 ? '::' : undefined);
+  if (kind === 'tcp') {
+    const ep: Endpoint = { type: 'tcp', port };
+    if (iface !== undefined && iface !== '') ep.interface = iface;
+    if (backlog !== undefined) ep.backlog = backlog;
+    return ep;
+  }
+  const privateKey = values.get('privateKey') ?? 'server.pem';
+  const ep: Endpoint = { type: 'ssl', port, privateKey, certKey: values.get('certKey') ?? privateKey };
+  if (iface !== undefined && iface !== '') ep.interface = iface;
+  if (backlog !== undefined) ep.backlog = backlog;
+  if (values.has('extraCertChain')) ep.extraCertChain = values.get('extraCertChain')!;
+  return ep;
+}
+
+/** The endpoint written back as a string (for messages and saved configs). */
+export function formatEndpoint(ep: Endpoint): string {
+  const esc = (s: string) => s.replace(/[\\:=]/g, (c) => `\\${c}`);
+  switch (ep.type) {
+    case 'tcp':
+      return `tcp:${ep.port}${ep.interface ? `:interface=${esc(ep.interface)}` : ''}`;
+    case 'ssl':
+      return `ssl:${ep.port}${ep.interface ? `:interface=${esc(ep.interface)}` : ''}:privateKey=${esc(ep.privateKey)}:certKey=${esc(ep.certKey)}`;
+    case 'unix':
+      return `unix:${esc(ep.path)}${ep.mode !== undefined ? `:mode=${ep.mode.toString(8)}` : ''}`;
+  }
+}

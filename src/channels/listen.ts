@@ -1,0 +1,165 @@
+// Binding any net.Server (HTTP, HTTPS, FastCGI, SCGI, AJP) to an endpoint, with clear errors,
+// stale UNIX socket clean-up, socket modes, per-IP connection caps and graceful shutdown.
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { connect, type Server, type Socket } from 'node:net';
+import { formatEndpoint, type Endpoint } from './endpoint.js';
+
+/** A server bound to an endpoint. */
+export interface Listener {
+  endpoint: Endpoint;
+  /** Where it listens, as a URL (`http://127.0.0.1:8080/`, `unix:/run/app.sock`). */
+  url: string;
+  /** The TCP port actually bound (useful with port 0), or null for UNIX sockets. */
+  port: number | null;
+  server: Server;
+  /** Stops accepting, lets in-flight requests finish (up to `timeoutMs`), then closes what is left. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** A listen failure, said in one line with what to do. */
+export class ListenError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.name = 'ListenError';
+    this.code = code;
+  }
+}
+
+function explain(ep: Endpoint, err: NodeJS.ErrnoException): ListenError {
+  const where = formatEndpoint(ep);
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new ListenError(`cannot listen on ${where}: address already in use; stop the other server or choose another port with --port or --listen`, err.code);
+    case 'EACCES':
+      return new ListenError(`cannot listen on ${where}: permission denied; use a port above 1023 or start as root with --uid/--gid to drop privileges`, err.code);
+    case 'EADDRNOTAVAIL':
+      return new ListenError(`cannot listen on ${where}: that interface address is not on this machine`, err.code);
+    case 'ENOENT':
+      return new ListenError(`cannot listen on ${where}: the socket's directory does not exist`, err.code);
+    default:
+      return new ListenError(`cannot listen on ${where}: ${err.message}`, err.code ?? 'ELISTEN');
+  }
+}
+
+/** Removes a UNIX socket file left by a process that is gone; refuses when a server still answers on it. */
+async function clearStaleSocket(path: string): Promise<void> {
+  let isSocket = false;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return;
+  }
+  if (!isSocket) throw new ListenError(`cannot listen on unix:${path}: a file that is not a socket is in the way`, 'EEXIST');
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) throw new ListenError(`cannot listen on unix:${path}: another server is answering on that socket`, 'EADDRINUSE');
+  unlinkSync(path);
+}
+
+/** Caps open connections per client IP (SECURITY.md §3.3); a connection past the cap is closed at once. */
+export function capConnectionsPerIp(server: Server, max: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const ip = socket.remoteAddress;
+    if (!ip) return;
+    const count = (open.get(ip) ?? 0) + 1;
+    if (count > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(ip, count);
+    socket.once('close', () => {
+      const left = (open.get(ip) ?? 1) - 1;
+      if (left <= 0) open.delete(ip);
+      else open.set(ip, left);
+    });
+  });
+}
+
+/** Tracks open sockets so shutdown can close what is left after the grace period. */
+function trackSockets(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('secureConnection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+/** Options of {@link bindServer}. */
+export interface BindOptions {
+  /** URL scheme shown for TCP endpoints. Default `http` (`https` for ssl endpoints). */
+  scheme?: string;
+  /** Called at shutdown before waiting, to say goodbye politely (HTTP/2 GOAWAY, idle keep-alives). */
+  beforeClose?: () => void;
+}
+
+/** Binds `server` to `endpoint` and resolves once it listens; rejects with a ListenError. */
+export async function bindServer(server: Server, ep: Endpoint, options: BindOptions = {}): Promise<Listener> {
+  if (ep.type === 'unix') await clearStaleSocket(ep.path);
+  const sockets = trackSockets(server);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(explain(ep, err));
+    server.once('error', onError);
+    const done = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (ep.type === 'unix') server.listen({ path: ep.path, backlog: ep.backlog ?? 511 }, done);
+    else server.listen({ port: ep.port, host: ep.interface, backlog: ep.backlog ?? 511 }, done);
+  });
+  if (ep.type === 'unix' && ep.mode !== undefined) chmodSync(ep.path, ep.mode);
+
+  const address = server.address();
+  const port = address && typeof address === 'object' ? address.port : null;
+  let url: string;
+  if (ep.type === 'unix') {
+    url = `unix:${ep.path}`;
+  } else {
+    const scheme = options.scheme ?? (ep.type === 'ssl' ? 'https' : 'http');
+    const host = ep.interface === undefined || ep.interface === '0.0.0.0' || ep.interface === '::' ? 'localhost' : ep.interface;
+    const shown = host.includes(':') ? `[${host}]` : host;
+    url = `${scheme}://${shown}:${port}/`;
+  }
+
+  let closing: Promise<void> | null = null;
+  const close = (timeoutMs = 10_000): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, timeoutMs);
+      timer.unref();
+      server.close(() => {
+        clearTimeout(timer);
+        clearInterval(idle);
+        if (ep.type === 'unix') {
+          try {
+            unlinkSync(ep.path);
+          } catch {
+            // already gone
+          }
+        }
+        resolve();
+      });
+      options.beforeClose?.();
+      const closeIdle = () => (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      closeIdle();
+      // Connections that were busy become idle once their response is out; close them then.
+      const idle = setInterval(closeIdle, 50);
+      idle.unref();
+    });
+    return closing;
+  };
+  return { endpoint: ep, url, port, server, close };
+}

@@ -1,0 +1,215 @@
+// The HTTP channel's request side: turns a node:http (HTTP/1.x) or node:http2 compatibility request
+// into the neutral Request, checks what Node's parser lets through but Trellis refuses, and writes the
+// Request's response back.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { RequestHeaders } from '../http/headers.js';
+import { Request, type Address, type ResponseSink } from '../request.js';
+import type { Site, SiteLimits } from '../site.js';
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
+
+/** Host header values accepted (SECURITY.md §6.3): a name or IPv4 with optional port, or a bracketed IPv6. */
+const VALID_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+/** Connection-specific fields that HTTP/2 forbids in responses (RFC 9113 §8.2.2). */
+const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/** Why a request is refused before it reaches the Site. */
+export interface Refusal {
+  status: number;
+  detail: string;
+}
+
+/**
+ * The checks Node's HTTP parser does not make (SECURITY.md §3.1, default limits). Pure: the request
+ * line parts and raw header pairs in, a refusal or null out.
+ *
+ * | input                                   | result |
+ * |-----------------------------------------|--------|
+ * | target longer than `maxUriLength`       | 414    |
+ * | more than `maxHeaderCount` fields       | 431    |
+ * | header bytes over `maxHeaderBytes`      | 431    |
+ * | two Host fields                         | 400    |
+ * | Host not a host[:port]                  | 400    |
+ * | Transfer-Encoding on HTTP/1.0           | 400    |
+ * | Transfer-Encoding other than `chunked`  | 400    |
+ */
+export function checkRequestHead(
+  uri: string,
+  httpVersion: string,
+  rawHeaders: readonly string[],
+  limits: Pick<SiteLimits, 'maxUriLength' | 'maxHeaderCount' | 'maxHeaderBytes'>,
+): Refusal | null {
+  if (uri.length > limits.maxUriLength) return { status: 414, detail: `The request URI is longer than ${limits.maxUriLength} bytes.` };
+  if (rawHeaders.length / 2 > limits.maxHeaderCount) {
+    return { status: 431, detail: `The request has more than ${limits.maxHeaderCount} header fields.` };
+  }
+  let bytes = 0;
+  let hosts = 0;
+  let host: string | undefined;
+  let te: string | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    bytes += name.length + value.length + 4;
+    const lower = name.length === 4 || name.length === 17 ? name.toLowerCase() : '';
+    if (lower === 'host') {
+      hosts++;
+      host = value;
+    } else if (lower === 'transfer-encoding') {
+      te = te === undefined ? value : `${te}, ${value}`;
+    }
+  }
+  if (bytes > limits.maxHeaderBytes) return { status: 431, detail: `The request headers are larger than ${limits.maxHeaderBytes} bytes.` };
+  if (hosts > 1) return { status: 400, detail: 'The request has more than one Host header.' };
+  if (host !== undefined && host !== '' && !VALID_HOST.test(host)) return { status: 400, detail: 'The Host header is not a valid host.' };
+  if (te !== undefined) {
+    if (httpVersion === '1.0') return { status: 400, detail: 'Transfer-Encoding is not allowed in HTTP/1.0 requests.' };
+    if (te.trim().toLowerCase() !== 'chunked') return { status: 400, detail: 'Only "Transfer-Encoding: chunked" is accepted.' };
+  }
+  return null;
+}
+
+/** Normalises a socket's peer to an Address (IPv4-mapped IPv6 shown as IPv4). */
+export function socketAddress(address: string | undefined, family: string | undefined, port: number | undefined, unixPath: string | null): Address {
+  if (address === undefined) return { type: 'UNIX', path: unixPath };
+  if (address.startsWith('::ffff:') && address.includes('.')) return { type: 'INET', host: address.slice(7), port: port ?? 0 };
+  return { type: family === 'IPv6' ? 'INET6' : 'INET', host: address, port: port ?? 0 };
+}
+
+function h1Sink(req: IncomingMessage, res: ServerResponse): ResponseSink {
+  let close = false;
+  return {
+    writeHead(code, reason, headers) {
+      const flat: string[] = [];
+      for (const [name, value] of headers) flat.push(name, value);
+      if (close) flat.push('Connection', 'close');
+      res.writeHead(code, reason, flat);
+    },
+    write: (chunk) => res.write(chunk),
+    end: (chunk) => (chunk ? res.end(chunk) : res.end()),
+    onDrain: (listener) => res.once('drain', listener),
+    abort: () => req.socket.destroy(),
+    closeAfterResponse: () => {
+      close = true;
+    },
+  };
+}
+
+function h2Sink(res: Http2ServerResponse): ResponseSink {
+  return {
+    writeHead(code, _reason, headers) {
+      const out: Record<string, string | string[]> = {};
+      for (const [name, value] of headers) {
+        const key = name.toLowerCase();
+        if (H2_FORBIDDEN.has(key)) continue;
+        const prev = out[key];
+        if (prev === undefined) out[key] = value;
+        else if (Array.isArray(prev)) prev.push(value);
+        else out[key] = [prev, value];
+      }
+      res.writeHead(code, out);
+    },
+    write: (chunk) => res.write(chunk),
+    end: (chunk) => (chunk ? res.end(chunk) : res.end()),
+    onDrain: (listener) => res.once('drain', listener),
+    abort: () => res.stream.close(2 /* INTERNAL_ERROR */),
+  };
+}
+
+/**
+ * Drops a connection whose body stalls (SECURITY.md §3.3): no progress for `bodyIdleTimeout`, or an
+ * average under `bodyMinRate` bytes/s after the first 10 s. Time the resource spends not reading
+ * (a full buffer) does not count against the client.
+ */
+function watchBody(req: IncomingMessage, limits: SiteLimits): void {
+  const socket = req.socket;
+  const started = Date.now();
+  const startBytes = socket.bytesRead;
+  let lastBytes = startBytes;
+  let lastProgress = started;
+  const timer = setInterval(() => {
+    if (req.complete || socket.destroyed) {
+      clearInterval(timer);
+      return;
+    }
+    const now = Date.now();
+    if (socket.bytesRead !== lastBytes || req.readableLength >= req.readableHighWaterMark || socket.isPaused()) {
+      lastBytes = socket.bytesRead;
+      lastProgress = now;
+      return;
+    }
+    const elapsed = (now - started) / 1000;
+    const tooSlow = elapsed > 10 && (socket.bytesRead - startBytes) / elapsed < limits.bodyMinRate;
+    if (now - lastProgress >= limits.bodyIdleTimeout || tooSlow) {
+      clearInterval(timer);
+      socket.destroy();
+    }
+  }, Math.min(1000, limits.bodyIdleTimeout));
+  timer.unref();
+}
+
+/** Options of {@link nodeRequestListener}. */
+export interface NodeListenerOptions {
+  /** Whether the listener sits behind TLS (sets `isSecure()` when the socket does not say). */
+  secure: boolean;
+  /** The UNIX socket path, reported as the local address. */
+  unixPath?: string | null;
+}
+
+/**
+ * A Node request listener that serves `site`: usable with `http.createServer`, `https.createServer`
+ * and `http2.createSecureServer({ allowHTTP1: true })`.
+ */
+export function nodeRequestListener(site: Site, options: NodeListenerOptions): (req: NodeRequest, res: NodeResponse) => void {
+  const unixPath = options.unixPath ?? null;
+  return (req, res) => {
+    const isH2 = req.httpVersionMajor === 2;
+    const socket = req.socket;
+    const secure = options.secure || Boolean((socket as { encrypted?: boolean }).encrypted);
+    let rawHeaders = req.rawHeaders;
+    let headers: RequestHeaders;
+    if (isH2) {
+      const pairs: Array<[string, string]> = [];
+      const r2 = req as Http2ServerRequest;
+      const authority = r2.authority;
+      if (authority) pairs.push(['Host', authority]);
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        const name = rawHeaders[i]!;
+        if (name.charCodeAt(0) === 58 /* ':' */ || (authority && name === 'host')) continue;
+        pairs.push([name, rawHeaders[i + 1]!]);
+      }
+      headers = new RequestHeaders(pairs);
+      rawHeaders = pairs.flat();
+    } else {
+      headers = RequestHeaders.fromFlat(rawHeaders);
+    }
+    const contentLengthHeader = isH2 ? (req.headers['content-length'] as string | undefined) : (req as IncomingMessage).headers['content-length'];
+    const hasBody = isH2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : contentLengthHeader !== undefined || (req as IncomingMessage).headers['transfer-encoding'] !== undefined;
+    const request = new Request({
+      method: req.method!,
+      uri: req.url!,
+      clientproto: isH2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`,
+      headers,
+      body: hasBody ? (req as IncomingMessage) : null,
+      client: socketAddress(socket.remoteAddress, socket.remoteFamily, socket.remotePort, unixPath),
+      local: socketAddress(socket.localAddress, socket.remoteFamily, socket.localPort, unixPath),
+      secure,
+      sink: isH2 ? h2Sink(res as Http2ServerResponse) : h1Sink(req as IncomingMessage, res as ServerResponse),
+      channel: isH2 ? 'h2' : 'http/1.1',
+      contentLength: contentLengthHeader === undefined ? null : Number(contentLengthHeader),
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) request.connectionLost(new Error('Connection lost'));
+    });
+    const refusal = checkRequestHead(req.url!, req.httpVersion, rawHeaders, site.limits);
+    if (refusal) {
+      site.refuse(request, refusal.status, refusal.detail);
+      return;
+    }
+    if (hasBody && !isH2) watchBody(req as IncomingMessage, site.limits);
+    site.handle(request);
+  };
+}

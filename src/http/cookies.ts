@@ -1,0 +1,41 @@
+// Cookie parsing and Set-Cookie serialisation (RFC 6265), on top of the `cookie` library.
+import { parse, serialize } from 'cookie';
+
+/** Options of {@link formatSetCookie}; each maps to the attribute of the same name. */
+export interface CookieOptions {
+  expires?: Date;
+  maxAge?: number;
+  domain?: string;
+  /** Default: none (the browser uses the request path). */
+  path?: string;
+  secure?: boolean;
+  httpOnly?: boolean;
+  sameSite?: 'strict' | 'lax' | 'none';
+}
+
+/** Parses a Cookie header into name → value (the first of duplicates wins). */
+export function parseCookies(header: string | undefined): Record<string, string> {
+  if (!header) return {};
+  return parse(header) as Record<string, string>;
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Builds a Set-Cookie value. CR, LF and other controls anywhere are refused with a TypeError,
+ * never replaced (SECURITY.md §6.7); the value is percent-encoded where it must be.
+ */
+export function formatSetCookie(name: string, value: string, options: CookieOptions = {}): string {
+  for (const part of [name, value, options.domain ?? '', options.path ?? '']) {
+    if (CONTROL.test(part)) throw new TypeError(`Cookie ${JSON.stringify(name)}: control characters (CR, LF, NUL) are not allowed`);
+  }
+  const opts: Parameters<typeof serialize>[2] = {};
+  if (options.expires) opts.expires = options.expires;
+  if (options.maxAge !== undefined) opts.maxAge = options.maxAge;
+  if (options.domain) opts.domain = options.domain;
+  if (options.path) opts.path = options.path;
+  if (options.secure) opts.secure = true;
+  if (options.httpOnly) opts.httpOnly = true;
+  if (options.sameSite) opts.sameSite = options.sameSite;
+  return serialize(name, value, opts);
+}

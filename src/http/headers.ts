@@ -1,0 +1,100 @@
+// Request header collections that keep the raw order and duplicates visible, and outgoing header checks.
+
+/**
+ * Request headers as received: `raw` keeps every field in order (duplicates visible); `get` joins
+ * duplicates with `, ` (`; ` for Cookie, RFC 9110 §5.3 and RFC 6265 §5.4).
+ */
+export class RequestHeaders {
+  readonly raw: Array<[string, string]>;
+  #index: Map<string, string[]> | null = null;
+
+  constructor(raw: Array<[string, string]> = []) {
+    this.raw = raw;
+  }
+
+  /** Builds the collection from Node's flat `rawHeaders` array. */
+  static fromFlat(flat: readonly string[]): RequestHeaders {
+    const raw: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) raw.push([flat[i]!, flat[i + 1]!]);
+    return new RequestHeaders(raw);
+  }
+
+  #map(): Map<string, string[]> {
+    if (this.#index) return this.#index;
+    const index = new Map<string, string[]>();
+    for (const [name, value] of this.raw) {
+      const key = name.toLowerCase();
+      const list = index.get(key);
+      if (list) list.push(value);
+      else index.set(key, [value]);
+    }
+    this.#index = index;
+    return index;
+  }
+
+  /** The field's value, duplicates joined; undefined when absent. Names are case-insensitive. */
+  get(name: string): string | undefined {
+    const key = name.toLowerCase();
+    const values = this.#map().get(key);
+    if (!values) return undefined;
+    if (values.length === 1) return values[0];
+    return values.join(key === 'cookie' ? '; ' : ', ');
+  }
+
+  /** Every value of the field, in order. */
+  getAll(name: string): string[] {
+    return this.#map().get(name.toLowerCase()) ?? [];
+  }
+
+  has(name: string): boolean {
+    return this.#map().has(name.toLowerCase());
+  }
+
+  /** Replaces every occurrence of the field with one value (used by `setHost` and rewriters). */
+  set(name: string, value: string): void {
+    const key = name.toLowerCase();
+    const kept = this.raw.filter(([n]) => n.toLowerCase() !== key);
+    kept.push([name, value]);
+    this.raw.splice(0, this.raw.length, ...kept);
+    this.#index = null;
+  }
+
+  /** Removes every occurrence of the field. */
+  delete(name: string): void {
+    const key = name.toLowerCase();
+    const kept = this.raw.filter(([n]) => n.toLowerCase() !== key);
+    this.raw.splice(0, this.raw.length, ...kept);
+    this.#index = null;
+  }
+
+  /** Field names in lower case, without duplicates. */
+  names(): string[] {
+    return [...this.#map().keys()];
+  }
+}
+
+/** RFC 9110 §5.6.2 token: the shape of a header field name. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Field values may hold visible characters, SP and HTAB; never CR, LF, NUL or other controls (§5.5). */
+const BAD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** Whether `name` is a valid header field name. */
+export function isToken(name: string): boolean {
+  return TOKEN.test(name);
+}
+
+/**
+ * Checks an outgoing header before it is stored, so response splitting cannot happen
+ * (SECURITY.md §6.7). Throws a TypeError naming the header when the name or value is invalid.
+ */
+export function assertHeader(name: string, value: string): void {
+  if (!TOKEN.test(name)) throw new TypeError(`Invalid header name ${JSON.stringify(name)}`);
+  if (BAD_VALUE.test(value)) {
+    throw new TypeError(`Invalid value for header ${name}: control characters (CR, LF, NUL) are not allowed`);
+  }
+}
+
+/** Whether a value from a gateway or forwarded header holds CR, LF, NUL or another control. */
+export function hasControlChars(value: string): boolean {
+  return BAD_VALUE.test(value);
+}

@@ -1,0 +1,26 @@
+// Trellis's public surface: everything user code imports from 'trellis'.
+export { Resource, ErrorPage, NoResource, ForbiddenResource, UnsupportedMethod, getChildForRequest, allowedMethods, KNOWN_METHODS } from './resource.js';
+export type { RenderResult, ChildResult } from './resource.js';
+export { Request, NOT_DONE_YET, CACHED, encodePathSegment, splitPath, DEFAULT_REQUEST_LIMITS } from './request.js';
+export type { Address, ResponseSink, RequestInit, RequestLimits, ContentEncoder } from './request.js';
+export { Site, DEFAULT_LIMITS } from './site.js';
+export type { SiteOptions, SiteLimits } from './site.js';
+export { HttpError } from './errors.js';
+export type { HttpErrorOptions } from './errors.js';
+export { RequestHeaders } from './http/headers.js';
+export type { Args, UploadedFile } from './http/form.js';
+export type { CookieOptions } from './http/cookies.js';
+export { URLPath } from './url-path.js';
+export { Data } from './data.js';
+export { Redirect, ParentRedirect, redirectTo } from './util/redirect.js';
+export { Session } from './session/session.js';
+export type { SessionStore } from './session/session.js';
+export { MemorySessionStore } from './session/memory-store.js';
+export type { MemorySessionStoreOptions } from './session/memory-store.js';
+export { openAccessLog, combinedLogLine } from './access-log.js';
+export type { AccessLog, AccessLogEntry } from './access-log.js';
+export { parseEndpoint, formatEndpoint, EndpointError } from './channels/endpoint.js';
+export type { Endpoint } from './channels/endpoint.js';
+export { listenHttp, createHttpServer, createHttpsServer } from './channels/http.js';
+export type { Listener } from './channels/listen.js';
+export { VERSION } from './version.js';

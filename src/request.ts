@@ -1,0 +1,780 @@
+// The neutral Request: what every channel (HTTP/1.1, HTTP/2, FastCGI, SCGI, AJP, CGI) builds from its
+// wire format, and what every resource reads and writes. Nothing here knows which channel it is on.
+import { Readable } from 'node:stream';
+import type { Transform } from 'node:stream';
+import { HttpError } from './errors.js';
+import { RequestHeaders, assertHeader } from './http/headers.js';
+import { bodyless, reasonPhrase } from './http/status.js';
+import { evaluatePreconditions, formatETag } from './http/conditional.js';
+import { parseCookies, formatSetCookie, type CookieOptions } from './http/cookies.js';
+import { parseQuery, parseMultipart, type Args, type UploadedFile } from './http/form.js';
+import { URLPath } from './url-path.js';
+import type { Session } from './session/session.js';
+import type { Site } from './site.js';
+
+/** Returned by a render method that will call `write`/`finish` itself later. */
+export const NOT_DONE_YET: unique symbol = Symbol.for('trellis.NOT_DONE_YET');
+/** Returned by `setLastModified`/`setETag` when the response is already decided (304 or 412). */
+export const CACHED: unique symbol = Symbol.for('trellis.CACHED');
+
+/** A network address: TCP (IPv4 or IPv6) or a UNIX socket. */
+export type Address =
+  | { type: 'INET' | 'INET6'; host: string; port: number }
+  | { type: 'UNIX'; path: string | null };
+
+/**
+ * What a channel provides to send the response. `write` returns false when the channel's buffer is
+ * full; the channel then calls the `onDrain` listener once it has room again.
+ */
+export interface ResponseSink {
+  writeHead(code: number, reason: string, headers: Array<[string, string]>): void;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): void;
+  onDrain(listener: () => void): void;
+  /** Drops the connection (used when a response fails after its headers were sent). */
+  abort(): void;
+  /** Asks the channel to close the connection after this response. */
+  closeAfterResponse?(): void;
+}
+
+/** Body size and form limits applied to one request. */
+export interface RequestLimits {
+  /** Largest body `readBody`/`parseForm` accept; past it a 413. Default 10 MiB. */
+  maxBodySize: number;
+  /** Most form fields. Default 1000. */
+  maxFields: number;
+  /** Most uploaded files in one multipart body. Default 100. */
+  maxFiles: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
+  maxBodySize: 10 * 1024 * 1024,
+  maxFields: 1000,
+  maxFiles: 100,
+};
+
+/** What a channel knows about one request. */
+export interface RequestInit {
+  method: string;
+  /** The request-target exactly as received (still percent-encoded). */
+  uri: string;
+  /** `HTTP/1.1`, `HTTP/1.0`, `HTTP/2`. */
+  clientproto: string;
+  headers: RequestHeaders;
+  /** The body as a stream; null when there is none. */
+  body?: Readable | null;
+  client: Address | null;
+  local: Address | null;
+  secure: boolean;
+  sink: ResponseSink;
+  /** Short channel name for logs: `http/1.1`, `h2`, `fastcgi`, ... */
+  channel?: string;
+  /** Declared body length when the channel knows it. */
+  contentLength?: number | null;
+}
+
+/**
+ * Encodes a response body on its way out (gzip, brotli). Installed by `EncodingResourceWrapper`
+ * through `request.setEncoder()`.
+ */
+export interface ContentEncoder {
+  /** Decides when headers are about to go out; may change headers. `length` is the whole body's size when known. */
+  accept(request: Request, length: number | null): boolean;
+  /** Encodes a complete body at once. */
+  encodeAll(body: Buffer): Buffer;
+  /** A stream for a body written in pieces; it is flushed after every write so streaming stays live. */
+  createStream(): Transform & { flush(callback?: () => void): void };
+}
+
+const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
+const HOST_PORT = /^\[?(.*?)\]?(?::(\d+))?$/;
+
+/** Percent-encodes a path segment, leaving the characters RFC 3986 §3.3 allows in a segment. */
+export function encodePathSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(/%(3A|40|24|26|2B|2C|3B|3D)/g, (m) => decodeURIComponent(m));
+}
+
+/**
+ * Splits a raw path into decoded segments: each is percent-decoded once, `%2F` stays inside its
+ * segment. Returns null for invalid percent-escapes or invalid UTF-8 (the Site answers 400).
+ */
+export function splitPath(path: string): string[] | null {
+  const raw = path.split('/');
+  const out: string[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const seg = raw[i]!;
+    if (seg.indexOf('%') === -1) {
+      out[i] = seg;
+      continue;
+    }
+    try {
+      out[i] = decodeURIComponent(seg);
+    } catch {
+      return null;
+    }
+  }
+  return out;
+}
+
+/**
+ * One HTTP request and its response, the same whatever channel carried it.
+ *
+ * Traversal moves segments from `postpath` to `prepath`; a render method reads the request and
+ * either returns the body (a string, bytes, or a promise of one) or returns `NOT_DONE_YET` and calls
+ * `write`/`finish` later.
+ */
+export class Request {
+  readonly method: string;
+  /** The request-target as received, still percent-encoded. */
+  readonly uri: string;
+  readonly clientproto: string;
+  /** The raw (encoded) path part of `uri`. */
+  readonly path: string;
+  /** The raw query string, without `?`; empty when absent. */
+  readonly queryString: string;
+  readonly requestHeaders: RequestHeaders;
+  readonly channel: string;
+  /** Segments already traversed, decoded. */
+  prepath: string[] = [];
+  /** Segments still to traverse, decoded; a trailing slash gives a final `''`. */
+  postpath: string[];
+  /** `prepath` when the Site started traversal (non-empty when a Site is nested). */
+  sitepath: string[] = [];
+  site: Site | null = null;
+  /** Files from a multipart body, after `parseForm()`. */
+  files: UploadedFile[] = [];
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS;
+
+  code = 200;
+  codeMessage: string | null = null;
+  /** Body bytes handed to the channel (before any content encoding, counted for HEAD too). */
+  sentLength = 0;
+  startedWriting = false;
+  finished = false;
+  /** True once the client went away before the response finished. */
+  disconnected = false;
+  /** Set by the Site when the path could not be decoded. */
+  readonly badPath: boolean;
+
+  #sink: ResponseSink;
+  #body: Readable | null;
+  #contentLength: number | null;
+  #bodyUsed = false;
+  #bodyBuffer: Promise<Buffer> | null = null;
+  #client: Address | null;
+  #local: Address | null;
+  #secure: boolean;
+  #forceSecure = false;
+  #host: { host: string; port: number } | null = null;
+  #args: Args | null = null;
+  #cookies: Record<string, string> | null = null;
+  #headers = new Map<string, [string, string[]]>();
+  #setCookies: string[] = [];
+  #etag: string | undefined;
+  #lastModified: number | undefined;
+  #encoder: ContentEncoder | null = null;
+  #encoding: (Transform & { flush(callback?: () => void): void }) | null = null;
+  #backedUp = false;
+  #drainWaiters: Array<() => void> = [];
+  #finishPromise: Promise<void> | null = null;
+  #settleFinish: ((err?: Error) => void) | null = null;
+  #doneCallbacks: Array<(request: Request) => void> = [];
+  #session: Session | null = null;
+  #rootURL: string | null = null;
+  #warnedLateWrite = false;
+  #completed = false;
+
+  constructor(init: RequestInit) {
+    this.method = init.method;
+    this.uri = init.uri;
+    this.clientproto = init.clientproto;
+    this.requestHeaders = init.headers;
+    this.channel = init.channel ?? 'http';
+    this.#sink = init.sink;
+    this.#body = init.body ?? null;
+    this.#contentLength = init.contentLength ?? null;
+    this.#client = init.client;
+    this.#local = init.local;
+    this.#secure = init.secure;
+
+    let target = init.uri;
+    // Absolute-form (RFC 9112 §3.2.2) is served as local: the Host comes from the URI (SECURITY.md §6.1).
+    if (/^https?:\/\//i.test(target)) {
+      try {
+        const url = new URL(target);
+        this.requestHeaders.set('Host', url.host);
+        target = url.pathname + url.search;
+      } catch {
+        target = '/';
+      }
+    }
+    const q = target.indexOf('?');
+    this.path = q === -1 ? target : target.slice(0, q);
+    this.queryString = q === -1 ? '' : target.slice(q + 1);
+    const segments = this.path.startsWith('/') ? splitPath(this.path.slice(1)) : null;
+    this.badPath = segments === null && this.path !== '*';
+    this.postpath = segments ?? [];
+  }
+
+  // ----- request side -----
+
+  /** Query arguments (and form arguments after `parseForm()`): name → values. */
+  get args(): Args {
+    this.#args ??= parseQuery(this.queryString, new Map(), this.limits.maxFields);
+    return this.#args;
+  }
+
+  /** The first value of argument `name`, or undefined. */
+  arg(name: string): string | undefined {
+    return this.args.get(name)?.[0];
+  }
+
+  /** A request header, duplicates joined with `, `. */
+  getHeader(name: string): string | undefined {
+    return this.requestHeaders.get(name);
+  }
+
+  /** Cookies sent by the client. */
+  get cookies(): Record<string, string> {
+    this.#cookies ??= parseCookies(this.requestHeaders.get('cookie'));
+    return this.#cookies;
+  }
+
+  getCookie(name: string): string | undefined {
+    return Object.hasOwn(this.cookies, name) ? this.cookies[name] : undefined;
+  }
+
+  /** The body as a stream (read it once: either this or `readBody`). */
+  stream(): Readable {
+    if (this.#bodyUsed) throw new Error('The request body was already read');
+    this.#bodyUsed = true;
+    return this.#body ?? Readable.from([]);
+  }
+
+  /** Declared body length, when known. */
+  get contentLength(): number | null {
+    return this.#contentLength;
+  }
+
+  /**
+   * The whole body, buffered. Past `limit` (default `limits.maxBodySize`, 10 MiB) it rejects with a
+   * 413 HttpError and the connection closes after the answer.
+   */
+  readBody(options: { limit?: number } = {}): Promise<Buffer> {
+    if (this.#bodyBuffer) return this.#bodyBuffer;
+    const limit = options.limit ?? this.limits.maxBodySize;
+    const tooLarge = () =>
+      new HttpError(413, `The request body is larger than ${limit} bytes.`, { code: 'BODY_TOO_LARGE', close: true });
+    if (this.#contentLength !== null && this.#contentLength > limit) {
+      this.#bodyBuffer = Promise.reject(tooLarge());
+      this.#bodyBuffer.catch(() => {});
+      return this.#bodyBuffer;
+    }
+    const body = this.stream();
+    this.#bodyBuffer = new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) {
+          body.off('data', onData);
+          body.resume();
+          reject(tooLarge());
+          return;
+        }
+        chunks.push(chunk);
+      };
+      body.on('data', onData);
+      body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+      body.once('error', (err) => reject(err instanceof HttpError ? err : new HttpError(400, 'The request body could not be read.', { cause: err, close: true })));
+      body.once('close', () => {
+        if (!body.readableEnded) reject(new HttpError(400, 'The request body was cut short.', { code: 'BODY_INCOMPLETE', close: true }));
+      });
+    });
+    this.#bodyBuffer.catch(() => {});
+    return this.#bodyBuffer;
+  }
+
+  /**
+   * Reads a urlencoded or multipart body into `args` (and `files`), within `limits`. Other content
+   * types are left alone. Returns `args`.
+   */
+  async parseForm(): Promise<Args> {
+    const type = (this.requestHeaders.get('content-type') ?? '').toLowerCase();
+    const args = this.args;
+    if (type.startsWith('application/x-www-form-urlencoded')) {
+      const body = await this.readBody();
+      parseQuery(body.toString('utf8'), args, this.limits.maxFields);
+    } else if (type.startsWith('multipart/form-data')) {
+      if (this.#contentLength !== null && this.#contentLength > this.limits.maxBodySize) {
+        throw new HttpError(413, `The request body is larger than ${this.limits.maxBodySize} bytes.`, { code: 'BODY_TOO_LARGE', close: true });
+      }
+      const files = await parseMultipart(this.requestHeaders.get('content-type')!, this.stream(), args, {
+        maxBytes: this.limits.maxBodySize,
+        maxFields: this.limits.maxFields,
+        maxFiles: this.limits.maxFiles,
+      });
+      this.files.push(...files);
+    }
+    return args;
+  }
+
+  /** HTTP Basic user name, or '' when absent or malformed. */
+  getUser(): string {
+    return this.#basicAuth()[0];
+  }
+
+  /** HTTP Basic password, or '' when absent or malformed. */
+  getPassword(): string {
+    return this.#basicAuth()[1];
+  }
+
+  #basicAuth(): [string, string] {
+    const header = this.requestHeaders.get('authorization');
+    if (!header || !/^basic /i.test(header)) return ['', ''];
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon === -1 ? ['', ''] : [decoded.slice(0, colon), decoded.slice(colon + 1)];
+  }
+
+  // ----- addresses and URLs -----
+
+  /** The client's address (as the channel or a trusted gateway reports it). */
+  getClientAddress(): Address | null {
+    return this.#client;
+  }
+
+  /** The client's IP as text, or null (UNIX sockets). */
+  getClientIP(): string | null {
+    const c = this.#client;
+    return c && c.type !== 'UNIX' ? c.host : null;
+  }
+
+  /** Replaces the client address (used by trusted-proxy handling and gateways). */
+  setClientAddress(address: Address | null): void {
+    this.#client = address;
+  }
+
+  /** Whether the request came over TLS (or a trusted front end said so through `setHost`). */
+  isSecure(): boolean {
+    return this.#forceSecure || this.#secure;
+  }
+
+  /** The host and port this request was addressed to: the local address, or what `setHost` set. */
+  getHost(): { host: string; port: number } {
+    if (this.#host) return this.#host;
+    const l = this.#local;
+    if (l && l.type !== 'UNIX') return { host: l.host, port: l.port };
+    return { host: this.getRequestHostname(), port: this.#defaultPort() };
+  }
+
+  /**
+   * Says this request really reached `host:port` (over TLS when `secure`): rewrites the Host header
+   * (with the port unless it is the scheme's default) so every generated URL uses it. Virtual-host
+   * rewriting and trusted proxies call this.
+   */
+  setHost(host: string, port: number, secure = false): void {
+    this.#forceSecure = secure;
+    this.#secure = secure;
+    this.#host = { host, port };
+    const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    this.requestHeaders.set('Host', port === (secure ? 443 : 80) ? bracketed : `${bracketed}:${port}`);
+  }
+
+  #defaultPort(): number {
+    return this.isSecure() ? 443 : 80;
+  }
+
+  /** The host name the client asked for (Host header without port or brackets), else the local address. */
+  getRequestHostname(): string {
+    const header = this.requestHeaders.get('host');
+    if (header) return HOST_PORT.exec(header)![1]!;
+    const l = this.#local;
+    return l && l.type !== 'UNIX' ? l.host : 'localhost';
+  }
+
+  #urlPort(): number {
+    const header = this.requestHeaders.get('host');
+    if (header) {
+      const port = HOST_PORT.exec(header)![2];
+      return port ? Number(port) : this.#defaultPort();
+    }
+    return this.getHost().port;
+  }
+
+  /** `scheme://host[:port]`, the port left out when it is the scheme's default. */
+  origin(): string {
+    const secure = this.isSecure();
+    const host = this.getRequestHostname();
+    const port = this.#urlPort();
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    const shownPort = port === (secure ? 443 : 80) ? '' : `:${port}`;
+    return `${secure ? 'https' : 'http'}://${shownHost}${shownPort}`;
+  }
+
+  /** The absolute URL of the resource being rendered: origin plus the encoded `prepath`. */
+  prePathURL(): string {
+    return `${this.origin()}/${this.prepath.map(encodePathSegment).join('/')}`;
+  }
+
+  /** `prePathURL()` as a {@link URLPath}, to build links relative to the current resource. */
+  URLPath(): URLPath {
+    return URLPath.fromString(this.prePathURL());
+  }
+
+  /** Remembers the current `prePathURL()` as the site's root URL. */
+  rememberRootURL(): void {
+    this.#rootURL = this.prePathURL();
+  }
+
+  getRootURL(): string | null {
+    return this.#rootURL;
+  }
+
+  /** A relative link to the child `name` of the resource being rendered. */
+  childLink(name: string): string {
+    const lpp = this.postpath.length;
+    if (lpp > 1) return '../'.repeat(lpp - 1) + name;
+    if (lpp === 1) return name;
+    const last = this.prepath.at(-1);
+    return last ? `${encodePathSegment(last)}/${name}` : name;
+  }
+
+  /** A relative link to the sibling `name` of the resource being rendered. */
+  sibLink(name: string): string {
+    return this.postpath.length ? '../'.repeat(this.postpath.length) + name : name;
+  }
+
+  // ----- sessions -----
+
+  /** The session cookie's name: `TRELLIS_SESSION`, or `TRELLIS_SECURE_SESSION` over TLS, plus the sitepath. */
+  sessionCookieName(): string {
+    const base = this.isSecure() ? 'TRELLIS_SECURE_SESSION' : 'TRELLIS_SESSION';
+    return this.sitepath.length ? `${base}_${this.sitepath.map(encodeURIComponent).join('_')}` : base;
+  }
+
+  /**
+   * The visitor's session, created (and its cookie set: HttpOnly, SameSite=Lax, Secure over TLS) when
+   * there is none. Sessions are lazy: nothing is stored for a visitor until this is called.
+   */
+  async getSession(): Promise<Session> {
+    if (this.#session && !this.#session.expired) return this.#session;
+    const store = this.site?.sessionStore;
+    if (!store) throw new Error('getSession() needs a Site with a session store');
+    const name = this.sessionCookieName();
+    const id = this.getCookie(name);
+    let session = id && /^[0-9a-f]{64}$/.test(id) ? await store.get(id) : undefined;
+    if (!session) {
+      session = await store.create();
+      this.addCookie(name, session.uid, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
+    }
+    this.#session = session;
+    return session;
+  }
+
+  // ----- response side -----
+
+  /** Sets the status code (and optionally the reason phrase). */
+  setResponseCode(code: number, message?: string): void {
+    if (!Number.isInteger(code) || code < 100 || code > 999) throw new RangeError(`Invalid status code ${code}`);
+    this.code = code;
+    this.codeMessage = message ?? null;
+  }
+
+  /** Sets a response header, replacing earlier values. CR, LF and NUL are refused with a TypeError. */
+  setHeader(name: string, value: string | number | readonly string[]): void {
+    const values = Array.isArray(value) ? value.map(String) : [String(value)];
+    for (const v of values) assertHeader(name, v);
+    this.#headers.set(name.toLowerCase(), [name, values]);
+  }
+
+  /** Adds a response header value, keeping earlier ones. */
+  addHeader(name: string, value: string): void {
+    assertHeader(name, value);
+    const key = name.toLowerCase();
+    const existing = this.#headers.get(key);
+    if (existing) existing[1].push(value);
+    else this.#headers.set(key, [name, [value]]);
+  }
+
+  /** A response header's values joined with `, `, or undefined. */
+  getResponseHeader(name: string): string | undefined {
+    return this.#headers.get(name.toLowerCase())?.[1].join(', ');
+  }
+
+  hasResponseHeader(name: string): boolean {
+    return this.#headers.has(name.toLowerCase());
+  }
+
+  removeResponseHeader(name: string): void {
+    this.#headers.delete(name.toLowerCase());
+  }
+
+  /** Every response header as set so far (names as given). */
+  responseHeaderPairs(): Array<[string, string]> {
+    const out: Array<[string, string]> = [];
+    for (const [name, values] of this.#headers.values()) for (const v of values) out.push([name, v]);
+    return out;
+  }
+
+  /** Forgets every response header and cookie (the Site does this before an error page). */
+  resetResponse(): void {
+    this.#headers.clear();
+    this.#setCookies = [];
+    this.#encoder = null;
+    this.code = 200;
+    this.codeMessage = null;
+  }
+
+  /** Adds a Set-Cookie header. CR, LF and other controls are refused with a TypeError. */
+  addCookie(name: string, value: string, options: CookieOptions = {}): void {
+    this.#setCookies.push(formatSetCookie(name, value, options));
+  }
+
+  /** Answers 302 (or `code`) with `Location: url`. Finish or return a body afterwards. */
+  redirect(url: string, code = 302): void {
+    this.setResponseCode(code);
+    this.setHeader('Location', url);
+  }
+
+  /**
+   * Sets Last-Modified (rounded up to a whole second; only later values replace earlier ones) and
+   * evaluates the conditional headers. Returns `CACHED` when the answer is now 304 or 412: the
+   * resource should then return an empty body.
+   */
+  setLastModified(when: Date | number): typeof CACHED | null {
+    const ms = Math.ceil((typeof when === 'number' ? when : when.getTime()) / 1000) * 1000;
+    if (this.#lastModified === undefined || ms > this.#lastModified) this.#lastModified = ms;
+    this.setHeader('Last-Modified', new Date(this.#lastModified).toUTCString());
+    return this.#checkConditions();
+  }
+
+  /**
+   * Sets the ETag (bare tags are quoted; prefix `W/` for a weak one) and evaluates the conditional
+   * headers. Returns `CACHED` when the answer is now 304 or 412.
+   */
+  setETag(tag: string): typeof CACHED | null {
+    this.#etag = formatETag(tag);
+    this.setHeader('ETag', this.#etag);
+    return this.#checkConditions();
+  }
+
+  #checkConditions(): typeof CACHED | null {
+    const h = this.requestHeaders;
+    const status = evaluatePreconditions(
+      {
+        method: this.method,
+        ifMatch: h.get('if-match'),
+        ifNoneMatch: h.get('if-none-match'),
+        ifModifiedSince: h.get('if-modified-since'),
+        ifUnmodifiedSince: h.get('if-unmodified-since'),
+      },
+      { etag: this.#etag, lastModified: this.#lastModified },
+    );
+    if (status === 200) return null;
+    this.setResponseCode(status);
+    return CACHED;
+  }
+
+  /** Installs a content encoder (gzip, brotli) for this response; see `EncodingResourceWrapper`. */
+  setEncoder(encoder: ContentEncoder | null): void {
+    if (this.startedWriting) throw new Error('setEncoder() after the response started');
+    this.#encoder = encoder;
+  }
+
+  #noBody(): boolean {
+    return this.method === 'HEAD' || bodyless(this.code);
+  }
+
+  #sendHeaders(wholeLength: number | null): void {
+    this.startedWriting = true;
+    const headers = this.#headers;
+    if (bodyless(this.code)) {
+      headers.delete('content-length');
+      headers.delete('transfer-encoding');
+      if (this.code === 304) headers.delete('content-type');
+    } else if (!headers.has('content-type') && !(wholeLength === 0 && this.code < 300)) {
+      headers.set('content-type', ['Content-Type', [DEFAULT_CONTENT_TYPE]]);
+    }
+    const pairs = this.responseHeaderPairs();
+    for (const cookie of this.#setCookies) pairs.push(['Set-Cookie', cookie]);
+    this.#sink.writeHead(this.code, this.codeMessage ?? reasonPhrase(this.code), pairs);
+  }
+
+  /**
+   * Sends a complete body in one go, with its Content-Length (the Site does this for bodies that
+   * render methods return). HEAD and bodyless statuses send the headers only.
+   */
+  writeWhole(data: string | Uint8Array): void {
+    if (this.finished || this.disconnected) return;
+    if (this.startedWriting) {
+      this.write(data);
+      this.finish();
+      return;
+    }
+    let body = typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    this.sentLength = body.length;
+    if (this.#encoder && !this.#noBody() && body.length > 0 && this.#encoder.accept(this, body.length)) {
+      body = this.#encoder.encodeAll(body);
+    }
+    if (!bodyless(this.code)) this.#headers.set('content-length', ['Content-Length', [String(body.length)]]);
+    this.#sendHeaders(body.length);
+    this.#markFinished();
+    if (this.#noBody()) this.#sink.end();
+    else this.#sink.end(body);
+    this.#done();
+  }
+
+  /**
+   * Writes part of the body, sending the headers first if they are not out yet. Returns false when
+   * the channel's buffer is full: wait for `drain()` before writing more.
+   */
+  write(data: string | Uint8Array): boolean {
+    if (this.finished || this.disconnected) {
+      if (!this.#warnedLateWrite && !this.disconnected) {
+        this.#warnedLateWrite = true;
+        process.emitWarning(`Request.write() after finish() for ${this.method} ${this.uri}`);
+      }
+      return false;
+    }
+    const chunk = typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (!this.startedWriting) {
+      if (this.#encoder && !this.#noBody()) {
+        const declared = this.#headers.get('content-length')?.[1][0];
+        if (this.#encoder.accept(this, declared === undefined ? null : Number(declared))) {
+          this.#startEncoding();
+        }
+      }
+      this.#sendHeaders(null);
+    }
+    this.sentLength += chunk.length;
+    if (this.#noBody() || chunk.length === 0) return !this.#backedUp;
+    if (this.#encoding) {
+      const ok = this.#encoding.write(chunk);
+      this.#encoding.flush();
+      return ok && !this.#backedUp;
+    }
+    return this.#sinkWrite(chunk);
+  }
+
+  #sinkWrite(chunk: Buffer): boolean {
+    const ok = this.#sink.write(chunk);
+    if (!ok && !this.#backedUp) {
+      this.#backedUp = true;
+      this.#sink.onDrain(() => {
+        this.#backedUp = false;
+        this.#encoding?.resume();
+        const waiters = this.#drainWaiters;
+        this.#drainWaiters = [];
+        for (const w of waiters) w();
+      });
+    }
+    return ok;
+  }
+
+  #startEncoding(): void {
+    const stream = this.#encoder!.createStream();
+    this.#encoding = stream;
+    this.#headers.delete('content-length');
+    stream.on('data', (chunk: Buffer) => {
+      if (this.disconnected) return;
+      if (!this.#sinkWrite(chunk)) stream.pause();
+    });
+    stream.on('error', () => this.#sink.abort());
+  }
+
+  /** Resolves when the channel can take more data (at once when it is not backed up, or once the client left). */
+  drain(): Promise<void> {
+    if ((!this.#backedUp && !this.#encoding?.writableNeedDrain) || this.disconnected || this.finished) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (this.#encoding?.writableNeedDrain && !this.#backedUp) this.#encoding.once('drain', () => resolve());
+      else this.#drainWaiters.push(resolve);
+    });
+  }
+
+  /** Ends the response. Safe to call after the client left; a second call does nothing. */
+  finish(): void {
+    if (this.finished || this.disconnected) return;
+    if (!this.startedWriting) {
+      if (!this.#headers.has('content-length') && !bodyless(this.code) && this.method !== 'HEAD') {
+        this.#headers.set('content-length', ['Content-Length', ['0']]);
+      }
+      this.#sendHeaders(0);
+    }
+    this.#markFinished();
+    const encoding = this.#encoding;
+    if (encoding) {
+      encoding.once('end', () => {
+        if (!this.disconnected) this.#sink.end();
+        this.#done();
+      });
+      encoding.end();
+      return;
+    }
+    this.#sink.end();
+    this.#done();
+  }
+
+  #markFinished(): void {
+    this.finished = true;
+    for (const w of this.#drainWaiters.splice(0)) w();
+  }
+
+  /**
+   * Resolves when the response has been handed to the channel; rejects when the client goes away
+   * first. Always attach a rejection handler.
+   */
+  notifyFinish(): Promise<void> {
+    if (!this.#finishPromise) {
+      if (this.#completed) return Promise.resolve();
+      if (this.disconnected) {
+        const p = Promise.reject(new Error('Connection lost'));
+        p.catch(() => {});
+        return p;
+      }
+      this.#finishPromise = new Promise<void>((resolve, reject) => {
+        this.#settleFinish = (err) => (err ? reject(err) : resolve());
+      });
+      this.#finishPromise.catch(() => {});
+    }
+    return this.#finishPromise;
+  }
+
+  /** Runs `callback` once when the response is done or the client left (the Site logs here). */
+  whenDone(callback: (request: Request) => void): void {
+    this.#doneCallbacks.push(callback);
+  }
+
+  #done(): void {
+    this.#completed = true;
+    this.#settleFinish?.();
+    this.#settleFinish = null;
+    const callbacks = this.#doneCallbacks;
+    this.#doneCallbacks = [];
+    for (const cb of callbacks) cb(this);
+  }
+
+  /** Called by the channel when the client goes away before the response is finished. */
+  connectionLost(reason: Error = new Error('Connection lost')): void {
+    if (this.disconnected || this.#completed) return;
+    this.disconnected = true;
+    this.#completed = true;
+    this.#encoding?.destroy();
+    for (const w of this.#drainWaiters.splice(0)) w();
+    this.#settleFinish?.(reason);
+    this.#settleFinish = null;
+    const callbacks = this.#doneCallbacks;
+    this.#doneCallbacks = [];
+    for (const cb of callbacks) cb(this);
+  }
+
+  /** Drops the connection now (a response that failed after its headers went out). */
+  abortConnection(): void {
+    this.#sink.abort();
+  }
+
+  /** Asks the channel to close the connection once this response is sent. */
+  closeConnection(): void {
+    this.#sink.closeAfterResponse?.();
+  }
+}

@@ -1,0 +1,193 @@
+// The resource tree (Twisted's twisted.web.resource): children, traversal, and method dispatch.
+import { HttpError } from './errors.js';
+import { errorPageHtml } from './pages.js';
+import type { NOT_DONE_YET, Request } from './request.js';
+
+/** What a render method may return: a body, a promise of one, or `NOT_DONE_YET`. */
+export type RenderResult =
+  | string
+  | Uint8Array
+  | typeof NOT_DONE_YET
+  | undefined
+  | void
+  | Promise<string | Uint8Array | typeof NOT_DONE_YET | undefined | void>;
+
+/** A child lookup may answer at once or after some work. */
+export type ChildResult = Resource | Promise<Resource>;
+
+/** Methods answered with 405 (with Allow) when a resource has no handler; any other method gets 501. */
+export const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  // RFC 9110 §9.3
+  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE',
+  // RFC 5789
+  'PATCH',
+  // RFC 4918 (WebDAV)
+  'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK',
+]);
+
+/** The order methods are listed in an Allow header. */
+const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+const METHOD_NAME = /^[A-Z][A-Z0-9-]*$/;
+
+const allowedCache = new WeakMap<object, string[]>();
+
+/** Handler names (upper-case methods) found on a resource's prototype chain, with HEAD and OPTIONS implied. */
+export function allowedMethods(resource: Resource): string[] {
+  if (resource.allowedMethods) return [...resource.allowedMethods];
+  const proto = Object.getPrototypeOf(resource) as object;
+  const cached = allowedCache.get(proto);
+  if (cached) return cached;
+  const found = new Set<string>();
+  for (let p: object | null = proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    for (const name of Object.getOwnPropertyNames(p)) {
+      if (!METHOD_NAME.test(name)) continue;
+      const desc = Object.getOwnPropertyDescriptor(p, name);
+      if (desc && typeof desc.value === 'function') found.add(name);
+    }
+  }
+  if (found.has('GET')) found.add('HEAD');
+  found.add('OPTIONS');
+  const rank = (m: string) => {
+    const i = METHOD_ORDER.indexOf(m);
+    return i === -1 ? METHOD_ORDER.length : i;
+  };
+  const list = [...found].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  allowedCache.set(proto, list);
+  return list;
+}
+
+/** Thrown by `render` when the resource has no handler for the method: the Site answers 405 or 501. */
+export class UnsupportedMethod extends HttpError {
+  readonly allowed: string[];
+  constructor(method: string, allowed: string[]) {
+    const known = KNOWN_METHODS.has(method);
+    super(known ? 405 : 501, known ? 'Method Not Allowed' : 'Not Implemented', {
+      code: known ? 'METHOD_NOT_ALLOWED' : 'METHOD_NOT_IMPLEMENTED',
+      headers: known ? { Allow: allowed.join(', ') } : {},
+    });
+    this.allowed = allowed;
+  }
+}
+
+type Handler = (request: Request) => RenderResult;
+
+/**
+ * A node of the resource tree, Twisted's model: children by path segment, `getChild` for dynamic
+ * children, `isLeaf` to stop traversal, and `render` dispatching on the HTTP method to a method of the
+ * same name (`GET`, `POST`, ...). HEAD falls back to GET (the body is dropped); OPTIONS is answered
+ * with `Allow`; a method with no handler gets 405 with `Allow`, an unknown method 501.
+ *
+ * ```ts
+ * class Hello extends Resource {
+ *   isLeaf = true;
+ *   GET(request: Request) { return `Hello from ${request.prepath.join('/')}`; }
+ * }
+ * const root = new Resource();
+ * root.putChild('hello', new Hello());
+ * ```
+ */
+export class Resource {
+  /** When true, traversal stops here and the rest of the path stays in `postpath`. */
+  isLeaf = false;
+  /** Children by decoded path segment (`''` is the trailing-slash child). */
+  readonly children = new Map<string, Resource>();
+  /** Overrides the methods listed in Allow; default: the handlers the class defines. */
+  allowedMethods?: readonly string[];
+
+  /** Adds a static child at `segment`. */
+  putChild(segment: string, child: Resource): void {
+    this.children.set(segment, child);
+  }
+
+  /** A dynamic child for `segment`; the default is a 404 page. Override to build children on demand. */
+  getChild(_segment: string, _request: Request): ChildResult {
+    return new NoResource();
+  }
+
+  /** Looks in `children` first, then asks `getChild`. */
+  getChildWithDefault(segment: string, request: Request): ChildResult {
+    const child = this.children.get(segment);
+    return child ?? this.getChild(segment, request);
+  }
+
+  /** Dispatches on `request.method` to the handler method of the same name. */
+  render(request: Request): RenderResult {
+    const method = request.method;
+    const self = this as unknown as Record<string, unknown>;
+    if (METHOD_NAME.test(method)) {
+      const handler = self[method];
+      if (typeof handler === 'function') return (handler as Handler).call(this, request);
+    }
+    if (method === 'HEAD' && typeof self.GET === 'function') return (self.GET as Handler).call(this, request);
+    const allowed = allowedMethods(this);
+    if (method === 'OPTIONS') {
+      request.setResponseCode(204);
+      request.setHeader('Allow', allowed.join(', '));
+      return '';
+    }
+    throw new UnsupportedMethod(method, allowed);
+  }
+}
+
+/**
+ * Walks the tree from `resource`, moving one segment at a time from `postpath` to `prepath`, until a
+ * leaf or the end of the path. Stays synchronous unless a `getChild` returns a promise.
+ */
+export function getChildForRequest(resource: Resource, request: Request): ChildResult {
+  while (!resource.isLeaf && request.postpath.length) {
+    const segment = request.postpath.shift()!;
+    request.prepath.push(segment);
+    const next = resource.getChildWithDefault(segment, request);
+    if (next instanceof Resource) {
+      resource = next;
+      continue;
+    }
+    return Promise.resolve(next).then((child) => getChildForRequest(child, request));
+  }
+  return resource;
+}
+
+/**
+ * A resource that answers every request, and every child path below it, with one error page
+ * (escaped, `text/html; charset=utf-8`).
+ *
+ * ```ts
+ * root.putChild('old', new ErrorPage(410, 'Gone', 'This page was removed.'));
+ * ```
+ */
+export class ErrorPage extends Resource {
+  readonly code: number;
+  readonly brief: string;
+  readonly detail: string;
+
+  constructor(code: number, brief: string, detail: string) {
+    super();
+    this.code = code;
+    this.brief = brief;
+    this.detail = detail;
+  }
+
+  override getChild(): Resource {
+    return this;
+  }
+
+  override render(request: Request): RenderResult {
+    request.setResponseCode(this.code);
+    request.setHeader('Content-Type', 'text/html; charset=utf-8');
+    return errorPageHtml(this.code, this.brief, this.detail);
+  }
+}
+
+/** 404 "No Such Resource". */
+export class NoResource extends ErrorPage {
+  constructor(detail = 'Sorry. No luck finding that resource.') {
+    super(404, 'No Such Resource', detail);
+  }
+}
+
+/** 403 "Forbidden Resource". */
+export class ForbiddenResource extends ErrorPage {
+  constructor(detail = 'Sorry, resource is forbidden.') {
+    super(403, 'Forbidden Resource', detail);
+  }
+}

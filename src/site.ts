@@ -1,0 +1,280 @@
+// The Site: the root resource plus everything around rendering (defaults headers, sessions, limits,
+// error pages, the access log). Every channel hands its Request to `site.handle()`.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { AccessLog } from './access-log.js';
+import { HttpError } from './errors.js';
+import { reasonPhrase } from './http/status.js';
+import { PROCESSING_FAILED_HTML, errorPageHtml, tracebackHtml } from './pages.js';
+import { NOT_DONE_YET, DEFAULT_REQUEST_LIMITS, type Request, type RequestLimits } from './request.js';
+import { Resource, UnsupportedMethod, getChildForRequest, type RenderResult } from './resource.js';
+import { MemorySessionStore } from './session/memory-store.js';
+import type { SessionStore } from './session/session.js';
+import { VERSION } from './version.js';
+import { nodeRequestListener } from './channels/node-listener.js';
+
+/** Limits and timeouts (SECURITY.md, "Default limits"). Every channel reads the ones that apply to it. */
+export interface SiteLimits extends RequestLimits {
+  /** Longest request-target; past it 414. Default 8 KiB. */
+  maxUriLength: number;
+  /** Total header bytes; past it 431. Default 16 KiB. */
+  maxHeaderBytes: number;
+  /** Most header fields; past it 431. Default 100. */
+  maxHeaderCount: number;
+  /** Time to receive the whole header section. Default 20 s. */
+  headerTimeout: number;
+  /** Longest pause while a body arrives. Default 30 s. */
+  bodyIdleTimeout: number;
+  /** Slowest average body rate accepted after the first 10 s, in bytes/s. Default 500. */
+  bodyMinRate: number;
+  /** Idle time allowed between kept-alive requests. Default 5 s. */
+  keepAliveTimeout: number;
+  /** Requests served on one connection before it closes. Default 1000. */
+  maxRequestsPerSocket: number;
+  /** Longest time a response may wait for the client to read. Default 60 s. */
+  writeIdleTimeout: number;
+  /** Open connections allowed from one IP. Default 256. */
+  maxConnectionsPerIp: number;
+  /** HTTP/2 concurrent streams per connection. Default 100. */
+  h2MaxConcurrentStreams: number;
+  /** HTTP/2 header list size. Default 64 KiB. */
+  h2MaxHeaderListSize: number;
+  /** Time allowed to drain in-flight requests on shutdown. Default 10 s. */
+  shutdownTimeout: number;
+}
+
+export const DEFAULT_LIMITS: SiteLimits = {
+  ...DEFAULT_REQUEST_LIMITS,
+  maxUriLength: 8 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  maxHeaderCount: 100,
+  headerTimeout: 20_000,
+  bodyIdleTimeout: 30_000,
+  bodyMinRate: 500,
+  keepAliveTimeout: 5_000,
+  maxRequestsPerSocket: 1000,
+  writeIdleTimeout: 60_000,
+  maxConnectionsPerIp: 256,
+  h2MaxConcurrentStreams: 100,
+  h2MaxHeaderListSize: 64 * 1024,
+  shutdownTimeout: 10_000,
+};
+
+/** Options of {@link Site}. */
+export interface SiteOptions {
+  /** Show error stacks in 500 pages. Default false (a bare "Processing Failed" page). */
+  displayTracebacks?: boolean;
+  /** Where access-log lines go. Default: none. */
+  accessLog?: AccessLog | null;
+  /** Session store. Default: an in-memory store (created on first use). */
+  sessionStore?: SessionStore;
+  /** The Server header; null leaves it out. Default `Trellis/<version>`. */
+  serverHeader?: string | null;
+  /** Headers added to every response, error pages included (`--add-header`). */
+  headers?: ReadonlyArray<readonly [string, string]>;
+  /** Limits and timeouts; unspecified ones keep their defaults. */
+  limits?: Partial<SiteLimits>;
+  /** Where errors are reported. Default: stderr. */
+  logError?: (message: string) => void;
+}
+
+let cachedDate = '';
+let cachedDateSecond = 0;
+
+/** The Date header value, computed at most once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== cachedDateSecond) {
+    cachedDateSecond = second;
+    cachedDate = new Date(now).toUTCString();
+  }
+  return cachedDate;
+}
+
+/**
+ * A site: the root resource and the policies around it. Any channel serves any Site.
+ *
+ * ```ts
+ * const site = new Site(root, { accessLog: openAccessLog('-') });
+ * http.createServer(site.listener()).listen(8080);   // or `trellis run site.ts`
+ * ```
+ */
+export class Site {
+  resource: Resource;
+  displayTracebacks: boolean;
+  accessLog: AccessLog | null;
+  serverHeader: string | null;
+  readonly headers: Array<readonly [string, string]>;
+  readonly limits: SiteLimits;
+  readonly logError: (message: string) => void;
+  #sessionStore: SessionStore | null;
+  #listener: ((req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void) | null = null;
+
+  constructor(resource: Resource, options: SiteOptions = {}) {
+    this.resource = resource;
+    this.displayTracebacks = options.displayTracebacks ?? false;
+    this.accessLog = options.accessLog ?? null;
+    this.serverHeader = options.serverHeader === undefined ? `Trellis/${VERSION}` : options.serverHeader;
+    this.headers = [...(options.headers ?? [])];
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.logError = options.logError ?? ((message) => void process.stderr.write(`${new Date().toISOString()} ${message}\n`));
+    this.#sessionStore = options.sessionStore ?? null;
+  }
+
+  /** The session store (an in-memory one unless another was given). */
+  get sessionStore(): SessionStore {
+    this.#sessionStore ??= new MemorySessionStore();
+    return this.#sessionStore;
+  }
+
+  /** A Node request listener serving this site, for `http.createServer(site.listener())` and friends. */
+  listener(): (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void {
+    this.#listener ??= nodeRequestListener(this, { secure: false });
+    return this.#listener;
+  }
+
+  #applyDefaultHeaders(request: Request): void {
+    request.setHeader('Date', httpDate());
+    if (this.serverHeader) request.setHeader('Server', this.serverHeader);
+    for (const [name, value] of this.headers) request.addHeader(name, value);
+  }
+
+  #log = (request: Request): void => {
+    this.accessLog?.log({
+      clientIp: request.getClientIP(),
+      time: new Date(),
+      method: request.method,
+      uri: request.uri,
+      protocol: request.clientproto,
+      status: request.code,
+      bytes: request.method === 'HEAD' ? 0 : request.sentLength,
+      referer: request.getHeader('referer'),
+      userAgent: request.getHeader('user-agent'),
+    });
+  };
+
+  /** Serves one request: traversal from the root, rendering, error pages, logging. */
+  handle(request: Request): void {
+    request.site = this;
+    request.limits = this.limits;
+    request.sitepath = [...request.prepath];
+    if (this.accessLog) request.whenDone(this.#log);
+    this.#applyDefaultHeaders(request);
+
+    if (request.uri === '*') {
+      this.#serverWideOptions(request);
+      return;
+    }
+    if (request.badPath) {
+      this.processingFailed(request, new HttpError(400, 'The request path is not valid percent-encoded UTF-8.', { code: 'BAD_PATH' }));
+      return;
+    }
+    let result: RenderResult;
+    try {
+      const target = getChildForRequest(this.resource, request);
+      if (!(target instanceof Resource)) {
+        target.then(
+          (resource) => this.#renderResource(resource, request),
+          (err: unknown) => this.processingFailed(request, err),
+        );
+        return;
+      }
+      result = target.render(request);
+    } catch (err) {
+      this.processingFailed(request, err);
+      return;
+    }
+    this.#deliver(request, result);
+  }
+
+  #renderResource(resource: Resource, request: Request): void {
+    let result: RenderResult;
+    try {
+      result = resource.render(request);
+    } catch (err) {
+      this.processingFailed(request, err);
+      return;
+    }
+    this.#deliver(request, result);
+  }
+
+  /** `OPTIONS *` asks about the server as a whole (RFC 9110 §9.3.7). */
+  #serverWideOptions(request: Request): void {
+    if (request.method === 'OPTIONS') {
+      request.setHeader('Allow', 'OPTIONS, GET, HEAD, POST');
+      request.writeWhole('');
+      return;
+    }
+    request.setResponseCode(405);
+    request.setHeader('Allow', 'OPTIONS');
+    request.writeWhole('');
+  }
+
+  #deliver(request: Request, result: RenderResult): void {
+    if (result === NOT_DONE_YET) return;
+    if (typeof result === 'string' || result instanceof Uint8Array) {
+      request.writeWhole(result);
+      return;
+    }
+    if (result && typeof (result as Promise<unknown>).then === 'function') {
+      (result as Promise<RenderResult>).then(
+        (value) => this.#deliver(request, value),
+        (err: unknown) => this.processingFailed(request, err),
+      );
+      return;
+    }
+    if (request.finished || request.disconnected) return;
+    this.processingFailed(
+      request,
+      new Error(`The resource for ${request.uri} returned ${String(result)}: return a body, or NOT_DONE_YET and call finish() later`),
+    );
+  }
+
+  /**
+   * Answers a request whose rendering failed: an HttpError becomes its status page (its message shown
+   * only when `expose`), anything else a logged 500. After the headers went out, the connection drops.
+   */
+  processingFailed(request: Request, error: unknown): void {
+    if (request.disconnected || request.finished) return;
+    const isHttp = error instanceof HttpError;
+    if (!isHttp || error.status >= 500) {
+      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      this.logError(`Error rendering ${request.method} ${request.uri}: ${text}`);
+    }
+    if (request.startedWriting) {
+      request.abortConnection();
+      return;
+    }
+    request.resetResponse();
+    this.#applyDefaultHeaders(request);
+    if (isHttp) {
+      request.setResponseCode(error.status);
+      for (const [name, value] of Object.entries(error.headers)) request.setHeader(name, value);
+      if (error.close) request.closeConnection();
+      request.setHeader('Content-Type', 'text/html; charset=utf-8');
+      request.writeWhole(errorPageHtml(error.status, reasonPhrase(error.status), this.#detail(request, error)));
+      return;
+    }
+    request.setResponseCode(500);
+    request.setHeader('Content-Type', 'text/html; charset=utf-8');
+    request.writeWhole(this.displayTracebacks ? tracebackHtml(error, request) : PROCESSING_FAILED_HTML);
+  }
+
+  #detail(request: Request, error: HttpError): string {
+    if (error instanceof UnsupportedMethod) {
+      if (error.status === 501) return `I don't know how to treat a ${request.method} request.`;
+      const allowed = error.allowed.join(', ');
+      return `Your browser approached me (at ${request.uri}) with the method "${request.method}". I only allow the method${error.allowed.length === 1 ? '' : 's'} ${allowed} here.`;
+    }
+    if (error.expose) return error.message;
+    return this.displayTracebacks ? (error.stack ?? error.message) : reasonPhrase(error.status);
+  }
+
+  /** Answers a request the channel refused before traversal (bad framing, limits), then closes. */
+  refuse(request: Request, status: number, detail: string): void {
+    request.site = this;
+    if (this.accessLog) request.whenDone(this.#log);
+    this.processingFailed(request, new HttpError(status, detail, { close: true }));
+  }
+}
