@@ -1,0 +1,58 @@
+// Loading user modules named on the command line (`--class MODULE#export`, `trellis run FILE`):
+// TypeScript or JavaScript, anywhere on disk, able to `import { Resource } from 'trellis'`.
+import { existsSync } from 'node:fs';
+import { register } from 'node:module';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { CliError } from './options.js';
+
+let hooksRegistered = false;
+let tsxRegistered = false;
+
+async function prepareLoader(path: string): Promise<void> {
+  if (!hooksRegistered) {
+    hooksRegistered = true;
+    register(new URL('./resolve-hooks.js', import.meta.url), {
+      data: { index: new URL('../index.js', import.meta.url).href },
+    });
+  }
+  if (!tsxRegistered && /\.(ts|mts|cts|tsx)$/.test(path)) {
+    tsxRegistered = true;
+    const { register: registerTsx } = await import('tsx/esm/api');
+    registerTsx();
+  }
+}
+
+/** Imports the module at `file` (relative to `cwd`); errors say which file and why. */
+export async function importUserModule(file: string, cwd: string, option: string): Promise<Record<string, unknown>> {
+  const path = resolvePath(cwd, file);
+  if (!existsSync(path)) throw new CliError(`${option}: no such file ${path}`);
+  await prepareLoader(path);
+  try {
+    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (err) {
+    const e = err as Error;
+    throw new CliError(`${option}: cannot load ${path}: ${e.message.split('\n')[0]}`, 1);
+  }
+}
+
+/**
+ * Loads `MODULE#export` (the export defaults to `default`) and returns the exported value.
+ *
+ * | spec                 | loads                      |
+ * |----------------------|----------------------------|
+ * | `./site.ts#Root`     | export `Root` of site.ts   |
+ * | `./site.js`          | the default export         |
+ */
+export async function loadExport(spec: string, cwd: string, option: string): Promise<unknown> {
+  const hash = spec.lastIndexOf('#');
+  const file = hash === -1 ? spec : spec.slice(0, hash);
+  const name = hash === -1 ? 'default' : spec.slice(hash + 1);
+  if (!file) throw new CliError(`${option} needs MODULE#export, e.g. ./site.ts#Root`);
+  const mod = await importUserModule(file, cwd, option);
+  if (!(name in mod)) {
+    const known = Object.keys(mod).join(', ') || 'none';
+    throw new CliError(`${option}: ${file} has no export "${name}" (exports: ${known})`);
+  }
+  return mod[name];
+}

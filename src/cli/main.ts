@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// The `trellis` command: dispatches to a subcommand, loading only what that subcommand needs.
+import { VERSION } from '../version.js';
+import { CliError } from './options.js';
+
+const HELP = `Usage: trellis COMMAND [options]
+
+Commands:
+  web [options]     serve a site (files, resources, apps) over HTTP, HTTPS, HTTP/2
+  help              show this help
+
+Run 'trellis COMMAND --help' for the options of a command.
+`;
+
+function keepServing(): void {
+  // One failing request must not take the server down for everyone else: log and go on.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`trellis: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`);
+  });
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`trellis: uncaught exception: ${err.stack ?? err.message}\n`);
+  });
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'web': {
+      keepServing();
+      const { runWeb } = await import('./web.js');
+      await runWeb(rest);
+      return;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return;
+    case '--version':
+    case 'version':
+      process.stdout.write(`trellis ${VERSION}\n`);
+      return;
+    default:
+      throw new CliError(`unknown command "${command}"; run 'trellis --help' for the commands`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof CliError) {
+    process.stderr.write(`trellis: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`trellis: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
