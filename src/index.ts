@@ -24,3 +24,8 @@ export type { Endpoint } from './channels/endpoint.js';
 export { listenHttp, createHttpServer, createHttpsServer } from './channels/http.js';
 export type { Listener } from './channels/listen.js';
 export { VERSION } from './version.js';
+export { EncodingResourceWrapper, varyOnAcceptEncoding } from './encoding/encoding-resource-wrapper.js';
+export { GzipEncoderFactory, BrotliEncoderFactory } from './encoding/encoders.js';
+export type { EncoderFactory } from './encoding/encoders.js';
+export { negotiateEncoding } from './encoding/negotiate.js';
+export { shouldCompress, MIN_COMPRESS_BYTES } from './encoding/compressible.js';

@@ -614,10 +614,16 @@ export class Request {
     }
     let body = typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     this.sentLength = body.length;
-    if (this.#encoder && !this.#noBody() && body.length > 0 && this.#encoder.accept(this, body.length)) {
-      body = this.#encoder.encodeAll(body);
+    let lengthKnown = true;
+    if (this.#encoder && !bodyless(this.code) && body.length > 0 && this.#encoder.accept(this, body.length)) {
+      // HEAD answers with the same headers as GET would, but the encoded size is not worth computing.
+      if (this.method === 'HEAD') lengthKnown = false;
+      else body = this.#encoder.encodeAll(body);
     }
-    if (!bodyless(this.code)) this.#headers.set('content-length', ['Content-Length', [String(body.length)]]);
+    if (!bodyless(this.code)) {
+      if (lengthKnown) this.#headers.set('content-length', ['Content-Length', [String(body.length)]]);
+      else this.#headers.delete('content-length');
+    }
     this.#sendHeaders(body.length);
     this.#markFinished();
     if (this.#noBody()) this.#sink.end();
