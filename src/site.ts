@@ -238,7 +238,7 @@ export class Site {
   processingFailed(request: Request, error: unknown): void {
     if (request.disconnected || request.finished) return;
     const isHttp = error instanceof HttpError;
-    if (!isHttp || error.status >= 500) {
+    if (!isHttp || (error.status >= 500 && !(error instanceof UnsupportedMethod))) {
       const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
       this.logError(`Error rendering ${request.method} ${request.uri}: ${text}`);
     }
