@@ -95,7 +95,7 @@ export function parseEndpoint(text: string): Endpoint {
     const eq = field.indexOf('=');
     if (eq === -1) {
       const key = keys[positional++];
-      if (!key) throw new EndpointError(raw, `unexpected value "${unescape(field)}"`);
+      if (!key || values.has(key)) throw new EndpointError(raw, `unexpected value "${unescape(field)}"`);
       values.set(key, unescape(field));
     } else {
       const key = unescape(field.slice(0, eq));

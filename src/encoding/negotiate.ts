@@ -1,6 +1,10 @@
 // Accept-Encoding negotiation (RFC 9110 §12.5.3) with q-values, on top of the `negotiator` library.
 import Negotiator from 'negotiator';
 
+interface PreferringNegotiator {
+  encodings(available: string[], options: { preferred: string[] }): string[];
+}
+
 /**
  * The coding to use among `available` (server preference order for ties), or null for identity.
  *
@@ -14,7 +18,9 @@ import Negotiator from 'negotiator';
  */
 export function negotiateEncoding(acceptEncoding: string | undefined, available: readonly string[]): string | null {
   if (acceptEncoding === undefined || acceptEncoding.trim() === '') return null;
-  const chosen = new Negotiator({ headers: { 'accept-encoding': acceptEncoding } }).encodings([...available]);
+  // negotiator 1.x takes a server preference for ties; its published types predate that argument.
+  const negotiator = new Negotiator({ headers: { 'accept-encoding': acceptEncoding } }) as unknown as PreferringNegotiator;
+  const chosen = negotiator.encodings([...available], { preferred: [...available] });
   const first = chosen.find((c) => c !== 'identity');
   return first && available.includes(first) ? first : null;
 }
