@@ -23,7 +23,11 @@ const H2_MAX_STREAMS_PER_SESSION = 10_000;
  * Answers what Node's parser rejects before a Request exists, then closes (SECURITY.md §3.1): an
  * overlong request line is 414, overlong headers 431, a header timeout 408, anything else 400.
  */
-function onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void {
+function clientErrorHandler(limits: SiteLimits) {
+  return (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => onClientError(err, socket, limits);
+}
+
+function onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket, limits: SiteLimits): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -31,7 +35,8 @@ function onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, sock
   let status = 400;
   if (err.code === 'HPE_HEADER_OVERFLOW') {
     const raw = err.rawPacket;
-    status = raw && raw.indexOf('\r\n') === -1 && raw.indexOf('\n') === -1 ? 414 : 431;
+    const lineEnd = raw ? raw.indexOf('\n') : -1;
+    status = !raw || lineEnd === -1 || lineEnd > limits.maxUriLength ? 414 : 431;
   } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT') {
     status = 408;
   }
@@ -77,7 +82,7 @@ export function createHttpServer(site: Site, options: { unixPath?: string | null
     nodeRequestListener(site, { secure: false, unixPath: options.unixPath ?? null }),
   );
   applyHttp1Limits(server as unknown as Partial<Http1Settings>, limits);
-  server.on('clientError', onClientError);
+  server.on('clientError', clientErrorHandler(limits));
   capConnectionsPerIp(server, limits.maxConnectionsPerIp);
   return server;
 }
@@ -151,7 +156,7 @@ export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http
   }
   applyHttp1Limits(server as unknown as Partial<Http1Settings>, limits);
   server.setTimeout(limits.writeIdleTimeout);
-  server.on('clientError', onClientError);
+  server.on('clientError', clientErrorHandler(limits));
   server.on('session', guardSession);
   capConnectionsPerIp(server, limits.maxConnectionsPerIp);
   return server;
