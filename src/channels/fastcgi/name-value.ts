@@ -1,0 +1,79 @@
+// FastCGI name-value pairs (spec §3.4), as carried by PARAMS and GET_VALUES: pure, bounded decoding
+// and encoding, with both length forms (1 byte below 128, else 4 bytes with the top bit set).
+
+/** Limits on one PARAMS stream (SECURITY.md §5.2). */
+export interface NameValueLimits {
+  /** Most bytes in the whole stream. Default 64 KiB. */
+  maxBytes: number;
+  /** Most pairs. Default 1000. */
+  maxPairs: number;
+}
+
+export const DEFAULT_NAME_VALUE_LIMITS: NameValueLimits = { maxBytes: 64 * 1024, maxPairs: 1000 };
+
+/** Result of {@link decodeNameValuePairs}: the pairs in order, or why the stream is malformed. */
+export type NameValueResult = { ok: true; pairs: Array<[string, Buffer]> } | { ok: false; reason: string };
+
+/** Reads a length at `offset`: [length, bytes used], or null when the stream ends inside it. */
+function readLength(buf: Buffer, offset: number): [number, number] | null {
+  if (offset >= buf.length) return null;
+  const first = buf[offset]!;
+  if ((first & 0x80) === 0) return [first, 1];
+  if (offset + 4 > buf.length) return null;
+  return [buf.readUInt32BE(offset) & 0x7fffffff, 4];
+}
+
+/**
+ * Decodes a complete name-value stream (the concatenated content of every PARAMS record: pairs may
+ * straddle records). Names are ASCII text (decoded as latin1); values stay bytes, for the caller to
+ * decode. Pure; never throws.
+ *
+ * | input                                        | result                              |
+ * |----------------------------------------------|-------------------------------------|
+ * | `03 01 'FOO' 'x'`                            | `[['FOO', <x>]]`                    |
+ * | `80 00 00 03 ...` (4-byte form)              | same as the 1-byte form             |
+ * | a stream longer than `maxBytes`              | `{ ok: false }`                     |
+ * | more than `maxPairs` pairs                   | `{ ok: false }`                     |
+ * | a length running past the end, empty name    | `{ ok: false }`                     |
+ */
+export function decodeNameValuePairs(buf: Buffer, limits: NameValueLimits = DEFAULT_NAME_VALUE_LIMITS): NameValueResult {
+  if (buf.length > limits.maxBytes) return { ok: false, reason: `parameters exceed ${limits.maxBytes} bytes` };
+  const pairs: Array<[string, Buffer]> = [];
+  let offset = 0;
+  while (offset < buf.length) {
+    const nameLen = readLength(buf, offset);
+    if (!nameLen) return { ok: false, reason: 'name length cut short' };
+    offset += nameLen[1];
+    const valueLen = readLength(buf, offset);
+    if (!valueLen) return { ok: false, reason: 'value length cut short' };
+    offset += valueLen[1];
+    if (nameLen[0] === 0) return { ok: false, reason: 'empty parameter name' };
+    if (nameLen[0] > buf.length - offset || valueLen[0] > buf.length - offset - nameLen[0]) {
+      return { ok: false, reason: 'parameter runs past the end of the stream' };
+    }
+    if (pairs.length >= limits.maxPairs) return { ok: false, reason: `more than ${limits.maxPairs} parameters` };
+    const name = buf.toString('latin1', offset, offset + nameLen[0]);
+    offset += nameLen[0];
+    pairs.push([name, buf.subarray(offset, offset + valueLen[0])]);
+    offset += valueLen[0];
+  }
+  return { ok: true, pairs };
+}
+
+function lengthBytes(length: number): Buffer {
+  if (length < 128) return Buffer.from([length]);
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE((length | 0x80000000) >>> 0);
+  return b;
+}
+
+/** Encodes pairs (names and values as given, strings as UTF-8), choosing the short length form when it fits. */
+export function encodeNameValuePairs(pairs: ReadonlyArray<readonly [string, string | Buffer]>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, value] of pairs) {
+    const n = Buffer.from(name, 'latin1');
+    const v = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    parts.push(lengthBytes(n.length), lengthBytes(v.length), n, v);
+  }
+  return Buffer.concat(parts);
+}
