@@ -4,13 +4,10 @@ import { errorPageHtml } from './pages.js';
 import type { NOT_DONE_YET, Request } from './request.js';
 
 /** What a render method may return: a body, a promise of one, or `NOT_DONE_YET`. */
-export type RenderResult =
-  | string
-  | Uint8Array
-  | typeof NOT_DONE_YET
-  | undefined
-  | void
-  | Promise<string | Uint8Array | typeof NOT_DONE_YET | undefined | void>;
+export type RenderResult = RenderBody | Promise<RenderBody>;
+
+/** A rendered body, or `NOT_DONE_YET` when the resource writes and finishes later. */
+export type RenderBody = string | Uint8Array | typeof NOT_DONE_YET | undefined | void;
 
 /** A child lookup may answer at once or after some work. */
 export type ChildResult = Resource | Promise<Resource>;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { test } from 'node:test';
-import { shouldCompress } from '../../src/encoding/compressible.js';
+import { shouldCompress, type CompressionCandidate } from '../../src/encoding/compressible.js';
 import { negotiateEncoding } from '../../src/encoding/negotiate.js';
 import { EncodingResourceWrapper } from '../../src/encoding/encoding-resource-wrapper.js';
 import { BrotliEncoderFactory, GzipEncoderFactory } from '../../src/encoding/encoders.js';
@@ -28,8 +28,8 @@ for (const [header, expected] of negotiation) {
   });
 }
 
-const base = { status: 200, contentType: 'text/html', contentEncoding: undefined, cacheControl: undefined, contentRange: undefined, length: 5000 };
-const compressCases: Array<[string, Partial<typeof base> & Record<string, unknown>, boolean]> = [
+const base: CompressionCandidate = { status: 200, contentType: 'text/html', contentEncoding: undefined, cacheControl: undefined, contentRange: undefined, length: 5000 };
+const compressCases: Array<[string, Partial<CompressionCandidate>, boolean]> = [
   ['text/html 5 KiB', {}, true],
   ['streamed css', { contentType: 'text/css', length: null }, true],
   ['json', { contentType: 'application/json; charset=utf-8' }, true],
@@ -48,7 +48,7 @@ const compressCases: Array<[string, Partial<typeof base> & Record<string, unknow
 
 for (const [name, over, expected] of compressCases) {
   test(`shouldCompress: ${name} → ${expected}`, () => {
-    assert.equal(shouldCompress({ ...base, ...over } as typeof base), expected);
+    assert.equal(shouldCompress({ ...base, ...over }), expected);
   });
 }
 

@@ -57,7 +57,7 @@ export async function channelMatrix(site: Site, tls: { key: string; cert: string
         path,
         headers: { Host: `localhost:${secureChannel ? secure.port : plain.port}`, ...options.headers },
         agent: secureChannel ? tlsAgent : agent,
-      } as Parameters<typeof httpRequest>[0]);
+      } as unknown as Parameters<typeof httpRequest>[0]);
       req.on('response', async (res) => {
         const body = await collect(res);
         resolve({ status: res.statusCode!, headers: res.headers, body, text: body.toString() });
