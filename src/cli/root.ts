@@ -1,8 +1,10 @@
 // Building the root resource `trellis web` serves from its configuration.
+import { accessSync, constants, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { Resource } from '../resource.js';
 import { loadExport } from './load-module.js';
 import { CliError } from './options.js';
-import type { WebConfig } from './web-config.js';
+import type { FilesConfig, WebConfig } from './web-config.js';
 import { Welcome } from './welcome.js';
 
 /** Turns an export into a Resource: a Resource instance as is, a Resource class constructed with no arguments. */
@@ -14,12 +16,73 @@ export function toResource(value: unknown, what: string): Resource {
   throw new CliError(`${what} is not a Resource class or instance; export a class that extends Resource from 'trellis'`);
 }
 
+/**
+ * The File root for `--path DIR` with the static options applied (in any order). A missing or
+ * unreadable DIR, or an unknown processor kind, is a one-line CliError.
+ */
+export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string): Promise<Resource> {
+  const { File } = await import('../static/file.js');
+  const { processorKind, processorKinds } = await import('../static/processors.js');
+  const path = resolvePath(cwd, dir);
+  let st;
+  try {
+    st = statSync(path);
+    accessSync(path, st.isDirectory() ? constants.R_OK | constants.X_OK : constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? 'error'})`;
+    throw new CliError(`--path ${dir}: ${path} ${why}; give a directory (or file) to serve`);
+  }
+  if (!st.isDirectory() && !st.isFile()) throw new CliError(`--path ${dir}: ${path} is neither a directory nor a regular file`);
+  const processors: Record<string, (p: string, ctx: { root: string }) => Resource> = {};
+  if (!files.noProcessors) {
+    for (const [ext, kind] of files.processors) {
+      const known = processorKind(kind);
+      if (known) {
+        processors[ext] = known;
+        continue;
+      }
+      if (!kind.includes('#') && !/\.(m?[jt]s)$/.test(kind)) {
+        throw new CliError(`--processor ${ext}=${kind}: unknown kind "${kind}"; use one of ${processorKinds().join(', ')}, or MODULE#export`);
+      }
+      const factory = await loadExport(kind, cwd, '--processor');
+      if (typeof factory !== 'function') throw new CliError(`--processor ${ext}=${kind} is not a function (path) => Resource`);
+      processors[ext] = (p, ctx) => toResource((factory as (p: string, ctx: { root: string }) => unknown)(p, ctx), `--processor ${kind}`);
+    }
+  }
+  return new File(path, {
+    ...(files.indexNames ? { indexNames: files.indexNames } : {}),
+    ignoredExts: files.ignoreExts,
+    ...(files.defaultType ? { defaultType: files.defaultType } : {}),
+    contentTypes: Object.fromEntries(files.mimeTypes),
+    processors,
+    listing: files.listing,
+    cacheControl: files.cacheControl,
+  });
+}
+
+/** Static-file options only make sense with a `path` root. */
+function checkFilesUnused(config: WebConfig): void {
+  const f = config.files;
+  const used: string[] = [];
+  if (f.indexNames) used.push('--index');
+  if (f.ignoreExts.length) used.push('--ignore-ext/--allow-ignore-ext');
+  if (f.defaultType || f.mimeTypes.length) used.push('--mime-type');
+  if (f.processors.length || f.noProcessors) used.push('--processor/--no-processors');
+  if (!f.listing) used.push('--no-listing');
+  if (f.cacheControl) used.push('--cache-control');
+  if (used.length) throw new CliError(`${used.join(', ')} only apply to --path; drop them or serve files with --path DIR`);
+}
+
 /** The root resource for `config`. */
 export async function buildRoot(config: WebConfig, cwd: string): Promise<Resource> {
   const root = config.root;
+  if (root.kind !== 'path') checkFilesUnused(config);
   switch (root.kind) {
     case 'welcome':
       return new Welcome();
+    case 'path':
+      return buildFileRoot(root.dir, config.files, cwd);
     case 'class':
       return toResource(await loadExport(root.spec, cwd, '--class'), `--class ${root.spec}`);
   }

@@ -6,11 +6,34 @@ import { CliError, type OptionSpec } from './options.js';
 /** Which resource serves `/`: the last root option given wins, as in twistd. */
 export type RootChoice =
   | { kind: 'welcome' }
+  | { kind: 'path'; dir: string }
   | { kind: 'class'; spec: string };
+
+/** How `--path` serves files (applied in buildRoot, so option order does not matter). */
+export interface FilesConfig {
+  /** `--index NAME` (repeatable): replaces the index names; null keeps the defaults. */
+  indexNames: string[] | null;
+  /** `--ignore-ext EXT` (repeatable), and `*` for `--allow-ignore-ext`. */
+  ignoreExts: string[];
+  /** `--mime-type TYPE`: the type for unknown extensions; null keeps application/octet-stream. */
+  defaultType: string | null;
+  /** `--mime-type .ext=TYPE` (repeatable). */
+  mimeTypes: Array<[string, string]>;
+  /** `--processor .ext=KIND` (repeatable): KIND is a registered kind or MODULE#export. */
+  processors: Array<[string, string]>;
+  /** `--no-processors`: no processors at all, not even the defaults. */
+  noProcessors: boolean;
+  /** `--no-listing` sets false: directories without an index answer 403. */
+  listing: boolean;
+  /** `--cache-control VALUE`. */
+  cacheControl: string | null;
+}
 
 /** Everything `trellis web` can be told. */
 export interface WebConfig {
   root: RootChoice;
+  /** Static file settings for a `path` root. */
+  files: FilesConfig;
   /** HTTP(S) listeners, in the order given. Default: tcp:8080. */
   listen: Endpoint[];
   /** `--https PORT`: an ssl listener using `certificate`/`privkey`. */
@@ -27,7 +50,8 @@ export interface WebConfig {
 /** A fresh configuration with the defaults. */
 export function defaultWebConfig(): WebConfig {
   return {
-    root: { kind: 'welcome' },
+    root: { kind: 'path', dir: '.' },
+    files: { indexNames: null, ignoreExts: [], defaultType: null, mimeTypes: [], processors: [], noProcessors: false, listing: true, cacheControl: null },
     listen: [],
     https: [],
     certificate: 'server.pem',
@@ -46,6 +70,9 @@ function endpoint(text: string): Endpoint {
     throw err;
   }
 }
+
+/** A media type: `type/subtype` with optional parameters (RFC 9110 §8.3.1). */
+const MIME_TYPE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+(\s*;\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+=("[^"\\\0-\x1f]*"|[!#$%&'*+\-.^_`|~0-9A-Za-z]+))*$/;
 
 function port(text: string, option: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new CliError(`--${option} needs a port number from 0 to 65535, not "${text}"`);
@@ -75,6 +102,66 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     value: 'MODULE#export',
     help: 'serve a Resource class (or instance) exported by a .ts/.js module as the root',
     apply: (c, v) => void (c.root = { kind: 'class', spec: v }),
+  },
+  { name: 'path', value: 'DIR', help: 'serve files from DIR (a file or a directory; default: the current directory)', apply: (c, v) => void (c.root = { kind: 'path', dir: v }) },
+  {
+    name: 'index',
+    short: 'i',
+    value: 'NAME',
+    help: 'index file name for directories (repeatable; replaces index.html, index.htm, index)',
+    apply: (c, v) => {
+      if (!v || /[/\\\0]/.test(v)) throw new CliError(`--index needs a file name without slashes, not "${v}"`);
+      (c.files.indexNames ??= []).push(v);
+    },
+  },
+  {
+    name: 'ignore-ext',
+    value: 'EXT',
+    help: 'extension tried when a name is missing, e.g. .html so /page finds page.html (repeatable)',
+    apply: (c, v) => {
+      if (!/^\.?[^/\\\0]+$/.test(v)) throw new CliError(`--ignore-ext needs an extension like .html, not "${v}"`);
+      c.files.ignoreExts.push(v.startsWith('.') || v === '*' ? v : `.${v}`);
+    },
+  },
+  { name: 'allow-ignore-ext', help: 'let /name find name.<any extension>', apply: (c) => void c.files.ignoreExts.push('*') },
+  {
+    name: 'mime-type',
+    short: 'm',
+    value: 'TYPE|.ext=TYPE',
+    help: 'type for unknown extensions (default application/octet-stream), or map one extension (repeatable)',
+    apply: (c, v) => {
+      const eq = v.indexOf('=');
+      const ext = eq === -1 ? null : v.slice(0, eq);
+      const type = eq === -1 ? v : v.slice(eq + 1);
+      if (!MIME_TYPE.test(type) || (ext !== null && !/^\.[^/\\\0=]+$/.test(ext))) {
+        throw new CliError(`--mime-type needs TYPE or .ext=TYPE with a type like text/plain, not "${v}"`);
+      }
+      if (ext === null) c.files.defaultType = type;
+      else c.files.mimeTypes.push([ext, type]);
+    },
+  },
+  {
+    name: 'processor',
+    value: '.ext=KIND',
+    help: 'handle files with this extension by KIND: asis, or MODULE#export (a function (path) => Resource) (repeatable)',
+    apply: (c, v) => {
+      const eq = v.indexOf('=');
+      const ext = v.slice(0, eq);
+      const kind = v.slice(eq + 1);
+      if (eq === -1 || !/^\.[^/\\\0=]+$/.test(ext) || !kind) throw new CliError(`--processor needs .ext=KIND, e.g. .asis=asis, not "${v}"`);
+      c.files.processors.push([ext, kind]);
+    },
+  },
+  { name: 'no-processors', help: 'serve every file as it is (no processors)', apply: (c) => void (c.files.noProcessors = true) },
+  { name: 'no-listing', help: 'answer 403 for directories without an index instead of listing them', apply: (c) => void (c.files.listing = false) },
+  {
+    name: 'cache-control',
+    value: 'VALUE',
+    help: 'Cache-Control header for files, e.g. "public, max-age=3600"',
+    apply: (c, v) => {
+      if (!v || /[\0-\x1f\x7f]/.test(v)) throw new CliError(`--cache-control needs a header value without control characters, not "${v}"`);
+      c.files.cacheControl = v;
+    },
   },
   {
     name: 'add-header',

@@ -1,4 +1,5 @@
 // `trellis web`: build a Site from the options, listen on every endpoint, drain and exit on SIGTERM/SIGINT.
+import { resolve as resolvePath } from 'node:path';
 import { openAccessLog } from '../access-log.js';
 import type { Endpoint } from '../channels/endpoint.js';
 import { listenHttp, readTlsFiles, type TlsFiles } from '../channels/http.js';
@@ -85,5 +86,6 @@ export async function runWeb(args: readonly string[]): Promise<void> {
     throw err;
   }
   for (const l of listeners) process.stdout.write(`Trellis ${VERSION} serving ${l.url}\n`);
+  if (config.root.kind === 'path') process.stdout.write(`Files from ${resolvePath(process.cwd(), config.root.dir)}\n`);
   drainOnSignals(listeners, site);
 }

@@ -130,3 +130,29 @@ export function evaluatePreconditions(req: Preconditions, v: Validators): 200 | 
   }
   return 200;
 }
+
+/**
+ * Evaluates If-Range (RFC 9110 §13.1.5): whether a Range header may be honoured. An entity tag must
+ * match strongly (a weak tag never does); a date must equal Last-Modified exactly.
+ *
+ * | If-Range            | validators            | result |
+ * |---------------------|-----------------------|--------|
+ * | absent              | any                   | true   |
+ * | `"a"`               | etag `"a"`            | true   |
+ * | `"a"`               | etag `"b"`            | false  |
+ * | `W/"a"`             | etag `W/"a"` or `"a"` | false  |
+ * | date = T            | lastModified T        | true   |
+ * | date ≠ T, or no LM  | any                   | false  |
+ * | malformed           | any                   | false  |
+ */
+export function evaluateIfRange(ifRange: string | undefined, v: Validators): boolean {
+  if (ifRange === undefined) return true;
+  const text = ifRange.trim();
+  if (text.startsWith('"') || text.startsWith('W/')) {
+    const tag = parseETag(text);
+    const current = v.etag === undefined ? null : parseETag(v.etag);
+    return tag !== null && current !== null && strongMatch(tag, current);
+  }
+  const date = parseHttpDate(text);
+  return date !== null && v.lastModified !== undefined && date === v.lastModified;
+}

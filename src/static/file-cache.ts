@@ -1,0 +1,142 @@
+// A bounded in-memory cache of small files and of compressed variants, keyed by path and validated
+// against a fresh stat on every use (inode, size, mtime, ctime), so an edited file is never served stale.
+import type { Stats } from 'node:fs';
+import { brotliCompress, constants, gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+
+const gzipAsync = promisify(gzip);
+const brotliAsync = promisify(brotliCompress);
+
+/** Options of {@link FileCache}. */
+export interface FileCacheOptions {
+  /** Total bytes held (bodies and compressed variants). Default 64 MiB. */
+  maxBytes?: number;
+  /** Largest file whose bytes are kept. Default 256 KiB. */
+  maxFileSize?: number;
+  /** Largest file whose compressed variants are kept. Default 8 MiB. */
+  maxCompressSize?: number;
+}
+
+/** Codings the cache can produce. */
+export type CachedCoding = 'gzip' | 'br';
+
+interface Entry {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  body?: Buffer;
+  variants: Partial<Record<CachedCoding, Buffer | Promise<Buffer | null>>>;
+  bytes: number;
+}
+
+/**
+ * Small-file and compressed-variant cache shared by a File tree. Entries are dropped as soon as a stat
+ * shows the file changed; the least recently used go first when `maxBytes` is reached.
+ */
+export class FileCache {
+  readonly maxBytes: number;
+  readonly maxFileSize: number;
+  readonly maxCompressSize: number;
+  #entries = new Map<string, Entry>();
+  #bytes = 0;
+
+  constructor(options: FileCacheOptions = {}) {
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.maxFileSize = options.maxFileSize ?? 256 * 1024;
+    this.maxCompressSize = options.maxCompressSize ?? 8 * 1024 * 1024;
+  }
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  #entry(path: string, st: Stats, create: boolean): Entry | undefined {
+    const e = this.#entries.get(path);
+    if (e) {
+      if (e.ino === st.ino && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs) {
+        // Refresh its place in the LRU order.
+        this.#entries.delete(path);
+        this.#entries.set(path, e);
+        return e;
+      }
+      this.#drop(path, e);
+    }
+    if (!create) return undefined;
+    const fresh: Entry = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, variants: {}, bytes: 0 };
+    this.#entries.set(path, fresh);
+    return fresh;
+  }
+
+  #drop(path: string, e: Entry): void {
+    this.#entries.delete(path);
+    this.#bytes -= e.bytes;
+    e.bytes = 0;
+  }
+
+  #account(path: string, e: Entry, added: number): void {
+    if (this.#entries.get(path) !== e) return;
+    e.bytes += added;
+    this.#bytes += added;
+    for (const [key, victim] of this.#entries) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#drop(key, victim);
+    }
+  }
+
+  /** The cached bytes of the file `st` describes, if held. */
+  body(path: string, st: Stats): Buffer | undefined {
+    return this.#entries.size ? this.#entry(path, st, false)?.body : undefined;
+  }
+
+  /** Reads the file with `read` and keeps it when small; null when it changed while being read. */
+  async load(path: string, st: Stats, read: () => Promise<Buffer>): Promise<Buffer | null> {
+    const data = await read();
+    if (data.length !== st.size) return null;
+    if (st.size <= this.maxFileSize) {
+      const e = this.#entry(path, st, true)!;
+      if (!e.body) {
+        e.body = data;
+        this.#account(path, e, data.length);
+      }
+    }
+    return data;
+  }
+
+  /**
+   * The file compressed with `coding`, computed once per file version (at gzip level 9 / brotli
+   * quality 9, since it is reused) and kept. Null when the file changed meanwhile.
+   */
+  variant(path: string, st: Stats, coding: CachedCoding, read: () => Promise<Buffer>): Buffer | Promise<Buffer | null> {
+    const e = this.#entry(path, st, true)!;
+    const held = e.variants[coding];
+    if (held) return held;
+    const work = this.#compress(path, e, coding, st, read);
+    e.variants[coding] = work;
+    work.then(
+      (out) => {
+        if (e.variants[coding] !== work) return;
+        if (out) {
+          e.variants[coding] = out;
+          this.#account(path, e, out.length);
+        } else {
+          delete e.variants[coding];
+        }
+      },
+      () => {
+        if (e.variants[coding] === work) delete e.variants[coding];
+      },
+    );
+    return work;
+  }
+
+  async #compress(path: string, e: Entry, coding: CachedCoding, st: Stats, read: () => Promise<Buffer>): Promise<Buffer | null> {
+    void path;
+    const raw = e.body ?? (await read());
+    if (raw.length !== st.size) return null;
+    return coding === 'gzip'
+      ? gzipAsync(raw, { level: 9 })
+      : brotliAsync(raw, { params: { [constants.BROTLI_PARAM_QUALITY]: 9, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+  }
+}

@@ -1,0 +1,483 @@
+// The static File resource (Twisted's twisted.web.static.File): serves a directory tree with MIME
+// types, index files, listings, ranges, conditional requests, precompressed and compressed variants,
+// processors, and the path-safety rules of SECURITY.md §1.
+import { close, readdirSync, readFile as readFileCb, realpathSync, statSync, type Stats } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { negotiateEncoding } from '../encoding/negotiate.js';
+import { shouldCompress, MIN_COMPRESS_BYTES } from '../encoding/compressible.js';
+import { BrotliEncoderFactory, GzipEncoderFactory } from '../encoding/encoders.js';
+import { varyOnAcceptEncoding } from '../encoding/encoding-resource-wrapper.js';
+import { evaluateIfRange, evaluatePreconditions } from '../http/conditional.js';
+import { reasonPhrase } from '../http/status.js';
+import { errorPageHtml } from '../pages.js';
+import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
+import { ErrorPage, ForbiddenResource, NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
+import { redirectTo } from '../util/redirect.js';
+import { FileCache, type CachedCoding } from './file-cache.js';
+import { DirectoryLister } from './listing.js';
+import { typeForName, extensionOf } from './mime.js';
+import { planMultipart } from './multipart-byteranges.js';
+import { checkContainment, DEFAULT_HIDDEN, isHiddenName, isSafeSegment, statusForFsError, type HiddenPolicy, type SymlinkPolicy } from './path-safety.js';
+import { normalizeExt, type Processor } from './processors.js';
+import { contentRange, parseRange, unsatisfiedRange } from './range.js';
+import { openChecked, streamPieces, type BodyPiece } from './send-file.js';
+import './asis.js';
+
+/** Index names tried in order for a directory request ending in `/` (Twisted's, minus scripts until processors add them). */
+export const DEFAULT_INDEX_NAMES: readonly string[] = ['index.html', 'index.htm', 'index'];
+
+/** Codings offered for precompressed siblings and compressed variants, in server preference order. */
+const CODINGS: readonly CachedCoding[] = ['br', 'gzip'];
+const SIBLING_SUFFIX: Record<CachedCoding, string> = { br: '.br', gzip: '.gz' };
+const STREAM_ENCODERS = { br: new BrotliEncoderFactory(), gzip: new GzipEncoderFactory() };
+
+/** Options of {@link File}; children inherit them. */
+export interface FileOptions {
+  /** Content-Type for unknown extensions. Default `application/octet-stream` (with nosniff). */
+  defaultType?: string;
+  /** Names tried for a directory's index, in order. Default `index.html`, `index.htm`, `index`. */
+  indexNames?: readonly string[];
+  /** Extensions tried when a name does not exist (`.html` lets `/page` find `page.html`); `*` means any. Default none. */
+  ignoredExts?: readonly string[];
+  /** Extension (with dot) → processor building the resource for such files. Default `{}`. */
+  processors?: Readonly<Record<string, Processor>>;
+  /** Extra or overriding MIME mappings, extension → type (`.md` → `text/markdown`). */
+  contentTypes?: Readonly<Record<string, string>>;
+  /** Whether directories without an index get a listing (else 403). Default true. */
+  listing?: boolean;
+  /** `Cache-Control` sent with files. Default none. */
+  cacheControl?: string | null;
+  /** Symlink policy (SECURITY.md §1.2). Default `inside-root`. */
+  symlinks?: SymlinkPolicy;
+  /** Hidden names: dotfiles and backups are 404 and unlisted, `.well-known` allowed. */
+  hidden?: HiddenPolicy;
+  /** Serve `name.br` / `name.gz` siblings to clients that accept them. Default true. */
+  precompressed?: boolean;
+  /** Compress compressible types on the fly (cached per file version up to 8 MiB). Default true. */
+  compress?: boolean;
+  /** The small-file and compressed-variant cache; null turns it off. Default: a 64 MiB cache per File tree. */
+  cache?: FileCache | null;
+}
+
+/** State shared by every File of one tree. */
+interface Tree {
+  root: { path: string; real: string };
+  contentTypes: Map<string, string>;
+  symlinks: SymlinkPolicy;
+  hidden: HiddenPolicy;
+  precompressed: boolean;
+  compress: boolean;
+  cache: FileCache | null;
+}
+
+type StatResult = Stats | 403 | 404;
+
+function statQuiet(path: string): StatResult {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) ?? 404;
+  } catch (err) {
+    return statusForFsError(err);
+  }
+}
+
+function readFd(fd: number): Promise<Buffer> {
+  return new Promise((resolveRead, reject) => readFileCb(fd, (err, data) => (err ? reject(err) : resolveRead(data))));
+}
+
+/** Reads a whole file through a checked descriptor (the same identity rule as streaming). */
+async function readChecked(path: string, st: Stats): Promise<Buffer> {
+  const fd = await openChecked(path, st);
+  try {
+    return await readFd(fd);
+  } finally {
+    close(fd, () => {});
+  }
+}
+
+/** Answers `status` with its error page. */
+function statusPage(request: Request, status: number, detail: string): string {
+  request.setEncoder(null);
+  request.setResponseCode(status);
+  request.setHeader('Content-Type', 'text/html; charset=utf-8');
+  return errorPageHtml(status, reasonPhrase(status), detail);
+}
+
+const NOT_FOUND_DETAIL = 'File not found.';
+
+/** What a child File inherits; handed from `createSimilarFile` to the constructor. */
+interface Seed {
+  tree: Tree;
+  rel: readonly string[];
+  stat: Stats | undefined;
+  parent: File;
+}
+let pendingSeed: Seed | null = null;
+
+/** The representation chosen for a response. */
+interface Representation {
+  /** Path whose bytes are sent (the file, or its precompressed sibling). */
+  path: string;
+  st: Stats;
+  etag: string;
+  /** Content-Encoding to send, or null. */
+  coding: string | null;
+  /** Bytes already in hand (cached small file or compressed variant). */
+  body?: Buffer | Promise<Buffer | null>;
+  /** Compress while streaming with the core encoder of this coding. */
+  streamCoding?: CachedCoding;
+}
+
+/**
+ * Serves files and directories under `path`, Twisted's `static.File` with today's defaults.
+ *
+ * Security rules enforced here (SECURITY.md §1), pinned by test/static/file.test.ts:
+ * - every decoded segment must pass `isSafeSegment` (no `..`, `.`, NUL, `/` or `\`), else 404;
+ * - hidden names (dotfiles except `.well-known`, backups) are 404 and left out of listings;
+ * - the real path must satisfy the symlink policy (default: stay inside the root's real path), and
+ *   the opened descriptor must still be the file that was checked;
+ * - every fs error is a 403 (permissions) or 404, never a 500; only regular files are sent;
+ * - every file response carries `X-Content-Type-Options: nosniff`.
+ *
+ * Only GET (and HEAD) are defined, so other methods get 405 with `Allow`.
+ *
+ * ```ts
+ * const root = new File('/var/www/htdocs', { cacheControl: 'max-age=3600', ignoredExts: ['.html'] });
+ * root.putChild('api', new Api());
+ * new Site(root);
+ * ```
+ */
+export class File extends Resource {
+  /** Absolute path of this file or directory. */
+  readonly path: string;
+  defaultType: string;
+  indexNames: string[];
+  ignoredExts: string[];
+  processors: Record<string, Processor>;
+  listing: boolean;
+  cacheControl: string | null;
+  readonly #tree: Tree;
+  /** Segments from the root to this file. */
+  readonly #rel: readonly string[];
+  /** A stat taken by the parent while looking this child up, used once. */
+  #stat: Stats | undefined;
+
+  constructor(path: string, options: FileOptions = {}) {
+    super();
+    const seed = pendingSeed;
+    pendingSeed = null;
+    if (seed) {
+      const p = seed.parent;
+      this.path = path;
+      this.defaultType = p.defaultType;
+      this.indexNames = p.indexNames;
+      this.ignoredExts = p.ignoredExts;
+      this.processors = p.processors;
+      this.listing = p.listing;
+      this.cacheControl = p.cacheControl;
+      this.#tree = seed.tree;
+      this.#rel = seed.rel;
+      this.#stat = seed.stat;
+      return;
+    }
+    this.path = resolve(path);
+    this.defaultType = options.defaultType ?? 'application/octet-stream';
+    this.indexNames = [...(options.indexNames ?? DEFAULT_INDEX_NAMES)];
+    this.ignoredExts = [...(options.ignoredExts ?? [])];
+    this.processors = {};
+    for (const [ext, p] of Object.entries(options.processors ?? {})) this.processors[normalizeExt(ext)] = p;
+    this.listing = options.listing ?? true;
+    this.cacheControl = options.cacheControl ?? null;
+    let real = this.path;
+    try {
+      real = realpathSync.native(this.path);
+    } catch {
+      // A missing root answers 404 until it appears.
+    }
+    this.#tree = {
+      root: { path: this.path, real },
+      contentTypes: new Map(Object.entries(options.contentTypes ?? {}).map(([ext, type]) => [normalizeExt(ext), type])),
+      symlinks: options.symlinks ?? 'inside-root',
+      hidden: options.hidden ?? DEFAULT_HIDDEN,
+      precompressed: options.precompressed ?? true,
+      compress: options.compress ?? true,
+      cache: options.cache === undefined ? new FileCache() : options.cache,
+    };
+    this.#rel = [];
+  }
+
+  /** Adds an extension tried when a name is missing (Twisted's `ignoreExt`); `*` means any. */
+  ignoreExt(ext: string): void {
+    this.ignoredExts.push(ext);
+  }
+
+  /** Maps an extension to a content type for the whole tree: `setContentType('.md', 'text/markdown')`. */
+  setContentType(ext: string, type: string): void {
+    this.#tree.contentTypes.set(normalizeExt(ext), type);
+  }
+
+  /** The Content-Type this tree sends for a file name. */
+  typeFor(name: string): string {
+    return typeForName(name, { overrides: this.#tree.contentTypes, defaultType: this.defaultType }).type;
+  }
+
+  /** A child File for `name` in this directory, sharing the tree and this File's settings. */
+  createSimilarFile(name: string, st?: Stats): File {
+    pendingSeed = { tree: this.#tree, rel: [...this.#rel, name], stat: st, parent: this };
+    return new File(join(this.path, name));
+  }
+
+  #containment(path: string, rel: readonly string[]) {
+    return checkContainment(path, this.#tree.root, rel, this.#tree.symlinks);
+  }
+
+  #ownStat(): StatResult {
+    const st = this.#stat;
+    this.#stat = undefined;
+    return st ?? statQuiet(this.path);
+  }
+
+  /** The file `name` in this directory after the ignored-extension search, or null. */
+  #findSibling(name: string): { name: string; st: Stats } | null {
+    for (const ext of this.ignoredExts) {
+      if (ext === '') continue;
+      if (ext === '*') {
+        let entries: string[];
+        try {
+          entries = readdirSync(this.path).sort();
+        } catch {
+          return null;
+        }
+        for (const entry of entries) {
+          if (!entry.startsWith(`${name}.`) || isHiddenName(entry, this.#tree.hidden)) continue;
+          const st = statQuiet(join(this.path, entry));
+          if (typeof st !== 'number') return { name: entry, st };
+        }
+        continue;
+      }
+      const candidate = name + (ext.startsWith('.') ? ext : `.${ext}`);
+      const st = statQuiet(join(this.path, candidate));
+      if (typeof st !== 'number') return { name: candidate, st };
+    }
+    return null;
+  }
+
+  /** The resource for the entry `name` (already stat'ed): a processor's, or a child File. */
+  #childFor(name: string, st: Stats): Resource {
+    const processor = this.processors[extensionOf(name)];
+    if (processor && st.isFile()) {
+      const path = join(this.path, name);
+      const rel = [...this.#rel, name];
+      const c = this.#containment(path, rel);
+      if (!c.ok) return c.status === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
+      return processor(path, { root: this.#tree.root.path });
+    }
+    return this.createSimilarFile(name, st);
+  }
+
+  override getChild(segment: string, request: Request): ChildResult {
+    const own = this.#ownStat();
+    if (typeof own === 'number') return own === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
+    if (!own.isDirectory()) {
+      // `--path FILE`: the root file answers at `/`.
+      if (segment === '' && this.#rel.length === 0 && own.isFile() && request.postpath.length === 0) {
+        this.#stat = own;
+        return this;
+      }
+      return new NoResource(NOT_FOUND_DETAIL);
+    }
+    if (segment === '') {
+      if (request.postpath.length) return new NoResource(NOT_FOUND_DETAIL);
+      for (const name of this.indexNames) {
+        const st = statQuiet(join(this.path, name));
+        if (typeof st !== 'number' && st.isFile()) return this.#childFor(name, st);
+      }
+      if (!this.listing) return new ForbiddenResource('Directory listing is turned off.');
+      const c = this.#containment(this.path, this.#rel);
+      if (!c.ok) return new ErrorPage(c.status, reasonPhrase(c.status), c.status === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
+      return new DirectoryLister({
+        path: this.path,
+        hidden: this.#tree.hidden,
+        typeFor: (name) => this.typeFor(name),
+        allowed: (full) => this.#tree.symlinks === 'follow' || this.#containment(full, [...this.#rel, basename(full)]).ok,
+      });
+    }
+    if (!isSafeSegment(segment) || isHiddenName(segment, this.#tree.hidden)) return new NoResource(NOT_FOUND_DETAIL);
+    const st = statQuiet(join(this.path, segment));
+    if (st === 403) return new ForbiddenResource();
+    if (st === 404) {
+      const found = this.#findSibling(segment);
+      return found ? this.#childFor(found.name, found.st) : new NoResource(NOT_FOUND_DETAIL);
+    }
+    return this.#childFor(segment, st);
+  }
+
+  GET(request: Request): RenderResult {
+    const st = this.#ownStat();
+    if (typeof st === 'number') return statusPage(request, st, st === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
+    const contained = this.#containment(this.path, this.#rel);
+    if (!contained.ok) return statusPage(request, contained.status, contained.status === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
+    if (st.isDirectory()) {
+      // A directory without its trailing slash: relative redirect (`./name/`), query kept.
+      const last = request.prepath.at(-1) ?? '';
+      const target = `./${last === '' ? '' : `${encodePathSegment(last)}/`}${request.queryString ? `?${request.queryString}` : ''}`;
+      return redirectTo(target, request);
+    }
+    if (!st.isFile()) return statusPage(request, 404, NOT_FOUND_DETAIL);
+    return this.#serve(request, st);
+  }
+
+  /** Headers, negotiation, preconditions, ranges, then the body. */
+  #serve(request: Request, st: Stats): RenderResult {
+    const tree = this.#tree;
+    const ft = typeForName(basename(this.path), { overrides: tree.contentTypes, defaultType: this.defaultType });
+    const baseTag = `${st.ino.toString(36)}-${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`;
+    const lastModified = Math.floor(st.mtimeMs / 1000) * 1000;
+    request.setHeader('Content-Type', ft.type);
+    request.setHeader('X-Content-Type-Options', 'nosniff');
+    request.setHeader('Accept-Ranges', 'bytes');
+    request.setHeader('Last-Modified', new Date(lastModified).toUTCString());
+    if (this.cacheControl) request.setHeader('Cache-Control', this.cacheControl);
+
+    const rangeHeader = request.getHeader('range');
+    let rep: Representation = { path: this.path, st, etag: `"${baseTag}"`, coding: ft.encoding };
+    if (ft.encoding) {
+      request.setHeader('Content-Encoding', ft.encoding);
+    } else {
+      const chosen = this.#negotiate(request, st, ft.type, baseTag, rangeHeader !== undefined);
+      if (chosen) rep = chosen;
+    }
+    if (rep.coding) request.setHeader('Content-Encoding', rep.coding);
+    if (rep.coding || rangeHeader !== undefined) request.setEncoder(null);
+    request.setHeader('ETag', rep.etag);
+
+    const h = request.requestHeaders;
+    const pre = evaluatePreconditions(
+      { method: request.method, ifMatch: h.get('if-match'), ifNoneMatch: h.get('if-none-match'), ifModifiedSince: h.get('if-modified-since'), ifUnmodifiedSince: h.get('if-unmodified-since') },
+      { etag: rep.etag, lastModified },
+    );
+    if (pre !== 200) {
+      request.setEncoder(null);
+      request.setResponseCode(pre);
+      return '';
+    }
+
+    const size = rep.st.size;
+    let pieces: BodyPiece[] | null = null;
+    if (rangeHeader !== undefined && rep.coding === ft.encoding && evaluateIfRange(h.get('if-range'), { etag: rep.etag, lastModified })) {
+      const decision = parseRange(rangeHeader, size);
+      if (decision.kind === 'unsatisfiable') {
+        request.setResponseCode(416);
+        request.setHeader('Content-Range', unsatisfiedRange(size));
+        return '';
+      }
+      if (decision.kind === 'partial') {
+        request.setResponseCode(206);
+        if (decision.ranges.length === 1) {
+          const r = decision.ranges[0]!;
+          request.setHeader('Content-Range', contentRange(r, size));
+          pieces = [r];
+        } else {
+          const plan = planMultipart(decision.ranges, size, ft.type);
+          request.setHeader('Content-Type', plan.contentType);
+          pieces = [];
+          for (const part of plan.parts) pieces.push(part.head, part.range);
+          pieces.push(plan.tail);
+        }
+      }
+    }
+    return this.#send(request, rep, pieces);
+  }
+
+  /**
+   * Picks a precompressed sibling or a compressed variant the client accepts, or null for identity.
+   * Adds `Vary: Accept-Encoding` whenever the answer could have differed.
+   */
+  #negotiate(request: Request, st: Stats, type: string, baseTag: string, ranged: boolean): Representation | null {
+    const tree = this.#tree;
+    const compressible =
+      tree.compress &&
+      shouldCompress({ status: 200, contentType: type, contentEncoding: undefined, cacheControl: this.cacheControl ?? undefined, contentRange: undefined, length: st.size });
+    if (compressible) varyOnAcceptEncoding(request);
+    const ae = request.getHeader('accept-encoding');
+    if (ae === undefined || ranged || (request.method !== 'GET' && request.method !== 'HEAD')) return null;
+    const accepted = CODINGS.filter((c) => negotiateEncoding(ae, [c]) === c);
+    if (!accepted.length) return null;
+    if (tree.precompressed) {
+      const siblings = new Map<string, { path: string; st: Stats }>();
+      for (const coding of accepted) {
+        const path = this.path + SIBLING_SUFFIX[coding];
+        const sst = statQuiet(path);
+        if (typeof sst === 'number' || !sst.isFile()) continue;
+        const rel = [...this.#rel.slice(0, -1), basename(path)];
+        if (!this.#containment(path, rel).ok) continue;
+        siblings.set(coding, { path, st: sst });
+      }
+      if (siblings.size) {
+        varyOnAcceptEncoding(request);
+        const coding = negotiateEncoding(ae, [...siblings.keys()])! as CachedCoding;
+        const s = siblings.get(coding)!;
+        const tag = `${s.st.ino.toString(36)}-${s.st.size.toString(36)}-${Math.floor(s.st.mtimeMs).toString(36)}`;
+        const rep: Representation = { path: s.path, st: s.st, etag: `"${tag}-${coding}"`, coding };
+        const cached = tree.cache?.body(s.path, s.st);
+        if (cached) rep.body = cached;
+        return rep;
+      }
+    }
+    if (!compressible || st.size < MIN_COMPRESS_BYTES) return null;
+    const coding = negotiateEncoding(ae, accepted) as CachedCoding | null;
+    if (!coding) return null;
+    const etag = `"${baseTag}-${coding}"`;
+    const cache = tree.cache;
+    if (cache && st.size <= cache.maxCompressSize) {
+      const variant = cache.variant(this.path, st, coding, () => readChecked(this.path, st));
+      return { path: this.path, st, etag, coding, body: variant };
+    }
+    return { path: this.path, st, etag: `W/${etag}`, coding: null, streamCoding: coding };
+  }
+
+  #send(request: Request, rep: Representation, pieces: BodyPiece[] | null): RenderResult {
+    const cache = this.#tree.cache;
+    let body = rep.body;
+    if (body === undefined && cache && rep.st.size <= cache.maxFileSize && !rep.streamCoding) {
+      body = cache.body(rep.path, rep.st) ?? cache.load(rep.path, rep.st, () => readChecked(rep.path, rep.st));
+    }
+    if (body !== undefined) {
+      if (Buffer.isBuffer(body)) return sliceBody(request, body, pieces);
+      return body.then(
+        (data) => (data ? sliceBody(request, data, pieces) : statusPage(request, 404, NOT_FOUND_DETAIL)),
+        (err: unknown) => statusPage(request, statusForFsError(err), NOT_FOUND_DETAIL),
+      );
+    }
+    return this.#stream(request, rep, pieces);
+  }
+
+  async #stream(request: Request, rep: Representation, pieces: BodyPiece[] | null): Promise<string | typeof NOT_DONE_YET> {
+    const parts: BodyPiece[] = pieces ?? (rep.st.size ? [{ start: 0, end: rep.st.size - 1 }] : []);
+    const length = parts.reduce((n, p) => n + (Buffer.isBuffer(p) ? p.length : p.end - p.start + 1), 0);
+    if (rep.streamCoding) {
+      request.setEncoder(STREAM_ENCODERS[rep.streamCoding].encoderForRequest());
+    }
+    request.setHeader('Content-Length', length);
+    if (request.method === 'HEAD') {
+      request.finish();
+      return NOT_DONE_YET;
+    }
+    let fd: number;
+    try {
+      fd = await openChecked(rep.path, rep.st);
+    } catch (err) {
+      request.removeResponseHeader('Content-Length');
+      return statusPage(request, statusForFsError(err), NOT_FOUND_DETAIL);
+    }
+    void streamPieces(request, fd, parts);
+    return NOT_DONE_YET;
+  }
+}
+
+/** Sends a body already in memory: whole, one range, or the multipart pieces. */
+function sliceBody(request: Request, data: Buffer, pieces: BodyPiece[] | null): Buffer {
+  if (!pieces) return data;
+  const out: Buffer[] = [];
+  for (const p of pieces) out.push(Buffer.isBuffer(p) ? p : data.subarray(p.start, p.end + 1));
+  return out.length === 1 ? out[0]! : Buffer.concat(out);
+}

@@ -1,0 +1,99 @@
+// Path safety for static files (SECURITY.md §1.1–§1.3): which decoded segments may name a file, which
+// names are hidden, and whether a path's real location is allowed under the symlink policy.
+import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { join, sep } from 'node:path';
+
+/** How symlinks under a File root are treated (SECURITY.md §1.2). */
+export type SymlinkPolicy = 'follow' | 'inside-root' | 'owner-match' | 'never';
+
+/** Names hidden from requests (404) and listings: dotfiles and editor/backup leftovers (SECURITY.md §1.3). */
+export interface HiddenPolicy {
+  /** Exact names always allowed, even when a deny pattern matches. Default `['.well-known']`. */
+  allow: readonly string[];
+  /** Patterns of hidden names. Default: leading dot, `~` suffix, `.bak .orig .swp .swo .old`, `#name#`. */
+  deny: readonly RegExp[];
+}
+
+export const DEFAULT_HIDDEN: HiddenPolicy = {
+  allow: ['.well-known'],
+  deny: [/^\./, /~$/, /\.(bak|orig|swp|swo|old)$/i, /^#.*#$/],
+};
+
+/**
+ * Whether a decoded path segment may name an entry of a directory. The Request has already
+ * percent-decoded each segment exactly once, so `%2e%2e` arrives as `..` and `%2f` as `/`.
+ *
+ * | segment                    | result |
+ * |----------------------------|--------|
+ * | `a.txt`, `a b`, `ü`        | true   |
+ * | `''`, `.`, `..`            | false  |
+ * | contains `/`, `\` or NUL   | false  |
+ *
+ * Pinned by test/static/path-safety.test.ts and the traversal cases in test/static/file.test.ts.
+ */
+export function isSafeSegment(segment: string): boolean {
+  if (segment === '' || segment === '.' || segment === '..') return false;
+  return !/[/\\\0]/.test(segment);
+}
+
+/** Whether `name` is hidden under `policy` (requests for it get 404; listings leave it out). */
+export function isHiddenName(name: string, policy: HiddenPolicy = DEFAULT_HIDDEN): boolean {
+  if (policy.allow.includes(name)) return false;
+  return policy.deny.some((re) => re.test(name));
+}
+
+/** The outcome of a containment check. */
+export type Containment =
+  | { ok: true; real: string }
+  /** Missing, or not allowed by the symlink policy (answered 404 so nothing is confirmed). */
+  | { ok: false; status: 404 | 403 };
+
+/** Maps a filesystem error to the status a client sees: permission problems 403, everything else 404. */
+export function statusForFsError(err: unknown): 403 | 404 {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EACCES' || code === 'EPERM' ? 403 : 404;
+}
+
+/**
+ * Checks that `path` (which is `root.path` joined with safe segments `rel`) may be served under
+ * `policy`, resolving its real path:
+ *
+ * | policy        | allowed when                                                      |
+ * |---------------|-------------------------------------------------------------------|
+ * | `inside-root` | realpath is the root's realpath or inside it (default)            |
+ * | `never`       | realpath equals root realpath + `rel` (no symlink below the root)   |
+ * | `owner-match` | every symlink below the root has the same owner as its target     |
+ * | `follow`      | always (Twisted's behaviour; a symlink may leave the root)        |
+ *
+ * Every fs error maps to 403/404 (SECURITY.md §1.1 rule 6). Pinned by the symlink cases in
+ * test/static/file.test.ts.
+ */
+export function checkContainment(path: string, root: { path: string; real: string }, rel: readonly string[], policy: SymlinkPolicy): Containment {
+  let real: string;
+  try {
+    real = realpathSync.native(path);
+  } catch (err) {
+    return { ok: false, status: statusForFsError(err) };
+  }
+  switch (policy) {
+    case 'follow':
+      return { ok: true, real };
+    case 'inside-root':
+      return real === root.real || real.startsWith(root.real.endsWith(sep) ? root.real : root.real + sep) ? { ok: true, real } : { ok: false, status: 404 };
+    case 'never':
+      return real === join(root.real, ...rel) ? { ok: true, real } : { ok: false, status: 404 };
+    case 'owner-match': {
+      let current = root.path;
+      try {
+        for (const seg of rel) {
+          current = join(current, seg);
+          const link = lstatSync(current);
+          if (link.isSymbolicLink() && statSync(current).uid !== link.uid) return { ok: false, status: 404 };
+        }
+      } catch (err) {
+        return { ok: false, status: statusForFsError(err) };
+      }
+      return { ok: true, real };
+    }
+  }
+}
