@@ -10,16 +10,17 @@ let hooksRegistered = false;
 let tsxRegistered = false;
 
 async function prepareLoader(path: string): Promise<void> {
+  // tsx first, so that our hooks run before it and can say that a .ts file is an ES module.
+  if (!tsxRegistered && /\.(ts|mts|cts|tsx)$/.test(path)) {
+    tsxRegistered = true;
+    const { register: registerTsx } = await import('tsx/esm/api');
+    registerTsx();
+  }
   if (!hooksRegistered) {
     hooksRegistered = true;
     register(new URL('./resolve-hooks.js', import.meta.url), {
       data: { index: new URL('../index.js', import.meta.url).href },
     });
-  }
-  if (!tsxRegistered && /\.(ts|mts|cts|tsx)$/.test(path)) {
-    tsxRegistered = true;
-    const { register: registerTsx } = await import('tsx/esm/api');
-    registerTsx();
   }
 }
 

@@ -7,6 +7,7 @@ const HELP = `Usage: trellis COMMAND [options]
 
 Commands:
   web [options]     serve a site (files, resources, apps) over HTTP, HTTPS, HTTP/2
+  cgi [options]     answer one CGI request (run by a web server), or --relay it to SCGI/FastCGI
   help              show this help
 
 Run 'trellis COMMAND --help' for the options of a command.
@@ -29,6 +30,11 @@ async function main(argv: string[]): Promise<void> {
       keepServing();
       const { runWeb } = await import('./web.js');
       await runWeb(rest);
+      return;
+    }
+    case 'cgi': {
+      const { runCgi } = await import('./cgi.js');
+      await runCgi(rest);
       return;
     }
     case undefined:

@@ -1,5 +1,6 @@
-// Module resolution hooks: `import ... from 'trellis'` in a user's module resolves to this package,
-// wherever that module lives on disk.
+// Module resolution hooks for user modules: `import ... from 'trellis'` resolves to this package
+// wherever the module lives on disk, and `.ts` files load as ES modules even without a package.json
+// saying "type": "module" (write `.cts` for CommonJS).
 
 let indexUrl = '';
 
@@ -8,9 +9,14 @@ export function initialize(data: { index: string }): void {
   indexUrl = data.index;
 }
 
-type Resolve = (specifier: string, context: unknown) => Promise<{ url: string }>;
+type Resolved = { url: string; format?: string | null; shortCircuit?: boolean };
+type Resolve = (specifier: string, context: unknown) => Promise<Resolved>;
 
-export async function resolve(specifier: string, context: unknown, nextResolve: Resolve): Promise<{ url: string; shortCircuit?: boolean }> {
-  if (specifier === 'trellis') return { url: indexUrl, shortCircuit: true };
-  return nextResolve(specifier, context);
+export async function resolve(specifier: string, context: unknown, nextResolve: Resolve): Promise<Resolved> {
+  if (specifier === 'trellis') return { url: indexUrl, format: 'module', shortCircuit: true };
+  const resolved = await nextResolve(specifier, context);
+  if (/\.(ts|tsx)$/.test(resolved.url) && resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/')) {
+    return { ...resolved, format: 'module' };
+  }
+  return resolved;
 }

@@ -45,6 +45,12 @@ export interface WebConfig {
   /** Access log file; `-` for stdout; null for none. */
   logfile: string | null;
   displayTracebacks: boolean;
+  /** `--ajp EP`: AJP13 listeners (Apache mod_proxy_ajp), in the order given. */
+  ajp: Endpoint[];
+  /** `--ajp-secret S`: the shared secret AJP requests must carry; required off loopback. */
+  ajpSecret: string | null;
+  /** `--mount PREFIX`: where the front end mounts the site, for gateways that do not say (AJP, Apache ProxyPass). */
+  mount: string | null;
 }
 
 /** A fresh configuration with the defaults. */
@@ -59,6 +65,9 @@ export function defaultWebConfig(): WebConfig {
     addHeaders: [],
     logfile: null,
     displayTracebacks: false,
+    ajp: [],
+    ajpSecret: null,
+    mount: null,
   };
 }
 
@@ -180,4 +189,28 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   { name: 'logfile', short: 'l', value: 'FILE', help: "access log in the combined format ('-' for stdout)", apply: (c, v) => void (c.logfile = v) },
   { name: 'display-tracebacks', help: 'show error stacks in 500 pages (never on a public site)', apply: (c) => void (c.displayTracebacks = true) },
   { name: 'notracebacks', short: 'n', help: 'do not show error stacks (the default)', apply: (c) => void (c.displayTracebacks = false) },
+  {
+    name: 'ajp',
+    value: 'EP',
+    help: 'serve AJP13 (Apache mod_proxy_ajp) on an endpoint: tcp:8009:interface=127.0.0.1, unix:/run/app.sock (repeatable)',
+    apply: (c, v) => void c.ajp.push(endpoint(v)),
+  },
+  {
+    name: 'ajp-secret',
+    value: 'S',
+    help: 'shared secret AJP requests must carry (Apache ProxyPass ... secret=S); required off loopback',
+    apply: (c, v) => {
+      if (!v || /[\0-\x1f\x7f]/.test(v)) throw new CliError('--ajp-secret needs a non-empty secret without control characters');
+      c.ajpSecret = v;
+    },
+  },
+  {
+    name: 'mount',
+    value: 'PREFIX',
+    help: 'the path the front end serves the site under, for gateways that do not report it (AJP, Apache ProxyPass to FastCGI/SCGI); default: SCRIPT_NAME',
+    apply: (c, v) => {
+      if (!v.startsWith('/') || /[\0-\x1f\x7f?#]/.test(v)) throw new CliError(`--mount needs a path starting with /, like /app, not "${v}"`);
+      c.mount = v;
+    },
+  },
 ];
