@@ -1,0 +1,125 @@
+// What the FastCGI and SCGI listeners share: who may connect (loopback, UNIX sockets, or a trusted
+// peer list), their options, and turning raw params into the strings cgi-params.ts reads.
+import { BlockList, isIP, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { formatEndpoint, type Endpoint } from './endpoint.js';
+import { ListenError } from './listen.js';
+
+/** Options of the FastCGI and SCGI listeners. */
+export interface GatewayOptions {
+  /**
+   * The mount point to re-split the request path on, for front ends whose SCRIPT_NAME is not usable
+   * (Apache `ProxyPass` to SCGI sends the whole path as SCRIPT_NAME). Default: none (SCRIPT_NAME and
+   * PATH_INFO are trusted).
+   */
+  mount?: string | null;
+  /**
+   * CIDRs (`10.0.0.0/8`, `192.0.2.7`, `fd00::/8`) whose TCP connections are accepted. Default empty:
+   * loopback peers only. UNIX-socket peers are always accepted (the socket file's mode guards them).
+   */
+  trustedPeers?: readonly string[];
+  /** Idle time allowed between requests on a kept-alive connection. Default 60 s. */
+  idleTimeout?: number;
+  /** FastCGI requests in flight on one connection (multiplexing). Default 16 (SECURITY.md §5.2). */
+  maxConcurrent?: number;
+}
+
+/** A trusted-peers value that is not an address or CIDR; the message says which one. */
+export class TrustedPeerError extends Error {
+  constructor(value: string) {
+    super(`"${value}" is not an IP address or CIDR (e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)`);
+    this.name = 'TrustedPeerError';
+  }
+}
+
+/** Parses CIDRs into a BlockList (IPv4-mapped IPv6 peers match their IPv4 ranges). Throws TrustedPeerError. */
+export function parseTrustedPeers(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const text of cidrs) {
+    const [address = '', prefix, extra] = text.trim().split('/');
+    const family = isIP(address);
+    if (!family || extra !== undefined) throw new TrustedPeerError(text);
+    const max = family === 4 ? 32 : 128;
+    if (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max)) throw new TrustedPeerError(text);
+    list.addSubnet(address, prefix === undefined ? max : Number(prefix), family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return list;
+}
+
+/** Whether `host` (as `socket.remoteAddress` gives it) is a loopback address. */
+export function isLoopback(host: string): boolean {
+  const h = host.startsWith('::ffff:') ? host.slice(7) : host;
+  return h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Refuses a gateway listener that strangers could reach (SECURITY.md §5.1): a TCP endpoint on a
+ * non-loopback interface (or on all interfaces) needs an explicit trusted-peers list. TLS endpoints
+ * make no sense for a gateway. Throws a ListenError saying what to do.
+ */
+export function checkGatewayEndpoint(kind: string, ep: Endpoint, trustedPeers: readonly string[]): void {
+  if (ep.type === 'unix') return;
+  if (ep.type === 'ssl') throw new ListenError(`--${kind} cannot use ${formatEndpoint(ep)}: gateways speak to a local front end over tcp: or unix:, not TLS`, 'EGATEWAY');
+  const iface = ep.interface;
+  if (iface !== undefined && isLoopback(iface)) return;
+  if (trustedPeers.length) return;
+  const where = iface === undefined ? 'all interfaces' : iface;
+  throw new ListenError(
+    `--${kind} ${formatEndpoint(ep)} listens on ${where}; add :interface=127.0.0.1, use a unix: socket, or name the front ends with --gateway-trusted-peers CIDR`,
+    'EGATEWAY',
+  );
+}
+
+/**
+ * The accept-time check (SECURITY.md §5.1): UNIX peers pass, TCP peers must be loopback or in the
+ * trusted list. Returns false for a socket that must be dropped.
+ */
+export function peerAllowed(socket: Socket, trusted: BlockList | null): boolean {
+  const ip = socket.remoteAddress;
+  if (ip === undefined) return socket.remoteFamily === undefined;
+  if (isLoopback(ip)) return true;
+  if (!trusted) return false;
+  return trusted.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+}
+
+/**
+ * Params as strings: `HTTP_*` values are decoded as latin1 (what node:http does with header bytes);
+ * every other value as UTF-8 (paths and names the front end decoded). A later duplicate replaces an
+ * earlier one.
+ */
+export function paramsToMap(pairs: ReadonlyArray<readonly [string, Buffer]>): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [name, value] of pairs) map.set(name, value.toString(name.startsWith('HTTP_') ? 'latin1' : 'utf8'));
+  return map;
+}
+
+/**
+ * A request body fed by a channel, with backpressure: `feed` returns false once the reader has
+ * enough buffered, and `onWanted` runs when it asks for more (the channel then resumes its socket).
+ */
+export class GatewayBody extends Readable {
+  #onWanted: () => void;
+
+  constructor(onWanted: () => void) {
+    super({ highWaterMark: 64 * 1024 });
+    this.#onWanted = onWanted;
+    // A body the resource never reads is destroyed with an error when the front end goes away;
+    // with no reader attached that error must not become an uncaught exception.
+    this.on('error', () => {});
+  }
+
+  override _read(): void {
+    this.#onWanted();
+  }
+
+  /** Adds body bytes; false when the reader is behind and the channel should pause. */
+  feed(chunk: Buffer): boolean {
+    if (this.destroyed) return true;
+    return this.push(chunk);
+  }
+
+  /** Marks the end of the body. */
+  close(): void {
+    if (!this.destroyed) this.push(null);
+  }
+}

@@ -1,0 +1,157 @@
+// The SCGI channel: one request per connection. The netstring header becomes a neutral Request
+// through cgi-params.ts, exactly CONTENT_LENGTH body bytes stream into it, and the response goes back
+// as a CGI-style head and body; closing the connection ends the response.
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Request, ResponseSink } from '../../request.js';
+import type { Site } from '../../site.js';
+import { formatCgiHead } from '../cgi-head.js';
+import { requestFromCgiParams } from '../cgi-params.js';
+import type { Endpoint } from '../endpoint.js';
+import { GatewayBody, paramsToMap, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
+import { bindServer, type Listener } from '../listen.js';
+import { parseScgiHeader, type ScgiHeaderLimits } from './netstring.js';
+
+/**
+ * Serves one SCGI connection.
+ *
+ * Rules it enforces (SECURITY.md §5.2, pinned in test/channels/scgi/server.test.ts): the header is at
+ * most 64 KiB and 1000 pairs, strictly a netstring with CONTENT_LENGTH first and SCGI=1, else the
+ * connection closes without an answer; the header and body must keep arriving (`headerTimeout`,
+ * `bodyIdleTimeout`); a front end that stops reading the response is dropped after
+ * `writeIdleTimeout`. Nothing a front end sends can throw out of here.
+ */
+function serveScgiConnection(socket: Socket, site: Site, mount: string | null): void {
+  const limits: ScgiHeaderLimits = { maxBytes: 64 * 1024, maxPairs: Math.min(1000, site.limits.maxFields) };
+  let head: Buffer[] = [];
+  let headBytes = 0;
+  let body: GatewayBody | null = null;
+  let remaining = 0;
+  let request: Request | null = null;
+  let paused = false;
+  let finished = false;
+
+  const fail = (reason: string) => {
+    site.logError(`SCGI connection from ${socket.remoteAddress ?? 'a UNIX socket'} closed: ${reason}`);
+    socket.destroy();
+  };
+
+  const feedBody = (chunk: Buffer) => {
+    if (chunk.length === 0 || remaining === 0) return;
+    const piece = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
+    remaining -= piece.length;
+    if (body && !body.destroyed && !body.feed(piece)) {
+      paused = true;
+      socket.pause();
+    }
+    if (remaining === 0) {
+      body?.close();
+      socket.setTimeout(site.limits.writeIdleTimeout);
+    }
+  };
+
+  const sink: ResponseSink = {
+    writeHead(code, reason, headers) {
+      // Held back by cork() so the head and the first body bytes leave in one write.
+      socket.cork();
+      socket.write(formatCgiHead(code, reason, headers));
+      process.nextTick(() => socket.uncork());
+    },
+    write: (chunk) => (socket.destroyed ? false : socket.write(chunk)),
+    end(chunk) {
+      finished = true;
+      if (socket.destroyed) return;
+      if (chunk) socket.write(chunk);
+      socket.end();
+      socket.uncork();
+    },
+    onDrain: (listener) => socket.once('drain', listener),
+    abort: () => socket.destroy(),
+  };
+
+  const start = (chunk: Buffer) => {
+    const parsed = parseScgiHeader(chunk, limits);
+    if (parsed.kind === 'incomplete') return false;
+    if (parsed.kind === 'error') {
+      fail(parsed.reason);
+      return true;
+    }
+    const { pairs, contentLength, bodyOffset } = parsed.header;
+    remaining = contentLength;
+    if (contentLength > 0) {
+      body = new GatewayBody(() => {
+        if (paused && !socket.destroyed) {
+          paused = false;
+          socket.resume();
+        }
+      });
+      socket.setTimeout(site.limits.bodyIdleTimeout);
+    } else {
+      socket.setTimeout(site.limits.writeIdleTimeout);
+    }
+    const built = requestFromCgiParams(paramsToMap(pairs), {
+      body,
+      sink,
+      channel: 'scgi',
+      contentLength,
+      ...(mount !== null ? { mount } : {}),
+    });
+    request = built.request;
+    feedBody(chunk.subarray(bodyOffset));
+    if (built.refusal) site.refuse(built.request, built.refusal.status, built.refusal.detail);
+    else site.handle(built.request);
+    return true;
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    if (request) {
+      feedBody(chunk);
+      return;
+    }
+    head.push(chunk);
+    headBytes += chunk.length;
+    const whole = head.length === 1 ? chunk : Buffer.concat(head, headBytes);
+    head = [whole];
+    if (start(whole)) head = [];
+    else if (headBytes > limits.maxBytes + 16) fail('the header is too large');
+  });
+  // A front end may half-close after sending the request; that is not a disconnect. A missing body is.
+  socket.on('end', () => {
+    if (!request || remaining > 0) socket.destroy();
+  });
+  socket.on('error', () => socket.destroy());
+  socket.on('close', () => {
+    if (remaining > 0) body?.destroy(new Error('The front end closed the connection before the whole body'));
+    if (!finished) request?.connectionLost(new Error('The front end closed the connection'));
+  });
+  socket.on('timeout', () => {
+    if (request && remaining === 0 && !socket.writableNeedDrain) return;
+    socket.destroy();
+  });
+  socket.setTimeout(site.limits.headerTimeout);
+}
+
+/**
+ * A net.Server that speaks SCGI for `site`. TCP peers other than loopback are dropped on accept
+ * unless listed in `trustedPeers` (SECURITY.md §5.1).
+ *
+ * ```ts
+ * createScgiServer(site).listen('/run/trellis.scgi');
+ * ```
+ */
+export function createScgiServer(site: Site, options: GatewayOptions = {}): Server {
+  const trusted = options.trustedPeers?.length ? parseTrustedPeers(options.trustedPeers) : null;
+  const mount = options.mount ?? null;
+  return createServer({ allowHalfOpen: true }, (socket) => {
+    if (!peerAllowed(socket, trusted)) {
+      site.logError(`SCGI connection from ${socket.remoteAddress} refused: not a trusted peer (--gateway-trusted-peers)`);
+      socket.destroy();
+      return;
+    }
+    serveScgiConnection(socket, site, mount);
+  });
+}
+
+/** Starts an SCGI listener for `site` on `ep` (tcp or unix); its url reads `scgi://host:port/`. */
+export async function listenScgi(site: Site, ep: Endpoint, options: GatewayOptions = {}): Promise<Listener> {
+  return bindServer(createScgiServer(site, options), ep, { scheme: 'scgi' });
+}

@@ -1,0 +1,121 @@
+// The SCGI channel over a real socket with a raw client: one request per connection, the body
+// streamed in, a CGI-style answer, and malformed headers closing the connection (SECURITY.md §5.2).
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
+import { after, before, test } from 'node:test';
+import { encodeScgiHeader } from '../../../src/channels/scgi/netstring.js';
+import { listenScgi } from '../../../src/channels/scgi/server.js';
+import type { Listener } from '../../../src/channels/listen.js';
+import { cgiParams, parseCgiReply, type CgiReply } from '../../helpers/fastcgi-client.js';
+import { gatewaySite, STATIC_TEXT, type StreamEvents } from '../../helpers/gateway-site.js';
+
+let listener: Listener;
+let events: StreamEvents;
+
+before(async () => {
+  const g = gatewaySite();
+  events = g.events;
+  listener = await listenScgi(g.site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
+});
+after(() => listener.close(100));
+
+/** Sends raw bytes, resolves with everything the server sent before closing. */
+function exchange(data: Buffer, options: { halfClose?: boolean } = {}): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(listener.port!, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+    socket.write(data);
+    if (options.halfClose) socket.end();
+  });
+}
+
+function scgiRequest(method: string, uri: string, body: Buffer = Buffer.alloc(0), extra: Record<string, string> = {}, scriptName = ''): Buffer {
+  const params = cgiParams(method, uri, extra, scriptName);
+  const header = encodeScgiHeader([['CONTENT_LENGTH', String(body.length)], ['SCGI', '1'], ...Object.entries(params)]);
+  return Buffer.concat([header, body]);
+}
+
+async function ask(method: string, uri: string, body?: Buffer, extra?: Record<string, string>, scriptName?: string): Promise<CgiReply> {
+  return parseCgiReply(await exchange(scgiRequest(method, uri, body, extra, scriptName)));
+}
+
+test('SCGI answers a GET with a Status line, headers and body, then closes', async () => {
+  const r = await ask('GET', '/app/static.txt', undefined, {}, '/app');
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8');
+  assert.equal(r.body.toString(), STATIC_TEXT);
+});
+
+test('SCGI builds the Request from the header: mount, public URL, Proxy dropped', async () => {
+  const info = JSON.parse((await ask('GET', '/app/info?x=2', undefined, { HTTP_PROXY: 'evil' }, '/app')).body.toString());
+  assert.deepEqual(info.prepath, ['app', 'info']);
+  assert.equal(info.prePathURL, 'http://example.test:8080/app/info');
+  assert.equal(info.proxy, null);
+  assert.equal(info.channel, 'scgi');
+});
+
+test('SCGI streams a 1 MiB body into the request, also when the front end half-closes', async () => {
+  const body = Buffer.alloc(1024 * 1024, 0x5a);
+  const expected = `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
+  assert.equal((await ask('POST', '/upload', body)).body.toString(), expected);
+  const half = parseCgiReply(await exchange(scgiRequest('POST', '/upload', body), { halfClose: true }));
+  assert.equal(half.body.toString(), expected);
+});
+
+test('SCGI redirects to the public URL under the mount', async () => {
+  const r = await ask('GET', '/app/go', undefined, {}, '/app');
+  assert.equal(r.status, 302);
+  assert.equal(r.headers.get('location'), 'http://example.test:8080/app/info');
+});
+
+test('SCGI: the front end closing mid-response makes notifyFinish reject', async () => {
+  const lost = events.waitLost();
+  await new Promise<void>((resolve) => {
+    const socket = connect(listener.port!, '127.0.0.1');
+    socket.write(scgiRequest('GET', '/stream'));
+    socket.once('data', () => {
+      socket.destroy();
+      resolve();
+    });
+  });
+  await lost;
+  assert.equal((await ask('GET', '/static.txt')).status, 200);
+});
+
+const malformed: Array<[string, Buffer]> = [
+  ['a header without SCGI=1', Buffer.from(encodeScgiHeader([['CONTENT_LENGTH', '0'], ['REQUEST_METHOD', 'GET']]))],
+  ['CONTENT_LENGTH not first', Buffer.from(encodeScgiHeader([['SCGI', '1'], ['CONTENT_LENGTH', '0']]))],
+  ['a length with a leading zero', Buffer.from('07:CONTENT_LENGTH\u00000\u0000,')],
+  ['a header over 64 KiB', Buffer.from(`70000:${'x'.repeat(100)}`)],
+  ['no comma after the netstring', Buffer.from('24:CONTENT_LENGTH\u00000\u0000SCGI\u00001\u0000X')],
+];
+for (const [what, bytes] of malformed) {
+  test(`SCGI closes the connection without an answer on ${what}`, async () => {
+    assert.equal((await exchange(bytes)).length, 0);
+    assert.equal((await ask('GET', '/static.txt')).status, 200);
+  });
+}
+
+test('SCGI refuses gateway values with CR or LF with a 400', async () => {
+  assert.equal((await ask('GET', '/info', undefined, { HTTP_X_EVIL: 'a\nb' })).status, 400);
+});
+
+test('SCGI closes a connection whose header stalls (headerTimeout)', async () => {
+  const g = gatewaySite();
+  const site = g.site;
+  (site.limits as { headerTimeout: number }).headerTimeout = 200;
+  const l = await listenScgi(site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
+  const t0 = Date.now();
+  await new Promise<void>((resolve) => {
+    const socket = connect(l.port!, '127.0.0.1');
+    socket.write('100:CONTENT_LENGTH');
+    socket.on('close', () => resolve());
+    socket.on('error', () => {});
+  });
+  assert.ok(Date.now() - t0 < 3000);
+  await l.close(100);
+});
