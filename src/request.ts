@@ -212,7 +212,8 @@ export class Request {
     this.path = q === -1 ? target : target.slice(0, q);
     this.queryString = q === -1 ? '' : target.slice(q + 1);
     const segments = this.path.startsWith('/') ? splitPath(this.path.slice(1)) : null;
-    this.badPath = segments === null && this.path !== '*';
+    // CONNECT's authority-form target (`host:port`) has no path: it reaches the root with an empty postpath.
+    this.badPath = segments === null && this.path !== '*' && this.method !== 'CONNECT';
     this.postpath = segments ?? [];
   }
 

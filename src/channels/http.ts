@@ -9,6 +9,7 @@ import type { Site, SiteLimits } from '../site.js';
 import type { Endpoint } from './endpoint.js';
 import { bindServer, capConnectionsPerIp, ListenError, type Listener } from './listen.js';
 import { nodeRequestListener } from './node-listener.js';
+import { upgradeListener } from './upgrade.js';
 
 /** HTTP/2 error code ENHANCE_YOUR_CALM (RFC 9113 §7). */
 const H2_ENHANCE_YOUR_CALM = 0x0b;
@@ -83,6 +84,10 @@ export function createHttpServer(site: Site, options: { unixPath?: string | null
   );
   applyHttp1Limits(server as unknown as Partial<Http1Settings>, limits);
   server.on('clientError', clientErrorHandler(limits));
+  // Upgrade (WebSocket) and CONNECT requests reach the resource tree too, with their raw socket.
+  const onUpgrade = upgradeListener(site, { secure: false, unixPath: options.unixPath ?? null });
+  server.on('upgrade', onUpgrade);
+  server.on('connect', onUpgrade);
   capConnectionsPerIp(server, limits.maxConnectionsPerIp);
   return server;
 }

@@ -1,0 +1,420 @@
+// ReverseProxyResource: forwards the rest of the path to one or more HTTP/1.1 backends over pooled
+// kept-alive connections, streaming both ways, with forwarding headers and Location rewriting.
+import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { HttpError } from '../errors.js';
+import { hasControlChars } from '../http/headers.js';
+import { Resource, type RenderResult } from '../resource.js';
+import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
+import { upgradeOf } from '../channels/upgrade.js';
+import { stripHopByHop } from './hop-by-hop.js';
+import { tcpPeer } from './trusted-proxies.js';
+
+/** One backend server. */
+export interface Backend {
+  host: string;
+  port: number;
+}
+
+/** Options of {@link ReverseProxyResource}. */
+export interface ReverseProxyOptions {
+  /** More backends, served round-robin with the first; a failed one is skipped for `retryAfter`. */
+  backends?: Backend[];
+  /** Send the client's Host instead of the backend's (Apache's ProxyPreserveHost). Default false. */
+  preserveHost?: boolean;
+  /** Add X-Forwarded-For (appended), X-Forwarded-Proto and X-Forwarded-Host. Default true. */
+  xForwarded?: boolean;
+  /** Also add an RFC 7239 `Forwarded` element. Default false. */
+  forwarded?: boolean;
+  /** Send `X-Forwarded-Prefix` with the public mount path when the backend path is `/`. Default true. */
+  forwardedPrefix?: boolean;
+  /** Rewrite `Location`/`Content-Location` naming a backend's origin to the public URL (ProxyPassReverse). Default true. */
+  rewriteLocation?: boolean;
+  /** Pass WebSocket upgrades through; other Upgrade protocols are always stripped. Default true. */
+  websocket?: boolean;
+  /** Time allowed for the backend to answer (and the longest silence while it streams), ms. Default 60 s. */
+  timeout?: number;
+  /** Time allowed to connect, ms. Default 5 s. */
+  connectTimeout?: number;
+  /** How long a backend that failed to connect is skipped, ms. Default 5 s. */
+  retryAfter?: number;
+  /** Most connections per backend. Default 256. */
+  maxSockets?: number;
+  /** Idle kept-alive connections kept per backend. Default 64. */
+  maxFreeSockets?: number;
+  /** Largest request body forwarded; past it 413. Default: the Site's `maxBodySize` (10 MiB). */
+  maxBodySize?: number;
+}
+
+/** Request fields the proxy sets itself, dropped from the client's before forwarding. */
+const OWN_FIELDS: ReadonlySet<string> = new Set(['host', 'content-length', 'expect', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port']);
+/** Response fields the Site already set that the backend's values replace (as Twisted does). */
+const REPLACED: readonly string[] = ['date', 'server'];
+
+class BadGateway extends HttpError {
+  constructor(message: string, status = 502) {
+    super(status, message, { expose: true, code: status === 504 ? 'GATEWAY_TIMEOUT' : 'BAD_GATEWAY' });
+  }
+}
+
+function wantsWebSocket(request: Request): boolean {
+  const upgrade = request.getHeader('upgrade');
+  return request.method === 'GET' && upgrade !== undefined && upgrade.split(',').some((t) => t.trim().toLowerCase() === 'websocket');
+}
+
+function bracket(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/**
+ * Serves everything below it from a backend: `ReverseProxyResource('127.0.0.1', 8080, '/base')`
+ * mounted at `/app` sends `/app/x?q` to `http://127.0.0.1:8080/base/x?q`. The path is forwarded in
+ * the normalised form traversal matched on (decoded segments re-encoded, SECURITY.md §6.2).
+ *
+ * - HTTP/1.1 to the backend over a keep-alive pool; bodies stream both ways with backpressure.
+ * - Hop-by-hop fields and those named in `Connection` are dropped in both directions; then
+ *   X-Forwarded-For/-Proto/-Host (and `Forwarded` if asked) are added (SECURITY.md §6.5); the body
+ *   is re-framed from the parsed request (one Content-Length or chunked, §3.1).
+ * - Redirects are passed through, never followed; a `Location` naming the backend's origin becomes
+ *   the public URL (§6.6).
+ * - WebSocket upgrades pass through on the HTTP/1.1 channel; `Upgrade: h2c` and `HTTP2-Settings`
+ *   never do (§4.4).
+ * - Several backends: round-robin; one that cannot be connected to is skipped and the request
+ *   tried on the next. None reachable: 502. No answer within `timeout`: 504.
+ * - A client that goes away aborts the backend request; its connection is not reused.
+ *
+ * Pinned by test/proxy/reverse-proxy.test.ts.
+ *
+ * ```ts
+ * root.putChild('app', new ReverseProxyResource('127.0.0.1', 8080, '/', { preserveHost: true }));
+ * ```
+ */
+export class ReverseProxyResource extends Resource {
+  override isLeaf = true;
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  readonly backends: readonly Backend[];
+  readonly options: Readonly<ReverseProxyOptions>;
+  readonly agent: Agent;
+  #next = 0;
+  #downUntil = new Map<Backend, number>();
+
+  constructor(host: string, port: number, path = '', options: ReverseProxyOptions = {}) {
+    super();
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`Invalid backend port ${port}`);
+    this.host = host;
+    this.port = port;
+    this.path = path.replace(/\/+$/, '');
+    this.backends = [{ host, port }, ...(options.backends ?? [])];
+    this.options = options;
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: options.maxSockets ?? 256,
+      maxFreeSockets: options.maxFreeSockets ?? 64,
+      scheduling: 'lifo',
+    });
+  }
+
+  /** Closes the idle pooled connections (call when the Site shuts down). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** The backend request-target for `request`: base path, the remaining segments re-encoded, the query. */
+  backendPath(request: Request): string {
+    const rest = request.postpath.map(encodePathSegment).join('/');
+    const path = request.postpath.length ? `${this.path}/${rest}` : this.path || '/';
+    return request.queryString ? `${path}?${request.queryString}` : path;
+  }
+
+  #pick(skip: ReadonlySet<Backend>): Backend | null {
+    const n = this.backends.length;
+    const now = Date.now();
+    let fallback: Backend | null = null;
+    for (let i = 0; i < n; i++) {
+      const b = this.backends[(this.#next + i) % n]!;
+      if (skip.has(b)) continue;
+      if ((this.#downUntil.get(b) ?? 0) > now) {
+        fallback ??= b;
+        continue;
+      }
+      this.#next = (this.#next + i + 1) % n;
+      return b;
+    }
+    return fallback;
+  }
+
+  /** The header list sent to `backend` for `request`. */
+  backendHeaders(request: Request, backend: Backend, websocket: boolean): Array<[string, string]> {
+    const o = this.options;
+    const headers = stripHopByHop(request.requestHeaders.raw, { keepUpgrade: websocket, drop: OWN_FIELDS });
+    const xff: string[] = [];
+    const out: Array<[string, string]> = [];
+    for (const pair of headers) {
+      if (pair[0].toLowerCase() === 'x-forwarded-for') xff.push(pair[1]);
+      else out.push(pair);
+    }
+    const host = o.preserveHost ? (request.getHeader('host') ?? bracket(backend.host)) : backend.port === 80 ? bracket(backend.host) : `${bracket(backend.host)}:${backend.port}`;
+    out.unshift(['Host', host]);
+    if (request.contentLength !== null) out.push(['Content-Length', String(request.contentLength)]);
+    const peer = tcpPeer(request);
+    const peerIp = peer && peer.type !== 'UNIX' ? peer.host : null;
+    const publicHost = request.getHeader('host');
+    const proto = request.isSecure() ? 'https' : 'http';
+    if (o.xForwarded ?? true) {
+      if (peerIp) xff.push(peerIp);
+      if (xff.length) out.push(['X-Forwarded-For', xff.join(', ')]);
+      out.push(['X-Forwarded-Proto', proto]);
+      if (publicHost) out.push(['X-Forwarded-Host', publicHost]);
+      if ((o.forwardedPrefix ?? true) && this.path === '' && request.prepath.length) {
+        out.push(['X-Forwarded-Prefix', `/${request.prepath.map(encodePathSegment).join('/')}`]);
+      }
+    } else if (xff.length) {
+      out.push(['X-Forwarded-For', xff.join(', ')]);
+    }
+    if (o.forwarded) {
+      const node = peerIp ? (peerIp.includes(':') ? `"[${peerIp}]"` : peerIp) : 'unknown';
+      const element = `for=${node};proto=${proto}${publicHost ? `;host="${publicHost}"` : ''}`;
+      const prior = request.requestHeaders.getAll('forwarded');
+      out.push(['Forwarded', [...prior, element].join(', ')]);
+    }
+    return out;
+  }
+
+  /** The public form of a `Location` value: a backend's origin becomes this resource's public URL. */
+  rewriteLocation(value: string, request: Request): string {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return value;
+    }
+    if (url.protocol !== 'http:') return value;
+    const port = url.port ? Number(url.port) : 80;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    if (!this.backends.some((b) => b.host.toLowerCase() === host && b.port === port)) return value;
+    const tail = url.search + url.hash;
+    if (url.pathname === this.path || url.pathname.startsWith(`${this.path}/`)) {
+      const mount = request.prePathURL().replace(/\/$/, '');
+      return mount + url.pathname.slice(this.path.length) + tail;
+    }
+    return request.origin() + url.pathname + tail;
+  }
+
+  override render(request: Request): RenderResult {
+    const limit = this.options.maxBodySize ?? request.limits.maxBodySize;
+    if (request.contentLength !== null && request.contentLength > limit) {
+      throw new HttpError(413, `The request body is larger than ${limit} bytes.`, { code: 'BODY_TOO_LARGE', close: true });
+    }
+    const up = upgradeOf(request);
+    const websocket = up !== undefined && (this.options.websocket ?? true) && wantsWebSocket(request);
+    this.#attempt(request, new Set(), websocket, limit);
+    return NOT_DONE_YET;
+  }
+
+  #fail(request: Request, error: HttpError): void {
+    if (request.finished || request.disconnected) return;
+    if (request.startedWriting) {
+      request.abortConnection();
+      return;
+    }
+    const site = request.site;
+    if (site) site.processingFailed(request, error);
+    else request.abortConnection();
+  }
+
+  #attempt(request: Request, tried: Set<Backend>, websocket: boolean, limit: number): void {
+    const backend = this.#pick(tried);
+    if (!backend) {
+      this.#fail(request, new BadGateway('No backend could be reached.'));
+      return;
+    }
+    tried.add(backend);
+    const hasBody = request.contentLength !== null ? request.contentLength > 0 : request.getHeader('transfer-encoding') !== undefined;
+    let headers: Array<[string, string]>;
+    try {
+      headers = this.backendHeaders(request, backend, websocket);
+    } catch (err) {
+      this.#fail(request, new BadGateway(`Could not build the backend request: ${(err as Error).message}`));
+      return;
+    }
+    const timeout = this.options.timeout ?? 60_000;
+    const req: ClientRequest = httpRequest({
+      host: backend.host,
+      port: backend.port,
+      method: request.method,
+      path: this.backendPath(request),
+      headers: headers.flat() as unknown as Record<string, string>,
+      agent: websocket ? false : this.agent,
+      setHost: false,
+    });
+    let connected = false;
+    let responded = false;
+    let timedOut = false;
+    let bodyStarted = false;
+    const stopOnLeave = (r: Request) => {
+      if (r.disconnected) req.destroy();
+    };
+    request.whenDone(stopOnLeave);
+
+    const connectTimer = setTimeout(() => {
+      if (!connected) req.destroy(Object.assign(new Error('connect timeout'), { code: 'ECONNECTTIMEOUT' }));
+    }, this.options.connectTimeout ?? 5_000);
+    connectTimer.unref();
+
+    const onConnect = () => {
+      connected = true;
+      clearTimeout(connectTimer);
+      if (!hasBody || websocket) {
+        req.end();
+        return;
+      }
+      bodyStarted = true;
+      this.#pumpBody(request, req, limit);
+    };
+    req.once('socket', (socket) => {
+      if ((socket as { connecting?: boolean }).connecting) socket.once('connect', onConnect);
+      else onConnect();
+    });
+    req.setTimeout(timeout, () => {
+      timedOut = true;
+      req.destroy(new Error('backend timeout'));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(connectTimer);
+      if (request.disconnected || request.finished) return;
+      if (responded) {
+        request.abortConnection();
+        return;
+      }
+      // A kept-alive connection the backend had just closed: try again once, if nothing was sent yet.
+      const stale = req.reusedSocket && err.code === 'ECONNRESET' && !bodyStarted;
+      if ((!connected || stale) && !timedOut) {
+        if (!stale) this.#downUntil.set(backend, Date.now() + (this.options.retryAfter ?? 5_000));
+        if (stale) tried.delete(backend);
+        if (tried.size < this.backends.length || stale) {
+          this.#attempt(request, tried, websocket, limit);
+          return;
+        }
+        this.#fail(request, new BadGateway(`Could not connect to the backend (${err.code ?? err.message}).`));
+        return;
+      }
+      if (timedOut) this.#fail(request, new BadGateway('The backend did not answer in time.', 504));
+      else this.#fail(request, new BadGateway(`The backend connection failed (${err.code ?? err.message}).`));
+    });
+    req.on('response', (res) => {
+      responded = true;
+      this.#relay(request, res, req);
+    });
+    if (websocket) {
+      req.on('upgrade', (res, socket, head) => {
+        responded = true;
+        this.#splice(request, res, socket, head);
+      });
+    }
+  }
+
+  #pumpBody(request: Request, req: ClientRequest, limit: number): void {
+    let body;
+    try {
+      body = request.stream();
+    } catch {
+      req.destroy();
+      return;
+    }
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        body.destroy();
+        req.destroy();
+        if (!request.startedWriting) {
+          request.closeConnection();
+          this.#fail(request, new HttpError(413, `The request body is larger than ${limit} bytes.`, { code: 'BODY_TOO_LARGE', close: true }));
+        }
+        return;
+      }
+      if (!req.write(chunk)) {
+        body.pause();
+        req.once('drain', () => body.resume());
+      }
+    });
+    body.once('end', () => req.end());
+    body.once('error', () => req.destroy());
+    body.once('close', () => {
+      if (!body.readableEnded) req.destroy();
+    });
+  }
+
+  #responseHeaders(request: Request, res: IncomingMessage): void {
+    const pairs: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
+    const kept = stripHopByHop(pairs);
+    const rewrite = this.options.rewriteLocation ?? true;
+    for (const name of REPLACED) if (kept.some(([n]) => n.toLowerCase() === name)) request.removeResponseHeader(name);
+    for (const [name, raw] of kept) {
+      const key = name.toLowerCase();
+      const value = rewrite && (key === 'location' || key === 'content-location') ? this.rewriteLocation(raw, request) : raw;
+      if (hasControlChars(value)) continue;
+      request.addHeader(name, value);
+    }
+  }
+
+  #relay(request: Request, res: IncomingMessage, req: ClientRequest): void {
+    if (request.disconnected || request.finished) {
+      res.destroy();
+      return;
+    }
+    try {
+      request.setResponseCode(res.statusCode ?? 502, res.statusMessage || undefined);
+      this.#responseHeaders(request, res);
+    } catch (err) {
+      req.destroy();
+      request.resetResponse();
+      this.#fail(request, new BadGateway(`The backend sent an invalid response: ${(err as Error).message}`));
+      return;
+    }
+    res.on('data', (chunk: Buffer) => {
+      if (!request.write(chunk)) {
+        res.pause();
+        void request.drain().then(() => res.resume());
+      }
+    });
+    res.once('end', () => request.finish());
+    res.once('aborted', () => request.abortConnection());
+    res.once('error', () => request.abortConnection());
+  }
+
+  /** Joins the client's raw socket and the backend's after a 101 answer to a WebSocket upgrade. */
+  #splice(request: Request, res: IncomingMessage, backend: Duplex, head: Buffer): void {
+    const up = upgradeOf(request);
+    if (!up || request.disconnected) {
+      backend.destroy();
+      return;
+    }
+    up.take();
+    const client = up.socket;
+    let text = `HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}\r\n`;
+    for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+      const value = res.rawHeaders[i + 1]!;
+      if (hasControlChars(value)) continue;
+      text += `${res.rawHeaders[i]}: ${value}\r\n`;
+    }
+    client.write(`${text}\r\n`);
+    if (head.length) client.write(head);
+    if (up.head.length) backend.write(up.head);
+    (client as Duplex & { setTimeout?: (ms: number) => void }).setTimeout?.(0);
+    (backend as Duplex & { setTimeout?: (ms: number) => void }).setTimeout?.(0);
+    const closeBoth = () => {
+      client.destroy();
+      backend.destroy();
+    };
+    client.on('error', closeBoth);
+    backend.on('error', closeBoth);
+    client.once('close', closeBoth);
+    backend.once('close', closeBoth);
+    backend.pipe(client);
+    client.pipe(backend);
+  }
+}
