@@ -1,0 +1,444 @@
+// File over a real socket: the range and conditional tables, streaming, directories, listings, MIME,
+// compression, processors, and the path-safety rules of SECURITY.md §1.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { File, type FileOptions } from '../../src/static/file.js';
+import { Site } from '../../src/site.js';
+import { serveSite, tempDir } from '../helpers/server.js';
+import { HUNDRED, RANGE_CASES, send } from './cases.js';
+import { IF_RANGE_CASES } from './conditional.test.js';
+
+const dir = tempDir('trellis-static-');
+const root = join(dir.path, 'root');
+const BIG = randomBytes(3 * 1024 * 1024 + 17);
+const CSS = Buffer.from('body { color: red; }\n'.repeat(300));
+const JS = Buffer.from('console.log("hello");\n'.repeat(100));
+const servers: Array<{ close(): Promise<void> }> = [];
+
+async function serve(options: FileOptions = {}): Promise<string> {
+  const s = await serveSite(new Site(new File(root, options)));
+  servers.push(s);
+  return s.base;
+}
+
+let base = '';
+
+before(async () => {
+  mkdirSync(root);
+  writeFileSync(join(root, 'hundred.txt'), HUNDRED);
+  writeFileSync(join(root, 'big.bin'), BIG);
+  writeFileSync(join(root, 'page.html'), '<p>page</p>');
+  writeFileSync(join(root, 'style.css'), CSS);
+  writeFileSync(join(root, 'app.js'), JS);
+  writeFileSync(join(root, 'app.js.gz'), gzipSync(JS));
+  writeFileSync(join(root, 'notes.txt.gz'), gzipSync('compressed notes'));
+  writeFileSync(join(root, 'data.zzz'), 'unknown');
+  writeFileSync(join(root, 'README'), 'no extension');
+  writeFileSync(join(root, 'empty.txt'), '');
+  writeFileSync(join(root, '.env'), 'SECRET=1');
+  writeFileSync(join(root, 'notes.txt~'), 'backup');
+  writeFileSync(join(root, 'draft.swp'), 'swap');
+  writeFileSync(join(root, 'moved.asis'), 'HTTP/1.1 301 Moved Permanently\nLocation: /new\nContent-Type: text/plain\n\nmoved\n');
+  mkdirSync(join(root, '.well-known'));
+  writeFileSync(join(root, '.well-known', 'security.txt'), 'Contact: mailto:x@example.com');
+  mkdirSync(join(root, '.git'));
+  writeFileSync(join(root, '.git', 'config'), '[core]');
+  mkdirSync(join(root, 'sub'));
+  writeFileSync(join(root, 'sub', 'index.html'), '<h1>sub index</h1>');
+  mkdirSync(join(root, 'empty'));
+  mkdirSync(join(root, 'odd dir'));
+  writeFileSync(join(root, 'odd dir', 'a&b.txt'), 'odd');
+  writeFileSync(join(dir.path, 'outside.txt'), 'OUTSIDE');
+  symlinkSync(join(dir.path, 'outside.txt'), join(root, 'link-out.txt'));
+  symlinkSync(dir.path, join(root, 'link-out-dir'));
+  symlinkSync('hundred.txt', join(root, 'link-in.txt'));
+  execFileSync('mkfifo', [join(root, 'pipe.txt')]);
+  writeFileSync(join(root, 'locked.txt'), 'locked');
+  chmodSync(join(root, 'locked.txt'), 0o000);
+  base = await serve();
+});
+
+after(async () => {
+  for (const s of servers) await s.close();
+  dir.cleanup();
+});
+
+describe('File serves files', () => {
+  test('GET a text file: type with charset, nosniff, validators, Accept-Ranges, exact body', async () => {
+    const r = await send(base, '/hundred.txt');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal(r.headers['x-content-type-options'], 'nosniff');
+    assert.equal(r.headers['accept-ranges'], 'bytes');
+    assert.equal(r.headers['content-length'], '100');
+    assert.match(String(r.headers.etag), /^"[^"]+"$/);
+    assert.ok(r.headers['last-modified']);
+    assert.deepEqual(r.body, HUNDRED);
+  });
+
+  test('HEAD sends the headers of GET and no body', async () => {
+    for (const path of ['/hundred.txt', '/big.bin']) {
+      const r = await send(base, path, { method: 'HEAD' });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-length'], path === '/big.bin' ? String(BIG.length) : '100');
+      assert.equal(r.body.length, 0);
+    }
+  });
+
+  test('methods other than GET and HEAD get 405 with Allow', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const r = await send(base, '/hundred.txt', { method });
+      assert.equal(r.status, 405);
+      assert.match(String(r.headers.allow), /GET, HEAD/);
+    }
+  });
+
+  test('a file larger than the cache streams whole and intact', async () => {
+    const r = await send(base, '/big.bin');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-length'], String(BIG.length));
+    assert.ok(r.body.equals(BIG));
+  });
+
+  test('an empty file is a 200 with Content-Length 0', async () => {
+    const r = await send(base, '/empty.txt');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-length'], '0');
+  });
+
+  test('an edited small file is served fresh (the cache checks the stat)', async () => {
+    writeFileSync(join(root, 'edit.txt'), 'first version');
+    assert.equal((await send(base, '/edit.txt')).body.toString(), 'first version');
+    writeFileSync(join(root, 'edit.txt'), 'second version!');
+    assert.equal((await send(base, '/edit.txt')).body.toString(), 'second version!');
+  });
+});
+
+describe('File ranges over a socket (the parseRange table)', () => {
+  for (const [name, header, expected] of RANGE_CASES) {
+    test(`Range ${name}`, async () => {
+      const r = await send(base, '/hundred.txt', { headers: header === undefined ? {} : { Range: header } });
+      if (expected.kind === 'full') {
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.body, HUNDRED);
+      } else if (expected.kind === 'unsatisfiable') {
+        assert.equal(r.status, 416);
+        assert.equal(r.headers['content-range'], 'bytes */100');
+      } else if (expected.ranges.length === 1) {
+        const { start, end } = expected.ranges[0]!;
+        assert.equal(r.status, 206);
+        assert.equal(r.headers['content-range'], `bytes ${start}-${end}/100`);
+        assert.equal(r.headers['content-length'], String(end - start + 1));
+        assert.deepEqual(r.body, HUNDRED.subarray(start, end + 1));
+      } else {
+        assert.equal(r.status, 206);
+        const m = /^multipart\/byteranges; boundary=(\S+)$/.exec(String(r.headers['content-type']));
+        assert.ok(m, String(r.headers['content-type']));
+        assert.equal(Number(r.headers['content-length']), r.body.length);
+        const parts = r.body.toString('latin1').split(`--${m[1]}`);
+        assert.equal(parts.at(-1), '--\r\n');
+        const bodies = parts.slice(1, -1).map((p) => {
+          const [head, data] = p.split('\r\n\r\n') as [string, string];
+          return { range: /Content-Range: (.*)/.exec(head)![1], data: data.replace(/\r\n$/, '') };
+        });
+        assert.deepEqual(
+          bodies,
+          expected.ranges.map(({ start, end }) => ({ range: `bytes ${start}-${end}/100`, data: HUNDRED.subarray(start, end + 1).toString() })),
+        );
+      }
+    });
+  }
+
+  test('a range of a streamed large file', async () => {
+    const r = await send(base, '/big.bin', { headers: { Range: 'bytes=1048570-2097160' } });
+    assert.equal(r.status, 206);
+    assert.ok(r.body.equals(BIG.subarray(1048570, 2097161)));
+  });
+
+  test('51 separate ranges are ignored: the whole file is sent', async () => {
+    const header = 'bytes=' + Array.from({ length: 51 }, (_, i) => `${i * 2}-${i * 2}`).join(',');
+    const r = await send(base, '/big.bin', { headers: { Range: header } });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.length, BIG.length);
+  });
+
+  test('several ranges of a streamed large file', async () => {
+    const r = await send(base, '/big.bin', { headers: { Range: 'bytes=0-9,-10' } });
+    assert.equal(r.status, 206);
+    assert.equal(Number(r.headers['content-length']), r.body.length);
+    assert.ok(r.body.includes(BIG.subarray(0, 10)) && r.body.includes(BIG.subarray(BIG.length - 10)));
+  });
+
+  for (const [name, header, validators, honoured] of IF_RANGE_CASES) {
+    if (header === undefined || name.includes('without') || validators.etag?.startsWith('W/')) continue;
+    test(`If-Range ${name}: ${honoured ? '206' : '200'}`, async () => {
+      const first = await send(base, '/hundred.txt');
+      const etag = String(first.headers.etag);
+      const lm = Date.parse(String(first.headers['last-modified']));
+      // Map the table's tag "a" and time T onto this file's real validators.
+      const T = Date.parse('Thu, 01 Jan 2026 00:00:00 GMT');
+      let value = header.replace('"a"', etag);
+      const date = Date.parse(header);
+      if (!Number.isNaN(date) && /GMT$/.test(header)) value = new Date(lm + (date - T)).toUTCString();
+      const r = await send(base, '/hundred.txt', { headers: { Range: 'bytes=0-4', 'If-Range': value } });
+      assert.equal(r.status, honoured ? 206 : 200);
+    });
+  }
+});
+
+describe('File conditional requests', () => {
+  test('If-None-Match with the ETag (or its weak form) answers 304 with validators and no body', async () => {
+    const first = await send(base, '/hundred.txt');
+    const etag = String(first.headers.etag);
+    for (const tag of [etag, `W/${etag}`, `"other", ${etag}`]) {
+      const r = await send(base, '/hundred.txt', { headers: { 'If-None-Match': tag } });
+      assert.equal(r.status, 304);
+      assert.equal(r.headers.etag, etag);
+      assert.ok(r.headers['last-modified']);
+      assert.equal(r.headers['content-type'], undefined);
+      assert.equal(r.body.length, 0);
+    }
+  });
+
+  test('If-Modified-Since at or after Last-Modified answers 304; before it 200', async () => {
+    const lm = String((await send(base, '/hundred.txt')).headers['last-modified']);
+    assert.equal((await send(base, '/hundred.txt', { headers: { 'If-Modified-Since': lm } })).status, 304);
+    const older = new Date(Date.parse(lm) - 5000).toUTCString();
+    assert.equal((await send(base, '/hundred.txt', { headers: { 'If-Modified-Since': older } })).status, 200);
+  });
+
+  test('If-Match with another tag and If-Unmodified-Since in the past answer 412', async () => {
+    assert.equal((await send(base, '/hundred.txt', { headers: { 'If-Match': '"nope"' } })).status, 412);
+    assert.equal((await send(base, '/hundred.txt', { headers: { 'If-Unmodified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' } })).status, 412);
+    const etag = String((await send(base, '/hundred.txt')).headers.etag);
+    assert.equal((await send(base, '/hundred.txt', { headers: { 'If-Match': etag } })).status, 200);
+  });
+
+  test('an over-long If-None-Match list is ignored (200)', async () => {
+    const etag = String((await send(base, '/hundred.txt')).headers.etag);
+    const list = Array.from({ length: 150 }, (_, i) => `"x${i}"`).concat(etag).join(', ');
+    assert.equal((await send(base, '/hundred.txt', { headers: { 'If-None-Match': list } })).status, 200);
+  });
+
+  test('Cache-Control is sent when configured', async () => {
+    const b = await serve({ cacheControl: 'public, max-age=60' });
+    assert.equal((await send(b, '/hundred.txt')).headers['cache-control'], 'public, max-age=60');
+  });
+});
+
+describe('File directories', () => {
+  test('a directory without its slash redirects to it (relative Location, query kept, escaped body)', async () => {
+    const r = await send(base, '/sub?x=1&y=<b>');
+    assert.equal(r.status, 302);
+    assert.equal(r.headers.location, './sub/?x=1&y=<b>');
+    assert.ok(!r.body.toString().includes('<b>'));
+    const odd = await send(base, '/odd%20dir');
+    assert.equal(odd.headers.location, './odd%20dir/');
+  });
+
+  test('a directory with an index file serves it', async () => {
+    const r = await send(base, '/sub/');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), '<h1>sub index</h1>');
+    assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
+  });
+
+  test('indexNames replaces the list', async () => {
+    const b = await serve({ indexNames: ['hundred.txt'] });
+    assert.deepEqual((await send(b, '/')).body, HUNDRED);
+    assert.match((await send(b, '/sub/')).body.toString(), /Index of \/sub\//);
+  });
+
+  test('a directory without an index gets a listing: escaped, ./-prefixed links, hidden names left out, CSP', async () => {
+    const r = await send(base, '/');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
+    assert.equal(r.headers['x-content-type-options'], 'nosniff');
+    assert.match(String(r.headers['content-security-policy']), /default-src 'none'/);
+    const html = r.body.toString();
+    assert.match(html, /href="\.\/hundred\.txt"/);
+    assert.match(html, /href="\.\/odd%20dir\/"/);
+    for (const hidden of ['.env', '.git', 'notes.txt~', 'draft.swp', 'link-out.txt']) assert.ok(!html.includes(hidden), hidden);
+    assert.ok(html.indexOf('odd dir/') < html.indexOf('hundred.txt'), 'directories first');
+    const odd = (await send(base, '/odd%20dir/')).body.toString();
+    assert.match(odd, /href="\.\/a%26b\.txt">a&amp;b\.txt</);
+  });
+
+  test('listing: false answers 403 for a directory without an index', async () => {
+    const b = await serve({ listing: false });
+    assert.equal((await send(b, '/empty/')).status, 403);
+    assert.equal((await send(b, '/sub/')).status, 200);
+  });
+
+  test('a path below a file, or an empty segment inside the path, is 404', async () => {
+    assert.equal((await send(base, '/hundred.txt/x')).status, 404);
+    assert.equal((await send(base, '/hundred.txt/')).status, 404);
+    assert.equal((await send(base, '//hundred.txt')).status, 404);
+  });
+});
+
+describe('File path safety (SECURITY.md §1)', () => {
+  const traversal: Array<[string, number[]]> = [
+    ['/../outside.txt', [404]],
+    ['/%2e%2e/outside.txt', [404]],
+    ['/%2E%2E/outside.txt', [404]],
+    ['/sub/%2e%2e/%2e%2e/outside.txt', [404]],
+    ['/..%2foutside.txt', [404]],
+    ['/%2e%2e%2foutside.txt', [404]],
+    ['/sub%2f..%2f..%2foutside.txt', [404]],
+    ['/..%5coutside.txt', [404]],
+    ['/%5c..%5coutside.txt', [404]],
+    ['/hundred.txt%00.png', [404]],
+    ['/%00', [404]],
+    ['/%c0%ae%c0%ae/outside.txt', [400]],
+    ['/%252e%252e/outside.txt', [404]],
+    ['/./hundred.txt', [404]],
+    ['/sub/../hundred.txt', [404]],
+    ['/%2fetc%2fpasswd', [404]],
+    ['/C:%5cwindows', [404]],
+  ];
+  for (const [path, statuses] of traversal) {
+    test(`traversal ${path} is refused`, async () => {
+      const r = await send(base, path);
+      assert.ok(statuses.includes(r.status), `${path} gave ${r.status}`);
+      assert.ok(!r.body.toString().includes('OUTSIDE'));
+    });
+  }
+
+  test('dotfiles and backup files are 404; .well-known is served', async () => {
+    for (const path of ['/.env', '/.git/config', '/.git/', '/notes.txt~', '/draft.swp', '/%2eenv']) {
+      assert.equal((await send(base, path)).status, 404, path);
+    }
+    assert.equal((await send(base, '/.well-known/security.txt')).status, 200);
+  });
+
+  test('symlinks: escaping the root is 404 by default, inside the root is served', async () => {
+    assert.equal((await send(base, '/link-out.txt')).status, 404);
+    assert.equal((await send(base, '/link-out-dir/outside.txt')).status, 404);
+    assert.equal((await send(base, '/link-out-dir/')).status, 404);
+    assert.deepEqual((await send(base, '/link-in.txt')).body, HUNDRED);
+  });
+
+  test("symlinks: 'follow' serves outside targets, 'never' refuses even inside ones", async () => {
+    const follow = await serve({ symlinks: 'follow' });
+    assert.equal((await send(follow, '/link-out.txt')).body.toString(), 'OUTSIDE');
+    const never = await serve({ symlinks: 'never' });
+    assert.equal((await send(never, '/link-in.txt')).status, 404);
+    assert.equal((await send(never, '/hundred.txt')).status, 200);
+    const owner = await serve({ symlinks: 'owner-match' });
+    assert.equal((await send(owner, '/link-in.txt')).status, 200);
+  });
+
+  test('a FIFO is 404 (only regular files are sent) and does not hang', async () => {
+    assert.equal((await send(base, '/pipe.txt')).status, 404);
+  });
+
+  test('an unreadable file is 403, not 500', async (t) => {
+    if (process.getuid?.() === 0) return t.skip('root reads everything');
+    assert.equal((await send(base, '/locked.txt')).status, 403);
+  });
+
+  test('a missing root answers 404', async () => {
+    const s = await serveSite(new Site(new File(join(dir.path, 'nope'))));
+    servers.push(s);
+    assert.equal((await send(s.base, '/')).status, 404);
+    assert.equal((await send(s.base, '/x')).status, 404);
+  });
+});
+
+describe('File types and encodings', () => {
+  test('unknown extensions are application/octet-stream with nosniff; defaultType and contentTypes change that', async () => {
+    const r = await send(base, '/data.zzz');
+    assert.equal(r.headers['content-type'], 'application/octet-stream');
+    assert.equal(r.headers['x-content-type-options'], 'nosniff');
+    assert.equal((await send(base, '/README')).headers['content-type'], 'application/octet-stream');
+    const b = await serve({ defaultType: 'text/plain', contentTypes: { '.zzz': 'application/x-zzz', '.TXT': 'text/x-special' } });
+    assert.equal((await send(b, '/README')).headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal((await send(b, '/data.zzz')).headers['content-type'], 'application/x-zzz');
+    assert.equal((await send(b, '/hundred.txt')).headers['content-type'], 'text/x-special; charset=utf-8');
+  });
+
+  test('a .gz file carries Content-Encoding and the inner type, as in Twisted', async () => {
+    const r = await send(base, '/notes.txt.gz');
+    assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(r.body).toString(), 'compressed notes');
+  });
+
+  test('a precompressed sibling is served to clients that accept it, with Vary', async () => {
+    const gz = await send(base, '/app.js', { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.match(String(gz.headers.vary), /Accept-Encoding/);
+    assert.match(String(gz.headers['content-type']), /javascript/);
+    assert.deepEqual(gunzipSync(gz.body), JS);
+    const plain = await send(base, '/app.js');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.match(String(plain.headers.vary), /Accept-Encoding/);
+    assert.deepEqual(plain.body, JS);
+    assert.notEqual(plain.headers.etag, gz.headers.etag);
+  });
+
+  test('compressible files are compressed on the fly (gzip and brotli), cached, with their own ETag', async () => {
+    const gz = await send(base, '/style.css', { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(Number(gz.headers['content-length']), gz.body.length);
+    assert.deepEqual(gunzipSync(gz.body), CSS);
+    const again = await send(base, '/style.css', { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.deepEqual(again.body, gz.body);
+    const br = await send(base, '/style.css', { headers: { 'Accept-Encoding': 'gzip, br' } });
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.deepEqual(brotliDecompressSync(br.body), CSS);
+    assert.notEqual(br.headers.etag, gz.headers.etag);
+    const cond = await send(base, '/style.css', { headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': String(gz.headers.etag) } });
+    assert.equal(cond.status, 304);
+  });
+
+  test('ranges apply to the identity representation only', async () => {
+    const r = await send(base, '/style.css', { headers: { 'Accept-Encoding': 'gzip', Range: 'bytes=0-3' } });
+    assert.equal(r.status, 206);
+    assert.equal(r.headers['content-encoding'], undefined);
+    assert.equal(r.body.toString(), 'body');
+  });
+
+  test('tiny and incompressible files are not compressed', async () => {
+    assert.equal((await send(base, '/hundred.txt', { headers: { 'Accept-Encoding': 'gzip' } })).headers['content-encoding'], undefined);
+    assert.equal((await send(base, '/big.bin', { headers: { 'Accept-Encoding': 'gzip' } })).headers['content-encoding'], undefined);
+  });
+
+  test('an edited file gets a fresh compressed variant', async () => {
+    writeFileSync(join(root, 'changing.css'), 'a{}\n'.repeat(500));
+    const one = await send(base, '/changing.css', { headers: { 'Accept-Encoding': 'gzip' } });
+    writeFileSync(join(root, 'changing.css'), 'b{}\n'.repeat(600));
+    const future = new Date(Date.now() + 5000);
+    utimesSync(join(root, 'changing.css'), future, future);
+    const two = await send(base, '/changing.css', { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(gunzipSync(one.body).toString(), 'a{}\n'.repeat(500));
+    assert.equal(gunzipSync(two.body).toString(), 'b{}\n'.repeat(600));
+  });
+});
+
+describe('File ignoredExts and processors', () => {
+  test("ignoredExts lets /page find page.html; '*' finds any extension", async () => {
+    assert.equal((await send(base, '/page')).status, 404);
+    const b = await serve({ ignoredExts: ['.html'] });
+    assert.equal((await send(b, '/page')).body.toString(), '<p>page</p>');
+    const any = await serve({ ignoredExts: ['*'] });
+    assert.equal((await send(any, '/hundred')).status, 200);
+    assert.equal((await send(any, '/notes')).status, 200);
+  });
+
+  test('the asis processor sends the file as its own status, headers and body', async () => {
+    const { AsisResource } = await import('../../src/static/asis.js');
+    const b = await serve({ processors: { '.asis': (p) => new AsisResource(p) } });
+    const r = await send(b, '/moved.asis');
+    assert.equal(r.status, 301);
+    assert.equal(r.headers.location, '/new');
+    assert.equal(r.body.toString(), 'moved\n');
+    assert.equal((await send(base, '/moved.asis')).status, 200);
+  });
+});
