@@ -51,6 +51,12 @@ export interface WebConfig {
   ajpSecret: string | null;
   /** `--mount PREFIX`: where the front end mounts the site, for gateways that do not say (AJP, Apache ProxyPass). */
   mount: string | null;
+  /** `--fastcgi EP`: FastCGI responder listeners; a TCP endpoint without an interface binds 127.0.0.1. */
+  fastcgi: Endpoint[];
+  /** `--scgi EP`: SCGI listeners; a TCP endpoint without an interface binds 127.0.0.1. */
+  scgi: Endpoint[];
+  /** `--gateway-trusted-peers CIDR`: non-loopback peers FastCGI/SCGI accept (required to listen off loopback). */
+  gatewayTrustedPeers: string[];
 }
 
 /** A fresh configuration with the defaults. */
@@ -68,6 +74,9 @@ export function defaultWebConfig(): WebConfig {
     ajp: [],
     ajpSecret: null,
     mount: null,
+    fastcgi: [],
+    scgi: [],
+    gatewayTrustedPeers: [],
   };
 }
 
@@ -82,6 +91,13 @@ function endpoint(text: string): Endpoint {
 
 /** A media type: `type/subtype` with optional parameters (RFC 9110 §8.3.1). */
 const MIME_TYPE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+(\s*;\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+=("[^"\\\0-\x1f]*"|[!#$%&'*+\-.^_`|~0-9A-Za-z]+))*$/;
+
+/** A gateway endpoint: a bare port or a TCP endpoint without an interface means loopback (SECURITY.md §5.1). */
+function gatewayEndpoint(text: string): Endpoint {
+  const ep = endpoint(/^\d+$/.test(text.trim()) ? `tcp:${text.trim()}` : text);
+  if (ep.type === 'tcp' && ep.interface === undefined) ep.interface = '127.0.0.1';
+  return ep;
+}
 
 function port(text: string, option: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new CliError(`--${option} needs a port number from 0 to 65535, not "${text}"`);
@@ -212,5 +228,23 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
       if (!v.startsWith('/') || /[\0-\x1f\x7f?#]/.test(v)) throw new CliError(`--mount needs a path starting with /, like /app, not "${v}"`);
       c.mount = v;
     },
+  },
+  {
+    name: 'fastcgi',
+    value: 'EP',
+    help: 'serve FastCGI (nginx fastcgi_pass, Apache mod_proxy_fcgi, lighttpd, HAProxy) on an endpoint: 9000 or tcp:9000 (loopback), unix:/run/app.fcgi (repeatable)',
+    apply: (c, v) => void c.fastcgi.push(gatewayEndpoint(v)),
+  },
+  {
+    name: 'scgi',
+    value: 'EP',
+    help: 'serve SCGI (nginx scgi_pass, Apache mod_proxy_scgi, lighttpd mod_scgi) on an endpoint: 4000 or tcp:4000 (loopback), unix:/run/app.scgi (repeatable)',
+    apply: (c, v) => void c.scgi.push(gatewayEndpoint(v)),
+  },
+  {
+    name: 'gateway-trusted-peers',
+    value: 'CIDR',
+    help: 'front-end addresses allowed to reach --fastcgi/--scgi off loopback, e.g. 10.0.0.0/8 (repeatable or comma-separated)',
+    apply: (c, v) => void c.gatewayTrustedPeers.push(...v.split(',').map((s) => s.trim())),
   },
 ];

@@ -7,6 +7,7 @@ import { ListenError, type Listener } from '../channels/listen.js';
 import { Site } from '../site.js';
 import { VERSION } from '../version.js';
 import { CliError, formatHelp, parseOptions } from './options.js';
+import { gatewayUrl, hasGatewayListeners, startGatewayListeners } from './gateway-listeners.js';
 import { buildRoot } from './root.js';
 import { defaultWebConfig, WEB_OPTIONS, type WebConfig } from './web-config.js';
 
@@ -77,7 +78,7 @@ export async function runWeb(args: readonly string[]): Promise<void> {
   if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}"; options start with -- (run 'trellis web --help')`);
   const site = await buildSite(config, process.cwd());
   const endpoints = httpEndpoints(config);
-  if (!endpoints.length) endpoints.push({ type: 'tcp', port: 8080 });
+  if (!endpoints.length && !hasGatewayListeners(config)) endpoints.push({ type: 'tcp', port: 8080 });
   let listeners: Listener[];
   try {
     listeners = await startListeners(site, endpoints);
@@ -86,6 +87,15 @@ export async function runWeb(args: readonly string[]): Promise<void> {
     throw err;
   }
   for (const l of listeners) process.stdout.write(`Trellis ${VERSION} serving ${l.url}\n`);
+  let gateways: Listener[];
+  try {
+    gateways = await startGatewayListeners(site, config);
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close(0)));
+    throw err;
+  }
+  for (const l of gateways) process.stdout.write(`Trellis ${VERSION} serving ${gatewayUrl(l, config.fastcgi.includes(l.endpoint) ? 'fastcgi' : 'scgi')}\n`);
+  listeners.push(...gateways);
   if (config.root.kind === 'path') process.stdout.write(`Files from ${resolvePath(process.cwd(), config.root.dir)}\n`);
   drainOnSignals(listeners, site);
 }
