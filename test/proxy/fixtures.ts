@@ -1,0 +1,39 @@
+// A small resource tree for the proxy tests: `/where` reports how the request sees itself, `/dir`
+// redirects to its slash with an absolute URL built from prePathURL (as web2's File did).
+import { Resource, type RenderResult } from '../../src/resource.js';
+import type { Request } from '../../src/request.js';
+import { redirectTo } from '../../src/util/redirect.js';
+
+export class Where extends Resource {
+  override isLeaf = true;
+  GET(request: Request): RenderResult {
+    request.setHeader('Content-Type', 'application/json');
+    return JSON.stringify({
+      prePathURL: request.prePathURL(),
+      client: request.getClientIP(),
+      secure: request.isSecure(),
+      host: request.getHeader('host') ?? null,
+      prepath: request.prepath,
+      postpath: request.postpath,
+    });
+  }
+}
+
+/** A directory-like resource: without the slash it redirects to `prePathURL()/`. */
+export class Dir extends Resource {
+  constructor() {
+    super();
+    this.putChild('', new Where());
+  }
+  GET(request: Request): RenderResult {
+    return redirectTo(`${request.prePathURL()}/`, request, 301);
+  }
+}
+
+export function tree(): Resource {
+  const root = new Resource();
+  root.putChild('where', new Where());
+  root.putChild('dir', new Dir());
+  root.putChild('', new Where());
+  return root;
+}
