@@ -30,6 +30,8 @@ export interface ResponseSink {
   writeHead(code: number, reason: string, headers: Array<[string, string]>): void;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer): void;
+  /** Optional fast path: ends with a UTF-8 text body (lets node:http send headers and body in one write). */
+  endText?(text: string): void;
   onDrain(listener: () => void): void;
   /** Drops the connection (used when a response fails after its headers were sent). */
   abort(): void;
@@ -613,6 +615,10 @@ export class Request {
       this.finish();
       return;
     }
+    if (typeof data === 'string' && this.#sink.endText && !this.#encoder) {
+      this.#writeWholeText(data);
+      return;
+    }
     let body = typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     this.sentLength = body.length;
     let lengthKnown = true;
@@ -629,6 +635,17 @@ export class Request {
     this.#markFinished();
     if (this.#noBody()) this.#sink.end();
     else this.#sink.end(body);
+    this.#done();
+  }
+
+  #writeWholeText(text: string): void {
+    const length = Buffer.byteLength(text);
+    this.sentLength = length;
+    if (!bodyless(this.code)) this.#headers.set('content-length', ['Content-Length', [String(length)]]);
+    this.#sendHeaders(length);
+    this.#markFinished();
+    if (this.#noBody() || length === 0) this.#sink.end();
+    else this.#sink.endText!(text);
     this.#done();
   }
 

@@ -90,6 +90,8 @@ function h1Sink(req: IncomingMessage, res: ServerResponse): ResponseSink {
     },
     write: (chunk) => res.write(chunk),
     end: (chunk) => (chunk ? res.end(chunk) : res.end()),
+    // A string body joins the header block in one write; a Buffer would go out as a second chunk.
+    endText: (text) => res.end(text),
     onDrain: (listener) => res.once('drain', listener),
     abort: () => req.socket.destroy(),
     closeAfterResponse: () => {

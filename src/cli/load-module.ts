@@ -1,13 +1,25 @@
 // Loading user modules named on the command line (`--class MODULE#export`, `trellis run FILE`):
 // TypeScript or JavaScript, anywhere on disk, able to `import { Resource } from 'trellis'`.
 import { existsSync } from 'node:fs';
-import { register } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CliError } from './options.js';
 
 let hooksRegistered = false;
 let tsxRegistered = false;
+
+/**
+ * Whether `import 'trellis'` from `path` already finds this very package (installed beside the site,
+ * or the site lives inside it). Then no resolution hook is needed, which saves a loader thread at start-up.
+ */
+function resolvesToThisPackage(path: string): boolean {
+  try {
+    return createRequire(path).resolve('trellis') === fileURLToPath(new URL('../index.js', import.meta.url));
+  } catch {
+    return false;
+  }
+}
 
 async function prepareLoader(path: string): Promise<void> {
   // tsx first, so that our hooks run before it and can say that a .ts file is an ES module.
@@ -16,7 +28,7 @@ async function prepareLoader(path: string): Promise<void> {
     const { register: registerTsx } = await import('tsx/esm/api');
     registerTsx();
   }
-  if (!hooksRegistered) {
+  if (!hooksRegistered && (tsxRegistered || !resolvesToThisPackage(path))) {
     hooksRegistered = true;
     register(new URL('./resolve-hooks.js', import.meta.url), {
       data: { index: new URL('../index.js', import.meta.url).href },
