@@ -78,10 +78,19 @@ export async function runWeb(args: readonly string[]): Promise<void> {
   if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}"; options start with -- (run 'trellis web --help')`);
   const site = await buildSite(config, process.cwd());
   const endpoints = httpEndpoints(config);
-  if (!endpoints.length && !hasGatewayListeners(config)) endpoints.push({ type: 'tcp', port: 8080 });
+  if (!endpoints.length && !config.ajp.length && !hasGatewayListeners(config)) endpoints.push({ type: 'tcp', port: 8080 });
   let listeners: Listener[];
   try {
     listeners = await startListeners(site, endpoints);
+    if (config.ajp.length) {
+      const { listenAjp } = await import('../channels/ajp/server.js');
+      try {
+        for (const ep of config.ajp) listeners.push(await listenAjp(site, ep, { secret: config.ajpSecret, mount: config.mount }));
+      } catch (err) {
+        await Promise.all(listeners.map((l) => l.close(0)));
+        throw err;
+      }
+    }
   } catch (err) {
     if (err instanceof ListenError) throw new CliError(err.message, 1);
     throw err;

@@ -1,0 +1,455 @@
+// The AJP13 channel: serves a Site to Apache mod_proxy_ajp (and other AJP web servers) on persistent
+// connections, one request at a time per connection, with CPING/CPONG between requests.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { RequestHeaders, hasControlChars, isToken } from '../../http/headers.js';
+import { Request, encodePathSegment, splitPath, type Address, type ResponseSink } from '../../request.js';
+import type { Site } from '../../site.js';
+import type { Endpoint } from '../endpoint.js';
+import { ListenError, bindServer, capConnectionsPerIp, type Listener } from '../listen.js';
+import {
+  AJP_CPING,
+  AJP_DEFAULT_PACKET_SIZE,
+  AJP_FORWARD_REQUEST,
+  AJP_MAX_PACKET_SIZE,
+  cpongPacket,
+  endResponsePacket,
+  getBodyChunkPacket,
+  isAjpError,
+  parseBodyChunk,
+  parseForwardRequest,
+  readFrame,
+  sendBodyChunkPackets,
+  sendHeadersPacket,
+  type AjpForwardRequest,
+} from './packets.js';
+
+/**
+ * `req_attribute` names accepted by default: what Apache mod_proxy_ajp sends (AJP_REMOTE_PORT,
+ * AJP_LOCAL_ADDR, and AJP_SSL_PROTOCOL under TLS). Anything else is refused with 403 (the Ghostcat
+ * lesson, CVE-2020-1938; SECURITY.md §5.1): attributes are never trusted to name paths or files.
+ */
+export const DEFAULT_AJP_REQUEST_ATTRIBUTES: readonly string[] = ['AJP_REMOTE_PORT', 'AJP_LOCAL_ADDR', 'AJP_SSL_PROTOCOL'];
+
+/** Options of {@link createAjpServer} and {@link listenAjp}. */
+export interface AjpOptions {
+  /** Shared secret every request must carry (attribute 0x0C); null for none. Required off loopback. Default null. */
+  secret?: string | null;
+  /** Mount point: the leading path the web server forwards under (`ProxyPass /app ajp://...`). Default: none. */
+  mount?: string | null;
+  /** `req_attribute` names accepted. Default {@link DEFAULT_AJP_REQUEST_ATTRIBUTES}. */
+  allowedRequestAttributes?: readonly string[];
+  /** Packet size both ends agreed on (Apache `ProxyIOBufferSize`). Default 8192; at most 65536. */
+  packetSize?: number;
+  /** How long an idle pooled connection stays open. Default 5 minutes (Apache keeps its pool). */
+  idleTimeout?: number;
+}
+
+/** Why a forward request is refused before it reaches the Site. */
+interface Refusal {
+  status: number;
+  detail: string;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function address(host: string | null, port: number): Address | null {
+  if (!host) return null;
+  return { type: host.includes(':') ? 'INET6' : 'INET', host, port };
+}
+
+function startsWith(list: readonly string[], prefix: readonly string[]): boolean {
+  if (prefix.length > list.length) return false;
+  return prefix.every((s, i) => list[i] === s);
+}
+
+/** The pieces of the Request a FORWARD_REQUEST describes, or why it is refused. Pure. */
+export function checkForwardRequest(
+  fr: AjpForwardRequest,
+  options: { secret: Buffer | null; allowed: ReadonlySet<string>; mount: string[] | null; maxHeaderCount: number; maxUriLength: number },
+): Refusal | { uri: string; headers: RequestHeaders; client: Address | null; local: Address | null; prepathLength: number } {
+  if (options.secret) {
+    const given = fr.attributes.get('secret');
+    if (given === undefined || !timingSafeEqual(digest(given), options.secret)) return { status: 403, detail: 'The AJP request does not carry the shared secret.' };
+  }
+  for (const [name] of fr.requestAttributes) {
+    if (!options.allowed.has(name)) return { status: 403, detail: 'The AJP request carries a request attribute that is not allowed.' };
+  }
+  if (!isToken(fr.method)) return { status: 400, detail: 'The AJP request method is not a token.' };
+  if (fr.headers.length > options.maxHeaderCount) return { status: 431, detail: `The request has more than ${options.maxHeaderCount} header fields.` };
+  for (const [name, value] of fr.headers) {
+    if (!isToken(name) || hasControlChars(value)) return { status: 400, detail: 'The AJP request carries a malformed header.' };
+  }
+  const query = fr.attributes.get('query_string') ?? '';
+  for (const value of [fr.reqUri, query, fr.protocol, fr.remoteAddr ?? '', fr.serverName ?? '', ...fr.attributes.values()]) {
+    if (hasControlChars(value)) return { status: 400, detail: 'The AJP request holds control characters.' };
+  }
+  if (!fr.reqUri.startsWith('/')) return { status: 400, detail: 'The AJP request URI is not a path.' };
+  // req_uri arrives decoded: re-encode it segment by segment so the Request sees a normal target.
+  const path = fr.reqUri.split('/').map(encodePathSegment).join('/');
+  const uri = query ? `${path}?${query}` : path;
+  if (uri.length > options.maxUriLength) return { status: 414, detail: `The request URI is longer than ${options.maxUriLength} bytes.` };
+  const headers = new RequestHeaders(fr.headers);
+  if (!headers.has('host') && fr.serverName) {
+    const def = fr.isSsl ? 443 : 80;
+    headers.set('Host', fr.serverPort === def ? fr.serverName : `${fr.serverName}:${fr.serverPort}`);
+  }
+  const attr = new Map(fr.requestAttributes);
+  const remotePort = Number(attr.get('AJP_REMOTE_PORT') ?? 0) || 0;
+  const client = address(fr.remoteAddr, remotePort);
+  const local = address(attr.get('AJP_LOCAL_ADDR') ?? fr.serverName, fr.serverPort);
+  let prepathLength = 0;
+  if (options.mount) {
+    const segments = splitPath(path.slice(1)) ?? [];
+    if (startsWith(segments, options.mount)) prepathLength = options.mount.length;
+  }
+  return { uri, headers, client, local, prepathLength };
+}
+
+/** Whether a listen address is loopback (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || host === 'localhost' || host === '::ffff:127.0.0.1';
+}
+
+/**
+ * Refuses to serve AJP where anyone could reach it without the secret (SECURITY.md §5.1; Ghostcat,
+ * CVE-2020-1938): a TCP endpoint with no interface is bound to 127.0.0.1; an explicit non-loopback
+ * interface needs `secret`. Returns the endpoint to bind.
+ */
+export function ajpEndpoint(ep: Endpoint, secret: string | null | undefined): Endpoint {
+  if (ep.type === 'ssl') throw new ListenError('AJP does not run over TLS; use tcp:PORT:interface=127.0.0.1 or unix:/path', 'EAJPSSL');
+  if (ep.type === 'unix') return ep;
+  if (ep.interface === undefined) return { ...ep, interface: '127.0.0.1' };
+  if (!isLoopback(ep.interface) && !secret) {
+    throw new ListenError(
+      `refusing to serve AJP on ${ep.interface}:${ep.port} without a secret; bind to 127.0.0.1 (tcp:${ep.port}:interface=127.0.0.1) or a UNIX socket, or set --ajp-secret and the same secret= on the web server`,
+      'EAJPSECRET',
+    );
+  }
+  return ep;
+}
+
+/** What one connection is doing. */
+type State = 'idle' | 'request' | 'closed';
+
+/**
+ * One AJP connection: a small state machine over framed packets. Between requests only
+ * FORWARD_REQUEST and CPING are accepted; during a request only the body packets the container
+ * asked for (plus the one the web server pushes unasked). Anything else, and any malformed or
+ * oversized packet, closes the connection (SECURITY.md §5.2). Buffered input is bounded by one
+ * packet; the body is only requested when the resource reads it.
+ */
+class AjpConnection {
+  #state: State = 'idle';
+  #buffer: Buffer = Buffer.alloc(0);
+  #request: Request | null = null;
+  #body: Readable | null = null;
+  /** Body packets the web server will still send (pushed first chunk, answers to GET_BODY_CHUNK). */
+  #expectedBodyPackets = 0;
+  /** Body bytes still to come (Infinity for a chunked body); 0 once the body is complete. */
+  #bodyRemaining = 0;
+  #wantBody = false;
+  #reuse = true;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly socket: Socket,
+    readonly site: Site,
+    readonly options: { secret: Buffer | null; allowed: ReadonlySet<string>; mount: string[] | null; packetSize: number; idleTimeout: number },
+    readonly idle: Set<AjpConnection>,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => this.#onClose());
+    this.#goIdle();
+  }
+
+  #armTimer(ms: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.socket.destroy(), ms);
+    this.#timer.unref();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #goIdle(): void {
+    this.#state = 'idle';
+    this.idle.add(this);
+    this.#armTimer(this.options.idleTimeout);
+  }
+
+  #fail(): void {
+    this.#state = 'closed';
+    this.socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#state === 'closed') return;
+    this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk;
+    let offset = 0;
+    for (;;) {
+      const frame = readFrame(this.#buffer, offset, this.options.packetSize);
+      if ('need' in frame) break;
+      if (isAjpError(frame)) {
+        this.#fail();
+        return;
+      }
+      offset = frame.next;
+      this.#onPacket(frame.payload);
+      if ((this.#state as State) === 'closed') return;
+    }
+    this.#buffer = offset === this.#buffer.length ? Buffer.alloc(0) : Buffer.from(this.#buffer.subarray(offset));
+    // A packet is on its way: it must arrive within the body idle time.
+    if (this.#buffer.length && this.#state === 'idle') this.#armTimer(this.site.limits.headerTimeout);
+  }
+
+  #onPacket(payload: Buffer): void {
+    if (this.#expectedBodyPackets > 0) {
+      this.#expectedBodyPackets--;
+      this.#onBodyPacket(payload);
+      return;
+    }
+    if (this.#state !== 'idle') {
+      this.#fail();
+      return;
+    }
+    const code = payload[0];
+    if (code === AJP_CPING && payload.length === 1) {
+      this.socket.write(cpongPacket());
+      return;
+    }
+    // An empty data packet between requests (a web server ending a zero-length body) is harmless.
+    if (payload.length === 0 || (payload.length === 2 && payload.readUInt16BE(0) === 0)) return;
+    if (code !== AJP_FORWARD_REQUEST) {
+      this.#fail();
+      return;
+    }
+    this.#startRequest(payload);
+  }
+
+  #startRequest(payload: Buffer): void {
+    const fr = parseForwardRequest(payload);
+    if (isAjpError(fr)) {
+      this.#fail();
+      return;
+    }
+    this.idle.delete(this);
+    this.#clearTimer();
+    this.#state = 'request';
+    this.#reuse = true;
+    const limits = this.site.limits;
+    const checked = checkForwardRequest(fr, { ...this.options, maxHeaderCount: limits.maxHeaderCount, maxUriLength: limits.maxUriLength });
+
+    const headers = new RequestHeaders(fr.headers);
+    const lengthText = headers.get('content-length');
+    const chunked = /chunked/i.test(headers.get('transfer-encoding') ?? '');
+    const declared = lengthText !== undefined && /^\d{1,15}$/.test(lengthText) ? Number(lengthText) : null;
+    if (lengthText !== undefined && declared === null) {
+      this.#fail();
+      return;
+    }
+    // Content-Length > 0: the web server pushes the first chunk unasked. Chunked: nothing is pushed.
+    this.#bodyRemaining = declared !== null ? declared : chunked ? Infinity : 0;
+    this.#expectedBodyPackets = declared !== null && declared > 0 ? 1 : 0;
+    this.#wantBody = false;
+    this.#body = this.#bodyRemaining > 0 ? this.#makeBody() : null;
+
+    const sink = this.#sink();
+    if ('status' in checked) {
+      const request = new Request({ method: 'GET', uri: '/', clientproto: 'HTTP/1.1', headers: new RequestHeaders(), body: this.#body, client: null, local: null, secure: false, sink, channel: 'ajp' });
+      this.#request = request;
+      this.#reuse = false;
+      this.site.refuse(request, checked.status, checked.detail);
+      return;
+    }
+    const request = new Request({
+      method: fr.method,
+      uri: checked.uri,
+      clientproto: fr.protocol,
+      headers: checked.headers,
+      body: this.#body,
+      client: checked.client,
+      local: checked.local,
+      secure: fr.isSsl,
+      sink,
+      channel: 'ajp',
+      contentLength: declared,
+    });
+    if (checked.prepathLength) {
+      request.prepath = request.postpath.slice(0, checked.prepathLength);
+      request.postpath = request.postpath.slice(checked.prepathLength);
+    }
+    this.#request = request;
+    this.site.handle(request);
+  }
+
+  #makeBody(): Readable {
+    return new Readable({
+      highWaterMark: 64 * 1024,
+      read: () => {
+        this.#wantBody = true;
+        this.#askForBody();
+      },
+    });
+  }
+
+  #askForBody(): void {
+    if (!this.#wantBody || this.#expectedBodyPackets > 0 || this.#bodyRemaining === 0 || this.#state !== 'request') return;
+    const ask = Math.min(this.options.packetSize - 6, this.#bodyRemaining === Infinity ? this.options.packetSize - 6 : this.#bodyRemaining);
+    this.#expectedBodyPackets = 1;
+    this.socket.write(getBodyChunkPacket(ask));
+    this.#armTimer(this.site.limits.bodyIdleTimeout);
+  }
+
+  #onBodyPacket(payload: Buffer): void {
+    if (this.#state !== 'request' || !this.#body || this.#body.destroyed) {
+      // The response already ended (or the body was dropped): discard the late chunk.
+      return;
+    }
+    this.#clearTimer();
+    const data = parseBodyChunk(payload);
+    if (data.length === 0) {
+      if (this.#bodyRemaining !== Infinity && this.#bodyRemaining > 0) {
+        this.#body.destroy(new Error('The web server ended the body before Content-Length'));
+        this.#bodyRemaining = 0;
+        this.#reuse = false;
+        return;
+      }
+      this.#bodyRemaining = 0;
+      this.#body.push(null);
+      return;
+    }
+    if (data.length > this.#bodyRemaining) {
+      this.#fail();
+      return;
+    }
+    this.#bodyRemaining -= data.length;
+    this.#wantBody = this.#body.push(Buffer.from(data));
+    if (this.#bodyRemaining === 0) this.#body.push(null);
+    else this.#askForBody();
+  }
+
+  #sink(): ResponseSink {
+    const socket = this.socket;
+    const size = this.options.packetSize;
+    let ended = false;
+    return {
+      writeHead: (code, reason, headers) => {
+        const packet = sendHeadersPacket(code, reason, headers, size);
+        if (!packet) {
+          this.site.logError(`AJP: the response headers for ${this.#request?.uri ?? '?'} do not fit one ${size}-byte packet; connection dropped`);
+          this.#fail();
+          return;
+        }
+        socket.write(packet);
+      },
+      write: (chunk) => {
+        if (this.#state === 'closed') return false;
+        let ok = true;
+        for (const p of sendBodyChunkPackets(chunk, size)) ok = socket.write(p);
+        return ok;
+      },
+      end: (chunk) => {
+        if (ended) return;
+        ended = true;
+        if (this.#state === 'closed') return;
+        if (chunk && chunk.length) for (const p of sendBodyChunkPackets(chunk, size)) socket.write(p);
+        this.#endRequest();
+      },
+      onDrain: (listener) => void socket.once('drain', listener),
+      abort: () => this.#fail(),
+      closeAfterResponse: () => {
+        this.#reuse = false;
+      },
+    };
+  }
+
+  #endRequest(): void {
+    // A body the resource did not read to its end would leave packets in flight: do not reuse.
+    const unread = this.#bodyRemaining > 0;
+    if (unread) this.#body?.destroy();
+    const reuse = this.#reuse && !unread;
+    this.socket.write(endResponsePacket(reuse));
+    this.#request = null;
+    this.#body = null;
+    if (!reuse) {
+      this.#state = 'closed';
+      this.socket.end();
+      return;
+    }
+    this.#goIdle();
+  }
+
+  #onClose(): void {
+    this.#state = 'closed';
+    this.#clearTimer();
+    this.idle.delete(this);
+    this.#body?.destroy();
+    this.#request?.connectionLost(new Error('The AJP connection closed'));
+    this.#request = null;
+  }
+
+  /** Closes the connection if it is between requests (shutdown). */
+  closeIfIdle(): void {
+    if (this.#state === 'idle' && this.#buffer.length === 0) this.#fail();
+  }
+}
+
+/**
+ * A net.Server speaking AJP13 for `site`.
+ *
+ * ```ts
+ * const server = createAjpServer(site, { secret: process.env.AJP_SECRET });
+ * ```
+ */
+export function createAjpServer(site: Site, options: AjpOptions = {}): { server: Server; closeIdle(): void } {
+  const packetSize = options.packetSize ?? AJP_DEFAULT_PACKET_SIZE;
+  if (!Number.isInteger(packetSize) || packetSize < 1024 || packetSize > AJP_MAX_PACKET_SIZE) {
+    throw new RangeError(`AJP packet size must be 1024 to ${AJP_MAX_PACKET_SIZE}`);
+  }
+  const mount = options.mount ? options.mount.split('/').filter((s) => s !== '') : null;
+  const settings = {
+    secret: options.secret ? digest(options.secret) : null,
+    allowed: new Set(options.allowedRequestAttributes ?? DEFAULT_AJP_REQUEST_ATTRIBUTES),
+    mount: mount && mount.length ? mount : null,
+    packetSize,
+    idleTimeout: options.idleTimeout ?? 5 * 60_000,
+  };
+  const idle = new Set<AjpConnection>();
+  const server = createServer((socket) => {
+    new AjpConnection(socket, site, settings, idle);
+  });
+  capConnectionsPerIp(server, site.limits.maxConnectionsPerIp);
+  return {
+    server,
+    closeIdle: () => {
+      for (const c of [...idle]) c.closeIfIdle();
+    },
+  };
+}
+
+/**
+ * Serves `site` over AJP13 on `ep`. TCP endpoints without an interface bind to 127.0.0.1; a
+ * non-loopback interface without `secret` is refused with a ListenError (SECURITY.md §5.1).
+ */
+export async function listenAjp(site: Site, ep: Endpoint, options: AjpOptions = {}): Promise<Listener> {
+  const bound = ajpEndpoint(ep, options.secret);
+  const { server, closeIdle } = createAjpServer(site, options);
+  const listener = await bindServer(server, bound, { scheme: 'ajp', beforeClose: closeIdle });
+  const close = listener.close;
+  return {
+    ...listener,
+    close: (timeoutMs?: number) => {
+      const interval = setInterval(closeIdle, 50);
+      interval.unref();
+      return close(timeoutMs).finally(() => clearInterval(interval));
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// The CGI channel (RFC 3875): one request from a process's environment and stdin, the response as a
+// CGI document (`Status:` line, headers, body) on stdout. `trellis cgi` runs it once and exits.
+import { Readable, type Writable } from 'node:stream';
+import { formatCgiHead } from '../cgi-head.js';
+import { requestFromCgiParams, type CgiParams } from '../cgi-params.js';
+import type { Request, ResponseSink } from '../../request.js';
+import type { Site } from '../../site.js';
+
+/** Options of {@link serveCgi}. */
+export interface ServeCgiOptions {
+  /** The meta-variables: the process environment. */
+  env: CgiParams;
+  /** Where the body comes from: the process's stdin. */
+  stdin: Readable;
+  /** Where the response goes: the process's stdout. */
+  stdout: Writable;
+  /** Mount point overriding SCRIPT_NAME (see `parseCgiParams`). Default: none. */
+  mount?: string | null;
+}
+
+/**
+ * The request body from stdin: exactly CONTENT_LENGTH bytes (RFC 3875 §4.2: there may be no EOF),
+ * or, when CONTENT_LENGTH is absent but the front end passed a chunked body through (Apache mod_cgid
+ * does), everything up to EOF. Null when there is no body; stdin is then never touched.
+ */
+export function cgiBody(stdin: Readable, contentLength: number | null, chunked: boolean): Readable | null {
+  if (contentLength === 0 || (contentLength === null && !chunked)) return null;
+  let remaining = contentLength ?? Infinity;
+  const body = new Readable({
+    read() {
+      stdin.resume();
+    },
+    destroy(err, callback) {
+      stdin.off('data', onData);
+      stdin.pause();
+      callback(err);
+    },
+  });
+  const onData = (chunk: Buffer) => {
+    if (chunk.length >= remaining) {
+      const last = chunk.subarray(0, remaining);
+      remaining = 0;
+      stdin.off('data', onData);
+      stdin.pause();
+      if (last.length) body.push(last);
+      body.push(null);
+      return;
+    }
+    remaining -= chunk.length;
+    if (!body.push(chunk)) stdin.pause();
+  };
+  stdin.on('data', onData);
+  stdin.once('end', () => {
+    if (remaining === 0) return;
+    if (remaining === Infinity) body.push(null);
+    else body.destroy(new Error(`stdin ended ${remaining} bytes before CONTENT_LENGTH`));
+  });
+  stdin.once('error', (err) => body.destroy(err));
+  stdin.pause();
+  return body;
+}
+
+/** A ResponseSink writing a CGI response to `out`; `done` settles once the last byte was handed over. */
+export function cgiSink(out: Writable, onEnd: () => void, onAbort: () => void): ResponseSink {
+  return {
+    writeHead(code, reason, headers) {
+      out.write(formatCgiHead(code, reason, headers));
+    },
+    write: (chunk) => out.write(chunk),
+    end(chunk) {
+      if (chunk && chunk.length) out.write(chunk);
+      onEnd();
+    },
+    onDrain: (listener) => void out.once('drain', listener),
+    abort: onAbort,
+  };
+}
+
+/**
+ * Serves the one request a CGI process was started for. Resolves when the response has been written
+ * (or the front end went away: stdout broke, or SIGTERM arrived, which lighttpd sends when the client
+ * leaves). A malformed environment is answered with a 400 page.
+ *
+ * ```ts
+ * await serveCgi(site, { env: process.env, stdin: process.stdin, stdout: process.stdout });
+ * ```
+ */
+export function serveCgi(site: Site, options: ServeCgiOptions): Promise<{ request: Request; completed: boolean }> {
+  return new Promise((resolve) => {
+    const { env, stdout } = options;
+    let settled = false;
+    let request: Request;
+    const finish = (completed: boolean) => {
+      if (settled) return;
+      settled = true;
+      if (!completed) request.connectionLost(new Error('The front end closed the CGI output'));
+      resolve({ request, completed });
+    };
+    const sink = cgiSink(stdout, () => finish(true), () => finish(false));
+    stdout.on('error', () => finish(false));
+    const get = env instanceof Map ? (n: string) => env.get(n) : (n: string) => (env as Record<string, string | undefined>)[n];
+    const declared = get('CONTENT_LENGTH');
+    const length = declared && /^\d{1,15}$/.test(declared) ? Number(declared) : null;
+    const chunked = /chunked/i.test(get('HTTP_TRANSFER_ENCODING') ?? '');
+    const body = cgiBody(options.stdin, length, chunked);
+    const built = requestFromCgiParams(env, { body, sink, channel: 'cgi', ...(options.mount == null ? {} : { mount: options.mount }) });
+    request = built.request;
+    if (built.refusal) site.refuse(request, built.refusal.status, built.refusal.detail);
+    else site.handle(request);
+  });
+}

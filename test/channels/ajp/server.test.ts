@@ -1,0 +1,300 @@
+// The AJP13 channel over real sockets: requests, bodies pushed and pulled, reuse, CPING, the secret,
+// the attribute allow-list, malformed and oversized packets, disconnects, and listen refusals.
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { ajpEndpoint, listenAjp } from '../../../src/channels/ajp/server.js';
+import { bodyPacket, forwardRequestPayload, readContainerFrame, serverPacket } from '../../../src/channels/ajp/packets.js';
+import type { Listener } from '../../../src/channels/listen.js';
+import { NOT_DONE_YET, type Request } from '../../../src/request.js';
+import { Resource } from '../../../src/resource.js';
+import { Site } from '../../../src/site.js';
+import { redirectTo } from '../../../src/util/redirect.js';
+
+let lost = 0;
+class Echo extends Resource {
+  override isLeaf = true;
+  async POST(request: Request): Promise<string> {
+    const body = await request.readBody();
+    return `${body.length} ${body.subarray(0, 5).toString()} ${body.subarray(-5).toString()}`;
+  }
+}
+class Info extends Resource {
+  override isLeaf = true;
+  GET(request: Request): string {
+    return JSON.stringify({ url: request.prePathURL(), postpath: request.postpath, args: request.arg('x'), client: request.getClientAddress(), secure: request.isSecure(), test: request.getHeader('x-test') });
+  }
+}
+class Go extends Resource {
+  override isLeaf = true;
+  GET(request: Request): string {
+    return redirectTo(new URL('info', request.prePathURL()).href, request);
+  }
+}
+class Endless extends Resource {
+  override isLeaf = true;
+  GET(request: Request): typeof NOT_DONE_YET {
+    request.notifyFinish().catch(() => lost++);
+    const timer = setInterval(() => request.write('x'.repeat(1000)), 5);
+    request.notifyFinish().then(() => clearInterval(timer), () => clearInterval(timer));
+    return NOT_DONE_YET;
+  }
+}
+function site(): Site {
+  const root = new Resource();
+  root.putChild('echo', new Echo());
+  root.putChild('info', new Info());
+  root.putChild('go', new Go());
+  root.putChild('endless', new Endless());
+  return new Site(root, { serverHeader: null, logError: () => {} });
+}
+
+interface Answer {
+  status: number;
+  reason: string;
+  headers: Array<[string, string]>;
+  body: Buffer;
+  reuse: boolean | null;
+  closed: boolean;
+}
+
+/** A tiny web-server side: sends packets, answers GET_BODY_CHUNK from `chunks`, collects the answer. */
+class Peer {
+  socket: Socket;
+  buf = Buffer.alloc(0);
+  waiters: Array<() => void> = [];
+  closed = false;
+  constructor(path: string | number) {
+    this.socket = typeof path === 'number' ? connect(path, '127.0.0.1') : connect(path);
+    this.socket.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.waiters.splice(0).forEach((w) => w());
+    });
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.waiters.splice(0).forEach((w) => w());
+    });
+    this.socket.on('error', () => {});
+  }
+  send(...packets: Buffer[]): void {
+    this.socket.write(Buffer.concat(packets));
+  }
+  async packet(): Promise<Buffer | null> {
+    for (;;) {
+      const f = readContainerFrame(this.buf, 0);
+      if (f) {
+        this.buf = this.buf.subarray(f.next);
+        return Buffer.from(f.payload);
+      }
+      if (this.closed) return null;
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+  async answer(chunks: Buffer[] = []): Promise<Answer> {
+    const a: Answer = { status: 0, reason: '', headers: [], body: Buffer.alloc(0), reuse: null, closed: false };
+    for (;;) {
+      const p = await this.packet();
+      if (!p) {
+        a.closed = true;
+        return a;
+      }
+      if (p[0] === 4) {
+        a.status = p.readUInt16BE(1);
+        let pos = 3;
+        const str = () => {
+          const n = p.readUInt16BE(pos);
+          const s = p.toString('utf8', pos + 2, pos + 2 + n);
+          pos += n + 3;
+          return s;
+        };
+        a.reason = str();
+        const count = p.readUInt16BE(pos);
+        pos += 2;
+        const codes = ['', 'Content-Type', 'Content-Language', 'Content-Length', 'Date', 'Last-Modified', 'Location', 'Set-Cookie', 'Set-Cookie2', 'Servlet-Engine', 'Status', 'WWW-Authenticate'];
+        for (let i = 0; i < count; i++) {
+          let name: string;
+          if (p[pos] === 0xa0) {
+            name = codes[p[pos + 1]!]!;
+            pos += 2;
+          } else name = str();
+          a.headers.push([name, str()]);
+        }
+      } else if (p[0] === 3) {
+        const n = p.readUInt16BE(1);
+        assert.equal(p[3 + n], 0, 'SEND_BODY_CHUNK ends with a NUL');
+        a.body = Buffer.concat([a.body, p.subarray(3, 3 + n)]);
+      } else if (p[0] === 6) {
+        const chunk = chunks.shift() ?? Buffer.alloc(0);
+        assert.ok(chunk.length <= p.readUInt16BE(1));
+        this.send(bodyPacket(chunk));
+      } else if (p[0] === 5) {
+        a.reuse = p[1] === 1;
+        return a;
+      } else {
+        throw new Error(`unexpected packet ${p[0]}`);
+      }
+    }
+  }
+  async waitClosed(): Promise<void> {
+    while (!this.closed) await new Promise<void>((r) => this.waiters.push(r));
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+const header = (a: Answer, name: string) => a.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
+const get = (reqUri: string, extra: Partial<Parameters<typeof forwardRequestPayload>[0]> = {}) =>
+  serverPacket(forwardRequestPayload({ method: 'GET', reqUri, serverName: '127.0.0.1', serverPort: 8080, headers: [['Host', 'example.org:8080']], ...extra }));
+
+describe('AJP channel', () => {
+  let listener: Listener;
+  let secretListener: Listener;
+  before(async () => {
+    listener = await listenAjp(site(), { type: 'tcp', port: 0 }, { mount: '/app' });
+    secretListener = await listenAjp(site(), { type: 'tcp', port: 0 }, { secret: 's3cret' });
+  });
+  after(async () => {
+    await listener.close(100);
+    await secretListener.close(100);
+  });
+
+  it('binds to 127.0.0.1 when the endpoint names no interface', () => {
+    assert.match(listener.url, /^ajp:\/\/127\.0\.0\.1:\d+\/$/);
+  });
+
+  it('serves a request under the mount, reuses the connection, answers CPING between requests', async () => {
+    const peer = new Peer(listener.port!);
+    peer.send(get('/app/info', { remoteAddr: '10.0.0.9', attributes: [[0x05, 'x=1'], [0x0a, 'AJP_REMOTE_PORT', '4444'], [0x0a, 'AJP_LOCAL_ADDR', '127.0.0.1']], headers: [['Host', 'example.org:8080'], ['X-Test', 'yes']] }));
+    const a = await peer.answer();
+    assert.equal(a.status, 200);
+    assert.equal(a.reuse, true);
+    const info = JSON.parse(a.body.toString());
+    assert.equal(info.url, 'http://example.org:8080/app/info');
+    assert.deepEqual(info.postpath, []);
+    assert.equal(info.args, '1');
+    assert.deepEqual(info.client, { type: 'INET', host: '10.0.0.9', port: 4444 });
+    assert.equal(info.test, 'yes');
+    peer.send(serverPacket(Buffer.from([10])));
+    assert.deepEqual([...(await peer.packet())!], [9]);
+    peer.send(get('/app/info', { isSsl: true, serverPort: 443, headers: [] , serverName: 'secure.example' }));
+    const b = await peer.answer();
+    assert.equal(JSON.parse(b.body.toString()).url, 'https://secure.example/app/info');
+    assert.equal(JSON.parse(b.body.toString()).secure, true);
+    peer.close();
+  });
+
+  it('builds a redirect Location from the public host and mount', async () => {
+    const peer = new Peer(listener.port!);
+    peer.send(get('/app/go'));
+    const a = await peer.answer();
+    assert.equal(a.status, 302);
+    assert.equal(header(a, 'location'), 'http://example.org:8080/app/info');
+    peer.close();
+  });
+
+  it('reads a Content-Length body: first chunk pushed, the rest pulled with GET_BODY_CHUNK', async () => {
+    const body = Buffer.alloc(1024 * 1024, 'b');
+    body.write('start', 0);
+    body.write('-end-', body.length - 5);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < body.length; i += 8186) chunks.push(body.subarray(i, i + 8186));
+    const peer = new Peer(listener.port!);
+    peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/app/echo', headers: [['Content-Length', String(body.length)], ['Host', 'h']] })), bodyPacket(chunks.shift()!));
+    const a = await peer.answer(chunks);
+    assert.equal(a.body.toString(), `${body.length} start -end-`);
+    assert.equal(a.reuse, true);
+    peer.send(get('/app/info'));
+    assert.equal((await peer.answer()).status, 200, 'the connection serves the next request');
+    peer.close();
+  });
+
+  it('pulls a chunked body (nothing pushed) until the empty packet', async () => {
+    const peer = new Peer(listener.port!);
+    peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/app/echo', headers: [['Transfer-Encoding', 'chunked'], ['Host', 'h']] })));
+    const a = await peer.answer([Buffer.from('hello '), Buffer.from('world'), Buffer.alloc(0)]);
+    assert.equal(a.body.toString(), '11 hello world');
+    peer.close();
+  });
+
+  it('does not reuse a connection whose body the resource left unread', async () => {
+    const peer = new Peer(listener.port!);
+    peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/app/info', headers: [['Content-Length', '20000'], ['Host', 'h']] })), bodyPacket(Buffer.alloc(8186)));
+    const a = await peer.answer();
+    assert.equal(a.status, 405);
+    assert.equal(a.reuse, false);
+    await peer.waitClosed();
+  });
+
+  it('stops the response and rejects notifyFinish when the web server drops the connection', async () => {
+    const before = lost;
+    const peer = new Peer(listener.port!);
+    peer.send(get('/app/endless'));
+    await peer.packet();
+    await peer.packet();
+    peer.close();
+    for (let i = 0; i < 100 && lost === before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(lost, before + 1);
+  });
+
+  const broken: Array<[string, Buffer]> = [
+    ['HTTP spoken to the AJP port', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')],
+    ['an oversized packet', Buffer.from([0x12, 0x34, 0xff, 0xf0])],
+    ['a malformed FORWARD_REQUEST', serverPacket(Buffer.from([2, 2, 0, 5]))],
+    ['an unknown attribute code', serverPacket(Buffer.concat([forwardRequestPayload({ method: 'GET', reqUri: '/' }).subarray(0, -1), Buffer.from([0x20, 0, 1, 0x41, 0, 0xff])]))],
+    ['SHUTDOWN', serverPacket(Buffer.from([7]))],
+    ['a container packet', Buffer.from([0x41, 0x42, 0, 1, 9])],
+  ];
+  for (const [name, bytes] of broken) {
+    it(`closes the connection on ${name}, and the next connection works`, async () => {
+      const peer = new Peer(listener.port!);
+      peer.send(bytes);
+      await peer.waitClosed();
+      assert.equal(peer.buf.length, 0, 'nothing is answered');
+      const next = new Peer(listener.port!);
+      next.send(get('/app/info'));
+      assert.equal((await next.answer()).status, 200);
+      next.close();
+    });
+  }
+
+  it('refuses req_attribute names outside the allow-list with 403 (Ghostcat)', async () => {
+    const peer = new Peer(listener.port!);
+    peer.send(get('/app/info', { attributes: [[0x0a, 'javax.servlet.include.request_uri', '/WEB-INF/web.xml']] }));
+    const a = await peer.answer();
+    assert.equal(a.status, 403);
+    assert.equal(a.reuse, false);
+    await peer.waitClosed();
+  });
+
+  it('refuses control characters in headers with 400', async () => {
+    const peer = new Peer(listener.port!);
+    peer.send(get('/app/info', { headers: [['X-A', 'a\r\nb']] }));
+    assert.equal((await peer.answer()).status, 400);
+    peer.close();
+  });
+
+  it('with a secret: refuses requests without it or with a wrong one (403), serves the right one', async () => {
+    for (const attributes of [[], [[0x0c, 'wrong']]] as Array<Array<[number, string]>>) {
+      const peer = new Peer(secretListener.port!);
+      peer.send(get('/info', { attributes }));
+      const a = await peer.answer();
+      assert.equal(a.status, 403);
+      await peer.waitClosed();
+    }
+    const peer = new Peer(secretListener.port!);
+    peer.send(get('/info', { attributes: [[0x0c, 's3cret']] }));
+    assert.equal((await peer.answer()).status, 200);
+    peer.close();
+  });
+});
+
+describe('ajpEndpoint', () => {
+  it('refuses a non-loopback interface without a secret, with a message that says what to do', () => {
+    assert.throws(() => ajpEndpoint({ type: 'tcp', port: 8009, interface: '0.0.0.0' }, null), /refusing to serve AJP on 0\.0\.0\.0:8009 without a secret; bind to 127\.0\.0\.1/);
+    assert.deepEqual(ajpEndpoint({ type: 'tcp', port: 8009, interface: '0.0.0.0' }, 's'), { type: 'tcp', port: 8009, interface: '0.0.0.0' });
+    assert.deepEqual(ajpEndpoint({ type: 'tcp', port: 8009 }, null), { type: 'tcp', port: 8009, interface: '127.0.0.1' });
+    assert.deepEqual(ajpEndpoint({ type: 'tcp', port: 8009, interface: '::1' }, null), { type: 'tcp', port: 8009, interface: '::1' });
+    assert.deepEqual(ajpEndpoint({ type: 'unix', path: '/tmp/x' }, null), { type: 'unix', path: '/tmp/x' });
+  });
+});
