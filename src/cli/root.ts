@@ -61,6 +61,24 @@ export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string
   });
 }
 
+/** `--vhost-path DIR`: each subdirectory is served, as by `--path`, for the host of its name. */
+async function buildVHostPathRoot(dir: string, files: FilesConfig, cwd: string): Promise<Resource> {
+  const { VHostPath } = await import('../vhost/vhost-path.js');
+  const { unknownHost } = await import('./proxy-config.js');
+  const path = resolvePath(cwd, dir);
+  let ok = false;
+  try {
+    ok = statSync(path).isDirectory();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new CliError(`--vhost-path ${dir}: ${path} is not a directory; give a directory whose subdirectories are named after hosts`);
+  // Each host's File is built like the --path root (same options), once, when its host is first asked for.
+  const roots = new Map<string, Resource>();
+  for (const host of (await import('node:fs')).readdirSync(path)) roots.set(host, await buildFileRoot(resolvePath(path, host), files, cwd).catch(() => unknownHost()));
+  return new VHostPath(path, (p) => roots.get(p.slice(path.length + 1)) ?? unknownHost(), { default: unknownHost() });
+}
+
 /** Static-file options only make sense with a `path` root. */
 function checkFilesUnused(config: WebConfig): void {
   const f = config.files;
@@ -77,12 +95,14 @@ function checkFilesUnused(config: WebConfig): void {
 /** The root resource for `config`. */
 export async function buildRoot(config: WebConfig, cwd: string): Promise<Resource> {
   const root = config.root;
-  if (root.kind !== 'path') checkFilesUnused(config);
+  if (root.kind !== 'path' && root.kind !== 'vhost-path') checkFilesUnused(config);
   switch (root.kind) {
     case 'welcome':
       return new Welcome();
     case 'path':
       return buildFileRoot(root.dir, config.files, cwd);
+    case 'vhost-path':
+      return buildVHostPathRoot(root.dir, config.files, cwd);
     case 'class':
       return toResource(await loadExport(root.spec, cwd, '--class'), `--class ${root.spec}`);
   }

@@ -2,11 +2,13 @@
 // fills it from the command line.
 import { parseEndpoint, EndpointError, type Endpoint } from '../channels/endpoint.js';
 import { CliError, type OptionSpec } from './options.js';
+import { checkPublicUrl, defaultProxyConfig, parseProxy, parseTrustProxy, type ProxyConfig } from './proxy-config.js';
 
 /** Which resource serves `/`: the last root option given wins, as in twistd. */
 export type RootChoice =
   | { kind: 'welcome' }
   | { kind: 'path'; dir: string }
+  | { kind: 'vhost-path'; dir: string }
   | { kind: 'class'; spec: string };
 
 /** How `--path` serves files (applied in buildRoot, so option order does not matter). */
@@ -57,6 +59,8 @@ export interface WebConfig {
   scgi: Endpoint[];
   /** `--gateway-trusted-peers CIDR`: non-loopback peers FastCGI/SCGI accept (required to listen off loopback). */
   gatewayTrustedPeers: string[];
+  /** `--trust-proxy`, `--vhost-monster`, `--public-url`, `--proxy` (src/cli/proxy-config.ts). */
+  proxy: ProxyConfig;
 }
 
 /** A fresh configuration with the defaults. */
@@ -77,6 +81,7 @@ export function defaultWebConfig(): WebConfig {
     fastcgi: [],
     scgi: [],
     gatewayTrustedPeers: [],
+    proxy: defaultProxyConfig(),
   };
 }
 
@@ -129,6 +134,16 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     apply: (c, v) => void (c.root = { kind: 'class', spec: v }),
   },
   { name: 'path', value: 'DIR', help: 'serve files from DIR (a file or a directory; default: the current directory)', apply: (c, v) => void (c.root = { kind: 'path', dir: v }) },
+  { name: 'vhost-path', value: 'DIR', help: 'serve each subdirectory of DIR as the virtual host of its name', apply: (c, v) => void (c.root = { kind: 'vhost-path', dir: v }) },
+  {
+    name: 'trust-proxy',
+    value: 'CIDR',
+    help: 'believe X-Forwarded-*, Forwarded and X-App-* headers from these front ends (repeatable; default nobody)',
+    apply: (c, v) => void c.proxy.trustProxy.push(...parseTrustProxy(v)),
+  },
+  { name: 'vhost-monster', help: 'mount a VHostMonster at /vhost (/vhost/http/HOST:PORT/...) for trusted front ends', apply: (c) => void (c.proxy.vhostMonster = true) },
+  { name: 'public-url', value: 'URL', help: 'the public URL the site is served at, for front ends that send no headers', apply: (c, v) => void (c.proxy.publicUrl = checkPublicUrl(v)) },
+  { name: 'proxy', value: 'PATH=URL', help: 'reverse-proxy PATH to an http:// backend, e.g. /api=http://127.0.0.1:9000/ (repeatable)', apply: (c, v) => void c.proxy.proxies.push(parseProxy(v)) },
   {
     name: 'index',
     short: 'i',

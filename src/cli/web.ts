@@ -9,13 +9,14 @@ import { VERSION } from '../version.js';
 import { CliError, formatHelp, parseOptions } from './options.js';
 import { gatewayUrl, hasGatewayListeners, startGatewayListeners } from './gateway-listeners.js';
 import { buildRoot } from './root.js';
+import { wrapRoot } from './proxy-config.js';
 import { defaultWebConfig, WEB_OPTIONS, type WebConfig } from './web-config.js';
 
 const USAGE = 'Usage: trellis web [options]\n\nServe a site over HTTP, HTTPS (with HTTP/2) and UNIX sockets.';
 
 /** The Site described by `config`. */
 export async function buildSite(config: WebConfig, cwd: string): Promise<Site> {
-  const root = await buildRoot(config, cwd);
+  const root = wrapRoot(await buildRoot(config, cwd), config.proxy);
   return new Site(root, {
     displayTracebacks: config.displayTracebacks,
     accessLog: config.logfile ? openAccessLog(config.logfile) : null,

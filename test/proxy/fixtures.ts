@@ -37,3 +37,4 @@ export function tree(): Resource {
   root.putChild('', new Where());
   return root;
 }
+
