@@ -16,7 +16,10 @@ const H2_ENHANCE_YOUR_CALM = 0x0b;
 /** HTTP/2 error code CANCEL (RFC 9113 §7): what a client's early reset carries. */
 const H2_CANCEL = 0x08;
 /** Streams reset by the client before an answer, per second, before the connection is told to calm down. */
-const H2_MAX_EARLY_RESETS_PER_SECOND = 100;
+const H2_MAX_EARLY_RESETS_PER_SECOND = 50;
+/** Past this many streams, early resets above this share of all streams also count as a flood (SECURITY.md §4.1). */
+const H2_EARLY_RESET_RATIO = 0.25;
+const H2_RATIO_MIN_STREAMS = 200;
 /** Requests served on one HTTP/2 connection before it is asked to go away (SECURITY.md §4.1). */
 const H2_MAX_STREAMS_PER_SESSION = 10_000;
 
@@ -115,6 +118,7 @@ export function readTlsFiles(privateKey: string, certKey: string): TlsFiles {
 function guardSession(session: Http2Session): void {
   let windowStart = Date.now();
   let resets = 0;
+  let totalResets = 0;
   let streams = 0;
   session.on('stream', (stream: ServerHttp2Stream) => {
     if (++streams > H2_MAX_STREAMS_PER_SESSION) {
@@ -128,9 +132,12 @@ function guardSession(session: Http2Session): void {
         windowStart = now;
         resets = 0;
       }
-      if (++resets > H2_MAX_EARLY_RESETS_PER_SECOND && !session.destroyed) {
+      totalResets++;
+      const flood = ++resets > H2_MAX_EARLY_RESETS_PER_SECOND || (streams >= H2_RATIO_MIN_STREAMS && totalResets / streams > H2_EARLY_RESET_RATIO);
+      if (flood && !session.destroyed) {
         session.goaway(H2_ENHANCE_YOUR_CALM);
-        session.destroy();
+        // Give the GOAWAY frame a moment to leave before the connection is torn down.
+        setTimeout(() => session.destroy(), 50).unref();
       }
     });
   });
