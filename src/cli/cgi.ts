@@ -79,10 +79,9 @@ export async function runCgi(args: readonly string[]): Promise<void> {
   const accessLog = config.logfile ? (await import('../access-log.js')).openAccessLog(config.logfile) : null;
   const site = new Site(root, { displayTracebacks: config.displayTracebacks, accessLog, headers: config.addHeaders });
   // lighttpd sends SIGTERM when the client goes away; stdout breaking says the same.
-  const { completed } = await new Promise<{ completed: boolean }>((resolve) => {
-    process.once('SIGTERM', () => resolve({ completed: false }));
-    serveCgi(site, { env: process.env, stdin: process.stdin, stdout: process.stdout, mount: config.mount }).then(resolve);
-  });
+  const gone = new AbortController();
+  process.once('SIGTERM', () => gone.abort());
+  const { completed } = await serveCgi(site, { env: process.env, stdin: process.stdin, stdout: process.stdout, mount: config.mount, signal: gone.signal });
   await accessLog?.close();
   const flushed = () => process.exit(completed ? 0 : 1);
   if (completed) process.stdout.write('', flushed);

@@ -16,6 +16,8 @@ export interface ServeCgiOptions {
   stdout: Writable;
   /** Mount point overriding SCRIPT_NAME (see `parseCgiParams`). Default: none. */
   mount?: string | null;
+  /** Aborting it says the front end went away (lighttpd and Apache send SIGTERM). Default: none. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -60,7 +62,7 @@ export function cgiBody(stdin: Readable, contentLength: number | null, chunked: 
   return body;
 }
 
-/** A ResponseSink writing a CGI response to `out`; `done` settles once the last byte was handed over. */
+/** A ResponseSink writing a CGI response to `out`; `onEnd` runs once the last byte was handed over, `onAbort` when the response must be dropped. */
 export function cgiSink(out: Writable, onEnd: () => void, onAbort: () => void): ResponseSink {
   return {
     writeHead(code, reason, headers) {
@@ -98,6 +100,7 @@ export function serveCgi(site: Site, options: ServeCgiOptions): Promise<{ reques
     };
     const sink = cgiSink(stdout, () => finish(true), () => finish(false));
     stdout.on('error', () => finish(false));
+    options.signal?.addEventListener('abort', () => finish(false), { once: true });
     const get = env instanceof Map ? (n: string) => env.get(n) : (n: string) => (env as Record<string, string | undefined>)[n];
     const declared = get('CONTENT_LENGTH');
     const length = declared && /^\d{1,15}$/.test(declared) ? Number(declared) : null;
