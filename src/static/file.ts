@@ -15,7 +15,7 @@ import { ErrorPage, ForbiddenResource, NoResource, Resource, type ChildResult, t
 import { redirectTo } from '../util/redirect.js';
 import { FileCache, type CachedCoding } from './file-cache.js';
 import { DirectoryLister } from './listing.js';
-import { typeForName, extensionOf } from './mime.js';
+import { CONTENT_ENCODINGS, extensionOf, typeForName, type FileType } from './mime.js';
 import { planMultipart } from './multipart-byteranges.js';
 import { checkContainment, DEFAULT_HIDDEN, isHiddenName, isSafeSegment, statusForFsError, type HiddenPolicy, type SymlinkPolicy } from './path-safety.js';
 import { normalizeExt, type Processor } from './processors.js';
@@ -68,6 +68,27 @@ interface Tree {
   precompressed: boolean;
   compress: boolean;
   cache: FileCache | null;
+  /** Content types by default type and extension key (`.txt`, `.txt.gz`, ''); cleared past 1000 entries. */
+  types: Map<string, FileType>;
+}
+
+/** The part of a name its type depends on: the extension, and the inner one before `.gz`/`.bz2`. */
+function typeKey(name: string): string {
+  const ext = extensionOf(name);
+  return CONTENT_ENCODINGS[ext] === undefined ? ext : extensionOf(name.slice(0, -ext.length)) + ext;
+}
+
+const dates = new Map<number, string>();
+
+/** An HTTP-date for a whole-second time, memoised (files share few distinct mtimes). */
+function httpDate(ms: number): string {
+  let text = dates.get(ms);
+  if (text === undefined) {
+    text = new Date(ms).toUTCString();
+    if (dates.size >= 1000) dates.clear();
+    dates.set(ms, text);
+  }
+  return text;
 }
 
 type StatResult = Stats | 403 | 404;
@@ -201,6 +222,7 @@ export class File extends Resource {
       precompressed: options.precompressed ?? true,
       compress: options.compress ?? true,
       cache: options.cache === undefined ? new FileCache() : options.cache,
+      types: new Map(),
     };
     this.#rel = [];
   }
@@ -213,11 +235,25 @@ export class File extends Resource {
   /** Maps an extension to a content type for the whole tree: `setContentType('.md', 'text/markdown')`. */
   setContentType(ext: string, type: string): void {
     this.#tree.contentTypes.set(normalizeExt(ext), type);
+    this.#tree.types.clear();
   }
 
   /** The Content-Type this tree sends for a file name. */
   typeFor(name: string): string {
-    return typeForName(name, { overrides: this.#tree.contentTypes, defaultType: this.defaultType }).type;
+    return this.#fileType(name).type;
+  }
+
+  #fileType(name: string): FileType {
+    const tk = typeKey(name);
+    const key = `${this.defaultType}\0${tk}`;
+    const types = this.#tree.types;
+    let ft = types.get(key);
+    if (!ft) {
+      ft = typeForName(`x${tk}`, { overrides: this.#tree.contentTypes, defaultType: this.defaultType });
+      if (types.size >= 1000) types.clear();
+      types.set(key, ft);
+    }
+    return ft;
   }
 
   /** A child File for `name` in this directory, sharing the tree and this File's settings. */
@@ -275,6 +311,7 @@ export class File extends Resource {
   }
 
   override getChild(segment: string, request: Request): ChildResult {
+    if (segment !== '') return this.#namedChild(segment);
     const own = this.#ownStat();
     if (typeof own === 'number') return own === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
     if (!own.isDirectory()) {
@@ -285,7 +322,7 @@ export class File extends Resource {
       }
       return new NoResource(NOT_FOUND_DETAIL);
     }
-    if (segment === '') {
+    {
       if (request.postpath.length) return new NoResource(NOT_FOUND_DETAIL);
       for (const name of this.indexNames) {
         const st = statQuiet(join(this.path, name));
@@ -301,6 +338,13 @@ export class File extends Resource {
         allowed: (full) => this.#tree.symlinks === 'follow' || this.#containment(full, [...this.#rel, basename(full)]).ok,
       });
     }
+  }
+
+  /**
+   * The child for a non-empty segment. No stat of this directory first: when it is not one, the
+   * child's stat fails with ENOTDIR, which is a 404 like any other miss.
+   */
+  #namedChild(segment: string): Resource {
     if (!isSafeSegment(segment) || isHiddenName(segment, this.#tree.hidden)) return new NoResource(NOT_FOUND_DETAIL);
     const st = statQuiet(join(this.path, segment));
     if (st === 403) return new ForbiddenResource();
@@ -329,13 +373,13 @@ export class File extends Resource {
   /** Headers, negotiation, preconditions, ranges, then the body. */
   #serve(request: Request, st: Stats): RenderResult {
     const tree = this.#tree;
-    const ft = typeForName(basename(this.path), { overrides: tree.contentTypes, defaultType: this.defaultType });
+    const ft = this.#fileType(basename(this.path));
     const baseTag = `${st.ino.toString(36)}-${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`;
     const lastModified = Math.floor(st.mtimeMs / 1000) * 1000;
     request.setHeader('Content-Type', ft.type);
     request.setHeader('X-Content-Type-Options', 'nosniff');
     request.setHeader('Accept-Ranges', 'bytes');
-    request.setHeader('Last-Modified', new Date(lastModified).toUTCString());
+    request.setHeader('Last-Modified', httpDate(lastModified));
     if (this.cacheControl) request.setHeader('Cache-Control', this.cacheControl);
 
     const rangeHeader = request.getHeader('range');
@@ -351,10 +395,9 @@ export class File extends Resource {
     request.setHeader('ETag', rep.etag);
 
     const h = request.requestHeaders;
-    const pre = evaluatePreconditions(
-      { method: request.method, ifMatch: h.get('if-match'), ifNoneMatch: h.get('if-none-match'), ifModifiedSince: h.get('if-modified-since'), ifUnmodifiedSince: h.get('if-unmodified-since') },
-      { etag: rep.etag, lastModified },
-    );
+    const conditions = { method: request.method, ifMatch: h.get('if-match'), ifNoneMatch: h.get('if-none-match'), ifModifiedSince: h.get('if-modified-since'), ifUnmodifiedSince: h.get('if-unmodified-since') };
+    const conditional = conditions.ifMatch !== undefined || conditions.ifNoneMatch !== undefined || conditions.ifModifiedSince !== undefined || conditions.ifUnmodifiedSince !== undefined;
+    const pre = conditional ? evaluatePreconditions(conditions, { etag: rep.etag, lastModified }) : 200;
     if (pre !== 200) {
       request.setEncoder(null);
       request.setResponseCode(pre);

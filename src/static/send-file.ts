@@ -45,28 +45,42 @@ export async function openChecked(path: string, st: Stats): Promise<number> {
  * A read error after the headers went out drops the connection (the length was already promised).
  */
 export async function streamPieces(request: Request, fd: number, pieces: readonly BodyPiece[]): Promise<void> {
+  let pending: Promise<Buffer> | null = null;
   try {
     for (const piece of pieces) {
       if (Buffer.isBuffer(piece)) {
         if (!request.write(piece)) await request.drain();
         continue;
       }
+      // Read one chunk ahead: the next read runs while the channel drains the previous write.
       let position = piece.start;
       const end = piece.end + 1;
-      while (position < end) {
-        if (request.disconnected || request.finished) return;
+      const readNext = (): Promise<Buffer> | null => {
+        if (position >= end) return null;
         const length = Math.min(READ_CHUNK, end - position);
+        const at = position;
+        position += length;
         const buffer = Buffer.allocUnsafe(length);
-        const n = await readAsync(fd, buffer, length, position);
-        if (n === 0) throw new Error('file shrank while being sent');
-        position += n;
-        if (!request.write(n === length ? buffer : buffer.subarray(0, n))) await request.drain();
+        return readAsync(fd, buffer, length, at).then((n) => {
+          if (n !== length) throw new Error('file shrank while being sent');
+          return buffer;
+        });
+      };
+      pending = readNext();
+      while (pending) {
+        const chunk = await pending;
+        if (request.disconnected || request.finished) return;
+        pending = readNext();
+        pending?.catch(() => {});
+        if (!request.write(chunk)) await request.drain();
       }
     }
     request.finish();
   } catch {
     request.abortConnection();
   } finally {
+    // Never close the descriptor under a read still in flight.
+    if (pending) await pending.then(() => {}, () => {});
     close(fd, () => {});
   }
 }
