@@ -2,7 +2,10 @@
 // page that reports what the Request saw, an upload that answers with the body's length and hash, a
 // redirect to an absolute URL, and a slow streaming page that records whether notifyFinish rejected.
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Data } from '../../src/data.js';
+import { File } from '../../src/static/file.js';
 import { NOT_DONE_YET, type Request } from '../../src/request.js';
 import { Resource, type RenderResult } from '../../src/resource.js';
 import { Site } from '../../src/site.js';
@@ -83,8 +86,8 @@ class Stream extends Resource {
   }
 }
 
-/** A fresh gateway test site and its stream events. */
-export function gatewaySite(): { site: Site; events: StreamEvents } {
+/** A fresh gateway test site and its stream events; with `filesDir`, `/files/static.txt` is a real file served by File. */
+export function gatewaySite(options: { filesDir?: string } = {}): { site: Site; events: StreamEvents } {
   let waiters: Array<() => void> = [];
   const events = {
     started: 0,
@@ -103,6 +106,10 @@ export function gatewaySite(): { site: Site; events: StreamEvents } {
   root.putChild('upload', new Upload());
   root.putChild('go', new Go());
   root.putChild('stream', new Stream(events));
+  if (options.filesDir) {
+    writeFileSync(join(options.filesDir, 'static.txt'), STATIC_TEXT);
+    root.putChild('files', new File(options.filesDir));
+  }
   const site = new Site(root, { logError: () => {} });
   return { site, events };
 }

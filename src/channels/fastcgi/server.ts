@@ -303,10 +303,16 @@ class FastCgiConnection {
         return ok;
       },
       end: (chunk) => {
-        const data = this.#withHead(ex, chunk);
-        if (data) this.#write(ex, FcgiType.STDOUT, data);
         if (this.#closed || ex.ended) return;
-        this.#socket.write(Buffer.concat([encodeRecord(FcgiType.STDOUT, ex.id), encodeEndRequest(ex.id, 0, FcgiProtocolStatus.REQUEST_COMPLETE)]));
+        // The last body bytes, the empty STDOUT and END_REQUEST leave in one write: a front end that
+        // sees the body complete before END_REQUEST (HAProxy) would otherwise open a new connection
+        // for the client's next request instead of reusing this one.
+        const data = this.#withHead(ex, chunk);
+        const socket = this.#socket;
+        socket.cork();
+        if (data) this.#write(ex, FcgiType.STDOUT, data);
+        socket.write(Buffer.concat([encodeRecord(FcgiType.STDOUT, ex.id), encodeEndRequest(ex.id, 0, FcgiProtocolStatus.REQUEST_COMPLETE)]));
+        socket.uncork();
         ex.ended = true;
         this.#forget(ex);
       },

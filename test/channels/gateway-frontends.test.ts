@@ -1,0 +1,85 @@
+// The same site behind every real front end that speaks FastCGI or SCGI, from the documented recipes:
+// a static file, a dynamic page, a 1 MiB upload, a redirect to the public URL, the /app mount, and a
+// client hanging up mid-response (the next request still works).
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import { FRONT_ENDS, openFrontEnd } from '../helpers/gateway-matrix.js';
+import { STATIC_TEXT } from '../helpers/gateway-site.js';
+
+const upload = Buffer.alloc(1024 * 1024);
+for (let i = 0; i < upload.length; i++) upload[i] = (i * 31 + 7) & 0xff;
+const uploadAnswer = `${upload.length} ${createHash('sha256').update(upload).digest('hex')}`;
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+for (const fe of FRONT_ENDS) {
+  test(`behind ${fe.name}`, async (t) => {
+    const opened = await openFrontEnd(t, fe);
+    if (!opened) return;
+    const { client, events, daemon, accepted } = opened;
+    const log = () => daemon?.output() ?? '';
+
+    await t.test('a static file (File resource) under /app', async () => {
+      const r = await client.request('GET', '/app/files/static.txt');
+      assert.equal(r.status, 200, log());
+      assert.equal(r.body.toString(), STATIC_TEXT);
+      assert.match(r.headers['content-type'] ?? '', /^text\/plain/);
+      assert.ok(r.headers['last-modified']);
+    });
+
+    await t.test('a dynamic page sees the mount as prepath and the public URL', async () => {
+      const r = await client.request('GET', '/app/info/a%20b?x=1', { headers: { Proxy: 'http://evil.example/' } });
+      assert.equal(r.status, 200, log());
+      const info = JSON.parse(r.body.toString());
+      assert.deepEqual(info.prepath, ['app', 'info']);
+      assert.deepEqual(info.postpath, ['a b']);
+      assert.equal(info.prePathURL, `${client.origin}/app/info`);
+      assert.equal(info.arg, '1');
+      assert.equal(info.proxy, null, 'the Proxy header never reaches the site (httpoxy)');
+      assert.equal(info.channel, fe.protocol);
+    });
+
+    await t.test('the bare mount /app is the site root', async () => {
+      const r = await client.request('GET', '/app/');
+      assert.equal(r.status, 200, log());
+      assert.equal(r.body.toString(), 'gateway root\n');
+    });
+
+    await t.test('a POST of 1 MiB arrives whole', async () => {
+      const r = await client.request('POST', '/app/upload', { body: upload, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(upload.length) } });
+      assert.equal(r.status, 200, log());
+      assert.equal(r.body.toString(), uploadAnswer);
+    });
+
+    await t.test('a redirect points at the public URL under /app', async () => {
+      const r = await client.request('GET', '/app/go');
+      assert.equal(r.status, 302, log());
+      assert.equal(r.headers.location, `${client.origin}/app/info`);
+    });
+
+    if (fe.reuses) {
+      await t.test('backend connections are kept and reused (FCGI_KEEP_CONN)', async () => {
+        const before = accepted();
+        for (let i = 0; i < 6; i++) assert.equal((await client.request('GET', '/app/info', { keepAlive: true })).status, 200);
+        assert.ok(accepted() - before <= 1, `${accepted() - before} new connections for 6 requests`);
+      });
+    }
+
+    await t.test('a client hanging up mid-response: notifyFinish rejects, the next request works', async () => {
+      const lost = events.waitLost();
+      await client.hangUpDuring('/app/stream');
+      await within(lost, 8000, 'notifyFinish rejecting');
+      const r = await client.request('GET', '/app/files/static.txt');
+      assert.equal(r.status, 200);
+    });
+  });
+}
