@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { escapeHtml } from '../internal/escape.js';
 import { Resource, type RenderResult } from '../resource.js';
 import type { Request } from '../request.js';
-import { isHiddenName, type HiddenPolicy } from './path-safety.js';
+import { isHiddenName, isSafeSegment, type HiddenPolicy } from './path-safety.js';
 
 /** Sent with every generated listing: nothing may load or run but the inline style (SECURITY.md §1.4). */
 export const LISTING_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
@@ -140,8 +140,8 @@ export interface ListingSource {
 const SORT_KEYS = new Set<ListingSortKey>(['name', 'size', 'modified', 'type']);
 
 /**
- * Renders the listing of a directory. Hidden names (dotfiles, backups) and entries the symlink
- * policy refuses are left out; entries whose stat fails are skipped. Sent as `text/html;
+ * Renders the listing of a directory. Hidden names (dotfiles, backups), names no request could
+ * reach (a backslash inside), and entries the symlink policy refuses are left out; entries whose stat fails are skipped. Sent as `text/html;
  * charset=utf-8` with `X-Content-Type-Options: nosniff` and a Content-Security-Policy.
  */
 export class DirectoryLister extends Resource {
@@ -164,7 +164,7 @@ export class DirectoryLister extends Resource {
     const entries: ListingEntry[] = [];
     await Promise.all(
       names
-        .filter((name) => !isHiddenName(name, src.hidden))
+        .filter((name) => isSafeSegment(name) && !isHiddenName(name, src.hidden))
         .map(async (name) => {
           const full = join(src.path, name);
           try {
