@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it, test, type TestContext } from 'node:test';
 import { startApache, startLighttpd, type Daemon } from '../helpers/daemon.js';
 import { needPeer } from '../helpers/peers.js';
 import { CLI, ROOT, freePort, spawnTrellis, tempDir } from '../helpers/server.js';
@@ -198,3 +198,17 @@ describe('behind Apache mod_proxy_ajp with the wrong secret', () => {
     assert.equal((await send(port, 'GET', '/app/info')).status, 403);
   });
 });
+
+const PAGES: Array<[string, string[]]> = [
+  ['apache-ajp.conf', ['apache.md']],
+  ['apache-cgi.conf', ['apache.md', 'cgi.md']],
+  ['lighttpd-cgi.conf', ['lighttpd.md', 'cgi.md']],
+  ['trellis.cgi', ['cgi.md']],
+  ['trellis-relay.cgi', ['cgi.md']],
+];
+for (const [file, pages] of PAGES) {
+  test(`docs/deploy shows the tested ${file} unchanged`, () => {
+    const text = readFileSync(join(RECIPES, file), 'utf8').trimEnd();
+    for (const page of pages) assert.ok(readFileSync(join(ROOT, 'docs/deploy', page), 'utf8').includes(text), `${page} does not show ${file} as tested`);
+  });
+}
