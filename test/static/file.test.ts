@@ -442,3 +442,53 @@ describe('File ignoredExts and processors', () => {
     assert.equal((await send(base, '/moved.asis')).status, 200);
   });
 });
+
+describe('File streaming with backpressure', () => {
+  test('streamed bodies wait for drain: one chunk out (and one read ahead) until the channel has room', async () => {
+    const { dummyRequest } = await import('../helpers/dummy.js');
+    const site = new Site(new File(root));
+    const d = dummyRequest({ uri: '/big.bin', backpressure: true });
+    site.handle(d.request);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(d.response.code, 200);
+    assert.equal(d.response.chunks.length, 1, 'only the first chunk was written');
+    assert.equal(d.response.chunks[0]!.length, 1024 * 1024);
+    for (let i = 0; i < 10 && !d.response.ended; i++) {
+      d.drain();
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    assert.ok(d.response.ended);
+    assert.ok(d.response.body().equals(BIG));
+  });
+
+  test('a client that leaves mid-stream stops the stream without an error', async () => {
+    const { dummyRequest } = await import('../helpers/dummy.js');
+    const errors: string[] = [];
+    const site = new Site(new File(root), { logError: (m) => errors.push(m) });
+    const d = dummyRequest({ uri: '/big.bin', backpressure: true });
+    site.handle(d.request);
+    await new Promise((r) => setTimeout(r, 100));
+    d.request.connectionLost();
+    d.drain();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(d.response.chunks.length, 1);
+    assert.ok(!d.response.ended);
+    assert.deepEqual(errors, []);
+  });
+
+  test('a real slow reader gets the whole large file', async () => {
+    const { connect } = await import('node:net');
+    const url = new URL(base);
+    const socket = connect(Number(url.port), url.hostname);
+    socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    socket.pause();
+    await new Promise((r) => setTimeout(r, 300));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.resume();
+    await new Promise((r) => socket.once('end', r));
+    const all = Buffer.concat(chunks);
+    const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
+    assert.ok(body.equals(BIG));
+  });
+});

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { checkContainment, isHiddenName, isSafeSegment, statusForFsError } from '../../src/static/path-safety.js';
+import { tempDir } from '../helpers/server.js';
+
+const SEGMENTS: Array<[string, boolean]> = [
+  ['a.txt', true],
+  ['a b', true],
+  ['ü', true],
+  ['a:b', true],
+  ['...', true],
+  ['', false],
+  ['.', false],
+  ['..', false],
+  ['a/b', false],
+  ['..\\x', false],
+  ['a\0b', false],
+];
+for (const [segment, safe] of SEGMENTS) {
+  test(`isSafeSegment(${JSON.stringify(segment)}) is ${safe}`, () => assert.equal(isSafeSegment(segment), safe));
+}
+
+const HIDDEN: Array<[string, boolean]> = [
+  ['.env', true],
+  ['.git', true],
+  ['.htaccess', true],
+  ['.well-known', false],
+  ['notes.txt~', true],
+  ['a.bak', true],
+  ['a.ORIG', true],
+  ['.a.swp', true],
+  ['a.swp', true],
+  ['config.old', true],
+  ['#draft#', true],
+  ['index.html', false],
+  ['a.b~c', false],
+];
+for (const [name, hidden] of HIDDEN) {
+  test(`isHiddenName(${JSON.stringify(name)}) is ${hidden}`, () => assert.equal(isHiddenName(name), hidden));
+}
+
+test('isHiddenName takes a custom allow and deny list', () => {
+  const policy = { allow: ['.well-known', '.public'], deny: [/^\./, /\.log$/] };
+  assert.equal(isHiddenName('.public', policy), false);
+  assert.equal(isHiddenName('app.log', policy), true);
+  assert.equal(isHiddenName('a.bak', policy), false);
+});
+
+test('statusForFsError maps permission errors to 403 and the rest to 404', () => {
+  const e = (code: string) => Object.assign(new Error(code), { code });
+  assert.equal(statusForFsError(e('EACCES')), 403);
+  assert.equal(statusForFsError(e('EPERM')), 403);
+  for (const code of ['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EISDIR', 'EIO']) assert.equal(statusForFsError(e(code)), 404);
+  assert.equal(statusForFsError(null), 404);
+});
+
+test('checkContainment applies each symlink policy', () => {
+  const dir = tempDir();
+  try {
+    const root = join(dir.path, 'root');
+    mkdirSync(root);
+    writeFileSync(join(root, 'in.txt'), 'in');
+    writeFileSync(join(dir.path, 'out.txt'), 'out');
+    symlinkSync(join(dir.path, 'out.txt'), join(root, 'out-link'));
+    symlinkSync('in.txt', join(root, 'in-link'));
+    symlinkSync('loop', join(root, 'loop'));
+    const r = { path: root, real: root };
+    const check = (name: string, policy: Parameters<typeof checkContainment>[3]) => checkContainment(join(root, name), r, [name], policy).ok;
+    assert.equal(check('in.txt', 'inside-root'), true);
+    assert.equal(check('in-link', 'inside-root'), true);
+    assert.equal(check('out-link', 'inside-root'), false);
+    assert.equal(check('out-link', 'follow'), true);
+    assert.equal(check('in-link', 'never'), false);
+    assert.equal(check('in.txt', 'never'), true);
+    assert.equal(check('in-link', 'owner-match'), true);
+    assert.equal(check('missing', 'follow'), false);
+    assert.deepEqual(checkContainment(join(root, 'loop'), r, ['loop'], 'follow'), { ok: false, status: 404 });
+    // A sibling directory whose name starts with the root's is not inside it.
+    mkdirSync(join(dir.path, 'root2'));
+    symlinkSync(join(dir.path, 'root2'), join(root, 'prefix-link'));
+    assert.equal(check('prefix-link', 'inside-root'), false);
+  } finally {
+    dir.cleanup();
+  }
+});
