@@ -309,10 +309,15 @@ class FastCgiConnection {
         // for the client's next request instead of reusing this one.
         const data = this.#withHead(ex, chunk);
         const socket = this.#socket;
-        socket.cork();
-        if (data) this.#write(ex, FcgiType.STDOUT, data);
-        socket.write(Buffer.concat([encodeRecord(FcgiType.STDOUT, ex.id), encodeEndRequest(ex.id, 0, FcgiProtocolStatus.REQUEST_COMPLETE)]));
-        socket.uncork();
+        const tail = [encodeRecord(FcgiType.STDOUT, ex.id), encodeEndRequest(ex.id, 0, FcgiProtocolStatus.REQUEST_COMPLETE)];
+        if (!data || data.length < 16 * 1024) {
+          socket.write(Buffer.concat(data ? [...encodeStream(FcgiType.STDOUT, ex.id, data), ...tail] : tail));
+        } else {
+          socket.cork();
+          this.#write(ex, FcgiType.STDOUT, data);
+          for (const b of tail) socket.write(b);
+          socket.uncork();
+        }
         ex.ended = true;
         this.#forget(ex);
       },
