@@ -56,3 +56,6 @@ export { RewriterResource, tildeToUsers, alias } from './rewrite/rewriter.js';
 export type { RewriteRule } from './rewrite/rewriter.js';
 export { AutoVHostURIRewrite, VHostURIRewrite } from './rewrite/vhost-uri-rewrite.js';
 export type { AutoVHostOptions } from './rewrite/vhost-uri-rewrite.js';
+export { listenFastCgi, createFastCgiServer } from './channels/fastcgi/server.js';
+export { listenScgi, createScgiServer } from './channels/scgi/server.js';
+export type { GatewayOptions } from './channels/gateway.js';
