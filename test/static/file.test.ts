@@ -492,3 +492,18 @@ describe('File streaming with backpressure', () => {
     assert.ok(body.equals(BIG));
   });
 });
+
+describe('File compression past the variant cache', () => {
+  test('a compressible file too large to cache is compressed while streaming, through the core encoders', async () => {
+    const { FileCache } = await import('../../src/static/file-cache.js');
+    const b = await serve({ cache: new FileCache({ maxCompressSize: 1000, maxFileSize: 1000 }) });
+    const r = await send(b, '/style.css', { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.equal(r.headers['content-length'], undefined);
+    assert.match(String(r.headers.etag), /^W\//);
+    assert.deepEqual(gunzipSync(r.body), CSS);
+    const plain = await send(b, '/style.css');
+    assert.deepEqual(plain.body, CSS);
+  });
+});
