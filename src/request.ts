@@ -101,6 +101,7 @@ export function encodePathSegment(segment: string): string {
  * segment. Returns null for invalid percent-escapes or invalid UTF-8 (the Site answers 400).
  */
 export function splitPath(path: string): string[] | null {
+  if (path.indexOf('%') === -1) return path.split('/');
   const raw = path.split('/');
   const out: string[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
@@ -201,7 +202,7 @@ export class Request {
 
     let target = init.uri;
     // Absolute-form (RFC 9112 §3.2.2) is served as local: the Host comes from the URI (SECURITY.md §6.1).
-    if (/^https?:\/\//i.test(target)) {
+    if (target.charCodeAt(0) !== 47 /* '/' */ && /^https?:\/\//i.test(target)) {
       try {
         const url = new URL(target);
         this.requestHeaders.set('Host', url.host);
@@ -491,6 +492,14 @@ export class Request {
     this.#headers.set(name.toLowerCase(), [name, values]);
   }
 
+  /**
+   * Sets a header whose name and value were validated beforehand (the Site's own defaults).
+   * @internal
+   */
+  setTrustedHeader(name: string, value: string): void {
+    this.#headers.set(name.toLowerCase(), [name, [value]]);
+  }
+
   /** Adds a response header value, keeping earlier ones. */
   addHeader(name: string, value: string): void {
     assertHeader(name, value);
@@ -741,7 +750,7 @@ export class Request {
 
   #markFinished(): void {
     this.finished = true;
-    for (const w of this.#drainWaiters.splice(0)) w();
+    if (this.#drainWaiters.length) for (const w of this.#drainWaiters.splice(0)) w();
   }
 
   /**
@@ -774,6 +783,7 @@ export class Request {
     this.#settleFinish?.();
     this.#settleFinish = null;
     const callbacks = this.#doneCallbacks;
+    if (!callbacks.length) return;
     this.#doneCallbacks = [];
     for (const cb of callbacks) cb(this);
   }
@@ -784,7 +794,7 @@ export class Request {
     this.disconnected = true;
     this.#completed = true;
     this.#encoding?.destroy();
-    for (const w of this.#drainWaiters.splice(0)) w();
+    if (this.#drainWaiters.length) for (const w of this.#drainWaiters.splice(0)) w();
     this.#settleFinish?.(reason);
     this.#settleFinish = null;
     const callbacks = this.#doneCallbacks;

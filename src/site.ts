@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { AccessLog } from './access-log.js';
 import { HttpError } from './errors.js';
+import { assertHeader } from './http/headers.js';
 import { reasonPhrase } from './http/status.js';
 import { PROCESSING_FAILED_HTML, errorPageHtml, tracebackHtml } from './pages.js';
 import { NOT_DONE_YET, DEFAULT_REQUEST_LIMITS, type Request, type RequestLimits } from './request.js';
@@ -79,14 +80,13 @@ export interface SiteOptions {
 }
 
 let cachedDate = '';
-let cachedDateSecond = 0;
+let cachedUntil = 0;
 
 /** The Date header value, computed at most once a second. */
 function httpDate(): string {
   const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== cachedDateSecond) {
-    cachedDateSecond = second;
+  if (now >= cachedUntil) {
+    cachedUntil = now - (now % 1000) + 1000;
     cachedDate = new Date(now).toUTCString();
   }
   return cachedDate;
@@ -120,6 +120,8 @@ export class Site {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.logError = options.logError ?? ((message) => void process.stderr.write(`${new Date().toISOString()} ${message}\n`));
     this.#sessionStore = options.sessionStore ?? null;
+    if (this.serverHeader) assertHeader('Server', this.serverHeader);
+    for (const [name, value] of this.headers) assertHeader(name, value);
   }
 
   /** The session store (an in-memory one unless another was given). */
@@ -135,8 +137,9 @@ export class Site {
   }
 
   #applyDefaultHeaders(request: Request): void {
-    request.setHeader('Date', httpDate());
-    if (this.serverHeader) request.setHeader('Server', this.serverHeader);
+    // These were validated once, in the constructor; this runs for every request.
+    request.setTrustedHeader('Date', httpDate());
+    if (this.serverHeader) request.setTrustedHeader('Server', this.serverHeader);
     for (const [name, value] of this.headers) request.addHeader(name, value);
   }
 
