@@ -2,7 +2,7 @@
 // loopback, and Trellis's own reverse proxy in front of nginx and of another Trellis. In each, a
 // directory redirect and prePathURL() show the public URL. The configs are the recipes in docs/deploy/.
 import { strict as assert } from 'node:assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { wrapRoot, defaultProxyConfig, type ProxyConfig } from '../../src/cli/proxy-config.js';
@@ -13,7 +13,8 @@ import { File } from '../../src/static/file.js';
 import { NameVirtualHost } from '../../src/vhost/name-virtual-host.js';
 import { startApache, startHaproxy, startLighttpd, startNginx, type Daemon } from '../helpers/daemon.js';
 import { needPeer } from '../helpers/peers.js';
-import { freePort, serveSite, spawnTrellis, tempDir } from '../helpers/server.js';
+import { RECIPES, recipe } from '../helpers/gateway-matrix.js';
+import { ROOT, freePort, serveSite, spawnTrellis, tempDir } from '../helpers/server.js';
 import { fetchRaw } from './http-client.js';
 import { Dir, Where } from './fixtures.js';
 
@@ -82,13 +83,7 @@ describe('behind real front ends', () => {
     if (!apache) return;
     const b = await trustedBackend();
     const port = await freePort();
-    const d = await startApache(apache, stateDir('apache-sub'), port, ['proxy', 'proxy_http', 'headers'], `
-<Location /whatever/>
-  ProxyPass http://127.0.0.1:${b.port}/
-  RequestHeader set X-App-Location /whatever/
-  RequestHeader set X-App-Scheme https
-</Location>
-`);
+    const d = await startApache(apache, stateDir('apache-sub'), port, ['proxy', 'proxy_http', 'headers'], recipe('apache-http-proxy.conf', { HTTP_PORT: b.port! }));
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `https://${PUBLIC}/whatever`, '/whatever');
     const seen = JSON.parse((await fetchRaw(`http://127.0.0.1:${port}/whatever/where`, { headers: { Host: PUBLIC } })).body);
@@ -101,9 +96,7 @@ describe('behind real front ends', () => {
     if (!apache) return;
     const b = await trustedBackend({ vhostMonster: true });
     const port = await freePort();
-    const d = await startApache(apache, stateDir('apache-monster'), port, ['proxy', 'proxy_http'], `
-ProxyPass / http://127.0.0.1:${b.port}/vhost/http/${PUBLIC}:80/
-`);
+    const d = await startApache(apache, stateDir('apache-monster'), port, ['proxy', 'proxy_http'], recipe('apache-http-vhostmonster.conf', { HTTP_PORT: b.port!, PUBLIC_HOST: PUBLIC }));
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `http://${PUBLIC}`, '');
   });
@@ -113,21 +106,7 @@ ProxyPass / http://127.0.0.1:${b.port}/vhost/http/${PUBLIC}:80/
     if (!nginx) return;
     const b = await trustedBackend();
     const port = await freePort();
-    const d = await startNginx(nginx, stateDir('nginx'), port, `
-  upstream trellis { server 127.0.0.1:${b.port}; keepalive 16; }
-  server {
-    listen 127.0.0.1:${port};
-    location /app/ {
-      proxy_pass http://trellis/;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
-      proxy_set_header X-Forwarded-Prefix /app;
-    }
-  }`);
+    const d = await startNginx(nginx, stateDir('nginx'), port, recipe('nginx-http-proxy.conf', { HTTP_PORT: b.port!, PORT: port }));
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `http://${PUBLIC}/app`, '/app');
   });
@@ -137,13 +116,7 @@ ProxyPass / http://127.0.0.1:${b.port}/vhost/http/${PUBLIC}:80/
     if (!lighttpd) return;
     const b = await trustedBackend();
     const port = await freePort();
-    const d = await startLighttpd(lighttpd, stateDir('lighttpd'), port, `
-server.modules = ( "mod_proxy" )
-server.document-root = "${files}"
-$HTTP["url"] !~ "^/static" {
-  proxy.server = ( "" => ( ( "host" => "127.0.0.1", "port" => ${b.port} ) ) )
-}
-`);
+    const d = await startLighttpd(lighttpd, stateDir('lighttpd'), port, recipe('lighttpd-http-proxy.conf', { HTTP_PORT: b.port!, DIR: files }));
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `http://${PUBLIC}`, '');
   });
@@ -153,18 +126,7 @@ $HTTP["url"] !~ "^/static" {
     if (!haproxy) return;
     const b = await trustedBackend();
     const port = await freePort();
-    const d = await startHaproxy(haproxy, stateDir('haproxy'), port, `
-frontend public
-  bind 127.0.0.1:${port}
-  option forwardfor
-  http-request set-header X-Forwarded-Proto http
-  http-request set-header X-Forwarded-Host %[req.hdr(host)]
-  http-request set-header X-Forwarded-Prefix /app if { path_beg /app/ }
-  http-request replace-path ^/app/(.*) /\\1
-  default_backend trellis
-backend trellis
-  server app1 127.0.0.1:${b.port}
-`);
+    const d = await startHaproxy(haproxy, stateDir('haproxy'), port, recipe('haproxy-http-proxy.cfg', { HTTP_PORT: b.port!, PORT: port }));
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `http://${PUBLIC}/app`, '/app');
   });
@@ -243,3 +205,17 @@ backend trellis
     assert.equal((await fetchRaw(`${front.base}/where`, { headers: { Host: 'other.example' } })).status, 404);
   });
 });
+
+const PAGES: Array<[string, string]> = [
+  ['apache-http-proxy.conf', 'apache.md'],
+  ['apache-http-vhostmonster.conf', 'apache.md'],
+  ['nginx-http-proxy.conf', 'nginx.md'],
+  ['lighttpd-http-proxy.conf', 'lighttpd.md'],
+  ['haproxy-http-proxy.cfg', 'haproxy.md'],
+];
+for (const [file, page] of PAGES) {
+  test(`docs/deploy/${page} shows the tested ${file} unchanged`, () => {
+    const text = readFileSync(join(RECIPES, file), 'utf8').trimEnd();
+    assert.ok(readFileSync(join(ROOT, 'docs/deploy', page), 'utf8').includes(text), `${page} does not show ${file} as tested`);
+  });
+}
