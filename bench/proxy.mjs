@@ -1,0 +1,96 @@
+// Reverse-proxy benchmark: Trellis's ReverseProxyResource (`trellis web --proxy /=URL`) against
+// nginx proxy_pass (one worker, keepalive upstream) and a direct connection to the same backend.
+// The proxy under test runs on core 0; wrk and the backend share core 1 (the machine has 2 cores).
+// Then RSS of the Trellis proxy before and after 100,000 more proxied requests.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOAD_CORE, ROOT, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+
+requireTool('wrk');
+requireTool('nginx');
+requireTool('taskset', 'util-linux');
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const BACKEND = 18600;
+const TRELLIS = 18601;
+const NGINX = 18602;
+const dir = mkdtempSync(join(tmpdir(), 'trellis-bench-proxy-'));
+const children = [];
+
+// The backend: a tiny node:http server answering 13 bytes, on the load core.
+const backendCode = `require('node:http').createServer((q, s) => { s.setHeader('Content-Type', 'text/plain'); s.end('hello, world\\n'); }).listen(${BACKEND}, '127.0.0.1')`;
+const backend = spawn('taskset', ['-c', String(LOAD_CORE), process.execPath, '-e', backendCode], { stdio: 'ignore' });
+children.push(backend);
+
+const trellis = spawnPinned(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'web', '--listen', `tcp:${TRELLIS}:interface=127.0.0.1`, '--proxy', `/=http://127.0.0.1:${BACKEND}/`]);
+children.push(trellis);
+
+for (const d of ['client_body', 'proxy', 'fastcgi', 'scgi', 'uwsgi']) mkdirSync(join(dir, d));
+writeFileSync(
+  join(dir, 'nginx.conf'),
+  `daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  scgi_temp_path ${dir}/scgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  upstream backend { server 127.0.0.1:${BACKEND}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${NGINX};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+    }
+  }
+}
+`,
+);
+const nginx = spawnPinned('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
+children.push(nginx);
+
+function totalRequests(raw) {
+  return Number(/(\d+) requests in/.exec(raw)?.[1] ?? 0);
+}
+
+try {
+  await Promise.all([waitForPort(BACKEND), waitForPort(TRELLIS), waitForPort(NGINX)]);
+  // Warm up each path briefly (JIT, pools).
+  for (const port of [BACKEND, TRELLIS, NGINX]) wrk(`http://127.0.0.1:${port}/`, { seconds: 1, connections: 20 });
+
+  const rows = [];
+  const run = (name, port) => {
+    const r = wrk(`http://127.0.0.1:${port}/`, { seconds: SECONDS, connections: 50 });
+    rows.push({ server: name, 'req/s': Math.round(r.rps), 'p99 ms': r.p99, 'MB/s': r.mbps, errors: r.errors + (r.socketErrors ? ` (${r.socketErrors})` : '') });
+    return r;
+  };
+  const direct = run('direct to backend', BACKEND);
+  const ng = run('nginx proxy_pass (1 worker, core 0)', NGINX);
+  const tr = run('Trellis ReverseProxyResource (core 0)', TRELLIS);
+  printTable(rows);
+  console.log(`\nTrellis / nginx: ${(tr.rps / ng.rps).toFixed(2)}x (target >= 0.5x); proxies cost vs direct: Trellis ${(tr.rps / direct.rps).toFixed(2)}x, nginx ${(ng.rps / direct.rps).toFixed(2)}x`);
+
+  // Memory: RSS before and after at least 100,000 more proxied requests.
+  const before = rssMiB(trellis.pid);
+  const seconds = Math.max(3, Math.ceil(100_000 / Math.max(tr.rps, 1)) + 2);
+  const long = wrk(`http://127.0.0.1:${TRELLIS}/`, { seconds, connections: 50 });
+  await new Promise((r) => setTimeout(r, 500));
+  const afterRss = rssMiB(trellis.pid);
+  console.log(`Trellis proxy RSS: ${before.toFixed(1)} MiB before, ${afterRss.toFixed(1)} MiB after ${totalRequests(long.raw)} more proxied requests (${(afterRss - before >= 0 ? '+' : '') + (afterRss - before).toFixed(1)} MiB)`);
+} finally {
+  for (const c of children) await stop(c);
+  rmSync(dir, { recursive: true, force: true });
+}
