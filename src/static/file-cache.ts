@@ -112,7 +112,7 @@ export class FileCache {
     const e = this.#entry(path, st, true)!;
     const held = e.variants[coding];
     if (held) return held;
-    const work = this.#compress(path, e, coding, st, read);
+    const work = this.#compress(e, coding, st, read);
     e.variants[coding] = work;
     work.then(
       (out) => {
@@ -131,8 +131,7 @@ export class FileCache {
     return work;
   }
 
-  async #compress(path: string, e: Entry, coding: CachedCoding, st: Stats, read: () => Promise<Buffer>): Promise<Buffer | null> {
-    void path;
+  async #compress(e: Entry, coding: CachedCoding, st: Stats, read: () => Promise<Buffer>): Promise<Buffer | null> {
     const raw = e.body ?? (await read());
     if (raw.length !== st.size) return null;
     return coding === 'gzip'

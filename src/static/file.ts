@@ -35,7 +35,7 @@ const STREAM_ENCODERS = { br: new BrotliEncoderFactory(), gzip: new GzipEncoderF
 export interface FileOptions {
   /** Content-Type for unknown extensions. Default `application/octet-stream` (with nosniff). */
   defaultType?: string;
-  /** Names tried for a directory's index, in order. Default `index.html`, `index.htm`, `index`. */
+  /** Names tried for a directory's index, in order. Default `index.html`, `index.htm`, `index`, then `index<ext>` for each processor. */
   indexNames?: readonly string[];
   /** Extensions tried when a name does not exist (`.html` lets `/page` find `page.html`); `*` means any. Default none. */
   ignoredExts?: readonly string[];
@@ -202,10 +202,11 @@ export class File extends Resource {
     }
     this.path = resolve(path);
     this.defaultType = options.defaultType ?? 'application/octet-stream';
-    this.indexNames = [...(options.indexNames ?? DEFAULT_INDEX_NAMES)];
     this.ignoredExts = [...(options.ignoredExts ?? [])];
     this.processors = {};
     for (const [ext, p] of Object.entries(options.processors ?? {})) this.processors[normalizeExt(ext)] = p;
+    // As Twisted's index.rpy: each processed extension adds an index name after the static ones.
+    this.indexNames = [...(options.indexNames ?? [...DEFAULT_INDEX_NAMES, ...Object.keys(this.processors).map((ext) => `index${ext}`)])];
     this.listing = options.listing ?? true;
     this.cacheControl = options.cacheControl ?? null;
     let real = this.path;

@@ -507,3 +507,16 @@ describe('File compression past the variant cache', () => {
     assert.deepEqual(plain.body, CSS);
   });
 });
+
+describe('File index names and processors', () => {
+  test('each processor adds index<ext> to the default index names', async () => {
+    const { AsisResource } = await import('../../src/static/asis.js');
+    mkdirSync(join(root, 'asis-index'));
+    writeFileSync(join(root, 'asis-index', 'index.asis'), 'Status: 202 Accepted\n\nqueued');
+    const b = await serve({ processors: { asis: (p) => new AsisResource(p) } });
+    const r = await send(b, '/asis-index/');
+    assert.equal(r.status, 202);
+    assert.equal(r.body.toString(), 'queued');
+    assert.equal((await send(base, '/asis-index/')).status, 200);
+  });
+});
