@@ -60,6 +60,12 @@ for (const fe of FRONT_ENDS) {
       assert.equal(r.body.toString(), uploadAnswer);
     });
 
+    await t.test('a 1 MiB POST to a resource that never reads it is answered, and the next request works', async () => {
+      const r = await client.request('POST', '/app/files/static.txt', { body: upload, headers: { 'Content-Length': String(upload.length) } });
+      assert.equal(r.status, 405, log());
+      assert.equal((await client.request('GET', '/app/files/static.txt')).status, 200);
+    });
+
     await t.test('a redirect points at the public URL under /app', async () => {
       const r = await client.request('GET', '/app/go');
       assert.equal(r.status, 302, log());

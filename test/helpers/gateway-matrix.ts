@@ -155,6 +155,8 @@ function cgiFcgiClient(script: string): GatewayClient {
             reject(err);
           }
         });
+        // cgi-fcgi may answer and exit before reading a body nobody wanted (like a web server would see).
+        child.stdin.on('error', () => {});
         child.stdin.end(options.body);
       }),
     hangUpDuring: (path) =>

@@ -10,16 +10,32 @@ import type { Listener } from '../../../src/channels/listen.js';
 import { FcgiClient, cgiParams } from '../../helpers/fastcgi-client.js';
 import { gatewaySite, STATIC_TEXT, type StreamEvents } from '../../helpers/gateway-site.js';
 import { Data } from '../../../src/data.js';
+import type { Socket } from 'node:net';
+import type { Request } from '../../../src/request.js';
+import { Resource } from '../../../src/resource.js';
 
 let listener: Listener;
 let events: StreamEvents;
 let port: number;
+let release: () => void = () => {};
+const serverSockets: Socket[] = [];
+
+/** Reads its body only once the test releases it: shows STDIN backpressure. */
+class SlowUpload extends Resource {
+  override isLeaf = true;
+  async POST(request: Request): Promise<string> {
+    await new Promise<void>((resolve) => (release = resolve));
+    return String((await request.readBody({ limit: 64 * 1024 * 1024 })).length);
+  }
+}
 
 before(async () => {
   const g = gatewaySite();
   events = g.events;
   g.site.resource.putChild('big', new Data(Buffer.alloc(200_000, 0x61), 'text/plain'));
+  g.site.resource.putChild('slow-upload', new SlowUpload());
   listener = await listenFastCgi(g.site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
+  listener.server.on('connection', (s: Socket) => serverSockets.push(s));
   port = listener.port!;
 });
 after(() => listener.close(100));
@@ -266,4 +282,23 @@ test('FastCGI serves over a UNIX socket', async (t) => {
   assert.equal((await c.response(1)).body.toString(), STATIC_TEXT);
   c.close();
   await l.close(100);
+});
+
+test('FastCGI applies backpressure: STDIN stops being read while the resource does not read its body', async () => {
+  const size = 48 * 1024 * 1024;
+  const c = await FcgiClient.open(port);
+  await new Promise((r) => setTimeout(r, 20));
+  const server = serverSockets.at(-1)!;
+  c.begin(1, cgiParams('POST', '/slow-upload', { CONTENT_LENGTH: String(size) }));
+  const piece = Buffer.alloc(65535, 0x42);
+  const recs: Buffer[] = [];
+  for (let sent = 0; sent < size; sent += piece.length) recs.push(encodeRecord(FcgiType.STDIN, 1, piece.subarray(0, Math.min(piece.length, size - sent))));
+  recs.push(encodeRecord(FcgiType.STDIN, 1));
+  for (const r of recs) c.socket.write(r);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(server.bytesRead < size / 2, `the server read ${server.bytesRead} bytes before the resource asked for any`);
+  release();
+  const r = await c.response(1, 20_000);
+  assert.equal(r.body.toString(), String(size));
+  c.close();
 });

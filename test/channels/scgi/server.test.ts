@@ -2,7 +2,9 @@
 // streamed in, a CGI-style answer, and malformed headers closing the connection (SECURITY.md §5.2).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import type { Request } from '../../../src/request.js';
+import { Resource } from '../../../src/resource.js';
 import { after, before, test } from 'node:test';
 import { encodeScgiHeader } from '../../../src/channels/scgi/netstring.js';
 import { listenScgi } from '../../../src/channels/scgi/server.js';
@@ -12,11 +14,24 @@ import { gatewaySite, STATIC_TEXT, type StreamEvents } from '../../helpers/gatew
 
 let listener: Listener;
 let events: StreamEvents;
+let release: () => void = () => {};
+const serverSockets: Socket[] = [];
+
+/** Reads its body only once the test releases it: shows body backpressure. */
+class SlowUpload extends Resource {
+  override isLeaf = true;
+  async POST(request: Request): Promise<string> {
+    await new Promise<void>((resolve) => (release = resolve));
+    return String((await request.readBody({ limit: 64 * 1024 * 1024 })).length);
+  }
+}
 
 before(async () => {
   const g = gatewaySite();
   events = g.events;
+  g.site.resource.putChild('slow-upload', new SlowUpload());
   listener = await listenScgi(g.site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
+  listener.server.on('connection', (s: Socket) => serverSockets.push(s));
 });
 after(() => listener.close(100));
 
@@ -118,4 +133,15 @@ test('SCGI closes a connection whose header stalls (headerTimeout)', async () =>
   });
   assert.ok(Date.now() - t0 < 3000);
   await l.close(100);
+});
+
+test('SCGI applies backpressure: the body stops being read while the resource does not read it', async () => {
+  const size = 48 * 1024 * 1024;
+  const body = Buffer.alloc(size, 0x43);
+  const reply = exchange(scgiRequest('POST', '/slow-upload', body));
+  await new Promise((r) => setTimeout(r, 500));
+  const server = serverSockets.at(-1)!;
+  assert.ok(server.bytesRead < size / 2, `the server read ${server.bytesRead} bytes before the resource asked for any`);
+  release();
+  assert.equal(parseCgiReply(await reply).body.toString(), String(size));
 });
