@@ -72,6 +72,21 @@ export function checkRequestHead(
   return null;
 }
 
+/**
+ * Content-Length and whether Transfer-Encoding is present, read from the raw header list (Node builds
+ * `req.headers` lazily; this avoids building it on the hot path).
+ */
+function bodyFraming(rawHeaders: readonly string[]): { contentLength: string | undefined; chunked: boolean } {
+  let contentLength: string | undefined;
+  let chunked = false;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = rawHeaders[i + 1];
+    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') chunked = true;
+  }
+  return { contentLength, chunked };
+}
+
 /** Normalises a socket's peer to an Address (IPv4-mapped IPv6 shown as IPv4). */
 export function socketAddress(address: string | undefined, family: string | undefined, port: number | undefined, unixPath: string | null): Address {
   if (address === undefined) return { type: 'UNIX', path: unixPath };
@@ -188,8 +203,9 @@ export function nodeRequestListener(site: Site, options: NodeListenerOptions): (
     } else {
       headers = RequestHeaders.fromFlat(rawHeaders);
     }
-    const contentLengthHeader = isH2 ? (req.headers['content-length'] as string | undefined) : (req as IncomingMessage).headers['content-length'];
-    const hasBody = isH2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : contentLengthHeader !== undefined || (req as IncomingMessage).headers['transfer-encoding'] !== undefined;
+    const framing = bodyFraming(rawHeaders);
+    const contentLengthHeader = framing.contentLength;
+    const hasBody = isH2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : contentLengthHeader !== undefined || framing.chunked;
     const request = new Request({
       method: req.method!,
       uri: req.url!,
