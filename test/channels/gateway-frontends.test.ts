@@ -60,6 +60,26 @@ for (const fe of FRONT_ENDS) {
       assert.equal(r.body.toString(), uploadAnswer);
     });
 
+    if (fe.chunked !== undefined) {
+      await t.test(`a chunked 1 MiB upload: ${fe.chunked === 'ok' ? 'arrives whole' : `the front end refuses it (${fe.chunked})`}`, async () => {
+        const r = await client.request('POST', '/app/upload', { body: upload, chunked: true, headers: { 'Content-Type': 'application/octet-stream' } });
+        if (fe.chunked === 'ok') {
+          assert.equal(r.status, 200, log());
+          assert.equal(r.body.toString(), uploadAnswer);
+        } else {
+          assert.equal(r.status, fe.chunked);
+        }
+      });
+    }
+
+    await t.test('HEAD answers the headers without a body', async () => {
+      const r = await client.request('HEAD', '/app/files/static.txt');
+      assert.equal(r.status, 200, log());
+      assert.equal(r.body.length, 0);
+      // Apache drops Content-Length on proxied HEAD answers; the others pass ours on.
+      if (!fe.name.startsWith('Apache')) assert.equal(r.headers['content-length'], String(STATIC_TEXT.length));
+    });
+
     await t.test('a 1 MiB POST to a resource that never reads it is answered, and the next request works', async () => {
       const r = await client.request('POST', '/app/files/static.txt', { body: upload, headers: { 'Content-Length': String(upload.length) } });
       assert.equal(r.status, 405, log());

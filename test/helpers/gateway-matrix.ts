@@ -36,7 +36,7 @@ export interface Reply {
 /** A way to send requests through one front end. */
 export interface GatewayClient {
   /** Sends one request; `keepAlive` sends it on one kept-alive client connection shared by such requests. */
-  request(method: string, path: string, options?: { body?: Buffer; headers?: Record<string, string>; keepAlive?: boolean }): Promise<Reply>;
+  request(method: string, path: string, options?: { body?: Buffer; headers?: Record<string, string>; keepAlive?: boolean; chunked?: boolean }): Promise<Reply>;
   close(): void;
   /** Starts a GET of `path`, waits for the first body bytes, then hangs up. */
   hangUpDuring(path: string): Promise<void>;
@@ -57,17 +57,22 @@ export interface FrontEnd {
   mount?: string;
   /** The recipe keeps backend connections open across requests (FCGI_KEEP_CONN and a pool). */
   reuses?: boolean;
+  /**
+   * What a chunked (length-less) upload gets: `'ok'` when the front end buffers it into a
+   * CONTENT_LENGTH or streams it, else the status the front end refuses it with itself.
+   */
+  chunked?: 'ok' | number;
   start?(bin: string, dir: string, port: number, config: string): Promise<Daemon>;
 }
 
 export const FRONT_ENDS: FrontEnd[] = [
-  { name: 'nginx fastcgi_pass (keepalive)', peers: ['nginx'], protocol: 'fastcgi', recipe: 'nginx-fastcgi.conf', reuses: true, start: (b, d, p, c) => startNginx(b, d, p, c) },
-  { name: 'nginx scgi_pass (UNIX socket)', peers: ['nginx'], protocol: 'scgi', recipe: 'nginx-scgi.conf', unix: true, start: (b, d, p, c) => startNginx(b, d, p, c) },
-  { name: 'lighttpd mod_fastcgi', peers: ['lighttpd'], protocol: 'fastcgi', recipe: 'lighttpd-fastcgi.conf', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
-  { name: 'lighttpd mod_scgi', peers: ['lighttpd'], protocol: 'scgi', recipe: 'lighttpd-scgi.conf', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
-  { name: 'Apache mod_proxy_fcgi', peers: ['apache2'], protocol: 'fastcgi', recipe: 'apache-fastcgi.conf', reuses: true, start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_fcgi'], c) },
-  { name: 'Apache mod_proxy_scgi', peers: ['apache2'], protocol: 'scgi', recipe: 'apache-scgi.conf', mount: '/app', start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_scgi'], c) },
-  { name: 'HAProxy fcgi-app', peers: ['haproxy'], protocol: 'fastcgi', recipe: 'haproxy-fastcgi.cfg', reuses: true, start: (b, d, p, c) => startHaproxy(b, d, p, c) },
+  { name: 'nginx fastcgi_pass (keepalive)', peers: ['nginx'], protocol: 'fastcgi', recipe: 'nginx-fastcgi.conf', reuses: true, chunked: 'ok', start: (b, d, p, c) => startNginx(b, d, p, c) },
+  { name: 'nginx scgi_pass (UNIX socket)', peers: ['nginx'], protocol: 'scgi', recipe: 'nginx-scgi.conf', chunked: 'ok', unix: true, start: (b, d, p, c) => startNginx(b, d, p, c) },
+  { name: 'lighttpd mod_fastcgi', peers: ['lighttpd'], protocol: 'fastcgi', recipe: 'lighttpd-fastcgi.conf', chunked: 'ok', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
+  { name: 'lighttpd mod_scgi', peers: ['lighttpd'], protocol: 'scgi', recipe: 'lighttpd-scgi.conf', chunked: 'ok', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
+  { name: 'Apache mod_proxy_fcgi', peers: ['apache2'], protocol: 'fastcgi', recipe: 'apache-fastcgi.conf', reuses: true, chunked: 'ok', start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_fcgi'], c) },
+  { name: 'Apache mod_proxy_scgi', peers: ['apache2'], protocol: 'scgi', recipe: 'apache-scgi.conf', chunked: 411, mount: '/app', start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_scgi'], c) },
+  { name: 'HAProxy fcgi-app', peers: ['haproxy'], protocol: 'fastcgi', recipe: 'haproxy-fastcgi.cfg', reuses: true, chunked: 400, start: (b, d, p, c) => startHaproxy(b, d, p, c) },
   { name: 'cgi-fcgi (libfcgi)', peers: ['cgi-fcgi'], protocol: 'fastcgi', recipe: 'cgi-fcgi.sh' },
 ];
 
@@ -90,7 +95,14 @@ function httpClient(port: number): GatewayClient {
           res.on('error', reject);
         });
         req.on('error', reject);
-        req.end(options.body);
+        if (options.chunked && options.body) {
+          // No Content-Length: node sends the body chunked.
+          const half = options.body.length >> 1;
+          req.write(options.body.subarray(0, half));
+          req.end(options.body.subarray(half));
+        } else {
+          req.end(options.body);
+        }
       }),
     hangUpDuring: (path) =>
       new Promise((resolve, reject) => {

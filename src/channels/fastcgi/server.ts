@@ -148,8 +148,8 @@ class FastCgiConnection {
   #getValues(content: Buffer): void {
     const decoded = decodeNameValuePairs(content, this.#nvLimits);
     if (!decoded.ok) return this.#fail(`bad GET_VALUES: ${decoded.reason}`);
+    // FCGI_MAX_CONNS is left unanswered: Trellis sets no connection cap of its own for a front end.
     const known: Record<string, string> = {
-      FCGI_MAX_CONNS: String(this.#site.limits.maxConnectionsPerIp),
       FCGI_MAX_REQS: String(this.#options.maxConcurrent),
       FCGI_MPXS_CONNS: this.#options.maxConcurrent > 1 ? '1' : '0',
     };
