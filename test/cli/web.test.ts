@@ -228,3 +228,56 @@ test('HTTPS from the command line serves HTTP/2 and HTTP/1.1', async (t) => {
     dir.cleanup();
   }
 });
+
+test('--https PORT with --certificate and --privkey serves TLS', async (t) => {
+  const openssl = needPeer(t, 'openssl');
+  if (!openssl) return;
+  const dir = fixtureDir();
+  const tls = makeCertificate(openssl, dir.path);
+  const server = await spawnTrellis(['web', '--https', '0', '--certificate', tls.cert, '--privkey', tls.key, '--class', './site.ts#Root'], { cwd: dir.path });
+  try {
+    assert.match(server.url, /^https:\/\/localhost:\d+\/$/);
+    const { request } = await import('node:https');
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(new URL('/hello', server.url), { ca: readFileSync(tls.cert) }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.match(body, /^hello from a class at https:\/\/localhost:\d+\/hello$/);
+  } finally {
+    await server.stop();
+    dir.cleanup();
+  }
+});
+
+test('--logfile - writes the access log to stdout', async () => {
+  const dir = fixtureDir();
+  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root', '--logfile', '-'], { cwd: dir.path });
+  try {
+    await (await fetch(new URL('/hello?from=stdout', server.url))).text();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(server.stdout(), /"GET \/hello\?from=stdout HTTP\/1\.1" 200 \d+ "-" "/);
+  } finally {
+    await server.stop();
+    dir.cleanup();
+  }
+});
+
+test('SIGINT also drains and exits 0', async () => {
+  const dir = fixtureDir();
+  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root'], { cwd: dir.path });
+  try {
+    const pending = fetch(new URL('/slow', server.url)).then((r) => r.status);
+    await new Promise((r) => setTimeout(r, 150));
+    const exited = server.stop('SIGINT');
+    assert.equal(await pending, 200);
+    assert.equal(await exited, 0);
+  } finally {
+    await server.stop('SIGKILL');
+    dir.cleanup();
+  }
+});
