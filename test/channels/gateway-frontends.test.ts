@@ -100,6 +100,16 @@ for (const fe of FRONT_ENDS) {
       });
     }
 
+    if (fe.multiplexes) {
+      await t.test('concurrent requests share backend connections (multiplexing)', async () => {
+        const before = accepted();
+        const replies = await Promise.all(Array.from({ length: 8 }, () => client.request('GET', '/app/slow')));
+        for (const r of replies) assert.equal(r.body.toString(), 'slow\n', log());
+        // Without multiplexing this takes 7 or 8 new connections; HAProxy 2.6 opens about 4 (per thread).
+        assert.ok(accepted() - before <= 5, `${accepted() - before} new connections for 8 concurrent requests`);
+      });
+    }
+
     await t.test('a client hanging up mid-response: notifyFinish rejects, the next request works', async () => {
       const lost = events.waitLost();
       await client.hangUpDuring('/app/stream');

@@ -62,6 +62,8 @@ export interface FrontEnd {
    * CONTENT_LENGTH or streams it, else the status the front end refuses it with itself.
    */
   chunked?: 'ok' | number;
+  /** The recipe lets the front end put several requests on one connection (FCGI_MPXS_CONNS). */
+  multiplexes?: boolean;
   start?(bin: string, dir: string, port: number, config: string): Promise<Daemon>;
 }
 
@@ -72,7 +74,7 @@ export const FRONT_ENDS: FrontEnd[] = [
   { name: 'lighttpd mod_scgi', peers: ['lighttpd'], protocol: 'scgi', recipe: 'lighttpd-scgi.conf', chunked: 'ok', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
   { name: 'Apache mod_proxy_fcgi', peers: ['apache2'], protocol: 'fastcgi', recipe: 'apache-fastcgi.conf', reuses: true, chunked: 'ok', start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_fcgi'], c) },
   { name: 'Apache mod_proxy_scgi', peers: ['apache2'], protocol: 'scgi', recipe: 'apache-scgi.conf', chunked: 411, mount: '/app', start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_scgi'], c) },
-  { name: 'HAProxy fcgi-app', peers: ['haproxy'], protocol: 'fastcgi', recipe: 'haproxy-fastcgi.cfg', reuses: true, chunked: 400, start: (b, d, p, c) => startHaproxy(b, d, p, c) },
+  { name: 'HAProxy fcgi-app', peers: ['haproxy'], protocol: 'fastcgi', recipe: 'haproxy-fastcgi.cfg', reuses: true, multiplexes: true, chunked: 400, start: (b, d, p, c) => startHaproxy(b, d, p, c) },
   { name: 'cgi-fcgi (libfcgi)', peers: ['cgi-fcgi'], protocol: 'fastcgi', recipe: 'cgi-fcgi.sh' },
 ];
 

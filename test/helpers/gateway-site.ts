@@ -58,6 +58,15 @@ class Go extends Resource {
   }
 }
 
+/** Answers after 300 ms: several at once show concurrency (and multiplexing) through a front end. */
+class Slow extends Resource {
+  override isLeaf = true;
+  async GET(): Promise<string> {
+    await new Promise((r) => setTimeout(r, 300));
+    return 'slow\n';
+  }
+}
+
 class Stream extends Resource {
   override isLeaf = true;
   constructor(private readonly events: StreamEvents & { notify(): void }) {
@@ -106,6 +115,7 @@ export function gatewaySite(options: { filesDir?: string } = {}): { site: Site; 
   root.putChild('upload', new Upload());
   root.putChild('go', new Go());
   root.putChild('stream', new Stream(events));
+  root.putChild('slow', new Slow());
   if (options.filesDir) {
     writeFileSync(join(options.filesDir, 'static.txt'), STATIC_TEXT);
     root.putChild('files', new File(options.filesDir));
