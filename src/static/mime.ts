@@ -1,6 +1,18 @@
 // Content types for static files: the mime-types database (mime-db), per-File overrides, a safe
 // default, and the Content-Encoding that `.gz`/`.bz2` suffixes imply (as Twisted's File does).
-import mimeTypes from 'mime-types';
+import { createRequire } from 'node:module';
+
+type MimeTypes = typeof import('mime-types');
+let mimeDb: MimeTypes | null = null;
+
+/**
+ * mime-types and its database load on first use, not at import: parsing the database is a large part
+ * of start-up, which `trellis cgi` pays on every request even when no file is served.
+ */
+function mimeTypes(): MimeTypes {
+  mimeDb ??= createRequire(import.meta.url)('mime-types') as MimeTypes;
+  return mimeDb;
+}
 
 /** Default type for unknown extensions (SECURITY.md §1.5); sent with `X-Content-Type-Options: nosniff`. */
 export const DEFAULT_TYPE = 'application/octet-stream';
@@ -33,7 +45,7 @@ export function extensionOf(name: string): string {
 /** Adds `charset=utf-8` to text types that do not name a charset. */
 export function withCharset(type: string): string {
   if (/;\s*charset=/i.test(type)) return type;
-  return mimeTypes.contentType(type) || type;
+  return mimeTypes().contentType(type) || type;
 }
 
 /**
@@ -61,7 +73,7 @@ export function typeForName(name: string, options: TypeOptions = {}): FileType {
   }
   const baseExt = extensionOf(base);
   const override = baseExt ? options.overrides?.get(baseExt) : undefined;
-  const found = override ?? (baseExt ? mimeTypes.lookup(baseExt) : false);
+  const found = override ?? (baseExt ? mimeTypes().lookup(baseExt) : false);
   const type = found || options.defaultType || DEFAULT_TYPE;
   return { type: withCharset(type), encoding };
 }
