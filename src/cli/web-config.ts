@@ -223,8 +223,8 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   {
     name: 'ajp',
     value: 'EP',
-    help: 'serve AJP13 (Apache mod_proxy_ajp) on an endpoint: tcp:8009:interface=127.0.0.1, unix:/run/app.sock (repeatable)',
-    apply: (c, v) => void c.ajp.push(endpoint(v)),
+    help: 'serve AJP13 (Apache mod_proxy_ajp) on an endpoint: 8009 or tcp:8009 (loopback), unix:/run/app.ajp (repeatable)',
+    apply: (c, v) => void c.ajp.push(gatewayEndpoint(v)),
   },
   {
     name: 'ajp-secret',
