@@ -302,3 +302,23 @@ test('FastCGI applies backpressure: STDIN stops being read while the resource do
   assert.equal(r.body.toString(), String(size));
   c.close();
 });
+
+test('property: random record sequences on a live connection never take the server down', async () => {
+  const { default: fc } = await import('fast-check');
+  const record = fc.tuple(fc.integer({ min: 0, max: 14 }), fc.integer({ min: 0, max: 4 }), fc.uint8Array({ maxLength: 64 }));
+  await fc.assert(
+    fc.asyncProperty(fc.array(record, { maxLength: 12 }), fc.boolean(), async (records, garbage) => {
+      const c = await FcgiClient.open(port);
+      c.send(...records.map(([type, id, content]) => encodeRecord(type, id, Buffer.from(content))));
+      if (garbage) c.send(Buffer.from([7, 7, 7, 7, 7, 7, 7, 7]));
+      await new Promise((r) => setTimeout(r, 5));
+      c.close();
+    }),
+    { numRuns: 60 },
+  );
+  const d = await FcgiClient.open(port);
+  d.begin(1, cgiParams('GET', '/static.txt'));
+  d.stdin(1);
+  assert.equal((await d.response(1)).status, 200);
+  d.close();
+});

@@ -145,3 +145,20 @@ test('SCGI applies backpressure: the body stops being read while the resource do
   release();
   assert.equal(parseCgiReply(await reply).body.toString(), String(size));
 });
+
+test('property: random and truncated headers on live connections never take the server down', async () => {
+  const { default: fc } = await import('fast-check');
+  const valid = scgiRequest('POST', '/upload', Buffer.from('hello'));
+  await fc.assert(
+    fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)), fc.nat({ max: valid.length }).map((n) => valid.subarray(0, n))), async (bytes) => {
+      await new Promise<void>((resolve) => {
+        const socket = connect(listener.port!, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.on('close', () => resolve());
+        socket.write(bytes, () => setTimeout(() => socket.destroy(), 5));
+      });
+    }),
+    { numRuns: 60 },
+  );
+  assert.equal((await ask('GET', '/static.txt')).status, 200);
+});
