@@ -258,14 +258,11 @@ export class ReverseProxyResource extends Resource {
     };
     request.whenDone(stopOnLeave);
 
-    const connectTimer = setTimeout(() => {
-      if (!connected) req.destroy(Object.assign(new Error('connect timeout'), { code: 'ECONNECTTIMEOUT' }));
-    }, this.options.connectTimeout ?? 5_000);
-    connectTimer.unref();
+    let connectTimer: NodeJS.Timeout | undefined;
 
     const onConnect = () => {
       connected = true;
-      clearTimeout(connectTimer);
+      if (connectTimer) clearTimeout(connectTimer);
       if (!hasBody || websocket) {
         req.end();
         return;
@@ -274,15 +271,23 @@ export class ReverseProxyResource extends Resource {
       this.#pumpBody(request, req, limit);
     };
     req.once('socket', (socket) => {
-      if ((socket as { connecting?: boolean }).connecting) socket.once('connect', onConnect);
-      else onConnect();
+      if (!(socket as { connecting?: boolean }).connecting) {
+        onConnect();
+        return;
+      }
+      // Only new connections need the connect deadline; a pooled one is already open.
+      connectTimer = setTimeout(() => {
+        if (!connected) req.destroy(Object.assign(new Error('connect timeout'), { code: 'ECONNECTTIMEOUT' }));
+      }, this.options.connectTimeout ?? 5_000);
+      connectTimer.unref();
+      socket.once('connect', onConnect);
     });
     req.setTimeout(timeout, () => {
       timedOut = true;
       req.destroy(new Error('backend timeout'));
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(connectTimer);
+      if (connectTimer) clearTimeout(connectTimer);
       if (request.disconnected || request.finished) return;
       if (responded) {
         request.abortConnection();
