@@ -260,6 +260,7 @@ class AjpConnection {
     this.#expectedBodyPackets = declared !== null && declared > 0 ? 1 : 0;
     this.#wantBody = false;
     this.#body = this.#bodyRemaining > 0 ? this.#makeBody() : null;
+    if (this.#expectedBodyPackets) this.#armTimer(this.site.limits.bodyIdleTimeout);
 
     const sink = this.#sink();
     if ('status' in checked) {

@@ -298,3 +298,40 @@ describe('ajpEndpoint', () => {
     assert.deepEqual(ajpEndpoint({ type: 'unix', path: '/tmp/x' }, null), { type: 'unix', path: '/tmp/x' });
   });
 });
+
+describe('AJP channel under random input', () => {
+  it('closes connections fed random or truncated packets and keeps serving', async () => {
+    const fc = (await import('fast-check')).default;
+    const listener = await listenAjp(site(), { type: 'tcp', port: 0 });
+    try {
+      const valid = get('/info');
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+            fc.uint8Array({ maxLength: 200 }).map((b) => serverPacket(Buffer.from(b))),
+            fc.integer({ min: 0, max: valid.length - 1 }).map((n) => valid.subarray(0, n)),
+            fc.tuple(fc.integer({ min: 4, max: valid.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 20 })).map(([n, junk]) => {
+              const b = Buffer.from(valid);
+              b.set(junk.subarray(0, b.length - n), n);
+              return b;
+            }),
+          ),
+          async (bytes) => {
+            const peer = new Peer(listener.port!);
+            peer.send(bytes);
+            await new Promise((r) => setTimeout(r, 5));
+            peer.close();
+          },
+        ),
+        { numRuns: 150 },
+      );
+      const peer = new Peer(listener.port!);
+      peer.send(get('/info'));
+      assert.equal((await peer.answer()).status, 200);
+      peer.close();
+    } finally {
+      await listener.close(100);
+    }
+  });
+});
