@@ -4,7 +4,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { FRONT_ENDS, openFrontEnd } from '../helpers/gateway-matrix.js';
+import { listenFastCgi } from '../../src/channels/fastcgi/server.js';
+import { startLighttpd } from '../helpers/daemon.js';
+import { FRONT_ENDS, openFrontEnd, recipe } from '../helpers/gateway-matrix.js';
+import { gatewaySite } from '../helpers/gateway-site.js';
+import { needPeer } from '../helpers/peers.js';
+import { freePort, tempDir } from '../helpers/server.js';
 import { STATIC_TEXT } from '../helpers/gateway-site.js';
 
 const upload = Buffer.alloc(1024 * 1024);
@@ -119,3 +124,22 @@ for (const fe of FRONT_ENDS) {
     });
   });
 }
+
+test('behind lighttpd mounted at the root (fix-root-scriptname)', async (t) => {
+  const lighttpd = needPeer(t, 'lighttpd');
+  if (!lighttpd) return;
+  const dir = tempDir('trellis-gw-');
+  t.after(() => dir.cleanup());
+  const { site } = gatewaySite();
+  const listener = await listenFastCgi(site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
+  t.after(() => listener.close(200));
+  const port = await freePort();
+  const daemon = await startLighttpd(lighttpd, dir.path, port, recipe('lighttpd-fastcgi-root.conf', { DIR: dir.path, FASTCGI_PORT: listener.port! }));
+  t.after(() => daemon.stop());
+  const r = await fetch(`http://127.0.0.1:${port}/info/x?x=1`);
+  assert.equal(r.status, 200);
+  const info = (await r.json()) as { prepath: string[]; postpath: string[]; prePathURL: string };
+  assert.deepEqual(info.prepath, ['info']);
+  assert.deepEqual(info.postpath, ['x']);
+  assert.equal(info.prePathURL, `http://127.0.0.1:${port}/info`);
+});

@@ -15,7 +15,8 @@ const PAGES: Array<[RegExp, string]> = [
   [/^cgi-fcgi/, 'cgi-fcgi.md'],
 ];
 
-for (const fe of FRONT_ENDS) {
+const recipes = [...FRONT_ENDS, { recipe: 'lighttpd-fastcgi-root.conf', mount: undefined }];
+for (const fe of recipes) {
   test(`docs/deploy shows the tested ${fe.recipe} unchanged`, () => {
     const page = PAGES.find(([re]) => re.test(fe.recipe))?.[1];
     assert.ok(page, `no page for ${fe.recipe}`);
