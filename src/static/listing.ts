@@ -55,7 +55,11 @@ export function entryHref(name: string, isDirectory: boolean): string {
   return `./${encodeURIComponent(name)}${isDirectory ? '/' : ''}`;
 }
 
-const COLLATOR = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+let collator: Intl.Collator | null = null;
+/** Created on first use: building a Collator loads ICU data, which would slow every start-up (`trellis cgi`). */
+const COLLATOR = {
+  compare: (a: string, b: string): number => (collator ??= new Intl.Collator('en', { numeric: true, sensitivity: 'base' })).compare(a, b),
+};
 
 /** Directories first, then the chosen key (name by default), with name as the tie-breaker. */
 export function sortEntries(entries: readonly ListingEntry[], sort: ListingSortKey = 'name', descending = false): ListingEntry[] {
