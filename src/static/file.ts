@@ -317,28 +317,27 @@ export class File extends Resource {
     if (typeof own === 'number') return own === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
     if (!own.isDirectory()) {
       // `--path FILE`: the root file answers at `/`.
-      if (segment === '' && this.#rel.length === 0 && own.isFile() && request.postpath.length === 0) {
+      if (this.#rel.length === 0 && own.isFile() && request.postpath.length === 0) {
         this.#stat = own;
         return this;
       }
       return new NoResource(NOT_FOUND_DETAIL);
     }
-    {
-      if (request.postpath.length) return new NoResource(NOT_FOUND_DETAIL);
-      for (const name of this.indexNames) {
-        const st = statQuiet(join(this.path, name));
-        if (typeof st !== 'number' && st.isFile()) return this.#childFor(name, st);
-      }
-      if (!this.listing) return new ForbiddenResource('Directory listing is turned off.');
-      const c = this.#containment(this.path, this.#rel);
-      if (!c.ok) return new ErrorPage(c.status, reasonPhrase(c.status), c.status === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
-      return new DirectoryLister({
-        path: this.path,
-        hidden: this.#tree.hidden,
-        typeFor: (name) => this.typeFor(name),
-        allowed: (full) => this.#tree.symlinks === 'follow' || this.#containment(full, [...this.#rel, basename(full)]).ok,
-      });
+    // The trailing-slash child: an index file, else the listing. `a//b` (empty segment inside) is 404.
+    if (request.postpath.length) return new NoResource(NOT_FOUND_DETAIL);
+    for (const name of this.indexNames) {
+      const st = statQuiet(join(this.path, name));
+      if (typeof st !== 'number' && st.isFile()) return this.#childFor(name, st);
     }
+    if (!this.listing) return new ForbiddenResource('Directory listing is turned off.');
+    const c = this.#containment(this.path, this.#rel);
+    if (!c.ok) return new ErrorPage(c.status, reasonPhrase(c.status), c.status === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
+    return new DirectoryLister({
+      path: this.path,
+      hidden: this.#tree.hidden,
+      typeFor: (name) => this.typeFor(name),
+      allowed: (full) => this.#tree.symlinks === 'follow' || this.#containment(full, [...this.#rel, basename(full)]).ok,
+    });
   }
 
   /**
