@@ -76,3 +76,16 @@ test('trellis web --fastcgi off loopback starts when the front ends are named', 
   assert.ok((await c.response(1)).status < 500);
   c.close();
 });
+
+test('SIGTERM closes idle kept-alive FastCGI connections and exits 0 promptly', async () => {
+  const trellis = await spawnTrellis(['web', '--fastcgi', 'tcp:0']);
+  const c = await FcgiClient.open(Number(/:(\d+)\//.exec(trellis.url)![1]));
+  c.begin(1, cgiParams('GET', '/'));
+  c.stdin(1);
+  assert.ok((await c.response(1)).status < 500);
+  const t0 = Date.now();
+  const code = await trellis.stop('SIGTERM');
+  assert.equal(code, 0);
+  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+  await c.until(() => c.closed);
+});
