@@ -122,6 +122,7 @@ export class ForwardProxyResource extends Resource {
     const headers = stripHopByHop(request.requestHeaders.raw, { drop: new Set(['host', 'content-length']) });
     headers.unshift(['Host', url.host]);
     if (request.contentLength !== null) headers.push(['Content-Length', String(request.contentLength)]);
+    else if (request.getHeader('transfer-encoding') !== undefined) headers.push(['Transfer-Encoding', 'chunked']);
     const req = httpRequest({
       host: address,
       port,

@@ -157,7 +157,10 @@ export class ReverseProxyResource extends Resource {
     }
     const host = o.preserveHost ? (request.getHeader('host') ?? bracket(backend.host)) : backend.port === 80 ? bracket(backend.host) : `${bracket(backend.host)}:${backend.port}`;
     out.unshift(['Host', host]);
+    // Re-framed from the parsed request (SECURITY.md §3.1): one Content-Length, or chunked for a body
+    // of unknown length whatever the method (node:http would send a GET body unframed).
     if (request.contentLength !== null) out.push(['Content-Length', String(request.contentLength)]);
+    else if (request.getHeader('transfer-encoding') !== undefined && !websocket) out.push(['Transfer-Encoding', 'chunked']);
     const peer = tcpPeer(request);
     const peerIp = peer && peer.type !== 'UNIX' ? peer.host : null;
     const publicHost = request.getHeader('host');

@@ -132,6 +132,19 @@ describe('ReverseProxyResource', () => {
     assert.deepEqual(headerMap(seen.headers).get('transfer-encoding'), ['chunked']);
   });
 
+  test('a chunked body on a GET stays framed (chunked) so it cannot smuggle a second request', async () => {
+    const sock = connect(front.port!, '127.0.0.1');
+    let got = '';
+    sock.on('data', (d: Buffer) => (got += d.toString()));
+    const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+    sock.write(`GET /app/get-with-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`);
+    await new Promise((r) => sock.once('close', r));
+    const seen = JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n/, '').replace(/\r\n0\r\n\r\n$/, ''));
+    assert.equal(seen.url, '/get-with-body');
+    assert.equal(seen.body, smuggled);
+    assert.deepEqual(headerMap(seen.headers).get('transfer-encoding'), ['chunked']);
+  });
+
   test('forwards a Content-Length body with exactly one Content-Length', async () => {
     const r = await fetchRaw(`${front.base}/app/upload`, { method: 'PUT', body: 'abc' });
     const h = headerMap(JSON.parse(r.body).headers);
