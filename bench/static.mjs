@@ -1,7 +1,7 @@
 // `npm run bench -- static`: `trellis web --path` against nginx (one worker) and sirv serving the same
 // files: 1 KiB and 100 KiB (requests/s), 64 MiB (MB/s), and compressible text with Accept-Encoding:
 // gzip. One process per server pinned to core 0, loaded one at a time by wrk on core 1; no access logs.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,14 @@ const cases = [
 // ROUNDS rounds, and the best round counts: on a shared machine this keeps a burst of outside load
 // from landing on one server only.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
+
+/** CPU time (user + system) a process has used, in microseconds. */
+function cpuUs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
 const results = new Map();
 const children = [];
 try {
@@ -90,7 +98,11 @@ try {
       for (const s of servers) {
         const url = `http://127.0.0.1:${s.port}${c.path}`;
         if (round === 0) wrk(url, { seconds: 1, connections: c.connections, headers: c.headers ?? [] }); // warm caches and the JIT
+        const before = cpuUs(s.pid);
         const r = wrk(url, { seconds: SECONDS, connections: c.connections, headers: c.headers ?? [] });
+        const requests = Number(/(\d+) requests in/.exec(r.raw)?.[1] ?? NaN);
+        // Server CPU per request: steadier than throughput when other work shares the machine.
+        r.cpuPerReq = (cpuUs(s.pid) - before) / requests;
         const key = `${s.name} ${c.name}`;
         const prev = results.get(key);
         if (!prev || r.rps > prev.rps) results.set(key, { ...r, rss: rssMiB(s.pid) });
@@ -115,6 +127,7 @@ for (const c of cases) {
       'req/s': Math.round(r.rps),
       'MB/s': Math.round(r.mbps),
       'vs nginx': `${(value / ref).toFixed(2)}x ${c.unit === 'MB/s' ? 'MB/s' : 'req/s'}`,
+      'CPU µs/req': r.cpuPerReq >= 1000 ? Math.round(r.cpuPerReq) : Number(r.cpuPerReq.toFixed(1)),
       'p99 ms': r.p99,
       'RSS MiB': Math.round(r.rss),
       'non-2xx': r.errors,
