@@ -11,6 +11,7 @@ import { Resource } from '../../src/resource.js';
 import { Site } from '../../src/site.js';
 import { File } from '../../src/static/file.js';
 import { NameVirtualHost } from '../../src/vhost/name-virtual-host.js';
+import { AutoVHostURIRewrite } from '../../src/rewrite/vhost-uri-rewrite.js';
 import { startApache, startHaproxy, startLighttpd, startNginx, type Daemon } from '../helpers/daemon.js';
 import { needPeer } from '../helpers/peers.js';
 import { RECIPES, recipe } from '../helpers/gateway-matrix.js';
@@ -89,6 +90,17 @@ describe('behind real front ends', () => {
     const seen = JSON.parse((await fetchRaw(`http://127.0.0.1:${port}/whatever/where`, { headers: { Host: PUBLIC } })).body);
     assert.equal(seen.client, '127.0.0.1');
     assert.equal(seen.secure, true);
+  });
+
+  test('the same Apache recipe in front of a code-configured AutoVHostURIRewrite (web2 apache2.tac)', async (t: TestContext) => {
+    const apache = needPeer(t, 'apache2');
+    if (!apache) return;
+    const b = await serveSite(new Site(new AutoVHostURIRewrite(backendTree(files), { trustedProxies: ['127.0.0.1'] }), { logError: () => {} }));
+    closers.push(b.close);
+    const port = await freePort();
+    const d = await startApache(apache, stateDir('apache-auto'), port, ['proxy', 'proxy_http', 'headers'], recipe('apache-http-proxy.conf', { HTTP_PORT: b.port! }));
+    daemons.push(d);
+    await expectPublic(`http://127.0.0.1:${port}`, `https://${PUBLIC}/whatever`, '/whatever');
   });
 
   test('Apache ProxyPass to a VHostMonster path (Twisted recipe)', async (t: TestContext) => {
