@@ -21,6 +21,7 @@ export interface ListingEntry {
   type: string;
 }
 
+/** A column the listing can be sorted by (`?sort=`). */
 export type ListingSortKey = 'name' | 'size' | 'modified' | 'type';
 
 /** What the page shows and how it is ordered. */
