@@ -106,9 +106,6 @@ export class MountResource extends Resource {
   }
 }
 
-/** Every ReverseProxyResource made for `--proxy`, so shutdown can close their pools. */
-export const cliProxies: ReverseProxyResource[] = [];
-
 /** Wraps `root` as the proxy options ask. */
 export function wrapRoot(root: Resource, config: ProxyConfig): Resource {
   const trusted = new TrustedProxies(config.trustProxy);
@@ -121,7 +118,6 @@ export function wrapRoot(root: Resource, config: ProxyConfig): Resource {
     const u = new URL(url);
     const host = u.hostname.replace(/^\[|\]$/g, '');
     const proxy = new ReverseProxyResource(host, u.port ? Number(u.port) : 80, u.pathname === '/' ? '' : u.pathname);
-    cliProxies.push(proxy);
     const segs = segments(path);
     if (segs.length === 0) top = proxy;
     else mounts.push([segs, proxy]);
