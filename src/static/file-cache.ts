@@ -17,6 +17,9 @@ export interface FileCacheOptions {
   maxCompressSize?: number;
 }
 
+/** Most files tracked at once, whatever their size. */
+const MAX_ENTRIES = 10_000;
+
 /** Codings the cache can produce. */
 export type CachedCoding = 'gzip' | 'br';
 
@@ -64,6 +67,10 @@ export class FileCache {
       this.#drop(path, e);
     }
     if (!create) return undefined;
+    if (this.#entries.size >= MAX_ENTRIES) {
+      const [oldest, victim] = this.#entries.entries().next().value!;
+      this.#drop(oldest, victim);
+    }
     const fresh: Entry = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, variants: {}, bytes: 0 };
     this.#entries.set(path, fresh);
     return fresh;

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { FileCache } from '../../src/static/file-cache.js';
+import { tempDir } from '../helpers/server.js';
+
+test('FileCache keeps small files, drops them when the stat changes, and stays within maxBytes', async () => {
+  const dir = tempDir();
+  try {
+    const cache = new FileCache({ maxBytes: 2500, maxFileSize: 1000 });
+    const paths = ['a', 'b', 'c', 'big'].map((n) => join(dir.path, n));
+    for (const p of paths.slice(0, 3)) writeFileSync(p, Buffer.alloc(1000, p.at(-1)));
+    writeFileSync(paths[3]!, Buffer.alloc(5000));
+    for (const p of paths) await cache.load(p, statSync(p), () => readFile(p));
+    assert.ok(cache.bytes <= 2500, `holds ${cache.bytes}`);
+    assert.equal(cache.body(paths[0]!, statSync(paths[0]!)), undefined, 'the least recently used went first');
+    assert.ok(cache.body(paths[2]!, statSync(paths[2]!)));
+    assert.equal(cache.body(paths[3]!, statSync(paths[3]!)), undefined, 'files over maxFileSize are not kept');
+    writeFileSync(paths[2]!, Buffer.alloc(999));
+    assert.equal(cache.body(paths[2]!, statSync(paths[2]!)), undefined, 'a changed file is dropped');
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('FileCache compresses a variant once per file version and refuses a file that changed while read', async () => {
+  const dir = tempDir();
+  try {
+    const cache = new FileCache();
+    const p = join(dir.path, 'x.txt');
+    writeFileSync(p, 'hello '.repeat(1000));
+    let reads = 0;
+    const read = () => {
+      reads++;
+      return readFile(p);
+    };
+    const st = statSync(p);
+    const [one, two] = await Promise.all([cache.variant(p, st, 'gzip', read), cache.variant(p, st, 'gzip', read)]);
+    assert.equal(reads, 1, 'concurrent requests share one compression');
+    assert.equal(gunzipSync(one!).toString(), 'hello '.repeat(1000));
+    assert.equal(one, two);
+    assert.ok(Buffer.isBuffer(cache.variant(p, st, 'gzip', read)), 'later requests get the bytes at once');
+    const lying = { ...st, size: st.size + 1 } as typeof st;
+    assert.equal(await cache.variant(join(dir.path, 'other'), lying, 'br', read), null);
+  } finally {
+    dir.cleanup();
+  }
+});
