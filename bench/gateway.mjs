@@ -18,6 +18,12 @@ const FCGI_PORT = 18962;
 const NGINX_FCGI = 18963;
 const NGINX_HTTP = 18964;
 
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const work = mkdtempSync(join(tmpdir(), 'trellis-bench-gateway-'));
 // The FastCGI side is the recipe from docs/deploy/nginx.md, as the tests run it.
 const fastcgiServer = readFileSync(join(ROOT, 'docs/deploy/recipes/nginx-fastcgi.conf'), 'utf8')
@@ -80,7 +86,13 @@ try {
   for (const p of paths) wrk(p.url, { seconds: 1, connections: 50 }); // warm up the JIT and the pools
   // Alternate the paths so drift on a shared machine hits both alike.
   for (let round = 0; round < ROUNDS; round++) {
-    for (const p of paths) results.get(p.name).push(wrk(p.url, { seconds: SECONDS, connections: 50 }));
+    for (const p of paths) {
+      // Trellis's own CPU time per request: steady even when other load shares the machine.
+      const cpu0 = cpuSeconds(trellis.pid);
+      const r = wrk(p.url, { seconds: SECONDS, connections: 50 });
+      r.cpuUs = ((cpuSeconds(trellis.pid) - cpu0) * 1e6) / (r.rps * SECONDS);
+      results.get(p.name).push(r);
+    }
   }
 } finally {
   const rss = rssMiB(trellis.pid);
@@ -91,7 +103,8 @@ try {
     const runs = results.get(p.name);
     const rps = runs.reduce((a, r) => a + r.rps, 0) / (runs.length || 1);
     const p99 = runs.reduce((a, r) => a + r.p99, 0) / (runs.length || 1);
-    return { path: p.name, 'req/s': Math.round(rps), 'p99 ms': p99, 'non-2xx': runs.reduce((a, r) => a + r.errors, 0), rounds: runs.map((r) => Math.round(r.rps)).join(' / ') };
+    const cpuUs = runs.reduce((a, r) => a + r.cpuUs, 0) / (runs.length || 1);
+    return { path: p.name, 'req/s': Math.round(rps), 'p99 ms': p99, 'Trellis CPU µs/req': Math.round(cpuUs), 'non-2xx': runs.reduce((a, r) => a + r.errors, 0), rounds: runs.map((r) => Math.round(r.rps)).join(' / ') };
   });
   const proxy = rows[1]['req/s'];
   for (const r of rows) r['vs HTTP proxy'] = `${(r['req/s'] / proxy).toFixed(2)}x`;

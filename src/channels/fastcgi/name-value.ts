@@ -60,6 +60,39 @@ export function decodeNameValuePairs(buf: Buffer, limits: NameValueLimits = DEFA
   return { ok: true, pairs };
 }
 
+/**
+ * Decodes a complete PARAMS stream straight into strings (the fast path of the FastCGI channel),
+ * with the same checks and limits as {@link decodeNameValuePairs}. `HTTP_*` values are decoded as
+ * latin1 (what node:http does with header bytes), every other value as UTF-8; a later duplicate
+ * replaces an earlier one.
+ */
+export function decodeParams(buf: Buffer, limits: NameValueLimits = DEFAULT_NAME_VALUE_LIMITS): { ok: true; params: Map<string, string> } | { ok: false; reason: string } {
+  if (buf.length > limits.maxBytes) return { ok: false, reason: `parameters exceed ${limits.maxBytes} bytes` };
+  const params = new Map<string, string>();
+  let count = 0;
+  let offset = 0;
+  while (offset < buf.length) {
+    const nameLen = readLength(buf, offset);
+    if (!nameLen) return { ok: false, reason: 'name length cut short' };
+    offset += nameLen[1];
+    const valueLen = readLength(buf, offset);
+    if (!valueLen) return { ok: false, reason: 'value length cut short' };
+    offset += valueLen[1];
+    if (nameLen[0] === 0) return { ok: false, reason: 'empty parameter name' };
+    if (nameLen[0] > buf.length - offset || valueLen[0] > buf.length - offset - nameLen[0]) {
+      return { ok: false, reason: 'parameter runs past the end of the stream' };
+    }
+    if (++count > limits.maxPairs) return { ok: false, reason: `more than ${limits.maxPairs} parameters` };
+    const name = buf.toString('latin1', offset, offset + nameLen[0]);
+    offset += nameLen[0];
+    const end = offset + valueLen[0];
+    const isHeader = name.startsWith('HTTP_');
+    params.set(name, valueLen[0] === 0 ? '' : buf.toString(isHeader ? 'latin1' : 'utf8', offset, end));
+    offset = end;
+  }
+  return { ok: true, params };
+}
+
 function lengthBytes(length: number): Buffer {
   if (length < 128) return Buffer.from([length]);
   const b = Buffer.alloc(4);

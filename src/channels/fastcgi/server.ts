@@ -7,9 +7,9 @@ import type { Site } from '../../site.js';
 import { formatCgiHead } from '../cgi-head.js';
 import { requestFromCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';
-import { GatewayBody, paramsToMap, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
+import { GatewayBody, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
 import { bindServer, type Listener } from '../listen.js';
-import { decodeNameValuePairs, encodeNameValuePairs, type NameValueLimits } from './name-value.js';
+import { decodeNameValuePairs, decodeParams, encodeNameValuePairs, type NameValueLimits } from './name-value.js';
 import {
   FCGI_NULL_REQUEST_ID,
   FcgiProtocolStatus,
@@ -207,14 +207,16 @@ class FastCgiConnection {
     if (content.length > 0) {
       ex.paramsBytes += content.length;
       if (ex.paramsBytes > this.#nvLimits.maxBytes) return this.#fail(`params of request ${id} exceed ${this.#nvLimits.maxBytes} bytes`);
-      ex.params.push(Buffer.from(content));
+      // Kept as views of the received chunk (bounded by the 64 KiB limit), decoded once complete.
+      ex.params.push(content);
       return;
     }
     ex.paramsDone = true;
-    const decoded = decodeNameValuePairs(Buffer.concat(ex.params, ex.paramsBytes), this.#nvLimits);
+    const whole = ex.params.length === 1 ? ex.params[0]! : Buffer.concat(ex.params, ex.paramsBytes);
     ex.params = [];
+    const decoded = decodeParams(whole, this.#nvLimits);
     if (!decoded.ok) return this.#fail(`bad params in request ${id}: ${decoded.reason}`);
-    this.#start(ex, paramsToMap(decoded.pairs));
+    this.#start(ex, decoded.params);
   }
 
   #start(ex: Exchange, params: Map<string, string>): void {

@@ -15,7 +15,7 @@ import {
   encodeStream,
   encodeUnknownType,
 } from '../../../src/channels/fastcgi/records.js';
-import { decodeNameValuePairs, encodeNameValuePairs } from '../../../src/channels/fastcgi/name-value.js';
+import { decodeNameValuePairs, decodeParams, encodeNameValuePairs } from '../../../src/channels/fastcgi/name-value.js';
 
 test('decodeRecord reads the header, skips padding and returns the next offset', () => {
   const buf = Buffer.from([1, 5, 0, 1, 0, 3, 5, 0, 0x61, 0x62, 0x63, 0, 0, 0, 0, 0, 0xff]);
@@ -169,5 +169,28 @@ test('property: a record stream split at random points yields the same records',
         assert.deepEqual(got.map((r) => [r.type, r.requestId, [...r.content]]), recs.map(([t, id, c]) => [t, id, [...c]]));
       },
     ),
+  );
+});
+
+test('decodeParams gives strings: HTTP_* as latin1, others as UTF-8, later duplicates winning', () => {
+  const wire = encodeNameValuePairs([['PATH_INFO', '/é'], ['HTTP_X', Buffer.from([0xe9])], ['A', '1'], ['A', '2'], ['EMPTY', '']]);
+  const r = decodeParams(wire);
+  assert.ok(r.ok);
+  assert.deepEqual([...r.params], [['PATH_INFO', '/é'], ['HTTP_X', 'é'], ['A', '2'], ['EMPTY', '']]);
+});
+
+test('property: decodeParams accepts exactly what decodeNameValuePairs accepts', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const buf = Buffer.from(bytes);
+      assert.equal(decodeParams(buf).ok, decodeNameValuePairs(buf).ok);
+    }),
+  );
+  fc.assert(
+    fc.property(fc.array(pairArb, { maxLength: 20 }), (pairs) => {
+      const r = decodeParams(encodeNameValuePairs(pairs));
+      assert.ok(r.ok);
+      assert.deepEqual([...r.params], [...new Map(pairs.map(([n, v]) => [n, n.startsWith('HTTP_') ? Buffer.from(v).toString('latin1') : v]))]);
+    }),
   );
 });
