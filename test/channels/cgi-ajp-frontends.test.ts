@@ -1,6 +1,6 @@
 // AJP13 and CGI behind real front ends, from the recipes in docs/deploy/recipes: Apache
-// mod_proxy_ajp, Apache mod_cgid and lighttpd mod_cgi running `trellis cgi`, and `trellis cgi
-// --relay` under both. Each serves the same site mounted at /app: a static file, a dynamic page, a
+// mod_proxy_ajp and lighttpd mod_ajp13, Apache mod_cgid and lighttpd mod_cgi running `trellis cgi`,
+// and `trellis cgi --relay` under both. Each serves the same site mounted at /app: a static file, a dynamic page, a
 // 1 MiB POST, a redirect to the public URL, and a client that leaves mid-response.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -139,8 +139,20 @@ const apacheAjp: Start = async (t) => {
   return { port, marks };
 };
 
+const lighttpdAjp: Start = async (t) => {
+  const lighttpd = needPeer(t, 'lighttpd');
+  if (!lighttpd) return null;
+  const { dir, marks } = prepareDir(t);
+  const ajpPort = await startTrellis(t, ['--ajp', 'tcp:0:interface=127.0.0.1', '--mount', '/app'], marks);
+  const port = await freePort();
+  const daemon = await startLighttpd(lighttpd, dir, port, recipe('lighttpd-ajp.conf', { AJP_PORT: ajpPort, DIR: dir }));
+  t.after(() => daemon.stop());
+  return { port, marks };
+};
+
 const FRONT_ENDS: Array<[string, Start]> = [
   ['Apache mod_proxy_ajp', apacheAjp],
+  ['lighttpd mod_ajp13', lighttpdAjp],
   ['Apache mod_cgid running trellis cgi', apacheCgi(false)],
   ['lighttpd mod_cgi running trellis cgi', lighttpdCgi(false)],
   ['Apache mod_cgid running trellis cgi --relay fastcgi', apacheCgi(true)],
@@ -201,6 +213,7 @@ describe('behind Apache mod_proxy_ajp with the wrong secret', () => {
 
 const PAGES: Array<[string, string[]]> = [
   ['apache-ajp.conf', ['apache.md']],
+  ['lighttpd-ajp.conf', ['lighttpd.md']],
   ['apache-cgi.conf', ['apache.md', 'cgi.md']],
   ['lighttpd-cgi.conf', ['lighttpd.md', 'cgi.md']],
   ['trellis.cgi', ['cgi.md']],

@@ -216,6 +216,8 @@ class AjpConnection {
       this.#onBodyPacket(payload);
       return;
     }
+    // An empty data packet unasked is harmless: lighttpd sends one for `Content-Length: 0`.
+    if (payload.length === 0 || (payload.length === 2 && payload.readUInt16BE(0) === 0)) return;
     if (this.#state !== 'idle') {
       this.#fail();
       return;
@@ -225,8 +227,6 @@ class AjpConnection {
       this.socket.write(cpongPacket());
       return;
     }
-    // An empty data packet between requests (a web server ending a zero-length body) is harmless.
-    if (payload.length === 0 || (payload.length === 2 && payload.readUInt16BE(0) === 0)) return;
     if (code !== AJP_FORWARD_REQUEST) {
       this.#fail();
       return;

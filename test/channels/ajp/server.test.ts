@@ -335,3 +335,31 @@ describe('AJP channel under random input', () => {
     }
   });
 });
+
+describe('AJP channel and lighttpd', () => {
+  it('ignores the empty body packet lighttpd sends after a Content-Length: 0 request, even mid-response', async () => {
+    const listener = await listenAjp(site(), { type: 'tcp', port: 0 });
+    try {
+      const peer = new Peer(listener.port!);
+      peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/echo', headers: [['Content-Length', '0'], ['Host', 'h']] })), serverPacket(Buffer.alloc(0)));
+      const a = await peer.answer();
+      assert.equal(a.body.toString(), '0  ');
+      assert.equal(a.reuse, true);
+      peer.close();
+    } finally {
+      await listener.close(100);
+    }
+  });
+
+  it("reads lighttpd's raw body packets (no inner length)", async () => {
+    const listener = await listenAjp(site(), { type: 'tcp', port: 0 });
+    try {
+      const peer = new Peer(listener.port!);
+      peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/echo', headers: [['Content-Length', '11'], ['Host', 'h']] })), serverPacket(Buffer.from('hello world')));
+      assert.equal((await peer.answer()).body.toString(), '11 hello world');
+      peer.close();
+    } finally {
+      await listener.close(100);
+    }
+  });
+});
