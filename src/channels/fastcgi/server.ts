@@ -26,6 +26,8 @@ import {
 
 const DEFAULT_IDLE_TIMEOUT = 60_000;
 const DEFAULT_MAX_CONCURRENT = 16;
+/** Bytes of unread management replies (UNKNOWN_TYPE, GET_VALUES_RESULT) tolerated before closing. */
+const MAX_UNREAD_REPLIES = 1024 * 1024;
 
 type ConnectionSettings = { idleTimeout: number; maxConcurrent: number; mount: string | null };
 
@@ -116,6 +118,9 @@ class FastCgiConnection {
 
   #onRecord(record: FcgiRecord): void {
     const { type, requestId: id } = record;
+    const management = type > FcgiType.UNKNOWN_TYPE || type === 0 || id === FCGI_NULL_REQUEST_ID;
+    // Replies to management records pile up when the peer sends them without reading: bounded.
+    if (management && this.#socket.writableLength > MAX_UNREAD_REPLIES) return this.#fail('the front end does not read the replies to its management records');
     if (type > FcgiType.UNKNOWN_TYPE || type === 0) {
       this.#socket.write(encodeUnknownType(type));
       return;

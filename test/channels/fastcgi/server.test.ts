@@ -322,3 +322,14 @@ test('property: random record sequences on a live connection never take the serv
   assert.equal((await d.response(1)).status, 200);
   d.close();
 });
+
+test('FastCGI closes a connection that floods management records without reading the replies', async () => {
+  const c = await FcgiClient.open(port);
+  c.socket.pause();
+  const flood = Buffer.concat(Array.from({ length: 4096 }, () => encodeRecord(99, 0)));
+  for (let i = 0; i < 100 && !c.closed; i++) {
+    c.socket.write(flood);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await c.until(() => c.closed, 10_000);
+});
