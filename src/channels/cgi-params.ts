@@ -71,6 +71,8 @@ const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const PROTOCOL = /^HTTP\/\d(\.\d)?$/;
 const DIGITS = /^\d{1,15}$/;
 const PORT = /^\d{1,5}$/;
+/** SERVER_NAME: `[v6]` or `host`, with an optional `:port`; a bare IPv6 address has no port. */
+const SERVER_NAME = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*))(?::(\d{1,5}))?$/;
 
 function lookup(params: CgiParams): (name: string) => string | undefined {
   if (params instanceof Map) return (name) => (params as ReadonlyMap<string, string>).get(name);
@@ -173,13 +175,16 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
   const serverName = get('SERVER_NAME');
   const serverPort = get('SERVER_PORT');
   const secure = /^(on|1)$/i.test(get('HTTPS') ?? '') || (get('REQUEST_SCHEME') ?? '').toLowerCase() === 'https';
-  if (!headers.has('host') && serverName) {
-    const defaultPort = secure ? '443' : '80';
-    const hasPort = /:\d+$/.test(serverName) && !/^[^[]*:.*:/.test(serverName);
-    headers.set('Host', hasPort || !serverPort || serverPort === defaultPort ? serverName : `${serverName}:${serverPort}`);
+  // SERVER_NAME may carry a port (HAProxy) and may be a bare IPv6 address.
+  const named = serverName ? SERVER_NAME.exec(serverName) : null;
+  if (!headers.has('host') && named) {
+    const [, bracketed, bare, namedPort] = named;
+    const host = bracketed !== undefined ? `[${bracketed}]` : bare!.includes(':') ? `[${bare}]` : bare!;
+    const port = namedPort ?? serverPort;
+    headers.set('Host', !port || port === (secure ? '443' : '80') ? host : `${host}:${port}`);
   }
   const client = address(get('REMOTE_ADDR'), get('REMOTE_PORT'));
-  const local = address(get('SERVER_ADDR') ?? serverName?.replace(/:\d+$/, ''), serverPort);
+  const local = address(get('SERVER_ADDR') ?? (named ? (named[1] ?? named[2]) : undefined), serverPort);
 
   // The path: REQUEST_URI when it agrees with SCRIPT_NAME + PATH_INFO, else rebuilt from them.
   const scriptName = get('SCRIPT_NAME') ?? '';

@@ -169,6 +169,9 @@ describe('parseCgiParams headers, addresses, scheme', () => {
       [{ SERVER_NAME: 'example.org', SERVER_PORT: '80' }, 'example.org'],
       [{ SERVER_NAME: 'example.org', SERVER_PORT: '443', HTTPS: 'on' }, 'example.org'],
       [{ SERVER_NAME: '127.0.0.1:9000', SERVER_PORT: '9000' }, '127.0.0.1:9000'],
+      [{ SERVER_NAME: '::1', SERVER_PORT: '8080' }, '[::1]:8080'],
+      [{ SERVER_NAME: '[::1]:8080', SERVER_PORT: '8080' }, '[::1]:8080'],
+      [{ SERVER_NAME: '[::1]', SERVER_PORT: '80' }, '[::1]'],
       [{}, undefined],
     ];
     for (const [vars, host] of cases) assert.equal(parts({ REQUEST_METHOD: 'GET', ...vars }).headers.get('host'), host, JSON.stringify(vars));
