@@ -40,8 +40,16 @@ class Endless extends Resource {
     return NOT_DONE_YET;
   }
 }
+class BigHeaders extends Resource {
+  override isLeaf = true;
+  GET(request: Request): string {
+    request.setHeader('X-Big', 'a'.repeat(9000));
+    return 'never fits';
+  }
+}
 function site(): Site {
   const root = new Resource();
+  root.putChild('big', new BigHeaders());
   root.putChild('echo', new Echo());
   root.putChild('info', new Info());
   root.putChild('go', new Go());
@@ -265,6 +273,18 @@ describe('AJP channel', () => {
     assert.equal(a.status, 403);
     assert.equal(a.reuse, false);
     await peer.waitClosed();
+  });
+
+  it('drops the connection when the response headers do not fit one packet, and keeps serving', async () => {
+    const peer = new Peer(listener.port!);
+    peer.send(get('/app/big'));
+    const a = await peer.answer();
+    assert.equal(a.closed, true);
+    assert.equal(a.status, 0, 'no partial SEND_HEADERS');
+    const next = new Peer(listener.port!);
+    next.send(get('/app/info'));
+    assert.equal((await next.answer()).status, 200);
+    next.close();
   });
 
   it('refuses control characters in headers with 400', async () => {
