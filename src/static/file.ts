@@ -475,6 +475,8 @@ export class File extends Resource {
       const variant = cache.variant(this.path, st, coding, () => readChecked(this.path, st));
       return { path: this.path, st, etag, coding, body: variant };
     }
+    // Too large to keep: compressed while streaming, so its length is unknown; HEAD describes identity.
+    if (request.method === 'HEAD') return null;
     return { path: this.path, st, etag: `W/${etag}`, coding: null, streamCoding: coding };
   }
 
