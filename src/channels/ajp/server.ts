@@ -292,13 +292,17 @@ class AjpConnection {
   }
 
   #makeBody(): Readable {
-    return new Readable({
+    const body = new Readable({
       highWaterMark: 64 * 1024,
       read: () => {
         this.#wantBody = true;
         this.#askForBody();
       },
     });
+    // A body cut short is destroyed with an error; when the resource never reads it, nobody else
+    // listens, and the error must not become an uncaught exception.
+    body.on('error', () => {});
+    return body;
   }
 
   #askForBody(): void {

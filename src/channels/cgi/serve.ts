@@ -59,6 +59,8 @@ export function cgiBody(stdin: Readable, contentLength: number | null, chunked: 
   });
   stdin.once('error', (err) => body.destroy(err));
   stdin.pause();
+  // Errors reach whoever reads the body; unread, they must not become an uncaught exception.
+  body.on('error', () => {});
   return body;
 }
 

@@ -47,8 +47,15 @@ class BigHeaders extends Resource {
     return 'never fits';
   }
 }
+class Unread extends Resource {
+  override isLeaf = true;
+  POST(): Promise<string> {
+    return new Promise((resolve) => setTimeout(() => resolve('ignored the body'), 100));
+  }
+}
 function site(): Site {
   const root = new Resource();
+  root.putChild('unread', new Unread());
   root.putChild('big', new BigHeaders());
   root.putChild('echo', new Echo());
   root.putChild('info', new Info());
@@ -232,6 +239,14 @@ describe('AJP channel', () => {
     assert.equal(a.status, 405);
     assert.equal(a.reuse, false);
     await peer.waitClosed();
+  });
+
+  it('survives a body cut short that the resource never reads', async () => {
+    const peer = new Peer(listener.port!);
+    peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/app/unread', headers: [['Content-Length', '100'], ['Host', 'h']] })), bodyPacket(Buffer.alloc(0)));
+    const a = await peer.answer();
+    assert.equal(a.body.toString(), 'ignored the body');
+    assert.equal(a.reuse, false);
   });
 
   it('stops the response and rejects notifyFinish when the web server drops the connection', async () => {

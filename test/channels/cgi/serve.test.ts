@@ -88,6 +88,12 @@ describe('serveCgi', () => {
     assert.match(text, /^Status: 400 /);
   });
 
+  it('survives stdin ending early when the resource never reads the body', async () => {
+    const { text, completed } = await run({ REQUEST_METHOD: 'GET', PATH_INFO: '/data', CONTENT_LENGTH: '100' }, 'short');
+    assert.equal(completed, true);
+    assert.match(text, /^Status: 200 OK\r\n/);
+  });
+
   it('refuses control characters in the environment with 400', async () => {
     const { text } = await run({ REQUEST_METHOD: 'GET', PATH_INFO: '/data', HTTP_X: 'a\nb' });
     assert.match(text, /^Status: 400 Bad Request\r\n/);
