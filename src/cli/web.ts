@@ -86,7 +86,7 @@ export async function runWeb(args: readonly string[]): Promise<void> {
     if (config.ajp.length) {
       const { listenAjp } = await import('../channels/ajp/server.js');
       try {
-        for (const ep of config.ajp) listeners.push(await listenAjp(site, ep, { secret: config.ajpSecret, mount: config.mount }));
+        for (const ep of config.ajp) listeners.push(await listenAjp(site, ep, { secret: config.ajpSecret, mount: config.mount, trustedPeers: config.gatewayTrustedPeers }));
       } catch (err) {
         await Promise.all(listeners.map((l) => l.close(0)));
         throw err;

@@ -7,6 +7,7 @@ import { RequestHeaders, hasControlChars, isToken } from '../../http/headers.js'
 import { Request, encodePathSegment, splitPath, type Address, type ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import type { Endpoint } from '../endpoint.js';
+import { parseTrustedPeers, peerAllowed } from '../gateway.js';
 import { ListenError, bindServer, capConnectionsPerIp, type Listener } from '../listen.js';
 import {
   AJP_CPING,
@@ -44,6 +45,12 @@ export interface AjpOptions {
   packetSize?: number;
   /** How long an idle pooled connection stays open. Default 5 minutes (Apache keeps its pool). */
   idleTimeout?: number;
+  /**
+   * CIDRs of web servers allowed to connect besides loopback and UNIX peers (`--gateway-trusted-peers`);
+   * others are disconnected on accept. Default empty: any peer that reaches the socket (off loopback
+   * the secret is then the guard).
+   */
+  trustedPeers?: readonly string[];
 }
 
 /** Why a forward request is refused before it reaches the Site. */
@@ -428,7 +435,12 @@ export function createAjpServer(site: Site, options: AjpOptions = {}): { server:
     idleTimeout: options.idleTimeout ?? 5 * 60_000,
   };
   const idle = new Set<AjpConnection>();
+  const trusted = options.trustedPeers?.length ? parseTrustedPeers(options.trustedPeers) : null;
   const server = createServer((socket) => {
+    if (trusted && !peerAllowed(socket, trusted)) {
+      socket.destroy();
+      return;
+    }
     new AjpConnection(socket, site, settings, idle);
   });
   capConnectionsPerIp(server, site.limits.maxConnectionsPerIp);

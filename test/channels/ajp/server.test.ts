@@ -398,3 +398,42 @@ describe('AJP channel and lighttpd', () => {
     }
   });
 });
+
+/** Sends a secret-bearing GET from `localAddress` and resolves with the status, or null when the server hangs up. */
+function statusFrom(port: number, host: string, localAddress: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const sock = connect({ port, host, localAddress });
+    let buf = Buffer.alloc(0);
+    sock.on('error', () => {});
+    sock.on('close', () => resolve(null));
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.includes(Buffer.from([0x41, 0x42, 0, 2, 5]))) {
+        resolve(buf.readUInt16BE(5));
+        sock.destroy();
+      }
+    });
+    sock.write(get('/info', { attributes: [[0x0c, 's']] }));
+  });
+}
+
+describe('AJP trusted peers', () => {
+  it('disconnects peers outside --gateway-trusted-peers, serves loopback and listed ones', async (t) => {
+    const { networkInterfaces } = await import('node:os');
+    const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    if (!external) {
+      t.skip('no non-loopback IPv4 address on this machine');
+      return;
+    }
+    const others = await listenAjp(site(), { type: 'tcp', port: 0, interface: '0.0.0.0' }, { secret: 's', trustedPeers: ['192.0.2.1'] });
+    const listed = await listenAjp(site(), { type: 'tcp', port: 0, interface: '0.0.0.0' }, { secret: 's', trustedPeers: [external] });
+    try {
+      assert.equal(await statusFrom(others.port!, external, external), null, 'an unlisted peer is hung up on');
+      assert.equal(await statusFrom(others.port!, '127.0.0.1', '127.0.0.1'), 200, 'loopback is always allowed');
+      assert.equal(await statusFrom(listed.port!, external, external), 200, 'a listed peer is served');
+    } finally {
+      await others.close(100);
+      await listed.close(100);
+    }
+  });
+});
