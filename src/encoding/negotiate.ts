@@ -1,5 +1,13 @@
 // Accept-Encoding negotiation (RFC 9110 §12.5.3) with q-values, on top of the `negotiator` library.
-import Negotiator from 'negotiator';
+import { createRequire } from 'node:module';
+
+type NegotiatorClass = typeof import('negotiator');
+let NegotiatorLib: NegotiatorClass | null = null;
+/** `negotiator`, loaded on first use: a CommonJS import costs every start-up (`trellis cgi`) a parse. */
+function negotiatorClass(): NegotiatorClass {
+  NegotiatorLib ??= createRequire(import.meta.url)('negotiator') as NegotiatorClass;
+  return NegotiatorLib;
+}
 
 interface PreferringNegotiator {
   encodings(available: string[], options: { preferred: string[] }): string[];
@@ -19,6 +27,7 @@ interface PreferringNegotiator {
 export function negotiateEncoding(acceptEncoding: string | undefined, available: readonly string[]): string | null {
   if (acceptEncoding === undefined || acceptEncoding.trim() === '') return null;
   // negotiator 1.x takes a server preference for ties; its published types predate that argument.
+  const Negotiator = negotiatorClass();
   const negotiator = new Negotiator({ headers: { 'accept-encoding': acceptEncoding } }) as unknown as PreferringNegotiator;
   const chosen = negotiator.encodings([...available], { preferred: [...available] });
   const first = chosen.find((c) => c !== 'identity');

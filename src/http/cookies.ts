@@ -1,5 +1,13 @@
 // Cookie parsing and Set-Cookie serialisation (RFC 6265), on top of the `cookie` library.
-import { parse, serialize } from 'cookie';
+import { createRequire } from 'node:module';
+
+type CookieLib = typeof import('cookie');
+let lib: CookieLib | null = null;
+/** The `cookie` library, loaded on first use: a CommonJS import costs every start-up (`trellis cgi`) a parse. */
+function cookieLib(): CookieLib {
+  lib ??= createRequire(import.meta.url)('cookie') as CookieLib;
+  return lib;
+}
 
 /** Options of {@link formatSetCookie}; each maps to the attribute of the same name. */
 export interface CookieOptions {
@@ -16,7 +24,7 @@ export interface CookieOptions {
 /** Parses a Cookie header into name → value (the first of duplicates wins). */
 export function parseCookies(header: string | undefined): Record<string, string> {
   if (!header) return {};
-  return parse(header) as Record<string, string>;
+  return cookieLib().parse(header) as Record<string, string>;
 }
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -29,7 +37,7 @@ export function formatSetCookie(name: string, value: string, options: CookieOpti
   for (const part of [name, value, options.domain ?? '', options.path ?? '']) {
     if (CONTROL.test(part)) throw new TypeError(`Cookie ${JSON.stringify(name)}: control characters (CR, LF, NUL) are not allowed`);
   }
-  const opts: Parameters<typeof serialize>[2] = {};
+  const opts: Parameters<CookieLib['serialize']>[2] = {};
   if (options.expires) opts.expires = options.expires;
   if (options.maxAge !== undefined) opts.maxAge = options.maxAge;
   if (options.domain) opts.domain = options.domain;
@@ -37,5 +45,5 @@ export function formatSetCookie(name: string, value: string, options: CookieOpti
   if (options.secure) opts.secure = true;
   if (options.httpOnly) opts.httpOnly = true;
   if (options.sameSite) opts.sameSite = options.sameSite;
-  return serialize(name, value, opts);
+  return cookieLib().serialize(name, value, opts);
 }
