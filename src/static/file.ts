@@ -2,7 +2,7 @@
 // types, index files, listings, ranges, conditional requests, precompressed and compressed variants,
 // processors, and the path-safety rules of SECURITY.md §1.
 import { close, readdirSync, readFile as readFileCb, realpathSync, statSync, type Stats } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { negotiateEncoding } from '../encoding/negotiate.js';
 import { shouldCompress, MIN_COMPRESS_BYTES } from '../encoding/compressible.js';
 import { BrotliEncoderFactory, GzipEncoderFactory } from '../encoding/encoders.js';
@@ -69,7 +69,12 @@ interface Tree {
   compress: boolean;
   cache: FileCache | null;
   /** Content types by default type and extension key (`.txt`, `.txt.gz`, ''); cleared past 1000 entries. */
-  types: Map<string, FileType>;
+  types: Map<string, TypeInfo>;
+}
+
+/** A file type plus whether that type is worth compressing (decided once per type). */
+interface TypeInfo extends FileType {
+  compressible: boolean;
 }
 
 /** The part of a name its type depends on: the extension, and the inner one before `.gz`/`.bz2`. */
@@ -89,6 +94,11 @@ function httpDate(ms: number): string {
     dates.set(ms, text);
   }
   return text;
+}
+
+/** `dir/name` for a name that passed `isSafeSegment`: plain concatenation, no normalisation needed. */
+function childPath(dir: string, name: string): string {
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
 }
 
 type StatResult = Stats | 403 | 404;
@@ -244,13 +254,15 @@ export class File extends Resource {
     return this.#fileType(name).type;
   }
 
-  #fileType(name: string): FileType {
+  #fileType(name: string): TypeInfo {
     const tk = typeKey(name);
     const key = `${this.defaultType}\0${tk}`;
     const types = this.#tree.types;
     let ft = types.get(key);
     if (!ft) {
-      ft = typeForName(`x${tk}`, { overrides: this.#tree.contentTypes, defaultType: this.defaultType });
+      const t = typeForName(`x${tk}`, { overrides: this.#tree.contentTypes, defaultType: this.defaultType });
+      const compressible = shouldCompress({ status: 200, contentType: t.type, contentEncoding: undefined, cacheControl: undefined, contentRange: undefined, length: null });
+      ft = { ...t, compressible };
       if (types.size >= 1000) types.clear();
       types.set(key, ft);
     }
@@ -260,7 +272,7 @@ export class File extends Resource {
   /** A child File for `name` in this directory, sharing the tree and this File's settings. */
   createSimilarFile(name: string, st?: Stats): File {
     pendingSeed = { tree: this.#tree, rel: [...this.#rel, name], stat: st, parent: this };
-    return new File(join(this.path, name));
+    return new File(childPath(this.path, name));
   }
 
   #containment(path: string, rel: readonly string[]) {
@@ -286,13 +298,13 @@ export class File extends Resource {
         }
         for (const entry of entries) {
           if (!entry.startsWith(`${name}.`) || isHiddenName(entry, this.#tree.hidden)) continue;
-          const st = statQuiet(join(this.path, entry));
+          const st = statQuiet(childPath(this.path, entry));
           if (typeof st !== 'number') return { name: entry, st };
         }
         continue;
       }
       const candidate = name + (ext.startsWith('.') ? ext : `.${ext}`);
-      const st = statQuiet(join(this.path, candidate));
+      const st = statQuiet(childPath(this.path, candidate));
       if (typeof st !== 'number') return { name: candidate, st };
     }
     return null;
@@ -302,7 +314,7 @@ export class File extends Resource {
   #childFor(name: string, st: Stats): Resource {
     const processor = this.processors[extensionOf(name)];
     if (processor && st.isFile()) {
-      const path = join(this.path, name);
+      const path = childPath(this.path, name);
       const rel = [...this.#rel, name];
       const c = this.#containment(path, rel);
       if (!c.ok) return c.status === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
@@ -326,7 +338,7 @@ export class File extends Resource {
     // The trailing-slash child: an index file, else the listing. `a//b` (empty segment inside) is 404.
     if (request.postpath.length) return new NoResource(NOT_FOUND_DETAIL);
     for (const name of this.indexNames) {
-      const st = statQuiet(join(this.path, name));
+      const st = statQuiet(childPath(this.path, name));
       if (typeof st !== 'number' && st.isFile()) return this.#childFor(name, st);
     }
     if (!this.listing) return new ForbiddenResource('Directory listing is turned off.');
@@ -346,7 +358,7 @@ export class File extends Resource {
    */
   #namedChild(segment: string): Resource {
     if (!isSafeSegment(segment) || isHiddenName(segment, this.#tree.hidden)) return new NoResource(NOT_FOUND_DETAIL);
-    const st = statQuiet(join(this.path, segment));
+    const st = statQuiet(childPath(this.path, segment));
     if (st === 403) return new ForbiddenResource();
     if (st === 404) {
       const found = this.#findSibling(segment);
@@ -387,7 +399,7 @@ export class File extends Resource {
     if (ft.encoding) {
       request.setHeader('Content-Encoding', ft.encoding);
     } else {
-      const chosen = this.#negotiate(request, st, ft.type, baseTag, rangeHeader !== undefined);
+      const chosen = this.#negotiate(request, st, ft, baseTag, rangeHeader !== undefined);
       if (chosen) rep = chosen;
     }
     if (rep.coding) request.setHeader('Content-Encoding', rep.coding);
@@ -435,11 +447,13 @@ export class File extends Resource {
    * Picks a precompressed sibling or a compressed variant the client accepts, or null for identity.
    * Adds `Vary: Accept-Encoding` whenever the answer could have differed.
    */
-  #negotiate(request: Request, st: Stats, type: string, baseTag: string, ranged: boolean): Representation | null {
+  #negotiate(request: Request, st: Stats, ft: TypeInfo, baseTag: string, ranged: boolean): Representation | null {
     const tree = this.#tree;
     const compressible =
       tree.compress &&
-      shouldCompress({ status: 200, contentType: type, contentEncoding: undefined, cacheControl: this.cacheControl ?? undefined, contentRange: undefined, length: st.size });
+      ft.compressible &&
+      st.size >= MIN_COMPRESS_BYTES &&
+      (this.cacheControl === null || !/(^|,)\s*no-transform\s*(,|$)/i.test(this.cacheControl));
     if (compressible) varyOnAcceptEncoding(request);
     const ae = request.getHeader('accept-encoding');
     if (ae === undefined || ranged || (request.method !== 'GET' && request.method !== 'HEAD')) return null;

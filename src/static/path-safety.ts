@@ -14,6 +14,8 @@ export interface HiddenPolicy {
   deny: readonly RegExp[];
 }
 
+const BACKUP_EXTENSIONS = new Set(['bak', 'orig', 'swp', 'swo', 'old']);
+
 export const DEFAULT_HIDDEN: HiddenPolicy = {
   allow: ['.well-known'],
   deny: [/^\./, /~$/, /\.(bak|orig|swp|swo|old)$/i, /^#.*#$/],
@@ -38,6 +40,14 @@ export function isSafeSegment(segment: string): boolean {
 
 /** Whether `name` is hidden under `policy` (requests for it get 404; listings leave it out). */
 export function isHiddenName(name: string, policy: HiddenPolicy = DEFAULT_HIDDEN): boolean {
+  if (policy === DEFAULT_HIDDEN) {
+    // The default policy without regular expressions: this runs for every path segment.
+    const first = name.charCodeAt(0);
+    if (first === 46 /* . */) return name !== '.well-known';
+    if (name.endsWith('~') || (first === 35 /* # */ && name.length > 1 && name.endsWith('#'))) return true;
+    const dot = name.lastIndexOf('.');
+    return dot !== -1 && BACKUP_EXTENSIONS.has(name.slice(dot + 1).toLowerCase());
+  }
   if (policy.allow.includes(name)) return false;
   return policy.deny.some((re) => re.test(name));
 }
