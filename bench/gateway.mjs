@@ -13,10 +13,10 @@ requireTool('nginx');
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const HTTP_PORT = 18961;
-const FCGI_PORT = 18962;
-const NGINX_FCGI = 18963;
-const NGINX_HTTP = 18964;
+const HTTP_PORT = 28961;
+const FCGI_PORT = 28962;
+const NGINX_FCGI = 28963;
+const NGINX_HTTP = 28964;
 
 /** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
 function cpuSeconds(pid) {
@@ -83,6 +83,9 @@ const paths = [
 const results = new Map(paths.map((p) => [p.name, []]));
 try {
   await Promise.all([waitForPort(HTTP_PORT), waitForPort(FCGI_PORT), waitForPort(NGINX_FCGI), waitForPort(NGINX_HTTP)]);
+  await new Promise((r) => setTimeout(r, 200));
+  // Another process on one of these ports would be measured instead: stop rather than mislead.
+  if (trellis.exitCode !== null || nginx.exitCode !== null) throw new Error('Trellis or nginx exited at startup (a port in use?)');
   for (const p of paths) wrk(p.url, { seconds: 1, connections: 50 }); // warm up the JIT and the pools
   // Alternate the paths so drift on a shared machine hits both alike.
   for (let round = 0; round < ROUNDS; round++) {

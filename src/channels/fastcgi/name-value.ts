@@ -60,6 +60,12 @@ export function decodeNameValuePairs(buf: Buffer, limits: NameValueLimits = DEFA
   return { ok: true, pairs };
 }
 
+/** Buffer's own slice-to-string methods: what `toString(encoding, start, end)` calls after checking its arguments. */
+type FastSlices = { latin1Slice?(start: number, end: number): string; utf8Slice?(start: number, end: number): string };
+const fast = Buffer.prototype as unknown as FastSlices;
+const latin1 = fast.latin1Slice ? (b: Buffer, s: number, e: number) => (b as unknown as Required<FastSlices>).latin1Slice(s, e) : (b: Buffer, s: number, e: number) => b.toString('latin1', s, e);
+const utf8 = fast.utf8Slice ? (b: Buffer, s: number, e: number) => (b as unknown as Required<FastSlices>).utf8Slice(s, e) : (b: Buffer, s: number, e: number) => b.toString('utf8', s, e);
+
 /**
  * Decodes a complete PARAMS stream straight into strings (the fast path of the FastCGI channel),
  * with the same checks and limits as {@link decodeNameValuePairs}. `HTTP_*` values are decoded as
@@ -83,11 +89,11 @@ export function decodeParams(buf: Buffer, limits: NameValueLimits = DEFAULT_NAME
       return { ok: false, reason: 'parameter runs past the end of the stream' };
     }
     if (++count > limits.maxPairs) return { ok: false, reason: `more than ${limits.maxPairs} parameters` };
-    const name = buf.toString('latin1', offset, offset + nameLen[0]);
+    // Offsets are within bounds (checked above), so the unchecked slices are safe.
+    const name = latin1(buf, offset, offset + nameLen[0]);
     offset += nameLen[0];
     const end = offset + valueLen[0];
-    const isHeader = name.startsWith('HTTP_');
-    params.set(name, valueLen[0] === 0 ? '' : buf.toString(isHeader ? 'latin1' : 'utf8', offset, end));
+    params.set(name, valueLen[0] === 0 ? '' : name.startsWith('HTTP_') ? latin1(buf, offset, end) : utf8(buf, offset, end));
     offset = end;
   }
   return { ok: true, params };
