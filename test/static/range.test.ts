@@ -56,3 +56,32 @@ test('planMultipart computes the exact length of the body it frames', () => {
       '\r\n--BOUNDARY--\r\n',
   );
 });
+
+test('parseRange on any header and size: never throws; ranges sorted, apart, inside the file, at most 50, total within the size', async () => {
+  const fc = (await import('fast-check')).default;
+  const spec = fc.oneof(
+    fc.tuple(fc.nat(300), fc.nat(300)).map(([a, b]) => `${a}-${b}`),
+    fc.nat(300).map((a) => `${a}-`),
+    fc.nat(300).map((n) => `-${n}`),
+    fc.string({ maxLength: 6 }),
+  );
+  const header = fc.oneof(
+    fc.array(spec, { maxLength: 80 }).map((specs) => `bytes=${specs.join(',')}`),
+    fc.string({ maxLength: 40 }),
+  );
+  fc.assert(
+    fc.property(header, fc.nat(250), (h, size) => {
+      const d = parseRange(h, size);
+      if (d.kind !== 'partial') return;
+      assert.ok(d.ranges.length >= 1 && d.ranges.length <= MAX_RANGES);
+      let total = 0;
+      d.ranges.forEach((r, i) => {
+        assert.ok(r.start >= 0 && r.start <= r.end && r.end < size);
+        if (i > 0) assert.ok(r.start > d.ranges[i - 1]!.end + 1, 'coalesced');
+        total += r.end - r.start + 1;
+      });
+      assert.ok(total <= size);
+    }),
+    { numRuns: 3000 },
+  );
+});
