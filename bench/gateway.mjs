@@ -107,7 +107,7 @@ try {
     const rps = runs.reduce((a, r) => a + r.rps, 0) / (runs.length || 1);
     const p99 = runs.reduce((a, r) => a + r.p99, 0) / (runs.length || 1);
     const cpuUs = runs.reduce((a, r) => a + r.cpuUs, 0) / (runs.length || 1);
-    return { path: p.name, 'req/s': Math.round(rps), 'p99 ms': p99, 'Trellis CPU µs/req': Math.round(cpuUs), 'non-2xx': runs.reduce((a, r) => a + r.errors, 0), rounds: runs.map((r) => Math.round(r.rps)).join(' / ') };
+    return { path: p.name, 'req/s': Math.round(rps), 'p99 ms': p99, 'Trellis CPU µs/req': Math.round(cpuUs), 'non-2xx': runs.reduce((a, r) => a + r.errors, 0), 'socket errors': runs.map((r) => r.socketErrors ?? '-').join(' / '), rounds: runs.map((r) => Math.round(r.rps)).join(' / ') };
   });
   const proxy = rows[1]['req/s'];
   for (const r of rows) r['vs HTTP proxy'] = `${(r['req/s'] / proxy).toFixed(2)}x`;

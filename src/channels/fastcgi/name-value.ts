@@ -66,6 +66,11 @@ const fast = Buffer.prototype as unknown as FastSlices;
 const latin1 = fast.latin1Slice ? (b: Buffer, s: number, e: number) => (b as unknown as Required<FastSlices>).latin1Slice(s, e) : (b: Buffer, s: number, e: number) => b.toString('latin1', s, e);
 const utf8 = fast.utf8Slice ? (b: Buffer, s: number, e: number) => (b as unknown as Required<FastSlices>).utf8Slice(s, e) : (b: Buffer, s: number, e: number) => b.toString('utf8', s, e);
 
+function isAscii(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i]! > 0x7f) return false;
+  return true;
+}
+
 /**
  * Decodes a complete PARAMS stream straight into strings (the fast path of the FastCGI channel),
  * with the same checks and limits as {@link decodeNameValuePairs}. `HTTP_*` values are decoded as
@@ -75,6 +80,7 @@ const utf8 = fast.utf8Slice ? (b: Buffer, s: number, e: number) => (b as unknown
 export function decodeParams(buf: Buffer, limits: NameValueLimits = DEFAULT_NAME_VALUE_LIMITS): { ok: true; params: Map<string, string> } | { ok: false; reason: string } {
   if (buf.length > limits.maxBytes) return { ok: false, reason: `parameters exceed ${limits.maxBytes} bytes` };
   const params = new Map<string, string>();
+  let text: string | undefined;
   let count = 0;
   let offset = 0;
   while (offset < buf.length) {
@@ -89,11 +95,17 @@ export function decodeParams(buf: Buffer, limits: NameValueLimits = DEFAULT_NAME
       return { ok: false, reason: 'parameter runs past the end of the stream' };
     }
     if (++count > limits.maxPairs) return { ok: false, reason: `more than ${limits.maxPairs} parameters` };
-    // Offsets are within bounds (checked above), so the unchecked slices are safe.
-    const name = latin1(buf, offset, offset + nameLen[0]);
+    // One latin1 string of the whole stream, cut with cheap substrings; only a non-header value with
+    // bytes above 0x7f needs its own UTF-8 decoding.
+    text ??= latin1(buf, 0, buf.length);
+    const name = text.slice(offset, offset + nameLen[0]);
     offset += nameLen[0];
     const end = offset + valueLen[0];
-    params.set(name, valueLen[0] === 0 ? '' : name.startsWith('HTTP_') ? latin1(buf, offset, end) : utf8(buf, offset, end));
+    let value: string;
+    if (valueLen[0] === 0) value = '';
+    else if (name.startsWith('HTTP_') || isAscii(buf, offset, end)) value = text.slice(offset, end);
+    else value = utf8(buf, offset, end);
+    params.set(name, value);
     offset = end;
   }
   return { ok: true, params };
