@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, LOAD_CORE, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import { ROOT, LOAD_CORE, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');
@@ -17,12 +17,6 @@ const HTTP_PORT = 28961;
 const FCGI_PORT = 28962;
 const NGINX_FCGI = 28963;
 const NGINX_HTTP = 28964;
-
-/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 const work = mkdtempSync(join(tmpdir(), 'trellis-bench-gateway-'));
 // The FastCGI side is the recipe from docs/deploy/nginx.md, as the tests run it.

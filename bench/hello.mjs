@@ -2,7 +2,7 @@
 // process each pinned to core 0 with wrk on core 1; then spawn-to-first-answer time against node:http.
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { ROOT, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import { ROOT, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');
@@ -17,22 +17,40 @@ const servers = [
   },
 ];
 
+// Every server runs for the whole benchmark (idle while another is loaded) and the rounds alternate,
+// so a burst of outside load does not land on one server only. The best round counts, and the server's
+// CPU time per request is reported beside it: it is steadier than throughput on a shared machine.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 let port = 18900;
-const rows = [];
-for (const s of servers) {
-  const p = port++;
-  const child = spawnPinned(process.execPath, s.args(p));
-  child.stdout.resume();
-  await waitForPort(p);
-  const url = `http://127.0.0.1:${p}/`;
-  wrk(url, { seconds: 1, connections: 50 }); // warm up the JIT
-  const r = wrk(url, { seconds: SECONDS, connections: 50 });
-  rows.push({ server: s.name, 'req/s': Math.round(r.rps), 'p99 ms': r.p99, 'RSS MiB': rssMiB(child.pid), errors: r.errors });
-  await stop(child);
+const running = [];
+try {
+  for (const s of servers) {
+    const p = port++;
+    const child = spawnPinned(process.execPath, s.args(p));
+    child.stdout.resume();
+    running.push({ ...s, child, url: `http://127.0.0.1:${p}/`, best: null });
+    await waitForPort(p);
+  }
+  for (const r of running) wrk(r.url, { seconds: 1, connections: 50 }); // warm up the JIT
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const r of running) {
+      const cpu0 = cpuSeconds(r.child.pid);
+      const result = wrk(r.url, { seconds: SECONDS, connections: 50 });
+      result.cpuUs = ((cpuSeconds(r.child.pid) - cpu0) * 1e6) / (result.rps * SECONDS);
+      if (!r.best || result.rps > r.best.rps) r.best = result;
+    }
+  }
+} finally {
+  for (const r of running) r.rss = rssMiB(r.child.pid);
+  await Promise.all(running.map((r) => stop(r.child)));
 }
-const base = rows.find((r) => r.server === 'node:http')['req/s'];
-for (const r of rows) r['vs node'] = `${(r['req/s'] / base).toFixed(2)}x`;
-console.log(`\nhello world, ${SECONDS}s per server, 50 connections (server on core 0, wrk on core 1)`);
+const rows = running.map((r) => ({ server: r.name, 'req/s': Math.round(r.best.rps), 'p99 ms': r.best.p99, 'CPU µs/req': Number(r.best.cpuUs.toFixed(1)), 'RSS MiB': r.rss, errors: r.best.errors }));
+const base = rows.find((r) => r.server === 'node:http');
+for (const r of rows) {
+  r['vs node req/s'] = `${(r['req/s'] / base['req/s']).toFixed(2)}x`;
+  r['vs node CPU'] = `${(base['CPU µs/req'] / r['CPU µs/req']).toFixed(2)}x`;
+}
+console.log(`\nhello world, best of ${ROUNDS} alternating rounds of ${SECONDS}s, 50 connections (servers on core 0, wrk on core 1)`);
 printTable(rows);
 
 /** Milliseconds from spawn until the first 200 answer. */

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import { ROOT, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');
@@ -75,13 +75,7 @@ const cases = [
 // ROUNDS rounds, and the best round counts: on a shared machine this keeps a burst of outside load
 // from landing on one server only.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
-
-/** CPU time (user + system) a process has used, in microseconds. */
-function cpuUs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
-}
+const cpuUs = (pid) => cpuSeconds(pid) * 1e6;
 
 const results = new Map();
 const children = [];

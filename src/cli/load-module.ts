@@ -9,13 +9,18 @@ import { CliError } from './options.js';
 let hooksRegistered = false;
 let tsxRegistered = false;
 
+/** This package's entry point, found by resolving the package's own name (right whether or not it is bundled). */
+function trellisIndexUrl(): string {
+  return import.meta.resolve('trellis');
+}
+
 /**
  * Whether `import 'trellis'` from `path` already finds this very package (installed beside the site,
  * or the site lives inside it). Then no resolution hook is needed, which saves a loader thread at start-up.
  */
 function resolvesToThisPackage(path: string): boolean {
   try {
-    return createRequire(path).resolve('trellis') === fileURLToPath(new URL('../index.js', import.meta.url));
+    return createRequire(path).resolve('trellis') === fileURLToPath(trellisIndexUrl());
   } catch {
     return false;
   }
@@ -30,9 +35,8 @@ async function prepareLoader(path: string): Promise<void> {
   }
   if (!hooksRegistered && (tsxRegistered || !resolvesToThisPackage(path))) {
     hooksRegistered = true;
-    register(new URL('./resolve-hooks.js', import.meta.url), {
-      data: { index: new URL('../index.js', import.meta.url).href },
-    });
+    const index = trellisIndexUrl();
+    register(new URL('./cli/resolve-hooks.js', index), { data: { index } });
   }
 }
 

@@ -1,0 +1,20 @@
+// Bundles the compiled package into a few ES modules so that start-up reads a handful of files instead
+// of dozens: `trellis web` and `trellis cgi` start measurably faster, and user code importing 'trellis'
+// shares the very same module instances as the command (one Resource class, not two). tsc still emits
+// the declaration files next to them.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/index.ts', 'src/cli/main.ts', 'src/cli/resolve-hooks.ts'],
+  outdir: 'dist',
+  outbase: 'src',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  chunkNames: 'chunks/[name]-[hash]',
+  sourcemap: true,
+  logLevel: 'warning',
+});
