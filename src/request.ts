@@ -28,6 +28,8 @@ export type Address =
  */
 export interface ResponseSink {
   writeHead(code: number, reason: string, headers: Array<[string, string]>): void;
+  /** Optional fast path: the same headers as one flat `[name, value, name, value, ...]` list. */
+  writeHeadFlat?(code: number, reason: string, flat: string[]): void;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer): void;
   /** Optional fast path: ends with a UTF-8 text body (lets node:http send headers and body in one write). */
@@ -608,9 +610,17 @@ export class Request {
     } else if (!headers.has('content-type') && !(wholeLength === 0 && this.code < 300)) {
       headers.set('content-type', ['Content-Type', [DEFAULT_CONTENT_TYPE]]);
     }
+    const reason = this.codeMessage ?? reasonPhrase(this.code);
+    if (this.#sink.writeHeadFlat) {
+      const flat: string[] = [];
+      for (const [name, values] of headers.values()) for (const v of values) flat.push(name, v);
+      for (const cookie of this.#setCookies) flat.push('Set-Cookie', cookie);
+      this.#sink.writeHeadFlat(this.code, reason, flat);
+      return;
+    }
     const pairs = this.responseHeaderPairs();
     for (const cookie of this.#setCookies) pairs.push(['Set-Cookie', cookie]);
-    this.#sink.writeHead(this.code, this.codeMessage ?? reasonPhrase(this.code), pairs);
+    this.#sink.writeHead(this.code, reason, pairs);
   }
 
   /**

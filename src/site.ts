@@ -161,7 +161,7 @@ export class Site {
   handle(request: Request): void {
     request.site = this;
     request.limits = this.limits;
-    request.sitepath = [...request.prepath];
+    if (request.prepath.length) request.sitepath = [...request.prepath];
     if (this.accessLog) request.whenDone(this.#log);
     this.#applyDefaultHeaders(request);
 

@@ -3,6 +3,7 @@
 // Request's response back.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
 import { RequestHeaders } from '../http/headers.js';
 import { Request, type Address, type ResponseSink } from '../request.js';
 import type { Site, SiteLimits } from '../site.js';
@@ -87,6 +88,22 @@ function bodyFraming(rawHeaders: readonly string[]): { contentLength: string | u
   return { contentLength, chunked };
 }
 
+const ADDRESSES = Symbol('trellis.addresses');
+type AddressedSocket = Socket & { [ADDRESSES]?: { client: Address; local: Address } };
+
+/** The peer and local addresses of a socket, worked out once per connection (kept-alive requests reuse them). */
+function socketAddresses(socket: AddressedSocket, unixPath: string | null): { client: Address; local: Address } {
+  let cached = socket[ADDRESSES];
+  if (!cached) {
+    cached = {
+      client: socketAddress(socket.remoteAddress, socket.remoteFamily, socket.remotePort, unixPath),
+      local: socketAddress(socket.localAddress, socket.remoteFamily, socket.localPort, unixPath),
+    };
+    socket[ADDRESSES] = cached;
+  }
+  return cached;
+}
+
 /** Normalises a socket's peer to an Address (IPv4-mapped IPv6 shown as IPv4). */
 export function socketAddress(address: string | undefined, family: string | undefined, port: number | undefined, unixPath: string | null): Address {
   if (address === undefined) return { type: 'UNIX', path: unixPath };
@@ -98,8 +115,9 @@ function h1Sink(req: IncomingMessage, res: ServerResponse): ResponseSink {
   let close = false;
   return {
     writeHead(code, reason, headers) {
-      const flat: string[] = [];
-      for (const [name, value] of headers) flat.push(name, value);
+      this.writeHeadFlat!(code, reason, headers.flat());
+    },
+    writeHeadFlat(code, reason, flat) {
       if (close) flat.push('Connection', 'close');
       res.writeHead(code, reason, flat);
     },
@@ -212,15 +230,11 @@ export function nodeRequestListener(site: Site, options: NodeListenerOptions): (
       clientproto: isH2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`,
       headers,
       body: hasBody ? (req as IncomingMessage) : null,
-      client: socketAddress(socket.remoteAddress, socket.remoteFamily, socket.remotePort, unixPath),
-      local: socketAddress(socket.localAddress, socket.remoteFamily, socket.localPort, unixPath),
+      ...socketAddresses(socket, unixPath),
       secure,
       sink: isH2 ? h2Sink(res as Http2ServerResponse) : h1Sink(req as IncomingMessage, res as ServerResponse),
       channel: isH2 ? 'h2' : 'http/1.1',
       contentLength: contentLengthHeader === undefined ? null : Number(contentLengthHeader),
-    });
-    res.once('close', () => {
-      if (!res.writableFinished) request.connectionLost(new Error('Connection lost'));
     });
     const refusal = checkRequestHead(req.url!, req.httpVersion, rawHeaders, site.limits);
     if (refusal) {
@@ -229,5 +243,12 @@ export function nodeRequestListener(site: Site, options: NodeListenerOptions): (
     }
     if (hasBody && !isH2) watchBody(req as IncomingMessage, site.limits);
     site.handle(request);
+    // Most responses are complete by now; only one still being written needs to hear that the
+    // client left (events arrive after this synchronous turn, so none is missed).
+    if (!request.finished) {
+      res.once('close', () => {
+        if (!res.writableFinished) request.connectionLost(new Error('Connection lost'));
+      });
+    }
   };
 }
