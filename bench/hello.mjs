@@ -74,7 +74,7 @@ async function timeToFirstAnswer(args, p) {
   return ms;
 }
 
-const RUNS = 10;
+const RUNS = 20;
 const startRows = [];
 for (const s of [servers[0], servers[2]]) {
   const times = [];
