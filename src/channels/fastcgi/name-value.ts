@@ -23,6 +23,24 @@ function readLength(buf: Buffer, offset: number): [number, number] | null {
   return [buf.readUInt32BE(offset) & 0x7fffffff, 4];
 }
 
+/** Where one pair's name and value lie in the stream, or why it is malformed. */
+type PairBounds = { nameStart: number; valueStart: number; end: number } | { reason: string };
+
+/** Reads the two lengths at `offset` and checks the pair fits in `buf` (FastCGI §3.4). */
+function nextPair(buf: Buffer, offset: number): PairBounds {
+  const nameLen = readLength(buf, offset);
+  if (!nameLen) return { reason: 'name length cut short' };
+  offset += nameLen[1];
+  const valueLen = readLength(buf, offset);
+  if (!valueLen) return { reason: 'value length cut short' };
+  offset += valueLen[1];
+  if (nameLen[0] === 0) return { reason: 'empty parameter name' };
+  if (nameLen[0] > buf.length - offset || valueLen[0] > buf.length - offset - nameLen[0]) {
+    return { reason: 'parameter runs past the end of the stream' };
+  }
+  return { nameStart: offset, valueStart: offset + nameLen[0], end: offset + nameLen[0] + valueLen[0] };
+}
+
 /**
  * Decodes a complete name-value stream (the concatenated content of every PARAMS record: pairs may
  * straddle records). Names are ASCII text (decoded as latin1); values stay bytes, for the caller to
@@ -41,21 +59,11 @@ export function decodeNameValuePairs(buf: Buffer, limits: NameValueLimits = DEFA
   const pairs: Array<[string, Buffer]> = [];
   let offset = 0;
   while (offset < buf.length) {
-    const nameLen = readLength(buf, offset);
-    if (!nameLen) return { ok: false, reason: 'name length cut short' };
-    offset += nameLen[1];
-    const valueLen = readLength(buf, offset);
-    if (!valueLen) return { ok: false, reason: 'value length cut short' };
-    offset += valueLen[1];
-    if (nameLen[0] === 0) return { ok: false, reason: 'empty parameter name' };
-    if (nameLen[0] > buf.length - offset || valueLen[0] > buf.length - offset - nameLen[0]) {
-      return { ok: false, reason: 'parameter runs past the end of the stream' };
-    }
+    const pair = nextPair(buf, offset);
+    if ('reason' in pair) return { ok: false, reason: pair.reason };
     if (pairs.length >= limits.maxPairs) return { ok: false, reason: `more than ${limits.maxPairs} parameters` };
-    const name = buf.toString('latin1', offset, offset + nameLen[0]);
-    offset += nameLen[0];
-    pairs.push([name, buf.subarray(offset, offset + valueLen[0])]);
-    offset += valueLen[0];
+    pairs.push([buf.toString('latin1', pair.nameStart, pair.valueStart), buf.subarray(pair.valueStart, pair.end)]);
+    offset = pair.end;
   }
   return { ok: true, pairs };
 }
@@ -84,27 +92,18 @@ export function decodeParams(buf: Buffer, limits: NameValueLimits = DEFAULT_NAME
   let count = 0;
   let offset = 0;
   while (offset < buf.length) {
-    const nameLen = readLength(buf, offset);
-    if (!nameLen) return { ok: false, reason: 'name length cut short' };
-    offset += nameLen[1];
-    const valueLen = readLength(buf, offset);
-    if (!valueLen) return { ok: false, reason: 'value length cut short' };
-    offset += valueLen[1];
-    if (nameLen[0] === 0) return { ok: false, reason: 'empty parameter name' };
-    if (nameLen[0] > buf.length - offset || valueLen[0] > buf.length - offset - nameLen[0]) {
-      return { ok: false, reason: 'parameter runs past the end of the stream' };
-    }
+    const pair = nextPair(buf, offset);
+    if ('reason' in pair) return { ok: false, reason: pair.reason };
     if (++count > limits.maxPairs) return { ok: false, reason: `more than ${limits.maxPairs} parameters` };
     // One latin1 string of the whole stream, cut with cheap substrings; only a non-header value with
     // bytes above 0x7f needs its own UTF-8 decoding.
     text ??= latin1(buf, 0, buf.length);
-    const name = text.slice(offset, offset + nameLen[0]);
-    offset += nameLen[0];
-    const end = offset + valueLen[0];
+    const name = text.slice(pair.nameStart, pair.valueStart);
+    const { valueStart, end } = pair;
     let value: string;
-    if (valueLen[0] === 0) value = '';
-    else if (name.startsWith('HTTP_') || isAscii(buf, offset, end)) value = text.slice(offset, end);
-    else value = utf8(buf, offset, end);
+    if (valueStart === end) value = '';
+    else if (name.startsWith('HTTP_') || isAscii(buf, valueStart, end)) value = text.slice(valueStart, end);
+    else value = utf8(buf, valueStart, end);
     params.set(name, value);
     offset = end;
   }
