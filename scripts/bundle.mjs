@@ -1,7 +1,7 @@
-// Bundles the compiled package into a few ES modules so that start-up reads a handful of files instead
+// Bundles the sources into a few ES modules so that start-up reads a handful of files instead
 // of dozens: `trellis web` and `trellis cgi` start measurably faster, and user code importing 'trellis'
-// shares the very same module instances as the command (one Resource class, not two). tsc still emits
-// the declaration files next to them.
+// shares the very same module instances as the command (one Resource class, not two). tsc emits
+// only the declaration files next to them (scripts/build.mjs runs both).
 import { build } from 'esbuild';
 
 await build({
