@@ -726,6 +726,11 @@ export class Request {
     stream.on('error', () => this.#sink.abort());
   }
 
+  /** True while a content encoder transforms the body (it may still hold written chunks after `drain()`). */
+  get encodingBody(): boolean {
+    return this.#encoding !== null;
+  }
+
   /** Resolves when the channel can take more data (at once when it is not backed up, or once the client left). */
   drain(): Promise<void> {
     if ((!this.#backedUp && !this.#encoding?.writableNeedDrain) || this.disconnected || this.finished) return Promise.resolve();

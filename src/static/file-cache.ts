@@ -1,5 +1,6 @@
-// A bounded in-memory cache of small files and of compressed variants, keyed by path and validated
-// against a fresh stat on every use (inode, size, mtime, ctime), so an edited file is never served stale.
+// A bounded in-memory cache of small files, compressed variants and per-file facts, keyed by path and
+// validated against a fresh stat on every use (device, inode, size, mtime, ctime), so an edited or
+// replaced file is never served stale.
 import type { Stats } from 'node:fs';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -23,12 +24,22 @@ const MAX_ENTRIES = 10_000;
 /** Codings the cache can produce. */
 export type CachedCoding = 'gzip' | 'br';
 
+/**
+ * What a File tree works out once per file version (type, validators, containment) and keeps beside
+ * the bytes. Opaque to the cache; `owner` tells trees sharing one cache apart.
+ */
+export interface FileFacts {
+  readonly owner: object;
+}
+
 interface Entry {
+  dev: number;
   ino: number;
   size: number;
   mtimeMs: number;
   ctimeMs: number;
   body?: Buffer;
+  facts?: FileFacts;
   variants: Partial<Record<CachedCoding, Buffer | Promise<Buffer | null>>>;
   bytes: number;
 }
@@ -58,7 +69,7 @@ export class FileCache {
   #entry(path: string, st: Stats, create: boolean): Entry | undefined {
     const e = this.#entries.get(path);
     if (e) {
-      if (e.ino === st.ino && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs) {
+      if (e.ino === st.ino && e.dev === st.dev && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs) {
         // Refresh its place in the LRU order.
         this.#entries.delete(path);
         this.#entries.set(path, e);
@@ -71,7 +82,7 @@ export class FileCache {
       const [oldest, victim] = this.#entries.entries().next().value!;
       this.#drop(oldest, victim);
     }
-    const fresh: Entry = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, variants: {}, bytes: 0 };
+    const fresh: Entry = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, variants: {}, bytes: 0 };
     this.#entries.set(path, fresh);
     return fresh;
   }
@@ -90,6 +101,23 @@ export class FileCache {
       if (this.#bytes <= this.maxBytes) break;
       this.#drop(key, victim);
     }
+  }
+
+  /**
+   * The facts kept for the file version `st` describes, if any. Does not count as a use for the LRU
+   * order (the body lookup that follows does).
+   */
+  facts(path: string, st: Stats): FileFacts | undefined {
+    const e = this.#entries.get(path);
+    if (!e) return undefined;
+    if (e.ino === st.ino && e.dev === st.dev && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs) return e.facts;
+    this.#drop(path, e);
+    return undefined;
+  }
+
+  /** Keeps `facts` for the file version `st` describes, until that version changes or is evicted. */
+  keepFacts(path: string, st: Stats, facts: FileFacts): void {
+    this.#entry(path, st, true)!.facts = facts;
   }
 
   /** The cached bytes of the file `st` describes, if held. */

@@ -8,12 +8,13 @@ import { shouldCompress, MIN_COMPRESS_BYTES } from '../encoding/compressible.js'
 import { BrotliEncoderFactory, GzipEncoderFactory } from '../encoding/encoders.js';
 import { varyOnAcceptEncoding } from '../encoding/encoding-resource-wrapper.js';
 import { evaluateIfRange, evaluatePreconditions } from '../http/conditional.js';
+import { assertHeader } from '../http/headers.js';
 import { reasonPhrase } from '../http/status.js';
 import { errorPageHtml } from '../pages.js';
 import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
 import { ErrorPage, ForbiddenResource, NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
 import { redirectTo } from '../util/redirect.js';
-import { FileCache, type CachedCoding } from './file-cache.js';
+import { FileCache, type CachedCoding, type FileFacts } from './file-cache.js';
 import { DirectoryLister } from './listing.js';
 import { CONTENT_ENCODINGS, extensionOf, typeForName, type FileType } from './mime.js';
 import { planMultipart } from './multipart-byteranges.js';
@@ -70,6 +71,33 @@ interface Tree {
   cache: FileCache | null;
   /** Content types by default type and extension key (`.txt`, `.txt.gz`, ''); cleared past 1000 entries. */
   types: Map<string, TypeInfo>;
+  /** Bumped whenever `types` is cleared, so facts holding an older type are refreshed. */
+  typesVersion: number;
+  /** The last `cacheControl` value checked as a header value (files share one, so it is checked once). */
+  checkedCacheControl: string | null;
+}
+
+/**
+ * Facts about one version of one file, worked out on its first request and kept in the cache entry,
+ * which the stat of every request validates (device, inode, size, mtime, ctime): any change to the
+ * file, or a different file at the path, drops them.
+ */
+interface Prepared extends FileFacts {
+  owner: Tree;
+  /**
+   * Whether the symlink policy passed for this version. Kept only under `inside-root` and `follow`:
+   * the stat follows symlinks, so a path that now leads elsewhere reaches another inode and misses.
+   * `never` and `owner-match` judge the links themselves, so they are checked on every request.
+   */
+  contained: boolean;
+  defaultType: string;
+  typesVersion: number;
+  type: TypeInfo;
+  baseTag: string;
+  etag: string;
+  /** Last-Modified in whole-second milliseconds, and as an HTTP-date. */
+  lastModified: number;
+  lastModifiedText: string;
 }
 
 /** A file type plus whether that type is worth compressing (decided once per type). */
@@ -234,6 +262,8 @@ export class File extends Resource {
       compress: options.compress ?? true,
       cache: options.cache === undefined ? new FileCache() : options.cache,
       types: new Map(),
+      typesVersion: 0,
+      checkedCacheControl: null,
     };
     this.#rel = [];
   }
@@ -247,6 +277,7 @@ export class File extends Resource {
   setContentType(ext: string, type: string): void {
     this.#tree.contentTypes.set(normalizeExt(ext), type);
     this.#tree.types.clear();
+    this.#tree.typesVersion++;
   }
 
   /** The Content-Type this tree sends for a file name. */
@@ -261,6 +292,8 @@ export class File extends Resource {
     let ft = types.get(key);
     if (!ft) {
       const t = typeForName(`x${tk}`, { overrides: this.#tree.contentTypes, defaultType: this.defaultType });
+      // Checked once here, so every response can set it without checking again.
+      assertHeader('Content-Type', t.type);
       const compressible = shouldCompress({ status: 200, contentType: t.type, contentEncoding: undefined, cacheControl: undefined, contentRange: undefined, length: null });
       ft = { ...t, compressible };
       if (types.size >= 1000) types.clear();
@@ -370,8 +403,8 @@ export class File extends Resource {
   GET(request: Request): RenderResult {
     const st = this.#ownStat();
     if (typeof st === 'number') return statusPage(request, st, st === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
-    const contained = this.#containment(this.path, this.#rel);
-    if (!contained.ok) return statusPage(request, contained.status, contained.status === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
+    const facts = this.#facts(st);
+    if (typeof facts === 'number') return statusPage(request, facts, facts === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
     if (st.isDirectory()) {
       // A directory without its trailing slash: relative redirect (`./name/`), query kept.
       const last = request.prepath.at(-1) ?? '';
@@ -379,23 +412,66 @@ export class File extends Resource {
       return redirectTo(target, request);
     }
     if (!st.isFile()) return statusPage(request, 404, NOT_FOUND_DETAIL);
-    return this.#serve(request, st);
+    return this.#serve(request, st, facts);
+  }
+
+  /**
+   * The facts for the version of this file that `st` describes, from the cache when held; 403/404
+   * when the symlink policy refuses the path (checked here unless the kept facts already passed it).
+   */
+  #facts(st: Stats): Prepared | 403 | 404 {
+    const tree = this.#tree;
+    const cache = tree.cache;
+    let facts = cache?.facts(this.path, st) as Prepared | undefined;
+    if (facts?.owner !== tree) facts = undefined;
+    if (!facts?.contained) {
+      const c = this.#containment(this.path, this.#rel);
+      if (!c.ok) return c.status;
+    }
+    if (!facts) {
+      const baseTag = `${st.ino.toString(36)}-${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`;
+      const lastModified = Math.floor(st.mtimeMs / 1000) * 1000;
+      facts = {
+        owner: tree,
+        contained: tree.symlinks === 'inside-root' || tree.symlinks === 'follow',
+        defaultType: this.defaultType,
+        typesVersion: tree.typesVersion,
+        type: this.#fileType(basename(this.path)),
+        baseTag,
+        etag: `"${baseTag}"`,
+        lastModified,
+        lastModifiedText: httpDate(lastModified),
+      };
+      cache?.keepFacts(this.path, st, facts);
+    } else if (facts.defaultType !== this.defaultType || facts.typesVersion !== tree.typesVersion) {
+      facts.type = this.#fileType(basename(this.path));
+      facts.defaultType = this.defaultType;
+      facts.typesVersion = tree.typesVersion;
+    }
+    return facts;
   }
 
   /** Headers, negotiation, preconditions, ranges, then the body. */
-  #serve(request: Request, st: Stats): RenderResult {
+  #serve(request: Request, st: Stats, facts: Prepared): RenderResult {
     const tree = this.#tree;
-    const ft = this.#fileType(basename(this.path));
-    const baseTag = `${st.ino.toString(36)}-${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`;
-    const lastModified = Math.floor(st.mtimeMs / 1000) * 1000;
-    request.setHeader('Content-Type', ft.type);
-    request.setHeader('X-Content-Type-Options', 'nosniff');
-    request.setHeader('Accept-Ranges', 'bytes');
-    request.setHeader('Last-Modified', httpDate(lastModified));
-    if (this.cacheControl) request.setHeader('Cache-Control', this.cacheControl);
+    const ft = facts.type;
+    const { baseTag, lastModified } = facts;
+    // Every value below was checked once (types when first looked up, the rest built here).
+    request.setTrustedHeader('Content-Type', ft.type);
+    request.setTrustedHeader('X-Content-Type-Options', 'nosniff');
+    request.setTrustedHeader('Accept-Ranges', 'bytes');
+    request.setTrustedHeader('Last-Modified', facts.lastModifiedText);
+    const cacheControl = this.cacheControl;
+    if (cacheControl) {
+      if (cacheControl !== tree.checkedCacheControl) {
+        assertHeader('Cache-Control', cacheControl);
+        tree.checkedCacheControl = cacheControl;
+      }
+      request.setTrustedHeader('Cache-Control', cacheControl);
+    }
 
     const rangeHeader = request.getHeader('range');
-    let rep: Representation = { path: this.path, st, etag: `"${baseTag}"`, coding: ft.encoding };
+    let rep: Representation = { path: this.path, st, etag: facts.etag, coding: ft.encoding };
     if (ft.encoding) {
       request.setHeader('Content-Encoding', ft.encoding);
     } else {
@@ -404,7 +480,7 @@ export class File extends Resource {
     }
     if (rep.coding) request.setHeader('Content-Encoding', rep.coding);
     if (rep.coding || rangeHeader !== undefined) request.setEncoder(null);
-    request.setHeader('ETag', rep.etag);
+    request.setTrustedHeader('ETag', rep.etag);
 
     const h = request.requestHeaders;
     const conditions = { method: request.method, ifMatch: h.get('if-match'), ifNoneMatch: h.get('if-none-match'), ifModifiedSince: h.get('if-modified-since'), ifUnmodifiedSince: h.get('if-unmodified-since') };

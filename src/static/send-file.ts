@@ -43,9 +43,16 @@ export async function openChecked(path: string, st: Stats): Promise<number> {
  * Writes `pieces` from the open descriptor `fd` to `request`, then finishes it and closes `fd`.
  * Waits on `request.drain()` whenever a write reports a full buffer; stops when the client leaves.
  * A read error after the headers went out drops the connection (the length was already promised).
+ *
+ * Reads go into at most two {@link READ_CHUNK} buffers per response, used in turn: one is being read
+ * into while the other is written. A buffer is read into again only after the write that carried it
+ * reported a full channel and the channel then drained, which means it let go of those bytes (a
+ * channel that accepted a write without backing up may still hold it, so that buffer is not reused).
+ * Reusing the memory spares the page faults of a fresh megabyte for every read.
  */
 export async function streamPieces(request: Request, fd: number, pieces: readonly BodyPiece[]): Promise<void> {
   let pending: Promise<Buffer> | null = null;
+  const spare: Buffer[] = [];
   try {
     for (const piece of pieces) {
       if (Buffer.isBuffer(piece)) {
@@ -60,7 +67,7 @@ export async function streamPieces(request: Request, fd: number, pieces: readonl
         const length = Math.min(READ_CHUNK, end - position);
         const at = position;
         position += length;
-        const buffer = Buffer.allocUnsafe(length);
+        const buffer = spare.pop()?.subarray(0, length) ?? Buffer.allocUnsafeSlow(length);
         return readAsync(fd, buffer, length, at).then((n) => {
           if (n !== length) throw new Error('file shrank while being sent');
           return buffer;
@@ -72,7 +79,11 @@ export async function streamPieces(request: Request, fd: number, pieces: readonl
         if (request.disconnected || request.finished) return;
         pending = readNext();
         pending?.catch(() => {});
-        if (!request.write(chunk)) await request.drain();
+        if (request.write(chunk)) continue;
+        await request.drain();
+        if (chunk.buffer.byteLength === READ_CHUNK && !request.disconnected && !request.finished && !request.encodingBody) {
+          spare.push(Buffer.from(chunk.buffer, 0, READ_CHUNK));
+        }
       }
     }
     request.finish();
