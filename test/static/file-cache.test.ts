@@ -49,3 +49,27 @@ test('FileCache compresses a variant once per file version and refuses a file th
     dir.cleanup();
   }
 });
+
+test('FileCache keeps facts per file version: a changed stat (size, mtime, inode) drops them', () => {
+  const dir = tempDir();
+  try {
+    const cache = new FileCache();
+    const p = join(dir.path, 'f.txt');
+    writeFileSync(p, 'one');
+    const facts = { owner: cache, note: 'one' };
+    cache.keepFacts(p, statSync(p), facts);
+    assert.equal(cache.facts(p, statSync(p)), facts);
+    assert.equal(cache.facts(join(dir.path, 'other'), statSync(p)), undefined, 'keyed by path');
+    const st = statSync(p);
+    for (const field of ['dev', 'ino', 'size', 'mtimeMs', 'ctimeMs'] as const) {
+      cache.keepFacts(p, st, facts);
+      const changed = Object.assign(Object.create(Object.getPrototypeOf(st)), st, { [field]: st[field] + 1 }) as typeof st;
+      assert.equal(cache.facts(p, changed), undefined, `a different ${field} misses`);
+      assert.equal(cache.facts(p, st), undefined, `and the old facts are gone (${field})`);
+    }
+    writeFileSync(p, 'two!');
+    assert.equal(cache.facts(p, statSync(p)), undefined);
+  } finally {
+    dir.cleanup();
+  }
+});

@@ -2,7 +2,8 @@
 // compression, processors, and the path-safety rules of SECURITY.md §1.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
@@ -116,6 +117,50 @@ describe('File serves files', () => {
     assert.equal((await send(base, '/edit.txt')).body.toString(), 'first version');
     writeFileSync(join(root, 'edit.txt'), 'second version!');
     assert.equal((await send(base, '/edit.txt')).body.toString(), 'second version!');
+  });
+
+  test('a file replaced by another of the same size and mtime is served fresh, with its own ETag', async () => {
+    writeFileSync(join(root, 'swap-same.txt'), 'AAAA');
+    const first = await send(base, '/swap-same.txt');
+    assert.equal(first.body.toString(), 'AAAA');
+    const { atime, mtime } = statSync(join(root, 'swap-same.txt'));
+    writeFileSync(join(root, 'swap-same.new'), 'BBBB');
+    utimesSync(join(root, 'swap-same.new'), atime, mtime);
+    renameSync(join(root, 'swap-same.new'), join(root, 'swap-same.txt'));
+    const second = await send(base, '/swap-same.txt');
+    assert.equal(second.body.toString(), 'BBBB');
+    assert.notEqual(second.headers.etag, first.headers.etag);
+  });
+
+  test('a large file streamed to a slow reader arrives intact (read buffers are reused only once written)', async () => {
+    const url = new URL(base);
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path: '/big.bin', agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        let pauses = 0;
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+          // Stall now and then so the server's writes back up and wait for drain.
+          if (pauses++ % 8 === 0) {
+            res.pause();
+            setTimeout(() => res.resume(), 5);
+          }
+        });
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.ok(body.equals(BIG));
+  });
+
+  test('several large downloads at once each arrive intact', async () => {
+    const replies = await Promise.all([1, 2, 3, 4].map(() => send(base, '/big.bin')));
+    for (const r of replies) assert.ok(r.body.equals(BIG));
+    const tail = await send(base, '/big.bin', { headers: { Range: `bytes=${1024 * 1024 - 5}-${2 * 1024 * 1024 + 5}` } });
+    assert.equal(tail.status, 206);
+    assert.ok(tail.body.equals(BIG.subarray(1024 * 1024 - 5, 2 * 1024 * 1024 + 6)));
   });
 });
 
@@ -322,6 +367,39 @@ describe('File path safety (SECURITY.md §1)', () => {
     assert.equal((await send(base, '/link-out-dir/outside.txt')).status, 404);
     assert.equal((await send(base, '/link-out-dir/')).status, 404);
     assert.deepEqual((await send(base, '/link-in.txt')).body, HUNDRED);
+  });
+
+  test('symlinks: a cached file replaced by a symlink out of the root is refused on the next request', async () => {
+    writeFileSync(join(root, 'swapped.txt'), 'inside');
+    assert.equal((await send(base, '/swapped.txt')).body.toString(), 'inside');
+    assert.equal((await send(base, '/swapped.txt')).body.toString(), 'inside');
+    rmSync(join(root, 'swapped.txt'));
+    symlinkSync(join(dir.path, 'outside.txt'), join(root, 'swapped.txt'));
+    assert.equal((await send(base, '/swapped.txt')).status, 404);
+    assert.equal((await send(base, '/swapped.txt', { headers: { Range: 'bytes=0-1' } })).status, 404);
+  });
+
+  test('symlinks: a served directory swapped for a symlink out of the root refuses the files under it', async () => {
+    mkdirSync(join(root, 'swapdir'));
+    writeFileSync(join(root, 'swapdir', 'f.txt'), 'inside');
+    mkdirSync(join(dir.path, 'elsewhere'));
+    writeFileSync(join(dir.path, 'elsewhere', 'f.txt'), 'OUTSIDE');
+    assert.equal((await send(base, '/swapdir/f.txt')).body.toString(), 'inside');
+    renameSync(join(root, 'swapdir'), join(root, 'swapdir-old'));
+    symlinkSync(join(dir.path, 'elsewhere'), join(root, 'swapdir'));
+    assert.equal((await send(base, '/swapdir/f.txt')).status, 404);
+  });
+
+  test("symlinks: 'never' checks the links on every request, even for a file it already served", async () => {
+    const never = await serve({ symlinks: 'never' });
+    mkdirSync(join(root, 'nd'));
+    writeFileSync(join(root, 'nd', 'f.txt'), 'plain');
+    assert.equal((await send(never, '/nd/f.txt')).body.toString(), 'plain');
+    // The same file (same inode and times), now reached through a symlink.
+    renameSync(join(root, 'nd'), join(root, 'nd-real'));
+    symlinkSync('nd-real', join(root, 'nd'));
+    assert.equal((await send(never, '/nd/f.txt')).status, 404);
+    assert.equal((await send(never, '/nd-real/f.txt')).body.toString(), 'plain');
   });
 
   test("symlinks: 'follow' serves outside targets, 'never' refuses even inside ones", async () => {
