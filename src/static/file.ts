@@ -193,7 +193,10 @@ interface Representation {
  * - every decoded segment must pass `isSafeSegment` (no `..`, `.`, NUL, `/` or `\`), else 404;
  * - hidden names (dotfiles except `.well-known`, backups) are 404 and left out of listings;
  * - the real path must satisfy the symlink policy (default: stay inside the root's real path), and
- *   the opened descriptor must still be the file that was checked;
+ *   the opened descriptor must still be the file that was checked; under `inside-root` and `follow`
+ *   the outcome is kept per file version (device, inode, size, mtime, ctime, checked by the stat of
+ *   every request), `never` and `owner-match` check every request (the "swapped" and "'never'
+ *   checks the links" symlink tests);
  * - every fs error is a 403 (permissions) or 404, never a 500; only regular files are sent;
  * - every file response carries `X-Content-Type-Options: nosniff`.
  *
