@@ -77,3 +77,28 @@ export function stripHopByHop(pairs: ReadonlyArray<readonly [string, string]>, o
   if (keepUpgrade && pairs.some(([n]) => n.toLowerCase() === 'upgrade')) out.push(['Connection', 'Upgrade']);
   return out;
 }
+
+/**
+ * {@link stripHopByHop} for a flat `[name, value, name, value, ...]` list, as the response direction
+ * needs it: every hop-by-hop field and every field named in `Connection` is dropped (`Upgrade`
+ * and `TE` included).
+ */
+export function stripHopByHopFlat(flat: readonly string[]): string[] {
+  let listed: Set<string> | null = null;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    for (const token of flat[i + 1]!.split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t && !PROTECTED.has(t)) (listed ??= new Set()).add(t);
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    const key = name.toLowerCase();
+    if (HOP_BY_HOP.has(key) || listed?.has(key)) continue;
+    out.push(name, flat[i + 1]!);
+  }
+  return out;
+}

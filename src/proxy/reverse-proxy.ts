@@ -1,13 +1,14 @@
 // ReverseProxyResource: forwards the rest of the path to one or more HTTP/1.1 backends over pooled
 // kept-alive connections, streaming both ways, with forwarding headers and Location rewriting.
-import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.js';
 import { hasControlChars } from '../http/headers.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
 import { upgradeOf } from '../channels/upgrade.js';
-import { stripHopByHop } from './hop-by-hop.js';
+import { BackendPool, type BackendConnection, type Exchange, type ExchangeHandler } from './backend-client.js';
+import { stripHopByHop, stripHopByHopFlat } from './hop-by-hop.js';
+import type { ResponseHead } from './response-parser.js';
 import { tcpPeer } from './trusted-proxies.js';
 
 /** One backend server. */
@@ -42,14 +43,16 @@ export interface ReverseProxyOptions {
   maxSockets?: number;
   /** Idle kept-alive connections kept per backend. Default 64. */
   maxFreeSockets?: number;
+  /** An idle kept-alive connection unused this long is closed, ms. Default 30 s. */
+  idleTimeout?: number;
   /** Largest request body forwarded; past it 413. Default: the Site's `maxBodySize` (10 MiB). */
   maxBodySize?: number;
 }
 
 /** Request fields the proxy sets itself, dropped from the client's before forwarding. */
 const OWN_FIELDS: ReadonlySet<string> = new Set(['host', 'content-length', 'expect', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port']);
-/** Response fields the Site already set that the backend's values replace (as Twisted does). */
-const REPLACED: readonly string[] = ['date', 'server'];
+/** Methods safe to send again after the keep-alive race (RFC 9110 §9.2.2). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 class BadGateway extends HttpError {
   constructor(message: string, status = 502) {
@@ -96,7 +99,8 @@ export class ReverseProxyResource extends Resource {
   readonly path: string;
   readonly backends: readonly Backend[];
   readonly options: Readonly<ReverseProxyOptions>;
-  readonly agent: Agent;
+  /** The connection pool of each backend, in the order of `backends`. */
+  readonly pools: readonly BackendPool[];
   #next = 0;
   #downUntil = new Map<Backend, number>();
 
@@ -108,17 +112,18 @@ export class ReverseProxyResource extends Resource {
     this.path = path.replace(/\/+$/, '');
     this.backends = [{ host, port }, ...(options.backends ?? [])];
     this.options = options;
-    this.agent = new Agent({
-      keepAlive: true,
+    const poolOptions = {
       maxSockets: options.maxSockets ?? 256,
       maxFreeSockets: options.maxFreeSockets ?? 64,
-      scheduling: 'lifo',
-    });
+      connectTimeout: options.connectTimeout ?? 5_000,
+      idleTimeout: options.idleTimeout ?? 30_000,
+    };
+    this.pools = this.backends.map((b) => new BackendPool(b.host, b.port, poolOptions));
   }
 
   /** Closes the idle pooled connections (call when the Site shuts down). */
   close(): void {
-    this.agent.destroy();
+    for (const pool of this.pools) pool.close();
   }
 
   /** The backend request-target for `request`: base path, the remaining segments re-encoded, the query. */
@@ -227,175 +232,218 @@ export class ReverseProxyResource extends Resource {
     else request.abortConnection();
   }
 
-  #attempt(request: Request, tried: Set<Backend>, websocket: boolean, limit: number): void {
+  #attempt(request: Request, tried: Set<Backend>, websocket: boolean, limit: number, fresh = false): void {
     const backend = this.#pick(tried);
     if (!backend) {
       this.#fail(request, new BadGateway('No backend could be reached.'));
       return;
     }
     tried.add(backend);
-    const hasBody = request.contentLength !== null ? request.contentLength > 0 : request.getHeader('transfer-encoding') !== undefined;
-    let headers: Array<[string, string]>;
+    let head: string;
     try {
-      headers = this.backendHeaders(request, backend, websocket);
+      head = this.#requestHead(request, backend, websocket);
     } catch (err) {
       this.#fail(request, new BadGateway(`Could not build the backend request: ${(err as Error).message}`));
       return;
     }
-    const timeout = this.options.timeout ?? 60_000;
-    const req: ClientRequest = httpRequest({
-      host: backend.host,
-      port: backend.port,
-      method: request.method,
-      path: this.backendPath(request),
-      headers: headers.flat() as unknown as Record<string, string>,
-      agent: websocket ? false : this.agent,
-      setHost: false,
-    });
-    let connected = false;
-    let responded = false;
-    let timedOut = false;
-    let bodyStarted = false;
-    const stopOnLeave = (r: Request) => {
-      if (r.disconnected) req.destroy();
-    };
-    request.whenDone(stopOnLeave);
-
-    let connectTimer: NodeJS.Timeout | undefined;
-
-    const onConnect = () => {
-      connected = true;
-      if (connectTimer) clearTimeout(connectTimer);
-      if (!hasBody || websocket) {
-        req.end();
-        return;
-      }
-      bodyStarted = true;
-      this.#pumpBody(request, req, limit);
-    };
-    req.once('socket', (socket) => {
-      if (!(socket as { connecting?: boolean }).connecting) {
-        onConnect();
-        return;
-      }
-      // Only new connections need the connect deadline; a pooled one is already open.
-      connectTimer = setTimeout(() => {
-        if (!connected) req.destroy(Object.assign(new Error('connect timeout'), { code: 'ECONNECTTIMEOUT' }));
-      }, this.options.connectTimeout ?? 5_000);
-      connectTimer.unref();
-      socket.once('connect', onConnect);
-    });
-    req.setTimeout(timeout, () => {
-      timedOut = true;
-      req.destroy(new Error('backend timeout'));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (connectTimer) clearTimeout(connectTimer);
-      if (request.disconnected || request.finished) return;
-      if (responded) {
-        request.abortConnection();
-        return;
-      }
-      // A kept-alive connection the backend had just closed: try again once, if nothing was sent yet.
-      const stale = req.reusedSocket && err.code === 'ECONNRESET' && !bodyStarted;
-      if ((!connected || stale) && !timedOut) {
-        if (!stale) this.#downUntil.set(backend, Date.now() + (this.options.retryAfter ?? 5_000));
-        if (stale) tried.delete(backend);
-        if (tried.size < this.backends.length || stale) {
+    const pool = this.pools[this.backends.indexOf(backend)]!;
+    pool.acquire(fresh || websocket, (conn, error) => {
+      if (!conn) {
+        if (request.disconnected || request.finished) return;
+        this.#downUntil.set(backend, Date.now() + (this.options.retryAfter ?? 5_000));
+        if (tried.size < this.backends.length) {
           this.#attempt(request, tried, websocket, limit);
           return;
         }
-        this.#fail(request, new BadGateway(`Could not connect to the backend (${err.code ?? err.message}).`));
+        this.#fail(request, new BadGateway(`Could not connect to the backend (${error!.message}).`));
         return;
       }
-      if (timedOut) this.#fail(request, new BadGateway('The backend did not answer in time.', 504));
-      else this.#fail(request, new BadGateway(`The backend connection failed (${err.code ?? err.message}).`));
+      if (request.disconnected || request.finished) {
+        pool.release(conn);
+        return;
+      }
+      this.#exchange(request, conn, head, { tried, websocket, limit, backend });
     });
-    req.on('response', (res) => {
-      responded = true;
-      this.#relay(request, res, req);
-    });
-    if (websocket) {
-      req.on('upgrade', (res, socket, head) => {
-        responded = true;
-        this.#splice(request, res, socket, head);
-      });
-    }
   }
 
-  #pumpBody(request: Request, req: ClientRequest, limit: number): void {
+  /** The request line and header fields sent to `backend`, CRLF CRLF included. */
+  #requestHead(request: Request, backend: Backend, websocket: boolean): string {
+    let head = `${request.method} ${this.backendPath(request)} HTTP/1.1\r\n`;
+    for (const [name, value] of this.backendHeaders(request, backend, websocket)) {
+      if (hasControlChars(value)) throw new TypeError(`the ${name} field holds a control character`);
+      head += `${name}: ${value}\r\n`;
+    }
+    return `${head}\r\n`;
+  }
+
+  #exchange(request: Request, conn: BackendConnection, head: string, attempt: { tried: Set<Backend>; websocket: boolean; limit: number; backend: Backend }): void {
+    const { websocket, limit } = attempt;
+    const hasBody = !websocket && (request.contentLength !== null ? request.contentLength > 0 : request.getHeader('transfer-encoding') !== undefined);
+    let bodyStarted = false;
+    // The first body piece waits until the end of its read: if the whole response came in one
+    // read it goes out with its head in one write (Request.writeWhole).
+    let held: Buffer | null = null;
+    // The 101 head is kept for the splice: its fields go to the client as the backend sent them.
+    let status101: ResponseHead | null = null;
+    const method = request.method;
+    const send = (chunk: Buffer) => {
+      if (!request.write(chunk)) {
+        exchange.pause();
+        void request.drain().then(() => exchange.resume());
+      }
+    };
+    const handler: ExchangeHandler = {
+      onHead: (res) => {
+        if (request.disconnected || request.finished) {
+          exchange.abort();
+          return;
+        }
+        if (res.status === 101) return;
+        try {
+          request.setResponseCode(res.status, res.reason || undefined);
+          this.#responseHeaders(request, res.headers);
+        } catch (err) {
+          exchange.abort();
+          request.resetResponse();
+          this.#fail(request, new BadGateway(`The backend sent an invalid response: ${(err as Error).message}`));
+        }
+      },
+      onBody: (chunk) => {
+        if (request.disconnected) return;
+        if (held === null) {
+          if (!request.startedWriting) {
+            held = chunk;
+            return;
+          }
+        } else {
+          const first = held;
+          held = null;
+          send(first);
+        }
+        send(chunk);
+      },
+      onFlush: () => {
+        if (held === null) return;
+        const first = held;
+        held = null;
+        send(first);
+      },
+      onEnd: () => {
+        if (request.disconnected || request.finished) return;
+        if (held !== null) {
+          const whole = held;
+          held = null;
+          request.writeWhole(whole);
+          return;
+        }
+        request.finish();
+      },
+      onUpgrade: (socket, rest) => {
+        if (!websocket || !status101) {
+          socket.destroy();
+          return;
+        }
+        this.#splice(request, status101, socket, rest);
+      },
+      onError: (error) => {
+        held = null;
+        if (request.disconnected || request.finished) return;
+        if (error.stage === 'stale' && !bodyStarted && IDEMPOTENT.has(method)) {
+          // The keep-alive race: the backend closed the idle connection as the request went out.
+          attempt.tried.delete(attempt.backend);
+          this.#attempt(request, attempt.tried, websocket, limit, true);
+          return;
+        }
+        if (request.startedWriting) {
+          request.abortConnection();
+          return;
+        }
+        request.resetResponse();
+        if (error.stage === 'timeout') this.#fail(request, new BadGateway('The backend did not answer in time.', 504));
+        else if (error.stage === 'protocol') this.#fail(request, new BadGateway(`The backend sent an invalid response: ${error.message}.`));
+        else this.#fail(request, new BadGateway(`The backend connection failed (${error.message}).`));
+      },
+    };
+    if (websocket) {
+      const onHead = handler.onHead;
+      handler.onHead = (res) => {
+        if (res.status === 101) status101 = res;
+        onHead(res);
+      };
+    }
+    const exchange = conn.start(head, handler, { head: method === 'HEAD', upgrade: websocket, timeout: this.options.timeout ?? 60_000 });
+    request.whenDone((r) => {
+      if (r.disconnected) exchange.abort();
+    });
+    if (!hasBody) return;
+    exchange.startBody();
+    bodyStarted = true;
+    this.#pumpBody(request, exchange, limit);
+  }
+
+  #pumpBody(request: Request, exchange: Exchange, limit: number): void {
     let body;
     try {
       body = request.stream();
     } catch {
-      req.destroy();
+      exchange.abort();
       return;
     }
+    const chunked = request.contentLength === null;
     let size = 0;
     body.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
         body.destroy();
-        req.destroy();
+        exchange.abort();
         if (!request.startedWriting) {
           request.closeConnection();
+          request.resetResponse();
           this.#fail(request, new HttpError(413, `The request body is larger than ${limit} bytes.`, { code: 'BODY_TOO_LARGE', close: true }));
         }
         return;
       }
-      if (!req.write(chunk)) {
+      if (!(chunked ? exchange.writeChunk(chunk) : exchange.write(chunk))) {
         body.pause();
-        req.once('drain', () => body.resume());
+        exchange.onDrain(() => body.resume());
       }
     });
-    body.once('end', () => req.end());
-    body.once('error', () => req.destroy());
+    body.once('end', () => exchange.end(chunked ? '0\r\n\r\n' : undefined));
+    body.once('error', () => exchange.abort());
     body.once('close', () => {
-      if (!body.readableEnded) req.destroy();
+      if (!body.readableEnded) exchange.abort();
     });
   }
 
-  #responseHeaders(request: Request, res: IncomingMessage): void {
-    const pairs: Array<[string, string]> = [];
-    for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
-    const kept = stripHopByHop(pairs);
+  #responseHeaders(request: Request, flat: readonly string[]): void {
+    const kept = stripHopByHopFlat(flat);
     const rewrite = this.options.rewriteLocation ?? true;
-    for (const name of REPLACED) if (kept.some(([n]) => n.toLowerCase() === name)) request.removeResponseHeader(name);
-    for (const [name, raw] of kept) {
-      const key = name.toLowerCase();
-      const value = rewrite && (key === 'location' || key === 'content-location') ? this.rewriteLocation(raw, request) : raw;
-      if (hasControlChars(value)) continue;
+    let replacedDate = false;
+    let replacedServer = false;
+    for (let i = 0; i < kept.length; i += 2) {
+      const name = kept[i]!;
+      let value = kept[i + 1]!;
+      const n = name.length;
+      if (n === 4 || n === 6 || n === 8 || n === 16) {
+        const key = name.toLowerCase();
+        // The Site's own Date and Server give way to the backend's (as Twisted does).
+        if (key === 'date' && !replacedDate) {
+          replacedDate = true;
+          request.removeResponseHeader(key);
+        } else if (key === 'server' && !replacedServer) {
+          replacedServer = true;
+          request.removeResponseHeader(key);
+        } else if (rewrite && (key === 'location' || key === 'content-location')) {
+          value = this.rewriteLocation(value, request);
+          if (hasControlChars(value)) continue;
+        }
+      }
       request.addHeader(name, value);
     }
   }
 
-  #relay(request: Request, res: IncomingMessage, req: ClientRequest): void {
-    if (request.disconnected || request.finished) {
-      res.destroy();
-      return;
-    }
-    try {
-      request.setResponseCode(res.statusCode ?? 502, res.statusMessage || undefined);
-      this.#responseHeaders(request, res);
-    } catch (err) {
-      req.destroy();
-      request.resetResponse();
-      this.#fail(request, new BadGateway(`The backend sent an invalid response: ${(err as Error).message}`));
-      return;
-    }
-    res.on('data', (chunk: Buffer) => {
-      if (!request.write(chunk)) {
-        res.pause();
-        void request.drain().then(() => res.resume());
-      }
-    });
-    res.once('end', () => request.finish());
-    res.once('aborted', () => request.abortConnection());
-    res.once('error', () => request.abortConnection());
-  }
-
   /** Joins the client's raw socket and the backend's after a 101 answer to a WebSocket upgrade. */
-  #splice(request: Request, res: IncomingMessage, backend: Duplex, head: Buffer): void {
+  #splice(request: Request, res: ResponseHead, backend: Duplex, head: Buffer): void {
     const up = upgradeOf(request);
     if (!up || request.disconnected) {
       backend.destroy();
@@ -403,12 +451,8 @@ export class ReverseProxyResource extends Resource {
     }
     up.take();
     const client = up.socket;
-    let text = `HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}\r\n`;
-    for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
-      const value = res.rawHeaders[i + 1]!;
-      if (hasControlChars(value)) continue;
-      text += `${res.rawHeaders[i]}: ${value}\r\n`;
-    }
+    let text = `HTTP/1.1 101 ${res.reason || 'Switching Protocols'}\r\n`;
+    for (let i = 0; i + 1 < res.headers.length; i += 2) text += `${res.headers[i]}: ${res.headers[i + 1]}\r\n`;
     client.write(`${text}\r\n`);
     if (head.length) client.write(head);
     if (up.head.length) backend.write(up.head);

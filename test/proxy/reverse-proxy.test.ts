@@ -263,9 +263,8 @@ describe('ReverseProxyResource responses', () => {
       sock.destroy();
       await closed;
       await new Promise((r) => setTimeout(r, 20));
-      const count = (o: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(o).reduce((n, l) => n + (l?.length ?? 0), 0);
-      assert.equal(count(p.agent.sockets), 0);
-      assert.equal(count(p.agent.freeSockets), 0);
+      assert.equal(p.pools[0]!.openCount, 0);
+      assert.equal(p.pools[0]!.idleCount, 0);
     } finally {
       p.close();
       await front.close();
