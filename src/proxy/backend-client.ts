@@ -314,7 +314,9 @@ export class BackendConnection implements ResponseEvents {
   }
 
   #onEnd(): void {
-    if (this.exchange) this.parser.finish();
+    // Closed before any byte of an answer: the same case as a reset (maybe the keep-alive race).
+    if (this.exchange && !this.parser.received) this.#onClose(null);
+    else if (this.exchange) this.parser.finish();
     this.socket.destroy();
   }
 

@@ -1,6 +1,5 @@
 // An incremental, strict parser for the HTTP/1.1 responses a proxied backend sends: status line,
 // header fields within fixed bounds, and the body framed by Content-Length, chunked coding or close.
-import { isToken } from '../http/headers.js';
 
 /** Largest response head (status line and header fields), like the CGI rule of SECURITY.md §2.6. */
 export const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
@@ -15,10 +14,13 @@ export const MAX_TRAILER_BYTES = 16 * 1024;
 /** Most interim (1xx) responses before the final one (RFC 9110 §15.2). */
 export const MAX_INTERIM_RESPONSES = 16;
 
-/** RFC 9112 §4: `HTTP/1.x SP 3DIGIT SP reason`; the reason may be empty, its separator too. */
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: ([^\u0000-\u0008\u000a-\u001f\u007f]*))?$/;
-/** Field values may hold visible characters, obs-text, SP and HTAB (RFC 9110 §5.5). */
-const BAD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+/** RFC 9112 §4: `HTTP/1.x SP 3DIGIT SP reason CRLF`; the reason may be empty, its separator too. */
+const STATUS_LINE = /HTTP\/1\.([01]) ([1-5]\d\d)(?: ([^\u0000-\u0008\u000a-\u001f\u007f]*))?\r\n/y;
+/**
+ * RFC 9112 §5: `token ":" OWS value OWS CRLF`, the value of visible characters, obs-text, SP and HTAB
+ * (RFC 9110 §5.5), trimmed. One sticky match per field checks its whole line.
+ */
+const FIELD_LINE = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[^\u0000-\u0008\u000a-\u001f\u007f]*[^\u0000-\u0008\u000a-\u001f\u007f \t])?)[ \t]*\r\n/y;
 /** RFC 9112 §7.1: `chunk-size [ chunk-ext ]`; extensions are ignored but must not hold controls. */
 const CHUNK_LINE = /^([0-9A-Fa-f]+)[ \t]*(?:;[^\u0000-\u0008\u000a-\u001f\u007f]*)?$/;
 
@@ -255,7 +257,8 @@ export class ResponseParser {
     }
     this.#pending = null;
     const next = end + 4 + base;
-    const error = this.#parseHead(buf.toString('latin1', start, end));
+    // The text keeps the CRLF that ends the last field line, so every line matches alike.
+    const error = this.#parseHead(buf.toString('latin1', start, end + 2));
     if (error) return this.#fail(error);
     if (this.#state === State.Upgraded) {
       this.#events.onUpgrade(data.subarray(next));
@@ -270,11 +273,10 @@ export class ResponseParser {
     return next;
   }
 
-  /** Parses a head (without its final CRLF CRLF), reports it and sets the body state; returns an error. */
+  /** Parses a head (without its final empty line), reports it and sets the body state; returns an error. */
   #parseHead(text: string): string | null {
-    const lines = text.split('\r\n');
-    if (lines.length - 1 > MAX_RESPONSE_HEADER_COUNT) return 'the response has too many header fields';
-    const m = STATUS_LINE.exec(lines[0]!);
+    STATUS_LINE.lastIndex = 0;
+    const m = STATUS_LINE.exec(text);
     if (!m) return 'the status line is malformed';
     const minor = m[1] === '1' ? 1 : 0;
     const status = Number(m[2]);
@@ -282,28 +284,21 @@ export class ResponseParser {
     let contentLength: number | null = null;
     let transferEncoding: string | null = null;
     let close = minor === 0;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      const c0 = line.charCodeAt(0);
-      if (c0 === 32 || c0 === 9) return 'the response uses obsolete line folding';
-      if (colon <= 0) return 'a response header line has no field name';
-      const name = line.slice(0, colon);
-      if (!isToken(name)) return 'a response header field name is invalid';
-      let s = colon + 1;
-      let e = line.length;
-      while (s < e && (line.charCodeAt(s) === 32 || line.charCodeAt(s) === 9)) s++;
-      while (e > s && (line.charCodeAt(e - 1) === 32 || line.charCodeAt(e - 1) === 9)) e--;
-      const value = line.slice(s, e);
-      if (BAD_VALUE.test(value)) return `the response header ${name} holds a control character`;
+    let at = STATUS_LINE.lastIndex;
+    while (at < text.length) {
+      if (headers.length === 2 * MAX_RESPONSE_HEADER_COUNT) return 'the response has too many header fields';
+      FIELD_LINE.lastIndex = at;
+      const f = FIELD_LINE.exec(text);
+      if (!f) {
+        const c = text.charCodeAt(at);
+        return c === 32 || c === 9 ? 'the response uses obsolete line folding' : 'a response header line is malformed';
+      }
+      at = FIELD_LINE.lastIndex;
+      const name = f[1]!;
+      const value = f[2]!;
       switch (name.length) {
         case 10:
-          if (name.toLowerCase() === 'connection') {
-            for (const token of value.split(',')) {
-              const t = token.trim().toLowerCase();
-              if (t === 'close') close = true;
-            }
-          }
+          if (name.toLowerCase() === 'connection' && /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) close = true;
           break;
         case 14:
           if (name.toLowerCase() === 'content-length') {

@@ -74,7 +74,14 @@ function bracket(host: string): string {
  * mounted at `/app` sends `/app/x?q` to `http://127.0.0.1:8080/base/x?q`. The path is forwarded in
  * the normalised form traversal matched on (decoded segments re-encoded, SECURITY.md §6.2).
  *
- * - HTTP/1.1 to the backend over a keep-alive pool; bodies stream both ways with backpressure.
+ * - HTTP/1.1 to the backend over a keep-alive pool of its own (`BackendPool`, backend-client.ts);
+ *   bodies stream both ways with backpressure. A connection is reused only after a complete
+ *   keep-alive response to a completely sent request.
+ * - The backend's answer is parsed strictly (response-parser.ts): an oversized head (16 KiB, 100
+ *   fields), obs-fold, control characters, two Content-Lengths, Transfer-Encoding with
+ *   Content-Length, or a broken chunk is a 502 (or a dropped connection once the answer has started).
+ * - A GET, HEAD or other idempotent request whose pooled connection turns out closed before any
+ *   byte of an answer (the keep-alive race) is sent once more on a new connection; others get 502.
  * - Hop-by-hop fields and those named in `Connection` are dropped in both directions; then
  *   X-Forwarded-For/-Proto/-Host (and `Forwarded` if asked) are added (SECURITY.md §6.5); the body
  *   is re-framed from the parsed request (one Content-Length or chunked, §3.1).
@@ -86,7 +93,7 @@ function bracket(host: string): string {
  *   tried on the next. None reachable: 502. No answer within `timeout`: 504.
  * - A client that goes away aborts the backend request; its connection is not reused.
  *
- * Pinned by test/proxy/reverse-proxy.test.ts.
+ * Pinned by test/proxy/reverse-proxy.test.ts, backend-client.test.ts and response-parser.test.ts.
  *
  * ```ts
  * root.putChild('app', new ReverseProxyResource('127.0.0.1', 8080, '/', { preserveHost: true }));
