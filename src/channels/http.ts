@@ -170,6 +170,9 @@ export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http
   server.setTimeout(limits.writeIdleTimeout);
   server.on('clientError', clientErrorHandler(limits));
   server.on('session', guardSession);
+  // HTTP/1.1 Upgrade requests over TLS (WebSocket through the reverse proxy) reach the resource tree
+  // as on the plain channel; HTTP/2 has no Upgrade.
+  server.on('upgrade', upgradeListener(site, { secure: true }));
   capConnectionsPerIp(server, limits.maxConnectionsPerIp);
   return server;
 }

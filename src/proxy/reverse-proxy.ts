@@ -87,8 +87,9 @@ function bracket(host: string): string {
  *   is re-framed from the parsed request (one Content-Length or chunked, §3.1).
  * - Redirects are passed through, never followed; a `Location` naming the backend's origin becomes
  *   the public URL (§6.6).
- * - WebSocket upgrades pass through on the HTTP/1.1 channel; `Upgrade: h2c` and `HTTP2-Settings`
- *   never do (§4.4).
+ * - WebSocket upgrades pass through on HTTP/1.1, plain or over TLS; `Upgrade: h2c` and
+ *   `HTTP2-Settings` never do (§4.4). The access log gets one line per tunnel when it closes
+ *   (status 101, the bytes relayed to the client).
  * - Several backends: round-robin; one that cannot be connected to is skipped and the request
  *   tried on the next. None reachable: 502. No answer within `timeout`: 504.
  * - A client that goes away aborts the backend request; its connection is not reused.
@@ -449,7 +450,11 @@ export class ReverseProxyResource extends Resource {
     }
   }
 
-  /** Joins the client's raw socket and the backend's after a 101 answer to a WebSocket upgrade. */
+  /**
+   * Joins the client's raw socket and the backend's after a 101 answer to a WebSocket upgrade. The
+   * request is logged once, when the tunnel closes: status 101, with the bytes relayed from the
+   * backend to the client as its size (as nginx does).
+   */
   #splice(request: Request, res: ResponseHead, backend: Duplex, head: Buffer): void {
     const up = upgradeOf(request);
     if (!up || request.disconnected) {
@@ -460,14 +465,23 @@ export class ReverseProxyResource extends Resource {
     const client = up.socket;
     let text = `HTTP/1.1 101 ${res.reason || 'Switching Protocols'}\r\n`;
     for (let i = 0; i + 1 < res.headers.length; i += 2) text += `${res.headers[i]}: ${res.headers[i + 1]}\r\n`;
-    client.write(`${text}\r\n`);
+    client.write(`${text}\r\n`, 'latin1');
     if (head.length) client.write(head);
     if (up.head.length) backend.write(up.head);
     (client as Duplex & { setTimeout?: (ms: number) => void }).setTimeout?.(0);
     (backend as Duplex & { setTimeout?: (ms: number) => void }).setTimeout?.(0);
+    request.setResponseCode(101, res.reason || undefined);
+    let relayed = head.length;
+    backend.on('data', (chunk: Buffer) => {
+      relayed += chunk.length;
+    });
     const closeBoth = () => {
       client.destroy();
       backend.destroy();
+      if (request.finished) return;
+      // The socket is taken: finishing writes nothing, it only completes the request (and logs it).
+      request.sentLength = relayed;
+      request.finish();
     };
     client.on('error', closeBoth);
     backend.on('error', closeBoth);
