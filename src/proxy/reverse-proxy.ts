@@ -80,7 +80,7 @@ function bracket(host: string): string {
  * - The backend's answer is parsed strictly (response-parser.ts): an oversized head (16 KiB, 100
  *   fields), obs-fold, control characters, two Content-Lengths, Transfer-Encoding with
  *   Content-Length, or a broken chunk is a 502 (or a dropped connection once the answer has started).
- * - A GET, HEAD or other idempotent request whose pooled connection turns out closed before any
+ * - An idempotent request without a body whose pooled connection turns out closed before any
  *   byte of an answer (the keep-alive race) is sent once more on a new connection; others get 502.
  * - Hop-by-hop fields and those named in `Connection` are dropped in both directions; then
  *   X-Forwarded-For/-Proto/-Host (and `Forwarded` if asked) are added (SECURITY.md §6.5); the body
