@@ -79,26 +79,18 @@ export function stripHopByHop(pairs: ReadonlyArray<readonly [string, string]>, o
 }
 
 /**
- * {@link stripHopByHop} for a flat `[name, value, name, value, ...]` list, as the response direction
- * needs it: every hop-by-hop field and every field named in `Connection` is dropped (`Upgrade`
- * and `TE` included).
+ * The lower-case names listed in the `Connection` fields of a flat `[name, value, ...]` list, except
+ * the protected ones and `close`/`keep-alive`; null when there are none (the usual case).
  */
-export function stripHopByHopFlat(flat: readonly string[]): string[] {
+export function connectionListed(flat: readonly string[]): Set<string> | null {
   let listed: Set<string> | null = null;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!;
     if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
     for (const token of flat[i + 1]!.split(',')) {
       const t = token.trim().toLowerCase();
-      if (t && !PROTECTED.has(t)) (listed ??= new Set()).add(t);
+      if (t && t !== 'close' && t !== 'keep-alive' && !PROTECTED.has(t)) (listed ??= new Set()).add(t);
     }
   }
-  const out: string[] = [];
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i]!;
-    const key = name.toLowerCase();
-    if (HOP_BY_HOP.has(key) || listed?.has(key)) continue;
-    out.push(name, flat[i + 1]!);
-  }
-  return out;
+  return listed;
 }

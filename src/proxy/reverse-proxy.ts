@@ -7,7 +7,7 @@ import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
 import { upgradeOf } from '../channels/upgrade.js';
 import { BackendPool, type BackendConnection, type Exchange, type ExchangeHandler } from './backend-client.js';
-import { stripHopByHop, stripHopByHopFlat } from './hop-by-hop.js';
+import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
 import type { ResponseHead } from './response-parser.js';
 import { tcpPeer } from './trusted-proxies.js';
 
@@ -49,8 +49,17 @@ export interface ReverseProxyOptions {
   maxBodySize?: number;
 }
 
-/** Request fields the proxy sets itself, dropped from the client's before forwarding. */
-const OWN_FIELDS: ReadonlySet<string> = new Set(['host', 'content-length', 'expect', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port']);
+/** Request fields the proxy sets itself, dropped from the client's before forwarding; and `Proxy` (httpoxy, SECURITY.md §2.4). */
+const OWN_FIELDS: ReadonlySet<string> = new Set(['host', 'content-length', 'expect', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port', 'proxy']);
+/** Name lengths of the response fields {@link ReverseProxyResource} looks at: hop-by-hop ones, Date, Server, (Content-)Location. */
+const HANDLED_LENGTHS: Uint8Array = (() => {
+  const lengths = new Uint8Array(64);
+  for (const name of [...HOP_BY_HOP, 'date', 'server', 'location', 'content-location']) lengths[name.length] = 1;
+  return lengths;
+})();
+/** Path segments that percent-encoding leaves as they are. */
+const PLAIN_SEGMENT = /^[A-Za-z0-9._~-]*$/;
+
 /** Methods safe to send again after the keep-alive race (RFC 9110 §9.2.2). */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -136,7 +145,7 @@ export class ReverseProxyResource extends Resource {
 
   /** The backend request-target for `request`: base path, the remaining segments re-encoded, the query. */
   backendPath(request: Request): string {
-    const rest = request.postpath.map(encodePathSegment).join('/');
+    const rest = request.postpath.map((segment) => (PLAIN_SEGMENT.test(segment) ? segment : encodePathSegment(segment))).join('/');
     const path = request.postpath.length ? `${this.path}/${rest}` : this.path || '/';
     return request.queryString ? `${path}?${request.queryString}` : path;
   }
@@ -423,17 +432,23 @@ export class ReverseProxyResource extends Resource {
     });
   }
 
+  /**
+   * Copies the backend's fields to the response: hop-by-hop ones and those named in `Connection`
+   * dropped (SECURITY.md §6.5), the Site's Date and Server replaced, Location rewritten (§6.6).
+   */
   #responseHeaders(request: Request, flat: readonly string[]): void {
-    const kept = stripHopByHopFlat(flat);
+    const listed = connectionListed(flat);
     const rewrite = this.options.rewriteLocation ?? true;
     let replacedDate = false;
     let replacedServer = false;
-    for (let i = 0; i < kept.length; i += 2) {
-      const name = kept[i]!;
-      let value = kept[i + 1]!;
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i]!;
+      let value = flat[i + 1]!;
       const n = name.length;
-      if (n === 4 || n === 6 || n === 8 || n === 16) {
+      // Only names of these lengths can be hop-by-hop or need handling here; the rest pass as they are.
+      if (HANDLED_LENGTHS[n] === 1 || listed) {
         const key = name.toLowerCase();
+        if (HOP_BY_HOP.has(key) || listed?.has(key)) continue;
         // The Site's own Date and Server give way to the backend's (as Twisted does).
         if (key === 'date' && !replacedDate) {
           replacedDate = true;

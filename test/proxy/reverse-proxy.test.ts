@@ -99,12 +99,12 @@ describe('ReverseProxyResource', () => {
     assert.deepEqual(headerMap(JSON.parse(r.body).headers).get('host'), ['public.example']);
   });
 
-  test('strips hop-by-hop and Connection-listed headers both ways, never Host or our own', async () => {
+  test('strips hop-by-hop and Connection-listed headers both ways (and Proxy, httpoxy), never Host or our own', async () => {
     const r = await fetchRaw(`${front.base}/app/`, {
-      headers: ['Connection', 'keep-alive, X-Secret, Host, X-Forwarded-For', 'X-Secret', 's', 'Keep-Alive', '300', 'TE', 'trailers', 'Upgrade', 'h2c', 'HTTP2-Settings', 'AAMAAABkAAQAAP__', 'Proxy-Authorization', 'Basic eA==', 'X-Plain', 'p', 'Host', 'h.example'],
+      headers: ['Connection', 'keep-alive, X-Secret, Host, X-Forwarded-For', 'X-Secret', 's', 'Keep-Alive', '300', 'TE', 'trailers', 'Upgrade', 'h2c', 'HTTP2-Settings', 'AAMAAABkAAQAAP__', 'Proxy-Authorization', 'Basic eA==', 'Proxy', 'http://evil.example:8080', 'X-Plain', 'p', 'Host', 'h.example'],
     });
     const h = headerMap(JSON.parse(r.body).headers);
-    for (const gone of ['x-secret', 'keep-alive', 'upgrade', 'http2-settings', 'proxy-authorization']) assert.equal(h.has(gone), false, gone);
+    for (const gone of ['x-secret', 'keep-alive', 'upgrade', 'http2-settings', 'proxy-authorization', 'proxy']) assert.equal(h.has(gone), false, gone);
     assert.deepEqual(h.get('te'), ['trailers']);
     assert.deepEqual(h.get('x-plain'), ['p']);
     assert.ok(h.get('x-forwarded-for'));
