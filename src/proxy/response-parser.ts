@@ -15,12 +15,15 @@ export const MAX_TRAILER_BYTES = 16 * 1024;
 export const MAX_INTERIM_RESPONSES = 16;
 
 /** RFC 9112 §4: `HTTP/1.x SP 3DIGIT SP reason CRLF`; the reason may be empty, its separator too. */
-const STATUS_LINE = /HTTP\/1\.([01]) ([1-5]\d\d)(?: ([^\u0000-\u0008\u000a-\u001f\u007f]*))?\r\n/y;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: ([^\u0000-\u0008\u000a-\u001f\u007f]*))?\r\n/;
 /**
- * RFC 9112 §5: `token ":" OWS value OWS CRLF`, the value of visible characters, obs-text, SP and HTAB
- * (RFC 9110 §5.5), trimmed. One sticky match per field checks its whole line.
+ * A whole head, status line and every `token ":" value CRLF` field line (RFC 9112 §4, §5), values
+ * of visible characters, obs-text, SP and HTAB (RFC 9110 §5.5). One linear match checks it all: no
+ * character class of a line can take its CRLF.
  */
-const FIELD_LINE = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[^\u0000-\u0008\u000a-\u001f\u007f]*[^\u0000-\u0008\u000a-\u001f\u007f \t])?)[ \t]*\r\n/y;
+const HEAD = /^HTTP\/1\.[01] [1-5]\d\d(?: [^\u0000-\u0008\u000a-\u001f\u007f]*)?\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\u0000-\u0008\u000a-\u001f\u007f]*\r\n)*$/;
+/** One field line, for telling what is wrong with a head {@link HEAD} refused. */
+const FIELD_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\u0000-\u0008\u000a-\u001f\u007f]*$/;
 /** RFC 9112 §7.1: `chunk-size [ chunk-ext ]`; extensions are ignored but must not hold controls. */
 const CHUNK_LINE = /^([0-9A-Fa-f]+)[ \t]*(?:;[^\u0000-\u0008\u000a-\u001f\u007f]*)?$/;
 
@@ -52,6 +55,21 @@ export interface ResponseEvents {
   onUpgrade(rest: Buffer): void;
   /** The response is malformed or was cut short; nothing more is reported. */
   onError(reason: string): void;
+}
+
+/** The empty line that ends a head. */
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** Why a head that {@link HEAD} refused is malformed. */
+function malformation(text: string): string {
+  const lines = text.split('\r\n');
+  if (!STATUS_LINE.test(`${lines[0]}\r\n`)) return 'the status line is malformed';
+  for (let i = 1; i < lines.length - 1; i++) {
+    const line = lines[i]!;
+    if (line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9) return 'the response uses obsolete line folding';
+    if (!FIELD_LINE.test(line)) return 'a response header line is malformed';
+  }
+  return 'the response head is malformed';
 }
 
 /** What the request that the response answers changes in its framing. */
@@ -249,7 +267,7 @@ export class ResponseParser {
       base = 0;
     }
     const start = this.#pending ? 0 : at;
-    const end = buf.indexOf('\r\n\r\n', searchFrom, 'latin1');
+    const end = buf.indexOf(HEAD_END, searchFrom);
     if (end === -1 || end + 4 - start > MAX_RESPONSE_HEAD_BYTES) {
       if (buf.length - start > MAX_RESPONSE_HEAD_BYTES) return this.#fail('the response head is too large');
       this.#pending = start === 0 && buf !== data ? buf : Buffer.from(buf.subarray(start));
@@ -275,27 +293,26 @@ export class ResponseParser {
 
   /** Parses a head (without its final empty line), reports it and sets the body state; returns an error. */
   #parseHead(text: string): string | null {
-    STATUS_LINE.lastIndex = 0;
-    const m = STATUS_LINE.exec(text);
-    if (!m) return 'the status line is malformed';
+    if (!HEAD.test(text)) return malformation(text);
+    const m = STATUS_LINE.exec(text)!;
     const minor = m[1] === '1' ? 1 : 0;
     const status = Number(m[2]);
     const headers: string[] = [];
     let contentLength: number | null = null;
     let transferEncoding: string | null = null;
     let close = minor === 0;
-    let at = STATUS_LINE.lastIndex;
+    let at = m[0].length;
     while (at < text.length) {
       if (headers.length === 2 * MAX_RESPONSE_HEADER_COUNT) return 'the response has too many header fields';
-      FIELD_LINE.lastIndex = at;
-      const f = FIELD_LINE.exec(text);
-      if (!f) {
-        const c = text.charCodeAt(at);
-        return c === 32 || c === 9 ? 'the response uses obsolete line folding' : 'a response header line is malformed';
-      }
-      at = FIELD_LINE.lastIndex;
-      const name = f[1]!;
-      const value = f[2]!;
+      const eol = text.indexOf('\r\n', at);
+      const colon = text.indexOf(':', at);
+      let s = colon + 1;
+      let e = eol;
+      while (s < e && (text.charCodeAt(s) === 32 || text.charCodeAt(s) === 9)) s++;
+      while (e > s && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
+      const name = text.slice(at, colon);
+      const value = text.slice(s, e);
+      at = eol + 2;
       switch (name.length) {
         case 10:
           if (name.toLowerCase() === 'connection' && /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) close = true;
