@@ -91,9 +91,13 @@ export class Exchange {
     this.#body = BodyState.Sending;
   }
 
-  /** Writes body bytes; false when the connection's buffer is full (wait for {@link onDrain}). */
+  /**
+   * Writes body bytes; false when the connection's buffer is full (wait for {@link onDrain}). Once
+   * the exchange is over (an early answer, a failure) the bytes are dropped, so the client's body
+   * keeps flowing and its connection does not stall.
+   */
   write(chunk: Buffer | string): boolean {
-    if (this.#ended) return false;
+    if (this.#ended) return true;
     return this.#conn.socket.write(chunk);
   }
 
@@ -104,7 +108,7 @@ export class Exchange {
 
   /** Writes body bytes as one chunk of the chunked coding (RFC 9112 §7.1); false when the buffer is full. */
   writeChunk(chunk: Buffer): boolean {
-    if (this.#ended || chunk.length === 0) return !this.#ended;
+    if (this.#ended || chunk.length === 0) return true;
     const socket = this.#conn.socket;
     socket.cork();
     socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');

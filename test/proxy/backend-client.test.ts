@@ -221,3 +221,43 @@ describe('ReverseProxyResource and the keep-alive race', () => {
     }
   });
 });
+
+describe('BackendPool limits', () => {
+  test('with maxSockets 1, concurrent requests wait for the one connection and all succeed', async () => {
+    const be = await rawBackend({ '/slow': (s) => setTimeout(() => s.write(GOOD), 30) });
+    const p = new ReverseProxyResource('127.0.0.1', be.port, '', { maxSockets: 1 });
+    const front = await serveSite(new Site(p, { logError: () => {} }));
+    try {
+      const answers = await Promise.all([1, 2, 3, 4].map(() => fetchRaw(`${front.base}/slow`)));
+      assert.deepEqual(answers.map((a) => a.body), ['ok', 'ok', 'ok', 'ok']);
+      assert.equal(be.connections(), 1);
+      assert.equal(p.pools[0]!.openCount, 1);
+    } finally {
+      p.close();
+      await front.close();
+      await be.close();
+    }
+  });
+
+  test('an answer that comes before the request body was sent: the connection is closed, the client still gets it', async () => {
+    const be = await rawBackend({ '/early': (s) => s.write('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nno') });
+    const p = new ReverseProxyResource('127.0.0.1', be.port, '');
+    const front = await serveSite(new Site(p, { logError: () => {} }));
+    try {
+      async function* slowBody() {
+        yield Buffer.from('a'.repeat(1000));
+        await new Promise((r) => setTimeout(r, 50));
+        yield Buffer.from('b'.repeat(1000));
+      }
+      const r = await fetchRaw(`${front.base}/early`, { method: 'POST', body: slowBody() });
+      assert.equal(r.status, 403);
+      assert.equal(r.body, 'no');
+      assert.equal(p.pools[0]!.idleCount, 0);
+      assert.equal((await fetchRaw(`${front.base}/fine`)).body, 'ok');
+    } finally {
+      p.close();
+      await front.close();
+      await be.close();
+    }
+  });
+});
