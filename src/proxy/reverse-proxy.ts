@@ -318,7 +318,10 @@ export class ReverseProxyResource extends Resource {
           exchange.abort();
           return;
         }
-        if (res.status === 101) return;
+        if (res.status === 101) {
+          status101 = res;
+          return;
+        }
         try {
           request.setResponseCode(res.status, res.reason || undefined);
           this.#responseHeaders(request, res.headers);
@@ -384,13 +387,6 @@ export class ReverseProxyResource extends Resource {
         else this.#fail(request, new BadGateway(`The backend connection failed (${error.message}).`));
       },
     };
-    if (websocket) {
-      const onHead = handler.onHead;
-      handler.onHead = (res) => {
-        if (res.status === 101) status101 = res;
-        onHead(res);
-      };
-    }
     const exchange = conn.start(head, handler, { head: method === 'HEAD', upgrade: websocket, timeout: this.options.timeout ?? 60_000 });
     request.whenDone((r) => {
       if (r.disconnected) exchange.abort();
