@@ -42,6 +42,8 @@ interface Entry {
   facts?: FileFacts;
   variants: Partial<Record<CachedCoding, Buffer | Promise<Buffer | null>>>;
   bytes: number;
+  /** The value of the move counter when the entry last went to the end of the LRU order. */
+  stamp: number;
 }
 
 /**
@@ -54,6 +56,8 @@ export class FileCache {
   readonly maxCompressSize: number;
   #entries = new Map<string, Entry>();
   #bytes = 0;
+  /** Counts moves to the end of the LRU order. */
+  #moves = 0;
 
   constructor(options: FileCacheOptions = {}) {
     this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
@@ -70,9 +74,13 @@ export class FileCache {
     const e = this.#entries.get(path);
     if (e) {
       if (e.ino === st.ino && e.dev === st.dev && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs) {
-        // Refresh its place in the LRU order.
-        this.#entries.delete(path);
-        this.#entries.set(path, e);
+        // Refresh its place in the LRU order, unless it is still in the newer half (fewer moves since its
+        // own than half the entries): a hot file is then not moved on every request.
+        if (this.#moves - e.stamp >= this.#entries.size / 2) {
+          this.#entries.delete(path);
+          this.#entries.set(path, e);
+          e.stamp = ++this.#moves;
+        }
         return e;
       }
       this.#drop(path, e);
@@ -82,7 +90,7 @@ export class FileCache {
       const [oldest, victim] = this.#entries.entries().next().value!;
       this.#drop(oldest, victim);
     }
-    const fresh: Entry = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, variants: {}, bytes: 0 };
+    const fresh: Entry = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, variants: {}, bytes: 0, stamp: ++this.#moves };
     this.#entries.set(path, fresh);
     return fresh;
   }

@@ -131,9 +131,11 @@ function childPath(dir: string, name: string): string {
 
 type StatResult = Stats | 403 | 404;
 
+const QUIET = { throwIfNoEntry: false } as const;
+
 function statQuiet(path: string): StatResult {
   try {
-    return statSync(path, { throwIfNoEntry: false }) ?? 404;
+    return statSync(path, QUIET) ?? 404;
   } catch (err) {
     return statusForFsError(err);
   }
@@ -486,9 +488,12 @@ export class File extends Resource {
     request.setTrustedHeader('ETag', rep.etag);
 
     const h = request.requestHeaders;
-    const conditions = { method: request.method, ifMatch: h.get('if-match'), ifNoneMatch: h.get('if-none-match'), ifModifiedSince: h.get('if-modified-since'), ifUnmodifiedSince: h.get('if-unmodified-since') };
-    const conditional = conditions.ifMatch !== undefined || conditions.ifNoneMatch !== undefined || conditions.ifModifiedSince !== undefined || conditions.ifUnmodifiedSince !== undefined;
-    const pre = conditional ? evaluatePreconditions(conditions, { etag: rep.etag, lastModified }) : 200;
+    const ifMatch = h.get('if-match');
+    const ifNoneMatch = h.get('if-none-match');
+    const ifModifiedSince = h.get('if-modified-since');
+    const ifUnmodifiedSince = h.get('if-unmodified-since');
+    const conditional = ifMatch !== undefined || ifNoneMatch !== undefined || ifModifiedSince !== undefined || ifUnmodifiedSince !== undefined;
+    const pre = conditional ? evaluatePreconditions({ method: request.method, ifMatch, ifNoneMatch, ifModifiedSince, ifUnmodifiedSince }, { etag: rep.etag, lastModified }) : 200;
     if (pre !== 200) {
       request.setEncoder(null);
       request.setResponseCode(pre);

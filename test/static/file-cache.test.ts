@@ -73,3 +73,20 @@ test('FileCache keeps facts per file version: a changed stat (size, mtime, inode
     dir.cleanup();
   }
 });
+
+test('FileCache evicts the least recently used body first, even when hot entries are not moved on every use', async () => {
+  const dir = tempDir();
+  try {
+    const cache = new FileCache({ maxBytes: 3000, maxFileSize: 1000 });
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => join(dir.path, n)) as [string, string, string, string];
+    for (const p of [a, b, c, d]) writeFileSync(p, Buffer.alloc(1000, p.at(-1)));
+    for (const p of [a, b, c]) await cache.load(p, statSync(p), () => readFile(p));
+    for (let i = 0; i < 5; i++) assert.ok(cache.body(a, statSync(a)), 'a is used again');
+    await cache.load(d, statSync(d), () => readFile(d));
+    assert.ok(cache.bytes <= 3000);
+    assert.equal(cache.body(b, statSync(b)), undefined, 'b, used least recently, went first');
+    for (const p of [a, c, d]) assert.ok(cache.body(p, statSync(p)), `${p} is still held`);
+  } finally {
+    dir.cleanup();
+  }
+});
