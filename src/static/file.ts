@@ -297,8 +297,6 @@ export class File extends Resource {
     let ft = types.get(key);
     if (!ft) {
       const t = typeForName(`x${tk}`, { overrides: this.#tree.contentTypes, defaultType: this.defaultType });
-      // Checked once here, so every response can set it without checking again.
-      assertHeader('Content-Type', t.type);
       const compressible = shouldCompress({ status: 200, contentType: t.type, contentEncoding: undefined, cacheControl: undefined, contentRange: undefined, length: null });
       ft = { ...t, compressible };
       if (types.size >= 1000) types.clear();
@@ -436,12 +434,15 @@ export class File extends Resource {
     if (!facts) {
       const baseTag = `${st.ino.toString(36)}-${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`;
       const lastModified = Math.floor(st.mtimeMs / 1000) * 1000;
+      const type = this.#fileType(basename(this.path));
+      // Checked once per version, so every response can set it without checking again.
+      assertHeader('Content-Type', type.type);
       facts = {
         owner: tree,
         contained: tree.symlinks === 'inside-root' || tree.symlinks === 'follow',
         defaultType: this.defaultType,
         typesVersion: tree.typesVersion,
-        type: this.#fileType(basename(this.path)),
+        type,
         baseTag,
         etag: `"${baseTag}"`,
         lastModified,
@@ -449,7 +450,9 @@ export class File extends Resource {
       };
       cache?.keepFacts(this.path, st, facts);
     } else if (facts.defaultType !== this.defaultType || facts.typesVersion !== tree.typesVersion) {
-      facts.type = this.#fileType(basename(this.path));
+      const type = this.#fileType(basename(this.path));
+      assertHeader('Content-Type', type.type);
+      facts.type = type;
       facts.defaultType = this.defaultType;
       facts.typesVersion = tree.typesVersion;
     }

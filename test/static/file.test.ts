@@ -441,6 +441,32 @@ describe('File types and encodings', () => {
     assert.equal((await send(b, '/hundred.txt')).headers['content-type'], 'text/x-special; charset=utf-8');
   });
 
+  test('types changed while serving (setContentType, defaultType) apply to files already served', async () => {
+    const tree = new File(root);
+    const s = await serveSite(new Site(tree));
+    servers.push(s);
+    assert.equal((await send(s.base, '/data.zzz')).headers['content-type'], 'application/octet-stream');
+    assert.equal((await send(s.base, '/README')).headers['content-type'], 'application/octet-stream');
+    tree.setContentType('.zzz', 'application/x-zzz');
+    tree.defaultType = 'text/plain';
+    assert.equal((await send(s.base, '/data.zzz')).headers['content-type'], 'application/x-zzz');
+    assert.equal((await send(s.base, '/README')).headers['content-type'], 'text/plain; charset=utf-8');
+  });
+
+  test('a content type or Cache-Control holding CR or LF is refused with a 500, never sent', async () => {
+    const quiet = { logError: () => {} };
+    const s = await serveSite(new Site(new File(root, { contentTypes: { '.zzz': 'text/x\r\nX-Injected: 1' } }), quiet));
+    servers.push(s);
+    const r = await send(s.base, '/data.zzz');
+    assert.equal(r.status, 500);
+    assert.equal(r.headers['x-injected'], undefined);
+    const c = await serveSite(new Site(new File(root, { cacheControl: 'max-age=1\r\nX-Injected: 1' }), quiet));
+    servers.push(c);
+    const r2 = await send(c.base, '/hundred.txt');
+    assert.equal(r2.status, 500);
+    assert.equal(r2.headers['x-injected'], undefined);
+  });
+
   test('a .gz file carries Content-Encoding and the inner type, as in Twisted', async () => {
     const r = await send(base, '/notes.txt.gz');
     assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8');
