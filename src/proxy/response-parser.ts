@@ -294,14 +294,16 @@ export class ResponseParser {
   /** Parses a head (without its final empty line), reports it and sets the body state; returns an error. */
   #parseHead(text: string): string | null {
     if (!HEAD.test(text)) return malformation(text);
-    const m = STATUS_LINE.exec(text)!;
-    const minor = m[1] === '1' ? 1 : 0;
-    const status = Number(m[2]);
+    // HEAD checked the status line: `HTTP/1.x NNN` then an optional ` reason`.
+    const statusEnd = text.indexOf('\r\n');
+    const minor = text.charCodeAt(7) === 49 ? 1 : 0;
+    const status = (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + (text.charCodeAt(11) - 48);
+    const reason = statusEnd > 12 ? text.slice(13, statusEnd) : '';
     const headers: string[] = [];
     let contentLength: number | null = null;
     let transferEncoding: string | null = null;
     let close = minor === 0;
-    let at = m[0].length;
+    let at = statusEnd + 2;
     while (at < text.length) {
       if (headers.length === 2 * MAX_RESPONSE_HEADER_COUNT) return 'the response has too many header fields';
       const eol = text.indexOf('\r\n', at);
@@ -342,7 +344,7 @@ export class ResponseParser {
       if (status === 101) {
         if (!this.#upgrade) return 'the backend switched protocols unasked';
         this.#state = State.Upgraded;
-        this.#events.onHead({ status, reason: m[3] ?? '', minor, headers, contentLength: null, chunked: false, keepAlive: false });
+        this.#events.onHead({ status, reason, minor, headers, contentLength: null, chunked: false, keepAlive: false });
         return null;
       }
       // 100 Continue and other interim answers are not relayed; the final response follows.
@@ -363,7 +365,7 @@ export class ResponseParser {
       this.#state = State.UntilClose;
       keepAlive = false;
     }
-    this.#events.onHead({ status, reason: m[3] ?? '', minor, headers, contentLength: chunked ? null : contentLength, chunked, keepAlive });
+    this.#events.onHead({ status, reason, minor, headers, contentLength: chunked ? null : contentLength, chunked, keepAlive });
     return null;
   }
 

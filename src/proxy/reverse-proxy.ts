@@ -171,21 +171,20 @@ export class ReverseProxyResource extends Resource {
   backendHeaders(request: Request, backend: Backend, websocket: boolean): Array<[string, string]> {
     const o = this.options;
     const headers = stripHopByHop(request.requestHeaders.raw, { keepUpgrade: websocket, drop: OWN_FIELDS });
+    const publicHost = request.getHeader('host');
+    const host = o.preserveHost ? (publicHost ?? bracket(backend.host)) : backend.port === 80 ? bracket(backend.host) : `${bracket(backend.host)}:${backend.port}`;
     const xff: string[] = [];
-    const out: Array<[string, string]> = [];
+    const out: Array<[string, string]> = [['Host', host]];
     for (const pair of headers) {
-      if (pair[0].toLowerCase() === 'x-forwarded-for') xff.push(pair[1]);
+      if (pair[0].length === 15 && pair[0].toLowerCase() === 'x-forwarded-for') xff.push(pair[1]);
       else out.push(pair);
     }
-    const host = o.preserveHost ? (request.getHeader('host') ?? bracket(backend.host)) : backend.port === 80 ? bracket(backend.host) : `${bracket(backend.host)}:${backend.port}`;
-    out.unshift(['Host', host]);
     // Re-framed from the parsed request (SECURITY.md §3.1): one Content-Length, or chunked for a body
     // of unknown length whatever the method (node:http would send a GET body unframed).
     if (request.contentLength !== null) out.push(['Content-Length', String(request.contentLength)]);
     else if (request.getHeader('transfer-encoding') !== undefined && !websocket) out.push(['Transfer-Encoding', 'chunked']);
     const peer = tcpPeer(request);
     const peerIp = peer && peer.type !== 'UNIX' ? peer.host : null;
-    const publicHost = request.getHeader('host');
     const proto = request.isSecure() ? 'https' : 'http';
     if (o.xForwarded ?? true) {
       if (peerIp) xff.push(peerIp);

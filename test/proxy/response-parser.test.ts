@@ -51,6 +51,7 @@ describe('ResponseParser accepts', () => {
     { name: 'an empty reason phrase and no separator', input: 'HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n', status: 404, body: '' },
     { name: 'OWS around values trimmed, obs-text kept', input: 'HTTP/1.1 200 OK\r\nX-A: \t v\xe9 1 \t\r\nContent-Length: 0\r\n\r\n', status: 200, body: '', headers: ['X-A', 'v\xe9 1', 'Content-Length', '0'] },
     { name: 'Connection: close (not kept alive)', input: 'HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n', status: 200, body: '', keepAlive: false },
+    { name: 'a short Connection list naming close (not kept alive)', input: 'HTTP/1.1 200 OK\r\nConnection: close,x-ab\r\nContent-Length: 0\r\n\r\n', status: 200, body: '', keepAlive: false },
     { name: 'HTTP/1.0 (not kept alive)', input: 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok', status: 200, body: 'ok', keepAlive: false },
   ];
   for (const c of cases) {
@@ -74,6 +75,15 @@ describe('ResponseParser accepts', () => {
     assert.equal(r.error, null);
     assert.equal(r.heads[0]!.status, 101);
     assert.equal(r.upgradeRest, '\x81\x02hi');
+  });
+
+  test('ResponseParser reads the version, status and reason phrase (obs-text kept, empty allowed)', () => {
+    const a = parse('HTTP/1.0 418 I\'m a teapot \xe9\r\nContent-Length: 0\r\n\r\n').heads[0]!;
+    assert.deepEqual([a.minor, a.status, a.reason], [0, 418, "I'm a teapot \xe9"]);
+    const b = parse('HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n').heads[0]!;
+    assert.deepEqual([b.minor, b.status, b.reason], [1, 599, '']);
+    const c = parse('HTTP/1.1 100\r\n\r\nHTTP/1.1 201\r\nContent-Length: 0\r\n\r\n').heads[0]!;
+    assert.deepEqual([c.status, c.reason], [201, '']);
   });
 
   test('ResponseParser marks bytes past the end of a response as excess', () => {
