@@ -6,7 +6,7 @@ import { Request, encodePathSegment, splitPath, type Address, type ResponseSink 
 import type { Site } from '../site.js';
 
 /** Meta-variables as a gateway delivers them: FastCGI/SCGI params, or a CGI process's environment. */
-export type CgiParams = ReadonlyMap<string, string> | Readonly<Record<string, string | undefined>>;
+export type CgiParams = ReadonlyMap<string, string> | Readonly<Record<string, string | undefined>> | CgiVariables;
 
 /** Why a gateway request is refused before it reaches the Site (a 400-equivalent). */
 export interface CgiRefusal {
@@ -55,12 +55,6 @@ export interface CgiRequestOptions extends CgiParseOptions {
   contentLength?: number | null;
 }
 
-/** Header names the CGI variables carry outside HTTP_* (RFC 3875 §4.1.2, §4.1.3). */
-const CONTENT_VARIABLES: ReadonlyArray<readonly [string, string]> = [
-  ['CONTENT_TYPE', 'Content-Type'],
-  ['CONTENT_LENGTH', 'Content-Length'],
-];
-
 /**
  * HTTP_* variables never turned into headers: `HTTP_PROXY` is the httpoxy vector (SECURITY.md §2.4,
  * CVE-2016-5385); `HTTP_CONTENT_*` would contradict the authoritative CONTENT_* variables (§2.3).
@@ -71,18 +65,9 @@ const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const PROTOCOL = /^HTTP\/\d(\.\d)?$/;
 const DIGITS = /^\d{1,15}$/;
 const PORT = /^\d{1,5}$/;
+const HTTPS_ON = /^(on|1)$/i;
 /** SERVER_NAME: `[v6]` or `host`, with an optional `:port`; a bare IPv6 address has no port. */
 const SERVER_NAME = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*))(?::(\d{1,5}))?$/;
-
-function lookup(params: CgiParams): (name: string) => string | undefined {
-  if (params instanceof Map) return (name) => (params as ReadonlyMap<string, string>).get(name);
-  const record = params as Readonly<Record<string, string | undefined>>;
-  return (name) => (Object.hasOwn(record, name) ? record[name] : undefined);
-}
-
-function entries(params: CgiParams): Iterable<[string, string | undefined]> {
-  return params instanceof Map ? (params as ReadonlyMap<string, string>).entries() : Object.entries(params as Record<string, string | undefined>);
-}
 
 /** `HTTP_ACCEPT_LANGUAGE` → `Accept-Language`. */
 export function headerNameFromVariable(variable: string): string {
@@ -94,10 +79,145 @@ export function headerNameFromVariable(variable: string): string {
     .join('-');
 }
 
+/** Header names already worked out, by variable; emptied when full, so it stays small whatever arrives. */
+const headerNames = new Map<string, string | null>();
+const HEADER_NAME_CACHE_SIZE = 256;
+
+/** The header an `HTTP_*` variable carries, or null when it is dropped or does not make a token. */
+function headerFor(variable: string): string | null {
+  const known = headerNames.get(variable);
+  if (known !== undefined) return known;
+  const header = DROPPED_HTTP_VARIABLES.has(variable) ? null : headerNameFromVariable(variable);
+  const result = header !== null && isToken(header) ? header : null;
+  if (variable.length <= 64) {
+    if (headerNames.size >= HEADER_NAME_CACHE_SIZE) headerNames.clear();
+    // Keyed by a copy: the variable may be a slice of a whole params stream, which it would keep alive.
+    headerNames.set(Buffer.from(variable, 'latin1').toString('latin1'), result);
+  }
+  return result;
+}
+
+/** Repeated `HTTP_*` variables are found by a linear search up to this many headers, then by an index. */
+const LINEAR_HEADER_SEARCH = 32;
+
+/**
+ * The meta-variables a Request is built from, gathered one pair at a time: a gateway's decoder feeds
+ * it as it reads (`set`, as on a Map) and nothing else is kept. A later duplicate replaces an earlier
+ * one. `HTTP_*` variables become headers here, in the order first given; variables the mapping does
+ * not use are dropped.
+ *
+ * ```ts
+ * const vars = new CgiVariables().set('REQUEST_METHOD', 'GET').set('REQUEST_URI', '/a?b=1');
+ * parseCgiParams(vars);
+ * ```
+ */
+export class CgiVariables {
+  method = '';
+  protocol = '';
+  contentType = '';
+  contentLength = '';
+  https = '';
+  scheme = '';
+  serverName = '';
+  serverPort = '';
+  serverAddr = '';
+  remoteAddr = '';
+  remotePort = '';
+  scriptName = '';
+  pathInfo = '';
+  query = '';
+  requestUri: string | undefined = undefined;
+  /** `HTTP_*` variables kept as headers: variable names, header names and values side by side. */
+  readonly variables: string[] = [];
+  readonly headerNames: string[] = [];
+  readonly headerValues: string[] = [];
+  #headerIndex: Map<string, number> | null = null;
+  /** Used variables whose current value holds a control character. */
+  #controlled: Set<string> | null = null;
+
+  /** Copies a Map or an environment record (a CgiVariables is returned as it is). */
+  static from(params: CgiParams): CgiVariables {
+    if (params instanceof CgiVariables) return params;
+    const vars = new CgiVariables();
+    if (params instanceof Map) {
+      for (const [name, value] of params as ReadonlyMap<string, string>) vars.set(name, value);
+      return vars;
+    }
+    const record = params as Readonly<Record<string, string | undefined>>;
+    for (const name of Object.keys(record)) {
+      const value = record[name];
+      if (value !== undefined) vars.set(name, value);
+    }
+    return vars;
+  }
+
+  /**
+   * Records one variable. `clean` means the caller knows the value holds no control character other
+   * than HTAB (the FastCGI decoder learns that while reading the bytes); otherwise a value the
+   * mapping uses is checked here.
+   */
+  set(name: string, value: string, clean = false): this {
+    if (name.startsWith('HTTP_')) {
+      if (name.length > 5) this.#header(name, value, clean);
+      return this;
+    }
+    switch (name) {
+      case 'REQUEST_METHOD': this.method = value; break;
+      case 'SERVER_PROTOCOL': this.protocol = value; break;
+      case 'CONTENT_TYPE': this.contentType = value; break;
+      case 'CONTENT_LENGTH': this.contentLength = value; break;
+      case 'HTTPS': this.https = value; break;
+      case 'REQUEST_SCHEME': this.scheme = value; break;
+      case 'SERVER_NAME': this.serverName = value; break;
+      case 'SERVER_PORT': this.serverPort = value; break;
+      case 'SERVER_ADDR': this.serverAddr = value; break;
+      case 'REMOTE_ADDR': this.remoteAddr = value; break;
+      case 'REMOTE_PORT': this.remotePort = value; break;
+      case 'SCRIPT_NAME': this.scriptName = value; break;
+      case 'PATH_INFO': this.pathInfo = value; break;
+      case 'QUERY_STRING': this.query = value; break;
+      case 'REQUEST_URI': this.requestUri = value === '' ? undefined : value; break;
+      default: return this;
+    }
+    this.#check(name, value, clean);
+    return this;
+  }
+
+  #check(name: string, value: string, clean: boolean): void {
+    if (!clean && hasControlChars(value)) (this.#controlled ??= new Set()).add(name);
+    else this.#controlled?.delete(name);
+  }
+
+  #header(variable: string, value: string, clean: boolean): void {
+    const header = headerFor(variable);
+    if (header === null) return;
+    this.#check(variable, value, clean);
+    const at = this.#headerIndex ? (this.#headerIndex.get(variable) ?? -1) : this.variables.indexOf(variable);
+    if (at !== -1) {
+      this.headerValues[at] = value;
+      return;
+    }
+    const count = this.variables.push(variable);
+    this.headerNames.push(header);
+    this.headerValues.push(value);
+    if (this.#headerIndex) this.#headerIndex.set(variable, count - 1);
+    else if (count > LINEAR_HEADER_SEARCH) this.#headerIndex = new Map(this.variables.map((v, i) => [v, i]));
+  }
+
+  /** A used variable whose value holds CR, LF, NUL or another control (not HTAB), or null. */
+  get controlled(): string | null {
+    if (!this.#controlled?.size) return null;
+    return this.#controlled.values().next().value ?? null;
+  }
+}
+
 /** Splits a decoded CGI path (SCRIPT_NAME, PATH_INFO, a mount) into segments; `""` and `/` are the root. */
 function decodedSegments(path: string): string[] {
-  const trimmed = path.replace(/\/+$/, '');
-  return trimmed === '' ? [] : trimmed.replace(/^\/+/, '').split('/');
+  let start = 0;
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === 47 /* / */) end--;
+  while (start < end && path.charCodeAt(start) === 47) start++;
+  return start === end ? [] : path.slice(start, end).split('/');
 }
 
 function startsWith(list: readonly string[], prefix: readonly string[]): boolean {
@@ -106,10 +226,15 @@ function startsWith(list: readonly string[], prefix: readonly string[]): boolean
   return true;
 }
 
-function address(host: string | undefined, port: string | undefined): Address | null {
+function address(host: string, port: string): Address | null {
   if (!host) return null;
   const p = port && PORT.test(port) ? Number(port) : 0;
   return { type: host.includes(':') ? 'INET6' : 'INET', host, port: p };
+}
+
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
 }
 
 /**
@@ -135,84 +260,71 @@ function address(host: string | undefined, port: string | undefined): Address | 
  * far as the gateway socket is trusted: the address, host and scheme they report are taken as given.
  */
 export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {}): CgiRequestParts | CgiRefusal {
-  const raw = lookup(params);
-  let bad: string | null = null;
-  const get = (name: string): string | undefined => {
-    const value = raw(name);
-    if (value === undefined || value === '') return undefined;
-    if (bad === null && hasControlChars(value)) bad = name;
-    return value;
-  };
+  const vars = CgiVariables.from(params);
   const refuse = (detail: string): CgiRefusal => ({ status: 400, detail });
 
-  const method = get('REQUEST_METHOD');
+  const method = vars.method;
   if (!method || !METHOD.test(method)) return refuse('The gateway sent no valid REQUEST_METHOD.');
-  const protocolValue = get('SERVER_PROTOCOL');
-  const clientproto = protocolValue && PROTOCOL.test(protocolValue) ? protocolValue : 'HTTP/1.0';
+  const bad = vars.controlled;
+  if (bad !== null) return refuse(`The gateway variable ${bad} holds control characters.`);
+  const clientproto = vars.protocol && PROTOCOL.test(vars.protocol) ? vars.protocol : 'HTTP/1.0';
 
   // Headers: HTTP_* in the order given, then CONTENT_TYPE/CONTENT_LENGTH.
-  const headerPairs: Array<[string, string]> = [];
-  for (const [name, value] of entries(params)) {
-    if (!name.startsWith('HTTP_') || name.length === 5 || value === undefined || DROPPED_HTTP_VARIABLES.has(name)) continue;
-    const header = headerNameFromVariable(name);
-    if (!isToken(header)) continue;
-    if (hasControlChars(value)) return refuse(`The gateway variable ${name} holds control characters.`);
-    headerPairs.push([header, value]);
+  const names = vars.headerNames;
+  const values = vars.headerValues;
+  const headerPairs: Array<[string, string]> = new Array(names.length);
+  let hasHost = false;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (name === 'Host') hasHost = true;
+    headerPairs[i] = [name, values[i]!];
   }
+  if (vars.contentType) headerPairs.push(['Content-Type', vars.contentType]);
   let contentLength: number | null = null;
-  for (const [variable, header] of CONTENT_VARIABLES) {
-    const value = get(variable);
-    if (value === undefined) continue;
-    if (variable === 'CONTENT_LENGTH') {
-      if (!DIGITS.test(value)) return refuse('The gateway sent a CONTENT_LENGTH that is not a number.');
-      contentLength = Number(value);
-    }
-    headerPairs.push([header, value]);
+  if (vars.contentLength) {
+    if (!DIGITS.test(vars.contentLength)) return refuse('The gateway sent a CONTENT_LENGTH that is not a number.');
+    contentLength = Number(vars.contentLength);
+    headerPairs.push(['Content-Length', vars.contentLength]);
   }
-  const headers = new RequestHeaders(headerPairs);
 
   // Host: HTTP_HOST when the client sent one; else what the server says it is.
-  const serverName = get('SERVER_NAME');
-  const serverPort = get('SERVER_PORT');
-  const secure = /^(on|1)$/i.test(get('HTTPS') ?? '') || (get('REQUEST_SCHEME') ?? '').toLowerCase() === 'https';
+  const serverPort = vars.serverPort;
+  const secure = (vars.https !== '' && HTTPS_ON.test(vars.https)) || vars.scheme.toLowerCase() === 'https';
   // SERVER_NAME may carry a port (HAProxy) and may be a bare IPv6 address.
-  const named = serverName ? SERVER_NAME.exec(serverName) : null;
-  if (!headers.has('host') && named) {
+  const named = vars.serverName && (!hasHost || !vars.serverAddr) ? SERVER_NAME.exec(vars.serverName) : null;
+  if (!hasHost && named) {
     const [, bracketed, bare, namedPort] = named;
     const host = bracketed !== undefined ? `[${bracketed}]` : bare!.includes(':') ? `[${bare}]` : bare!;
     const port = namedPort ?? serverPort;
-    headers.set('Host', !port || port === (secure ? '443' : '80') ? host : `${host}:${port}`);
+    headerPairs.push(['Host', !port || port === (secure ? '443' : '80') ? host : `${host}:${port}`]);
   }
-  const client = address(get('REMOTE_ADDR'), get('REMOTE_PORT'));
-  const local = address(get('SERVER_ADDR') ?? (named ? (named[1] ?? named[2]) : undefined), serverPort);
+  const headers = new RequestHeaders(headerPairs);
+  const client = address(vars.remoteAddr, vars.remotePort);
+  const local = address(vars.serverAddr || (named ? (named[1] ?? named[2] ?? '') : ''), serverPort);
 
   // The path: REQUEST_URI when it agrees with SCRIPT_NAME + PATH_INFO, else rebuilt from them.
-  const scriptName = get('SCRIPT_NAME') ?? '';
-  const pathInfo = get('PATH_INFO') ?? '';
-  const query = get('QUERY_STRING') ?? '';
-  const requestUri = get('REQUEST_URI');
-  if (bad !== null) return refuse(`The gateway variable ${bad} holds control characters.`);
-
-  const scriptSegments = decodedSegments(scriptName);
+  const { pathInfo, query, requestUri } = vars;
+  const scriptSegments = decodedSegments(vars.scriptName);
   const rebuilt = () => {
     const segments = [...scriptSegments, ...(pathInfo ? pathInfo.replace(/^\//, '').split('/') : [])];
     const path = `/${segments.map(encodePathSegment).join('/')}`;
     return query ? `${path}?${query}` : path;
   };
   let uri = requestUri ?? rebuilt();
-  const pathOf = (target: string) => {
-    const q = target.indexOf('?');
-    return q === -1 ? target : target.slice(0, q);
-  };
-  let segments = uri.startsWith('/') ? splitPath(pathOf(uri).slice(1)) : uri === '*' ? [] : null;
-  if (requestUri !== undefined && uri.startsWith('/') && segments === null) return refuse('The request path is not valid percent-encoded UTF-8.');
+  let path = pathOf(uri);
+  let segments = uri.charCodeAt(0) === 47 /* / */ ? splitPath(path.slice(1)) : uri === '*' ? [] : null;
+  if (requestUri !== undefined && uri.charCodeAt(0) === 47 && segments === null) return refuse('The request path is not valid percent-encoded UTF-8.');
   if (requestUri !== undefined && options.mount == null && (segments === null || !startsWith(segments, scriptSegments))) {
     uri = rebuilt();
-    segments = splitPath(pathOf(uri).slice(1));
+    path = pathOf(uri);
+    segments = splitPath(path.slice(1));
   }
   if (segments === null) return refuse('The request path is not valid percent-encoded UTF-8.');
-  for (const segment of segments) {
-    if (hasControlChars(segment)) return refuse('The request path holds control characters.');
+  // Every variable used was checked above; only percent-decoding can bring a control character in.
+  if (path.includes('%')) {
+    for (const segment of segments) {
+      if (hasControlChars(segment)) return refuse('The request path holds control characters.');
+    }
   }
 
   let prepathLength = scriptSegments.length;
@@ -222,7 +334,7 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
   }
   // A request for the bare mount (`/app`) has the mount as its whole path: nothing left to traverse.
   const prepath = segments.slice(0, prepathLength);
-  const postpath = segments.slice(prepathLength);
+  const postpath = prepathLength === 0 ? segments : segments.slice(prepathLength);
   return { method, uri, clientproto, headers, client, local, secure, prepath, postpath, contentLength };
 }
 

@@ -88,6 +88,7 @@ function paddingFor(length: number): number {
 }
 
 const ZEROS = Buffer.alloc(8);
+const EMPTY = Buffer.alloc(0);
 
 /** The 8-byte header of a record carrying `contentLength` bytes padded to a multiple of 8. */
 export function encodeHeader(type: number, requestId: number, contentLength: number): Buffer {
@@ -132,6 +133,66 @@ export function encodeStream(type: number, requestId: number, data: Buffer): Buf
   return out;
 }
 
+/** Buffer's own string writers: what `write(string, offset, encoding)` calls after checking its arguments. */
+type FastWrites = { latin1Write?(text: string, offset: number): number; utf8Write?(text: string, offset: number): number };
+const writers = Buffer.prototype as unknown as FastWrites;
+const writeLatin1 = writers.latin1Write ? (b: Buffer, t: string, o: number) => (b as unknown as Required<FastWrites>).latin1Write(t, o) : (b: Buffer, t: string, o: number) => b.write(t, o, 'latin1');
+const writeUtf8 = writers.utf8Write ? (b: Buffer, t: string, o: number) => (b as unknown as Required<FastWrites>).utf8Write(t, o) : (b: Buffer, t: string, o: number) => b.write(t, o, 'utf8');
+
+function writeHeader(buf: Buffer, at: number, type: number, requestId: number, contentLength: number, padding: number): void {
+  buf[at] = FCGI_VERSION_1;
+  buf[at + 1] = type;
+  buf[at + 2] = requestId >>> 8;
+  buf[at + 3] = requestId & 0xff;
+  buf[at + 4] = contentLength >>> 8;
+  buf[at + 5] = contentLength & 0xff;
+  buf[at + 6] = padding;
+  buf[at + 7] = 0;
+}
+
+/** Bytes that end a request after its last STDOUT record: the empty STDOUT and END_REQUEST. */
+const END_BYTES = FCGI_HEADER_LEN + FCGI_HEADER_LEN + 8;
+
+/**
+ * One STDOUT record carrying `head` (latin1 text, e.g. the CGI response head; may be empty) then
+ * `body` (UTF-8 text or bytes), in a single buffer; with `end`, followed by the empty STDOUT that
+ * closes the stream and END_REQUEST (REQUEST_COMPLETE, app status 0). Null when head and body do not
+ * fit one record: send them with {@link encodeStream}. This lets a small response leave in one
+ * socket write.
+ *
+ * ```ts
+ * encodeStdout(1, 'Status: 200 OK
+
+', 'hi', true) // STDOUT(1) + STDOUT(1, empty) + END_REQUEST(1)
+ * ```
+ */
+export function encodeStdout(requestId: number, head: string, body: string | Uint8Array | null, end: boolean): Buffer | null {
+  const bodyLength = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const contentLength = head.length + bodyLength;
+  if (contentLength > STREAM_CHUNK) return null;
+  const padding = paddingFor(contentLength);
+  const recordLength = contentLength === 0 ? 0 : FCGI_HEADER_LEN + contentLength + padding;
+  const buf = Buffer.allocUnsafe(recordLength + (end ? END_BYTES : 0));
+  if (recordLength) {
+    writeHeader(buf, 0, FcgiType.STDOUT, requestId, contentLength, padding);
+    let at = FCGI_HEADER_LEN;
+    if (head.length) at += writeLatin1(buf, head, at);
+    if (typeof body === 'string') at += writeUtf8(buf, body, at);
+    else if (body !== null) {
+      buf.set(body, at);
+      at += body.length;
+    }
+    buf.fill(0, at, recordLength);
+  }
+  if (end) {
+    writeHeader(buf, recordLength, FcgiType.STDOUT, requestId, 0, 0);
+    const at = recordLength + FCGI_HEADER_LEN;
+    writeHeader(buf, at, FcgiType.END_REQUEST, requestId, 8, 0);
+    buf.fill(0, at + FCGI_HEADER_LEN, at + FCGI_HEADER_LEN + 8);
+  }
+  return buf;
+}
+
 /** END_REQUEST (§5.5): the application's exit status and the protocol status. */
 export function encodeEndRequest(requestId: number, appStatus: number, protocolStatus: number): Buffer {
   const body = Buffer.alloc(8);
@@ -152,7 +213,7 @@ export function encodeUnknownType(type: number): Buffer {
  * (8 + 65535 + 255 bytes) beyond what it has handed out. Pure (no IO); feed it with `push`.
  */
 export class RecordReader {
-  #buffer: Buffer = Buffer.alloc(0);
+  #buffer: Buffer = EMPTY;
 
   /** Bytes waiting for the rest of their record. */
   get pending(): number {
@@ -166,19 +227,29 @@ export class RecordReader {
   push(chunk: Buffer): { records: FcgiRecord[]; error: string | null } {
     const buf = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk;
     const records: FcgiRecord[] = [];
+    const length = buf.length;
     let offset = 0;
-    for (;;) {
-      const result = decodeRecord(buf, offset);
-      if (result.kind === 'incomplete') break;
-      if (result.kind === 'error') {
-        this.#buffer = Buffer.alloc(0);
-        return { records, error: result.reason };
+    // decodeRecord's checks, inlined: this runs for every record a front end sends.
+    while (length - offset >= FCGI_HEADER_LEN) {
+      const version = buf[offset]!;
+      if (version !== FCGI_VERSION_1) {
+        this.#buffer = EMPTY;
+        return { records, error: `unsupported FastCGI version ${version}` };
       }
-      records.push(result.record);
-      offset = result.next;
+      const contentLength = (buf[offset + 4]! << 8) | buf[offset + 5]!;
+      const start = offset + FCGI_HEADER_LEN;
+      const next = start + contentLength + buf[offset + 6]!;
+      if (length < next) break;
+      records.push({
+        type: buf[offset + 1]!,
+        requestId: (buf[offset + 2]! << 8) | buf[offset + 3]!,
+        // Empty records (the ends of streams) share one buffer instead of a view each.
+        content: contentLength === 0 ? EMPTY : buf.subarray(start, start + contentLength),
+      });
+      offset = next;
     }
     // Keep only the unfinished tail; copy it so the (possibly large) chunk can be freed.
-    this.#buffer = offset === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(offset));
+    this.#buffer = offset === length ? EMPTY : Buffer.from(buf.subarray(offset));
     return { records, error: null };
   }
 }

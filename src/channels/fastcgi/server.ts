@@ -4,8 +4,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
-import { formatCgiHead } from '../cgi-head.js';
-import { requestFromCgiParams } from '../cgi-params.js';
+import { formatCgiHead, formatCgiHeadText } from '../cgi-head.js';
+import { CgiVariables, requestFromCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';
 import { GatewayBody, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
 import { bindServer, type Listener } from '../listen.js';
@@ -19,6 +19,7 @@ import {
   decodeBeginRequest,
   encodeEndRequest,
   encodeRecord,
+  encodeStdout,
   encodeStream,
   encodeUnknownType,
   type FcgiRecord,
@@ -31,22 +32,68 @@ const MAX_UNREAD_REPLIES = 1024 * 1024;
 
 type ConnectionSettings = { idleTimeout: number; maxConcurrent: number; mount: string | null };
 
-/** One request on a connection, from BEGIN_REQUEST to END_REQUEST. */
-interface Exchange {
-  id: number;
-  keepConn: boolean;
-  params: Buffer[];
-  paramsBytes: number;
-  paramsDone: boolean;
-  stdinDone: boolean;
-  body: GatewayBody | null;
+/**
+ * One request on a connection, from BEGIN_REQUEST to END_REQUEST; it is also the Request's response
+ * sink, each call passed on to its connection.
+ */
+class Exchange implements ResponseSink {
+  readonly connection: FastCgiConnection;
+  readonly id: number;
+  readonly keepConn: boolean;
+  params: Buffer[] = [];
+  paramsBytes = 0;
+  paramsDone = false;
+  /** The decoded params, between the end of the PARAMS stream and the start of the request. */
+  vars: CgiVariables | null = null;
+  stdinDone = false;
+  body: GatewayBody | null = null;
   /** Body bytes still expected per CONTENT_LENGTH; null when unknown (Apache streams chunked bodies). */
-  remaining: number | null;
-  request: Request | null;
+  remaining: number | null = null;
+  request: Request | null = null;
   /** The response head, held back so it shares a record with the first body bytes. */
-  head: Buffer | null;
-  ended: boolean;
-  closeAfter: boolean;
+  head: string | null = null;
+  ended = false;
+  closeAfter = false;
+
+  constructor(connection: FastCgiConnection, id: number, keepConn: boolean) {
+    this.connection = connection;
+    this.id = id;
+    this.keepConn = keepConn;
+  }
+
+  writeHead(code: number, reason: string, headers: Array<[string, string]>): void {
+    this.connection.head(this, code, formatCgiHead(code, reason, headers).toString('latin1'));
+  }
+
+  writeHeadFlat(code: number, reason: string, flat: string[]): void {
+    this.connection.head(this, code, formatCgiHeadText(code, reason, flat));
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.connection.stdout(this, chunk);
+  }
+
+  end(chunk?: Buffer): void {
+    this.connection.finish(this, chunk ?? null);
+  }
+
+  endText(text: string): void {
+    this.connection.finish(this, text);
+  }
+
+  onDrain(listener: () => void): void {
+    this.connection.onDrain(listener);
+  }
+
+  // A response that fails after its head went out cannot be marked as broken inside FastCGI:
+  // dropping the connection is the only signal the front end turns into a cut response.
+  abort(): void {
+    this.connection.abort();
+  }
+
+  closeAfterResponse(): void {
+    this.closeAfter = true;
+  }
 }
 
 /**
@@ -69,6 +116,8 @@ class FastCgiConnection {
   readonly #paused = new Set<Exchange>();
   readonly #nvLimits: NameValueLimits;
   #drainWaiters: Array<() => void> = [];
+  /** Exchanges whose params ended in the chunk being read. */
+  #starting: Exchange[] = [];
   #closed = false;
   #closeWhenIdle = false;
   #timeoutMs = -1;
@@ -112,8 +161,18 @@ class FastCgiConnection {
       if (this.#closed || this.#socket.destroyed) return;
       this.#onRecord(record);
     }
-    if (error) this.#fail(error);
-    else this.#updateTimer();
+    if (error) return this.#fail(error);
+    // Requests start once the records that came with their params are read: a body that is already
+    // complete (nginx sends a GET's empty STDIN with its params) then needs no stream at all.
+    const starting = this.#starting;
+    if (starting.length) {
+      this.#starting = [];
+      for (const ex of starting) {
+        if (this.#closed || this.#socket.destroyed) return;
+        if (!ex.ended && this.#exchanges.get(ex.id) === ex) this.#start(ex);
+      }
+    }
+    this.#updateTimer();
   }
 
   #onRecord(record: FcgiRecord): void {
@@ -178,20 +237,7 @@ class FastCgiConnection {
       this.#socket.write(encodeEndRequest(id, 0, FcgiProtocolStatus.OVERLOADED));
       return;
     }
-    this.#exchanges.set(id, {
-      id,
-      keepConn: begin.keepConn,
-      params: [],
-      paramsBytes: 0,
-      paramsDone: false,
-      stdinDone: false,
-      body: null,
-      remaining: null,
-      request: null,
-      head: null,
-      ended: false,
-      closeAfter: false,
-    });
+    this.#exchanges.set(id, new Exchange(this, id, begin.keepConn));
   }
 
   /** ABORT_REQUEST: the client went away. The Request sees connectionLost; the front end gets END_REQUEST. */
@@ -219,28 +265,32 @@ class FastCgiConnection {
     ex.paramsDone = true;
     const whole = ex.params.length === 1 ? ex.params[0]! : Buffer.concat(ex.params, ex.paramsBytes);
     ex.params = [];
-    const decoded = decodeParams(whole, this.#nvLimits);
+    const decoded = decodeParams(whole, this.#nvLimits, new CgiVariables());
     if (!decoded.ok) return this.#fail(`bad params in request ${id}: ${decoded.reason}`);
-    this.#start(ex, decoded.params);
+    const cl = decoded.params.contentLength;
+    ex.remaining = cl && /^\d{1,15}$/.test(cl) ? Number(cl) : null;
+    ex.vars = decoded.params;
+    this.#starting.push(ex);
   }
 
-  #start(ex: Exchange, params: Map<string, string>): void {
-    const cl = params.get('CONTENT_LENGTH');
-    const declared = cl && /^\d{1,15}$/.test(cl) ? Number(cl) : null;
-    ex.remaining = declared;
-    if (declared !== 0) {
-      const body = new GatewayBody(() => this.#wanted(ex));
-      ex.body = body;
-    }
-    const { request, refusal } = requestFromCgiParams(params, {
+  #start(ex: Exchange): void {
+    const vars = ex.vars!;
+    ex.vars = null;
+    // No stream for a body known to be empty; one for a body still to come.
+    if (!ex.body && !ex.stdinDone && ex.remaining !== 0) ex.body = this.#newBody(ex);
+    const { request, refusal } = requestFromCgiParams(vars, {
       body: ex.body,
-      sink: this.#sink(ex),
+      sink: ex,
       channel: 'fastcgi',
       ...(this.#options.mount !== null ? { mount: this.#options.mount } : {}),
     });
     ex.request = request;
     if (refusal) this.#site.refuse(request, refusal.status, refusal.detail);
     else this.#site.handle(request);
+  }
+
+  #newBody(ex: Exchange): GatewayBody {
+    return new GatewayBody(() => this.#unpause(ex));
   }
 
   #stdin(id: number, content: Buffer): void {
@@ -258,15 +308,13 @@ class FastCgiConnection {
       if (content.length > ex.remaining) return this.#fail(`request ${id} sent more STDIN than its CONTENT_LENGTH`);
       ex.remaining -= content.length;
     }
+    // Body bytes that arrive before the request starts go into its stream, made here.
+    if (!ex.body && !ex.request) ex.body = this.#newBody(ex);
     if (!ex.body || ex.body.destroyed) return;
     if (!ex.body.feed(Buffer.from(content))) {
       this.#paused.add(ex);
       this.#socket.pause();
     }
-  }
-
-  #wanted(ex: Exchange): void {
-    this.#unpause(ex);
   }
 
   #unpause(ex: Exchange): void {
@@ -286,59 +334,71 @@ class FastCgiConnection {
     return !socket.writableNeedDrain;
   }
 
-  #withHead(ex: Exchange, chunk: Buffer | undefined): Buffer | undefined {
-    const head = ex.head;
-    if (!head) return chunk;
-    ex.head = null;
-    return chunk && chunk.length ? Buffer.concat([head, chunk]) : head;
+  // What an Exchange passes on as the Request's response sink.
+
+  /** Keeps the response head until the first body bytes; a 5xx also leaves a line on STDERR. */
+  head(ex: Exchange, code: number, head: string): void {
+    ex.head = head;
+    if (code >= 500 && ex.request) {
+      // Lands in the front end's error log (nginx: "FastCGI sent in stderr"), pointing at ours.
+      this.#write(ex, FcgiType.STDERR, Buffer.from(`Trellis answered ${code} to ${ex.request.method} ${ex.request.uri}; see the Trellis log`));
+    }
   }
 
-  #sink(ex: Exchange): ResponseSink {
-    return {
-      writeHead: (code, reason, headers) => {
-        ex.head = formatCgiHead(code, reason, headers);
-        if (code >= 500 && ex.request) {
-          // Lands in the front end's error log (nginx: "FastCGI sent in stderr"), pointing at ours.
-          this.#write(ex, FcgiType.STDERR, Buffer.from(`Trellis answered ${code} to ${ex.request.method} ${ex.request.uri}; see the Trellis log`));
-        }
-      },
-      write: (chunk) => {
-        const data = this.#withHead(ex, chunk);
-        if (!data) return true;
-        const ok = this.#write(ex, FcgiType.STDOUT, data);
-        if (!ok) this.#updateTimer();
-        return ok;
-      },
-      end: (chunk) => {
-        if (this.#closed || ex.ended) return;
-        // The last body bytes, the empty STDOUT and END_REQUEST leave in one write: a front end that
-        // sees the body complete before END_REQUEST (HAProxy) would otherwise open a new connection
-        // for the client's next request instead of reusing this one.
-        const data = this.#withHead(ex, chunk);
-        const socket = this.#socket;
-        const tail = [encodeRecord(FcgiType.STDOUT, ex.id), encodeEndRequest(ex.id, 0, FcgiProtocolStatus.REQUEST_COMPLETE)];
-        if (!data || data.length < 16 * 1024) {
-          socket.write(Buffer.concat(data ? [...encodeStream(FcgiType.STDOUT, ex.id, data), ...tail] : tail));
-        } else {
-          socket.cork();
-          this.#write(ex, FcgiType.STDOUT, data);
-          for (const b of tail) socket.write(b);
-          socket.uncork();
-        }
-        ex.ended = true;
-        this.#forget(ex);
-      },
-      onDrain: (listener) => {
-        if (this.#closed) return;
-        this.#drainWaiters.push(listener);
-      },
-      // A response that fails after its head went out cannot be marked as broken inside FastCGI:
-      // dropping the connection is the only signal the front end turns into a cut response.
-      abort: () => this.#socket.destroy(),
-      closeAfterResponse: () => {
-        ex.closeAfter = true;
-      },
-    };
+  /** Body bytes as STDOUT, the held-back head in the same record when they fit one. */
+  stdout(ex: Exchange, chunk: Buffer): boolean {
+    if (this.#closed || ex.ended) return false;
+    const head = ex.head;
+    let ok: boolean;
+    if (head !== null) {
+      ex.head = null;
+      const record = encodeStdout(ex.id, head, chunk, false);
+      if (record) ok = this.#socket.write(record);
+      else {
+        this.#socket.cork();
+        this.#write(ex, FcgiType.STDOUT, Buffer.from(head, 'latin1'));
+        ok = this.#write(ex, FcgiType.STDOUT, chunk);
+        this.#socket.uncork();
+      }
+    } else {
+      ok = chunk.length ? this.#write(ex, FcgiType.STDOUT, chunk) : !this.#socket.writableNeedDrain;
+    }
+    if (!ok) this.#updateTimer();
+    return ok;
+  }
+
+  /**
+   * Ends the response: the last body bytes, the empty STDOUT and END_REQUEST leave in one write (one
+   * buffer when they fit a record). A front end that sees the body complete before END_REQUEST
+   * (HAProxy) would otherwise open a new connection for the client's next request instead of
+   * reusing this one.
+   */
+  finish(ex: Exchange, body: Buffer | string | null): void {
+    if (this.#closed || ex.ended) return;
+    const head = ex.head ?? '';
+    ex.head = null;
+    const socket = this.#socket;
+    const whole = encodeStdout(ex.id, head, body, true);
+    if (whole) socket.write(whole);
+    else {
+      // Too big for one record: the head, then the body uncopied in records, then the end.
+      socket.cork();
+      if (head) this.#write(ex, FcgiType.STDOUT, Buffer.from(head, 'latin1'));
+      if (body !== null) this.#write(ex, FcgiType.STDOUT, typeof body === 'string' ? Buffer.from(body) : body);
+      socket.write(encodeStdout(ex.id, '', null, true)!);
+      socket.uncork();
+    }
+    ex.ended = true;
+    this.#forget(ex);
+  }
+
+  onDrain(listener: () => void): void {
+    if (this.#closed) return;
+    this.#drainWaiters.push(listener);
+  }
+
+  abort(): void {
+    this.#socket.destroy();
   }
 
   /** Removes a finished exchange; unread STDIN for it is discarded from now on. */
