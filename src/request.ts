@@ -75,6 +75,12 @@ export interface RequestInit {
   channel?: string;
   /** Declared body length when the channel knows it. */
   contentLength?: number | null;
+  /**
+   * The decoded segments still to traverse, when the channel has split the path itself (gateways
+   * that split it on their mount point); it then need not be split again. Default: every segment of
+   * `uri`'s path.
+   */
+  postpath?: string[];
 }
 
 /**
@@ -216,7 +222,7 @@ export class Request {
     const q = target.indexOf('?');
     this.path = q === -1 ? target : target.slice(0, q);
     this.queryString = q === -1 ? '' : target.slice(q + 1);
-    const segments = this.path.startsWith('/') ? splitPath(this.path.slice(1)) : null;
+    const segments = init.postpath ?? (this.path.startsWith('/') ? splitPath(this.path.slice(1)) : null);
     // CONNECT's authority-form target (`host:port`) has no path: it reaches the root with an empty postpath.
     this.badPath = segments === null && this.path !== '*' && this.method !== 'CONNECT';
     this.postpath = segments ?? [];

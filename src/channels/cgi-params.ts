@@ -211,6 +211,18 @@ export class CgiVariables {
   }
 }
 
+/** The last SCRIPT_NAME split, and its segments (never changed): a front end sends the same one each time. */
+let lastScriptName = '';
+let lastScriptSegments: readonly string[] = [];
+
+function scriptSegmentsOf(scriptName: string): readonly string[] {
+  if (scriptName !== lastScriptName) {
+    lastScriptSegments = decodedSegments(scriptName);
+    lastScriptName = scriptName;
+  }
+  return lastScriptSegments;
+}
+
 /** Splits a decoded CGI path (SCRIPT_NAME, PATH_INFO, a mount) into segments; `""` and `/` are the root. */
 function decodedSegments(path: string): string[] {
   let start = 0;
@@ -304,7 +316,7 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
 
   // The path: REQUEST_URI when it agrees with SCRIPT_NAME + PATH_INFO, else rebuilt from them.
   const { pathInfo, query, requestUri } = vars;
-  const scriptSegments = decodedSegments(vars.scriptName);
+  const scriptSegments = scriptSegmentsOf(vars.scriptName);
   const rebuilt = () => {
     const segments = [...scriptSegments, ...(pathInfo ? pathInfo.replace(/^\//, '').split('/') : [])];
     const path = `/${segments.map(encodePathSegment).join('/')}`;
@@ -382,9 +394,9 @@ export function requestFromCgiParams(params: CgiParams, options: CgiRequestOptio
     sink: options.sink,
     channel: options.channel,
     contentLength: options.contentLength === undefined ? parts.contentLength : options.contentLength,
+    postpath: parts.postpath,
   });
   request.prepath = parts.prepath;
-  request.postpath = parts.postpath;
   return { request, refusal: null };
 }
 

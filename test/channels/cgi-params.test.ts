@@ -7,6 +7,7 @@ import { Resource } from '../../src/resource.js';
 import { Site } from '../../src/site.js';
 import type { Request, ResponseSink } from '../../src/request.js';
 import {
+  CgiVariables,
   headerNameFromVariable,
   isCgiRefusal,
   parseCgiParams,
@@ -219,6 +220,29 @@ describe('parseCgiParams refusals (400)', () => {
       assert.equal(result.status, 400);
     });
   }
+
+  it('CgiVariables: a later duplicate replaces an earlier one, also its control characters', () => {
+    const vars = new CgiVariables().set('REQUEST_METHOD', 'GET').set('HTTP_X_A', '1').set('HTTP_HOST', 'h').set('HTTP_X_A', '2');
+    const p = parts(vars);
+    assert.deepEqual(p.headers.raw, [['X-A', '2'], ['Host', 'h']]);
+    vars.set('HTTP_X_A', 'a\nb');
+    assert.ok(isCgiRefusal(parseCgiParams(vars)));
+    vars.set('HTTP_X_A', 'fine');
+    assert.equal(parts(vars).headers.get('x-a'), 'fine');
+    vars.set('PATH_INFO', '/a\rb').set('PATH_INFO', '/ok');
+    assert.ok(!isCgiRefusal(parseCgiParams(vars)));
+  });
+
+  it('CgiVariables keeps more than a few dozen distinct headers in order, duplicates still replaced', () => {
+    const vars = new CgiVariables().set('REQUEST_METHOD', 'GET');
+    for (let i = 0; i < 100; i++) vars.set(`HTTP_X_${i}`, String(i));
+    vars.set('HTTP_X_7', 'seven').set('HTTP_X_70', 'seventy');
+    const p = parts(vars);
+    assert.equal(p.headers.raw.length, 100);
+    assert.equal(p.headers.get('x-7'), 'seven');
+    assert.equal(p.headers.get('x-70'), 'seventy');
+    assert.equal(p.headers.raw[99]![0], 'X-99');
+  });
 
   it('ignores control characters in variables it does not use (a CGI process environment)', () => {
     assert.ok(!isCgiRefusal(parseCgiParams({ ...BASE, BASH_FUNC_x: '() { :\n}' })));

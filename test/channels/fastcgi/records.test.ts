@@ -12,9 +12,11 @@ import {
   decodeRecord,
   encodeEndRequest,
   encodeRecord,
+  encodeStdout,
   encodeStream,
   encodeUnknownType,
 } from '../../../src/channels/fastcgi/records.js';
+import { CgiVariables, parseCgiParams } from '../../../src/channels/cgi-params.js';
 import { decodeNameValuePairs, decodeParams, encodeNameValuePairs } from '../../../src/channels/fastcgi/name-value.js';
 
 test('decodeRecord reads the header, skips padding and returns the next offset', () => {
@@ -76,6 +78,38 @@ test('encodeEndRequest and encodeUnknownType carry their 8-byte bodies', () => {
   assert.equal(unknown.record.type, FcgiType.UNKNOWN_TYPE);
   assert.equal(unknown.record.requestId, 0);
   assert.equal(unknown.record.content[0], 42);
+});
+
+test('encodeStdout puts head and body in one padded STDOUT record, then the empty STDOUT and END_REQUEST', () => {
+  const wire = encodeStdout(7, 'Status: 200 OK\r\n\r\n', 'café', true)!;
+  assert.equal(wire.length % 8, 0);
+  const { records, error } = new RecordReader().push(wire);
+  assert.equal(error, null);
+  assert.deepEqual(records.map((r) => [r.type, r.requestId]), [[FcgiType.STDOUT, 7], [FcgiType.STDOUT, 7], [FcgiType.END_REQUEST, 7]]);
+  assert.equal(records[0]!.content.toString('utf8'), 'Status: 200 OK\r\n\r\ncafé');
+  assert.equal(records[1]!.content.length, 0);
+  assert.deepEqual([...records[2]!.content], [0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(Buffer.concat(records.slice(1).map((r) => encodeRecord(r.type, r.requestId, r.content))), wire.subarray(wire.length - 24));
+});
+
+test('encodeStdout: bytes as the body, no end, nothing to send, and null past one record', () => {
+  const bytes = encodeStdout(1, '', Buffer.from([1, 2, 3]), false)!;
+  assert.deepEqual(bytes, encodeRecord(FcgiType.STDOUT, 1, Buffer.from([1, 2, 3])));
+  assert.equal(encodeStdout(1, '', null, false)!.length, 0);
+  assert.deepEqual(encodeStdout(1, '', null, true), Buffer.concat([encodeRecord(FcgiType.STDOUT, 1), encodeEndRequest(1, 0, 0)]));
+  assert.equal(encodeStdout(1, 'h', Buffer.alloc(STREAM_CHUNK - 1), true)!.length % 8, 0);
+  assert.equal(encodeStdout(1, 'h', Buffer.alloc(STREAM_CHUNK), true), null);
+  assert.equal(encodeStdout(1, '', 'é'.repeat(STREAM_CHUNK / 2 + 1), false), null, 'UTF-8 length counts, not characters');
+});
+
+test('property: encodeStdout gives the records encodeStream and encodeRecord give', () => {
+  fc.assert(
+    fc.property(fc.nat({ max: 65535 }), fc.string({ maxLength: 200 }).map((s) => s.replace(/[^\x00-\xff]/g, '?')), fc.string({ maxLength: 300 }), fc.boolean(), (id, head, body, end) => {
+      const content = Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body)]);
+      const expected = [...encodeStream(FcgiType.STDOUT, id, content), ...(end ? [encodeRecord(FcgiType.STDOUT, id), encodeEndRequest(id, 0, 0)] : [])];
+      assert.deepEqual(encodeStdout(id, head, body, end), Buffer.concat(expected));
+    }),
+  );
 });
 
 test('RecordReader reassembles records fed one byte at a time', () => {
@@ -177,6 +211,36 @@ test('decodeParams gives strings: HTTP_* as latin1, others as UTF-8, later dupli
   const r = decodeParams(wire);
   assert.ok(r.ok);
   assert.deepEqual([...r.params], [['PATH_INFO', '/é'], ['HTTP_X', 'é'], ['A', '2'], ['EMPTY', '']]);
+});
+
+test('decodeParams into CgiVariables: control characters found in the bytes refuse the request', () => {
+  const base: Array<[string, string]> = [['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/a'], ['HTTP_X_TAB', 'a\tb']];
+  const ok = decodeParams(encodeNameValuePairs(base), { maxBytes: 65536, maxPairs: 1000 }, new CgiVariables());
+  assert.ok(ok.ok);
+  assert.equal('status' in parseCgiParams(ok.params), false, 'HTAB is allowed');
+  for (const evil of ['a\r\nb', 'a\0', 'a\x7f', 'a\x1bb']) {
+    const r = decodeParams(encodeNameValuePairs([...base, ['HTTP_X_EVIL', evil]]), { maxBytes: 65536, maxPairs: 1000 }, new CgiVariables());
+    assert.ok(r.ok);
+    const parts = parseCgiParams(r.params);
+    assert.ok('status' in parts && parts.status === 400, JSON.stringify(evil));
+  }
+});
+
+test('property: decodeParams into CgiVariables builds what a Map of the same params builds', () => {
+  const names = ['REQUEST_METHOD', 'REQUEST_URI', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'HTTP_HOST', 'HTTP_X_A', 'HTTP_PROXY', 'SERVER_NAME', 'SERVER_PORT', 'HTTPS', 'CONTENT_LENGTH', 'OTHER'];
+  const valueArb = fc.oneof(fc.constantFrom('GET', '/app/x', '/app', '', 'on', '80', '12', 'a\nb', 'a%0Ab', '/%ff', 'é'), fc.string({ maxLength: 10 }));
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.constantFrom(...names), valueArb), { maxLength: 25 }), (pairs) => {
+      const wire = encodeNameValuePairs(pairs);
+      const fromMap = decodeParams(wire);
+      const fromVars = decodeParams(wire, { maxBytes: 65536, maxPairs: 1000 }, new CgiVariables());
+      assert.ok(fromMap.ok && fromVars.ok);
+      const a = parseCgiParams(fromMap.params);
+      const b = parseCgiParams(fromVars.params);
+      assert.deepEqual(JSON.parse(JSON.stringify({ ...b, headers: 'headers' in b ? b.headers.raw : null })), JSON.parse(JSON.stringify({ ...a, headers: 'headers' in a ? a.headers.raw : null })));
+      if ('status' in a) assert.ok('status' in b && b.status === 400);
+    }),
+  );
 });
 
 test('property: decodeParams accepts exactly what decodeNameValuePairs accepts', () => {

@@ -54,6 +54,37 @@ test('FastCGI answers a GET with a Status line, headers and body, then END_REQUE
   c.close();
 });
 
+test('FastCGI sends a small response as one STDOUT record, the empty STDOUT and END_REQUEST', async () => {
+  const c = await FcgiClient.open(port);
+  c.begin(1, cgiParams('GET', '/app/static.txt', {}, '/app'));
+  c.stdin(1);
+  await c.response(1);
+  assert.deepEqual(c.records.map((r) => [r.type, r.content.length > 0]), [[FcgiType.STDOUT, true], [FcgiType.STDOUT, false], [FcgiType.END_REQUEST, true]]);
+  c.close();
+});
+
+test('FastCGI reads bodies that arrive in the same write as their params, empty or not', async () => {
+  const c = await FcgiClient.open(port);
+  const begin = Buffer.from([0, 1, 1, 0, 0, 0, 0, 0]);
+  const request = (id: number, params: Record<string, string>, body: string) => [
+    encodeRecord(FcgiType.BEGIN_REQUEST, id, begin),
+    encodeRecord(FcgiType.PARAMS, id, encodeNameValuePairs(Object.entries(params))),
+    encodeRecord(FcgiType.PARAMS, id),
+    ...(body ? [encodeRecord(FcgiType.STDIN, id, Buffer.from(body))] : []),
+    encodeRecord(FcgiType.STDIN, id),
+  ];
+  const hash = (s: string) => `${Buffer.byteLength(s)} ${createHash('sha256').update(s).digest('hex')}`;
+  c.send(
+    ...request(1, cgiParams('POST', '/upload', { CONTENT_LENGTH: '5' }), 'hello'),
+    ...request(2, cgiParams('POST', '/upload', { CONTENT_LENGTH: '' }), ''),
+    ...request(3, cgiParams('POST', '/upload', {}), 'no length'),
+  );
+  assert.equal((await c.response(1)).body.toString(), hash('hello'));
+  assert.equal((await c.response(2)).body.toString(), hash(''));
+  assert.equal((await c.response(3)).body.toString(), hash('no length'));
+  c.close();
+});
+
 test('FastCGI builds the Request from the params: mount, public URL, client, Proxy dropped', async () => {
   const c = await FcgiClient.open(port);
   c.begin(1, cgiParams('GET', '/app/info/a%20b?x=1', { HTTP_PROXY: 'evil', HTTPS: 'on' }, '/app'));
