@@ -41,6 +41,8 @@ export interface ResponseHead {
   chunked: boolean;
   /** Whether the backend lets the connection carry another request after this response. */
   keepAlive: boolean;
+  /** Whether a Connection field names anything besides `close` and `keep-alive` (fields to drop, RFC 9110 §7.6.1). */
+  connectionNames: boolean;
 }
 
 /** What the parser reports; called synchronously from {@link ResponseParser.push}. */
@@ -303,6 +305,7 @@ export class ResponseParser {
     let contentLength: number | null = null;
     let transferEncoding: string | null = null;
     let close = minor === 0;
+    let connectionNames = false;
     let at = statusEnd + 2;
     while (at < text.length) {
       if (headers.length === 2 * MAX_RESPONSE_HEADER_COUNT) return 'the response has too many header fields';
@@ -317,7 +320,15 @@ export class ResponseParser {
       at = eol + 2;
       switch (name.length) {
         case 10:
-          if (name.toLowerCase() === 'connection' && /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) close = true;
+          if (name.toLowerCase() === 'connection') {
+            const v = value.toLowerCase();
+            if (v === 'keep-alive') break;
+            if (v === 'close') close = true;
+            else {
+              connectionNames = true;
+              if (/(?:^|,)[ \t]*close[ \t]*(?:,|$)/.test(v)) close = true;
+            }
+          }
           break;
         case 14:
           if (name.toLowerCase() === 'content-length') {
@@ -344,7 +355,7 @@ export class ResponseParser {
       if (status === 101) {
         if (!this.#upgrade) return 'the backend switched protocols unasked';
         this.#state = State.Upgraded;
-        this.#events.onHead({ status, reason, minor, headers, contentLength: null, chunked: false, keepAlive: false });
+        this.#events.onHead({ status, reason, minor, headers, contentLength: null, chunked: false, keepAlive: false, connectionNames });
         return null;
       }
       // 100 Continue and other interim answers are not relayed; the final response follows.
@@ -365,7 +376,7 @@ export class ResponseParser {
       this.#state = State.UntilClose;
       keepAlive = false;
     }
-    this.#events.onHead({ status, reason, minor, headers, contentLength: chunked ? null : contentLength, chunked, keepAlive });
+    this.#events.onHead({ status, reason, minor, headers, contentLength: chunked ? null : contentLength, chunked, keepAlive, connectionNames });
     return null;
   }
 

@@ -323,7 +323,7 @@ export class ReverseProxyResource extends Resource {
         }
         try {
           request.setResponseCode(res.status, res.reason || undefined);
-          this.#responseHeaders(request, res.headers);
+          this.#responseHeaders(request, res.headers, res.connectionNames);
         } catch (err) {
           exchange.abort();
           request.resetResponse();
@@ -434,8 +434,8 @@ export class ReverseProxyResource extends Resource {
    * Copies the backend's fields to the response: hop-by-hop ones and those named in `Connection`
    * dropped (SECURITY.md §6.5), the Site's Date and Server replaced, Location rewritten (§6.6).
    */
-  #responseHeaders(request: Request, flat: readonly string[]): void {
-    const listed = connectionListed(flat);
+  #responseHeaders(request: Request, flat: readonly string[], connectionNames: boolean): void {
+    const listed = connectionNames ? connectionListed(flat) : null;
     const rewrite = this.options.rewriteLocation ?? true;
     let replacedDate = false;
     let replacedServer = false;

@@ -86,6 +86,16 @@ describe('ResponseParser accepts', () => {
     assert.deepEqual([c.status, c.reason], [201, '']);
   });
 
+  test('ResponseParser says whether Connection names fields beyond close and keep-alive', () => {
+    const names = (value: string) => parse(`HTTP/1.1 200 OK\r\nConnection: ${value}\r\nContent-Length: 0\r\n\r\n`).heads[0]!;
+    assert.equal(names('keep-alive').connectionNames, false);
+    assert.equal(names('Close').connectionNames, false);
+    assert.equal(names('Close').keepAlive, false);
+    assert.equal(names('X-Hop').connectionNames, true);
+    assert.equal(names('X-Hop').keepAlive, true);
+    assert.equal(names('x-hop, CLOSE').keepAlive, false);
+  });
+
   test('ResponseParser marks bytes past the end of a response as excess', () => {
     const r = parse(`${OK}HTTP/1.1 200 OK\r\n`);
     assert.equal(r.body, 'hello');
