@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
-import { stripHopByHop } from '../../src/proxy/hop-by-hop.js';
+import { connectionListed, stripHopByHop } from '../../src/proxy/hop-by-hop.js';
 
 describe('stripHopByHop', () => {
   const cases: Array<[string, Array<[string, string]>, Array<[string, string]>, { keepUpgrade?: boolean }?]> = [
@@ -15,5 +15,20 @@ describe('stripHopByHop', () => {
   ];
   for (const [name, input, output, options] of cases) {
     test(name, () => assert.deepEqual(stripHopByHop(input, options), output));
+  }
+});
+
+describe('connectionListed', () => {
+  const cases: Array<[string, string[], string[] | null]> = [
+    ['null without Connection', ['Content-Type', 'text/plain'], null],
+    ['null for keep-alive and close', ['Connection', 'keep-alive', 'connection', 'Close'], null],
+    ['lower-cased names from every Connection field', ['Connection', 'X-A, keep-alive', 'CONNECTION', ' x-b ,'], ['x-a', 'x-b']],
+    ['never the protected names', ['Connection', 'Content-Length, Host, X-Forwarded-For, x-c'], ['x-c']],
+  ];
+  for (const [name, flat, names] of cases) {
+    test(`connectionListed: ${name}`, () => {
+      const listed = connectionListed(flat);
+      assert.deepEqual(listed === null ? null : [...listed], names);
+    });
   }
 });
