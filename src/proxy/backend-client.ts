@@ -28,7 +28,11 @@ export interface ExchangeError {
 export interface ExchangeHandler {
   /** The final response head (or a 101 when an upgrade was asked for). */
   onHead(head: ResponseHead): void;
-  /** A piece of the body (call {@link Exchange.pause} to hold the rest back). */
+  /**
+   * A piece of the body (call {@link Exchange.pause} to hold the rest back). It is a view into a
+   * shared read buffer, valid only during this call and the {@link onFlush} / {@link onEnd} of the
+   * same read: copy what is kept or written on.
+   */
   onBody(chunk: Buffer): void;
   /** The response is complete. */
   onEnd(): void;
@@ -189,12 +193,13 @@ export class BackendConnection implements ResponseEvents {
   #timeout = 0;
   #upgrade = false;
 
-  constructor(pool: BackendPool, socket: Socket) {
+  /** `streaming`: the socket delivers 'data' events (a tunnel's); otherwise it reads into {@link READ_BUFFER} and calls {@link received}. */
+  constructor(pool: BackendPool, socket: Socket, streaming: boolean) {
     this.#pool = pool;
     this.socket = socket;
     this.parser = new ResponseParser(this);
     socket.setNoDelay(true);
-    socket.on('data', (data: Buffer) => this.#onData(data));
+    if (streaming) socket.on('data', (data: Buffer) => this.received(data));
     socket.on('end', () => this.#onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.#onClose(err));
     socket.on('close', () => this.#onClose(null));
@@ -306,7 +311,8 @@ export class BackendConnection implements ResponseEvents {
     ex.handler.onEnd();
   }
 
-  #onData(data: Buffer): void {
+  /** Bytes read from the backend (a view that is valid only during this call). */
+  received(data: Buffer): void {
     if (!this.exchange) {
       // An idle connection that speaks: it cannot be trusted for a next request.
       this.socket.destroy();
@@ -358,6 +364,12 @@ export class BackendConnection implements ResponseEvents {
     ex.handler.onError(error);
   }
 }
+
+/**
+ * The buffer every pooled connection reads into. Reads are handled one at a time and completely
+ * (synchronously) before the next, so one buffer serves them all.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 type Waiter = (conn: BackendConnection | null, error: ExchangeError | null) => void;
 
@@ -418,6 +430,15 @@ export class BackendPool {
     else this.#waiters.push(ready);
   }
 
+  /**
+   * A new connection for a request that may become a tunnel (an upgrade): it delivers 'data' events
+   * so it can be piped after a 101, is never pooled, and (as before, with no agent) not held to
+   * `maxSockets`.
+   */
+  acquireTunnel(ready: (conn: BackendConnection | null, error: ExchangeError | null) => void): void {
+    this.#connect(ready, true);
+  }
+
   /** Closes every idle connection; busy ones close when their exchange ends. */
   close(): void {
     this.#closed = true;
@@ -427,10 +448,20 @@ export class BackendPool {
     for (const w of this.#waiters.splice(0)) w(null, { stage: 'connect', responded: false, message: 'the proxy is closing' });
   }
 
-  #connect(ready: Waiter): void {
+  #connect(ready: Waiter, streaming = false): void {
     this.#open++;
-    const socket = connect({ host: this.host, port: this.port });
-    const conn = new BackendConnection(this, socket);
+    // Pooled connections read straight into one shared buffer, skipping the stream machinery and a
+    // buffer per read: the parser copies what it keeps, the receiver copies what it passes on.
+    const onread = {
+      buffer: READ_BUFFER,
+      callback: (n: number): boolean => {
+        conn.received(READ_BUFFER.subarray(0, n));
+        // Reading goes on; the receiver pauses with socket.pause() when it must.
+        return true;
+      },
+    };
+    const socket = streaming ? connect({ host: this.host, port: this.port }) : connect({ host: this.host, port: this.port, onread });
+    const conn = new BackendConnection(this, socket, streaming);
     socket.setTimeout(this.#connectTimeout);
     const fail = (message: string) => {
       socket.removeListener('connect', onConnect);

@@ -6,7 +6,7 @@ import { hasControlChars } from '../http/headers.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
 import { upgradeOf } from '../channels/upgrade.js';
-import { BackendPool, type BackendConnection, type Exchange, type ExchangeHandler } from './backend-client.js';
+import { BackendPool, type BackendConnection, type Exchange, type ExchangeError, type ExchangeHandler } from './backend-client.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
 import type { ResponseHead } from './response-parser.js';
 import { tcpPeer } from './trusted-proxies.js';
@@ -263,7 +263,7 @@ export class ReverseProxyResource extends Resource {
       return;
     }
     const pool = this.pools[this.backends.indexOf(backend)]!;
-    pool.acquire(fresh || websocket, (conn, error) => {
+    const ready = (conn: BackendConnection | null, error: ExchangeError | null) => {
       if (!conn) {
         if (request.disconnected || request.finished) return;
         this.#downUntil.set(backend, Date.now() + (this.options.retryAfter ?? 5_000));
@@ -279,7 +279,9 @@ export class ReverseProxyResource extends Resource {
         return;
       }
       this.#exchange(request, conn, head, { tried, websocket, limit, backend });
-    });
+    };
+    if (websocket) pool.acquireTunnel(ready);
+    else pool.acquire(fresh, ready);
   }
 
   /** The request line and header fields sent to `backend`, CRLF CRLF included. */
@@ -305,8 +307,9 @@ export class ReverseProxyResource extends Resource {
     // The 101 head is kept for the splice: its fields go to the client as the backend sent them.
     let status101: ResponseHead | null = null;
     const method = request.method;
+    // Body pieces are views into the client's shared read buffer: what goes on is a copy.
     const send = (chunk: Buffer) => {
-      if (!request.write(chunk)) {
+      if (!request.write(Buffer.from(chunk))) {
         exchange.pause();
         void request.drain().then(() => exchange.resume());
       }
@@ -355,7 +358,7 @@ export class ReverseProxyResource extends Resource {
         if (held !== null) {
           const whole = held;
           held = null;
-          request.writeWhole(whole);
+          request.writeWhole(Buffer.from(whole));
           return;
         }
         request.finish();
