@@ -261,3 +261,57 @@ describe('BackendPool limits', () => {
     }
   });
 });
+
+describe('ReverseProxyResource backpressure', () => {
+  test('a client that does not read stalls the backend: the proxy holds a bounded amount, then relays it all', async () => {
+    const total = 256 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 'z');
+    let written = 0;
+    const server: Server = createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => {
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${total}\r\n\r\n`);
+        const pump = () => {
+          while (written < total) {
+            written += chunk.length;
+            if (!socket.write(chunk)) {
+              socket.once('drain', pump);
+              return;
+            }
+          }
+        };
+        pump();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const p = new ReverseProxyResource('127.0.0.1', (server.address() as AddressInfo).port, '');
+    const front = await serveSite(new Site(p, { logError: () => {} }));
+    const sock = connect(front.port!, '127.0.0.1');
+    try {
+      sock.pause();
+      sock.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+      // Wait until the backend stops being able to write (every buffer on the way is full).
+      let last = -1;
+      while (written !== last) {
+        last = written;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.ok(written < 64 * 1024 * 1024, `the backend got ${written} bytes out while the client read nothing`);
+      // Reading now drains everything.
+      let received = 0;
+      await new Promise<void>((resolve) => {
+        sock.on('data', (d: Buffer) => {
+          received += d.length;
+          if (received >= total) resolve();
+        });
+        sock.resume();
+      });
+      assert.ok(received >= total);
+    } finally {
+      sock.destroy();
+      p.close();
+      await front.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
