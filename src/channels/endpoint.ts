@@ -1,5 +1,6 @@
 // Endpoint strings, after Twisted's strports: `tcp:8080:interface=127.0.0.1`,
-// `ssl:8443:privateKey=key.pem:certKey=cert.pem`, `unix:/run/app.sock:mode=660`.
+// `ssl:8443:privateKey=key.pem:certKey=cert.pem`, `unix:/run/app.sock:mode=660`, and `fd:0` for a
+// listening socket inherited from the parent process.
 
 /** A parsed endpoint. */
 export type Endpoint =
@@ -13,7 +14,13 @@ export type Endpoint =
       certKey: string;
       extraCertChain?: string;
     }
-  | { type: 'unix'; path: string; mode?: number; backlog?: number; lockfile?: boolean };
+  | { type: 'unix'; path: string; mode?: number; backlog?: number; lockfile?: boolean }
+  /**
+   * A socket already listening, inherited as file descriptor `fd`: what a FastCGI front end that
+   * spawns the application hands it (FCGI_LISTENSOCK_FILENO, fd 0: lighttpd `bin-path`, spawn-fcgi,
+   * mod_fcgid), or a socket-activation manager.
+   */
+  | { type: 'fd'; fd: number };
 
 /** A bad endpoint string; the message says what is wrong in one line. */
 export class EndpointError extends Error {
@@ -51,6 +58,7 @@ const KEYS: Record<Endpoint['type'], readonly string[]> = {
   tcp: ['port', 'interface', 'backlog'],
   ssl: ['port', 'interface', 'backlog', 'privateKey', 'certKey', 'extraCertChain'],
   unix: ['address', 'mode', 'backlog', 'lockfile'],
+  fd: ['fileno'],
 };
 
 function parsePort(text: string, raw: string): number {
@@ -73,6 +81,7 @@ function parseInt10(text: string, raw: string, what: string): number {
  * | `tcp:8080:interface=127.0.0.1`          | tcp, port 8080 on 127.0.0.1                   |
  * | `ssl:8443:privateKey=k.pem`             | ssl, certKey defaults to privateKey           |
  * | `unix:/run/a.sock:mode=660`             | unix, mode 0o660                              |
+ * | `fd:0` (or `fd:fileno=0`)               | the listening socket inherited as fd 0        |
  * | `tcp:http`                              | EndpointError (port must be a number)         |
  */
 export function parseEndpoint(text: string): Endpoint {
@@ -85,8 +94,8 @@ export function parseEndpoint(text: string): Endpoint {
     kind = 'tcp';
     ipv6 = true;
   }
-  if (kind !== 'tcp' && kind !== 'ssl' && kind !== 'unix') {
-    throw new EndpointError(raw, `unknown type "${kind}" (use tcp:PORT, ssl:PORT:privateKey=KEY:certKey=CERT or unix:PATH)`);
+  if (kind !== 'tcp' && kind !== 'ssl' && kind !== 'unix' && kind !== 'fd') {
+    throw new EndpointError(raw, `unknown type "${kind}" (use tcp:PORT, ssl:PORT:privateKey=KEY:certKey=CERT, unix:PATH or fd:N)`);
   }
   const keys = KEYS[kind];
   const values = new Map<string, string>();
@@ -102,6 +111,11 @@ export function parseEndpoint(text: string): Endpoint {
       if (!keys.includes(key)) throw new EndpointError(raw, `unknown option "${key}" for ${kind} (known: ${keys.join(', ')})`);
       values.set(key, unescape(field.slice(eq + 1)));
     }
+  }
+  if (kind === 'fd') {
+    const fileno = values.get('fileno');
+    if (fileno === undefined) throw new EndpointError(raw, 'a file descriptor number is required (e.g. fd:0)');
+    return { type: 'fd', fd: parseInt10(fileno, raw, 'the file descriptor') };
   }
   const backlog = values.has('backlog') ? parseInt10(values.get('backlog')!, raw, 'backlog') : undefined;
   if (kind === 'unix') {
@@ -145,5 +159,7 @@ export function formatEndpoint(ep: Endpoint): string {
       return `ssl:${ep.port}${ep.interface ? `:interface=${esc(ep.interface)}` : ''}:privateKey=${esc(ep.privateKey)}:certKey=${esc(ep.certKey)}`;
     case 'unix':
       return `unix:${esc(ep.path)}${ep.mode !== undefined ? `:mode=${ep.mode.toString(8)}` : ''}`;
+    case 'fd':
+      return `fd:${ep.fd}`;
   }
 }

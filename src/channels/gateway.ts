@@ -1,6 +1,6 @@
 // What the FastCGI and SCGI listeners share: who may connect (loopback, UNIX sockets, or a trusted
 // peer list), their options, and turning raw params into the strings cgi-params.ts reads.
-import { BlockList, isIP, type Socket } from 'node:net';
+import { BlockList, isIP, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 import { ListenError } from './listen.js';
@@ -22,12 +22,18 @@ export interface GatewayOptions {
   idleTimeout?: number;
   /** FastCGI requests in flight on one connection (multiplexing). Default 16 (SECURITY.md §5.2). */
   maxConcurrent?: number;
+  /**
+   * FastCGI only: the front-end addresses of `FCGI_WEB_SERVER_ADDRS` (FastCGI spec §3.2). When
+   * given, a TCP peer must be one of them (loopback included only if listed), in place of the
+   * loopback and `trustedPeers` rule; UNIX-socket peers are unaffected. Default: not set.
+   */
+  webServerAddrs?: readonly string[] | null;
 }
 
-/** A trusted-peers value that is not an address or CIDR; the message says which one. */
+/** A trusted-peers value that is not an address or CIDR (or, from FCGI_WEB_SERVER_ADDRS, not an address); the message says which one. */
 export class TrustedPeerError extends Error {
-  constructor(value: string) {
-    super(`"${value}" is not an IP address or CIDR (e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)`);
+  constructor(value: string, expected = 'an IP address or CIDR (e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)') {
+    super(`"${value}" is not ${expected}`);
     this.name = 'TrustedPeerError';
   }
 }
@@ -46,6 +52,20 @@ export function parseTrustedPeers(cidrs: readonly string[]): BlockList {
   return list;
 }
 
+/**
+ * Parses `FCGI_WEB_SERVER_ADDRS` (FastCGI spec §3.2): comma-separated IP addresses, blanks around
+ * them ignored. Throws a TrustedPeerError naming an entry that is not an address.
+ *
+ * ```ts
+ * parseWebServerAddrs('127.0.0.1, 10.0.0.5') // ['127.0.0.1', '10.0.0.5']
+ * ```
+ */
+export function parseWebServerAddrs(text: string): string[] {
+  const addrs = text.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  for (const a of addrs) if (!isIP(a)) throw new TrustedPeerError(a, 'an IP address (a comma-separated list such as 127.0.0.1,10.0.0.5)');
+  return addrs;
+}
+
 /** Whether `host` (as `socket.remoteAddress` gives it) is a loopback address. */
 export function isLoopback(host: string): boolean {
   const h = host.startsWith('::ffff:') ? host.slice(7) : host;
@@ -58,7 +78,8 @@ export function isLoopback(host: string): boolean {
  * make no sense for a gateway. Throws a ListenError saying what to do.
  */
 export function checkGatewayEndpoint(kind: string, ep: Endpoint, trustedPeers: readonly string[]): void {
-  if (ep.type === 'unix') return;
+  // An inherited socket is checked once it is known what it is (checkInheritedSocket).
+  if (ep.type === 'unix' || ep.type === 'fd') return;
   if (ep.type === 'ssl') throw new ListenError(`--${kind} cannot use ${formatEndpoint(ep)}: gateways speak to a local front end over tcp: or unix:, not TLS`, 'EGATEWAY');
   const iface = ep.interface;
   if (iface !== undefined && isLoopback(iface)) return;
@@ -72,14 +93,38 @@ export function checkGatewayEndpoint(kind: string, ep: Endpoint, trustedPeers: r
 
 /**
  * The accept-time check (SECURITY.md §5.1): UNIX peers pass, TCP peers must be loopback or in the
- * trusted list. Returns false for a socket that must be dropped.
+ * trusted list; with `only` (FCGI_WEB_SERVER_ADDRS, see parseOnlyPeers), TCP peers must be in it
+ * instead. Returns false for a socket that must be dropped.
  */
-export function peerAllowed(socket: Socket, trusted: BlockList | null): boolean {
+export function peerAllowed(socket: Socket, trusted: BlockList | null, only: BlockList | null = null): boolean {
   const ip = socket.remoteAddress;
   if (ip === undefined) return socket.remoteFamily === undefined;
+  const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+  if (only) return only.check(ip, family);
   if (isLoopback(ip)) return true;
   if (!trusted) return false;
-  return trusted.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+  return trusted.check(ip, family);
+}
+
+/** Exact addresses as a BlockList for {@link peerAllowed}'s `only` (IPv4-mapped IPv6 peers match their IPv4 entries). */
+export function parseOnlyPeers(addrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const a of addrs) list.addAddress(a, isIP(a) === 6 ? 'ipv6' : 'ipv4');
+  return list;
+}
+
+/**
+ * The start-time check for an inherited listening socket (`fd:N`), once it is known what it is: a
+ * TCP socket bound beyond loopback needs `--gateway-trusted-peers` or FCGI_WEB_SERVER_ADDRS
+ * (SECURITY.md §5.1), as a `tcp:` endpoint would. Throws a ListenError saying what to do.
+ */
+export function checkInheritedSocket(kind: string, ep: Endpoint, server: Server, explicitPeers: boolean): void {
+  const address = server.address();
+  if (!address || typeof address !== 'object' || isLoopback(address.address) || explicitPeers) return;
+  throw new ListenError(
+    `--${kind} ${formatEndpoint(ep)} is a TCP socket on ${address.address}:${address.port}; name the front ends with --gateway-trusted-peers CIDR or FCGI_WEB_SERVER_ADDRS, or have the front end bind 127.0.0.1 or a UNIX socket`,
+    'EGATEWAY',
+  );
 }
 
 /**

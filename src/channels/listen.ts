@@ -37,6 +37,11 @@ function explain(ep: Endpoint, err: NodeJS.ErrnoException): ListenError {
       return new ListenError(`cannot listen on ${where}: that interface address is not on this machine`, err.code);
     case 'ENOENT':
       return new ListenError(`cannot listen on ${where}: the socket's directory does not exist`, err.code);
+    case 'EBADF':
+    case 'ENOTSOCK':
+    case 'EINVAL':
+      if (ep.type === 'fd') return new ListenError(`cannot listen on ${where}: file descriptor ${ep.fd} is not a listening socket (start Trellis from a front end that passes one, e.g. lighttpd bin-path or spawn-fcgi)`, err.code);
+      return new ListenError(`cannot listen on ${where}: ${err.message}`, err.code);
     default:
       return new ListenError(`cannot listen on ${where}: ${err.message}`, err.code ?? 'ELISTEN');
   }
@@ -117,6 +122,7 @@ export async function bindServer(server: Server, ep: Endpoint, options: BindOpti
       resolve();
     };
     if (ep.type === 'unix') server.listen({ path: ep.path, backlog: ep.backlog ?? 511 }, done);
+    else if (ep.type === 'fd') server.listen({ fd: ep.fd }, done);
     else server.listen({ port: ep.port, host: ep.interface, backlog: ep.backlog ?? 511 }, done);
   });
   if (ep.type === 'unix' && ep.mode !== undefined) chmodSync(ep.path, ep.mode);
@@ -126,6 +132,8 @@ export async function bindServer(server: Server, ep: Endpoint, options: BindOpti
   let url: string;
   if (ep.type === 'unix') {
     url = `unix:${ep.path}`;
+  } else if (ep.type === 'fd') {
+    url = `fd:${ep.fd}`;
   } else {
     const scheme = options.scheme ?? (ep.type === 'ssl' ? 'https' : 'http');
     const host = ep.interface === undefined || ep.interface === '0.0.0.0' || ep.interface === '::' ? 'localhost' : ep.interface;

@@ -1,7 +1,7 @@
 // `trellis web --fastcgi EP` and `--scgi EP`: checks the gateway endpoints against the trusted-peers
 // rule (SECURITY.md §5.1) and starts their listeners next to the HTTP ones.
 import { ListenError, type Listener } from '../channels/listen.js';
-import { checkGatewayEndpoint, parseTrustedPeers, TrustedPeerError, type GatewayOptions } from '../channels/gateway.js';
+import { checkGatewayEndpoint, checkInheritedSocket, parseTrustedPeers, parseWebServerAddrs, TrustedPeerError, type GatewayOptions } from '../channels/gateway.js';
 import type { Site } from '../site.js';
 import { CliError } from './options.js';
 import type { WebConfig } from './web-config.js';
@@ -13,15 +13,26 @@ export function hasGatewayListeners(config: WebConfig): boolean {
 
 /**
  * Starts the FastCGI and SCGI listeners (loading their channels only when asked for). A non-loopback
- * TCP endpoint without `--gateway-trusted-peers` is refused before anything binds.
+ * TCP endpoint without `--gateway-trusted-peers` is refused before anything binds; an inherited
+ * socket (`fd:0`, from a front end that spawned Trellis) as soon as it is known to be one.
+ * `FCGI_WEB_SERVER_ADDRS` in the environment limits FastCGI's TCP peers to the addresses it lists.
  */
-export async function startGatewayListeners(site: Site, config: WebConfig): Promise<Listener[]> {
+export async function startGatewayListeners(site: Site, config: WebConfig, env: NodeJS.ProcessEnv = process.env): Promise<Listener[]> {
   if (!hasGatewayListeners(config)) return [];
   try {
     parseTrustedPeers(config.gatewayTrustedPeers);
   } catch (err) {
     if (err instanceof TrustedPeerError) throw new CliError(`--gateway-trusted-peers: ${err.message}`);
     throw err;
+  }
+  let webServerAddrs: string[] | null = null;
+  if (env.FCGI_WEB_SERVER_ADDRS !== undefined && config.fastcgi.length) {
+    try {
+      webServerAddrs = parseWebServerAddrs(env.FCGI_WEB_SERVER_ADDRS);
+    } catch (err) {
+      if (err instanceof TrustedPeerError) throw new CliError(`FCGI_WEB_SERVER_ADDRS: ${err.message}`);
+      throw err;
+    }
   }
   try {
     for (const ep of config.fastcgi) checkGatewayEndpoint('fastcgi', ep, config.gatewayTrustedPeers);
@@ -35,11 +46,20 @@ export async function startGatewayListeners(site: Site, config: WebConfig): Prom
   try {
     if (config.fastcgi.length) {
       const { listenFastCgi } = await import('../channels/fastcgi/server.js');
-      for (const ep of config.fastcgi) listeners.push(await listenFastCgi(site, ep, options));
+      const explicit = config.gatewayTrustedPeers.length > 0 || webServerAddrs !== null;
+      for (const ep of config.fastcgi) {
+        const listener = await listenFastCgi(site, ep, { ...options, webServerAddrs });
+        listeners.push(listener);
+        if (ep.type === 'fd') checkInheritedSocket('fastcgi', ep, listener.server, explicit);
+      }
     }
     if (config.scgi.length) {
       const { listenScgi } = await import('../channels/scgi/server.js');
-      for (const ep of config.scgi) listeners.push(await listenScgi(site, ep, options));
+      for (const ep of config.scgi) {
+        const listener = await listenScgi(site, ep, options);
+        listeners.push(listener);
+        if (ep.type === 'fd') checkInheritedSocket('scgi', ep, listener.server, config.gatewayTrustedPeers.length > 0);
+      }
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close(0)));
@@ -49,7 +69,7 @@ export async function startGatewayListeners(site: Site, config: WebConfig): Prom
   return listeners;
 }
 
-/** How a gateway listener is announced at startup: `fastcgi://127.0.0.1:9000/` or `scgi:unix:/run/app.sock`. */
+/** How a gateway listener is announced at startup: `fastcgi://127.0.0.1:9000/`, `scgi:unix:/run/app.sock`, `fastcgi:fd:0`. */
 export function gatewayUrl(listener: Listener, kind: 'fastcgi' | 'scgi'): string {
-  return listener.endpoint.type === 'unix' ? `${kind}:${listener.url}` : listener.url;
+  return listener.endpoint.type === 'unix' || listener.endpoint.type === 'fd' ? `${kind}:${listener.url}` : listener.url;
 }

@@ -128,6 +128,7 @@ export function isLoopback(host: string): boolean {
  */
 export function ajpEndpoint(ep: Endpoint, secret: string | null | undefined): Endpoint {
   if (ep.type === 'ssl') throw new ListenError('AJP does not run over TLS; use tcp:PORT:interface=127.0.0.1 or unix:/path', 'EAJPSSL');
+  if (ep.type === 'fd') throw new ListenError('AJP listens on a socket of its own; use tcp:PORT:interface=127.0.0.1 or unix:/path', 'EAJPFD');
   if (ep.type === 'unix') return ep;
   if (ep.interface === undefined) return { ...ep, interface: '127.0.0.1' };
   if (!isLoopback(ep.interface) && !secret) {

@@ -7,7 +7,7 @@ import type { Site } from '../../site.js';
 import { formatCgiHead, formatCgiHeadText } from '../cgi-head.js';
 import { CgiVariables, requestFromCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';
-import { GatewayBody, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
+import { GatewayBody, parseOnlyPeers, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
 import { bindServer, type Listener } from '../listen.js';
 import { decodeNameValuePairs, decodeParams, encodeNameValuePairs, type NameValueLimits } from './name-value.js';
 import {
@@ -448,7 +448,9 @@ class FastCgiConnection {
 
 /**
  * A net.Server that speaks FastCGI (responder role) for `site`. TCP peers other than loopback are
- * dropped on accept unless listed in `trustedPeers` (SECURITY.md §5.1).
+ * dropped on accept unless listed in `trustedPeers` (SECURITY.md §5.1); with `webServerAddrs`
+ * (FCGI_WEB_SERVER_ADDRS), only the TCP peers it lists are accepted. Pinned in
+ * test/channels/fastcgi/spawned.test.ts.
  *
  * ```ts
  * createFastCgiServer(site).listen('/run/trellis.fcgi');
@@ -456,6 +458,7 @@ class FastCgiConnection {
  */
 export function createFastCgiServer(site: Site, options: GatewayOptions = {}): Server & { drainConnections(): void } {
   const trusted = options.trustedPeers?.length ? parseTrustedPeers(options.trustedPeers) : null;
+  const only = options.webServerAddrs ? parseOnlyPeers(options.webServerAddrs) : null;
   const connections = new Set<FastCgiConnection>();
   const settings = {
     idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
@@ -463,8 +466,8 @@ export function createFastCgiServer(site: Site, options: GatewayOptions = {}): S
     mount: options.mount ?? null,
   };
   const server = createServer((socket) => {
-    if (!peerAllowed(socket, trusted)) {
-      site.logError(`FastCGI connection from ${socket.remoteAddress} refused: not a trusted peer (--gateway-trusted-peers)`);
+    if (!peerAllowed(socket, trusted, only)) {
+      site.logError(`FastCGI connection from ${socket.remoteAddress} refused: not a trusted peer (${only ? 'FCGI_WEB_SERVER_ADDRS' : '--gateway-trusted-peers'})`);
       socket.destroy();
       return;
     }
@@ -479,7 +482,10 @@ export function createFastCgiServer(site: Site, options: GatewayOptions = {}): S
   });
 }
 
-/** Starts a FastCGI listener for `site` on `ep` (tcp or unix); its url reads `fastcgi://host:port/`. */
+/**
+ * Starts a FastCGI listener for `site` on `ep`: tcp, unix, or `fd:0`, the listening socket a front
+ * end hands the process it spawns (FCGI_LISTENSOCK_FILENO). Its url reads `fastcgi://host:port/`.
+ */
 export async function listenFastCgi(site: Site, ep: Endpoint, options: GatewayOptions = {}): Promise<Listener> {
   const server = createFastCgiServer(site, options);
   return bindServer(server, ep, { scheme: 'fastcgi', beforeClose: () => server.drainConnections() });
