@@ -92,7 +92,7 @@ function headerFor(variable: string): string | null {
   if (variable.length <= 64) {
     if (headerNames.size >= HEADER_NAME_CACHE_SIZE) headerNames.clear();
     // Keyed by a copy: the variable may be a slice of a whole params stream, which it would keep alive.
-    headerNames.set(Buffer.from(variable, 'latin1').toString('latin1'), result);
+    headerNames.set(Buffer.from(variable, 'utf16le').toString('utf16le'), result);
   }
   return result;
 }
@@ -211,7 +211,10 @@ export class CgiVariables {
   }
 }
 
-/** The last SCRIPT_NAME split, and its segments (never changed): a front end sends the same one each time. */
+/**
+ * The last SCRIPT_NAME split, and its segments (never changed): a front end sends the same one each
+ * time. Holding one SCRIPT_NAME may hold the params text it was cut from (at most 64 KiB).
+ */
 let lastScriptName = '';
 let lastScriptSegments: readonly string[] = [];
 

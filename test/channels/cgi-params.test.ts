@@ -309,3 +309,11 @@ describe('requestFromCgiParams and serveCgiParams', () => {
     assert.match(out.body.toString(), /control characters/);
   });
 });
+
+describe('header names from HTTP_* variables', () => {
+  it('are worked out per variable, also for names outside latin1 seen before a lookalike', () => {
+    // U+0141 truncated to latin1 would read "A": the cached answer must still belong to its own name.
+    assert.equal(parts({ ...BASE, 'HTTP_\u0141': 'x' }).headers.has('\u0141'), false);
+    assert.equal(parts({ ...BASE, HTTP_A: 'kept' }).headers.get('a'), 'kept');
+  });
+});
