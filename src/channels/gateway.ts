@@ -130,12 +130,13 @@ export function checkInheritedSocket(kind: string, ep: Endpoint, server: Server,
 /**
  * Params as strings: `HTTP_*` values are decoded as latin1 (what node:http does with header bytes);
  * every other value as UTF-8 (paths and names the front end decoded). A later duplicate replaces an
- * earlier one.
+ * earlier one. `into` is a new Map unless given (SCGI hands cgi-params' CgiVariables straight in).
  */
-export function paramsToMap(pairs: ReadonlyArray<readonly [string, Buffer]>): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const [name, value] of pairs) map.set(name, value.toString(name.startsWith('HTTP_') ? 'latin1' : 'utf8'));
-  return map;
+export function paramsToMap(pairs: ReadonlyArray<readonly [string, Buffer]>): Map<string, string>;
+export function paramsToMap<T extends { set(name: string, value: string): unknown }>(pairs: ReadonlyArray<readonly [string, Buffer]>, into: T): T;
+export function paramsToMap(pairs: ReadonlyArray<readonly [string, Buffer]>, into: { set(name: string, value: string): unknown } = new Map<string, string>()): unknown {
+  for (const [name, value] of pairs) into.set(name, value.toString(name.startsWith('HTTP_') ? 'latin1' : 'utf8'));
+  return into;
 }
 
 /**

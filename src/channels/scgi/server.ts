@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import { formatCgiHead } from '../cgi-head.js';
-import { requestFromCgiParams } from '../cgi-params.js';
+import { CgiVariables, requestFromCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';
 import { GatewayBody, paramsToMap, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
 import { bindServer, type Listener } from '../listen.js';
@@ -88,7 +88,7 @@ function serveScgiConnection(socket: Socket, site: Site, mount: string | null): 
     } else {
       socket.setTimeout(site.limits.writeIdleTimeout);
     }
-    const built = requestFromCgiParams(paramsToMap(pairs), {
+    const built = requestFromCgiParams(paramsToMap(pairs, new CgiVariables()), {
       body,
       sink,
       channel: 'scgi',
