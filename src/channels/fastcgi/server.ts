@@ -299,8 +299,11 @@ class FastCgiConnection {
     if (!ex.paramsDone) return this.#fail(`STDIN before the end of the params of request ${id}`);
     if (content.length === 0) {
       ex.stdinDone = true;
-      if (ex.remaining !== null && ex.remaining > 0) ex.body?.destroy(new Error('The request body was cut short'));
-      else ex.body?.close();
+      if (ex.remaining !== null && ex.remaining > 0) {
+        // Even when nothing came before the request starts: it must see a broken body, not an empty one.
+        if (!ex.body && !ex.request) ex.body = this.#newBody(ex);
+        ex.body?.destroy(new Error('The request body was cut short'));
+      } else ex.body?.close();
       this.#unpause(ex);
       return;
     }

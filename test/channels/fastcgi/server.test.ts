@@ -82,6 +82,10 @@ test('FastCGI reads bodies that arrive in the same write as their params, empty 
   assert.equal((await c.response(1)).body.toString(), hash('hello'));
   assert.equal((await c.response(2)).body.toString(), hash(''));
   assert.equal((await c.response(3)).body.toString(), hash('no length'));
+  // STDIN ending before CONTENT_LENGTH bytes came: the body is cut short, whether or not any arrived.
+  c.send(...request(4, cgiParams('POST', '/upload', { CONTENT_LENGTH: '5' }), ''), ...request(5, cgiParams('POST', '/upload', { CONTENT_LENGTH: '5' }), 'hel'));
+  assert.equal((await c.response(4)).status, 400);
+  assert.equal((await c.response(5)).status, 400);
   c.close();
 });
 
