@@ -2,7 +2,8 @@
 // a child process, plus temporary directories and free ports.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listenHttp } from '../../src/channels/http.js';
@@ -105,4 +106,24 @@ export function runTrellis(args: string[], options: { cwd?: string; env?: NodeJS
     proc.stdin.end(options.input ?? '');
     proc.once('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A node:http server under test (a backend, an origin) listening on a loopback port; `close` drops its connections. */
+export interface LoopbackServer<S> {
+  server: S;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function listenLoopback<S extends HttpServer>(server: S): Promise<LoopbackServer<S>> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

@@ -4,7 +4,7 @@ import { connect, createServer as createTcp, type AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { ForwardProxyResource, type ForwardProxyPolicy } from '../../src/proxy/forward-proxy.js';
 import { Site } from '../../src/site.js';
-import { serveSite } from '../helpers/server.js';
+import { listenLoopback, serveSite } from '../helpers/server.js';
 
 async function origin(): Promise<{ port: number; close(): Promise<void>; server: Server }> {
   const server = createHttp((req, res) => {
@@ -12,16 +12,7 @@ async function origin(): Promise<{ port: number; close(): Promise<void>; server:
     res.setHeader('X-Hop', 'h');
     res.end(`origin saw ${req.method} ${req.url} host=${req.headers.host} pc=${req.headers['proxy-connection'] ?? '-'}`);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    server,
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return listenLoopback(server);
 }
 
 /** Sends raw bytes to the proxy and collects what comes back until `until` matches or the socket ends. */

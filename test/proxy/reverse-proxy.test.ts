@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ReverseProxyResource } from '../../src/proxy/reverse-proxy.js';
 import { Resource } from '../../src/resource.js';
 import { Site } from '../../src/site.js';
-import { freePort, serveSite } from '../helpers/server.js';
+import { freePort, listenLoopback, serveSite } from '../helpers/server.js';
 import { fetchRaw } from './http-client.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -13,17 +13,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 async function backend(handler: Handler): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer(handler);
   server.keepAliveTimeout = 10_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    server,
-    port,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return listenLoopback(server);
 }
 
 /** A backend that answers with what it received, as JSON. */

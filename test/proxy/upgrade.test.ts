@@ -1,7 +1,7 @@
 // WebSocket pass-through of the reverse proxy over the TLS listener, and the access-log line of a tunnel.
 import { strict as assert } from 'node:assert';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import type { Duplex } from 'node:stream';
@@ -11,7 +11,7 @@ import { ReverseProxyResource } from '../../src/proxy/reverse-proxy.js';
 import { Resource } from '../../src/resource.js';
 import { Site } from '../../src/site.js';
 import { needPeer } from '../helpers/peers.js';
-import { serveSite, tempDir } from '../helpers/server.js';
+import { listenLoopback, serveSite, tempDir } from '../helpers/server.js';
 import { makeCertificate } from '../helpers/tls.js';
 
 /** A backend that accepts WebSocket upgrades on any path and echoes what it receives, prefixed. */
@@ -23,16 +23,7 @@ async function echoBackend(): Promise<{ server: Server; port: number; close(): P
     socket.on('end', () => socket.end());
     socket.on('error', () => {});
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    server,
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return listenLoopback(server);
 }
 
 const UPGRADE = 'GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
