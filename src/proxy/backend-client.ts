@@ -15,6 +15,9 @@ export interface BackendPoolOptions {
   idleTimeout?: number;
 }
 
+/** The `message` of a connect-stage error when the backend did not accept within `connectTimeout`. */
+export const CONNECT_TIMED_OUT = 'ECONNECTTIMEOUT';
+
 /** Why an exchange failed; `stage` says how far it got, which decides between retry, 502 and 504. */
 export interface ExchangeError {
   /** `connect`: no connection; `stale`: a reused connection failed before any byte of an answer; `timeout`: silence past the deadline; `protocol`: a malformed answer; `closed`: the connection broke. */
@@ -475,7 +478,7 @@ export class BackendPool {
       ready(conn, null);
     };
     const onError = (err: NodeJS.ErrnoException) => fail(err.code ?? err.message);
-    const onTimeout = () => fail('ECONNECTTIMEOUT');
+    const onTimeout = () => fail(CONNECT_TIMED_OUT);
     socket.once('connect', onConnect);
     socket.prependOnceListener('error', onError);
     socket.prependOnceListener('timeout', onTimeout);

@@ -6,7 +6,7 @@ import { hasControlChars } from '../http/headers.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
 import { upgradeOf } from '../channels/upgrade.js';
-import { BackendPool, type BackendConnection, type Exchange, type ExchangeError, type ExchangeHandler } from './backend-client.js';
+import { BackendPool, CONNECT_TIMED_OUT, type BackendConnection, type Exchange, type ExchangeError, type ExchangeHandler } from './backend-client.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
 import type { ResponseHead } from './response-parser.js';
 import { tcpPeer } from './trusted-proxies.js';
@@ -100,7 +100,8 @@ function bracket(host: string): string {
  *   `HTTP2-Settings` never do (§4.4). The access log gets one line per tunnel when it closes
  *   (status 101, the bytes relayed to the client).
  * - Several backends: round-robin; one that cannot be connected to is skipped and the request
- *   tried on the next. None reachable: 502. No answer within `timeout`: 504.
+ *   tried on the next. None reachable: 502, or 504 when the last one did not accept within
+ *   `connectTimeout`. No answer within `timeout`: 504.
  * - A client that goes away aborts the backend request; its connection is not reused.
  *
  * Pinned by test/proxy/reverse-proxy.test.ts, backend-client.test.ts and response-parser.test.ts.
@@ -271,7 +272,10 @@ export class ReverseProxyResource extends Resource {
           this.#attempt(request, tried, websocket, limit);
           return;
         }
-        this.#fail(request, new BadGateway(`Could not connect to the backend (${error!.message}).`));
+        // As nginx's proxy_connect_timeout: a backend that never accepts is a timeout (504), one that
+        // refuses is a bad gateway (502).
+        if (error!.message === CONNECT_TIMED_OUT) this.#fail(request, new BadGateway('The backend did not accept a connection in time.', 504));
+        else this.#fail(request, new BadGateway(`Could not connect to the backend (${error!.message}).`));
         return;
       }
       if (request.disconnected || request.finished) {
