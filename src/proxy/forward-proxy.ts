@@ -7,7 +7,7 @@ import { HttpError } from '../errors.js';
 import { hasControlChars } from '../http/headers.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
-import { upgradeOf } from '../channels/upgrade.js';
+import { spliceSockets, upgradeOf } from '../channels/upgrade.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { TrustedProxies as CidrList, tcpPeer } from './trusted-proxies.js';
 
@@ -196,16 +196,7 @@ export class ForwardProxyResource extends Resource {
             const client = up.socket;
             client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
             if (up.head.length) upstream.write(up.head);
-            const closeBoth = () => {
-              client.destroy();
-              upstream.destroy();
-            };
-            client.on('error', closeBoth);
-            upstream.on('error', closeBoth);
-            client.once('close', closeBoth);
-            upstream.once('close', closeBoth);
-            upstream.pipe(client);
-            client.pipe(upstream);
+            spliceSockets(client, upstream);
             resolve(NOT_DONE_YET);
           });
         }),

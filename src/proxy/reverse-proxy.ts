@@ -5,7 +5,7 @@ import { HttpError } from '../errors.js';
 import { hasControlChars } from '../http/headers.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
-import { upgradeOf } from '../channels/upgrade.js';
+import { spliceSockets, upgradeOf } from '../channels/upgrade.js';
 import { BackendPool, CONNECT_TIMED_OUT, type BackendConnection, type Exchange, type ExchangeError, type ExchangeHandler } from './backend-client.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
 import type { ResponseHead } from './response-parser.js';
@@ -495,19 +495,11 @@ export class ReverseProxyResource extends Resource {
     backend.on('data', (chunk: Buffer) => {
       relayed += chunk.length;
     });
-    const closeBoth = () => {
-      client.destroy();
-      backend.destroy();
+    spliceSockets(client, backend, () => {
       if (request.finished) return;
       // The socket is taken: finishing writes nothing, it only completes the request (and logs it).
       request.sentLength = relayed;
       request.finish();
-    };
-    client.on('error', closeBoth);
-    backend.on('error', closeBoth);
-    client.once('close', closeBoth);
-    backend.once('close', closeBoth);
-    backend.pipe(client);
-    client.pipe(backend);
+    });
   }
 }
