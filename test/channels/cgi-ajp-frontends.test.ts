@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import { describe, it, test, type TestContext } from 'node:test';
 import { startApache, startLighttpd, type Daemon } from '../helpers/daemon.js';
+import { hangUpDuring } from '../helpers/gateway-matrix.js';
 import { needPeer } from '../helpers/peers.js';
 import { CLI, ROOT, freePort, spawnTrellis, tempDir } from '../helpers/server.js';
 
@@ -41,22 +42,6 @@ function send(port: number, method: string, path: string, body?: Buffer): Promis
     });
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-/** Starts a GET, waits for the first body bytes, then hangs up. */
-function hangUpDuring(port: number, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      res.once('data', () => {
-        req.destroy();
-        resolve();
-      });
-    });
-    req.on('error', (err) => {
-      if (!req.destroyed) reject(err);
-    });
-    req.end();
   });
 }
 

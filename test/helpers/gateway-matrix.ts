@@ -27,6 +27,22 @@ export function recipe(name: string, values: Record<string, string | number>): s
 }
 
 /** An answer as the client saw it. */
+/** Starts a GET, waits for the first body bytes, then hangs up. */
+export function hangUpDuring(port: number, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', (err) => {
+      if (!req.destroyed) reject(err);
+    });
+    req.end();
+  });
+}
+
 export interface Reply {
   status: number;
   headers: Record<string, string>;
@@ -106,19 +122,7 @@ function httpClient(port: number): GatewayClient {
           req.end(options.body);
         }
       }),
-    hangUpDuring: (path) =>
-      new Promise((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-          res.once('data', () => {
-            req.destroy();
-            resolve();
-          });
-        });
-        req.on('error', (err) => {
-          if (!req.destroyed) reject(err);
-        });
-        req.end();
-      }),
+    hangUpDuring: (path) => hangUpDuring(port, path),
   };
 }
 
