@@ -14,6 +14,22 @@ import { redirectTo } from '../../src/util/redirect.js';
 export const STATIC_TEXT = 'static file through the gateway\n';
 
 /** What the streaming page saw, for disconnect tests. */
+/**
+ * A POST handler that reads its body only once `release()` is called: lets a test show that the
+ * gateway applies backpressure to an upload nobody reads yet.
+ */
+export function slowUpload(): { resource: Resource; release(): void } {
+  let release: () => void = () => {};
+  class SlowUpload extends Resource {
+    override isLeaf = true;
+    async POST(request: Request): Promise<string> {
+      await new Promise<void>((resolve) => (release = resolve));
+      return String((await request.readBody({ limit: 64 * 1024 * 1024 })).length);
+    }
+  }
+  return { resource: new SlowUpload(), release: () => release() };
+}
+
 export interface StreamEvents {
   started: number;
   /** How many streams saw notifyFinish reject (the front end went away). */

@@ -8,32 +8,21 @@ import { decodeNameValuePairs, encodeNameValuePairs } from '../../../src/channel
 import { FCGI_MAX_CONTENT, FcgiProtocolStatus, FcgiType, encodeRecord } from '../../../src/channels/fastcgi/records.js';
 import type { Listener } from '../../../src/channels/listen.js';
 import { FcgiClient, cgiParams } from '../../helpers/fastcgi-client.js';
-import { gatewaySite, STATIC_TEXT, type StreamEvents } from '../../helpers/gateway-site.js';
+import { gatewaySite, slowUpload, STATIC_TEXT, type StreamEvents } from '../../helpers/gateway-site.js';
 import { Data } from '../../../src/data.js';
 import type { Socket } from 'node:net';
-import type { Request } from '../../../src/request.js';
-import { Resource } from '../../../src/resource.js';
 
 let listener: Listener;
 let events: StreamEvents;
 let port: number;
-let release: () => void = () => {};
+const slow = slowUpload();
 const serverSockets: Socket[] = [];
-
-/** Reads its body only once the test releases it: shows STDIN backpressure. */
-class SlowUpload extends Resource {
-  override isLeaf = true;
-  async POST(request: Request): Promise<string> {
-    await new Promise<void>((resolve) => (release = resolve));
-    return String((await request.readBody({ limit: 64 * 1024 * 1024 })).length);
-  }
-}
 
 before(async () => {
   const g = gatewaySite();
   events = g.events;
   g.site.resource.putChild('big', new Data(Buffer.alloc(200_000, 0x61), 'text/plain'));
-  g.site.resource.putChild('slow-upload', new SlowUpload());
+  g.site.resource.putChild('slow-upload', slow.resource);
   listener = await listenFastCgi(g.site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
   listener.server.on('connection', (s: Socket) => serverSockets.push(s));
   port = listener.port!;
@@ -332,7 +321,7 @@ test('FastCGI applies backpressure: STDIN stops being read while the resource do
   for (const r of recs) c.socket.write(r);
   await new Promise((r) => setTimeout(r, 500));
   assert.ok(server.bytesRead < size / 2, `the server read ${server.bytesRead} bytes before the resource asked for any`);
-  release();
+  slow.release();
   const r = await c.response(1, 20_000);
   assert.equal(r.body.toString(), String(size));
   c.close();

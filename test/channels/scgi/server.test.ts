@@ -3,33 +3,22 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import type { Request } from '../../../src/request.js';
-import { Resource } from '../../../src/resource.js';
 import { after, before, test } from 'node:test';
 import { encodeScgiHeader } from '../../../src/channels/scgi/netstring.js';
 import { listenScgi } from '../../../src/channels/scgi/server.js';
 import type { Listener } from '../../../src/channels/listen.js';
 import { cgiParams, parseCgiReply, type CgiReply } from '../../helpers/fastcgi-client.js';
-import { gatewaySite, STATIC_TEXT, type StreamEvents } from '../../helpers/gateway-site.js';
+import { gatewaySite, slowUpload, STATIC_TEXT, type StreamEvents } from '../../helpers/gateway-site.js';
 
 let listener: Listener;
 let events: StreamEvents;
-let release: () => void = () => {};
+const slow = slowUpload();
 const serverSockets: Socket[] = [];
-
-/** Reads its body only once the test releases it: shows body backpressure. */
-class SlowUpload extends Resource {
-  override isLeaf = true;
-  async POST(request: Request): Promise<string> {
-    await new Promise<void>((resolve) => (release = resolve));
-    return String((await request.readBody({ limit: 64 * 1024 * 1024 })).length);
-  }
-}
 
 before(async () => {
   const g = gatewaySite();
   events = g.events;
-  g.site.resource.putChild('slow-upload', new SlowUpload());
+  g.site.resource.putChild('slow-upload', slow.resource);
   listener = await listenScgi(g.site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
   listener.server.on('connection', (s: Socket) => serverSockets.push(s));
 });
@@ -142,7 +131,7 @@ test('SCGI applies backpressure: the body stops being read while the resource do
   await new Promise((r) => setTimeout(r, 500));
   const server = serverSockets.at(-1)!;
   assert.ok(server.bytesRead < size / 2, `the server read ${server.bytesRead} bytes before the resource asked for any`);
-  release();
+  slow.release();
   assert.equal(parseCgiReply(await reply).body.toString(), String(size));
 });
 
