@@ -2,6 +2,8 @@
 // or FastCGI and relays the answer, streaming both ways (the cgi2scgi idea). It loads no site and
 // imports nothing but node:net, so it starts about as fast as Node itself.
 import { connect, type Socket } from 'node:net';
+import { encodeNameValuePairs } from '../fastcgi/name-value.js';
+import { decodeRecord, encodeRecord, encodeStream, FcgiRole, FcgiType } from '../fastcgi/records.js';
 
 /** Where the relay sends the request: `scgi:` or `fastcgi:` then `unix:/path` or `tcp:HOST:PORT`. */
 export interface RelayTarget {
@@ -52,58 +54,18 @@ export function scgiHead(params: ReadonlyArray<readonly [string, string]>): Buff
   return Buffer.concat([Buffer.from(`${payload.length}:`), payload, Buffer.from(',')]);
 }
 
-// FastCGI 1.0 record types and the one role the relay uses.
-const FCGI_BEGIN_REQUEST = 1;
-const FCGI_END_REQUEST = 3;
-const FCGI_PARAMS = 4;
-const FCGI_STDIN = 5;
-const FCGI_STDOUT = 6;
-const FCGI_STDERR = 7;
-const FCGI_RESPONDER = 1;
+/** The one request the relay sends on its connection. */
 const REQUEST_ID = 1;
-
-/** One FastCGI record (content ≤ 65535 bytes), padded to a multiple of 8. */
-export function fcgiRecord(type: number, content: Buffer = Buffer.alloc(0)): Buffer {
-  const padding = (8 - (content.length % 8)) % 8;
-  const head = Buffer.alloc(8);
-  head[0] = 1;
-  head[1] = type;
-  head.writeUInt16BE(REQUEST_ID, 2);
-  head.writeUInt16BE(content.length, 4);
-  head[6] = padding;
-  return Buffer.concat([head, content, Buffer.alloc(padding)]);
-}
-
-/** FastCGI records for a stream of bytes (PARAMS, STDIN), split at 65535; not the empty end record. */
-export function fcgiStream(type: number, data: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < data.length; i += 65535) out.push(fcgiRecord(type, data.subarray(i, i + 65535)));
-  return out;
-}
-
-function nvLength(n: number): Buffer {
-  if (n < 128) return Buffer.from([n]);
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE((n | 0x80000000) >>> 0);
-  return b;
-}
-
-/** FastCGI name-value pairs (1- or 4-byte lengths). */
-export function fcgiNameValues(params: ReadonlyArray<readonly [string, string]>): Buffer {
-  const parts: Buffer[] = [];
-  for (const [n, v] of params) {
-    const name = Buffer.from(n);
-    const value = Buffer.from(v);
-    parts.push(nvLength(name.length), nvLength(value.length), name, value);
-  }
-  return Buffer.concat(parts);
-}
 
 /** The start of a FastCGI request: BEGIN_REQUEST (responder, no keep-alive), the PARAMS stream and its end. */
 export function fcgiRequestHead(params: ReadonlyArray<readonly [string, string]>): Buffer {
   const begin = Buffer.alloc(8);
-  begin.writeUInt16BE(FCGI_RESPONDER, 0);
-  return Buffer.concat([fcgiRecord(FCGI_BEGIN_REQUEST, begin), ...fcgiStream(FCGI_PARAMS, fcgiNameValues(params)), fcgiRecord(FCGI_PARAMS)]);
+  begin.writeUInt16BE(FcgiRole.RESPONDER, 0);
+  return Buffer.concat([
+    encodeRecord(FcgiType.BEGIN_REQUEST, REQUEST_ID, begin),
+    ...encodeStream(FcgiType.PARAMS, REQUEST_ID, encodeNameValuePairs(params)),
+    encodeRecord(FcgiType.PARAMS, REQUEST_ID),
+  ]);
 }
 
 /**
@@ -116,26 +78,26 @@ export function fcgiResponseReader(handlers: { stdout(b: Buffer): void; stderr(b
   return (chunk) => {
     if (done) return;
     pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    while (pending.length >= 8) {
-      if (pending[0] !== 1) {
+    let offset = 0;
+    for (;;) {
+      const r = decodeRecord(pending, offset);
+      if (r.kind === 'incomplete') break;
+      if (r.kind === 'error') {
         done = true;
-        handlers.fail('not a FastCGI version 1 record');
+        handlers.fail(`not a FastCGI response (${r.reason})`);
         return;
       }
-      const type = pending[1]!;
-      const length = pending.readUInt16BE(4);
-      const total = 8 + length + pending[6]!;
-      if (pending.length < total) return;
-      const content = pending.subarray(8, 8 + length);
-      pending = pending.subarray(total);
-      if (type === FCGI_STDOUT && length) handlers.stdout(Buffer.from(content));
-      else if (type === FCGI_STDERR && length) handlers.stderr(Buffer.from(content));
-      else if (type === FCGI_END_REQUEST) {
+      offset = r.next;
+      const { type, content } = r.record;
+      if (type === FcgiType.STDOUT && content.length) handlers.stdout(Buffer.from(content));
+      else if (type === FcgiType.STDERR && content.length) handlers.stderr(Buffer.from(content));
+      else if (type === FcgiType.END_REQUEST) {
         done = true;
-        handlers.end(length >= 4 ? content.readUInt32BE(0) : 0);
+        handlers.end(content.length >= 4 ? content.readUInt32BE(0) : 0);
         return;
       }
     }
+    pending = pending.subarray(offset);
   };
 }
 
@@ -198,11 +160,11 @@ export function runRelay(target: RelayTarget, options: RelayOptions): void {
       }
     };
     const isFcgi = target.protocol === 'fastcgi';
-    const bodyRecord = isFcgi ? (b: Buffer) => Buffer.concat(fcgiStream(FCGI_STDIN, b)) : (b: Buffer) => b;
+    const bodyRecord = isFcgi ? (b: Buffer) => Buffer.concat(encodeStream(FcgiType.STDIN, REQUEST_ID, b)) : (b: Buffer) => b;
     sock.once('connect', () => {
       sock.write(isFcgi ? fcgiRequestHead(params) : scgiHead(params));
       const endBody = () => {
-        if (isFcgi) sock.write(fcgiRecord(FCGI_STDIN));
+        if (isFcgi) sock.write(encodeRecord(FcgiType.STDIN, REQUEST_ID));
       };
       if (bufferedBody) {
         if (bufferedBody.length) sock.write(bodyRecord(bufferedBody));
