@@ -548,18 +548,25 @@ describe('File ignoredExts and processors', () => {
 });
 
 describe('File streaming with backpressure', () => {
+  /** Waits (up to 10 s, for a loaded machine) until `done()` holds. */
+  async function until(done: () => boolean): Promise<void> {
+    for (let waited = 0; !done() && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  }
+
   test('streamed bodies wait for drain: one chunk out (and one read ahead) until the channel has room', async () => {
     const { dummyRequest } = await import('../helpers/dummy.js');
     const site = new Site(new File(root));
     const d = dummyRequest({ uri: '/big.bin', backpressure: true });
     site.handle(d.request);
-    await new Promise((r) => setTimeout(r, 150));
+    await until(() => d.response.chunks.length > 0);
+    await new Promise((r) => setTimeout(r, 50));
     assert.equal(d.response.code, 200);
     assert.equal(d.response.chunks.length, 1, 'only the first chunk was written');
     assert.equal(d.response.chunks[0]!.length, 1024 * 1024);
-    for (let i = 0; i < 10 && !d.response.ended; i++) {
+    for (let i = 0; i < 20 && !d.response.ended; i++) {
+      const written = d.response.chunks.length;
       d.drain();
-      await new Promise((r) => setTimeout(r, 30));
+      await until(() => d.response.ended || d.response.chunks.length > written);
     }
     assert.ok(d.response.ended);
     assert.ok(d.response.body().equals(BIG));
@@ -571,7 +578,8 @@ describe('File streaming with backpressure', () => {
     const site = new Site(new File(root), { logError: (m) => errors.push(m) });
     const d = dummyRequest({ uri: '/big.bin', backpressure: true });
     site.handle(d.request);
-    await new Promise((r) => setTimeout(r, 100));
+    // The first piece is written, then the stream waits for the (backed-up) channel to drain.
+    await until(() => d.response.chunks.length > 0);
     d.request.connectionLost();
     d.drain();
     await new Promise((r) => setTimeout(r, 100));
