@@ -34,14 +34,23 @@ export async function waitForPort(port: number, timeoutMs = 10_000, proc?: Child
 
 /** Starts `command args` and waits for `port`; on failure the error carries the daemon's output. */
 export async function startDaemon(command: string, args: string[], port: number, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Daemon> {
-  const proc = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so stopping it also stops what it forked (Apache's cgid daemon, CGI
+  // children): a survivor would hold the output pipes open and keep the test process from exiting.
+  const proc = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-proc.pid!, signal);
+    } catch {
+      // The group is already gone.
+    }
+  };
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   try {
     await waitForPort(port, 10_000, proc);
   } catch (err) {
-    proc.kill('SIGKILL');
+    killGroup('SIGKILL');
     throw new Error(`${command} did not start: ${(err as Error).message}\n${output}`);
   }
   return {
@@ -49,13 +58,19 @@ export async function startDaemon(command: string, args: string[], port: number,
     output: () => output,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) return resolve();
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
+        const done = () => {
+          killGroup('SIGKILL');
+          proc.stdout!.destroy();
+          proc.stderr!.destroy();
+          resolve();
+        };
+        if (proc.exitCode !== null || proc.signalCode !== null) return done();
+        const timer = setTimeout(() => killGroup('SIGKILL'), 3000);
         proc.once('exit', () => {
           clearTimeout(timer);
-          resolve();
+          done();
         });
-        proc.kill('SIGTERM');
+        killGroup('SIGTERM');
       }),
   };
 }
