@@ -1,0 +1,404 @@
+// Parses the head of an HTTP/1.x request (request line and header fields) straight from the bytes a
+// connection received, strictly, and works out the message framing so the connection never re-scans.
+
+/** Size limits of a request head (see SiteLimits for the defaults: 8 KiB, 16 KiB, 100). */
+export interface HeadLimits {
+  /** Longest request-target, in bytes; longer → 414. */
+  maxUriLength: number;
+  /** Largest header section (every field line with its CRLF, not the empty line ending the head); larger → 431. */
+  maxHeaderBytes: number;
+  /** Most header fields; more → 431. */
+  maxHeaderCount: number;
+}
+
+/** A request head, checked, with the framing decided. */
+export interface RequestHead {
+  /** The method token, case-sensitive as sent. */
+  method: string;
+  /** The request-target as sent. */
+  target: string;
+  /** HTTP/1.0 or HTTP/1.1. */
+  minor: 0 | 1;
+  /** Header fields in order, flat: name, value, name, value, ... (names as sent, values without surrounding OWS). */
+  rawHeaders: string[];
+  /** The Content-Length; null when absent (always null when chunked, which refuses both). */
+  contentLength: number | null;
+  /** The body is framed by the chunked transfer coding. */
+  chunked: boolean;
+  /** Whether the connection may carry another request: on HTTP/1.1 unless `close`, on HTTP/1.0 only with `keep-alive`. */
+  keepAlive: boolean;
+  /** An Upgrade field together with an `upgrade` Connection token, or the method CONNECT: the bytes after this request may be another protocol. */
+  upgrade: boolean;
+  /** `Expect: 100-continue` (case-insensitive). */
+  expectContinue: boolean;
+  /** The Expect value as sent (several fields joined with ", "), or null: anything but 100-continue deserves a 417. */
+  expectation: string | null;
+  /** The Host value, or undefined when absent (HTTP/1.0 only). */
+  host: string | undefined;
+}
+
+/** The outcome of {@link parseRequestHead}. */
+export type HeadParse =
+  /** A complete head; `length` bytes (leading empty lines and the final CRLFCRLF included) belong to it. */
+  | { kind: 'head'; head: RequestHead; length: number }
+  /** More bytes are needed, and those so far are within the limits. */
+  | { kind: 'partial' }
+  /** Refuse with `status` (detail safe to show the client), then close the connection. */
+  | { kind: 'error'; status: number; detail: string };
+
+/** Most empty lines skipped before a request line (RFC 9112 §2.2 asks servers to skip at least one). */
+export const MAX_LEADING_EMPTY_LINES = 8;
+/** Room in the request line besides the target (method, two SPs, version) before it counts as too long. */
+export const REQUEST_LINE_SLACK = 64;
+/** Most decimal digits of a Content-Length: 15 keeps every length a safe integer. */
+const MAX_CONTENT_LENGTH_DIGITS = 15;
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HTAB = 9;
+const COLON = 58;
+
+/** tchar (RFC 9110 §5.6.2): what method tokens and field names are made of. */
+const TCHAR = byteClass((c) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
+/** Request-target bytes (RFC 9112 §3.2): visible ASCII only, no SP, no controls, nothing from 0x7f up. */
+const TARGET = byteClass((c) => c > 0x20 && c < 0x7f);
+/** Field value bytes (RFC 9110 §5.5): 1 for VCHAR and obs-text, 2 for OWS (SP, HTAB), 0 for controls and DEL. */
+const VALUE = new Uint8Array(256).map((_, c) => (c === SP || c === HTAB ? 2 : (c > 0x20 && c !== 0x7f ? 1 : 0)));
+/** Host name bytes (SECURITY.md §6.3): letters, digits, `.` and `-`. */
+const HOST_NAME = byteClass((c) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x2d);
+/** Bracketed IPv6 literal bytes (SECURITY.md §6.3): hex digits, `:` and `.`. */
+const HOST_IP6 = byteClass((c) => (c >= 0x30 && c <= 0x3a) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) || c === 0x2e);
+
+function byteClass(member: (c: number) => boolean): Uint8Array {
+  return new Uint8Array(256).map((_, c) => (member(c) ? 1 : 0));
+}
+
+/** Lower-case names of the fields the framing depends on, as bytes. */
+const HOST = ascii('host');
+const EXPECT = ascii('expect');
+const UPGRADE = ascii('upgrade');
+const CONNECTION = ascii('connection');
+const CONTENT_LENGTH = ascii('content-length');
+const TRANSFER_ENCODING = ascii('transfer-encoding');
+/** Connection tokens (RFC 9110 §7.6.1) and coding and expectation values, lower case. */
+const CLOSE = ascii('close');
+const KEEP_ALIVE = ascii('keep-alive');
+const CHUNKED = ascii('chunked');
+const CONTINUE = ascii('100-continue');
+const HTTP_SLASH = ascii('HTTP/');
+
+function ascii(text: string): Uint8Array {
+  return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
+}
+
+/**
+ * Whether `buf[at..at+word.length)` is `word`, ignoring ASCII case. `word` holds lower-case letters,
+ * digits and `-` only, so folding with 0x20 cannot turn another byte into one of them.
+ */
+function equalsFolded(buf: Buffer, at: number, length: number, word: Uint8Array): boolean {
+  if (length !== word.length) return false;
+  for (let k = 0; k < length; k++) if ((buf[at + k]! | 0x20) !== word[k]) return false;
+  return true;
+}
+
+/** Host values accepted (SECURITY.md §6.3): empty, a name or IPv4 with an optional port, or a bracketed IPv6 with one. */
+function validHost(buf: Buffer, i: number, end: number): boolean {
+  if (i === end) return true;
+  if (buf[i] === 0x5b /* [ */) {
+    const from = ++i;
+    while (i < end && HOST_IP6[buf[i]!] === 1) i++;
+    if (i === from || i === end || buf[i] !== 0x5d /* ] */) return false;
+    i++;
+  } else {
+    const from = i;
+    while (i < end && HOST_NAME[buf[i]!] === 1) i++;
+    if (i === from) return false;
+  }
+  if (i === end) return true;
+  if (buf[i] !== COLON) return false;
+  const digits = ++i;
+  while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39) i++;
+  return i === end && i - digits >= 1 && i - digits <= 5;
+}
+
+const PARTIAL: HeadParse = Object.freeze({ kind: 'partial' });
+
+function refuse(status: number, detail: string): HeadParse {
+  return { kind: 'error', status, detail };
+}
+
+/**
+ * Field positions of the head being parsed, four numbers a field (name start, name end, value start,
+ * value end). Shared across calls, and never shrunk: parsing is synchronous and never re-entered.
+ */
+const spans: number[] = [];
+
+/**
+ * Parses the request head at the start of `buf[start..end)` (everything received and not yet
+ * consumed). Pure and never throws: the bytes in, a head, `partial` or a refusal out. Each rule is
+ * decided at the byte that breaks it, so feeding the same bytes in any number of pieces gives
+ * `partial` until the same final answer; limits are enforced before the head is complete
+ * (SECURITY.md §3.1 and default limits):
+ *
+ * | input                                                        | result |
+ * |--------------------------------------------------------------|--------|
+ * | up to 8 empty lines (CRLF) before the request line           | skipped, counted in `length` |
+ * | a 9th empty line                                             | 400    |
+ * | a bare LF, or a CR not followed by LF, anywhere in the head  | 400    |
+ * | method not a token, or not followed by exactly one SP        | 400    |
+ * | target empty, or with a control, SP-run, or byte ≥ 0x7f      | 400    |
+ * | target longer than `maxUriLength` (even before the line ends) | 414   |
+ * | request line past `maxUriLength` + 64 bytes without its CRLF | 414    |
+ * | version other than `HTTP/d.d` (lower case, extra digits, trailing SP) | 400 |
+ * | `HTTP/d.d` other than 1.0 and 1.1 (`PRI * HTTP/2.0` too)     | 505    |
+ * | a line starting with SP or HTAB (obs-fold, RFC 9112 §5.2)    | 400    |
+ * | field name empty, not a token, or whitespace before `:`      | 400    |
+ * | field value with a control other than HTAB (NUL, DEL, ...)   | 400    |
+ * | field value with obs-text (0x80–0xff)                        | kept (latin1) |
+ * | header section past `maxHeaderBytes` (even before the head ends) | 431 |
+ * | more than `maxHeaderCount` fields                            | 431    |
+ * | HTTP/1.1 without Host; two Host fields; Host not host[:port] | 400    |
+ * | an empty Host                                                | accepted (`host` is `''`) |
+ * | Content-Length not 1–15 digits (`+1`, `5, 5`, empty)         | 400    |
+ * | two Content-Length fields, even equal                        | 400    |
+ * | Transfer-Encoding on HTTP/1.0                                | 400    |
+ * | Transfer-Encoding other than one field `chunked` (any case)  | 400    |
+ * | Transfer-Encoding with Content-Length                        | 400    |
+ * | Connection tokens, several fields combined, any case         | `keepAlive`, `upgrade` |
+ * | `Expect: 100-continue` (any case)                            | `expectContinue` |
+ * | any other Expect                                             | `expectation` set, `expectContinue` false |
+ *
+ * Two equal Content-Length fields are refused rather than merged (RFC 9112 §6.3 allows either), as
+ * the backend response parser does: one rule for both directions, and nothing to disagree on with
+ * a proxy in front. Transfer codings other than chunked get 400 rather than 501, as the node:http
+ * channel answers them (`checkRequestHead`).
+ *
+ * Pinned by test/channels/http1/request-head.test.ts.
+ *
+ * @example
+ * const r = parseRequestHead(buf, 0, buf.length, { maxUriLength: 8192, maxHeaderBytes: 16384, maxHeaderCount: 100 });
+ * if (r.kind === 'head') consumed = r.length;
+ */
+export function parseRequestHead(buf: Buffer, start: number, end: number, limits: HeadLimits): HeadParse {
+  if (end > buf.length) end = buf.length;
+  if (!(start >= 0)) start = 0;
+  if (start >= end) return PARTIAL;
+  let i = start;
+
+  let empty = 0;
+  while (i < end && buf[i] === CR) {
+    if (i + 1 === end) return PARTIAL;
+    if (buf[i + 1] !== LF) return refuse(400, 'The request has a bare CR.');
+    if (++empty > MAX_LEADING_EMPTY_LINES) return refuse(400, 'The request starts with too many empty lines.');
+    i += 2;
+  }
+  const lineStart = i;
+  const lineLimit = lineStart + limits.maxUriLength + REQUEST_LINE_SLACK;
+
+  // Request line (RFC 9112 §3): method SP request-target SP HTTP-version CRLF.
+  let stop = end < lineLimit ? end : lineLimit;
+  while (i < stop && TCHAR[buf[i]!] === 1) i++;
+  if (i === end) return PARTIAL;
+  if (i === stop) return refuse(414, `The request line is longer than ${limits.maxUriLength + REQUEST_LINE_SLACK} bytes.`);
+  if (buf[i] !== SP || i === lineStart) return refuse(400, buf[i] === LF ? 'The request has a bare LF.' : 'The request method is malformed.');
+  const methodEnd = i++;
+
+  const targetStart = i;
+  const targetLimit = targetStart + limits.maxUriLength;
+  stop = end < targetLimit ? end : targetLimit;
+  if (stop > lineLimit) stop = lineLimit;
+  while (i < stop && TARGET[buf[i]!] === 1) i++;
+  if (i === end) return PARTIAL;
+  if (i === stop) return refuse(414, `The request URI is longer than ${limits.maxUriLength} bytes.`);
+  if (buf[i] !== SP || i === targetStart) return refuse(400, 'The request target is malformed.');
+  const targetEnd = i++;
+
+  for (let k = 0; k < HTTP_SLASH.length; k++, i++) {
+    if (i === end) return PARTIAL;
+    if (buf[i] !== HTTP_SLASH[k]) return refuse(400, 'The request version is malformed.');
+  }
+  if (i + 2 >= end) {
+    // Whatever of `d.d` has arrived must still be able to form a version.
+    if (i < end && !isDigit(buf[i]!)) return refuse(400, 'The request version is malformed.');
+    if (i + 1 < end && buf[i + 1] !== 0x2e) return refuse(400, 'The request version is malformed.');
+    return PARTIAL;
+  }
+  const major = buf[i]! - 0x30;
+  const minor = buf[i + 2]! - 0x30;
+  if (!isDigit(buf[i]!) || buf[i + 1] !== 0x2e || !isDigit(buf[i + 2]!)) return refuse(400, 'The request version is malformed.');
+  if (major !== 1 || minor > 1) return refuse(505, 'Only HTTP/1.0 and HTTP/1.1 are served here.');
+  i += 3;
+  if (i === end) return PARTIAL;
+  if (buf[i] !== CR) return refuse(400, buf[i] === LF ? 'The request has a bare LF.' : 'The request version is malformed.');
+  if (++i === end) return PARTIAL;
+  if (buf[i] !== LF) return refuse(400, 'The request has a bare CR.');
+  i++;
+
+  // Field lines (RFC 9112 §5): name ":" OWS value OWS CRLF, then an empty line.
+  const headerLimit = i + limits.maxHeaderBytes;
+  stop = end < headerLimit ? end : headerLimit;
+  const maxCount = limits.maxHeaderCount;
+  let count = 0;
+  let hostField = -1;
+  let contentLength: number | null = null;
+  let chunked = false;
+  let close = false;
+  let keepAliveToken = false;
+  let upgradeToken = false;
+  let upgradeField = false;
+  let expectFields: number[] | null = null;
+  for (;;) {
+    if (i === end) return PARTIAL;
+    const first = buf[i]!;
+    if (first === CR) {
+      if (++i === end) return PARTIAL;
+      if (buf[i] !== LF) return refuse(400, 'The request has a bare CR.');
+      i++;
+      break;
+    }
+    if (first === LF) return refuse(400, 'The request has a bare LF.');
+    if (first === SP || first === HTAB) return refuse(400, 'The request uses obsolete line folding.');
+    if (count === maxCount) return refuse(431, `The request has more than ${maxCount} header fields.`);
+
+    const nameStart = i;
+    while (i < stop && TCHAR[buf[i]!] === 1) i++;
+    if (i === stop) return i === end ? PARTIAL : tooLarge(limits);
+    if (buf[i] !== COLON) return refuse(400, buf[i] === SP || buf[i] === HTAB ? 'A request header has whitespace before its colon.' : 'A request header name is malformed.');
+    if (i === nameStart) return refuse(400, 'A request header has an empty name.');
+    const nameEnd = i++;
+    while (i < stop && VALUE[buf[i]!] === 2) i++;
+    const valueStart = i;
+    let valueEnd = i;
+    while (i < stop) {
+      const kind = VALUE[buf[i]!];
+      if (kind === 0) break;
+      i++;
+      if (kind === 1) valueEnd = i;
+    }
+    if (i === stop) return i === end ? PARTIAL : tooLarge(limits);
+    if (buf[i] !== CR) return refuse(400, buf[i] === LF ? 'The request has a bare LF.' : 'A request header value has a control character.');
+    if (++i === end) return PARTIAL;
+    if (i === headerLimit) return tooLarge(limits);
+    if (buf[i] !== LF) return refuse(400, 'The request has a bare CR.');
+    i++;
+
+    switch (nameEnd - nameStart) {
+      case 4:
+        if (equalsFolded(buf, nameStart, 4, HOST)) {
+          if (hostField !== -1) return refuse(400, 'The request has more than one Host header.');
+          if (!validHost(buf, valueStart, valueEnd)) return refuse(400, 'The Host header is not a valid host.');
+          hostField = count;
+        }
+        break;
+      case 6:
+        if (equalsFolded(buf, nameStart, 6, EXPECT)) (expectFields ??= []).push(count);
+        break;
+      case 7:
+        if (equalsFolded(buf, nameStart, 7, UPGRADE)) upgradeField = true;
+        break;
+      case 10:
+        if (equalsFolded(buf, nameStart, 10, CONNECTION)) {
+          // Comma-separated tokens, OWS around each (RFC 9110 §5.6.1); empty elements are allowed.
+          let t = valueStart;
+          while (t < valueEnd) {
+            let e = t;
+            while (e < valueEnd && buf[e] !== 0x2c) e++;
+            let s = t;
+            let z = e;
+            while (s < z && VALUE[buf[s]!] === 2) s++;
+            while (z > s && VALUE[buf[z - 1]!] === 2) z--;
+            if (equalsFolded(buf, s, z - s, CLOSE)) close = true;
+            else if (equalsFolded(buf, s, z - s, KEEP_ALIVE)) keepAliveToken = true;
+            else if (equalsFolded(buf, s, z - s, UPGRADE)) upgradeToken = true;
+            t = e + 1;
+          }
+        }
+        break;
+      case 14:
+        if (equalsFolded(buf, nameStart, 14, CONTENT_LENGTH)) {
+          if (contentLength !== null) return refuse(400, 'The request has more than one Content-Length.');
+          if (chunked) return refuse(400, 'The request has both Transfer-Encoding and Content-Length.');
+          const digits = valueEnd - valueStart;
+          if (digits === 0 || digits > MAX_CONTENT_LENGTH_DIGITS) return refuse(400, 'The request Content-Length is invalid.');
+          let n = 0;
+          for (let d = valueStart; d < valueEnd; d++) {
+            const c = buf[d]!;
+            if (!isDigit(c)) return refuse(400, 'The request Content-Length is invalid.');
+            n = n * 10 + (c - 0x30);
+          }
+          contentLength = n;
+        }
+        break;
+      case 17:
+        if (equalsFolded(buf, nameStart, 17, TRANSFER_ENCODING)) {
+          if (minor === 0) return refuse(400, 'Transfer-Encoding is not allowed in HTTP/1.0 requests.');
+          // Several fields join into a list, which can never be exactly `chunked`.
+          if (chunked || !equalsFolded(buf, valueStart, valueEnd - valueStart, CHUNKED)) return refuse(400, 'Only "Transfer-Encoding: chunked" is accepted.');
+          if (contentLength !== null) return refuse(400, 'The request has both Transfer-Encoding and Content-Length.');
+          chunked = true;
+        }
+        break;
+    }
+    const at = count++ * 4;
+    spans[at] = nameStart;
+    spans[at + 1] = nameEnd;
+    spans[at + 2] = valueStart;
+    spans[at + 3] = valueEnd;
+  }
+  if (hostField === -1 && minor === 1) return refuse(400, 'An HTTP/1.1 request needs a Host header.');
+
+  // One latin1 decoding of the whole head; every string is a slice of it.
+  const text = buf.toString('latin1', lineStart, i);
+  const rawHeaders: string[] = new Array<string>(count * 2);
+  for (let f = 0; f < count; f++) {
+    const at = f * 4;
+    rawHeaders[f * 2] = text.slice(spans[at]! - lineStart, spans[at + 1]! - lineStart);
+    rawHeaders[f * 2 + 1] = text.slice(spans[at + 2]! - lineStart, spans[at + 3]! - lineStart);
+  }
+  let expectation: string | null = null;
+  let expectContinue = false;
+  if (expectFields !== null) {
+    expectation = expectFields.map((f) => rawHeaders[f * 2 + 1]!).join(', ');
+    expectContinue = expectFields.length === 1 && equalsFolded(buf, spans[expectFields[0]! * 4 + 2]!, expectation.length, CONTINUE);
+  }
+  const method = methodName(buf, lineStart, methodEnd) ?? text.slice(0, methodEnd - lineStart);
+  const head: RequestHead = {
+    method,
+    target: text.slice(targetStart - lineStart, targetEnd - lineStart),
+    minor: minor === 1 ? 1 : 0,
+    rawHeaders,
+    contentLength,
+    chunked,
+    keepAlive: !close && (minor === 1 || keepAliveToken),
+    upgrade: (upgradeField && upgradeToken) || method === 'CONNECT',
+    expectContinue,
+    expectation,
+    host: hostField === -1 ? undefined : rawHeaders[hostField * 2 + 1],
+  };
+  return { kind: 'head', head, length: i - start };
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function tooLarge(limits: HeadLimits): HeadParse {
+  return refuse(431, `The request headers are larger than ${limits.maxHeaderBytes} bytes.`);
+}
+
+/** The common methods as constant strings, so comparisons downstream meet internalised strings. */
+function methodName(buf: Buffer, s: number, e: number): string | null {
+  switch (e - s) {
+    case 3:
+      if (buf[s] === 0x47 && buf[s + 1] === 0x45 && buf[s + 2] === 0x54) return 'GET';
+      if (buf[s] === 0x50 && buf[s + 1] === 0x55 && buf[s + 2] === 0x54) return 'PUT';
+      return null;
+    case 4:
+      if (buf[s] === 0x50 && buf[s + 1] === 0x4f && buf[s + 2] === 0x53 && buf[s + 3] === 0x54) return 'POST';
+      if (buf[s] === 0x48 && buf[s + 1] === 0x45 && buf[s + 2] === 0x41 && buf[s + 3] === 0x44) return 'HEAD';
+      return null;
+    default:
+      return null;
+  }
+}
