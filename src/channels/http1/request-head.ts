@@ -147,7 +147,7 @@ const spans: number[] = [];
  * | a 9th empty line                                             | 400    |
  * | a bare LF, or a CR not followed by LF, anywhere in the head  | 400    |
  * | method not a token, or not followed by exactly one SP        | 400    |
- * | target empty, or with a control, SP-run, or byte ≥ 0x7f      | 400    |
+ * | target empty, or with a control, HTAB or a byte ≥ 0x7f      | 400    |
  * | target longer than `maxUriLength` (even before the line ends) | 414   |
  * | request line past `maxUriLength` + 64 bytes without its CRLF | 414    |
  * | version other than `HTTP/d.d` (lower case, extra digits, trailing SP) | 400 |
@@ -200,7 +200,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   let stop = end < lineLimit ? end : lineLimit;
   while (i < stop && TCHAR[buf[i]!] === 1) i++;
   if (i === end) return PARTIAL;
-  if (i === stop) return refuse(414, `The request line is longer than ${limits.maxUriLength + REQUEST_LINE_SLACK} bytes.`);
+  if (buf[i] !== SP && i === stop) return refuse(414, `The request line is longer than ${limits.maxUriLength + REQUEST_LINE_SLACK} bytes.`);
   if (buf[i] !== SP || i === lineStart) return refuse(400, buf[i] === LF ? 'The request has a bare LF.' : 'The request method is malformed.');
   const methodEnd = i++;
 
@@ -210,7 +210,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   if (stop > lineLimit) stop = lineLimit;
   while (i < stop && TARGET[buf[i]!] === 1) i++;
   if (i === end) return PARTIAL;
-  if (i === stop) return refuse(414, `The request URI is longer than ${limits.maxUriLength} bytes.`);
+  if (buf[i] !== SP && i === stop) return refuse(414, `The request URI is longer than ${limits.maxUriLength} bytes.`);
   if (buf[i] !== SP || i === targetStart) return refuse(400, 'The request target is malformed.');
   const targetEnd = i++;
 
