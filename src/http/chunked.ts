@@ -168,6 +168,7 @@ export class ChunkedDecoder {
           this.#step = Step.SizeLF;
           return true;
         }
+        if (c === LF) return this.#fail('a chunk-size line does not end in CRLF');
         if (TEXT[c] === 0) return this.#fail('a chunk extension has a control character');
         if (++this.#lineBytes > this.#limits.maxChunkLineBytes) return this.#fail('a chunk-size line is too long');
         return true;
@@ -198,6 +199,7 @@ export class ChunkedDecoder {
       this.#step = Step.SizeLF;
       return true;
     }
+    if (c === LF) return this.#fail('a chunk-size line does not end in CRLF');
     if (++this.#lineBytes > this.#limits.maxChunkLineBytes) return this.#fail('a chunk-size line is too long');
     if (c === 32 || c === 9) this.#step = Step.SizeSpace;
     else if (c === 0x3b /* ; */) this.#step = Step.Extension;
