@@ -1,16 +1,13 @@
 // An incremental, strict parser for the HTTP/1.1 responses a proxied backend sends: status line,
 // header fields within fixed bounds, and the body framed by Content-Length, chunked coding or close.
+import { ChunkedDecoder } from '../http/chunked.js';
 
 /** Largest response head (status line and header fields), like the CGI rule of SECURITY.md §2.6. */
 export const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
 /** Most header fields in one response head (SECURITY.md §2.6). */
 export const MAX_RESPONSE_HEADER_COUNT = 100;
-/** Longest chunk-size line, extensions included (RFC 9112 §7.1.1). */
-export const MAX_CHUNK_LINE_BYTES = 4096;
-/** Most hex digits of a chunk size once leading zeros are gone: 13 keeps every size a safe integer. */
-const MAX_CHUNK_SIZE_DIGITS = 13;
-/** Largest trailer section (RFC 9112 §7.1.2); trailers are read and dropped. */
-export const MAX_TRAILER_BYTES = 16 * 1024;
+/** Chunk-size line and trailer bounds: those of the shared decoder (src/http/chunked.ts). */
+export { MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES } from '../http/chunked.js';
 /** Most interim (1xx) responses before the final one (RFC 9110 §15.2). */
 export const MAX_INTERIM_RESPONSES = 16;
 
@@ -24,8 +21,6 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: ([^\u0000-\u0008\u000a-\u00
 const HEAD = /^HTTP\/1\.[01] [1-5]\d\d(?: [^\u0000-\u0008\u000a-\u001f\u007f]*)?\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\u0000-\u0008\u000a-\u001f\u007f]*\r\n)*$/;
 /** One field line, for telling what is wrong with a head {@link HEAD} refused. */
 const FIELD_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\u0000-\u0008\u000a-\u001f\u007f]*$/;
-/** RFC 9112 §7.1: `chunk-size [ chunk-ext ]`; extensions are ignored but must not hold controls. */
-const CHUNK_LINE = /^([0-9A-Fa-f]+)[ \t]*(?:;[^\u0000-\u0008\u000a-\u001f\u007f]*)?$/;
 
 /** The head of a final (or 101) response. */
 export interface ResponseHead {
@@ -86,10 +81,7 @@ const enum State {
   Idle,
   Head,
   Length,
-  ChunkLine,
-  ChunkData,
-  ChunkEnd,
-  Trailers,
+  Chunked,
   UntilClose,
   Done,
   Upgraded,
@@ -115,7 +107,8 @@ const enum State {
  * | the connection closing mid-head or mid-body        | error                         |
  * | bytes after the end of the response               | `excess` set                  |
  *
- * Pinned by test/proxy/response-parser.test.ts.
+ * Chunked bodies are decoded by the shared {@link ChunkedDecoder} (src/http/chunked.ts), with its
+ * default bounds. Pinned by test/proxy/response-parser.test.ts and test/http/chunked.test.ts.
  */
 export class ResponseParser {
   /** Bytes arrived after the response ended: the connection must not be reused. */
@@ -129,10 +122,8 @@ export class ResponseParser {
   #pending: Buffer | null = null;
   #interim = 0;
   #remaining = 0;
-  #line = '';
-  #trailerBytes = 0;
-  #trailerLineStart = true;
-  #sawCR = false;
+  /** The decoder of the current chunked body; a fresh one for each, so an abandoned one can finish its push harmlessly. */
+  #chunked = new ChunkedDecoder();
   /** Counts {@link expect} calls, so a callback that starts the next exchange stops the current push. */
   #generation = 0;
 
@@ -194,27 +185,24 @@ export class ResponseParser {
           this.#events.onEnd();
           return;
         }
-        case State.ChunkLine:
-          at = this.#readChunkLine(data, at);
-          break;
-        case State.ChunkData: {
-          const n = Math.min(this.#remaining, data.length - at);
-          this.#remaining -= n;
-          const chunk = data.subarray(at, at + n);
-          at += n;
-          if (this.#remaining === 0) {
-            this.#state = State.ChunkEnd;
-            this.#sawCR = false;
+        case State.Chunked: {
+          const decoder = this.#chunked;
+          // A body callback that abandons this exchange (stop, or expect for the next) hears no more of it.
+          const used = decoder.push(data, at, (chunk) => {
+            if (generation === this.#generation && this.#state === State.Chunked) this.#events.onBody(chunk);
+          });
+          if (generation !== this.#generation || this.#state !== State.Chunked) return;
+          if (used < 0) {
+            this.#fail(decoder.error ?? 'the chunked body is malformed');
+            return;
           }
-          this.#events.onBody(chunk);
-          break;
+          at += used;
+          if (!decoder.done) break;
+          this.#state = State.Done;
+          if (at < data.length) this.excess = true;
+          this.#events.onEnd();
+          return;
         }
-        case State.ChunkEnd:
-          at = this.#readChunkEnd(data, at);
-          break;
-        case State.Trailers:
-          at = this.#readTrailers(data, at);
-          break;
         case State.UntilClose: {
           const chunk = at === 0 ? data : data.subarray(at);
           at = data.length;
@@ -367,8 +355,8 @@ export class ResponseParser {
     let keepAlive = !close;
     if (bodyless) this.#state = State.Done;
     else if (chunked) {
-      this.#state = State.ChunkLine;
-      this.#line = '';
+      this.#state = State.Chunked;
+      this.#chunked = new ChunkedDecoder();
     } else if (contentLength !== null) {
       this.#remaining = contentLength;
       this.#state = contentLength === 0 ? State.Done : State.Length;
@@ -378,72 +366,5 @@ export class ResponseParser {
     }
     this.#events.onHead({ status, reason, minor, headers, contentLength: chunked ? null : contentLength, chunked, keepAlive, connectionNames });
     return null;
-  }
-
-  #readChunkLine(data: Buffer, at: number): number {
-    const lf = data.indexOf(10, at);
-    const end = lf === -1 ? data.length : lf;
-    if (this.#line.length + (end - at) > MAX_CHUNK_LINE_BYTES) return this.#fail('a chunk-size line is too long');
-    this.#line += data.toString('latin1', at, end);
-    if (lf === -1) return data.length;
-    const line = this.#line;
-    this.#line = '';
-    if (line.charCodeAt(line.length - 1) !== 13) return this.#fail('a chunk-size line does not end in CRLF');
-    const m = CHUNK_LINE.exec(line.slice(0, -1));
-    if (!m) return this.#fail('a chunk-size line is malformed');
-    const digits = m[1]!.replace(/^0+(?=.)/, '');
-    if (digits.length > MAX_CHUNK_SIZE_DIGITS) return this.#fail('a chunk is too large');
-    const size = parseInt(digits, 16);
-    if (size === 0) {
-      this.#state = State.Trailers;
-      this.#trailerBytes = 0;
-      this.#trailerLineStart = true;
-      this.#sawCR = false;
-    } else {
-      this.#state = State.ChunkData;
-      this.#remaining = size;
-    }
-    return lf + 1;
-  }
-
-  #readChunkEnd(data: Buffer, at: number): number {
-    if (!this.#sawCR) {
-      if (data[at] !== 13) return this.#fail('chunk data is not followed by CRLF');
-      this.#sawCR = true;
-      at++;
-      if (at >= data.length) return at;
-    }
-    if (data[at] !== 10) return this.#fail('chunk data is not followed by CRLF');
-    this.#state = State.ChunkLine;
-    this.#line = '';
-    return at + 1;
-  }
-
-  /** Reads trailer fields up to the empty line, checking only their line endings and size. */
-  #readTrailers(data: Buffer, at: number): number {
-    for (let i = at; i < data.length; i++) {
-      if (++this.#trailerBytes > MAX_TRAILER_BYTES) return this.#fail('the trailer section is too large');
-      const b = data[i]!;
-      if (this.#sawCR) {
-        if (b !== 10) return this.#fail('a bare CR in the trailer section');
-        this.#sawCR = false;
-        if (this.#trailerLineStart) {
-          this.#state = State.Done;
-          if (i + 1 < data.length) this.excess = true;
-          this.#events.onEnd();
-          return data.length;
-        }
-        this.#trailerLineStart = true;
-        continue;
-      }
-      if (b === 13) {
-        this.#sawCR = true;
-        continue;
-      }
-      if (b === 10) return this.#fail('a bare LF in the trailer section');
-      if (b === 0) return this.#fail('a NUL in the trailer section');
-      this.#trailerLineStart = false;
-    }
-    return data.length;
   }
 }
