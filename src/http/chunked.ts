@@ -210,29 +210,22 @@ export class ChunkedDecoder {
   /** Trailer lines up to the empty line: their line endings, controls and size checked, their content dropped. */
   #trailer(c: number): boolean {
     if (++this.#trailerBytes > this.#limits.maxTrailerBytes) return this.#fail('the trailer section is too large');
-    switch (this.#step) {
+    const step = this.#step;
+    switch (step) {
       case Step.TrailerStart:
+      case Step.Trailer:
         if (c === CR) {
-          this.#step = Step.FinalLF;
+          // A CR at the start of a line begins the empty line that ends the message.
+          this.#step = step === Step.TrailerStart ? Step.FinalLF : Step.TrailerLF;
           return true;
         }
         if (TEXT[c] === 0) return this.#fail(c === LF ? 'a bare LF in the trailer section' : 'a control character in the trailer section');
         this.#step = Step.Trailer;
         return true;
-      case Step.Trailer:
-        if (c === CR) {
-          this.#step = Step.TrailerLF;
-          return true;
-        }
-        if (TEXT[c] === 0) return this.#fail(c === LF ? 'a bare LF in the trailer section' : 'a control character in the trailer section');
-        return true;
       case Step.TrailerLF:
-        if (c !== LF) return this.#fail('a bare CR in the trailer section');
-        this.#step = Step.TrailerStart;
-        return true;
       case Step.FinalLF:
         if (c !== LF) return this.#fail('a bare CR in the trailer section');
-        this.#step = Step.Done;
+        this.#step = step === Step.FinalLF ? Step.Done : Step.TrailerStart;
         return true;
       default:
         return false;
