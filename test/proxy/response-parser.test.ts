@@ -151,6 +151,32 @@ describe('ResponseParser rejects', () => {
     });
   }
 
+  test('ResponseParser reports no more of a chunked body once a body callback stops or moves on', () => {
+    const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n1\r\nb\r\n0\r\n\r\n';
+    for (const next of [false, true]) {
+      const seen: string[] = [];
+      const parser: ResponseParser = new ResponseParser({
+        onHead: () => {},
+        onBody: (c) => {
+          seen.push(c.toString());
+          if (seen.length > 1) return;
+          if (next) parser.expect({ head: false, upgrade: false });
+          else parser.stop();
+        },
+        onEnd: () => seen.push('end'),
+        onUpgrade: () => {},
+        onError: (reason) => seen.push(`error: ${reason}`),
+      });
+      parser.expect({ head: false, upgrade: false });
+      parser.push(Buffer.from(chunked));
+      assert.deepEqual(seen, ['a'], `next ${next}`);
+      if (!next) continue;
+      // The exchange started from the callback reads its own response cleanly.
+      parser.push(Buffer.from(OK));
+      assert.deepEqual(seen, ['a', 'hello', 'end']);
+    }
+  });
+
   test('ResponseParser reports nothing after stop()', () => {
     let events = 0;
     const parser = new ResponseParser({ onHead: () => events++, onBody: () => events++, onEnd: () => events++, onUpgrade: () => events++, onError: () => events++ });
