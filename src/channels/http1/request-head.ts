@@ -53,18 +53,15 @@ export const REQUEST_LINE_SLACK = 64;
 /** Most decimal digits of a Content-Length: 15 keeps every length a safe integer. */
 const MAX_CONTENT_LENGTH_DIGITS = 15;
 
-const CR = 13;
-const LF = 10;
-const SP = 32;
-const HTAB = 9;
-const COLON = 58;
+/** The ASCII bytes the grammar names. */
+const enum Byte { HTAB = 9, LF = 10, CR = 13, SP = 32, COLON = 58 }
 
 /** tchar (RFC 9110 §5.6.2): what method tokens and field names are made of. */
 const TCHAR = byteClass((c) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
 /** Request-target bytes (RFC 9112 §3.2): visible ASCII only, no SP, no controls, nothing from 0x7f up. */
 const TARGET = byteClass((c) => c > 0x20 && c < 0x7f);
 /** Field value bytes (RFC 9110 §5.5): 1 for VCHAR and obs-text, 2 for OWS (SP, HTAB), 0 for controls and DEL. */
-const VALUE = new Uint8Array(256).map((_, c) => (c === SP || c === HTAB ? 2 : (c > 0x20 && c !== 0x7f ? 1 : 0)));
+const VALUE = new Uint8Array(256).map((_, c) => (c === Byte.SP || c === Byte.HTAB ? 2 : (c > 0x20 && c !== 0x7f ? 1 : 0)));
 /** Host name bytes (SECURITY.md §6.3): letters, digits, `.` and `-`. */
 const HOST_NAME = byteClass((c) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x2d);
 /** Bracketed IPv6 literal bytes (SECURITY.md §6.3): hex digits, `:` and `.`. */
@@ -116,7 +113,7 @@ function validHost(buf: Buffer, i: number, end: number): boolean {
     if (i === from) return false;
   }
   if (i === end) return true;
-  if (buf[i] !== COLON) return false;
+  if (buf[i] !== Byte.COLON) return false;
   const digits = ++i;
   while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39) i++;
   return i === end && i - digits >= 1 && i - digits <= 5;
@@ -187,9 +184,9 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   let i = start;
 
   let empty = 0;
-  while (i < end && buf[i] === CR) {
+  while (i < end && buf[i] === Byte.CR) {
     if (i + 1 === end) return PARTIAL;
-    if (buf[i + 1] !== LF) return refuse(400, 'The request has a bare CR.');
+    if (buf[i + 1] !== Byte.LF) return refuse(400, 'The request has a bare Byte.CR.');
     if (++empty > MAX_LEADING_EMPTY_LINES) return refuse(400, 'The request starts with too many empty lines.');
     i += 2;
   }
@@ -200,8 +197,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   let stop = end < lineLimit ? end : lineLimit;
   while (i < stop && TCHAR[buf[i]!] === 1) i++;
   if (i === end) return PARTIAL;
-  if (buf[i] !== SP && i === stop) return refuse(414, `The request line is longer than ${limits.maxUriLength + REQUEST_LINE_SLACK} bytes.`);
-  if (buf[i] !== SP || i === lineStart) return refuse(400, buf[i] === LF ? 'The request has a bare LF.' : 'The request method is malformed.');
+  if (buf[i] !== Byte.SP && i === stop) return refuse(414, `The request line is longer than ${limits.maxUriLength + REQUEST_LINE_SLACK} bytes.`);
+  if (buf[i] !== Byte.SP || i === lineStart) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare Byte.LF.' : 'The request method is malformed.');
   const methodEnd = i++;
 
   const targetStart = i;
@@ -210,8 +207,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   if (stop > lineLimit) stop = lineLimit;
   while (i < stop && TARGET[buf[i]!] === 1) i++;
   if (i === end) return PARTIAL;
-  if (buf[i] !== SP && i === stop) return refuse(414, `The request URI is longer than ${limits.maxUriLength} bytes.`);
-  if (buf[i] !== SP || i === targetStart) return refuse(400, 'The request target is malformed.');
+  if (buf[i] !== Byte.SP && i === stop) return refuse(414, `The request URI is longer than ${limits.maxUriLength} bytes.`);
+  if (buf[i] !== Byte.SP || i === targetStart) return refuse(400, 'The request target is malformed.');
   const targetEnd = i++;
 
   for (let k = 0; k < HTTP_SLASH.length; k++, i++) {
@@ -230,9 +227,9 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   if (major !== 1 || minor > 1) return refuse(505, 'Only HTTP/1.0 and HTTP/1.1 are served here.');
   i += 3;
   if (i === end) return PARTIAL;
-  if (buf[i] !== CR) return refuse(400, buf[i] === LF ? 'The request has a bare LF.' : 'The request version is malformed.');
+  if (buf[i] !== Byte.CR) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare Byte.LF.' : 'The request version is malformed.');
   if (++i === end) return PARTIAL;
-  if (buf[i] !== LF) return refuse(400, 'The request has a bare CR.');
+  if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare Byte.CR.');
   i++;
 
   // Field lines (RFC 9112 §5): name ":" OWS value OWS CRLF, then an empty line.
@@ -251,20 +248,20 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   for (;;) {
     if (i === end) return PARTIAL;
     const first = buf[i]!;
-    if (first === CR) {
+    if (first === Byte.CR) {
       if (++i === end) return PARTIAL;
-      if (buf[i] !== LF) return refuse(400, 'The request has a bare CR.');
+      if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare Byte.CR.');
       i++;
       break;
     }
-    if (first === LF) return refuse(400, 'The request has a bare LF.');
-    if (first === SP || first === HTAB) return refuse(400, 'The request uses obsolete line folding.');
+    if (first === Byte.LF) return refuse(400, 'The request has a bare Byte.LF.');
+    if (first === Byte.SP || first === Byte.HTAB) return refuse(400, 'The request uses obsolete line folding.');
     if (count === maxCount) return refuse(431, `The request has more than ${maxCount} header fields.`);
 
     const nameStart = i;
     while (i < stop && TCHAR[buf[i]!] === 1) i++;
     if (i === stop) return i === end ? PARTIAL : tooLarge(limits);
-    if (buf[i] !== COLON) return refuse(400, buf[i] === SP || buf[i] === HTAB ? 'A request header has whitespace before its colon.' : 'A request header name is malformed.');
+    if (buf[i] !== Byte.COLON) return refuse(400, buf[i] === Byte.SP || buf[i] === Byte.HTAB ? 'A request header has whitespace before its colon.' : 'A request header name is malformed.');
     if (i === nameStart) return refuse(400, 'A request header has an empty name.');
     const nameEnd = i++;
     while (i < stop && VALUE[buf[i]!] === 2) i++;
@@ -277,10 +274,10 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
       if (kind === 1) valueEnd = i;
     }
     if (i === stop) return i === end ? PARTIAL : tooLarge(limits);
-    if (buf[i] !== CR) return refuse(400, buf[i] === LF ? 'The request has a bare LF.' : 'A request header value has a control character.');
+    if (buf[i] !== Byte.CR) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare Byte.LF.' : 'A request header value has a control character.');
     if (++i === end) return PARTIAL;
     if (i === headerLimit) return tooLarge(limits);
-    if (buf[i] !== LF) return refuse(400, 'The request has a bare CR.');
+    if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare Byte.CR.');
     i++;
 
     switch (nameEnd - nameStart) {
