@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { Transform } from 'node:stream';
 import { HttpError } from './errors.js';
 import { RequestHeaders, assertHeader } from './http/headers.js';
+import { ResponseHeaders, headerKey } from './http/response-headers.js';
 import { bodyless, reasonPhrase } from './http/status.js';
 import { evaluatePreconditions, formatETag } from './http/conditional.js';
 import { parseCookies, formatSetCookie, type CookieOptions } from './http/cookies.js';
@@ -179,7 +180,7 @@ export class Request {
   #host: { host: string; port: number } | null = null;
   #args: Args | null = null;
   #cookies: Record<string, string> | null = null;
-  #headers = new Map<string, [string, string[]]>();
+  #headers = new ResponseHeaders();
   #setCookies: string[] = [];
   #etag: string | undefined;
   #lastModified: number | undefined;
@@ -495,9 +496,15 @@ export class Request {
 
   /** Sets a response header, replacing earlier values. CR, LF and NUL are refused with a TypeError. */
   setHeader(name: string, value: string | number | readonly string[]): void {
-    const values = Array.isArray(value) ? value.map(String) : [String(value)];
-    for (const v of values) assertHeader(name, v);
-    this.#headers.set(name.toLowerCase(), [name, values]);
+    if (Array.isArray(value)) {
+      const values = value.map(String);
+      for (const v of values) assertHeader(name, v);
+      this.#headers.setAll(headerKey(name), name, values);
+      return;
+    }
+    const v = String(value);
+    assertHeader(name, v);
+    this.#headers.set(headerKey(name), name, v);
   }
 
   /**
@@ -505,36 +512,31 @@ export class Request {
    * @internal
    */
   setTrustedHeader(name: string, value: string): void {
-    this.#headers.set(name.toLowerCase(), [name, [value]]);
+    this.#headers.set(headerKey(name), name, value);
   }
 
   /** Adds a response header value, keeping earlier ones. */
   addHeader(name: string, value: string): void {
     assertHeader(name, value);
-    const key = name.toLowerCase();
-    const existing = this.#headers.get(key);
-    if (existing) existing[1].push(value);
-    else this.#headers.set(key, [name, [value]]);
+    this.#headers.add(headerKey(name), name, value);
   }
 
   /** A response header's values joined with `, `, or undefined. */
   getResponseHeader(name: string): string | undefined {
-    return this.#headers.get(name.toLowerCase())?.[1].join(', ');
+    return this.#headers.get(headerKey(name));
   }
 
   hasResponseHeader(name: string): boolean {
-    return this.#headers.has(name.toLowerCase());
+    return this.#headers.has(headerKey(name));
   }
 
   removeResponseHeader(name: string): void {
-    this.#headers.delete(name.toLowerCase());
+    this.#headers.delete(headerKey(name));
   }
 
   /** Every response header as set so far (names as given). */
   responseHeaderPairs(): Array<[string, string]> {
-    const out: Array<[string, string]> = [];
-    for (const [name, values] of this.#headers.values()) for (const v of values) out.push([name, v]);
-    return out;
+    return this.#headers.pairs();
   }
 
   /** Forgets every response header and cookie (the Site does this before an error page). */
@@ -614,17 +616,16 @@ export class Request {
       headers.delete('transfer-encoding');
       if (this.code === 304) headers.delete('content-type');
     } else if (!headers.has('content-type') && !(wholeLength === 0 && this.code < 300)) {
-      headers.set('content-type', ['Content-Type', [DEFAULT_CONTENT_TYPE]]);
+      headers.set('content-type', 'Content-Type', DEFAULT_CONTENT_TYPE);
     }
     const reason = this.codeMessage ?? reasonPhrase(this.code);
     if (this.#sink.writeHeadFlat) {
-      const flat: string[] = [];
-      for (const [name, values] of headers.values()) for (const v of values) flat.push(name, v);
+      const flat = headers.flat();
       for (const cookie of this.#setCookies) flat.push('Set-Cookie', cookie);
       this.#sink.writeHeadFlat(this.code, reason, flat);
       return;
     }
-    const pairs = this.responseHeaderPairs();
+    const pairs = headers.pairs();
     for (const cookie of this.#setCookies) pairs.push(['Set-Cookie', cookie]);
     this.#sink.writeHead(this.code, reason, pairs);
   }
@@ -653,7 +654,7 @@ export class Request {
       else body = this.#encoder.encodeAll(body);
     }
     if (!bodyless(this.code)) {
-      if (lengthKnown) this.#headers.set('content-length', ['Content-Length', [String(body.length)]]);
+      if (lengthKnown) this.#headers.set('content-length', 'Content-Length', String(body.length));
       else this.#headers.delete('content-length');
     }
     this.#sendHeaders(body.length);
@@ -666,7 +667,7 @@ export class Request {
   #writeWholeText(text: string): void {
     const length = Buffer.byteLength(text);
     this.sentLength = length;
-    if (!bodyless(this.code)) this.#headers.set('content-length', ['Content-Length', [String(length)]]);
+    if (!bodyless(this.code)) this.#headers.set('content-length', 'Content-Length', String(length));
     this.#sendHeaders(length);
     this.#markFinished();
     if (this.#noBody() || length === 0) this.#sink.end();
@@ -689,7 +690,7 @@ export class Request {
     const chunk = typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     if (!this.startedWriting) {
       if (this.#encoder && !this.#noBody()) {
-        const declared = this.#headers.get('content-length')?.[1][0];
+        const declared = this.#headers.get('content-length');
         if (this.#encoder.accept(this, declared === undefined ? null : Number(declared))) {
           this.#startEncoding();
         }
@@ -751,7 +752,7 @@ export class Request {
     if (this.finished || this.disconnected) return;
     if (!this.startedWriting) {
       if (!this.#headers.has('content-length') && !bodyless(this.code) && this.method !== 'HEAD') {
-        this.#headers.set('content-length', ['Content-Length', ['0']]);
+        this.#headers.set('content-length', 'Content-Length', '0');
       }
       this.#sendHeaders(0);
     }
