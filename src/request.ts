@@ -108,24 +108,38 @@ export function encodePathSegment(segment: string): string {
 /**
  * Splits a raw path into decoded segments: each is percent-decoded once, `%2F` stays inside its
  * segment. Returns null for invalid percent-escapes or invalid UTF-8 (the Site answers 400).
+ *
+ * | path         | segments           |
+ * |--------------|--------------------|
+ * | `a/b`        | `['a', 'b']`       |
+ * | `a/`         | `['a', '']`        |
+ * | `''`         | `['']`             |
+ * | `a%2Fb/%C3%BC` | `['a/b', 'ü']`   |
+ * | `%zz`, `%C3` | null               |
  */
 export function splitPath(path: string): string[] | null {
-  if (path.indexOf('%') === -1) return path.split('/');
-  const raw = path.split('/');
-  const out: string[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    const seg = raw[i]!;
-    if (seg.indexOf('%') === -1) {
-      out[i] = seg;
-      continue;
+  return splitSegments(path, 0);
+}
+
+/** `splitPath(path.slice(start))` without the copy. A loop of `indexOf` is several times faster than `split('/')` here. */
+function splitSegments(path: string, start: number): string[] | null {
+  const decode = path.indexOf('%', start) !== -1;
+  const out: string[] = [];
+  for (;;) {
+    const slash = path.indexOf('/', start);
+    const seg = slash === -1 ? path.slice(start) : path.slice(start, slash);
+    if (decode && seg.indexOf('%') !== -1) {
+      try {
+        out.push(decodeURIComponent(seg));
+      } catch {
+        return null;
+      }
+    } else {
+      out.push(seg);
     }
-    try {
-      out[i] = decodeURIComponent(seg);
-    } catch {
-      return null;
-    }
+    if (slash === -1) return out;
+    start = slash + 1;
   }
-  return out;
 }
 
 /**
@@ -223,7 +237,7 @@ export class Request {
     const q = target.indexOf('?');
     this.path = q === -1 ? target : target.slice(0, q);
     this.queryString = q === -1 ? '' : target.slice(q + 1);
-    const segments = init.postpath ?? (this.path.startsWith('/') ? splitPath(this.path.slice(1)) : null);
+    const segments = init.postpath ?? (this.path.charCodeAt(0) === 47 /* '/' */ ? splitSegments(this.path, 1) : null);
     // CONNECT's authority-form target (`host:port`) has no path: it reaches the root with an empty postpath.
     this.badPath = segments === null && this.path !== '*' && this.method !== 'CONNECT';
     this.postpath = segments ?? [];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CACHED, NOT_DONE_YET, type Request } from '../src/request.js';
+import fc from 'fast-check';
+import { CACHED, NOT_DONE_YET, splitPath, type Request } from '../src/request.js';
 import { Resource } from '../src/resource.js';
 import { Site } from '../src/site.js';
 import { HttpError } from '../src/errors.js';
@@ -26,6 +27,43 @@ test('args holds query arguments with duplicates, + as space, & as the only sepa
   assert.deepEqual(request.args.get('flag'), ['']);
   assert.deepEqual(request.args.get('x'), ['1;y=2']);
   assert.equal(request.arg('a'), '1');
+});
+
+const SPLITS: Array<[string, string[] | null]> = [
+  ['a/b', ['a', 'b']],
+  ['a/', ['a', '']],
+  ['', ['']],
+  ['/a', ['', 'a']],
+  ['a//b', ['a', '', 'b']],
+  ['a%2Fb/%C3%BC', ['a/b', 'ü']],
+  ['x/a%20b', ['x', 'a b']],
+  ['%2e%2e/x', ['..', 'x']],
+  ['%zz', null],
+  ['a/%C3', null],
+];
+for (const [path, segments] of SPLITS) {
+  test(`splitPath(${JSON.stringify(path)}) is ${JSON.stringify(segments)}`, () => assert.deepEqual(splitPath(path), segments));
+}
+
+test('splitPath agrees with splitting on / and decoding each segment once', () => {
+  const path = fc.array(fc.constantFrom('a', '/', '%', '2', 'F', 'C', '3', 'B', 'c', 'e'), { maxLength: 12 }).map((cs) => cs.join(''));
+  fc.assert(
+    fc.property(path, (p) => {
+      let expected: string[] | null;
+      try {
+        expected = p.split('/').map((seg) => decodeURIComponent(seg));
+      } catch {
+        expected = null;
+      }
+      assert.deepEqual(splitPath(p), expected);
+    }),
+  );
+});
+
+test('a Request splits its path into postpath, after the leading slash and before the query', () => {
+  assert.deepEqual(dummyRequest({ uri: '/a/b%2Fc/?q=/x' }).request.postpath, ['a', 'b/c', '']);
+  assert.deepEqual(dummyRequest({ uri: '/' }).request.postpath, ['']);
+  assert.equal(dummyRequest({ uri: '/a%zz' }).request.badPath, true);
 });
 
 test('raw request headers keep duplicates visible; get joins them', () => {
