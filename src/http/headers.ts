@@ -1,5 +1,19 @@
 // Request header collections that keep the raw order and duplicates visible, and outgoing header checks.
 
+/** Up to this many fields, lookups walk the list instead of building an index. */
+const SCAN_LIMIT = 32;
+
+/** Whether `name` lower-cased is `key` (already lower case, same length), without building a string. */
+function sameLowerCase(name: string, key: string): boolean {
+  if (name === key) return true;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const k = key.charCodeAt(i);
+    if (c !== k && !(c >= 65 /* A */ && c <= 90 /* Z */ && c + 32 === k)) return false;
+  }
+  return true;
+}
+
 /**
  * Request headers as received: `raw` keeps every field in order (duplicates visible); `get` joins
  * duplicates with `, ` (`; ` for Cookie, RFC 9110 §5.3 and RFC 6265 §5.4).
@@ -35,7 +49,7 @@ export class RequestHeaders {
   /** The field's value, duplicates joined; undefined when absent. Names are case-insensitive. */
   get(name: string): string | undefined {
     const key = name.toLowerCase();
-    const values = this.#map().get(key);
+    const values = this.raw.length <= SCAN_LIMIT ? this.#scan(key) : this.#map().get(key);
     if (!values) return undefined;
     if (values.length === 1) return values[0];
     return values.join(key === 'cookie' ? '; ' : ', ');
@@ -43,11 +57,27 @@ export class RequestHeaders {
 
   /** Every value of the field, in order. */
   getAll(name: string): string[] {
-    return this.#map().get(name.toLowerCase()) ?? [];
+    const key = name.toLowerCase();
+    return (this.raw.length <= SCAN_LIMIT ? this.#scan(key) : this.#map().get(key)) ?? [];
   }
 
   has(name: string): boolean {
-    return this.#map().has(name.toLowerCase());
+    const key = name.toLowerCase();
+    return this.raw.length <= SCAN_LIMIT ? this.#scan(key) !== undefined : this.#map().has(key);
+  }
+
+  /**
+   * The values of the field named `key` (lower case) found by walking `raw`: for a few fields that is
+   * cheaper than building the index, which lower-cases every name.
+   */
+  #scan(key: string): string[] | undefined {
+    let values: string[] | undefined;
+    for (const [name, value] of this.raw) {
+      if (name.length !== key.length || !sameLowerCase(name, key)) continue;
+      if (values) values.push(value);
+      else values = [value];
+    }
+    return values;
   }
 
   /** Replaces every occurrence of the field with one value (used by `setHost` and rewriters). */
