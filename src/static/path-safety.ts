@@ -15,6 +15,8 @@ export interface HiddenPolicy {
 }
 
 const BACKUP_EXTENSIONS = new Set(['bak', 'orig', 'swp', 'swo', 'old']);
+/** Their last letters, as lower-case character codes. */
+const BACKUP_LAST_LETTERS = new Set([...BACKUP_EXTENSIONS].map((ext) => ext.charCodeAt(ext.length - 1)));
 
 export const DEFAULT_HIDDEN: HiddenPolicy = {
   allow: ['.well-known'],
@@ -45,6 +47,8 @@ export function isHiddenName(name: string, policy: HiddenPolicy = DEFAULT_HIDDEN
     const first = name.charCodeAt(0);
     if (first === 46 /* . */) return name !== '.well-known';
     if (name.endsWith('~') || (first === 35 /* # */ && name.length > 1 && name.endsWith('#'))) return true;
+    // Only a name ending in the last letter of a backup extension needs its extension cut out.
+    if (!BACKUP_LAST_LETTERS.has(name.charCodeAt(name.length - 1) | 0x20)) return false;
     const dot = name.lastIndexOf('.');
     return dot !== -1 && BACKUP_EXTENSIONS.has(name.slice(dot + 1).toLowerCase());
   }

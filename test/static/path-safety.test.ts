@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { checkContainment, isHiddenName, isSafeSegment, statusForFsError } from '../../src/static/path-safety.js';
+import fc from 'fast-check';
+import { DEFAULT_HIDDEN, checkContainment, isHiddenName, isSafeSegment, statusForFsError } from '../../src/static/path-safety.js';
 import { tempDir } from '../helpers/server.js';
 
 const SEGMENTS: Array<[string, boolean]> = [
@@ -36,10 +37,23 @@ const HIDDEN: Array<[string, boolean]> = [
   ['#draft#', true],
   ['index.html', false],
   ['a.b~c', false],
+  ['a.BaK', true],
+  ['a.Swo', true],
+  ['a.png', false],
+  ['1k.bin', false],
+  ['bak', false],
+  ['a.xbak', false],
+  ['#', false],
 ];
 for (const [name, hidden] of HIDDEN) {
   test(`isHiddenName(${JSON.stringify(name)}) is ${hidden}`, () => assert.equal(isHiddenName(name), hidden));
 }
+
+test('isHiddenName under the default policy agrees with its patterns on any name', () => {
+  const asPatterns = { allow: [...DEFAULT_HIDDEN.allow], deny: [...DEFAULT_HIDDEN.deny] };
+  const name = fc.stringMatching(/^[.#~a-zA-Z0-9]{0,4}(\.(bak|orig|swp|swo|old|BAK|Old|bin|png|k|g))?[~#]?$/);
+  fc.assert(fc.property(fc.oneof(name, fc.string()), (n) => isHiddenName(n) === isHiddenName(n, asPatterns)));
+});
 
 test('isHiddenName takes a custom allow and deny list', () => {
   const policy = { allow: ['.well-known', '.public'], deny: [/^\./, /\.log$/] };
