@@ -32,6 +32,12 @@ export interface FileFacts {
   readonly owner: object;
 }
 
+/** What the cache holds for one file version. */
+export interface HeldFile {
+  readonly facts?: FileFacts;
+  readonly body?: Buffer;
+}
+
 interface Entry {
   dev: number;
   ino: number;
@@ -130,7 +136,12 @@ export class FileCache {
 
   /** The cached bytes of the file `st` describes, if held. */
   body(path: string, st: Stats): Buffer | undefined {
-    return this.#entries.size ? this.#entry(path, st, false)?.body : undefined;
+    return this.held(path, st)?.body;
+  }
+
+  /** Everything held for the file version `st` describes (its facts and bytes, in one lookup), if anything. */
+  held(path: string, st: Stats): HeldFile | undefined {
+    return this.#entries.size ? this.#entry(path, st, false) : undefined;
   }
 
   /** Reads the file with `read` and keeps it when small; null when it changed while being read. */

@@ -14,7 +14,7 @@ import { errorPageHtml } from '../pages.js';
 import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
 import { ErrorPage, ForbiddenResource, NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
 import { redirectTo } from '../util/redirect.js';
-import { FileCache, type CachedCoding, type FileFacts } from './file-cache.js';
+import { FileCache, type CachedCoding, type FileFacts, type HeldFile } from './file-cache.js';
 import { DirectoryLister } from './listing.js';
 import { CONTENT_ENCODINGS, extensionOf, typeForName, type FileType } from './mime.js';
 import { planMultipart } from './multipart-byteranges.js';
@@ -406,7 +406,8 @@ export class File extends Resource {
   GET(request: Request): RenderResult {
     const st = this.#ownStat();
     if (typeof st === 'number') return statusPage(request, st, st === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
-    const facts = this.#facts(st);
+    const held = this.#tree.cache?.held(this.path, st);
+    const facts = this.#facts(st, held);
     if (typeof facts === 'number') return statusPage(request, facts, facts === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
     if (st.isDirectory()) {
       // A directory without its trailing slash: relative redirect (`./name/`), query kept.
@@ -415,17 +416,16 @@ export class File extends Resource {
       return redirectTo(target, request);
     }
     if (!st.isFile()) return statusPage(request, 404, NOT_FOUND_DETAIL);
-    return this.#serve(request, st, facts);
+    return this.#serve(request, st, facts, held?.body);
   }
 
   /**
    * The facts for the version of this file that `st` describes, from the cache when held; 403/404
    * when the symlink policy refuses the path (checked here unless the kept facts already passed it).
    */
-  #facts(st: Stats): Prepared | 403 | 404 {
+  #facts(st: Stats, held: HeldFile | undefined): Prepared | 403 | 404 {
     const tree = this.#tree;
-    const cache = tree.cache;
-    let facts = cache?.facts(this.path, st) as Prepared | undefined;
+    let facts = held?.facts as Prepared | undefined;
     if (facts?.owner !== tree) facts = undefined;
     if (!facts?.contained) {
       const c = this.#containment(this.path, this.#rel);
@@ -448,7 +448,7 @@ export class File extends Resource {
         lastModified,
         lastModifiedText: httpDate(lastModified),
       };
-      cache?.keepFacts(this.path, st, facts);
+      tree.cache?.keepFacts(this.path, st, facts);
     } else if (facts.defaultType !== this.defaultType || facts.typesVersion !== tree.typesVersion) {
       const type = this.#fileType(basename(this.path));
       assertHeader('Content-Type', type.type);
@@ -459,8 +459,8 @@ export class File extends Resource {
     return facts;
   }
 
-  /** Headers, negotiation, preconditions, ranges, then the body. */
-  #serve(request: Request, st: Stats, facts: Prepared): RenderResult {
+  /** Headers, negotiation, preconditions, ranges, then the body (`body`: this version's bytes, when the cache holds them). */
+  #serve(request: Request, st: Stats, facts: Prepared, body: Buffer | undefined): RenderResult {
     const tree = this.#tree;
     const ft = facts.type;
     const { baseTag, lastModified } = facts;
@@ -479,7 +479,7 @@ export class File extends Resource {
     }
 
     const rangeHeader = request.getHeader('range');
-    let rep: Representation = { path: this.path, st, etag: facts.etag, coding: ft.encoding };
+    let rep: Representation = body ? { path: this.path, st, etag: facts.etag, coding: ft.encoding, body } : { path: this.path, st, etag: facts.etag, coding: ft.encoding };
     if (ft.encoding) {
       request.setHeader('Content-Encoding', ft.encoding);
     } else {
