@@ -3,13 +3,17 @@
 /** Up to this many fields, lookups walk the list instead of building an index. */
 const SCAN_LIMIT = 32;
 
-/** Whether `name` lower-cased is `key` (already lower case, same length), without building a string. */
-function sameLowerCase(name: string, key: string): boolean {
-  if (name === key) return true;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    const k = key.charCodeAt(i);
-    if (c !== k && !(c >= 65 /* A */ && c <= 90 /* Z */ && c + 32 === k)) return false;
+/** Whether two header names are equal ignoring ASCII case, without building lower-case copies. */
+function sameIgnoringCase(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 65 /* A */ && x <= 90 /* Z */) x += 32;
+    if (y >= 65 && y <= 90) y += 32;
+    if (x !== y) return false;
   }
   return true;
 }
@@ -48,32 +52,29 @@ export class RequestHeaders {
 
   /** The field's value, duplicates joined; undefined when absent. Names are case-insensitive. */
   get(name: string): string | undefined {
-    const key = name.toLowerCase();
-    const values = this.raw.length <= SCAN_LIMIT ? this.#scan(key) : this.#map().get(key);
+    const values = this.raw.length <= SCAN_LIMIT ? this.#scan(name) : this.#map().get(name.toLowerCase());
     if (!values) return undefined;
     if (values.length === 1) return values[0];
-    return values.join(key === 'cookie' ? '; ' : ', ');
+    return values.join(sameIgnoringCase(name, 'cookie') ? '; ' : ', ');
   }
 
   /** Every value of the field, in order. */
   getAll(name: string): string[] {
-    const key = name.toLowerCase();
-    return (this.raw.length <= SCAN_LIMIT ? this.#scan(key) : this.#map().get(key)) ?? [];
+    return (this.raw.length <= SCAN_LIMIT ? this.#scan(name) : this.#map().get(name.toLowerCase())) ?? [];
   }
 
   has(name: string): boolean {
-    const key = name.toLowerCase();
-    return this.raw.length <= SCAN_LIMIT ? this.#scan(key) !== undefined : this.#map().has(key);
+    return this.raw.length <= SCAN_LIMIT ? this.#scan(name) !== undefined : this.#map().has(name.toLowerCase());
   }
 
   /**
-   * The values of the field named `key` (lower case) found by walking `raw`: for a few fields that is
-   * cheaper than building the index, which lower-cases every name.
+   * The values of the field `name` found by walking `raw`: for a few fields that is cheaper than
+   * building the index, which lower-cases every name.
    */
-  #scan(key: string): string[] | undefined {
+  #scan(name: string): string[] | undefined {
     let values: string[] | undefined;
-    for (const [name, value] of this.raw) {
-      if (name.length !== key.length || !sameLowerCase(name, key)) continue;
+    for (const [n, value] of this.raw) {
+      if (!sameIgnoringCase(n, name)) continue;
       if (values) values.push(value);
       else values = [value];
     }
