@@ -195,16 +195,16 @@ export class Request {
   #args: Args | null = null;
   #cookies: Record<string, string> | null = null;
   #headers = new ResponseHeaders();
-  #setCookies: string[] = [];
+  #setCookies: string[] | null = null;
   #etag: string | undefined;
   #lastModified: number | undefined;
   #encoder: ContentEncoder | null = null;
   #encoding: (Transform & { flush(callback?: () => void): void }) | null = null;
   #backedUp = false;
-  #drainWaiters: Array<() => void> = [];
+  #drainWaiters: Array<() => void> | null = null;
   #finishPromise: Promise<void> | null = null;
   #settleFinish: ((err?: Error) => void) | null = null;
-  #doneCallbacks: Array<(request: Request) => void> = [];
+  #doneCallbacks: Array<(request: Request) => void> | null = null;
   #session: Session | null = null;
   #rootURL: string | null = null;
   #warnedLateWrite = false;
@@ -556,7 +556,7 @@ export class Request {
   /** Forgets every response header and cookie (the Site does this before an error page). */
   resetResponse(): void {
     this.#headers.clear();
-    this.#setCookies = [];
+    this.#setCookies = null;
     this.#encoder = null;
     this.code = 200;
     this.codeMessage = null;
@@ -564,7 +564,7 @@ export class Request {
 
   /** Adds a Set-Cookie header. CR, LF and other controls are refused with a TypeError. */
   addCookie(name: string, value: string, options: CookieOptions = {}): void {
-    this.#setCookies.push(formatSetCookie(name, value, options));
+    (this.#setCookies ??= []).push(formatSetCookie(name, value, options));
   }
 
   /** Answers 302 (or `code`) with `Location: url`. Finish or return a body afterwards. */
@@ -635,12 +635,12 @@ export class Request {
     const reason = this.codeMessage ?? reasonPhrase(this.code);
     if (this.#sink.writeHeadFlat) {
       const flat = headers.flat();
-      for (const cookie of this.#setCookies) flat.push('Set-Cookie', cookie);
+      if (this.#setCookies) for (const cookie of this.#setCookies) flat.push('Set-Cookie', cookie);
       this.#sink.writeHeadFlat(this.code, reason, flat);
       return;
     }
     const pairs = headers.pairs();
-    for (const cookie of this.#setCookies) pairs.push(['Set-Cookie', cookie]);
+    if (this.#setCookies) for (const cookie of this.#setCookies) pairs.push(['Set-Cookie', cookie]);
     this.#sink.writeHead(this.code, reason, pairs);
   }
 
@@ -728,9 +728,7 @@ export class Request {
       this.#sink.onDrain(() => {
         this.#backedUp = false;
         this.#encoding?.resume();
-        const waiters = this.#drainWaiters;
-        this.#drainWaiters = [];
-        for (const w of waiters) w();
+        this.#releaseDrainWaiters();
       });
     }
     return ok;
@@ -757,7 +755,7 @@ export class Request {
     if ((!this.#backedUp && !this.#encoding?.writableNeedDrain) || this.disconnected || this.finished) return Promise.resolve();
     return new Promise((resolve) => {
       if (this.#encoding?.writableNeedDrain && !this.#backedUp) this.#encoding.once('drain', () => resolve());
-      else this.#drainWaiters.push(resolve);
+      else (this.#drainWaiters ??= []).push(resolve);
     });
   }
 
@@ -786,7 +784,14 @@ export class Request {
 
   #markFinished(): void {
     this.finished = true;
-    if (this.#drainWaiters.length) for (const w of this.#drainWaiters.splice(0)) w();
+    this.#releaseDrainWaiters();
+  }
+
+  #releaseDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    if (!waiters) return;
+    this.#drainWaiters = null;
+    for (const w of waiters) w();
   }
 
   /**
@@ -811,16 +816,20 @@ export class Request {
 
   /** Runs `callback` once when the response is done or the client left (the Site logs here). */
   whenDone(callback: (request: Request) => void): void {
-    this.#doneCallbacks.push(callback);
+    (this.#doneCallbacks ??= []).push(callback);
   }
 
   #done(): void {
     this.#completed = true;
     this.#settleFinish?.();
     this.#settleFinish = null;
+    this.#runDoneCallbacks();
+  }
+
+  #runDoneCallbacks(): void {
     const callbacks = this.#doneCallbacks;
-    if (!callbacks.length) return;
-    this.#doneCallbacks = [];
+    if (!callbacks) return;
+    this.#doneCallbacks = null;
     for (const cb of callbacks) cb(this);
   }
 
@@ -830,12 +839,10 @@ export class Request {
     this.disconnected = true;
     this.#completed = true;
     this.#encoding?.destroy();
-    if (this.#drainWaiters.length) for (const w of this.#drainWaiters.splice(0)) w();
+    this.#releaseDrainWaiters();
     this.#settleFinish?.(reason);
     this.#settleFinish = null;
-    const callbacks = this.#doneCallbacks;
-    this.#doneCallbacks = [];
-    for (const cb of callbacks) cb(this);
+    this.#runDoneCallbacks();
   }
 
   /** Drops the connection now (a response that failed after its headers went out). */
