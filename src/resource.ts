@@ -86,10 +86,15 @@ type Handler = (request: Request) => RenderResult;
 export class Resource {
   /** When true, traversal stops here and the rest of the path stays in `postpath`. */
   isLeaf = false;
-  /** Children by decoded path segment (`''` is the trailing-slash child). */
-  readonly children = new Map<string, Resource>();
   /** Overrides the methods listed in Allow; default: the handlers the class defines. */
-  allowedMethods?: readonly string[];
+  declare allowedMethods?: readonly string[];
+  // Made on first use: most resources (every File a request reaches, every leaf) never hold children.
+  #children: Map<string, Resource> | null = null;
+
+  /** Children by decoded path segment (`''` is the trailing-slash child). */
+  get children(): Map<string, Resource> {
+    return (this.#children ??= new Map());
+  }
 
   /** Adds a static child at `segment`. */
   putChild(segment: string, child: Resource): void {
@@ -103,7 +108,7 @@ export class Resource {
 
   /** Looks in `children` first, then asks `getChild`. */
   getChildWithDefault(segment: string, request: Request): ChildResult {
-    const child = this.children.get(segment);
+    const child = this.#children?.get(segment);
     return child ?? this.getChild(segment, request);
   }
 
