@@ -168,7 +168,7 @@ const NOT_FOUND_DETAIL = 'File not found.';
 /** What a child File inherits; handed from `createSimilarFile` to the constructor. */
 interface Seed {
   tree: Tree;
-  rel: readonly string[];
+  name: string;
   stat: Stats | undefined;
   parent: File;
 }
@@ -220,8 +220,9 @@ export class File extends Resource {
   listing: boolean;
   cacheControl: string | null;
   readonly #tree: Tree;
-  /** Segments from the root to this file. */
-  readonly #rel: readonly string[];
+  /** The directory File this one was found in (null for a tree's root), and its name there. */
+  readonly #parent: File | null;
+  readonly #name: string;
   /** A stat taken by the parent while looking this child up, used once. */
   #stat: Stats | undefined;
 
@@ -239,7 +240,8 @@ export class File extends Resource {
       this.listing = p.listing;
       this.cacheControl = p.cacheControl;
       this.#tree = seed.tree;
-      this.#rel = seed.rel;
+      this.#parent = p;
+      this.#name = seed.name;
       this.#stat = seed.stat;
       return;
     }
@@ -270,7 +272,15 @@ export class File extends Resource {
       typesVersion: 0,
       checkedCacheControl: null,
     };
-    this.#rel = [];
+    this.#parent = null;
+    this.#name = '';
+  }
+
+  /** Segments from the root to this file (worked out when a containment check needs them, not per child). */
+  #rel(): string[] {
+    const rel: string[] = [];
+    for (let f: File | null = this; f.#parent; f = f.#parent) rel.unshift(f.#name);
+    return rel;
   }
 
   /** Adds an extension tried when a name is missing (Twisted's `ignoreExt`); `*` means any. */
@@ -307,7 +317,7 @@ export class File extends Resource {
 
   /** A child File for `name` in this directory, sharing the tree and this File's settings. */
   createSimilarFile(name: string, st?: Stats): File {
-    pendingSeed = { tree: this.#tree, rel: [...this.#rel, name], stat: st, parent: this };
+    pendingSeed = { tree: this.#tree, name, stat: st, parent: this };
     return new File(childPath(this.path, name));
   }
 
@@ -351,7 +361,7 @@ export class File extends Resource {
     const processor = this.processors[extensionOf(name)];
     if (processor && st.isFile()) {
       const path = childPath(this.path, name);
-      const rel = [...this.#rel, name];
+      const rel = [...this.#rel(), name];
       const c = this.#containment(path, rel);
       if (!c.ok) return c.status === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
       return processor(path, { root: this.#tree.root.path });
@@ -365,7 +375,7 @@ export class File extends Resource {
     if (typeof own === 'number') return own === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
     if (!own.isDirectory()) {
       // `--path FILE`: the root file answers at `/`.
-      if (this.#rel.length === 0 && own.isFile() && request.postpath.length === 0) {
+      if (this.#parent === null && own.isFile() && request.postpath.length === 0) {
         this.#stat = own;
         return this;
       }
@@ -378,13 +388,14 @@ export class File extends Resource {
       if (typeof st !== 'number' && st.isFile()) return this.#childFor(name, st);
     }
     if (!this.listing) return new ForbiddenResource('Directory listing is turned off.');
-    const c = this.#containment(this.path, this.#rel);
+    const rel = this.#rel();
+    const c = this.#containment(this.path, rel);
     if (!c.ok) return new ErrorPage(c.status, reasonPhrase(c.status), c.status === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
     return new DirectoryLister({
       path: this.path,
       hidden: this.#tree.hidden,
       typeFor: (name) => this.typeFor(name),
-      allowed: (full) => this.#tree.symlinks === 'follow' || this.#containment(full, [...this.#rel, basename(full)]).ok,
+      allowed: (full) => this.#tree.symlinks === 'follow' || this.#containment(full, [...rel, basename(full)]).ok,
     });
   }
 
@@ -428,7 +439,7 @@ export class File extends Resource {
     let facts = held?.facts as Prepared | undefined;
     if (facts?.owner !== tree) facts = undefined;
     if (!facts?.contained) {
-      const c = this.#containment(this.path, this.#rel);
+      const c = this.#containment(this.path, this.#rel());
       if (!c.ok) return c.status;
     }
     if (!facts) {
@@ -552,7 +563,7 @@ export class File extends Resource {
         const path = this.path + SIBLING_SUFFIX[coding];
         const sst = statQuiet(path);
         if (typeof sst === 'number' || !sst.isFile()) continue;
-        const rel = [...this.#rel.slice(0, -1), basename(path)];
+        const rel = [...this.#rel().slice(0, -1), basename(path)];
         if (!this.#containment(path, rel).ok) continue;
         siblings.set(coding, { path, st: sst });
       }
