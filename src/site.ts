@@ -79,17 +79,23 @@ export interface SiteOptions {
   logError?: (message: string) => void;
 }
 
-let cachedDate = '';
-let cachedUntil = 0;
+let cachedDate: string | null = null;
 
-/** The Date header value, computed at most once a second. */
+/**
+ * The Date header value, computed at most once a second: a timer forgets it when the second ends
+ * (as node:http does for its own Date), so a request costs no clock read.
+ */
 function httpDate(): string {
-  const now = Date.now();
-  if (now >= cachedUntil) {
-    cachedUntil = now - (now % 1000) + 1000;
-    cachedDate = new Date(now).toUTCString();
+  if (cachedDate === null) {
+    const now = new Date();
+    cachedDate = now.toUTCString();
+    setTimeout(forgetDate, 1000 - now.getMilliseconds()).unref();
   }
   return cachedDate;
+}
+
+function forgetDate(): void {
+  cachedDate = null;
 }
 
 /**

@@ -32,6 +32,17 @@ test('every response carries Server and Date', async () => {
   assert.match(res.header('date') ?? '', /^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
 });
 
+test('the Date header is the current second: it changes once the second is over', async () => {
+  const site = new Site(new Resource());
+  const first = await render(site, { uri: '/' });
+  const date = first.header('date')!;
+  assert.equal(date, new Date(Date.parse(date)).toUTCString());
+  assert.ok(Math.abs(Date.parse(date) - Date.now()) < 1500);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const later = await render(site, { uri: '/' });
+  assert.ok(Date.parse(later.header('date')!) > Date.parse(date), `${later.header('date')} is after ${date}`);
+});
+
 test('VERSION matches package.json', () => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   assert.equal(VERSION, pkg.version);
