@@ -522,11 +522,12 @@ export class Request {
   }
 
   /**
-   * Sets a header whose name and value were validated beforehand (the Site's own defaults).
+   * Sets a header whose name and value were validated beforehand (the Site's own defaults); `key`
+   * is the name in lower case, which callers with a constant name pass to spare the lookup.
    * @internal
    */
-  setTrustedHeader(name: string, value: string): void {
-    this.#headers.set(headerKey(name), name, value);
+  setTrustedHeader(name: string, value: string, key: string = headerKey(name)): void {
+    this.#headers.set(key, name, value);
   }
 
   /** Adds a response header value, keeping earlier ones. */

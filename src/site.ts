@@ -144,8 +144,8 @@ export class Site {
 
   #applyDefaultHeaders(request: Request): void {
     // These were validated once, in the constructor; this runs for every request.
-    request.setTrustedHeader('Date', httpDate());
-    if (this.serverHeader) request.setTrustedHeader('Server', this.serverHeader);
+    request.setTrustedHeader('Date', httpDate(), 'date');
+    if (this.serverHeader) request.setTrustedHeader('Server', this.serverHeader, 'server');
     for (const [name, value] of this.headers) request.addHeader(name, value);
   }
 

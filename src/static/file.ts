@@ -476,17 +476,17 @@ export class File extends Resource {
     const ft = facts.type;
     const { baseTag, lastModified } = facts;
     // Every value below was checked once (types when first looked up, the rest built here).
-    request.setTrustedHeader('Content-Type', ft.type);
-    request.setTrustedHeader('X-Content-Type-Options', 'nosniff');
-    request.setTrustedHeader('Accept-Ranges', 'bytes');
-    request.setTrustedHeader('Last-Modified', facts.lastModifiedText);
+    request.setTrustedHeader('Content-Type', ft.type, 'content-type');
+    request.setTrustedHeader('X-Content-Type-Options', 'nosniff', 'x-content-type-options');
+    request.setTrustedHeader('Accept-Ranges', 'bytes', 'accept-ranges');
+    request.setTrustedHeader('Last-Modified', facts.lastModifiedText, 'last-modified');
     const cacheControl = this.cacheControl;
     if (cacheControl) {
       if (cacheControl !== tree.checkedCacheControl) {
         assertHeader('Cache-Control', cacheControl);
         tree.checkedCacheControl = cacheControl;
       }
-      request.setTrustedHeader('Cache-Control', cacheControl);
+      request.setTrustedHeader('Cache-Control', cacheControl, 'cache-control');
     }
 
     const rangeHeader = request.getHeader('range');
@@ -499,7 +499,7 @@ export class File extends Resource {
     }
     if (rep.coding) request.setHeader('Content-Encoding', rep.coding);
     if (rep.coding || rangeHeader !== undefined) request.setEncoder(null);
-    request.setTrustedHeader('ETag', rep.etag);
+    request.setTrustedHeader('ETag', rep.etag, 'etag');
 
     const h = request.requestHeaders;
     const ifMatch = h.get('if-match');
