@@ -37,7 +37,11 @@ export const DEFAULT_HIDDEN: HiddenPolicy = {
  */
 export function isSafeSegment(segment: string): boolean {
   if (segment === '' || segment === '.' || segment === '..') return false;
-  return !/[/\\\0]/.test(segment);
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i);
+    if (c === 47 /* / */ || c === 92 /* \ */ || c === 0) return false;
+  }
+  return true;
 }
 
 /** Whether `name` is hidden under `policy` (requests for it get 404; listings leave it out). */

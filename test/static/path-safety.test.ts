@@ -23,6 +23,11 @@ for (const [segment, safe] of SEGMENTS) {
   test(`isSafeSegment(${JSON.stringify(segment)}) is ${safe}`, () => assert.equal(isSafeSegment(segment), safe));
 }
 
+test('isSafeSegment refuses exactly empty, dot and dot-dot segments and any holding /, \\ or NUL', () => {
+  const segment = fc.oneof(fc.string(), fc.array(fc.constantFrom('.', '/', '\\', '\0', 'a', 'ü'), { maxLength: 4 }).map((cs) => cs.join('')));
+  fc.assert(fc.property(segment, (s) => isSafeSegment(s) === (!['', '.', '..'].includes(s) && !/[/\\\0]/.test(s))));
+});
+
 const HIDDEN: Array<[string, boolean]> = [
   ['.env', true],
   ['.git', true],
