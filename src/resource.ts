@@ -116,7 +116,8 @@ export class Resource {
   render(request: Request): RenderResult {
     const method = request.method;
     const self = this as unknown as Record<string, unknown>;
-    if (METHOD_NAME.test(method)) {
+    // Only upper-case names dispatch, so a request cannot reach `constructor` or other members.
+    if (KNOWN_METHODS.has(method) || METHOD_NAME.test(method)) {
       const handler = self[method];
       if (typeof handler === 'function') return (handler as Handler).call(this, request);
     }
