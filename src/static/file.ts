@@ -129,6 +129,12 @@ function childPath(dir: string, name: string): string {
   return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
 }
 
+/** Whether `record` has an enumerable key; stops at the first, without listing them. */
+function hasKeys(record: object): boolean {
+  for (const _ in record) return true;
+  return false;
+}
+
 type StatResult = Stats | 403 | 404;
 
 const QUIET = { throwIfNoEntry: false } as const;
@@ -358,7 +364,7 @@ export class File extends Resource {
 
   /** The resource for the entry `name` (already stat'ed): a processor's, or a child File. */
   #childFor(name: string, st: Stats): Resource {
-    const processor = this.processors[extensionOf(name)];
+    const processor = hasKeys(this.processors) ? this.processors[extensionOf(name)] : undefined;
     if (processor && st.isFile()) {
       const path = childPath(this.path, name);
       const rel = [...this.#rel(), name];
