@@ -41,11 +41,9 @@ export class ResponseHeaders {
 
   /** Replaces every value of the field with `value` (in its place when it was set before). */
   set(key: string, name: string, value: string): void {
-    const keys = this.#keys;
-    const i = keys.indexOf(key);
+    const i = this.#keys.indexOf(key);
     if (i === -1) {
-      keys.push(key);
-      this.#lines.push(name, value);
+      this.#append(key, name, value);
       return;
     }
     this.#lines[2 * i] = name;
@@ -61,27 +59,18 @@ export class ResponseHeaders {
     }
     const i = this.#keys.indexOf(key);
     if (i === -1) {
-      for (const v of values) this.#insert(this.#keys.length, key, name, v);
+      for (const v of values) this.#append(key, name, v);
       return;
     }
-    this.#dropAfter(i, key);
-    this.#keys.splice(i, 1);
-    this.#lines.splice(2 * i, 2);
+    this.delete(key);
     for (let n = 0; n < values.length; n++) this.#insert(i + n, key, name, values[n]!);
   }
 
   /** Adds a value to the field, after its earlier values. */
   add(key: string, name: string, value: string): void {
-    const keys = this.#keys;
-    const i = keys.indexOf(key);
-    if (i === -1) {
-      keys.push(key);
-      this.#lines.push(name, value);
-      return;
-    }
-    let end = i + 1;
-    while (keys[end] === key) end++;
-    this.#insert(end, key, name, value);
+    const i = this.#keys.indexOf(key);
+    if (i === -1) this.#append(key, name, value);
+    else this.#insert(this.#endOf(i, key), key, name, value);
   }
 
   /** The field's values joined with `, `, or undefined. */
@@ -102,9 +91,9 @@ export class ResponseHeaders {
   delete(key: string): void {
     const i = this.#keys.indexOf(key);
     if (i === -1) return;
-    this.#dropAfter(i, key);
-    this.#keys.splice(i, 1);
-    this.#lines.splice(2 * i, 2);
+    const count = this.#endOf(i, key) - i;
+    this.#keys.splice(i, count);
+    this.#lines.splice(2 * i, 2 * count);
   }
 
   /** Removes every field. */
@@ -126,14 +115,24 @@ export class ResponseHeaders {
     return out;
   }
 
+  /** The index just past the lines of `key` that start at line `i`. */
+  #endOf(i: number, key: string): number {
+    let end = i + 1;
+    while (this.#keys[end] === key) end++;
+    return end;
+  }
+
   /** Removes the lines of `key` that follow line `i` (the field's first). */
   #dropAfter(i: number, key: string): void {
-    const keys = this.#keys;
-    let end = i + 1;
-    while (keys[end] === key) end++;
-    if (end === i + 1) return;
-    keys.splice(i + 1, end - i - 1);
-    this.#lines.splice(2 * i + 2, 2 * (end - i - 1));
+    const extra = this.#endOf(i, key) - i - 1;
+    if (extra === 0) return;
+    this.#keys.splice(i + 1, extra);
+    this.#lines.splice(2 * i + 2, 2 * extra);
+  }
+
+  #append(key: string, name: string, value: string): void {
+    this.#keys.push(key);
+    this.#lines.push(name, value);
   }
 
   #insert(at: number, key: string, name: string, value: string): void {
