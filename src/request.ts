@@ -109,13 +109,13 @@ export function encodePathSegment(segment: string): string {
  * Splits a raw path into decoded segments: each is percent-decoded once, `%2F` stays inside its
  * segment. Returns null for invalid percent-escapes or invalid UTF-8 (the Site answers 400).
  *
- * | path         | segments           |
- * |--------------|--------------------|
- * | `a/b`        | `['a', 'b']`       |
- * | `a/`         | `['a', '']`        |
- * | `''`         | `['']`             |
- * | `a%2Fb/%C3%BC` | `['a/b', 'ü']`   |
- * | `%zz`, `%C3` | null               |
+ * | path             | segments         |
+ * |------------------|------------------|
+ * | `a/b`            | `['a', 'b']`     |
+ * | `a/`             | `['a', '']`      |
+ * | `''`             | `['']`           |
+ * | `a%2Fb/%C3%BC`   | `['a/b', 'ü']`   |
+ * | `%zz`, `%C3`     | null             |
  */
 export function splitPath(path: string): string[] | null {
   return splitSegments(path, 0);
