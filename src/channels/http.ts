@@ -1,15 +1,15 @@
-// The HTTP channel: HTTP/1.1 over node:http, and HTTPS over node:http2 with HTTP/2 negotiated by ALPN
-// and HTTP/1.1 as the fallback, all with the limits and timeouts of SECURITY.md.
+// The HTTP channel: plain HTTP/1.1 on Trellis's own channel, and HTTPS with HTTP/2 (node:http2)
+// negotiated by ALPN and HTTP/1.1 (the same own channel) as the fallback, all with the limits and
+// timeouts of SECURITY.md.
 import { readFileSync } from 'node:fs';
-import { createServer, type Server as HttpServer } from 'node:http';
 import type { Http2SecureServer, Http2Session, ServerHttp2Stream } from 'node:http2';
-import type { Socket } from 'node:net';
-import { reasonPhrase } from '../http/status.js';
-import type { Site, SiteLimits } from '../site.js';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { Site } from '../site.js';
 import type { Endpoint } from './endpoint.js';
+import { Http1Server } from './http1/connection.js';
 import { bindServer, capConnectionsPerIp, ListenError, type Listener } from './listen.js';
 import { nodeRequestListener } from './node-listener.js';
-import { upgradeListener } from './upgrade.js';
 
 /** HTTP/2 error code ENHANCE_YOUR_CALM (RFC 9113 §7). */
 const H2_ENHANCE_YOUR_CALM = 0x0b;
@@ -24,74 +24,15 @@ const H2_RATIO_MIN_STREAMS = 200;
 const H2_MAX_STREAMS_PER_SESSION = 10_000;
 
 /**
- * Answers what Node's parser rejects before a Request exists, then closes (SECURITY.md §3.1): an
- * overlong request line is 414, overlong headers 431, a header timeout 408, anything else 400.
+ * A server for plain HTTP/1.1 on Trellis's own channel (`http1/connection.ts`): half-open
+ * connections allowed (a client may send its request and FIN), per-IP connection caps, and
+ * `closeIdleConnections()` for graceful shutdown.
  */
-function clientErrorHandler(limits: SiteLimits) {
-  return (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => onClientError(err, socket, limits);
-}
-
-function onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket, limits: SiteLimits): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  let status = 400;
-  if (err.code === 'HPE_HEADER_OVERFLOW') {
-    const raw = err.rawPacket;
-    const lineEnd = raw ? raw.indexOf('\n') : -1;
-    status = !raw || lineEnd === -1 || lineEnd > limits.maxUriLength ? 414 : 431;
-  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT') {
-    status = 408;
-  }
-  const body = `${status} ${reasonPhrase(status)}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-  );
-  socket.destroySoon();
-}
-
-type Http1Settings = {
-  keepAliveTimeout: number;
-  headersTimeout: number;
-  requestTimeout: number;
-  maxHeadersCount: number | null;
-  maxRequestsPerSocket: number | null;
-  timeout: number;
-};
-
-/** Applies the HTTP/1 limits to a node:http server (or the HTTP/1 fallback of an http2 server). */
-function applyHttp1Limits(server: Partial<Http1Settings>, limits: SiteLimits): void {
-  server.keepAliveTimeout = limits.keepAliveTimeout;
-  server.headersTimeout = limits.headerTimeout;
-  // Slow bodies are handled by the body watchdog, not by a whole-request deadline.
-  server.requestTimeout = 0;
-  // One more than allowed, so the listener can tell "too many" (431) from "exactly the cap".
-  server.maxHeadersCount = limits.maxHeaderCount + 1;
-  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
-  server.timeout = limits.writeIdleTimeout;
-}
-
-/** A node:http server serving `site` over plain HTTP/1.1. */
-export function createHttpServer(site: Site, options: { unixPath?: string | null } = {}): HttpServer {
-  const limits = site.limits;
-  const server = createServer(
-    {
-      // Node's own cap covers request line and headers together; the listener then applies the
-      // separate 414 and 431 limits exactly.
-      maxHeaderSize: limits.maxUriLength + limits.maxHeaderBytes + 1024,
-      connectionsCheckingInterval: 1000,
-      joinDuplicateHeaders: false,
-    },
-    nodeRequestListener(site, { secure: false, unixPath: options.unixPath ?? null }),
-  );
-  applyHttp1Limits(server as unknown as Partial<Http1Settings>, limits);
-  server.on('clientError', clientErrorHandler(limits));
-  // Upgrade (WebSocket) and CONNECT requests reach the resource tree too, with their raw socket.
-  const onUpgrade = upgradeListener(site, { secure: false, unixPath: options.unixPath ?? null });
-  server.on('upgrade', onUpgrade);
-  server.on('connect', onUpgrade);
-  capConnectionsPerIp(server, limits.maxConnectionsPerIp);
+export function createHttpServer(site: Site, options: { unixPath?: string | null } = {}): NetServer {
+  const http1 = new Http1Server(site, { secure: false, unixPath: options.unixPath ?? null });
+  const server = createNetServer({ allowHalfOpen: true }, (socket) => http1.accept(socket));
+  Object.assign(server, { closeIdleConnections: () => http1.closeIdleConnections() });
+  capConnectionsPerIp(server, site.limits.maxConnectionsPerIp);
   return server;
 }
 
@@ -143,47 +84,61 @@ function guardSession(session: Http2Session): void {
   });
 }
 
-/** An HTTPS server serving `site` with HTTP/2 (ALPN `h2`) and HTTP/1.1 (`http/1.1`). */
-export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http2SecureServer> {
-  const { createSecureServer } = await import('node:http2');
+/** What {@link createHttpsServer} builds: the TLS listener, and the HTTP/2 server its `h2` connections go to. */
+export interface HttpsServers {
+  /** Listens; answers HTTP/1.1 itself and passes `h2` connections to {@link h2}. */
+  server: TlsServer;
+  /** Serves the HTTP/2 connections ALPN chose; never listens on its own. */
+  h2: Http2SecureServer;
+}
+
+/**
+ * An HTTPS server serving `site` with HTTP/2 (ALPN `h2`) and HTTP/1.1 (`http/1.1`, or no ALPN):
+ * TLS is terminated once, then each connection goes to node:http2 or to Trellis's own HTTP/1.1
+ * channel by the protocol it negotiated.
+ */
+export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<HttpsServers> {
+  const [{ createSecureServer }, { createServer: createTlsServer }] = await Promise.all([import('node:http2'), import('node:tls')]);
   const limits = site.limits;
-  let server: Http2SecureServer;
+  let server: TlsServer;
   try {
-    server = createSecureServer(
-      {
-        key: tls.key,
-        cert: tls.cert,
-        allowHTTP1: true,
-        settings: {
-          maxConcurrentStreams: limits.h2MaxConcurrentStreams,
-          maxHeaderListSize: limits.h2MaxHeaderListSize,
-        },
-        maxSessionMemory: 10,
-        maxHeaderListPairs: limits.maxHeaderCount + 4,
-      },
-      nodeRequestListener(site, { secure: true }),
-    );
+    server = createTlsServer({ key: tls.key, cert: tls.cert, ALPNProtocols: ['h2', 'http/1.1'], allowHalfOpen: true });
   } catch (err) {
     throw new ListenError(`cannot use the TLS key and certificate: ${(err as Error).message}; check that --privkey and --certificate are a matching PEM pair`, 'ETLS');
   }
-  applyHttp1Limits(server as unknown as Partial<Http1Settings>, limits);
-  server.setTimeout(limits.writeIdleTimeout);
-  server.on('clientError', clientErrorHandler(limits));
-  server.on('session', guardSession);
-  // HTTP/1.1 Upgrade requests over TLS (WebSocket through the reverse proxy) reach the resource tree
-  // as on the plain channel; HTTP/2 has no Upgrade.
-  server.on('upgrade', upgradeListener(site, { secure: true }));
+  const h2 = createSecureServer(
+    {
+      allowHTTP1: false,
+      settings: {
+        maxConcurrentStreams: limits.h2MaxConcurrentStreams,
+        maxHeaderListSize: limits.h2MaxHeaderListSize,
+      },
+      maxSessionMemory: 10,
+      maxHeaderListPairs: limits.maxHeaderCount + 4,
+    },
+    nodeRequestListener(site, { secure: true }),
+  );
+  h2.setTimeout(limits.writeIdleTimeout);
+  h2.on('session', guardSession);
+  const http1 = new Http1Server(site, { secure: true });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === 'h2') h2.emit('secureConnection', socket);
+    else http1.accept(socket);
+  });
+  // A failed handshake only concerns its own connection.
+  server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());
+  Object.assign(server, { closeIdleConnections: () => http1.closeIdleConnections() });
   capConnectionsPerIp(server, limits.maxConnectionsPerIp);
-  return server;
+  return { server, h2 };
 }
 
 /** Starts an HTTP or HTTPS listener for `site` on `ep` (tcp, ssl or unix). */
 export async function listenHttp(site: Site, ep: Endpoint, tls?: TlsFiles): Promise<Listener> {
   if (ep.type === 'ssl' || tls) {
     const files = tls ?? (ep.type === 'ssl' ? readTlsFiles(ep.privateKey, ep.certKey) : undefined)!;
-    const server = await createHttpsServer(site, files);
+    const { server, h2 } = await createHttpsServer(site, files);
     const sessions = new Set<Http2Session>();
-    server.on('session', (session: Http2Session) => {
+    h2.on('session', (session: Http2Session) => {
       sessions.add(session);
       session.once('close', () => sessions.delete(session));
     });

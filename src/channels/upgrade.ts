@@ -1,12 +1,12 @@
-// Upgrade and CONNECT requests on the HTTP/1.1 channel: node:http hands these over as a raw socket,
-// so they get a Request whose response is written straight to the socket, and the socket is kept
-// for a resource (the reverse proxy's WebSocket pass-through, the forward proxy's CONNECT) to take.
-import type { IncomingMessage } from 'node:http';
+// Upgrade and CONNECT requests on the HTTP/1.1 channel: the channel hands these over with their raw
+// socket, so they get a Request whose response is written straight to the socket, and the socket is
+// kept for a resource (the reverse proxy's WebSocket pass-through, the forward proxy's CONNECT) to take.
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { RequestHeaders } from '../http/headers.js';
 import { Request, type ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
-import { checkRequestHead, socketAddress } from './node-listener.js';
+import { socketAddress } from './node-listener.js';
 
 /** The raw connection behind an Upgrade or CONNECT request. */
 export interface UpgradeSocket {
@@ -41,53 +41,58 @@ function rawSink(socket: Duplex, taken: () => boolean): ResponseSink {
       if (taken()) return;
       if (chunk) socket.end(chunk);
       else socket.end();
+      // Read and drop whatever else the client sends, so the close completes.
+      socket.resume();
     },
     onDrain: (listener) => void socket.once('drain', listener),
     abort: () => socket.destroy(),
   };
 }
 
+/** The request line and header fields of an Upgrade or CONNECT request, as the HTTP/1.1 channel parsed them. */
+export interface UpgradeHead {
+  method: string;
+  uri: string;
+  /** `1.1` or `1.0`. */
+  httpVersion: string;
+  /** Header fields, flat: name, value, name, value, ... */
+  rawHeaders: string[];
+}
+
 /**
- * A listener for node:http's `upgrade` and `connect` events that sends the request through the Site
- * like any other. Resources that do not take the socket answer normally and the connection closes
- * (ignoring an Upgrade is allowed, RFC 9110 §7.8).
+ * Sends an Upgrade or CONNECT request through the Site like any other, with its raw socket kept for
+ * a resource to take. Resources that do not take the socket answer normally and the connection
+ * closes (ignoring an Upgrade is allowed, RFC 9110 §7.8). The head was checked by the channel's
+ * parser; `rest` holds the bytes that followed it.
  */
-export function upgradeListener(site: Site, options: { secure: boolean; unixPath?: string | null }): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function serveUpgrade(site: Site, head: UpgradeHead, socket: Socket, rest: Buffer, options: { secure: boolean; unixPath?: string | null }): void {
   const unixPath = options.unixPath ?? null;
-  return (req, socket, head) => {
-    socket.on('error', () => socket.destroy());
-    let taken = false;
-    const s = socket as Duplex & { remoteAddress?: string; remoteFamily?: string; remotePort?: number; localAddress?: string; localPort?: number };
-    const request = new Request({
-      method: req.method!,
-      uri: req.url!,
-      clientproto: `HTTP/${req.httpVersion}`,
-      headers: RequestHeaders.fromFlat(req.rawHeaders),
-      body: null,
-      client: socketAddress(s.remoteAddress, s.remoteFamily, s.remotePort, unixPath),
-      local: socketAddress(s.localAddress, s.remoteFamily, s.localPort, unixPath),
-      secure: options.secure || Boolean((socket as { encrypted?: boolean }).encrypted),
-      sink: rawSink(socket, () => taken),
-      channel: 'http/1.1',
-      contentLength: null,
-    });
-    upgrades.set(request, {
-      socket,
-      head,
-      take: () => {
-        taken = true;
-      },
-    });
-    socket.once('close', () => {
-      if (!taken) request.connectionLost(new Error('Connection lost'));
-    });
-    const refusal = checkRequestHead(req.url!, req.httpVersion, req.rawHeaders, site.limits);
-    if (refusal) {
-      site.refuse(request, refusal.status, refusal.detail);
-      return;
-    }
-    site.handle(request);
-  };
+  socket.on('error', () => socket.destroy());
+  let taken = false;
+  const request = new Request({
+    method: head.method,
+    uri: head.uri,
+    clientproto: `HTTP/${head.httpVersion}`,
+    headers: RequestHeaders.fromFlat(head.rawHeaders),
+    body: null,
+    client: socketAddress(socket.remoteAddress, socket.remoteFamily, socket.remotePort, unixPath),
+    local: socketAddress(socket.localAddress, socket.remoteFamily, socket.localPort, unixPath),
+    secure: options.secure,
+    sink: rawSink(socket, () => taken),
+    channel: 'http/1.1',
+    contentLength: null,
+  });
+  upgrades.set(request, {
+    socket,
+    head: rest,
+    take: () => {
+      taken = true;
+    },
+  });
+  socket.once('close', () => {
+    if (!taken) request.connectionLost(new Error('Connection lost'));
+  });
+  site.handle(request);
 }
 
 /**

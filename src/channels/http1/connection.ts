@@ -1,0 +1,746 @@
+// Trellis's own HTTP/1.1 server channel: reads requests off a socket with the strict head parser,
+// feeds bodies with backpressure, answers pipelined requests in order, frames each response
+// (Content-Length, chunked, or close-delimited), and keeps connections alive within the limits.
+import type { Socket } from 'node:net';
+import { ChunkedDecoder } from '../../http/chunked.js';
+import { RequestHeaders } from '../../http/headers.js';
+import { reasonPhrase } from '../../http/status.js';
+import { Request, type Address, type ResponseSink } from '../../request.js';
+import type { Site, SiteLimits } from '../../site.js';
+import { GatewayBody } from '../gateway.js';
+import { socketAddress } from '../node-listener.js';
+import { serveUpgrade } from '../upgrade.js';
+import { parseRequestHead, type HeadLimits, type RequestHead } from './request-head.js';
+
+/** Bytes of pipelined requests buffered while a response is being written, before reading pauses. */
+const PIPELINE_BUFFER = 64 * 1024;
+/** Unsent response bytes after which the next pipelined request waits for the socket to drain. */
+const PIPELINE_WRITE_BACKLOG = 64 * 1024;
+/** Most bytes of an unread request body read and thrown away to keep the connection; past it, close. */
+const DISCARD_LIMIT = 256 * 1024;
+/** How long a closing connection waits for the client to read the last response before it is destroyed. */
+const LINGER_MS = 2000;
+/** Bodies up to this size leave in one buffer with their head; larger ones follow it in a corked second write. */
+const COALESCE_LIMIT = 16 * 1024;
+/** Control characters other than HTAB: replaced in a reason phrase so it cannot split the head. */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\uffff]/;
+const CONTROLS = new RegExp(CONTROL.source, 'g');
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+/** Options of {@link Http1Server}. */
+export interface Http1Options {
+  /** The connections arrive over TLS (`isSecure()` is true). Default false. */
+  secure?: boolean;
+  /** The UNIX socket path, reported as the local address. Default null. */
+  unixPath?: string | null;
+}
+
+/** Where a connection is between requests. */
+const enum Phase {
+  /** Waiting for (the rest of) a request head. */
+  Head,
+  /** A request is being answered (its body may still be arriving). */
+  Exchange,
+  /** Finishing: no more requests are read. */
+  Closing,
+}
+
+/** How the current response body is delimited (RFC 9112 §6). */
+const enum Framing {
+  /** No body: HEAD, 1xx, 204, 304. */
+  None,
+  Length,
+  Chunked,
+  /** HTTP/1.0 without a length: the body ends when the connection does. */
+  Close,
+}
+
+/**
+ * Serves a Site over HTTP/1.1 on sockets handed to {@link accept}: from a `net.Server`, or the
+ * HTTP/1.1 side of a TLS server whose ALPN chose `http/1.1`. One timer per server enforces the
+ * timeouts of SECURITY.md §3.3 on every connection it holds:
+ *
+ * | state                                   | limit               | then |
+ * |-----------------------------------------|---------------------|------|
+ * | idle between requests                   | `keepAliveTimeout`  | close |
+ * | part of a head received, or none yet    | `headerTimeout`     | 408 and close (silent close if nothing came) |
+ * | a body arriving with no progress        | `bodyIdleTimeout`   | close |
+ * | a body slower than `bodyMinRate` after 10 s | `bodyMinRate`   | close |
+ * | response bytes the client will not take | `writeIdleTimeout`  | close |
+ *
+ * @example
+ * const http1 = new Http1Server(site);
+ * net.createServer({ allowHalfOpen: true }, (socket) => http1.accept(socket)).listen(8080);
+ */
+export class Http1Server {
+  readonly site: Site;
+  readonly limits: SiteLimits;
+  readonly headLimits: HeadLimits;
+  readonly secure: boolean;
+  readonly unixPath: string | null;
+  /** Set at shutdown: responses say `Connection: close` and idle connections are closed. */
+  draining = false;
+  readonly #connections = new Set<Connection>();
+  #sweep: NodeJS.Timeout | null = null;
+
+  constructor(site: Site, options: Http1Options = {}) {
+    this.site = site;
+    this.limits = site.limits;
+    this.headLimits = { maxUriLength: site.limits.maxUriLength, maxHeaderBytes: site.limits.maxHeaderBytes, maxHeaderCount: site.limits.maxHeaderCount };
+    this.secure = options.secure ?? false;
+    this.unixPath = options.unixPath ?? null;
+  }
+
+  /** Starts serving HTTP/1.1 on a connected socket. */
+  accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    const connection = new Connection(this, socket);
+    this.#connections.add(connection);
+    this.#sweep ??= this.#startSweep();
+  }
+
+  /** Connections open now. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /** Shutdown: from now on every response closes its connection, and idle connections close now. */
+  closeIdleConnections(): void {
+    this.draining = true;
+    for (const connection of this.#connections) connection.closeIfIdle();
+  }
+
+  /** @internal A connection that closed or was handed to another protocol. */
+  forget(connection: Connection): void {
+    this.#connections.delete(connection);
+    if (this.#connections.size === 0 && this.#sweep) {
+      clearInterval(this.#sweep);
+      this.#sweep = null;
+    }
+  }
+
+  #startSweep(): NodeJS.Timeout {
+    const l = this.limits;
+    const shortest = Math.min(l.keepAliveTimeout, l.headerTimeout, l.bodyIdleTimeout, l.writeIdleTimeout);
+    const period = Math.max(25, Math.min(1000, Math.floor(shortest / 4)));
+    const timer = setInterval(() => {
+      const now = Date.now();
+      for (const connection of this.#connections) connection.check(now);
+    }, period);
+    timer.unref();
+    return timer;
+  }
+}
+
+/** The ResponseSink of one request: calls from a request whose exchange is over do nothing. */
+class ExchangeSink implements ResponseSink {
+  readonly #connection: Connection;
+  readonly #serial: number;
+
+  constructor(connection: Connection, serial: number) {
+    this.#connection = connection;
+    this.#serial = serial;
+  }
+
+  writeHead(code: number, reason: string, headers: Array<[string, string]>): void {
+    this.#connection.writeHead(this.#serial, code, reason, headers.flat());
+  }
+
+  writeHeadFlat(code: number, reason: string, flat: string[]): void {
+    this.#connection.writeHead(this.#serial, code, reason, flat);
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.#connection.writeBody(this.#serial, chunk);
+  }
+
+  end(chunk?: Buffer): void {
+    this.#connection.endBody(this.#serial, chunk ?? null);
+  }
+
+  endText(text: string): void {
+    this.#connection.endBody(this.#serial, text);
+  }
+
+  onDrain(listener: () => void): void {
+    this.#connection.socket.once('drain', listener);
+  }
+
+  abort(): void {
+    this.#connection.socket.destroy();
+  }
+
+  closeAfterResponse(): void {
+    this.#connection.closeAfter(this.#serial);
+  }
+}
+
+/** One client connection: a state machine over its bytes, one exchange at a time. */
+class Connection {
+  readonly socket: Socket;
+  readonly #server: Http1Server;
+  #phase = Phase.Head;
+  /** Received bytes not yet consumed: `#buf[#off..]`. */
+  #buf: Buffer | null = null;
+  #off = 0;
+  /** When the current phase began (for the head and keep-alive timeouts). */
+  #since = Date.now();
+  #served = 0;
+  #addresses: { client: Address; local: Address } | null = null;
+  /** Paused because the body reader is behind, or because pipelined bytes piled up. */
+  #bodyPaused = false;
+  #pipelinePaused = false;
+  #clientEnded = false;
+
+  // The current exchange.
+  #serial = 0;
+  #request: Request | null = null;
+  #minor: 0 | 1 = 1;
+  #keepAliveAsked = false;
+  #isHead = false;
+  #closeAsked = false;
+  #body: GatewayBody | null = null;
+  #chunkedBody = false;
+  #bodyDone = true;
+  #bodyRemaining = 0;
+  #decoder: ChunkedDecoder | null = null;
+  #discarding = false;
+  #discarded = 0;
+  #expectContinue = false;
+  #bodyBytesAt = 0;
+  #bodyProgressAt = 0;
+  #bodyStartedAt = 0;
+  #bodyStartBytes = 0;
+  // The current response.
+  #headText: string | null = null;
+  #headSent = false;
+  #framing = Framing.None;
+  #declaredLength = 0;
+  #written = 0;
+  #keepAlive = false;
+  #responseDone = false;
+  // Write stall detection.
+  #writtenAt = Date.now();
+  #writtenMark = 0;
+
+  constructor(server: Http1Server, socket: Socket) {
+    this.#server = server;
+    this.socket = socket;
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', noop);
+    socket.once('close', this.#onClose);
+  }
+
+  // ---- reading ----
+
+  #onData = (chunk: Buffer): void => {
+    if (this.#phase === Phase.Closing) return;
+    if (this.#buf === null || this.#off >= this.#buf.length) {
+      this.#buf = chunk;
+      this.#off = 0;
+    } else {
+      this.#buf = Buffer.concat([this.#buf.subarray(this.#off), chunk]);
+      this.#off = 0;
+    }
+    this.#pump();
+  };
+
+  #onEnd = (): void => {
+    this.#clientEnded = true;
+    if (this.#phase === Phase.Head) {
+      // Nothing more will come: with no complete request buffered there is nothing left to answer.
+      if (this.#buf === null || this.#off >= this.#buf.length) this.#close();
+      return;
+    }
+    if (this.#discarding) {
+      this.#close();
+      return;
+    }
+    if (!this.#bodyDone) {
+      this.#body?.destroy(new Error('The client closed the connection before the request body was complete.'));
+      this.#bodyDone = true;
+    }
+  };
+
+  #onClose = (): void => {
+    this.#phase = Phase.Closing;
+    this.#server.forget(this);
+    if (!this.#bodyDone) this.#body?.destroy(new Error('Connection lost'));
+    const request = this.#request;
+    if (request && !this.#responseDone) request.connectionLost(new Error('Connection lost'));
+  };
+
+  /** Consumes what the buffer holds, as far as the current phase allows. */
+  #pump(): void {
+    while (this.#buf !== null && this.#off < this.#buf.length) {
+      if (this.#phase === Phase.Head) {
+        if (!this.#readHead()) return;
+        // An exchange that finished at once has already arranged for what follows.
+        if ((this.#phase as Phase) !== Phase.Exchange) return;
+      } else if (this.#phase === Phase.Exchange) {
+        if (!this.#bodyDone) {
+          this.#readBody();
+          if (!this.#bodyDone) return;
+          continue;
+        }
+        // Pipelined bytes wait for the current response; too many pause the socket.
+        if (this.#buf.length - this.#off > PIPELINE_BUFFER && !this.#pipelinePaused) {
+          this.#pipelinePaused = true;
+          this.socket.pause();
+        }
+        return;
+      } else {
+        return;
+      }
+    }
+    this.#buf = null;
+    this.#off = 0;
+  }
+
+  /** Parses a head from the buffer and starts its exchange; false when more bytes are needed. */
+  #readHead(): boolean {
+    const buf = this.#buf!;
+    const parsed = parseRequestHead(buf, this.#off, buf.length, this.#server.headLimits);
+    if (parsed.kind === 'partial') {
+      // A half-closed client will not finish this head.
+      if (this.#clientEnded) this.#close();
+      return false;
+    }
+    if (parsed.kind === 'error') {
+      this.#refuseRaw(parsed.status, parsed.detail);
+      return false;
+    }
+    this.#off += parsed.length;
+    const head = parsed.head;
+    if (head.upgrade) {
+      this.#handOver(head);
+      return false;
+    }
+    this.#startExchange(head);
+    return true;
+  }
+
+  #startExchange(head: RequestHead): void {
+    const server = this.#server;
+    const serial = ++this.#serial;
+    this.#phase = Phase.Exchange;
+    this.#minor = head.minor;
+    this.#keepAliveAsked = head.keepAlive;
+    this.#isHead = head.method === 'HEAD';
+    this.#closeAsked = false;
+    this.#headText = null;
+    this.#headSent = false;
+    this.#responseDone = false;
+    this.#discarding = false;
+    this.#discarded = 0;
+    this.#expectContinue = head.expectContinue;
+    let body: GatewayBody | null = null;
+    if (head.chunked || (head.contentLength !== null && head.contentLength > 0)) {
+      body = new GatewayBody(this.#onBodyWanted);
+      this.#bodyDone = false;
+      this.#bodyRemaining = head.chunked ? 0 : head.contentLength!;
+      if (head.chunked) {
+        this.#decoder ??= new ChunkedDecoder();
+        this.#decoder.reset();
+      }
+      const now = Date.now();
+      this.#bodyStartedAt = now;
+      this.#bodyProgressAt = now;
+      this.#bodyStartBytes = this.socket.bytesRead;
+      this.#bodyBytesAt = this.socket.bytesRead;
+    } else {
+      this.#bodyDone = true;
+    }
+    this.#body = body;
+    this.#chunkedBody = head.chunked;
+    this.#addresses ??= {
+      client: socketAddress(this.socket.remoteAddress, this.socket.remoteFamily, this.socket.remotePort, server.unixPath),
+      local: socketAddress(this.socket.localAddress, this.socket.remoteFamily, this.socket.localPort, server.unixPath),
+    };
+    const request = new Request({
+      method: head.method,
+      uri: head.target,
+      clientproto: head.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+      headers: RequestHeaders.fromFlat(head.rawHeaders),
+      body,
+      client: this.#addresses.client,
+      local: this.#addresses.local,
+      secure: server.secure,
+      sink: new ExchangeSink(this, serial),
+      channel: 'http/1.1',
+      contentLength: head.contentLength,
+    });
+    this.#request = request;
+    if (head.expectation !== null && !head.expectContinue) {
+      this.#expectContinue = false;
+      server.site.refuse(request, 417, 'Only "Expect: 100-continue" is supported.');
+      return;
+    }
+    server.site.handle(request);
+  }
+
+  /** Moves body bytes from the buffer into the request body (or throws them away once unwanted). */
+  #readBody(): void {
+    const buf = this.#buf!;
+    const start = this.#off;
+    if (!this.#chunkedBody) {
+      const n = Math.min(this.#bodyRemaining, buf.length - start);
+      this.#bodyRemaining -= n;
+      this.#off += n;
+      if (this.#discarding) this.#discarded += n;
+      else if (this.#body!.feed(buf.subarray(start, start + n)) === false) this.#pauseForBody();
+      if (this.#bodyRemaining === 0) this.#finishBody();
+      return;
+    }
+    const used = this.#decoder!.push(buf, start, this.#discarding ? this.#countDiscarded : this.#feedPiece);
+    if (used < 0) {
+      const reason = this.#decoder!.error ?? 'malformed chunked body';
+      this.#body?.destroy(new Error(reason));
+      this.#bodyDone = true;
+      if (this.#headSent || this.#responseDone) {
+        this.#close();
+        return;
+      }
+      // The resource may still be waiting on the body; answer for it and close.
+      this.#refuseRaw(400, `The chunked request body is malformed: ${reason}.`);
+      return;
+    }
+    this.#off += used;
+    if (this.#discarding && this.#discarded > DISCARD_LIMIT) {
+      this.#close();
+      return;
+    }
+    if (this.#decoder!.done) this.#finishBody();
+  }
+
+  #feedPiece = (piece: Buffer): void => {
+    if (this.#body!.feed(piece) === false) this.#pauseForBody();
+  };
+
+  #countDiscarded = (piece: Buffer): void => {
+    this.#discarded += piece.length;
+  };
+
+  #pauseForBody(): void {
+    if (this.#bodyPaused) return;
+    this.#bodyPaused = true;
+    this.socket.pause();
+  }
+
+  #onBodyWanted = (): void => {
+    if (this.#expectContinue) {
+      // RFC 9110 §10.1.1: the client waits for 100 Continue; send it once the body is wanted.
+      this.#expectContinue = false;
+      if (!this.#headSent && !this.#responseDone && !this.#bodyDone) this.socket.write(CONTINUE);
+    }
+    if (this.#bodyPaused) {
+      this.#bodyPaused = false;
+      if (!this.#pipelinePaused) this.socket.resume();
+    }
+  };
+
+  #finishBody(): void {
+    this.#bodyDone = true;
+    if (!this.#discarding) this.#body!.close();
+    if (this.#responseDone) this.#next();
+  }
+
+  // ---- writing ----
+
+  /** Builds the response head; it leaves with the first body bytes. */
+  writeHead(serial: number, code: number, reason: string, flat: string[]): void {
+    if (serial !== this.#serial || this.#headText !== null || this.#phase !== Phase.Exchange) return;
+    let closeAsked = this.#closeAsked;
+    let length = -1;
+    let head = `HTTP/1.1 ${code} ${CONTROL.test(reason) ? reason.replace(CONTROLS, ' ') : reason}\r\n`;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const name = flat[i]!;
+      const value = flat[i + 1]!;
+      const n = name.length;
+      // Framing and connection fields are the channel's to write (RFC 9112 §6, §9.6).
+      if (n === 10 || n === 14 || n === 17) {
+        const lower = name.toLowerCase();
+        if (lower === 'connection') {
+          if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) closeAsked = true;
+          continue;
+        }
+        if (lower === 'keep-alive' || lower === 'transfer-encoding') continue;
+        if (lower === 'content-length') length = Number(value);
+      }
+      head += `${name}: ${value}\r\n`;
+    }
+    let framing: Framing;
+    if (this.#isHead || code < 200 || code === 204 || code === 304) framing = Framing.None;
+    else if (length >= 0) framing = Framing.Length;
+    else if (this.#minor === 1) {
+      framing = Framing.Chunked;
+      head += 'Transfer-Encoding: chunked\r\n';
+    } else framing = Framing.Close;
+    const server = this.#server;
+    const limits = server.limits;
+    const keepAlive =
+      this.#keepAliveAsked &&
+      !closeAsked &&
+      framing !== Framing.Close &&
+      !server.draining &&
+      this.#served + 1 < limits.maxRequestsPerSocket &&
+      // A large body still unread will not be discarded: say so now rather than close unannounced.
+      (this.#bodyDone || this.#chunkedBody || this.#bodyRemaining <= DISCARD_LIMIT);
+    if (keepAlive) head += `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(limits.keepAliveTimeout / 1000)}\r\n\r\n`;
+    else head += 'Connection: close\r\n\r\n';
+    this.#keepAlive = keepAlive;
+    this.#framing = framing;
+    this.#declaredLength = length;
+    this.#written = 0;
+    this.#headText = head;
+  }
+
+  /** Writes part of the body in the response's framing; false when the socket's buffer is full. */
+  writeBody(serial: number, chunk: Buffer): boolean {
+    if (serial !== this.#serial || this.#responseDone || this.socket.destroyed) return false;
+    const framing = this.#framing;
+    if (framing === Framing.None || chunk.length === 0) {
+      this.#flushHead();
+      return this.socket.writableLength < this.socket.writableHighWaterMark;
+    }
+    if (framing === Framing.Length) {
+      const room = this.#declaredLength - this.#written;
+      if (chunk.length > room) chunk = chunk.subarray(0, Math.max(0, room));
+      this.#written += chunk.length;
+      return this.#send(chunk);
+    }
+    if (framing === Framing.Chunked) {
+      const socket = this.socket;
+      socket.cork();
+      this.#send(Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'));
+      socket.write(chunk);
+      const ok = socket.write(CRLF);
+      socket.uncork();
+      return ok;
+    }
+    return this.#send(chunk);
+  }
+
+  /** Writes the last of the body (a Buffer, or text as UTF-8) and ends the response. */
+  endBody(serial: number, last: Buffer | string | null): void {
+    if (serial !== this.#serial || this.#responseDone) return;
+    if (this.#headText === null) return;
+    const framing = this.#framing;
+    if (last !== null && framing !== Framing.None) {
+      const length = typeof last === 'string' ? Buffer.byteLength(last) : last.length;
+      if (framing === Framing.Length && this.#headText !== '' && length <= COALESCE_LIMIT && length <= this.#declaredLength) {
+        // The usual small response: head and body in one buffer, one write.
+        const head = this.#headText;
+        const out = Buffer.allocUnsafe(head.length + length);
+        out.write(head, 0, 'latin1');
+        if (typeof last === 'string') out.write(last, head.length, 'utf8');
+        else last.copy(out, head.length);
+        this.#headText = '';
+        this.#headSent = true;
+        this.#written = length;
+        this.socket.write(out);
+      } else {
+        const socket = this.socket;
+        socket.cork();
+        this.writeBody(serial, typeof last === 'string' ? Buffer.from(last) : last);
+        if (framing === Framing.Chunked) socket.write(LAST_CHUNK);
+        socket.uncork();
+      }
+    } else {
+      const socket = this.socket;
+      socket.cork();
+      this.#flushHead();
+      if (framing === Framing.Chunked) socket.write(LAST_CHUNK);
+      socket.uncork();
+    }
+    this.#responseDone = true;
+    this.#served++;
+    // A body shorter than its Content-Length leaves the client waiting for bytes that never come.
+    if (framing === Framing.Length && this.#written < this.#declaredLength) this.#keepAlive = false;
+    if (!this.#keepAlive) {
+      this.#close();
+      return;
+    }
+    if (!this.#bodyDone) {
+      // The resource did not read the whole body: read past it to reach the next request, if small.
+      if (!this.#chunkedBody && this.#bodyRemaining > DISCARD_LIMIT) {
+        this.#close();
+        return;
+      }
+      this.#discarding = true;
+      this.#expectContinue = false;
+      this.#body?.destroy();
+      if (this.#bodyPaused) {
+        this.#bodyPaused = false;
+        if (!this.#pipelinePaused) this.socket.resume();
+      }
+      return;
+    }
+    this.#next();
+  }
+
+  /** Marks the connection to close after the response of request `serial`. */
+  closeAfter(serial: number): void {
+    if (serial === this.#serial) this.#closeAsked = true;
+  }
+
+  #flushHead(): void {
+    const head = this.#headText;
+    if (head === null || head === '') return;
+    this.#headText = '';
+    this.#headSent = true;
+    this.socket.write(head, 'latin1');
+  }
+
+  #send(chunk: Buffer): boolean {
+    const head = this.#headText;
+    if (head !== null && head !== '') {
+      this.#headText = '';
+      this.#headSent = true;
+      if (chunk.length <= COALESCE_LIMIT) {
+        const out = Buffer.allocUnsafe(head.length + chunk.length);
+        out.write(head, 0, 'latin1');
+        chunk.copy(out, head.length);
+        return this.socket.write(out);
+      }
+      this.socket.write(head, 'latin1');
+    }
+    return this.socket.write(chunk);
+  }
+
+  // ---- between requests ----
+
+  /** The exchange is over and its body consumed: go on to the next request, if any is waiting. */
+  #next(): void {
+    this.#request = null;
+    this.#body = null;
+    this.#phase = Phase.Head;
+    this.#since = Date.now();
+    const waiting = this.#buf !== null && this.#off < this.#buf.length;
+    if (this.#server.draining || (this.#clientEnded && !waiting)) {
+      this.#close();
+      return;
+    }
+    if (this.#pipelinePaused) {
+      this.#pipelinePaused = false;
+      if (!this.#bodyPaused) this.socket.resume();
+    }
+    if (!waiting) return;
+    // A pipelined request is waiting. Start it on a later turn (no recursion through a long
+    // pipeline), and only once the client has taken most of what was already written.
+    const serial = this.#serial;
+    const go = () => {
+      if (this.#serial === serial && this.#phase === Phase.Head) this.#pump();
+    };
+    if (this.socket.writableLength > PIPELINE_WRITE_BACKLOG) {
+      this.socket.pause();
+      this.#pipelinePaused = true;
+      this.socket.once('drain', go);
+    } else {
+      setImmediate(go);
+    }
+  }
+
+  /** Shutdown: an idle connection closes now; a busy one closes after its response. */
+  closeIfIdle(): void {
+    if (this.#phase === Phase.Head && (this.#buf === null || this.#off >= this.#buf.length)) this.#close();
+  }
+
+  /** Sends a plain error response for a request that never became a Request, then closes. */
+  #refuseRaw(status: number, detail: string): void {
+    const body = `${status} ${reasonPhrase(status)}\n${detail}\n`;
+    if (!this.#headSent && !this.socket.destroyed) {
+      this.socket.write(
+        `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      this.#headSent = true;
+    }
+    if (this.#request && !this.#responseDone) {
+      this.#responseDone = true;
+      this.#request.connectionLost(new Error(detail));
+    }
+    this.#close();
+  }
+
+  /** Stops reading, sends what is queued, and closes; a client that never reads is cut off after a while. */
+  #close(): void {
+    if (this.#phase === Phase.Closing && this.socket.writableEnded) return;
+    this.#phase = Phase.Closing;
+    this.#buf = null;
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.end();
+    // Keep reading (and dropping) so the client's unread request bytes do not turn the close into a reset.
+    socket.resume();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  }
+
+  /** Hands the socket to the Upgrade/CONNECT path with the bytes that followed the head. */
+  #handOver(head: RequestHead): void {
+    const socket = this.socket;
+    const rest = this.#buf!.subarray(this.#off);
+    this.#buf = null;
+    this.#phase = Phase.Closing;
+    socket.off('data', this.#onData);
+    socket.off('end', this.#onEnd);
+    socket.off('close', this.#onClose);
+    socket.off('error', noop);
+    this.#server.forget(this);
+    socket.pause();
+    serveUpgrade(
+      this.#server.site,
+      { method: head.method, uri: head.target, httpVersion: head.minor === 1 ? '1.1' : '1.0', rawHeaders: head.rawHeaders },
+      socket,
+      Buffer.from(rest),
+      { secure: this.#server.secure, unixPath: this.#server.unixPath },
+    );
+  }
+
+  /** Applies the timeouts (see {@link Http1Server}); called by the server's sweep. */
+  check(now: number): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    const limits = this.#server.limits;
+    // Writes the client is not taking.
+    if (socket.writableLength > 0) {
+      if (socket.bytesWritten !== this.#writtenMark) {
+        this.#writtenMark = socket.bytesWritten;
+        this.#writtenAt = now;
+      } else if (now - this.#writtenAt >= limits.writeIdleTimeout) {
+        socket.destroy();
+        return;
+      }
+    } else {
+      this.#writtenMark = socket.bytesWritten;
+      this.#writtenAt = now;
+    }
+    if (this.#phase === Phase.Head) {
+      const waiting = this.#buf !== null && this.#off < this.#buf.length;
+      if (!waiting && this.#served > 0) {
+        if (now - this.#since >= limits.keepAliveTimeout) this.#close();
+        return;
+      }
+      if (now - this.#since < limits.headerTimeout) return;
+      if (waiting) this.#refuseRaw(408, 'The request head did not arrive in time.');
+      else this.#close();
+      return;
+    }
+    if (this.#phase === Phase.Exchange && !this.#bodyDone) {
+      const read = socket.bytesRead;
+      // Time the resource spends not reading (a full buffer) does not count against the client.
+      if (read !== this.#bodyBytesAt || this.#bodyPaused || this.#pipelinePaused) {
+        this.#bodyBytesAt = read;
+        this.#bodyProgressAt = now;
+        return;
+      }
+      const elapsed = (now - this.#bodyStartedAt) / 1000;
+      const tooSlow = elapsed > 10 && (read - this.#bodyStartBytes) / elapsed < limits.bodyMinRate;
+      if (now - this.#bodyProgressAt >= limits.bodyIdleTimeout || tooSlow) socket.destroy();
+    }
+  }
+}
+
+function noop(): void {}
