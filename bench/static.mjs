@@ -40,7 +40,9 @@ events { worker_connections 1024; }
 http {
   include /etc/nginx/mime.types;
   access_log off;
-  sendfile on;
+  # nginx at its fastest here: on this loopback, sendfile measured slower than plain reads for every
+  # size (64 MiB: about 0.7 GB/s with sendfile, 1.4 GB/s without; 1 KiB: 42k against 49k req/s).
+  sendfile off;
   tcp_nopush on;
   keepalive_requests 1000;
   gzip on;
