@@ -336,7 +336,8 @@ class Connection {
     this.#responseDone = false;
     this.#discarding = false;
     this.#discarded = 0;
-    this.#expectContinue = head.expectContinue;
+    // RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.
+    this.#expectContinue = head.expectContinue && head.minor === 1;
     let body: GatewayBody | null = null;
     if (head.chunked || (head.contentLength !== null && head.contentLength > 0)) {
       body = new GatewayBody(this.#onBodyWanted);

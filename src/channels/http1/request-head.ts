@@ -186,7 +186,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   let empty = 0;
   while (i < end && buf[i] === Byte.CR) {
     if (i + 1 === end) return PARTIAL;
-    if (buf[i + 1] !== Byte.LF) return refuse(400, 'The request has a bare Byte.CR.');
+    if (buf[i + 1] !== Byte.LF) return refuse(400, 'The request has a bare CR.');
     if (++empty > MAX_LEADING_EMPTY_LINES) return refuse(400, 'The request starts with too many empty lines.');
     i += 2;
   }
@@ -198,7 +198,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   while (i < stop && TCHAR[buf[i]!] === 1) i++;
   if (i === end) return PARTIAL;
   if (buf[i] !== Byte.SP && i === stop) return refuse(414, `The request line is longer than ${limits.maxUriLength + REQUEST_LINE_SLACK} bytes.`);
-  if (buf[i] !== Byte.SP || i === lineStart) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare Byte.LF.' : 'The request method is malformed.');
+  if (buf[i] !== Byte.SP || i === lineStart) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare LF.' : 'The request method is malformed.');
   const methodEnd = i++;
 
   const targetStart = i;
@@ -227,9 +227,9 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   if (major !== 1 || minor > 1) return refuse(505, 'Only HTTP/1.0 and HTTP/1.1 are served here.');
   i += 3;
   if (i === end) return PARTIAL;
-  if (buf[i] !== Byte.CR) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare Byte.LF.' : 'The request version is malformed.');
+  if (buf[i] !== Byte.CR) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare LF.' : 'The request version is malformed.');
   if (++i === end) return PARTIAL;
-  if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare Byte.CR.');
+  if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare CR.');
   i++;
 
   // Field lines (RFC 9112 §5): name ":" OWS value OWS CRLF, then an empty line.
@@ -250,11 +250,11 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
     const first = buf[i]!;
     if (first === Byte.CR) {
       if (++i === end) return PARTIAL;
-      if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare Byte.CR.');
+      if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare CR.');
       i++;
       break;
     }
-    if (first === Byte.LF) return refuse(400, 'The request has a bare Byte.LF.');
+    if (first === Byte.LF) return refuse(400, 'The request has a bare LF.');
     if (first === Byte.SP || first === Byte.HTAB) return refuse(400, 'The request uses obsolete line folding.');
     if (count === maxCount) return refuse(431, `The request has more than ${maxCount} header fields.`);
 
@@ -274,10 +274,10 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
       if (kind === 1) valueEnd = i;
     }
     if (i === stop) return i === end ? PARTIAL : tooLarge(limits);
-    if (buf[i] !== Byte.CR) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare Byte.LF.' : 'A request header value has a control character.');
+    if (buf[i] !== Byte.CR) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare LF.' : 'A request header value has a control character.');
     if (++i === end) return PARTIAL;
     if (i === headerLimit) return tooLarge(limits);
-    if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare Byte.CR.');
+    if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare CR.');
     i++;
 
     switch (nameEnd - nameStart) {
