@@ -33,7 +33,7 @@ export interface ResponseSink {
   writeHeadFlat?(code: number, reason: string, flat: string[]): void;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer): void;
-  /** Optional fast path: ends with a UTF-8 text body (lets node:http send headers and body in one write). */
+  /** Optional fast path: ends with a UTF-8 text body (lets the channel send headers and body in one write). */
   endText?(text: string): void;
   onDrain(listener: () => void): void;
   /** Drops the connection (used when a response fails after its headers were sent). */

@@ -1,6 +1,6 @@
-// The HTTP channel's request side: turns a node:http (HTTP/1.x) or node:http2 compatibility request
-// into the neutral Request, checks what Node's parser lets through but Trellis refuses, and writes the
-// Request's response back.
+// Node's request objects into the neutral Request: node:http2 compatibility requests (HTTPS with
+// HTTP/2), and node:http requests when a user mounts `Site.listener()` on their own server. Checks
+// what Node's parser lets through but Trellis refuses, and writes the Request's response back.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
