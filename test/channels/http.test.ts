@@ -184,6 +184,10 @@ test('curl negotiates HTTP/2 by ALPN and falls back to HTTP/1.1', async (t) => {
     assert.match(h2.stdout, /\n2$/);
     const h1 = await run(curl, ['-s', '--cacert', tls.cert, '--resolve', resolve, '--http1.1', '-w', '\n%{http_version}', url]);
     assert.match(h1.stdout, /\n1\.1$/);
+    // A client that offers no ALPN at all gets HTTP/1.1 too, and two requests share one connection.
+    const plain = await run(curl, ['-s', '-v', '--cacert', tls.cert, '--resolve', resolve, '--no-alpn', '-w', '\n%{http_version}\n', url, url]);
+    assert.match(plain.stdout, /^Hello at \/hello secure=true[^\n]*\n1\.1\nHello at \/hello secure=true[^\n]*\n1\.1\n$/);
+    assert.match(plain.stderr, /Re-using existing connection/);
   } finally {
     await listener.close(500);
     dir.cleanup();

@@ -251,19 +251,23 @@ class Connection {
   #onEnd = (): void => {
     this.#clientEnded = true;
     if (this.#phase === Phase.Head) {
-      // Nothing more will come: with no complete request buffered there is nothing left to answer.
+      // Nothing more will come: answer what is buffered (a partial head then closes), or close now.
       if (this.#buf === null || this.#off >= this.#buf.length) this.#close();
+      else this.#pump();
       return;
     }
+    if (!this.#bodyDone) this.#bodyCutShort();
+  };
+
+  /** The client half-closed before the body was complete: the reader hears so, or the discarding stops. */
+  #bodyCutShort(): void {
     if (this.#discarding) {
       this.#close();
       return;
     }
-    if (!this.#bodyDone) {
-      this.#body?.destroy(new Error('The client closed the connection before the request body was complete.'));
-      this.#bodyDone = true;
-    }
-  };
+    this.#bodyDone = true;
+    this.#body?.destroy(new Error('The client closed the connection before the request body was complete.'));
+  }
 
   #onClose = (): void => {
     this.#phase = Phase.Closing;
@@ -275,6 +279,12 @@ class Connection {
 
   /** Consumes what the buffer holds, as far as the current phase allows. */
   #pump(): void {
+    this.#consume();
+    // A body that still lacks bytes after a half-close will never get them.
+    if (this.#clientEnded && this.#phase === Phase.Exchange && !this.#bodyDone) this.#bodyCutShort();
+  }
+
+  #consume(): void {
     while (this.#buf !== null && this.#off < this.#buf.length) {
       if (this.#phase === Phase.Head) {
         if (!this.#readHead()) return;
