@@ -122,10 +122,33 @@ function connectionTokens(r: RawResponse): string[] {
   return (r.header('connection') ?? '').split(',').map((token) => token.trim().toLowerCase()).filter(Boolean);
 }
 
+/** Writes 64 KiB pieces as fast as the client takes them, until the client is gone; records why it stopped. */
+class Endless extends Resource {
+  override isLeaf = true;
+  written = 0;
+  lost: Error | null = null;
+  GET(request: Request) {
+    const piece = Buffer.alloc(64 * 1024, 0x61);
+    request.notifyFinish().catch((err: Error) => {
+      this.lost = err;
+    });
+    const pump = async () => {
+      while (!request.disconnected && this.written < 64 * 1024 * 1024) {
+        request.write(piece);
+        this.written += piece.length;
+        await request.drain();
+      }
+    };
+    void pump();
+    return NOT_DONE_YET;
+  }
+}
+
 interface Harness {
   port: number;
   echo: Echo;
   big: Big;
+  endless: Endless;
   /** A connection closed when the test ends. */
   open(): Promise<RawConnection>;
   /** The server's graceful close (serveSite's, 1 s of grace). */
@@ -137,6 +160,8 @@ async function start(t: TestContext, limits: Partial<SiteLimits> = {}): Promise<
   const root = new Resource();
   const echo = new Echo();
   const big = new Big();
+  const endless = new Endless();
+  root.putChild('endless', endless);
   root.putChild('hello', new Hello());
   root.putChild('echo', echo);
   root.putChild('ignore', new Ignore());
@@ -154,6 +179,7 @@ async function start(t: TestContext, limits: Partial<SiteLimits> = {}): Promise<
     port: server.port!,
     echo,
     big,
+    endless,
     open: async () => {
       const conn = await RawConnection.open(server.port!);
       connections.push(conn);
@@ -577,6 +603,32 @@ describe('HTTP/1.1 channel: connection lifetime', () => {
       assert.ok(r.text.startsWith(`${received}\n`), `response ${received} is in order`);
     }
     if (received < count) assert.ok(flood.isClosed, `only ${received} responses, yet the connection is open`);
+  });
+
+  test('a client that stops reading a large response is cut off after writeIdleTimeout, and the resource hears it', async (t) => {
+    const h = await start(t, { writeIdleTimeout: 300 });
+    const stalled = await h.open();
+    stalled.pause();
+    await stalled.write(get('/endless'));
+    await until(() => h.endless.lost !== null, 'the stalled response to be dropped', 3000);
+    assert.match(h.endless.lost!.message, /Connection lost/);
+    // The socket buffers filled, then nothing moved: far less than the endless body went out.
+    assert.ok(h.endless.written < 64 * 1024 * 1024, `${h.endless.written} bytes written`);
+    // Reading again, the client finds the connection ended (the close waits behind unread bytes).
+    stalled.resume();
+    await stalled.waitClosed({ timeoutMs: 1000 });
+    const other = await h.open();
+    await other.write(get('/hello/other'));
+    assert.equal((await other.readResponse()).text, 'hello /hello/other');
+  });
+
+  test('a request body that stops arriving is cut off after bodyIdleTimeout', async (t) => {
+    const h = await start(t, { bodyIdleTimeout: 300 });
+    const conn = await h.open();
+    await conn.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part');
+    const started = Date.now();
+    await conn.waitClosed({ timeoutMs: 2000 });
+    assert.ok(Date.now() - started >= 250, 'not before the idle timeout');
   });
 
   test('a graceful close lets a streaming response finish and closes idle kept-alive connections', async (t) => {
