@@ -40,6 +40,11 @@ export interface ResponseSink {
   abort(): void;
   /** Asks the channel to close the connection after this response. */
   closeAfterResponse?(): void;
+  /**
+   * Optional: bytes written to this sink that the channel still holds (not yet handed to the OS).
+   * Zero means every chunk written so far was let go of, so its memory may be reused.
+   */
+  queuedBytes?(): number;
 }
 
 /** Body size and form limits applied to one request. */
@@ -749,6 +754,14 @@ export class Request {
   /** True while a content encoder transforms the body (it may still hold written chunks after `drain()`). */
   get encodingBody(): boolean {
     return this.#encoding !== null;
+  }
+
+  /**
+   * True when the channel is known to hold none of the chunks written so far (all went to the OS),
+   * so a writer may fill those buffers again; false when it holds some or cannot tell.
+   */
+  get writesReleased(): boolean {
+    return this.#encoding === null && this.#sink.queuedBytes?.() === 0;
   }
 
   /** Resolves when the channel can take more data (at once when it is not backed up, or once the client left). */

@@ -6,6 +6,10 @@ import type { ByteRange } from './range.js';
 
 /** Read size for streamed bodies: large reads keep a 64 MiB file near disk/loopback speed. */
 export const READ_CHUNK = 1024 * 1024;
+/** Most released read buffers kept for the next responses (8 MiB): enough for a few concurrent streams. */
+const POOL_MAX = 8;
+/** Read buffers a finished response let go of, reused by the next ones. */
+const pool: Buffer[] = [];
 
 /** A piece of the body: either literal bytes or a byte range of the file. */
 export type BodyPiece = Buffer | ByteRange;
@@ -46,9 +50,12 @@ export async function openChecked(path: string, st: Stats): Promise<number> {
  *
  * Reads go into at most two {@link READ_CHUNK} buffers per response, used in turn: one is being read
  * into while the other is written. A buffer is read into again only after the write that carried it
- * reported a full channel and the channel then drained, which means it let go of those bytes (a
- * channel that accepted a write without backing up may still hold it, so that buffer is not reused).
- * Reusing the memory spares the page faults of a fresh megabyte for every read.
+ * reported a full channel and the channel then drained, which means it let go of those bytes, or
+ * after a write the channel says it passed straight to the OS (`request.writesReleased`); a channel
+ * that accepted a write without saying so may still hold it, so that buffer is not reused.
+ * Reusing the memory spares the page faults of a fresh megabyte for every read; when the response
+ * ends, its released buffers go to a small pool shared by later responses (at most {@link POOL_MAX}),
+ * so a stream of large-file requests does not leave megabytes for the garbage collector each time.
  */
 export async function streamPieces(request: Request, fd: number, pieces: readonly BodyPiece[]): Promise<void> {
   let pending: Promise<Buffer> | null = null;
@@ -67,7 +74,7 @@ export async function streamPieces(request: Request, fd: number, pieces: readonl
         const length = Math.min(READ_CHUNK, end - position);
         const at = position;
         position += length;
-        const buffer = spare.pop()?.subarray(0, length) ?? Buffer.allocUnsafeSlow(length);
+        const buffer = (spare.pop() ?? pool.pop())?.subarray(0, length) ?? Buffer.allocUnsafeSlow(length);
         return readAsync(fd, buffer, length, at).then((n) => {
           if (n !== length) throw new Error('file shrank while being sent');
           return buffer;
@@ -79,7 +86,11 @@ export async function streamPieces(request: Request, fd: number, pieces: readonl
         if (request.disconnected || request.finished) return;
         pending = readNext();
         pending?.catch(() => {});
-        if (request.write(chunk)) continue;
+        if (request.write(chunk)) {
+          // Written straight through to the OS: the buffer is free again at once.
+          if (chunk.buffer.byteLength === READ_CHUNK && request.writesReleased) spare.push(Buffer.from(chunk.buffer, 0, READ_CHUNK));
+          continue;
+        }
         await request.drain();
         if (chunk.buffer.byteLength === READ_CHUNK && !request.disconnected && !request.finished && !request.encodingBody) {
           spare.push(Buffer.from(chunk.buffer, 0, READ_CHUNK));
@@ -91,7 +102,15 @@ export async function streamPieces(request: Request, fd: number, pieces: readonl
     request.abortConnection();
   } finally {
     // Never close the descriptor under a read still in flight.
-    if (pending) await pending.then(() => {}, () => {});
+    if (pending) {
+      const unsent = await pending.then(
+        (buffer) => buffer,
+        () => null,
+      );
+      // A read that was never written is not held by the channel.
+      if (unsent && unsent.buffer.byteLength === READ_CHUNK) spare.push(Buffer.from(unsent.buffer, 0, READ_CHUNK));
+    }
     close(fd, () => {});
+    while (spare.length > 0 && pool.length < POOL_MAX) pool.push(spare.pop()!);
   }
 }

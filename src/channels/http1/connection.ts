@@ -175,6 +175,10 @@ class ExchangeSink implements ResponseSink {
   closeAfterResponse(): void {
     this.#connection.closeAfter(this.#serial);
   }
+
+  queuedBytes(): number {
+    return this.#connection.socket.writableLength;
+  }
 }
 
 /** One client connection: a state machine over its bytes, one exchange at a time. */
