@@ -169,7 +169,7 @@ class ExchangeSink implements ResponseSink {
   }
 
   abort(): void {
-    this.#connection.socket.destroy();
+    this.#connection.abort(this.#serial);
   }
 
   closeAfterResponse(): void {
@@ -595,6 +595,11 @@ class Connection {
       return;
     }
     this.#next();
+  }
+
+  /** Drops the connection for a response that failed midway; a request whose exchange is over cannot. */
+  abort(serial: number): void {
+    if (serial === this.#serial && !this.#responseDone) this.socket.destroy();
   }
 
   /** Marks the connection to close after the response of request `serial`. */

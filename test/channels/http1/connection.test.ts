@@ -144,8 +144,23 @@ class Endless extends Resource {
   }
 }
 
+/** Answers at once, then calls `abortConnection()` 20 ms later, as a buggy resource might. */
+class LateAbort extends Resource {
+  override isLeaf = true;
+  aborts = 0;
+  GET(request: Request) {
+    setTimeout(() => {
+      this.aborts++;
+      request.abortConnection();
+    }, 20);
+    return 'done';
+  }
+}
+
 interface Harness {
   port: number;
+  /** How many late aborts have run. */
+  lateAborts(): number;
   echo: Echo;
   big: Big;
   endless: Endless;
@@ -161,7 +176,9 @@ async function start(t: TestContext, limits: Partial<SiteLimits> = {}): Promise<
   const echo = new Echo();
   const big = new Big();
   const endless = new Endless();
+  const lateAbort = new LateAbort();
   root.putChild('endless', endless);
+  root.putChild('late-abort', lateAbort);
   root.putChild('hello', new Hello());
   root.putChild('echo', echo);
   root.putChild('ignore', new Ignore());
@@ -180,6 +197,7 @@ async function start(t: TestContext, limits: Partial<SiteLimits> = {}): Promise<
     echo,
     big,
     endless,
+    lateAborts: () => lateAbort.aborts,
     open: async () => {
       const conn = await RawConnection.open(server.port!);
       connections.push(conn);
@@ -629,6 +647,18 @@ describe('HTTP/1.1 channel: connection lifetime', () => {
     const started = Date.now();
     await conn.waitClosed({ timeoutMs: 2000 });
     assert.ok(Date.now() - started >= 250, 'not before the idle timeout');
+  });
+
+  test('a request that aborts after its response is done cannot drop the next exchange on the connection', async (t) => {
+    const h = await start(t);
+    const conn = await h.open();
+    await conn.write(get('/late-abort'));
+    assert.equal((await conn.readResponse()).text, 'done');
+    // The abort lands while /slow is being answered on the same connection.
+    await conn.write(get('/slow'));
+    const r = await conn.readResponse();
+    assert.equal(r.text, 'first\nlast\n');
+    assert.ok(h.lateAborts() > 0, 'the late abort happened');
   });
 
   test('a graceful close lets a streaming response finish and closes idle kept-alive connections', async (t) => {
