@@ -10,7 +10,7 @@ import type { Site, SiteLimits } from '../../site.js';
 import { GatewayBody } from '../gateway.js';
 import { socketAddress } from '../node-listener.js';
 import { serveUpgrade } from '../upgrade.js';
-import { parseRequestHead, type HeadLimits, type RequestHead } from './request-head.js';
+import { MAX_LEADING_EMPTY_LINES, parseRequestHead, REQUEST_LINE_SLACK, type HeadLimits, type RequestHead } from './request-head.js';
 
 /** Bytes of pipelined requests buffered while a response is being written, before reading pauses. */
 const PIPELINE_BUFFER = 64 * 1024;
@@ -78,6 +78,8 @@ export class Http1Server {
   readonly site: Site;
   readonly limits: SiteLimits;
   readonly headLimits: HeadLimits;
+  /** Past this many buffered bytes a head is over some limit whatever its content. */
+  readonly headCap: number;
   readonly secure: boolean;
   readonly unixPath: string | null;
   /** Set at shutdown: responses say `Connection: close` and idle connections are closed. */
@@ -89,6 +91,7 @@ export class Http1Server {
     this.site = site;
     this.limits = site.limits;
     this.headLimits = { maxUriLength: site.limits.maxUriLength, maxHeaderBytes: site.limits.maxHeaderBytes, maxHeaderCount: site.limits.maxHeaderCount };
+    this.headCap = 2 * MAX_LEADING_EMPTY_LINES + site.limits.maxUriLength + REQUEST_LINE_SLACK + site.limits.maxHeaderBytes + 4;
     this.secure = options.secure ?? false;
     this.unixPath = options.unixPath ?? null;
   }
@@ -186,9 +189,17 @@ class Connection {
   readonly socket: Socket;
   readonly #server: Http1Server;
   #phase = Phase.Head;
-  /** Received bytes not yet consumed: `#buf[#off..]`. */
+  /**
+   * Received bytes not yet consumed: `#buf[#off..#end]`. Usually the socket's own chunk; when bytes
+   * must wait for more (a partial head, pipelined requests) they move into an owned buffer that grows
+   * by doubling, so a client sending one byte at a time costs linear copying, not quadratic.
+   */
   #buf: Buffer | null = null;
   #off = 0;
+  #end = 0;
+  #owned = false;
+  /** Bytes of the pending head already scanned by a parse that found it incomplete. */
+  #scanned = 0;
   /** When the current phase began (for the head and keep-alive timeouts). */
   #since = Date.now();
   #served = 0;
@@ -242,21 +253,50 @@ class Connection {
 
   #onData = (chunk: Buffer): void => {
     if (this.#phase === Phase.Closing) return;
-    if (this.#buf === null || this.#off >= this.#buf.length) {
-      this.#buf = chunk;
-      this.#off = 0;
-    } else {
-      this.#buf = Buffer.concat([this.#buf.subarray(this.#off), chunk]);
-      this.#off = 0;
-    }
+    this.#append(chunk);
     this.#pump();
   };
+
+  #append(chunk: Buffer): void {
+    const buf = this.#buf;
+    if (buf === null || this.#off >= this.#end) {
+      this.#buf = chunk;
+      this.#off = 0;
+      this.#end = chunk.length;
+      this.#owned = false;
+      return;
+    }
+    if (this.#owned && this.#end + chunk.length <= buf.length) {
+      chunk.copy(buf, this.#end);
+      this.#end += chunk.length;
+      return;
+    }
+    const held = this.#end - this.#off;
+    const grown = Buffer.allocUnsafe(Math.max(4096, 2 * (held + chunk.length)));
+    buf.copy(grown, 0, this.#off, this.#end);
+    chunk.copy(grown, held);
+    this.#buf = grown;
+    this.#off = 0;
+    this.#end = held + chunk.length;
+    this.#owned = true;
+  }
+
+  /** Whether an LF arrived at or after `from` (the owned buffer's bytes past `#end` are not data). */
+  #newLine(from: number): boolean {
+    const lf = this.#buf!.indexOf(10, from);
+    return lf !== -1 && lf < this.#end;
+  }
+
+  /** Whether unconsumed bytes are buffered. */
+  #buffered(): boolean {
+    return this.#buf !== null && this.#off < this.#end;
+  }
 
   #onEnd = (): void => {
     this.#clientEnded = true;
     if (this.#phase === Phase.Head) {
       // Nothing more will come: answer what is buffered (a partial head then closes), or close now.
-      if (this.#buf === null || this.#off >= this.#buf.length) this.#close();
+      if (!this.#buffered()) this.#close();
       else this.#pump();
       return;
     }
@@ -289,7 +329,7 @@ class Connection {
   }
 
   #consume(): void {
-    while (this.#buf !== null && this.#off < this.#buf.length) {
+    while (this.#buffered()) {
       if (this.#phase === Phase.Head) {
         if (!this.#readHead()) return;
         // An exchange that finished at once has already arranged for what follows.
@@ -301,7 +341,7 @@ class Connection {
           continue;
         }
         // Pipelined bytes wait for the current response; too many pause the socket.
-        if (this.#buf.length - this.#off > PIPELINE_BUFFER && !this.#pipelinePaused) {
+        if (this.#end - this.#off > PIPELINE_BUFFER && !this.#pipelinePaused) {
           this.#pipelinePaused = true;
           this.socket.pause();
         }
@@ -312,17 +352,24 @@ class Connection {
     }
     this.#buf = null;
     this.#off = 0;
+    this.#end = 0;
   }
 
   /** Parses a head from the buffer and starts its exchange; false when more bytes are needed. */
   #readHead(): boolean {
     const buf = this.#buf!;
-    const parsed = parseRequestHead(buf, this.#off, buf.length, this.#server.headLimits);
+    const pending = this.#end - this.#off;
+    // A head ends with LF: a re-parse is only worth it once a new line arrived (or the head has
+    // outgrown every limit, which the parser then reports).
+    if (this.#scanned > 0 && !this.#clientEnded && pending <= this.#server.headCap && !this.#newLine(this.#off + this.#scanned)) return false;
+    const parsed = parseRequestHead(buf, this.#off, this.#end, this.#server.headLimits);
     if (parsed.kind === 'partial') {
+      this.#scanned = pending;
       // A half-closed client will not finish this head.
       if (this.#clientEnded) this.#close();
       return false;
     }
+    this.#scanned = 0;
     if (parsed.kind === 'error') {
       this.#refuseRaw(parsed.status, parsed.detail);
       return false;
@@ -402,7 +449,7 @@ class Connection {
     const buf = this.#buf!;
     const start = this.#off;
     if (!this.#chunkedBody) {
-      const n = Math.min(this.#bodyRemaining, buf.length - start);
+      const n = Math.min(this.#bodyRemaining, this.#end - start);
       this.#bodyRemaining -= n;
       this.#off += n;
       if (this.#discarding) this.#discarded += n;
@@ -410,7 +457,7 @@ class Connection {
       if (this.#bodyRemaining === 0) this.#finishBody();
       return;
     }
-    const used = this.#decoder!.push(buf, start, this.#discarding ? this.#countDiscarded : this.#feedPiece);
+    const used = this.#decoder!.push(this.#end === buf.length ? buf : buf.subarray(0, this.#end), start, this.#discarding ? this.#countDiscarded : this.#feedPiece);
     if (used < 0) {
       const reason = this.#decoder!.error ?? 'malformed chunked body';
       this.#body?.destroy(new Error(reason));
@@ -639,7 +686,7 @@ class Connection {
     this.#body = null;
     this.#phase = Phase.Head;
     this.#since = Date.now();
-    const waiting = this.#buf !== null && this.#off < this.#buf.length;
+    const waiting = this.#buffered();
     if (this.#server.draining || (this.#clientEnded && !waiting)) {
       this.#close();
       return;
@@ -666,7 +713,7 @@ class Connection {
 
   /** Shutdown: an idle connection closes now; a busy one closes after its response. */
   closeIfIdle(): void {
-    if (this.#phase === Phase.Head && (this.#buf === null || this.#off >= this.#buf.length)) this.#close();
+    if (this.#phase === Phase.Head && !this.#buffered()) this.#close();
   }
 
   /** Sends a plain error response for a request that never became a Request, then closes. */
@@ -701,7 +748,7 @@ class Connection {
   /** Hands the socket to the Upgrade/CONNECT path with the bytes that followed the head. */
   #handOver(head: RequestHead): void {
     const socket = this.socket;
-    const rest = this.#buf!.subarray(this.#off);
+    const rest = this.#buf!.subarray(this.#off, this.#end);
     this.#buf = null;
     this.#phase = Phase.Closing;
     socket.off('data', this.#onData);
@@ -738,7 +785,7 @@ class Connection {
       this.#writtenAt = now;
     }
     if (this.#phase === Phase.Head) {
-      const waiting = this.#buf !== null && this.#off < this.#buf.length;
+      const waiting = this.#buffered();
       if (!waiting && this.#served > 0) {
         if (now - this.#since >= limits.keepAliveTimeout) this.#close();
         return;

@@ -208,6 +208,21 @@ async function start(t: TestContext, limits: Partial<SiteLimits> = {}): Promise<
 }
 
 describe('HTTP/1.1 channel: pipelining', () => {
+  test('a large head and the pipelined requests behind a slow response, dribbled in small writes, are answered in order', async (t) => {
+    const h = await start(t);
+    const conn = await h.open();
+    const fields = Array.from({ length: 60 }, (_, i) => `X-Field-${i}: ${'v'.repeat(100)}\r\n`).join('');
+    // Three requests: a slow one, then a large head and a POST arriving while it is still answered.
+    const bytes = Buffer.from(get('/slow') + get('/hello/large', fields) + post('/echo', 'dribbled body'), 'latin1');
+    for (let at = 0; at < bytes.length; at += 97) {
+      await conn.write(bytes.subarray(at, at + 97));
+      if (at % (97 * 8) === 0) await delay(1);
+    }
+    assert.equal((await conn.readResponse()).text, 'first\nlast\n');
+    assert.equal((await conn.readResponse()).text, 'hello /hello/large');
+    assert.equal((await conn.readResponse()).text, digest(Buffer.from('dribbled body')));
+  });
+
   test('three GETs in one write are answered in order and the connection stays open', async (t) => {
     const h = await start(t);
     const conn = await h.open();
