@@ -104,11 +104,6 @@ export class Http1Server {
     this.#sweep ??= this.#startSweep();
   }
 
-  /** Connections open now. */
-  get size(): number {
-    return this.#connections.size;
-  }
-
   /** Shutdown: from now on every response closes its connection, and idle connections close now. */
   closeIdleConnections(): void {
     this.draining = true;
@@ -437,7 +432,6 @@ class Connection {
     });
     this.#request = request;
     if (head.expectation !== null && !head.expectContinue) {
-      this.#expectContinue = false;
       server.site.refuse(request, 417, 'Only "Expect: 100-continue" is supported.');
       return;
     }
