@@ -28,29 +28,46 @@ const METHOD_NAME = /^[A-Z][A-Z0-9-]*$/;
 
 const allowedCache = new WeakMap<object, string[]>();
 
-/** Handler names (upper-case methods) found on a resource's prototype chain, with HEAD and OPTIONS implied. */
-export function allowedMethods(resource: Resource): string[] {
-  if (resource.allowedMethods) return [...resource.allowedMethods];
-  const proto = Object.getPrototypeOf(resource) as object;
-  const cached = allowedCache.get(proto);
-  if (cached) return cached;
-  const found = new Set<string>();
-  for (let p: object | null = proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
-    for (const name of Object.getOwnPropertyNames(p)) {
-      if (!METHOD_NAME.test(name)) continue;
-      const desc = Object.getOwnPropertyDescriptor(p, name);
-      if (desc && typeof desc.value === 'function') found.add(name);
-    }
+/** Upper-case names of `holder`'s own properties whose values are functions (handlers). */
+function addHandlerNames(holder: object, found: Set<string>): void {
+  for (const name of Object.getOwnPropertyNames(holder)) {
+    if (!METHOD_NAME.test(name)) continue;
+    const desc = Object.getOwnPropertyDescriptor(holder, name);
+    if (desc && typeof desc.value === 'function') found.add(name);
   }
+}
+
+function sortedMethods(found: Set<string>): string[] {
   if (found.has('GET')) found.add('HEAD');
   found.add('OPTIONS');
   const rank = (m: string) => {
     const i = METHOD_ORDER.indexOf(m);
     return i === -1 ? METHOD_ORDER.length : i;
   };
-  const list = [...found].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-  allowedCache.set(proto, list);
-  return list;
+  return [...found].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/**
+ * Handler names (upper-case methods) a resource answers, with HEAD and OPTIONS implied: those on its
+ * prototype chain (cached per class) and those set on the instance itself (`POST = this.GET`).
+ */
+export function allowedMethods(resource: Resource): string[] {
+  if (resource.allowedMethods) return [...resource.allowedMethods];
+  const proto = Object.getPrototypeOf(resource) as object;
+  let list = allowedCache.get(proto);
+  if (!list) {
+    const found = new Set<string>();
+    for (let p: object | null = proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+      addHandlerNames(p, found);
+    }
+    list = sortedMethods(found);
+    allowedCache.set(proto, list);
+  }
+  const own = new Set<string>();
+  addHandlerNames(resource, own);
+  if (own.size === 0) return list;
+  for (const m of list) own.add(m);
+  return sortedMethods(own);
 }
 
 /** Thrown by `render` when the resource has no handler for the method: the Site answers 405 or 501. */

@@ -130,6 +130,26 @@ test('OPTIONS * is answered for the server; other methods on * get 405', async (
   assert.equal(bad.header('allow'), 'OPTIONS');
 });
 
+test('Allow lists handlers defined as class fields (POST = this.GET), on 405 and OPTIONS', async () => {
+  class Aliased extends Resource {
+    GET() {
+      return 'got';
+    }
+    POST = this.GET;
+    PUT = () => 'put';
+  }
+  const root = new Resource();
+  root.putChild('a', new Aliased());
+  const site = new Site(root);
+  const refused = await render(site, { uri: '/a', method: 'DELETE' });
+  assert.equal(refused.code, 405);
+  assert.equal(refused.header('allow'), 'GET, HEAD, POST, PUT, OPTIONS');
+  const options = await render(site, { uri: '/a', method: 'OPTIONS' });
+  assert.equal(options.header('allow'), 'GET, HEAD, POST, PUT, OPTIONS');
+  assert.equal((await render(site, { uri: '/a', method: 'POST' })).text(), 'got');
+  assert.deepEqual(allowedMethods(new Branch()), ['GET', 'HEAD', 'POST', 'OPTIONS'], 'other classes unaffected');
+});
+
 test('allowedMethods honours an explicit allowedMethods list', () => {
   const r = new Branch();
   r.allowedMethods = ['GET'];
