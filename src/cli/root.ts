@@ -21,8 +21,6 @@ export function toResource(value: unknown, what: string): Resource {
  * unreadable DIR, or an unknown processor kind, is a one-line CliError.
  */
 export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string): Promise<Resource> {
-  const { File } = await import('../static/file.js');
-  const { processorKind, processorKinds } = await import('../static/processors.js');
   const path = resolvePath(cwd, dir);
   let st;
   try {
@@ -34,6 +32,16 @@ export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string
     throw new CliError(`--path ${dir}: ${path} ${why}; give a directory (or file) to serve`);
   }
   if (!st.isDirectory() && !st.isFile()) throw new CliError(`--path ${dir}: ${path} is neither a directory nor a regular file`);
+  return (await fileRootFactory(files, cwd))(path);
+}
+
+/**
+ * Loads what the static options name (processor modules) once, and returns a synchronous maker of
+ * File roots with those options: `--path` uses it once, `--vhost-path` once per host when first asked.
+ */
+async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: string) => Resource> {
+  const { File } = await import('../static/file.js');
+  const { processorKind, processorKinds } = await import('../static/processors.js');
   const processors: Record<string, (p: string, ctx: { root: string }) => Resource> = {};
   if (!files.noProcessors) {
     for (const [ext, kind] of files.processors) {
@@ -50,7 +58,7 @@ export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string
       processors[ext] = (p, ctx) => toResource((factory as (p: string, ctx: { root: string }) => unknown)(p, ctx), `--processor ${kind}`);
     }
   }
-  return new File(path, {
+  return (path) => new File(path, {
     ...(files.indexNames ? { indexNames: files.indexNames } : {}),
     ignoredExts: files.ignoreExts,
     ...(files.defaultType ? { defaultType: files.defaultType } : {}),
@@ -73,10 +81,9 @@ async function buildVHostPathRoot(dir: string, files: FilesConfig, cwd: string):
     ok = false;
   }
   if (!ok) throw new CliError(`--vhost-path ${dir}: ${path} is not a directory; give a directory whose subdirectories are named after hosts`);
-  // Each host's File is built like the --path root (same options), once, when its host is first asked for.
-  const roots = new Map<string, Resource>();
-  for (const host of (await import('node:fs')).readdirSync(path)) roots.set(host, await buildFileRoot(resolvePath(path, host), files, cwd).catch(() => unknownHost()));
-  return new VHostPath(path, (p) => roots.get(p.slice(path.length + 1)) ?? unknownHost(), { default: unknownHost() });
+  // Each host's File is built like the --path root (same options) when its host is first asked for,
+  // so a host directory added while serving needs no restart.
+  return new VHostPath(path, await fileRootFactory(files, cwd), { default: unknownHost() });
 }
 
 /** Static-file options only make sense with a `path` root. */

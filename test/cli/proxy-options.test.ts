@@ -64,6 +64,10 @@ describe('trellis web proxy options', () => {
       const other = await fetchRaw(t.url, { headers: { Host: 'b.example' } });
       assert.equal(other.status, 404);
       assert.doesNotMatch(other.body, /b\.example/);
+      // A host directory added while serving is served on the next request, with no restart.
+      mkdirSync(`${dir.path}/b.example`);
+      writeFileSync(`${dir.path}/b.example/index.html`, 'site b');
+      assert.equal((await fetchRaw(t.url, { headers: { Host: 'b.example' } })).body, 'site b');
     } finally {
       await t.stop();
       dir.cleanup();
