@@ -30,8 +30,8 @@ function trustList(value: TrustedProxies | readonly string[] | undefined): Trust
 /**
  * For use behind Apache `mod_proxy` (web2's AutoVHostURIRewrite): reads `X-App-Scheme` (default
  * `http`), the host from `X-Forwarded-Host` (or `Host` with `sendsRealHost`), `X-App-Location`
- * (default `/`) and the client from `X-Forwarded-For`, and makes `prePathURL()` and redirects show
- * the public URL. A trusted request without a host or X-Forwarded-For is a 400, as in web2.
+ * (default `/`, replacing the segments that led to this resource) and the client from
+ * `X-Forwarded-For`, and makes `prePathURL()` and redirects show the public URL. A trusted request without a host or X-Forwarded-For is a 400, as in web2.
  * Headers from a peer outside `trustedProxies` change nothing (SECURITY.md §6.4).
  *
  * ```ts
@@ -62,6 +62,8 @@ export class AutoVHostURIRewrite extends RewriterResource {
           );
         }
         const scheme = request.getHeader('x-app-scheme')?.trim().toLowerCase() ?? 'http';
+        // X-App-Location is where this resource is, publicly: it replaces the segments that led here.
+        request.prepath.length = 0;
         applyPublicView(request, {
           client: view.client,
           scheme: scheme === 'https' ? 'https' : 'http',
@@ -78,7 +80,7 @@ export class AutoVHostURIRewrite extends RewriterResource {
 /**
  * A fixed public URL for front ends that send no headers (web2's VHostURIRewrite; Apache 1's
  * `ProxyPass /foo/ http://localhost:8538/`). Every request gets the URL's scheme, host and port
- * (the scheme's default when absent) and its path as the mount prefix.
+ * (the scheme's default when absent), and its path replaces the segments that led to this resource.
  * Throws a TypeError for a URL with credentials, a query or a fragment, or a scheme other than http(s).
  *
  * ```ts
@@ -98,7 +100,9 @@ export class VHostURIRewrite extends RewriterResource {
       resource,
       oncePerRequest((request: Request) => {
         request.setHost(host, port, secure);
-        if (prefix.length) request.prepath.push(...prefix);
+        // The URL is where this resource is, publicly: mounted as a child (`putChild('foo', ...)`),
+        // the parent's segment is not part of it (web2 replaced the prepath the same way).
+        request.prepath.splice(0, request.prepath.length, ...prefix);
       }),
     );
     this.url = url;

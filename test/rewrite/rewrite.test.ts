@@ -67,6 +67,17 @@ describe('VHostURIRewrite', () => {
     });
   });
 
+  test('mounted as a child, the public URL replaces the parent segment (seed apache1_twohosts)', async () => {
+    const root = new Resource();
+    root.putChild('foo', new VHostURIRewrite('http://foo.myhostname.com/', tree()));
+    root.putChild('bar', new VHostURIRewrite('https://bar.example/app/', tree()));
+    await serve(root, async (base) => {
+      assert.equal(JSON.parse((await fetchRaw(`${base}/foo/where`)).body).prePathURL, 'http://foo.myhostname.com/where');
+      assert.equal((await fetchRaw(`${base}/foo/dir`)).headers.location, 'http://foo.myhostname.com/dir/');
+      assert.equal(JSON.parse((await fetchRaw(`${base}/bar/where`)).body).prePathURL, 'https://bar.example/app/where');
+    });
+  });
+
   test('refuses URLs that are not plain http(s) base URLs', () => {
     for (const bad of ['example.com', 'ftp://x/', 'http://u:p@x/', 'http://x/?q', 'http://x/#f']) assert.throws(() => parsePublicUrl(bad), TypeError, bad);
   });
@@ -80,6 +91,15 @@ describe('AutoVHostURIRewrite', () => {
       const seen = JSON.parse((await fetchRaw(`${base}/where`, { headers: apache })).body);
       assert.equal(seen.prePathURL, 'https://www.example.com/whatever/where');
       assert.equal(seen.client, '198.51.100.1');
+    });
+  });
+
+  test('mounted as a child, X-App-Location replaces the parent segment', async () => {
+    const root = new Resource();
+    root.putChild('inner', new AutoVHostURIRewrite(tree(), { trustedProxies: ['127.0.0.1'] }));
+    await serve(root, async (base) => {
+      const seen = JSON.parse((await fetchRaw(`${base}/inner/where`, { headers: apache })).body);
+      assert.equal(seen.prePathURL, 'https://www.example.com/whatever/where');
     });
   });
 
