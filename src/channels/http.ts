@@ -122,8 +122,14 @@ export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http
   h2.on('session', guardSession);
   const http1 = new Http1Server(site, { secure: true });
   server.on('secureConnection', (socket: TLSSocket) => {
-    if (socket.alpnProtocol === 'h2') h2.emit('secureConnection', socket);
-    else http1.accept(socket);
+    if (socket.alpnProtocol !== 'h2') {
+      http1.accept(socket);
+      return;
+    }
+    // node:http2 never reacts to a client's FIN: without this a closed connection would linger
+    // (and count against its address's cap) until a timeout. HTTP/1.1 keeps half-close.
+    socket.allowHalfOpen = false;
+    h2.emit('secureConnection', socket);
   });
   // A failed handshake only concerns its own connection.
   server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());

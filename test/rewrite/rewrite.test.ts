@@ -31,6 +31,27 @@ describe('RewriterResource', () => {
     });
   });
 
+  test('after tildeToUsers, a directory redirect is built from the URL the client asked for', async () => {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { tempDir } = await import('../helpers/server.js');
+    const { File } = await import('../../src/static/file.js');
+    const dir = tempDir();
+    mkdirSync(`${dir.path}/alice`);
+    writeFileSync(`${dir.path}/alice/index.html`, 'home of alice');
+    const root = new Resource();
+    root.putChild('users', new File(dir.path));
+    try {
+      await serve(new RewriterResource(root, tildeToUsers), async (base) => {
+        const moved = await fetchRaw(`${base}/~alice?x=1`);
+        assert.equal(moved.status, 302);
+        assert.equal(moved.headers.location, './~alice/?x=1');
+        assert.equal((await fetchRaw(new URL(moved.headers.location!, `${base}/~alice`).href)).body, 'home of alice');
+      });
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   test('alias serves a source path at an alias path, leaving other paths alone', async () => {
     const docs = new Resource();
     const v2 = new Resource();
