@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { RequestHeaders, hasControlChars, isToken } from '../http/headers.js';
 import { Request, encodePathSegment, splitPath, type Address, type ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
+import { RELAY_MARK } from './cgi/relay-mark.js';
 
 /** Meta-variables as a gateway delivers them: FastCGI/SCGI params, or a CGI process's environment. */
 export type CgiParams = ReadonlyMap<string, string> | Readonly<Record<string, string | undefined>> | CgiVariables;
@@ -36,12 +37,23 @@ export interface CgiRequestParts {
 export interface CgiParseOptions {
   /**
    * The mount point to use instead of SCRIPT_NAME, for front ends that do not report one usefully
-   * (Apache `ProxyPass` to FastCGI/SCGI sends SCRIPT_NAME = the whole path; lighttpd mounted at `/`
-   * without `fix-root-scriptname` does the same; mod_python's SCRIPT_NAME is undefined). The request
+   * (Apache `ProxyPass` to FastCGI/SCGI sends SCRIPT_NAME = the whole path; lighttpd's is its prefix
+   * key plus a segment, see `gateway`; mod_python's SCRIPT_NAME is undefined). The request
    * path is re-split on it: `/app` + `/app/a/b` → prepath `[app]`, postpath `[a, b]`. Default: none
    * (trust SCRIPT_NAME and PATH_INFO).
    */
   mount?: string | null;
+  /**
+   * The request came through a gateway to a long-running server (FastCGI, SCGI), not from a CGI
+   * process. lighttpd's mod_fastcgi and mod_scgi report as SCRIPT_NAME their prefix key plus the rest
+   * of the path's next segment (under key `/` without `fix-root-scriptname`, the first segment of
+   * every path: `/blog/post` → `/blog` + `/post`), which says nothing of where the site is mounted; so
+   * from lighttpd (`SERVER_SOFTWARE` `lighttpd/...`) a gateway request is mounted at the root unless
+   * `mount` is given (`--mount /app` for a site lighttpd serves under `/app`). A request relayed by
+   * `trellis cgi --relay` (`TRELLIS_RELAY=1`) keeps its SCRIPT_NAME: lighttpd's mod_cgi sets it right.
+   * Default false.
+   */
+  gateway?: boolean;
 }
 
 /** Options of {@link requestFromCgiParams}. */
@@ -124,6 +136,9 @@ export class CgiVariables {
   remoteAddr = '';
   remotePort = '';
   scriptName = '';
+  serverSoftware = '';
+  /** `TRELLIS_RELAY` was set: a CGI program relayed the request. */
+  relayed = false;
   pathInfo = '';
   query = '';
   requestUri: string | undefined = undefined;
@@ -174,6 +189,8 @@ export class CgiVariables {
       case 'REMOTE_ADDR': this.remoteAddr = value; break;
       case 'REMOTE_PORT': this.remotePort = value; break;
       case 'SCRIPT_NAME': this.scriptName = value; break;
+      case 'SERVER_SOFTWARE': this.serverSoftware = value; break;
+      case RELAY_MARK: this.relayed = value === '1'; return this;
       case 'PATH_INFO': this.pathInfo = value; break;
       case 'QUERY_STRING': this.query = value; break;
       case 'REQUEST_URI': this.requestUri = value === '' ? undefined : value; break;
@@ -277,6 +294,8 @@ function pathOf(target: string): string {
 export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {}): CgiRequestParts | CgiRefusal {
   const vars = CgiVariables.from(params);
   const refuse = (detail: string): CgiRefusal => ({ status: 400, detail });
+  const lighttpdGateway = options.gateway && !vars.relayed && vars.serverSoftware.startsWith('lighttpd/');
+  const mount = options.mount ?? (lighttpdGateway ? '/' : null);
 
   const method = vars.method;
   if (!method || !METHOD.test(method)) return refuse('The gateway sent no valid REQUEST_METHOD.');
@@ -329,7 +348,7 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
   let path = pathOf(uri);
   let segments = uri.charCodeAt(0) === 47 /* / */ ? splitPath(path.slice(1)) : uri === '*' ? [] : null;
   if (requestUri !== undefined && uri.charCodeAt(0) === 47 && segments === null) return refuse('The request path is not valid percent-encoded UTF-8.');
-  if (requestUri !== undefined && options.mount == null && (segments === null || !startsWith(segments, scriptSegments))) {
+  if (requestUri !== undefined && mount === null && (segments === null || !startsWith(segments, scriptSegments))) {
     uri = rebuilt();
     path = pathOf(uri);
     segments = splitPath(path.slice(1));
@@ -343,8 +362,8 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
   }
 
   let prepathLength = scriptSegments.length;
-  if (options.mount != null) {
-    const mountSegments = decodedSegments(options.mount);
+  if (mount !== null) {
+    const mountSegments = decodedSegments(mount);
     prepathLength = startsWith(segments, mountSegments) ? mountSegments.length : 0;
   }
   // A request for the bare mount (`/app`) has the mount as its whole path: nothing left to traverse.
@@ -369,7 +388,10 @@ export function isCgiRefusal(value: CgiRequestParts | CgiRefusal): value is CgiR
  * ```
  */
 export function requestFromCgiParams(params: CgiParams, options: CgiRequestOptions): { request: Request; refusal: CgiRefusal | null } {
-  const parts = parseCgiParams(params, options.mount === undefined ? {} : { mount: options.mount });
+  const parts = parseCgiParams(params, {
+    ...(options.mount === undefined ? {} : { mount: options.mount }),
+    gateway: options.channel !== 'cgi',
+  });
   if (isCgiRefusal(parts)) {
     const request = new Request({
       method: 'GET',

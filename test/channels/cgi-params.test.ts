@@ -113,6 +113,36 @@ describe('parseCgiParams mount point (SCRIPT_NAME / PATH_INFO / REQUEST_URI)', (
   }
 });
 
+describe('parseCgiParams and lighttpd over FastCGI/SCGI (SCRIPT_NAME is its key plus a segment)', () => {
+  const LIGHTTPD = { ...BASE, SERVER_SOFTWARE: 'lighttpd/1.4.69', SCRIPT_NAME: '/info', PATH_INFO: '/x', REQUEST_URI: '/info/x?x=1' };
+  const split = (params: CgiParams, options: { mount?: string; gateway?: boolean }) => {
+    const result = parseCgiParams(params, options);
+    if (isCgiRefusal(result)) throw new Error(result.detail);
+    return [result.prepath, result.postpath];
+  };
+
+  it('mounts a gateway request from lighttpd at the root, whatever SCRIPT_NAME says', () => {
+    assert.deepEqual(split(LIGHTTPD, { gateway: true }), [[], ['info', 'x']]);
+    assert.deepEqual(split({ ...LIGHTTPD, PATH_INFO: '', REQUEST_URI: '/info' }, { gateway: true }), [[], ['info']]);
+  });
+
+  it('takes --mount as given: the bare mount /app is the site root', () => {
+    const app = { ...LIGHTTPD, SCRIPT_NAME: '/app', REQUEST_URI: '/app' };
+    delete (app as Record<string, string>).PATH_INFO;
+    assert.deepEqual(split(app, { gateway: true, mount: '/app' }), [['app'], []]);
+    assert.deepEqual(split({ ...app, PATH_INFO: '/a', REQUEST_URI: '/app/a' }, { gateway: true, mount: '/app' }), [['app'], ['a']]);
+  });
+
+  it('keeps SCRIPT_NAME from lighttpd for CGI processes and for requests trellis cgi --relay forwarded', () => {
+    assert.deepEqual(split(LIGHTTPD, {}), [['info'], ['x']]);
+    assert.deepEqual(split({ ...LIGHTTPD, TRELLIS_RELAY: '1' }, { gateway: true }), [['info'], ['x']]);
+  });
+
+  it('keeps SCRIPT_NAME from other front ends', () => {
+    assert.deepEqual(split({ ...LIGHTTPD, SERVER_SOFTWARE: 'nginx/1.22.1' }, { gateway: true }), [['info'], ['x']]);
+  });
+});
+
 describe('parseCgiParams headers, addresses, scheme', () => {
   it('turns HTTP_* into headers and CONTENT_* into Content-Type/Length', () => {
     const p = parts({ ...BASE, REQUEST_METHOD: 'POST', HTTP_ACCEPT_LANGUAGE: 'en', HTTP_X_TEST: 'a b', CONTENT_TYPE: 'text/plain', CONTENT_LENGTH: '12' });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { listenFastCgi } from '../../src/channels/fastcgi/server.js';
+import { listenScgi } from '../../src/channels/scgi/server.js';
 import { startLighttpd } from '../helpers/daemon.js';
 import { FRONT_ENDS, openFrontEnd, recipe } from '../helpers/gateway-matrix.js';
 import { gatewaySite } from '../helpers/gateway-site.js';
@@ -142,4 +143,39 @@ test('behind lighttpd mounted at the root (fix-root-scriptname)', async (t) => {
   assert.deepEqual(info.prepath, ['info']);
   assert.deepEqual(info.postpath, ['x']);
   assert.equal(info.prePathURL, `http://127.0.0.1:${port}/info`);
+});
+
+test('behind lighttpd over SCGI with the key "/" and no fix-root-scriptname (the tutorial config as written)', async (t) => {
+  const lighttpd = needPeer(t, 'lighttpd');
+  if (!lighttpd) return;
+  const dir = tempDir('trellis-gw-');
+  t.after(() => dir.cleanup());
+  const { site } = gatewaySite();
+  const listener = await listenScgi(site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
+  t.after(() => listener.close(200));
+  const port = await freePort();
+  // lighttpd reports SCRIPT_NAME /info for /info/x here, exactly as it would for a site mounted at /info.
+  const config = `server.modules += ( "mod_access", "mod_scgi", "mod_rewrite", "mod_staticfile" )
+server.document-root = "${dir.path}"
+$HTTP["url"] !~ "^/static/" {
+  scgi.server = (
+                  "/" =>
+                    ( "127.0.0.1" =>
+                      (
+                        "host" => "127.0.0.1",
+                        "port" => ${listener.port!},
+                        "check-local" => "disable"
+                      )
+                    )
+                )
+}`;
+  const daemon = await startLighttpd(lighttpd, dir.path, port, config);
+  t.after(() => daemon.stop());
+  const info = async (path: string) => (await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as { prepath: string[]; postpath: string[]; prePathURL: string };
+  const deep = await info('/info/x/y?x=1');
+  assert.deepEqual([deep.prepath, deep.postpath], [['info'], ['x', 'y']]);
+  assert.equal(deep.prePathURL, `http://127.0.0.1:${port}/info`);
+  assert.deepEqual((await info('/info')).postpath, []);
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'gateway root\n');
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/static.txt`)).text(), STATIC_TEXT);
 });

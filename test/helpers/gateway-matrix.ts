@@ -86,8 +86,8 @@ export interface FrontEnd {
 export const FRONT_ENDS: FrontEnd[] = [
   { name: 'nginx fastcgi_pass (keepalive)', peers: ['nginx'], protocol: 'fastcgi', recipe: 'nginx-fastcgi.conf', reuses: true, chunked: 'ok', start: (b, d, p, c) => startNginx(b, d, p, c) },
   { name: 'nginx scgi_pass (UNIX socket)', peers: ['nginx'], protocol: 'scgi', recipe: 'nginx-scgi.conf', chunked: 'ok', unix: true, start: (b, d, p, c) => startNginx(b, d, p, c) },
-  { name: 'lighttpd mod_fastcgi', peers: ['lighttpd'], protocol: 'fastcgi', recipe: 'lighttpd-fastcgi.conf', chunked: 'ok', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
-  { name: 'lighttpd mod_scgi', peers: ['lighttpd'], protocol: 'scgi', recipe: 'lighttpd-scgi.conf', chunked: 'ok', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
+  { name: 'lighttpd mod_fastcgi', peers: ['lighttpd'], protocol: 'fastcgi', recipe: 'lighttpd-fastcgi.conf', chunked: 'ok', mount: '/app', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
+  { name: 'lighttpd mod_scgi', peers: ['lighttpd'], protocol: 'scgi', recipe: 'lighttpd-scgi.conf', chunked: 'ok', mount: '/app', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
   { name: 'Apache mod_proxy_fcgi', peers: ['apache2'], protocol: 'fastcgi', recipe: 'apache-fastcgi.conf', reuses: true, chunked: 'ok', start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_fcgi'], c) },
   { name: 'Apache mod_proxy_scgi', peers: ['apache2'], protocol: 'scgi', recipe: 'apache-scgi.conf', chunked: 411, mount: '/app', start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_scgi'], c) },
   { name: 'HAProxy fcgi-app', peers: ['haproxy'], protocol: 'fastcgi', recipe: 'haproxy-fastcgi.cfg', reuses: true, multiplexes: true, chunked: 400, start: (b, d, p, c) => startHaproxy(b, d, p, c) },

@@ -3,6 +3,7 @@
 // imports nothing but node:net, so it starts about as fast as Node itself.
 import { connect, type Socket } from 'node:net';
 import { encodeNameValuePairs } from '../fastcgi/name-value.js';
+import { RELAY_MARK } from './relay-mark.js';
 import { decodeRecord, encodeRecord, encodeStream, FcgiRole, FcgiType } from '../fastcgi/records.js';
 
 /** Where the relay sends the request: `scgi:` or `fastcgi:` then `unix:/path` or `tcp:HOST:PORT`. */
@@ -36,9 +37,12 @@ const FORWARDED = new Set([
   'SCRIPT_FILENAME', 'REDIRECT_STATUS',
 ]);
 
-/** The CGI variables to forward from `env`, CONTENT_LENGTH first (SCGI requires it there). */
+/**
+ * The CGI variables to forward from `env`, CONTENT_LENGTH first (SCGI requires it there), then
+ * `TRELLIS_RELAY=1`: the server then takes SCRIPT_NAME as a CGI program's own, whatever front end ran it.
+ */
 export function relayParams(env: Readonly<Record<string, string | undefined>>, contentLength: number): Array<[string, string]> {
-  const out: Array<[string, string]> = [['CONTENT_LENGTH', String(contentLength)]];
+  const out: Array<[string, string]> = [['CONTENT_LENGTH', String(contentLength)], [RELAY_MARK, '1']];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || name === 'CONTENT_LENGTH' || name === 'HTTP_PROXY') continue;
     if (FORWARDED.has(name) || (name.startsWith('HTTP_') && /^HTTP_[A-Z0-9_]+$/.test(name))) out.push([name, value]);

@@ -25,7 +25,7 @@ describe('relayParams', () => {
     const params = relayParams({ PATH: '/usr/bin', HOME: '/root', SECRET_TOKEN: 'x', REQUEST_METHOD: 'GET', HTTP_HOST: 'h', HTTP_PROXY: 'evil', CONTENT_LENGTH: '99', SCRIPT_NAME: '/app', HTTP_bad: 'x', REQUEST_URI: '/app' }, 5);
     assert.deepEqual(params[0], ['CONTENT_LENGTH', '5']);
     const names = params.map(([n]) => n).sort();
-    assert.deepEqual(names, ['CONTENT_LENGTH', 'HTTP_HOST', 'REQUEST_METHOD', 'REQUEST_URI', 'SCRIPT_NAME']);
+    assert.deepEqual(names, ['CONTENT_LENGTH', 'HTTP_HOST', 'REQUEST_METHOD', 'REQUEST_URI', 'SCRIPT_NAME', 'TRELLIS_RELAY']);
   });
 });
 
