@@ -2,6 +2,7 @@
 // requests (FCGI_KEEP_CONN, multiplexing up to 16); each becomes a neutral Request through
 // cgi-params.ts, and its response goes back as STDOUT records holding a CGI-style head and body.
 import { createServer, type Server, type Socket } from 'node:net';
+import { isContentLength } from '../../http/headers.js';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import { formatCgiHead, formatCgiHeadText } from '../cgi-head.js';
@@ -268,7 +269,7 @@ class FastCgiConnection {
     const decoded = decodeParams(whole, this.#nvLimits, new CgiVariables());
     if (!decoded.ok) return this.#fail(`bad params in request ${id}: ${decoded.reason}`);
     const cl = decoded.params.contentLength;
-    ex.remaining = cl && /^\d{1,15}$/.test(cl) ? Number(cl) : null;
+    ex.remaining = cl && isContentLength(cl) ? Number(cl) : null;
     ex.vars = decoded.params;
     this.#starting.push(ex);
   }
