@@ -513,12 +513,17 @@ export class Request {
     this.codeMessage = message ?? null;
   }
 
-  /** Sets a response header, replacing earlier values. CR, LF and NUL are refused with a TypeError. */
+  /**
+   * Sets a response header, replacing earlier values. CR, LF and NUL, and a Content-Length or
+   * Transfer-Encoding that would frame the body wrongly (`assertHeader`), are refused with a TypeError.
+   */
   setHeader(name: string, value: string | number | readonly string[]): void {
     if (Array.isArray(value)) {
       const values = value.map(String);
       for (const v of values) assertHeader(name, v);
-      this.#headers.setAll(headerKey(name), name, values);
+      const key = headerKey(name);
+      if (values.length > 1 && key === 'content-length') throw new TypeError('A response has one Content-Length');
+      this.#headers.setAll(key, name, values);
       return;
     }
     const v = String(value);
@@ -535,10 +540,12 @@ export class Request {
     this.#headers.set(key, name, value);
   }
 
-  /** Adds a response header value, keeping earlier ones. */
+  /** Adds a response header value, keeping earlier ones; a second Content-Length is a TypeError. */
   addHeader(name: string, value: string): void {
     assertHeader(name, value);
-    this.#headers.add(headerKey(name), name, value);
+    const key = headerKey(name);
+    if (key === 'content-length' && this.#headers.has(key)) throw new TypeError('A response has one Content-Length');
+    this.#headers.add(key, name, value);
   }
 
   /** A response header's values joined with `, `, or undefined. */

@@ -23,6 +23,11 @@ export interface GatewayOptions {
   /** FastCGI requests in flight on one connection (multiplexing). Default 16 (SECURITY.md §5.2). */
   maxConcurrent?: number;
   /**
+   * Connections open at once on the listener; past it new ones are closed on accept. Default 1024.
+   * No per-IP cap applies: behind a front end every client shares its address (SECURITY.md §3.3).
+   */
+  maxConnections?: number;
+  /**
    * FastCGI only: the front-end addresses of `FCGI_WEB_SERVER_ADDRS` (FastCGI spec §3.2). When
    * given, a TCP peer must be one of them (loopback included only if listed), in place of the
    * loopback and `trustedPeers` rule; UNIX-socket peers are unaffected. Default: not set.

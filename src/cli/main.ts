@@ -2,6 +2,9 @@
 // The `trellis` command: dispatches to a subcommand, loading only what that subcommand needs.
 import { VERSION } from '../version.js';
 import { CliError } from './options.js';
+import { takeInspectorSignal } from './signals.js';
+
+takeInspectorSignal();
 
 const HELP = `Usage: trellis COMMAND [options]
 

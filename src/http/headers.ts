@@ -114,14 +114,44 @@ export function isToken(name: string): boolean {
   return TOKEN.test(name);
 }
 
+/** RFC 9110 §8.6: Content-Length = 1*DIGIT; at most 15 digits, so it stays a safe integer. */
+const CONTENT_LENGTH = /^[0-9]{1,15}$/;
+
+/** Whether `value` is a valid Content-Length: 1 to 15 ASCII digits, nothing else (no sign, space or list). */
+export function isContentLength(value: string): boolean {
+  return CONTENT_LENGTH.test(value);
+}
+
 /**
  * Checks an outgoing header before it is stored, so response splitting cannot happen
  * (SECURITY.md §6.7). Throws a TypeError naming the header when the name or value is invalid.
+ * The framing fields are the channel's to get right, so code may not set them wrong:
+ *
+ * | field               | accepted                                   |
+ * |---------------------|--------------------------------------------|
+ * | `Content-Length`    | one value of 1 to 15 digits (`0x10`, `abc`, `-1`, `16, 16` refused) |
+ * | `Transfer-Encoding` | never: every channel frames the body itself |
+ *
+ * A second Content-Length field is refused where fields are added (`Request.addHeader`). Thrown
+ * while rendering, the TypeError becomes a 500 before the head is sent; pinned by
+ * test/response-framing.test.ts over HTTP/1.1, HTTP/2, FastCGI and SCGI.
  */
 export function assertHeader(name: string, value: string): void {
   if (!TOKEN.test(name)) throw new TypeError(`Invalid header name ${JSON.stringify(name)}`);
   if (BAD_VALUE.test(value)) {
     throw new TypeError(`Invalid value for header ${name}: control characters (CR, LF, NUL) are not allowed`);
+  }
+  if (name.length === 14 || name.length === 17) assertFramingField(name, value);
+}
+
+/** The framing rules of {@link assertHeader}; `name` is 14 or 17 characters long. */
+function assertFramingField(name: string, value: string): void {
+  const key = name.toLowerCase();
+  if (key === 'content-length' && !isContentLength(value)) {
+    throw new TypeError(`Invalid value for header ${name}: ${JSON.stringify(value)} is not a length in digits`);
+  }
+  if (key === 'transfer-encoding') {
+    throw new TypeError(`Header ${name} cannot be set: the channel frames the body itself`);
   }
 }
 

@@ -148,7 +148,9 @@ type State = 'idle' | 'request' | 'closed';
  * FORWARD_REQUEST and CPING are accepted; during a request only the body packets the container
  * asked for (plus the one the web server pushes unasked). Anything else, and any malformed or
  * oversized packet, closes the connection (SECURITY.md §5.2). Buffered input is bounded by one
- * packet; the body is only requested when the resource reads it.
+ * packet; the body is only requested when the resource reads it. A packet that starts arriving
+ * between requests must be whole within `headerTimeout` (20 s) of its first byte, or the connection
+ * closes (pinned in test/channels/ajp/server.test.ts).
  */
 class AjpConnection {
   #state: State = 'idle';
@@ -162,6 +164,8 @@ class AjpConnection {
   #wantBody = false;
   #reuse = true;
   #timer: NodeJS.Timeout | null = null;
+  /** Whether the timer is the head deadline of a packet that started arriving while idle. */
+  #headArmed = false;
 
   constructor(
     readonly socket: Socket,
@@ -189,6 +193,7 @@ class AjpConnection {
 
   #goIdle(): void {
     this.#state = 'idle';
+    this.#headArmed = false;
     this.idle.add(this);
     this.#armTimer(this.options.idleTimeout);
   }
@@ -214,8 +219,16 @@ class AjpConnection {
       if ((this.#state as State) === 'closed') return;
     }
     this.#buffer = offset === this.#buffer.length ? Buffer.alloc(0) : Buffer.from(this.#buffer.subarray(offset));
-    // A packet is on its way: it must arrive within the body idle time.
-    if (this.#buffer.length && this.#state === 'idle') this.#armTimer(this.site.limits.headerTimeout);
+    // A packet on its way while idle must arrive whole within headerTimeout of its first byte,
+    // however slowly it keeps coming: the deadline is armed once, not at every piece.
+    if (this.#state !== 'idle') return;
+    if (this.#buffer.length && !this.#headArmed) {
+      this.#headArmed = true;
+      this.#armTimer(this.site.limits.headerTimeout);
+    } else if (!this.#buffer.length && this.#headArmed) {
+      this.#headArmed = false;
+      this.#armTimer(this.options.idleTimeout);
+    }
   }
 
   #onPacket(payload: Buffer): void {

@@ -2,6 +2,7 @@
 // requests (FCGI_KEEP_CONN, multiplexing up to 16); each becomes a neutral Request through
 // cgi-params.ts, and its response goes back as STDOUT records holding a CGI-style head and body.
 import { createServer, type Server, type Socket } from 'node:net';
+import { isContentLength } from '../../http/headers.js';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import { formatCgiHead, formatCgiHeadText } from '../cgi-head.js';
@@ -27,10 +28,15 @@ import {
 
 const DEFAULT_IDLE_TIMEOUT = 60_000;
 const DEFAULT_MAX_CONCURRENT = 16;
+const DEFAULT_MAX_CONNECTIONS = 1024;
+/** Params of one request: at most this many bytes (SECURITY.md §5.2). */
+const MAX_PARAMS_BYTES = 64 * 1024;
+/** Params bytes held for all the unfinished requests of one connection together. */
+const MAX_PENDING_PARAMS_BYTES = 2 * MAX_PARAMS_BYTES;
 /** Bytes of unread management replies (UNKNOWN_TYPE, GET_VALUES_RESULT) tolerated before closing. */
 const MAX_UNREAD_REPLIES = 1024 * 1024;
 
-type ConnectionSettings = { idleTimeout: number; maxConcurrent: number; mount: string | null };
+type ConnectionSettings = { idleTimeout: number; maxConcurrent: number; maxConnections: number; mount: string | null };
 
 /**
  * One request on a connection, from BEGIN_REQUEST to END_REQUEST; it is also the Request's response
@@ -40,7 +46,10 @@ class Exchange implements ResponseSink {
   readonly connection: FastCgiConnection;
   readonly id: number;
   readonly keepConn: boolean;
-  params: Buffer[] = [];
+  /** When BEGIN_REQUEST arrived (ms); the params must end within `headerTimeout` of it. */
+  readonly begunAt = Date.now();
+  /** The params received so far, copied into one buffer grown by doubling (`paramsBytes` of it used). */
+  params: Buffer | null = null;
   paramsBytes = 0;
   paramsDone = false;
   /** The decoded params, between the end of the PARAMS stream and the start of the request. */
@@ -100,9 +109,13 @@ class Exchange implements ResponseSink {
  * One FastCGI connection from a front end.
  *
  * Rules it enforces (SECURITY.md §5.2, pinned in test/channels/fastcgi/server.test.ts):
- * - PARAMS of one request total at most 64 KiB and 1000 pairs; a bad version byte, a malformed
- *   BEGIN_REQUEST, a second BEGIN_REQUEST for an active id, or STDIN before the params end closes
- *   the connection. Nothing a front end sends can throw out of here.
+ * - PARAMS of one request total at most 64 KiB and 1000 pairs, and the unfinished params of all
+ *   requests on the connection at most 128 KiB, held as copies (never as views pinning whole socket
+ *   reads); a bad version byte, a BEGIN_REQUEST whose body is not 8 bytes or whose id is the null
+ *   one, a second BEGIN_REQUEST for an active id, or STDIN before the params end closes the
+ *   connection. Nothing a front end sends can throw out of here.
+ * - Head deadline: the params of a request end within `headerTimeout` (20 s) of its BEGIN_REQUEST,
+ *   however slowly they keep coming, or the connection closes.
  * - At most `maxConcurrent` (16) requests in flight; one more is answered END_REQUEST/OVERLOADED.
  * - Idle timeouts: `idleTimeout` (60 s) between requests, `bodyIdleTimeout` (30 s) while params or
  *   STDIN are arriving, `writeIdleTimeout` (60 s) while the front end does not read.
@@ -121,12 +134,16 @@ class FastCgiConnection {
   #closed = false;
   #closeWhenIdle = false;
   #timeoutMs = -1;
+  /** Armed while some request's params are unfinished: the head deadline of the oldest one. */
+  #headTimer: NodeJS.Timeout | null = null;
+  /** Params bytes held by the requests whose params are unfinished. */
+  #pendingParamsBytes = 0;
 
   constructor(socket: Socket, site: Site, options: ConnectionSettings) {
     this.#socket = socket;
     this.#site = site;
     this.#options = options;
-    this.#nvLimits = { maxBytes: 64 * 1024, maxPairs: Math.min(1000, site.limits.maxFields) };
+    this.#nvLimits = { maxBytes: MAX_PARAMS_BYTES, maxPairs: Math.min(1000, site.limits.maxFields) };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => {
@@ -184,6 +201,9 @@ class FastCgiConnection {
       this.#socket.write(encodeUnknownType(type));
       return;
     }
+    if (type === FcgiType.BEGIN_REQUEST && id === FCGI_NULL_REQUEST_ID) {
+      return this.#fail('BEGIN_REQUEST for the null request id');
+    }
     if (id === FCGI_NULL_REQUEST_ID) {
       if (type === FcgiType.GET_VALUES) this.#getValues(record.content);
       else this.#socket.write(encodeUnknownType(type));
@@ -212,8 +232,8 @@ class FastCgiConnection {
   #getValues(content: Buffer): void {
     const decoded = decodeNameValuePairs(content, this.#nvLimits);
     if (!decoded.ok) return this.#fail(`bad GET_VALUES: ${decoded.reason}`);
-    // FCGI_MAX_CONNS is left unanswered: Trellis sets no connection cap of its own for a front end.
     const known: Record<string, string> = {
+      FCGI_MAX_CONNS: String(this.#options.maxConnections),
       FCGI_MAX_REQS: String(this.#options.maxConcurrent),
       FCGI_MPXS_CONNS: this.#options.maxConcurrent > 1 ? '1' : '0',
     };
@@ -238,6 +258,51 @@ class FastCgiConnection {
       return;
     }
     this.#exchanges.set(id, new Exchange(this, id, begin.keepConn));
+    if (!this.#headTimer) this.#armHeadTimer(this.#site.limits.headerTimeout);
+  }
+
+  /** Closes the connection when a request's params are still unfinished past its head deadline. */
+  #checkHeads = (): void => {
+    this.#headTimer = null;
+    if (this.#closed) return;
+    const limit = this.#site.limits.headerTimeout;
+    const now = Date.now();
+    let next = Infinity;
+    for (const ex of this.#exchanges.values()) {
+      if (ex.paramsDone) continue;
+      const due = ex.begunAt + limit;
+      if (due <= now) return this.#fail(`the params of request ${ex.id} did not end within ${limit} ms`);
+      next = Math.min(next, due);
+    }
+    if (next !== Infinity) this.#armHeadTimer(next - now);
+  };
+
+  #armHeadTimer(ms: number): void {
+    this.#headTimer = setTimeout(this.#checkHeads, ms);
+    this.#headTimer.unref();
+  }
+
+  /** Copies a PARAMS piece into the exchange's buffer; false when a params limit is passed. */
+  #addParams(ex: Exchange, content: Buffer): boolean {
+    const used = ex.paramsBytes + content.length;
+    const held = ex.params?.length ?? 0;
+    if (used > held) {
+      const size = Math.min(Math.max(held * 2, used, 1024), MAX_PARAMS_BYTES);
+      if (this.#pendingParamsBytes - held + size > MAX_PENDING_PARAMS_BYTES) return false;
+      const grown = Buffer.allocUnsafe(size);
+      ex.params?.copy(grown, 0, 0, ex.paramsBytes);
+      this.#pendingParamsBytes += size - held;
+      ex.params = grown;
+    }
+    content.copy(ex.params!, ex.paramsBytes);
+    ex.paramsBytes = used;
+    return true;
+  }
+
+  /** Lets go of an exchange's params buffer. */
+  #dropParams(ex: Exchange): void {
+    this.#pendingParamsBytes -= ex.params?.length ?? 0;
+    ex.params = null;
   }
 
   /** ABORT_REQUEST: the client went away. The Request sees connectionLost; the front end gets END_REQUEST. */
@@ -256,19 +321,21 @@ class FastCgiConnection {
     if (!ex) return;
     if (ex.paramsDone) return this.#fail(`PARAMS after the end of the params of request ${id}`);
     if (content.length > 0) {
-      ex.paramsBytes += content.length;
-      if (ex.paramsBytes > this.#nvLimits.maxBytes) return this.#fail(`params of request ${id} exceed ${this.#nvLimits.maxBytes} bytes`);
-      // Kept as views of the received chunk (bounded by the 64 KiB limit), decoded once complete.
-      ex.params.push(content);
+      if (ex.paramsBytes + content.length > MAX_PARAMS_BYTES) {
+        return this.#fail(`params of request ${id} exceed ${MAX_PARAMS_BYTES} bytes`);
+      }
+      if (!this.#addParams(ex, content)) {
+        return this.#fail(`unfinished params on the connection exceed ${MAX_PENDING_PARAMS_BYTES} bytes`);
+      }
       return;
     }
     ex.paramsDone = true;
-    const whole = ex.params.length === 1 ? ex.params[0]! : Buffer.concat(ex.params, ex.paramsBytes);
-    ex.params = [];
+    const whole = ex.params === null ? Buffer.alloc(0) : ex.params.subarray(0, ex.paramsBytes);
+    this.#dropParams(ex);
     const decoded = decodeParams(whole, this.#nvLimits, new CgiVariables());
     if (!decoded.ok) return this.#fail(`bad params in request ${id}: ${decoded.reason}`);
     const cl = decoded.params.contentLength;
-    ex.remaining = cl && /^\d{1,15}$/.test(cl) ? Number(cl) : null;
+    ex.remaining = cl && isContentLength(cl) ? Number(cl) : null;
     ex.vars = decoded.params;
     this.#starting.push(ex);
   }
@@ -407,6 +474,7 @@ class FastCgiConnection {
   /** Removes a finished exchange; unread STDIN for it is discarded from now on. */
   #forget(ex: Exchange): void {
     this.#exchanges.delete(ex.id);
+    this.#dropParams(ex);
     if (ex.body && !ex.body.readableEnded && !ex.body.destroyed) ex.body.destroy();
     this.#unpause(ex);
     if (!ex.keepConn || ex.closeAfter) this.#closeWhenIdle = true;
@@ -436,6 +504,8 @@ class FastCgiConnection {
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#headTimer) clearTimeout(this.#headTimer);
+    this.#headTimer = null;
     for (const ex of this.#exchanges.values()) {
       ex.ended = true;
       ex.body?.destroy(new Error('The front end closed the connection'));
@@ -451,7 +521,9 @@ class FastCgiConnection {
 
 /**
  * A net.Server that speaks FastCGI (responder role) for `site`. TCP peers other than loopback are
- * dropped on accept unless listed in `trustedPeers` (SECURITY.md §5.1); with `webServerAddrs`
+ * dropped on accept unless listed in `trustedPeers` (SECURITY.md §5.1); at most `maxConnections`
+ * (1024) connections are open at once, no per-IP cap (a front end is one address for every client,
+ * SECURITY.md §3.3); with `webServerAddrs`
  * (FCGI_WEB_SERVER_ADDRS), only the TCP peers it lists are accepted. Pinned in
  * test/channels/fastcgi/spawned.test.ts.
  *
@@ -466,6 +538,7 @@ export function createFastCgiServer(site: Site, options: GatewayOptions = {}): S
   const settings = {
     idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     maxConcurrent: options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     mount: options.mount ?? null,
   };
   const server = createServer((socket) => {
@@ -478,6 +551,8 @@ export function createFastCgiServer(site: Site, options: GatewayOptions = {}): S
     connections.add(connection);
     socket.once('close', () => connections.delete(connection));
   });
+  // Past the cap Node closes new connections at once: memory stays bounded by connections × limits.
+  server.maxConnections = settings.maxConnections;
   return Object.assign(server, {
     drainConnections: () => {
       for (const c of connections) c.drain();

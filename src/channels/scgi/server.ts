@@ -11,13 +11,16 @@ import { GatewayBody, paramsToMap, parseTrustedPeers, peerAllowed, type GatewayO
 import { bindServer, type Listener } from '../listen.js';
 import { parseScgiHeader, type ScgiHeaderLimits } from './netstring.js';
 
+const DEFAULT_MAX_CONNECTIONS = 1024;
+
 /**
  * Serves one SCGI connection.
  *
  * Rules it enforces (SECURITY.md §5.2, pinned in test/channels/scgi/server.test.ts): the header is at
  * most 64 KiB and 1000 pairs, strictly a netstring with CONTENT_LENGTH first and SCGI=1, else the
- * connection closes without an answer; the header and body must keep arriving (`headerTimeout`,
- * `bodyIdleTimeout`); a front end that stops reading the response is dropped after
+ * connection closes without an answer; the whole header must arrive within `headerTimeout` (20 s)
+ * of the connection, however slowly it keeps coming, and the body must keep arriving
+ * (`bodyIdleTimeout`); a front end that stops reading the response is dropped after
  * `writeIdleTimeout`. Nothing a front end sends can throw out of here.
  */
 function serveScgiConnection(socket: Socket, site: Site, mount: string | null): void {
@@ -68,9 +71,15 @@ function serveScgiConnection(socket: Socket, site: Site, mount: string | null): 
     abort: () => socket.destroy(),
   };
 
+  const headDeadline = setTimeout(() => {
+    if (!request) fail(`the header did not arrive within ${site.limits.headerTimeout} ms`);
+  }, site.limits.headerTimeout);
+  headDeadline.unref();
+
   const start = (chunk: Buffer) => {
     const parsed = parseScgiHeader(chunk, limits);
     if (parsed.kind === 'incomplete') return false;
+    clearTimeout(headDeadline);
     if (parsed.kind === 'error') {
       fail(parsed.reason);
       return true;
@@ -120,6 +129,7 @@ function serveScgiConnection(socket: Socket, site: Site, mount: string | null): 
   });
   socket.on('error', () => socket.destroy());
   socket.on('close', () => {
+    clearTimeout(headDeadline);
     if (remaining > 0) body?.destroy(new Error('The front end closed the connection before the whole body'));
     if (!finished) request?.connectionLost(new Error('The front end closed the connection'));
   });
@@ -132,7 +142,7 @@ function serveScgiConnection(socket: Socket, site: Site, mount: string | null): 
 
 /**
  * A net.Server that speaks SCGI for `site`. TCP peers other than loopback are dropped on accept
- * unless listed in `trustedPeers` (SECURITY.md §5.1).
+ * unless listed in `trustedPeers` (SECURITY.md §5.1); at most `maxConnections` (1024) are open at once.
  *
  * ```ts
  * createScgiServer(site).listen('/run/trellis.scgi');
@@ -141,7 +151,7 @@ function serveScgiConnection(socket: Socket, site: Site, mount: string | null): 
 export function createScgiServer(site: Site, options: GatewayOptions = {}): Server {
   const trusted = options.trustedPeers?.length ? parseTrustedPeers(options.trustedPeers) : null;
   const mount = options.mount ?? null;
-  return createServer({ allowHalfOpen: true }, (socket) => {
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     if (!peerAllowed(socket, trusted)) {
       site.logError(`SCGI connection from ${socket.remoteAddress} refused: not a trusted peer (--gateway-trusted-peers)`);
       socket.destroy();
@@ -149,6 +159,8 @@ export function createScgiServer(site: Site, options: GatewayOptions = {}): Serv
     }
     serveScgiConnection(socket, site, mount);
   });
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  return server;
 }
 
 /** Starts an SCGI listener for `site` on `ep` (tcp or unix); its url reads `scgi://host:port/`. */

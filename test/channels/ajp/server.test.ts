@@ -437,3 +437,29 @@ describe('AJP trusted peers', () => {
     }
   });
 });
+
+describe('AJP head deadline', () => {
+  it('closes a connection whose packet, however slow, is not whole within headerTimeout', async () => {
+    const slowSite = new Site(new Resource(), { limits: { headerTimeout: 400 }, logError: () => {} });
+    const l = await listenAjp(slowSite, { type: 'tcp', port: 0, interface: '127.0.0.1' });
+    const socket = connect(l.port!, '127.0.0.1');
+    let closed = false;
+    socket.on('error', () => {});
+    socket.on('close', () => (closed = true));
+    try {
+      const t0 = Date.now();
+      // A packet header announcing 4000 bytes, then one byte every 100 ms: never idle, never whole.
+      socket.write(Buffer.from([0x12, 0x34, 0x0f, 0xa0]));
+      for (let i = 0; i < 25 && !closed; i++) {
+        socket.write(Buffer.from([2]));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(closed, 'closed by the head deadline');
+      const took = Date.now() - t0;
+      assert.ok(took >= 350 && took < 1500, `closed after ${took} ms`);
+    } finally {
+      socket.destroy();
+      await l.close(100);
+    }
+  });
+});

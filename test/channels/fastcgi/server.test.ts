@@ -249,6 +249,8 @@ test('FastCGI writes the status of server errors to STDERR for the front end log
 const violations: Array<[string, (c: FcgiClient) => void]> = [
   ['a bad version byte', (c) => c.send(Buffer.from([9, 1, 0, 1, 0, 8, 0, 0]), Buffer.alloc(8))],
   ['a BEGIN_REQUEST body that is not 8 bytes', (c) => c.send(encodeRecord(FcgiType.BEGIN_REQUEST, 1, Buffer.alloc(3)))],
+  ['a BEGIN_REQUEST body of 9 bytes', (c) => c.send(encodeRecord(FcgiType.BEGIN_REQUEST, 1, Buffer.alloc(9, 1)))],
+  ['a BEGIN_REQUEST for the null request id', (c) => c.send(encodeRecord(FcgiType.BEGIN_REQUEST, 0, Buffer.alloc(8, 1)))],
   ['params over 64 KiB', (c) => c.begin(1, cgiParams('GET', '/', { HTTP_X_BIG: 'y'.repeat(70_000) }))],
   ['more than 1000 params', (c) => c.begin(1, Object.fromEntries(Array.from({ length: 1100 }, (_, i) => [`P${i}`, 'v'])))],
   ['malformed name-value pairs', (c) => {

@@ -6,6 +6,8 @@ import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { encodeScgiHeader } from '../../../src/channels/scgi/netstring.js';
 import { listenScgi } from '../../../src/channels/scgi/server.js';
+import { Resource } from '../../../src/resource.js';
+import { Site } from '../../../src/site.js';
 import type { Listener } from '../../../src/channels/listen.js';
 import { cgiParams, parseCgiReply, type CgiReply } from '../../helpers/fastcgi-client.js';
 import { gatewaySite, slowUpload, STATIC_TEXT, type StreamEvents } from '../../helpers/gateway-site.js';
@@ -150,4 +152,28 @@ test('property: random and truncated headers on live connections never take the 
     { numRuns: 60 },
   );
   assert.equal((await ask('GET', '/static.txt')).status, 200);
+});
+
+test('SCGI closes a connection whose header, however slow, is not whole within headerTimeout', async () => {
+  const site = new Site(new Resource(), { limits: { headerTimeout: 400 }, logError: () => {} });
+  const l = await listenScgi(site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
+  const socket = connect(l.port!, '127.0.0.1');
+  let closed = false;
+  socket.on('error', () => {});
+  socket.on('close', () => (closed = true));
+  try {
+    const t0 = Date.now();
+    // One header byte every 100 ms: never idle, never whole.
+    socket.write('9000:');
+    for (let i = 0; i < 25 && !closed; i++) {
+      socket.write('a');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(closed, 'closed by the head deadline');
+    const took = Date.now() - t0;
+    assert.ok(took >= 350 && took < 1500, `closed after ${took} ms`);
+  } finally {
+    socket.destroy();
+    await l.close(100);
+  }
 });
