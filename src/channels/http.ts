@@ -96,6 +96,11 @@ export interface HttpsServers {
  * An HTTPS server serving `site` with HTTP/2 (ALPN `h2`) and HTTP/1.1 (`http/1.1`, or no ALPN):
  * TLS is terminated once, then each connection goes to node:http2 or to Trellis's own HTTP/1.1
  * channel by the protocol it negotiated.
+ *
+ * A closed connection is noticed (SECURITY.md §3.3): HTTP/1.1 connections may half-close (the
+ * channel answers what it has, then closes), while an `h2` connection ends as soon as the client's
+ * FIN arrives, so it frees its slot under the per-IP cap at once
+ * (test/channels/http2-close.test.ts).
  */
 export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<HttpsServers> {
   const [{ createSecureServer }, { createServer: createTlsServer }] = await Promise.all([import('node:http2'), import('node:tls')]);
@@ -122,8 +127,14 @@ export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http
   h2.on('session', guardSession);
   const http1 = new Http1Server(site, { secure: true });
   server.on('secureConnection', (socket: TLSSocket) => {
-    if (socket.alpnProtocol === 'h2') h2.emit('secureConnection', socket);
-    else http1.accept(socket);
+    if (socket.alpnProtocol !== 'h2') {
+      http1.accept(socket);
+      return;
+    }
+    // node:http2 never reacts to a client's FIN: without this a closed connection would linger
+    // (and count against its address's cap) until a timeout. HTTP/1.1 keeps half-close.
+    socket.allowHalfOpen = false;
+    h2.emit('secureConnection', socket);
   });
   // A failed handshake only concerns its own connection.
   server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());
