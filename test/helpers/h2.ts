@@ -34,7 +34,8 @@ export async function withH2Server(
   const dir = tempDir();
   const tls = makeCertificate(openssl, dir.path);
   const site = new Site(root, { limits });
-  const listener = await listenHttp(site, { type: 'ssl', port: 0, interface: '127.0.0.1', privateKey: tls.key, certKey: tls.cert });
+  const endpoint = { type: 'ssl', port: 0, interface: '127.0.0.1', privateKey: tls.key, certKey: tls.cert } as const;
+  const listener = await listenHttp(site, endpoint);
   try {
     await fn({ url: `https://localhost:${listener.port}`, port: listener.port!, ca: readFileSync(tls.cert), listener });
   } finally {
@@ -79,7 +80,14 @@ export const HPACK_GET_ROOT = Buffer.from([0x82, 0x87, 0x84]);
 
 /** A TLS connection that negotiated `h2`, its preface and an empty SETTINGS frame already sent. */
 export async function rawH2(server: H2Server, localAddress?: string): Promise<TLSSocket> {
-  const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: server.ca, servername: 'localhost', ALPNProtocols: ['h2'], ...(localAddress ? { localAddress } : {}) });
+  const socket = tlsConnect({
+    host: '127.0.0.1',
+    port: server.port,
+    ca: server.ca,
+    servername: 'localhost',
+    ALPNProtocols: ['h2'],
+    ...(localAddress ? { localAddress } : {}),
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once('secureConnect', resolve);
     socket.once('error', reject);
