@@ -1,27 +1,16 @@
 // The HTTP channel: plain HTTP/1.1 on Trellis's own channel, and HTTPS with HTTP/2 (node:http2)
 // negotiated by ALPN and HTTP/1.1 (the same own channel) as the fallback, all with the limits and
-// timeouts of SECURITY.md.
+// timeouts of SECURITY.md (HTTP/2's own in `h2-session.ts`).
 import { readFileSync } from 'node:fs';
-import type { Http2SecureServer, Http2Session, ServerHttp2Stream } from 'node:http2';
+import type { Http2SecureServer, Http2Session } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Site } from '../site.js';
 import type { Endpoint } from './endpoint.js';
+import { guardSession } from './h2-session.js';
 import { Http1Server } from './http1/connection.js';
 import { bindServer, capConnectionsPerIp, ListenError, type Listener } from './listen.js';
 import { nodeRequestListener } from './node-listener.js';
-
-/** HTTP/2 error code ENHANCE_YOUR_CALM (RFC 9113 §7). */
-const H2_ENHANCE_YOUR_CALM = 0x0b;
-/** HTTP/2 error code CANCEL (RFC 9113 §7): what a client's early reset carries. */
-const H2_CANCEL = 0x08;
-/** Streams reset by the client before an answer, per second, before the connection is told to calm down. */
-const H2_MAX_EARLY_RESETS_PER_SECOND = 50;
-/** Past this many streams, early resets above this share of all streams also count as a flood (SECURITY.md §4.1). */
-const H2_EARLY_RESET_RATIO = 0.25;
-const H2_RATIO_MIN_STREAMS = 200;
-/** Requests served on one HTTP/2 connection before it is asked to go away (SECURITY.md §4.1). */
-const H2_MAX_STREAMS_PER_SESSION = 10_000;
 
 /**
  * A server for plain HTTP/1.1 on Trellis's own channel (`http1/connection.ts`): half-open
@@ -55,35 +44,6 @@ export function readTlsFiles(privateKey: string, certKey: string): TlsFiles {
   return { key: read(privateKey, 'private key'), cert: read(certKey, 'certificate') };
 }
 
-/** Protects each HTTP/2 session against Rapid Reset and endless connections (SECURITY.md §4.1). */
-function guardSession(session: Http2Session): void {
-  let windowStart = Date.now();
-  let resets = 0;
-  let totalResets = 0;
-  let streams = 0;
-  session.on('stream', (stream: ServerHttp2Stream) => {
-    if (++streams > H2_MAX_STREAMS_PER_SESSION) {
-      session.goaway(0);
-      return;
-    }
-    stream.once('close', () => {
-      if (stream.rstCode !== H2_CANCEL || stream.headersSent) return;
-      const now = Date.now();
-      if (now - windowStart > 1000) {
-        windowStart = now;
-        resets = 0;
-      }
-      totalResets++;
-      const flood = ++resets > H2_MAX_EARLY_RESETS_PER_SECOND || (streams >= H2_RATIO_MIN_STREAMS && totalResets / streams > H2_EARLY_RESET_RATIO);
-      if (flood && !session.destroyed) {
-        session.goaway(H2_ENHANCE_YOUR_CALM);
-        // Give the GOAWAY frame a moment to leave before the connection is torn down.
-        setTimeout(() => session.destroy(), 50).unref();
-      }
-    });
-  });
-}
-
 /** What {@link createHttpsServer} builds: the TLS listener, and the HTTP/2 server its `h2` connections go to. */
 export interface HttpsServers {
   /** Listens; answers HTTP/1.1 itself and passes `h2` connections to {@link h2}. */
@@ -96,6 +56,11 @@ export interface HttpsServers {
  * An HTTPS server serving `site` with HTTP/2 (ALPN `h2`) and HTTP/1.1 (`http/1.1`, or no ALPN):
  * TLS is terminated once, then each connection goes to node:http2 or to Trellis's own HTTP/1.1
  * channel by the protocol it negotiated.
+ *
+ * A closed connection is noticed (SECURITY.md §3.3): HTTP/1.1 connections may half-close (the
+ * channel answers what it has, then closes), while an `h2` connection ends as soon as the client's
+ * FIN arrives, so it frees its slot under the per-IP cap at once
+ * (test/channels/http2-close.test.ts).
  */
 export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<HttpsServers> {
   const [{ createSecureServer }, { createServer: createTlsServer }] = await Promise.all([import('node:http2'), import('node:tls')]);
@@ -119,7 +84,7 @@ export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http
     nodeRequestListener(site, { secure: true }),
   );
   h2.setTimeout(limits.writeIdleTimeout);
-  h2.on('session', guardSession);
+  h2.on('session', (session: Http2Session) => guardSession(session, limits));
   const http1 = new Http1Server(site, { secure: true });
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol !== 'h2') {

@@ -2,11 +2,12 @@
 // HTTP/2), and node:http requests when a user mounts `Site.listener()` on their own server. Checks
 // what Node's parser lets through but Trellis refuses, and writes the Request's response back.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { RequestHeaders } from '../http/headers.js';
 import { Request, type Address, type ResponseSink } from '../request.js';
 import type { Site, SiteLimits } from '../site.js';
+import { H2_CANCEL, resetStream } from './h2-session.js';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -150,40 +151,100 @@ function h2Sink(res: Http2ServerResponse): ResponseSink {
     write: (chunk) => res.write(chunk),
     end: (chunk) => (chunk ? res.end(chunk) : res.end()),
     onDrain: (listener) => res.once('drain', listener),
-    abort: () => res.stream.close(2 /* INTERNAL_ERROR */),
+    abort: () => resetStream(res.stream, 2 /* INTERNAL_ERROR */),
   };
 }
 
+/** How long a body may run before its average rate is held to `bodyMinRate` (SECURITY.md §3.3). */
+const BODY_RATE_GRACE_MS = 10_000;
+
+/** What {@link watchBody} needs to know about one request body. */
+interface BodyProgress {
+  /** Body bytes (or connection bytes) received so far. */
+  received(): number;
+  /** Whether the resource is not taking bytes (a full buffer): then the client is not to blame. */
+  held(): boolean;
+  /** Whether the body is complete or the exchange is gone. */
+  over(): boolean;
+  /** Drops the exchange. */
+  cut(): void;
+}
+
 /**
- * Drops a connection whose body stalls (SECURITY.md §3.3): no progress for `bodyIdleTimeout`, or an
+ * Drops an exchange whose body stalls (SECURITY.md §3.3): no progress for `bodyIdleTimeout`, or an
  * average under `bodyMinRate` bytes/s after the first 10 s. Time the resource spends not reading
- * (a full buffer) does not count against the client.
+ * (a full buffer) does not count against the client. HTTP/1.1 requests from node:http lose their
+ * connection; an HTTP/2 stream is reset with CANCEL and the connection's other streams go on
+ * (test/channels/http2-timeouts.test.ts).
  */
-function watchBody(req: IncomingMessage, limits: SiteLimits): void {
-  const socket = req.socket;
-  const started = Date.now();
-  const startBytes = socket.bytesRead;
+function watchBody(body: BodyProgress, limits: SiteLimits): void {
+  const startBytes = body.received();
   let lastBytes = startBytes;
-  let lastProgress = started;
+  let lastTick = Date.now();
+  let lastProgress = lastTick;
+  // Time the client is held to: the body's age minus the time the resource was not reading.
+  let clientMs = 0;
   const timer = setInterval(() => {
-    if (req.complete || socket.destroyed) {
+    if (body.over()) {
       clearInterval(timer);
       return;
     }
     const now = Date.now();
-    if (socket.bytesRead !== lastBytes || req.readableLength >= req.readableHighWaterMark || socket.isPaused()) {
-      lastBytes = socket.bytesRead;
+    const tick = now - lastTick;
+    lastTick = now;
+    const bytes = body.received();
+    if (body.held()) {
+      lastBytes = bytes;
       lastProgress = now;
       return;
     }
-    const elapsed = (now - started) / 1000;
-    const tooSlow = elapsed > 10 && (socket.bytesRead - startBytes) / elapsed < limits.bodyMinRate;
+    clientMs += tick;
+    if (bytes !== lastBytes) {
+      lastBytes = bytes;
+      lastProgress = now;
+    }
+    const tooSlow = clientMs > BODY_RATE_GRACE_MS && (bytes - startBytes) / (clientMs / 1000) < limits.bodyMinRate;
     if (now - lastProgress >= limits.bodyIdleTimeout || tooSlow) {
       clearInterval(timer);
-      socket.destroy();
+      body.cut();
     }
   }, Math.min(1000, limits.bodyIdleTimeout));
   timer.unref();
+}
+
+/** A node:http request body's progress, read from its socket. */
+function h1BodyProgress(req: IncomingMessage): BodyProgress {
+  const socket = req.socket;
+  return {
+    received: () => socket.bytesRead,
+    held: () => req.readableLength >= req.readableHighWaterMark || socket.isPaused(),
+    over: () => req.complete || socket.destroyed,
+    cut: () => socket.destroy(),
+  };
+}
+
+/**
+ * An HTTP/2 request body's progress. The stream's DATA bytes are counted where node:http2 pushes
+ * them into the stream: a 'data' listener would start the flow before the resource reads, and the
+ * connection's byte count includes every other stream.
+ */
+function h2BodyProgress(req: Http2ServerRequest): BodyProgress {
+  const stream = req.stream;
+  let received = 0;
+  const push = stream.push;
+  stream.push = function countedPush(this: ServerHttp2Stream, chunk: unknown, encoding?: BufferEncoding) {
+    if (chunk instanceof Uint8Array) received += chunk.length;
+    return push.call(this, chunk, encoding);
+  };
+  return {
+    received: () => received,
+    held: () =>
+      stream.isPaused() ||
+      req.readableLength >= req.readableHighWaterMark ||
+      stream.readableLength >= stream.readableHighWaterMark,
+    over: () => req.complete || stream.destroyed,
+    cut: () => resetStream(stream, H2_CANCEL),
+  };
 }
 
 /** Options of {@link nodeRequestListener}. */
@@ -241,7 +302,10 @@ export function nodeRequestListener(site: Site, options: NodeListenerOptions): (
       site.refuse(request, refusal.status, refusal.detail);
       return;
     }
-    if (hasBody && !isH2) watchBody(req as IncomingMessage, site.limits);
+    if (hasBody) {
+      const progress = isH2 ? h2BodyProgress(req as Http2ServerRequest) : h1BodyProgress(req as IncomingMessage);
+      watchBody(progress, site.limits);
+    }
     site.handle(request);
     // Most responses are complete by now; only one still being written needs to hear that the
     // client left (events arrive after this synchronous turn, so none is missed).

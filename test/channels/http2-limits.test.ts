@@ -60,6 +60,28 @@ test('HTTP/2 Rapid Reset: a flood of cancelled streams gets GOAWAY ENHANCE_YOUR_
   });
 });
 
+test('HTTP/2 Rapid Reset: resets of answered streams (a fast resource, 45/s) get GOAWAY ENHANCE_YOUR_CALM', async (t) => {
+  await withH2Server(t, async (url, ca) => {
+    const session = connect(url, { ca });
+    session.on('error', () => {});
+    const goaway = new Promise<number>((resolve) => session.once('goaway', (code) => resolve(code)));
+    await new Promise((r) => session.once('connect', r));
+    // Under the per-second budget: only the share of reset streams (25 % past 200 streams) can tell.
+    let code = -1;
+    const started = Date.now();
+    for (let batch = 0; batch < 8 && code === -1 && !session.destroyed; batch++) {
+      for (let i = 0; i < 45 && !session.destroyed; i++) {
+        const stream = session.request({ ':path': '/hello' });
+        stream.on('error', () => {});
+        stream.close(constants.NGHTTP2_CANCEL);
+      }
+      code = await Promise.race([goaway, new Promise<number>((r) => setTimeout(() => r(-1), 1050))]);
+    }
+    session.destroy();
+    assert.equal(code, constants.NGHTTP2_ENHANCE_YOUR_CALM, `no GOAWAY after ${Date.now() - started} ms of resets`);
+  });
+});
+
 test('HTTP/2 refuses a header list over 64 KiB but keeps serving others', async (t) => {
   await withH2Server(t, async (url, ca) => {
     const session = connect(url, { ca, maxSendHeaderBlockLength: 1024 * 1024 } as Parameters<typeof connect>[1]);

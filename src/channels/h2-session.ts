@@ -1,0 +1,126 @@
+// Per-connection protections for HTTP/2 sessions (SECURITY.md §3.3, §4.1, §4.2): Rapid Reset,
+// requests per connection, the header-block deadline and the idle deadline.
+import type { Http2Session, Http2Stream, ServerHttp2Stream } from 'node:http2';
+import type { SiteLimits } from '../site.js';
+
+/** HTTP/2 error code NO_ERROR (RFC 9113 §7). */
+const H2_NO_ERROR = 0x00;
+/** HTTP/2 error code CANCEL (RFC 9113 §7). */
+export const H2_CANCEL = 0x08;
+/** HTTP/2 error code ENHANCE_YOUR_CALM (RFC 9113 §7). */
+const H2_ENHANCE_YOUR_CALM = 0x0b;
+/** Client resets per second before the connection is told to calm down. */
+const H2_MAX_RESETS_PER_SECOND = 50;
+/** Past {@link H2_RATIO_MIN_STREAMS} streams, resets above this share of all streams are a flood too. */
+const H2_RESET_RATIO = 0.25;
+const H2_RATIO_MIN_STREAMS = 200;
+/** Requests served on one HTTP/2 connection before it is asked to go away (SECURITY.md §4.1). */
+const H2_MAX_STREAMS_PER_SESSION = 10_000;
+/** Longest time one header block may take, whatever `headerTimeout` says (SECURITY.md §4.2). */
+const H2_MAX_HEADER_BLOCK_MS = 10_000;
+/** Time a GOAWAY frame is given to leave before the connection is torn down. */
+const GOAWAY_GRACE_MS = 50;
+
+/** Streams the server reset itself: their reset codes are not the client's. */
+const serverResets = new WeakSet<Http2Stream>();
+
+/** Resets `stream` from the server's side with `code`; such resets never count as the client's. */
+export function resetStream(stream: Http2Stream, code: number): void {
+  if (stream.closed || stream.destroyed) return;
+  serverResets.add(stream);
+  stream.close(code);
+}
+
+/** Sends GOAWAY with `code`, then drops the connection once the frame had a moment to leave. */
+function endSession(session: Http2Session, code: number, lastStreamId: number): void {
+  if (session.destroyed) return;
+  session.goaway(code, lastStreamId);
+  setTimeout(() => session.destroy(), GOAWAY_GRACE_MS).unref();
+}
+
+/**
+ * Guards one server-side HTTP/2 session:
+ *
+ * | what the client does                                | limit                       | then |
+ * |-----------------------------------------------------|-----------------------------|------|
+ * | resets streams the server has not completed         | 50/s, or 25 % past 200      | GOAWAY ENHANCE_YOUR_CALM |
+ * | opens streams                                       | 10 000 per connection       | GOAWAY NO_ERROR |
+ * | leaves a header block unfinished (CONTINUATION)     | `headerTimeout`, ≤ 10 s     | GOAWAY and close |
+ * | sends no request on a new connection                | `headerTimeout`             | GOAWAY and close |
+ * | sends no new request once every stream is done      | `keepAliveTimeout`          | GOAWAY and close |
+ *
+ * A reset counts whether or not the answer had started (a fast resource answers before the reset is
+ * read; Rapid Reset, CVE-2023-44487, SECURITY.md §4.1); resets the server sends itself
+ * ({@link resetStream}) and streams closed normally do not. node:http2 tells nothing of a header block
+ * until it is complete, so the unfinished one is seen in nghttp2's state: a block has begun
+ * (`lastProcStreamID`) for a stream that never became a request.
+ * Pinned by test/channels/http2-limits.test.ts and test/channels/http2-timeouts.test.ts.
+ */
+export function guardSession(
+  session: Http2Session,
+  limits: Pick<SiteLimits, 'headerTimeout' | 'keepAliveTimeout'>,
+): void {
+  const headerBlockTimeout = Math.min(limits.headerTimeout, H2_MAX_HEADER_BLOCK_MS);
+  let windowStart = Date.now();
+  let windowResets = 0;
+  let totalResets = 0;
+  let streams = 0;
+  let open = 0;
+  let lastStreamId = 0;
+  let idleSince = Date.now();
+  let pendingId = 0;
+  let pendingSince = 0;
+  let ended = false;
+  const end = (code: number) => {
+    if (ended) return;
+    ended = true;
+    endSession(session, code, lastStreamId);
+  };
+
+  const onReset = () => {
+    const now = Date.now();
+    if (now - windowStart > 1000) {
+      windowStart = now;
+      windowResets = 0;
+    }
+    totalResets++;
+    const overRate = ++windowResets > H2_MAX_RESETS_PER_SECOND;
+    const overRatio = streams >= H2_RATIO_MIN_STREAMS && totalResets / streams > H2_RESET_RATIO;
+    if (overRate || overRatio) end(H2_ENHANCE_YOUR_CALM);
+  };
+
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    lastStreamId = Math.max(lastStreamId, stream.id ?? 0);
+    if (++streams > H2_MAX_STREAMS_PER_SESSION) {
+      session.goaway(H2_NO_ERROR, lastStreamId);
+      return;
+    }
+    open++;
+    stream.once('close', () => {
+      if (--open === 0) idleSince = Date.now();
+      if (session.destroyed || session.closed) return;
+      if (stream.rstCode !== H2_NO_ERROR && !serverResets.has(stream)) onReset();
+    });
+  });
+
+  const check = () => {
+    if (session.destroyed || ended) return;
+    const now = Date.now();
+    const begun = session.state.lastProcStreamID ?? 0;
+    if (begun > lastStreamId) {
+      if (begun !== pendingId) {
+        pendingId = begun;
+        pendingSince = now;
+      } else if (now - pendingSince >= headerBlockTimeout) {
+        end(H2_NO_ERROR);
+        return;
+      }
+    }
+    const idleLimit = streams === 0 ? limits.headerTimeout : limits.keepAliveTimeout;
+    if (open === 0 && now - idleSince >= idleLimit) end(H2_NO_ERROR);
+  };
+  const period = Math.max(25, Math.min(1000, Math.floor(Math.min(headerBlockTimeout, limits.keepAliveTimeout) / 4)));
+  const timer = setInterval(check, period);
+  timer.unref();
+  session.once('close', () => clearInterval(timer));
+}
