@@ -1,7 +1,8 @@
 // Streaming a file (or byte ranges of it) into a Request with backpressure: big reads, each written
 // only when the channel has room, the descriptor checked against the stat the decision was made on.
-import { close, fstat, open, read, constants as fsConstants, type Stats } from 'node:fs';
+import { close, closeSync, fstat, fstatSync, open, openSync, read, constants as fsConstants, type Stats } from 'node:fs';
 import type { Request } from '../request.js';
+import { statusForFsError } from './path-safety.js';
 import type { ByteRange } from './range.js';
 
 /** Read size for streamed bodies: large reads keep a 64 MiB file near disk/loopback speed. */
@@ -14,8 +15,11 @@ const pool: Buffer[] = [];
 /** A piece of the body: either literal bytes or a byte range of the file. */
 export type BodyPiece = Buffer | ByteRange;
 
+/** Read-only and never blocking: a FIFO swapped in for the file cannot hold a thread of the pool. */
+const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+
 function openAsync(path: string): Promise<number> {
-  return new Promise((resolve, reject) => open(path, fsConstants.O_RDONLY, (err, fd) => (err ? reject(err) : resolve(fd))));
+  return new Promise((resolve, reject) => open(path, OPEN_FLAGS, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
 function fstatAsync(fd: number): Promise<Stats> {
@@ -26,21 +30,55 @@ function readAsync(fd: number, buffer: Buffer, length: number, position: number)
   return new Promise((resolve, reject) => read(fd, buffer, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
+/** Judges an opened descriptor: null to go on, or the status that refuses it. */
+export type OpenedCheck = (fd: number, opened: Stats) => 403 | 404 | null;
+
 /**
- * Opens `path` and checks it is still the file `st` described (device and inode: a symlink swapped
- * after the containment check is caught here, SECURITY.md §1.2). Resolves the descriptor, or
- * rejects with the fs error (mapped to 403/404 by the caller).
+ * Opens `path` and checks it is still the regular file `st` described (device and inode), then
+ * hands the descriptor and its fstat to `allowed`, which decides on the file actually opened
+ * (SECURITY.md §1.2: a symlink swapped in after any earlier check is judged by where it led).
+ * Resolves the descriptor, or rejects with an fs error (a refusal rejects as ENOENT or EACCES),
+ * which the caller maps to 403/404.
  */
-export async function openChecked(path: string, st: Stats): Promise<number> {
+export async function openChecked(path: string, st: Stats, allowed: OpenedCheck): Promise<number> {
   const fd = await openAsync(path);
   try {
     const now = await fstatAsync(fd);
-    if (now.dev !== st.dev || now.ino !== st.ino || !now.isFile()) throw Object.assign(new Error('file changed while opening'), { code: 'ENOENT' });
+    if (now.dev !== st.dev || now.ino !== st.ino || !now.isFile()) throw refusal(404);
+    const refused = allowed(fd, now);
+    if (refused !== null) throw refusal(refused);
   } catch (err) {
     close(fd, () => {});
     throw err;
   }
   return fd;
+}
+
+/**
+ * The check of {@link openChecked} made synchronously on a descriptor opened only for it (and
+ * closed): null when the file `st` described is still at `path` and `allowed` passes it, else the
+ * status that refuses it (fs errors map to 403/404). A verdict kept with `st` is then about that file.
+ */
+export function checkOpenedFile(path: string, st: Stats, allowed: OpenedCheck): 403 | 404 | null {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch (err) {
+    return statusForFsError(err);
+  }
+  try {
+    const now = fstatSync(fd);
+    if (now.dev !== st.dev || now.ino !== st.ino || !now.isFile()) return 404;
+    return allowed(fd, now);
+  } catch (err) {
+    return statusForFsError(err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function refusal(status: 403 | 404): Error {
+  return Object.assign(new Error('file refused after opening'), { code: status === 403 ? 'EACCES' : 'ENOENT' });
 }
 
 /**
