@@ -18,7 +18,16 @@ import { FileCache, type CachedCoding, type FileFacts, type HeldFile } from './f
 import { DirectoryLister } from './listing.js';
 import { CONTENT_ENCODINGS, extensionOf, typeForName, type FileType } from './mime.js';
 import { planMultipart } from './multipart-byteranges.js';
-import { checkContainment, checkOpened, DEFAULT_HIDDEN, isHiddenName, isSafeSegment, statusForFsError, type HiddenPolicy, type SymlinkPolicy } from './path-safety.js';
+import {
+  checkContainment,
+  checkOpened,
+  DEFAULT_HIDDEN,
+  isHiddenName,
+  isSafeSegment,
+  statusForFsError,
+  type HiddenPolicy,
+  type SymlinkPolicy,
+} from './path-safety.js';
 import { normalizeExt, type Processor } from './processors.js';
 import { contentRange, parseRange, unsatisfiedRange } from './range.js';
 import { checkOpenedFile, openChecked, streamPieces, type BodyPiece, type OpenedCheck } from './send-file.js';
@@ -615,7 +624,8 @@ export class File extends Resource {
     const etag = `"${baseTag}-${coding}"`;
     const cache = tree.cache;
     if (cache && st.size <= cache.maxCompressSize) {
-      const variant = cache.variant(this.path, st, coding, () => readChecked(this.path, st, this.#openedCheck(this.path)));
+      const allowed = this.#openedCheck(this.path);
+      const variant = cache.variant(this.path, st, coding, () => readChecked(this.path, st, allowed));
       return { path: this.path, st, etag, coding, body: variant };
     }
     // Too large to keep: compressed while streaming, so its length is unknown; HEAD describes identity.
@@ -627,7 +637,8 @@ export class File extends Resource {
     const cache = this.#tree.cache;
     let body = rep.body;
     if (body === undefined && cache && rep.st.size <= cache.maxFileSize && !rep.streamCoding) {
-      body = cache.body(rep.path, rep.st) ?? cache.load(rep.path, rep.st, () => readChecked(rep.path, rep.st, this.#openedCheck(rep.path)));
+      const allowed = this.#openedCheck(rep.path);
+      body = cache.body(rep.path, rep.st) ?? cache.load(rep.path, rep.st, () => readChecked(rep.path, rep.st, allowed));
     }
     if (body !== undefined) {
       if (Buffer.isBuffer(body)) return sliceBody(request, body, pieces);

@@ -72,13 +72,16 @@ export function statusForFsError(err: unknown): 403 | 404 {
   return code === 'EACCES' || code === 'EPERM' ? 403 : 404;
 }
 
+/** A File tree's root: its path as configured and its real path. */
+type FileRoot = { path: string; real: string };
+
 /** Whether the real path `real` is the root's real path or lies under it (`root + sep`, never a sibling prefix). */
 function isInside(real: string, rootReal: string): boolean {
   return real === rootReal || real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
 }
 
 /** Whether `real`, the real path of `path`, passes `policy`. */
-function judge(real: string, root: { path: string; real: string }, rel: readonly string[], policy: SymlinkPolicy): Containment {
+function judge(real: string, root: FileRoot, rel: readonly string[], policy: SymlinkPolicy): Containment {
   switch (policy) {
     case 'follow':
       return { ok: true, real };
@@ -118,7 +121,7 @@ function judge(real: string, root: { path: string; real: string }, rel: readonly
  * the paths handed to processors. Every fs error maps to 403/404 (SECURITY.md §1.1 rule 6). Pinned
  * by the symlink cases in test/static/file.test.ts.
  */
-export function checkContainment(path: string, root: { path: string; real: string }, rel: readonly string[], policy: SymlinkPolicy): Containment {
+export function checkContainment(path: string, root: FileRoot, rel: readonly string[], policy: SymlinkPolicy): Containment {
   let real: string;
   try {
     real = realpathSync.native(path);
@@ -164,7 +167,14 @@ function openedRealPath(fd: number, path: string, opened: Stats): string | null 
  * whose `lstat` must be the opened file (device and inode). Every fs error maps to 403/404.
  * Pinned by test/static/symlink-race.test.ts and the symlink cases in test/static/file.test.ts.
  */
-export function checkOpened(fd: number, opened: Stats, path: string, root: { path: string; real: string }, rel: readonly string[], policy: SymlinkPolicy): Containment {
+export function checkOpened(
+  fd: number,
+  opened: Stats,
+  path: string,
+  root: FileRoot,
+  rel: readonly string[],
+  policy: SymlinkPolicy,
+): Containment {
   if (policy === 'follow') return { ok: true, real: path };
   let real: string | null;
   try {

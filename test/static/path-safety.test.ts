@@ -3,7 +3,8 @@ import { closeSync, fstatSync, mkdirSync, openSync, renameSync, symlinkSync, wri
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_HIDDEN, checkContainment, checkOpened, isHiddenName, isSafeSegment, statusForFsError } from '../../src/static/path-safety.js';
+import { DEFAULT_HIDDEN, checkContainment, checkOpened, isHiddenName, isSafeSegment } from '../../src/static/path-safety.js';
+import { statusForFsError } from '../../src/static/path-safety.js';
 import { tempDir } from '../helpers/server.js';
 
 const SEGMENTS: Array<[string, boolean]> = [

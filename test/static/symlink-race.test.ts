@@ -55,7 +55,8 @@ test('File never serves a file outside the root while a name is swapped for a sy
   const url = new URL('/p.txt', server.url.replace('localhost', '127.0.0.1'));
   try {
     assert.equal((await get(agent, url)).status, 404, 'a symlink out of the root is 404 before the race');
-    const swapper = spawn(process.execPath, ['-e', SWAPPER, join(www, 'in.txt'), join(secrets, 'secret.txt'), name], { stdio: 'ignore' });
+    const args = ['-e', SWAPPER, join(www, 'in.txt'), join(secrets, 'secret.txt'), name];
+    const swapper = spawn(process.execPath, args, { stdio: 'ignore' });
     let requests = 0;
     let leaks = 0;
     const statuses = new Map<number, number>();
