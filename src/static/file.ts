@@ -360,7 +360,6 @@ export class File extends Resource {
     };
   }
 
-
   #ownStat(): StatResult {
     const st = this.#stat;
     this.#stat = undefined;
