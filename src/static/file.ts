@@ -18,10 +18,19 @@ import { FileCache, type CachedCoding, type FileFacts, type HeldFile } from './f
 import { DirectoryLister } from './listing.js';
 import { CONTENT_ENCODINGS, extensionOf, typeForName, type FileType } from './mime.js';
 import { planMultipart } from './multipart-byteranges.js';
-import { checkContainment, DEFAULT_HIDDEN, isHiddenName, isSafeSegment, statusForFsError, type HiddenPolicy, type SymlinkPolicy } from './path-safety.js';
+import {
+  checkContainment,
+  checkOpened,
+  DEFAULT_HIDDEN,
+  isHiddenName,
+  isSafeSegment,
+  statusForFsError,
+  type HiddenPolicy,
+  type SymlinkPolicy,
+} from './path-safety.js';
 import { normalizeExt, type Processor } from './processors.js';
 import { contentRange, parseRange, unsatisfiedRange } from './range.js';
-import { openChecked, streamPieces, type BodyPiece } from './send-file.js';
+import { checkOpenedFile, openChecked, streamPieces, type BodyPiece, type OpenedCheck } from './send-file.js';
 import './asis.js';
 
 /** Index names tried in order for a directory request ending in `/` (Twisted's, minus scripts until processors add them). */
@@ -85,9 +94,12 @@ interface Tree {
 interface Prepared extends FileFacts {
   owner: Tree;
   /**
-   * Whether the symlink policy passed for this version. Kept only under `inside-root` and `follow`:
-   * the stat follows symlinks, so a path that now leads elsewhere reaches another inode and misses.
-   * `never` and `owner-match` judge the links themselves, so they are checked on every request.
+   * Whether the symlink policy passed for this version, judged for a file on a descriptor opened
+   * for the check that was this very file (device and inode of the stat the facts are kept under),
+   * so the verdict is about the file, never about whatever the name led to at another moment. Kept
+   * only under `inside-root` and `follow`: a name swapped to lead elsewhere reaches another inode,
+   * whose stat misses. `never` and `owner-match` judge the links themselves, so they are checked on
+   * every request. Every descriptor a body is read from is judged again when opened.
    */
   contained: boolean;
   defaultType: string;
@@ -151,9 +163,9 @@ function readFd(fd: number): Promise<Buffer> {
   return new Promise((resolveRead, reject) => readFileCb(fd, (err, data) => (err ? reject(err) : resolveRead(data))));
 }
 
-/** Reads a whole file through a checked descriptor (the same identity rule as streaming). */
-async function readChecked(path: string, st: Stats): Promise<Buffer> {
-  const fd = await openChecked(path, st);
+/** Reads a whole file through a checked descriptor (the same identity and containment rules as streaming). */
+async function readChecked(path: string, st: Stats, allowed: OpenedCheck): Promise<Buffer> {
+  const fd = await openChecked(path, st, allowed);
   try {
     return await readFd(fd);
   } finally {
@@ -200,11 +212,13 @@ interface Representation {
  * Security rules enforced here (SECURITY.md §1), pinned by test/static/file.test.ts:
  * - every decoded segment must pass `isSafeSegment` (no `..`, `.`, NUL, `/` or `\`), else 404;
  * - hidden names (dotfiles except `.well-known`, backups) are 404 and left out of listings;
- * - the real path must satisfy the symlink policy (default: stay inside the root's real path), and
- *   the opened descriptor must still be the file that was checked; under `inside-root` and `follow`
- *   the outcome is kept per file version (device, inode, size, mtime, ctime, checked by the stat of
- *   every request), `never` and `owner-match` check every request (the "swapped" and "'never'
- *   checks the links" symlink tests);
+ * - the real path must satisfy the symlink policy (default: stay inside the root's real path),
+ *   judged for files on what was opened (`checkOpened`: the descriptor's own real path), both when
+ *   a file version is first seen and on every descriptor a body is read from, which must also be
+ *   the file the stat described; under `inside-root` and `follow` the verdict is kept per file
+ *   version (device, inode, size, mtime, ctime, checked by the stat of every request), so a name
+ *   swapped to another file misses it; `never` and `owner-match` check every request (the
+ *   "swapped" and "'never' checks the links" symlink tests, and test/static/symlink-race.test.ts);
  * - every fs error is a 403 (permissions) or 404, never a 500; only regular files are sent;
  * - every file response carries `X-Content-Type-Options: nosniff`.
  *
@@ -331,6 +345,21 @@ export class File extends Resource {
     return checkContainment(path, this.#tree.root, rel, this.#tree.symlinks);
   }
 
+  /** Segments from the root to `path`: this file's, or those of a sibling (a precompressed `.gz`/`.br`). */
+  #relOf(path: string): string[] {
+    const rel = this.#rel();
+    if (path !== this.path) rel.splice(-1, 1, basename(path));
+    return rel;
+  }
+
+  /** The symlink policy applied to a descriptor opened from `path` (this file or a sibling). */
+  #openedCheck(path: string): OpenedCheck {
+    return (fd, opened) => {
+      const c = checkOpened(fd, opened, path, this.#tree.root, this.#relOf(path), this.#tree.symlinks);
+      return c.ok ? null : c.status;
+    };
+  }
+
   #ownStat(): StatResult {
     const st = this.#stat;
     this.#stat = undefined;
@@ -445,8 +474,13 @@ export class File extends Resource {
     let facts = held?.facts as Prepared | undefined;
     if (facts?.owner !== tree) facts = undefined;
     if (!facts?.contained) {
-      const c = this.#containment(this.path, this.#rel());
-      if (!c.ok) return c.status;
+      if (st.isFile()) {
+        const refused = checkOpenedFile(this.path, st, this.#openedCheck(this.path));
+        if (refused !== null) return refused;
+      } else {
+        const c = this.#containment(this.path, this.#rel());
+        if (!c.ok) return c.status;
+      }
     }
     if (!facts) {
       const baseTag = `${st.ino.toString(36)}-${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`;
@@ -569,8 +603,7 @@ export class File extends Resource {
         const path = this.path + SIBLING_SUFFIX[coding];
         const sst = statQuiet(path);
         if (typeof sst === 'number' || !sst.isFile()) continue;
-        const rel = [...this.#rel().slice(0, -1), basename(path)];
-        if (!this.#containment(path, rel).ok) continue;
+        if (checkOpenedFile(path, sst, this.#openedCheck(path)) !== null) continue;
         siblings.set(coding, { path, st: sst });
       }
       if (siblings.size) {
@@ -590,7 +623,8 @@ export class File extends Resource {
     const etag = `"${baseTag}-${coding}"`;
     const cache = tree.cache;
     if (cache && st.size <= cache.maxCompressSize) {
-      const variant = cache.variant(this.path, st, coding, () => readChecked(this.path, st));
+      const allowed = this.#openedCheck(this.path);
+      const variant = cache.variant(this.path, st, coding, () => readChecked(this.path, st, allowed));
       return { path: this.path, st, etag, coding, body: variant };
     }
     // Too large to keep: compressed while streaming, so its length is unknown; HEAD describes identity.
@@ -602,7 +636,8 @@ export class File extends Resource {
     const cache = this.#tree.cache;
     let body = rep.body;
     if (body === undefined && cache && rep.st.size <= cache.maxFileSize && !rep.streamCoding) {
-      body = cache.body(rep.path, rep.st) ?? cache.load(rep.path, rep.st, () => readChecked(rep.path, rep.st));
+      const allowed = this.#openedCheck(rep.path);
+      body = cache.body(rep.path, rep.st) ?? cache.load(rep.path, rep.st, () => readChecked(rep.path, rep.st, allowed));
     }
     if (body !== undefined) {
       if (Buffer.isBuffer(body)) return sliceBody(request, body, pieces);
@@ -627,7 +662,7 @@ export class File extends Resource {
     }
     let fd: number;
     try {
-      fd = await openChecked(rep.path, rep.st);
+      fd = await openChecked(rep.path, rep.st, this.#openedCheck(rep.path));
     } catch (err) {
       request.removeResponseHeader('Content-Length');
       return statusPage(request, statusForFsError(err), NOT_FOUND_DETAIL);

@@ -1,6 +1,6 @@
 // Path safety for static files (SECURITY.md §1.1–§1.3): which decoded segments may name a file, which
 // names are hidden, and whether a path's real location is allowed under the symlink policy.
-import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join, sep } from 'node:path';
 
 /** How symlinks under a File root are treated (SECURITY.md §1.2). */
@@ -72,32 +72,21 @@ export function statusForFsError(err: unknown): 403 | 404 {
   return code === 'EACCES' || code === 'EPERM' ? 403 : 404;
 }
 
-/**
- * Checks that `path` (which is `root.path` joined with safe segments `rel`) may be served under
- * `policy`, resolving its real path:
- *
- * | policy        | allowed when                                                      |
- * |---------------|-------------------------------------------------------------------|
- * | `inside-root` | realpath is the root's realpath or inside it (default)            |
- * | `never`       | realpath equals root realpath + `rel` (no symlink below the root)   |
- * | `owner-match` | every symlink below the root has the same owner as its target     |
- * | `follow`      | always (Twisted's behaviour; a symlink may leave the root)        |
- *
- * Every fs error maps to 403/404 (SECURITY.md §1.1 rule 6). Pinned by the symlink cases in
- * test/static/file.test.ts.
- */
-export function checkContainment(path: string, root: { path: string; real: string }, rel: readonly string[], policy: SymlinkPolicy): Containment {
-  let real: string;
-  try {
-    real = realpathSync.native(path);
-  } catch (err) {
-    return { ok: false, status: statusForFsError(err) };
-  }
+/** A File tree's root: its path as configured and its real path. */
+type FileRoot = { path: string; real: string };
+
+/** Whether the real path `real` is the root's real path or lies under it (`root + sep`, never a sibling prefix). */
+function isInside(real: string, rootReal: string): boolean {
+  return real === rootReal || real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
+}
+
+/** Whether `real`, the real path of `path`, passes `policy`. */
+function judge(real: string, root: FileRoot, rel: readonly string[], policy: SymlinkPolicy): Containment {
   switch (policy) {
     case 'follow':
       return { ok: true, real };
     case 'inside-root':
-      return real === root.real || real.startsWith(root.real.endsWith(sep) ? root.real : root.real + sep) ? { ok: true, real } : { ok: false, status: 404 };
+      return isInside(real, root.real) ? { ok: true, real } : { ok: false, status: 404 };
     case 'never':
       return real === join(root.real, ...rel) ? { ok: true, real } : { ok: false, status: 404 };
     case 'owner-match': {
@@ -114,4 +103,84 @@ export function checkContainment(path: string, root: { path: string; real: strin
       return { ok: true, real };
     }
   }
+}
+
+/**
+ * Checks that `path` (which is `root.path` joined with safe segments `rel`) may be served under
+ * `policy`, resolving its real path:
+ *
+ * | policy        | allowed when                                                      |
+ * |---------------|-------------------------------------------------------------------|
+ * | `inside-root` | realpath is the root's realpath or inside it (default)            |
+ * | `never`       | realpath equals root realpath + `rel` (no symlink below the root)   |
+ * | `owner-match` | every symlink below the root has the same owner as its target     |
+ * | `follow`      | always (Twisted's behaviour; a symlink may leave the root)        |
+ *
+ * This judges a name, not a file: a name swapped after the check may lead elsewhere. What is sent
+ * from a file is judged by {@link checkOpened} on its descriptor; this check serves directories and
+ * the paths handed to processors. Every fs error maps to 403/404 (SECURITY.md §1.1 rule 6). Pinned
+ * by the symlink cases in test/static/file.test.ts.
+ */
+export function checkContainment(path: string, root: FileRoot, rel: readonly string[], policy: SymlinkPolicy): Containment {
+  let real: string;
+  try {
+    real = realpathSync.native(path);
+  } catch (err) {
+    return { ok: false, status: statusForFsError(err) };
+  }
+  return judge(real, root, rel, policy);
+}
+
+/** Where Linux names the file behind each open descriptor of this process; null elsewhere. */
+const FD_LINKS = process.platform === 'linux' ? '/proc/self/fd/' : null;
+/** What Linux appends to the name of an open file that no longer has one. */
+const DELETED = ' (deleted)';
+
+/**
+ * The real path of the file open as `fd` (opened from `path`, `opened` its fstat): the kernel's own
+ * name for the descriptor on Linux, which no later rename or swap can change; elsewhere (or without
+ * /proc) `realpath(path)` when its lstat is the opened file (device and inode), else null.
+ */
+function openedRealPath(fd: number, path: string, opened: Stats): string | null {
+  if (FD_LINKS !== null) {
+    let named: string | null = null;
+    try {
+      named = readlinkSync(FD_LINKS + fd);
+    } catch {
+      // No /proc: judge through the name below.
+    }
+    // A name ending in " (deleted)" may be a real one: those go through the name check below.
+    if (named !== null && named.startsWith('/') && !named.endsWith(DELETED)) return named;
+  }
+  const real = realpathSync.native(path);
+  const at = lstatSync(real);
+  return at.dev === opened.dev && at.ino === opened.ino ? real : null;
+}
+
+/**
+ * Checks the file open as descriptor `fd` (opened from `path`, which is `root.path` joined with
+ * `rel`; `opened` is its fstat) under `policy`, as {@link checkContainment} does for a name, but on
+ * the real path of what was opened (SECURITY.md §1.2: decide containment on the opened file).
+ * A name swapped between any check and the open, a symlink for a hard link or a directory for a
+ * link out of the root, is judged by where it led, so the swap cannot reach outside the root. On
+ * Linux the real path is the kernel's name for the descriptor; elsewhere it is `realpath(path)`
+ * whose `lstat` must be the opened file (device and inode). Every fs error maps to 403/404.
+ * Pinned by test/static/symlink-race.test.ts and the symlink cases in test/static/file.test.ts.
+ */
+export function checkOpened(
+  fd: number,
+  opened: Stats,
+  path: string,
+  root: FileRoot,
+  rel: readonly string[],
+  policy: SymlinkPolicy,
+): Containment {
+  if (policy === 'follow') return { ok: true, real: path };
+  let real: string | null;
+  try {
+    real = openedRealPath(fd, path, opened);
+  } catch (err) {
+    return { ok: false, status: statusForFsError(err) };
+  }
+  return real === null ? { ok: false, status: 404 } : judge(real, root, rel, policy);
 }

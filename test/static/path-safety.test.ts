@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_HIDDEN, checkContainment, isHiddenName, isSafeSegment, statusForFsError } from '../../src/static/path-safety.js';
+import { DEFAULT_HIDDEN, checkContainment, checkOpened, isHiddenName, isSafeSegment } from '../../src/static/path-safety.js';
+import { statusForFsError } from '../../src/static/path-safety.js';
 import { tempDir } from '../helpers/server.js';
 
 const SEGMENTS: Array<[string, boolean]> = [
@@ -101,6 +102,43 @@ test('checkContainment applies each symlink policy', () => {
     symlinkSync(join(dir.path, 'root2'), join(root, 'prefix-link'));
     assert.equal(check('prefix-link', 'inside-root'), false);
   } finally {
+    dir.cleanup();
+  }
+});
+
+test('checkOpened judges the file a descriptor opened, not what its name leads to afterwards', () => {
+  const dir = tempDir();
+  const fds: number[] = [];
+  try {
+    const root = join(dir.path, 'root');
+    mkdirSync(root);
+    writeFileSync(join(root, 'in.txt'), 'in');
+    writeFileSync(join(dir.path, 'out.txt'), 'out');
+    symlinkSync(join(dir.path, 'out.txt'), join(root, 'out-link'));
+    symlinkSync('in.txt', join(root, 'in-link'));
+    const r = { path: root, real: root };
+    const check = (name: string, policy: Parameters<typeof checkOpened>[5], swap?: () => void) => {
+      const fd = openSync(join(root, name), 'r');
+      fds.push(fd);
+      swap?.();
+      return checkOpened(fd, fstatSync(fd), join(root, name), r, [name], policy).ok;
+    };
+    assert.equal(check('in.txt', 'inside-root'), true);
+    assert.equal(check('in-link', 'inside-root'), true);
+    assert.equal(check('out-link', 'inside-root'), false);
+    assert.equal(check('out-link', 'follow'), true);
+    assert.equal(check('in-link', 'never'), false);
+    assert.equal(check('in.txt', 'never'), true);
+    // Opened through the link out, then the name swapped for a file inside: still refused.
+    assert.equal(
+      check('out-link', 'inside-root', () => {
+        writeFileSync(join(root, 'swap.tmp'), 'in');
+        renameSync(join(root, 'swap.tmp'), join(root, 'out-link'));
+      }),
+      false,
+    );
+  } finally {
+    for (const fd of fds) closeSync(fd);
     dir.cleanup();
   }
 });
