@@ -11,7 +11,7 @@ import { evaluateIfRange, evaluatePreconditions } from '../http/conditional.js';
 import { assertHeader } from '../http/headers.js';
 import { reasonPhrase } from '../http/status.js';
 import { errorPageHtml } from '../pages.js';
-import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
+import { NOT_DONE_YET, encodePathSegment, splitPath, type Request } from '../request.js';
 import { ErrorPage, ForbiddenResource, NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
 import { redirectTo } from '../util/redirect.js';
 import { FileCache, type CachedCoding, type FileFacts, type HeldFile } from './file-cache.js';
@@ -456,8 +456,10 @@ export class File extends Resource {
     const facts = this.#facts(st, held);
     if (typeof facts === 'number') return statusPage(request, facts, facts === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
     if (st.isDirectory()) {
-      // A directory without its trailing slash: relative redirect (`./name/`), query kept.
-      const last = request.prepath.at(-1) ?? '';
+      // A directory without its trailing slash: relative redirect (`./name/`), query kept. The name is
+      // the last segment of the URL the client asked for: a rewrite (`/~name` → `users/name`) may have
+      // renamed the one traversal saw.
+      const last = splitPath(request.path.slice(1))?.at(-1) || (request.prepath.at(-1) ?? '');
       const target = `./${last === '' ? '' : `${encodePathSegment(last)}/`}${request.queryString ? `?${request.queryString}` : ''}`;
       return redirectTo(target, request);
     }
