@@ -221,10 +221,15 @@ export class CgiVariables {
     else if (count > LINEAR_HEADER_SEARCH) this.#headerIndex = new Map(this.variables.map((v, i) => [v, i]));
   }
 
-  /** A used variable whose value holds CR, LF, NUL or another control (not HTAB), or null. */
+  /**
+   * A used variable whose value holds CR, LF, NUL or another control (not HTAB), or null; of several,
+   * the first by name, so the answer does not depend on the order duplicates arrived in.
+   */
   get controlled(): string | null {
     if (!this.#controlled?.size) return null;
-    return this.#controlled.values().next().value ?? null;
+    let first: string | null = null;
+    for (const name of this.#controlled) if (first === null || name < first) first = name;
+    return first;
   }
 }
 
