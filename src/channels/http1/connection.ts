@@ -722,12 +722,17 @@ class Connection {
     if (this.#phase === Phase.Head && !this.#buffered()) this.#close();
   }
 
-  /** Sends a plain error response for a request that never became a Request, then closes. */
+  /**
+   * Sends a plain error response for a request that never became a Request, then closes. An answer
+   * to what reads as a HEAD request carries no content (RFC 9110 §9.3.2), even when the rest of its
+   * head is refused.
+   */
   #refuseRaw(status: number, detail: string): void {
     const body = `${status} ${reasonPhrase(status)}\n${detail}\n`;
     if (!this.#headSent && !this.socket.destroyed) {
+      const head = this.#phase === Phase.Head ? this.#pendingHead() : this.#isHead;
       this.socket.write(
-        `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`,
       );
       this.#headSent = true;
     }
@@ -736,6 +741,15 @@ class Connection {
       this.#request.connectionLost(new Error(detail));
     }
     this.#close();
+  }
+
+  /** Whether the waiting request head, past any empty lines, starts with `HEAD `. */
+  #pendingHead(): boolean {
+    const buf = this.#buf;
+    if (buf === null) return false;
+    let i = this.#off;
+    while (i + 1 < this.#end && buf[i] === 13 && buf[i + 1] === 10) i += 2;
+    return this.#end - i >= 5 && buf.toString('latin1', i, i + 5) === 'HEAD ';
   }
 
   /** Stops reading, sends what is queued, and closes; a client that never reads is cut off after a while. */

@@ -120,8 +120,7 @@ describe('llhttp request corpus, over a socket', () => {
         assert.ok(responses.length - served.length <= 1, 'at most an error for a request cut short');
       }
       if (c.hostAdded) {
-        // The channel's refusal of a head it could not take carries its text even after HEAD, then closes.
-        const bare = parseResponses(await exchange(port, c.input));
+        const bare = parseResponses(await exchange(port, c.input), { methods: want.messages.map((m) => m.method) });
         const accepted = parseStream(Buffer.from(c.input, 'latin1')).messages.length;
         assert.equal(bare.filter((r) => r.status < 400 || r.status === 405).length, accepted);
       }
