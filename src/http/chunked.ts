@@ -1,6 +1,7 @@
 // An incremental decoder of the chunked transfer coding (RFC 9112 §7.1), shared by the HTTP/1.1
 // server channel (request bodies) and the proxy's response parser: it hands out views of the bytes
 // it is given and never copies them.
+import { TCHAR } from './tchar.js';
 
 /** Bounds of the framing around the data. */
 export interface ChunkedLimits {
@@ -19,50 +20,80 @@ const MAX_CHUNK_SIZE_DIGITS = 13;
 
 const CR = 13;
 const LF = 10;
+const HTAB = 9;
+const SP = 32;
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const COLON = 0x3a;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 /** Hex digit values, -1 for other bytes. */
 const HEX = new Int8Array(256).map((_, c) => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1));
-/** Bytes allowed inside chunk extensions and trailer lines: HTAB, SP, visible, obs-text (no controls, no DEL). */
-const TEXT = new Uint8Array(256).map((_, c) => (c === 9 || (c >= 0x20 && c !== 0x7f) ? 1 : 0));
+/** Field value bytes (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text; no other control, no DEL. */
+const TEXT = new Uint8Array(256).map((_, c) => (c === HTAB || (c >= 0x20 && c !== 0x7f) ? 1 : 0));
+/** qdtext (RFC 9110 §5.6.4): TEXT without `"` and `\`. */
+const QDTEXT = TEXT.map((v, c) => (c === DQUOTE || c === BACKSLASH ? 0 : v));
 
 const enum Step {
   /** The first hex digit of a chunk size. */
   Size,
   /** More hex digits, or what may follow them. */
   SizeMore,
-  /** Whitespace after the size (BWS before an extension). */
-  SizeSpace,
-  /** Chunk extensions: checked for controls, otherwise ignored. */
-  Extension,
+  /** The first byte of a chunk-ext-name, after `;`. */
+  ExtName,
+  /** More of a chunk-ext-name, `=`, `;` or the CR. */
+  ExtNameMore,
+  /** The first byte of a chunk-ext-val, after `=`. */
+  ExtValue,
+  /** More of a token chunk-ext-val. */
+  ExtToken,
+  /** Inside a quoted-string chunk-ext-val. */
+  ExtQuoted,
+  /** The byte after `\` in a quoted-string. */
+  ExtQuotedPair,
+  /** After the closing quote: `;` or the CR. */
+  ExtQuoteEnd,
   SizeLF,
   Data,
   DataCR,
   DataLF,
   /** The start of a trailer line, or of the empty line ending the message. */
   TrailerStart,
-  Trailer,
+  TrailerName,
+  TrailerValue,
   TrailerLF,
   FinalLF,
   Done,
   Failed,
 }
 
+/** The steps after which a CR ends the chunk-size line: a size digit, an extension name, token or quote. */
+const LINE_MAY_END = new Uint8Array(Step.Failed + 1);
+for (const step of [Step.SizeMore, Step.ExtNameMore, Step.ExtToken, Step.ExtQuoteEnd]) LINE_MAY_END[step] = 1;
+
 /**
  * Decodes one chunked body at a time, fed in pieces of any size. Malformed framing stops it with
- * `error` set, never a throw (SECURITY.md §3.1: the framing must be read one way only):
+ * `error` set, never a throw. SECURITY.md §3.1: the framing is read one way only, as strictly as
+ * llhttp in strict mode reads it (RFC 9112 §7.1 without the BWS it tolerates), so no front end or
+ * backend can find a different body in the same bytes:
  *
  * | input                                                      | outcome |
  * |------------------------------------------------------------|---------|
  * | `5\r\nhello\r\n0\r\n\r\n`                                  | `hello`, done |
  * | hex sizes in either case, leading zeros                    | accepted |
- * | `;name=value` extensions, SP/HTAB before them               | ignored |
+ * | `;name`, `;name=token`, `;name="quoted \\" string"` extensions | ignored |
  * | an empty or non-hex size                                   | error   |
+ * | SP or HTAB after a size, around `;` or `=` (`5 \r\n`)       | error   |
+ * | an empty extension (`5;\r\n`), a name or value not a token | error   |
+ * | an unterminated quoted extension value                     | error   |
  * | a size over 13 significant hex digits                      | error   |
  * | a chunk-size line over `maxChunkLineBytes` (4096)          | error   |
  * | a control character in an extension or trailer line        | error   |
+ * | a trailer line without `:`, with a name not a token, or starting with SP/HTAB | error |
  * | a bare LF or CR after a size, after data, in the trailers  | error   |
  * | data longer than its size (no CRLF where it ends)          | error   |
- * | trailer fields (discarded), within `maxTrailerBytes` (16 KiB) | accepted |
+ * | trailer fields `name: value` (discarded), within `maxTrailerBytes` (16 KiB) | accepted |
  * | trailers over `maxTrailerBytes`                            | error   |
  * | bytes after the final CRLF                                 | not consumed |
  *
@@ -142,91 +173,104 @@ export class ChunkedDecoder {
 
   /** Takes one framing byte; false when it breaks the framing. */
   #byte(c: number): boolean {
-    switch (this.#step) {
+    const step = this.#step;
+    if (step >= Step.TrailerStart) return this.#trailer(c);
+    if (step === Step.SizeLF) {
+      if (c !== LF) return this.#fail('a chunk-size line does not end in CRLF');
+      this.#lineBytes = 0;
+      if (this.#remaining === 0) {
+        this.#step = Step.TrailerStart;
+        this.#trailerBytes = 0;
+      } else this.#step = Step.Data;
+      return true;
+    }
+    if (step === Step.DataCR || step === Step.DataLF) {
+      if (c !== (step === Step.DataCR ? CR : LF)) return this.#fail('chunk data is not followed by CRLF');
+      this.#step = step === Step.DataCR ? Step.DataLF : Step.Size;
+      return true;
+    }
+    // The chunk-size line: size and extensions.
+    if (c === CR && LINE_MAY_END[step] === 1) return this.#to(Step.SizeLF);
+    if (++this.#lineBytes > this.#limits.maxChunkLineBytes) return this.#fail('a chunk-size line is too long');
+    switch (step) {
       case Step.Size:
       case Step.SizeMore: {
         const d = HEX[c]!;
-        if (d >= 0) {
-          if (++this.#lineBytes > this.#limits.maxChunkLineBytes) return this.#fail('a chunk-size line is too long');
-          if (this.#step === Step.Size) {
-            this.#step = Step.SizeMore;
-            this.#remaining = 0;
-            this.#digits = 0;
-          }
-          if (d === 0 && this.#digits === 0) return true;
-          if (++this.#digits > MAX_CHUNK_SIZE_DIGITS) return this.#fail('a chunk is too large');
-          this.#remaining = this.#remaining * 16 + d;
-          return true;
+        if (d < 0) {
+          if (step === Step.SizeMore && c === SEMICOLON) return this.#to(Step.ExtName);
+          if (c === LF && step === Step.SizeMore) return this.#fail('a chunk-size line does not end in CRLF');
+          return this.#fail('a chunk-size line is malformed');
         }
-        if (this.#step === Step.Size) return this.#fail('a chunk-size line is malformed');
-        return this.#afterSize(c);
+        if (step === Step.Size) {
+          this.#step = Step.SizeMore;
+          this.#remaining = 0;
+          this.#digits = 0;
+        }
+        if (d === 0 && this.#digits === 0) return true;
+        if (++this.#digits > MAX_CHUNK_SIZE_DIGITS) return this.#fail('a chunk is too large');
+        this.#remaining = this.#remaining * 16 + d;
+        return true;
       }
-      case Step.SizeSpace:
-        return this.#afterSize(c);
-      case Step.Extension:
-        if (c === CR) {
-          this.#step = Step.SizeLF;
-          return true;
-        }
-        if (c === LF) return this.#fail('a chunk-size line does not end in CRLF');
-        if (TEXT[c] === 0) return this.#fail('a chunk extension has a control character');
-        if (++this.#lineBytes > this.#limits.maxChunkLineBytes) return this.#fail('a chunk-size line is too long');
-        return true;
-      case Step.SizeLF:
-        if (c !== LF) return this.#fail('a chunk-size line does not end in CRLF');
-        this.#lineBytes = 0;
-        if (this.#remaining === 0) {
-          this.#step = Step.TrailerStart;
-          this.#trailerBytes = 0;
-        } else this.#step = Step.Data;
-        return true;
-      case Step.DataCR:
-        if (c !== CR) return this.#fail('chunk data is not followed by CRLF');
-        this.#step = Step.DataLF;
-        return true;
-      case Step.DataLF:
-        if (c !== LF) return this.#fail('chunk data is not followed by CRLF');
-        this.#step = Step.Size;
-        return true;
+      case Step.ExtName:
+        return TCHAR[c] === 1 ? this.#to(Step.ExtNameMore) : this.#badExtension(c);
+      case Step.ExtNameMore:
+        if (TCHAR[c] === 1) return true;
+        if (c === SEMICOLON) return this.#to(Step.ExtName);
+        return c === EQUALS ? this.#to(Step.ExtValue) : this.#badExtension(c);
+      case Step.ExtValue:
+        if (c === DQUOTE) return this.#to(Step.ExtQuoted);
+        return TCHAR[c] === 1 ? this.#to(Step.ExtToken) : this.#badExtension(c);
+      case Step.ExtToken:
+        if (TCHAR[c] === 1) return true;
+        return c === SEMICOLON ? this.#to(Step.ExtName) : this.#badExtension(c);
+      case Step.ExtQuoted:
+        if (QDTEXT[c] === 1) return true;
+        if (c === DQUOTE) return this.#to(Step.ExtQuoteEnd);
+        if (c === BACKSLASH) return this.#to(Step.ExtQuotedPair);
+        return this.#fail('a quoted chunk extension value is not terminated');
+      case Step.ExtQuotedPair:
+        if (TEXT[c] === 0) return this.#fail('a quoted chunk extension value is not terminated');
+        return this.#to(Step.ExtQuoted);
+      case Step.ExtQuoteEnd:
+        return c === SEMICOLON ? this.#to(Step.ExtName) : this.#badExtension(c);
       default:
-        return this.#trailer(c);
+        return this.#fail('the chunked decoder is in an impossible state');
     }
   }
 
-  /** A byte after at least one size digit that is not a digit. */
-  #afterSize(c: number): boolean {
-    if (c === CR) {
-      this.#step = Step.SizeLF;
-      return true;
-    }
-    if (c === LF) return this.#fail('a chunk-size line does not end in CRLF');
-    if (++this.#lineBytes > this.#limits.maxChunkLineBytes) return this.#fail('a chunk-size line is too long');
-    if (c === 32 || c === 9) this.#step = Step.SizeSpace;
-    else if (c === 0x3b /* ; */) this.#step = Step.Extension;
-    else return this.#fail('a chunk-size line is malformed');
+  #to(step: Step): true {
+    this.#step = step;
     return true;
   }
 
-  /** Trailer lines up to the empty line: their line endings, controls and size checked, their content dropped. */
+  #badExtension(c: number): false {
+    if (c === LF) return this.#fail('a chunk-size line does not end in CRLF');
+    if (TEXT[c] === 0) return this.#fail('a chunk extension has a control character');
+    return this.#fail('a chunk extension is malformed');
+  }
+
+  /** Trailer lines (`name: value`) up to the empty line: shape, controls and size checked, content dropped. */
   #trailer(c: number): boolean {
     if (++this.#trailerBytes > this.#limits.maxTrailerBytes) return this.#fail('the trailer section is too large');
-    const step = this.#step;
-    switch (step) {
+    switch (this.#step) {
       case Step.TrailerStart:
-      case Step.Trailer:
-        if (c === CR) {
-          // A CR at the start of a line begins the empty line that ends the message.
-          this.#step = step === Step.TrailerStart ? Step.FinalLF : Step.TrailerLF;
-          return true;
-        }
-        if (TEXT[c] === 0) return this.#fail(c === LF ? 'a bare LF in the trailer section' : 'a control character in the trailer section');
-        this.#step = Step.Trailer;
-        return true;
+        // A CR at the start of a line begins the empty line that ends the message.
+        if (c === CR) return this.#to(Step.FinalLF);
+        if (TCHAR[c] === 1) return this.#to(Step.TrailerName);
+        if (c === SP || c === HTAB) return this.#fail('a trailer line starts with whitespace (obsolete line folding)');
+        return this.#fail(c === LF ? 'a bare LF in the trailer section' : 'a trailer field name is malformed');
+      case Step.TrailerName:
+        if (TCHAR[c] === 1) return true;
+        if (c === COLON) return this.#to(Step.TrailerValue);
+        return this.#fail(c === LF || c === CR ? 'a trailer line has no colon' : 'a trailer field name is malformed');
+      case Step.TrailerValue:
+        if (c === CR) return this.#to(Step.TrailerLF);
+        if (TEXT[c] === 1) return true;
+        return this.#fail(c === LF ? 'a bare LF in the trailer section' : 'a control character in the trailer section');
       case Step.TrailerLF:
       case Step.FinalLF:
         if (c !== LF) return this.#fail('a bare CR in the trailer section');
-        this.#step = step === Step.FinalLF ? Step.Done : Step.TrailerStart;
-        return true;
+        return this.#to(this.#step === Step.FinalLF ? Step.Done : Step.TrailerStart);
       default:
         return false;
     }

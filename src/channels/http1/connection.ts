@@ -22,6 +22,8 @@ const DISCARD_LIMIT = 256 * 1024;
 const LINGER_MS = 2000;
 /** Bodies up to this size leave in one buffer with their head; larger ones follow it in a corked second write. */
 const COALESCE_LIMIT = 16 * 1024;
+/** How long a request body may run before its average rate is held to `bodyMinRate` (SECURITY.md §3.3). */
+const BODY_RATE_GRACE_MS = 10_000;
 /** Control characters other than HTAB: replaced in a reason phrase so it cannot split the head. */
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\uffff]/;
 const CONTROLS = new RegExp(CONTROL.source, 'g');
@@ -66,9 +68,15 @@ const enum Framing {
  * |-----------------------------------------|---------------------|------|
  * | idle between requests                   | `keepAliveTimeout`  | close |
  * | part of a head received, or none yet    | `headerTimeout`     | 408 and close (silent close if nothing came) |
- * | a body arriving with no progress        | `bodyIdleTimeout`   | close |
- * | a body slower than `bodyMinRate` after 10 s | `bodyMinRate`   | close |
+ * | a body arriving with no progress        | `bodyIdleTimeout`   | 408 (unless an answer began), close |
+ * | a body averaging under `bodyMinRate`, 10 s after it began | `bodyMinRate` | 408 (unless an answer began), close |
  * | response bytes the client will not take | `writeIdleTimeout`  | close |
+ *
+ * The body rate is the average since the body began (time the resource spends not reading excluded),
+ * so a client trickling a byte at a time cannot hold a connection by always showing progress. A
+ * later request on a kept-alive connection gets the same 400 or 408 a first one would; a connection
+ * with no byte of a next request closes silently. Pinned by the "connection lifetime" tests of
+ * test/channels/http1/connection.test.ts.
  *
  * @example
  * const http1 = new Http1Server(site);
@@ -248,6 +256,8 @@ class Connection {
 
   #onData = (chunk: Buffer): void => {
     if (this.#phase === Phase.Closing) return;
+    // The header timeout of a later request runs from its first byte, not from the previous answer.
+    if (this.#phase === Phase.Head && this.#served > 0 && !this.#buffered()) this.#since = Date.now();
     this.#append(chunk);
     this.#pump();
   };
@@ -678,6 +688,8 @@ class Connection {
   #next(): void {
     this.#request = null;
     this.#body = null;
+    // The previous response is complete: a refusal of the next request must be written in full.
+    this.#headSent = false;
     this.#phase = Phase.Head;
     this.#since = Date.now();
     const waiting = this.#buffered();
@@ -710,12 +722,17 @@ class Connection {
     if (this.#phase === Phase.Head && !this.#buffered()) this.#close();
   }
 
-  /** Sends a plain error response for a request that never became a Request, then closes. */
+  /**
+   * Sends a plain error response for a request that never became a Request, then closes. An answer
+   * to what reads as a HEAD request carries no content (RFC 9110 §9.3.2), even when the rest of its
+   * head is refused.
+   */
   #refuseRaw(status: number, detail: string): void {
     const body = `${status} ${reasonPhrase(status)}\n${detail}\n`;
     if (!this.#headSent && !this.socket.destroyed) {
+      const head = this.#phase === Phase.Head ? this.#pendingHead() : this.#isHead;
       this.socket.write(
-        `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`,
       );
       this.#headSent = true;
     }
@@ -724,6 +741,15 @@ class Connection {
       this.#request.connectionLost(new Error(detail));
     }
     this.#close();
+  }
+
+  /** Whether the waiting request head, past any empty lines, starts with `HEAD `. */
+  #pendingHead(): boolean {
+    const buf = this.#buf;
+    if (buf === null) return false;
+    let i = this.#off;
+    while (i + 1 < this.#end && buf[i] === 13 && buf[i + 1] === 10) i += 2;
+    return this.#end - i >= 5 && buf.toString('latin1', i, i + 5) === 'HEAD ';
   }
 
   /** Stops reading, sends what is queued, and closes; a client that never reads is cut off after a while. */
@@ -791,16 +817,39 @@ class Connection {
     }
     if (this.#phase === Phase.Exchange && !this.#bodyDone) {
       const read = socket.bytesRead;
-      // Time the resource spends not reading (a full buffer) does not count against the client.
-      if (read !== this.#bodyBytesAt || this.#bodyPaused || this.#pipelinePaused) {
+      if (this.#bodyPaused || this.#pipelinePaused) {
+        // Time the resource spends not reading (a full buffer) does not count against the client:
+        // both clocks start again once it reads.
         this.#bodyBytesAt = read;
         this.#bodyProgressAt = now;
+        this.#bodyStartedAt = now;
+        this.#bodyStartBytes = read;
         return;
       }
-      const elapsed = (now - this.#bodyStartedAt) / 1000;
-      const tooSlow = elapsed > 10 && (read - this.#bodyStartBytes) / elapsed < limits.bodyMinRate;
-      if (now - this.#bodyProgressAt >= limits.bodyIdleTimeout || tooSlow) socket.destroy();
+      if (read !== this.#bodyBytesAt) {
+        this.#bodyBytesAt = read;
+        this.#bodyProgressAt = now;
+      } else if (now - this.#bodyProgressAt >= limits.bodyIdleTimeout) {
+        this.#bodyTimedOut('The request body stopped arriving.');
+        return;
+      }
+      // Progress alone is not enough: a byte a second keeps the idle clock happy forever.
+      const elapsed = now - this.#bodyStartedAt;
+      if (elapsed > BODY_RATE_GRACE_MS && ((read - this.#bodyStartBytes) * 1000) / elapsed < limits.bodyMinRate) {
+        this.#bodyTimedOut(`The request body arrived slower than ${limits.bodyMinRate} bytes per second.`);
+      }
     }
+  }
+
+  /** A body too slow or stalled: its reader hears so, the client gets 408 unless an answer began; then close. */
+  #bodyTimedOut(detail: string): void {
+    this.#bodyDone = true;
+    this.#body?.destroy(new Error(detail));
+    if (this.#headSent || this.#responseDone) {
+      this.socket.destroy();
+      return;
+    }
+    this.#refuseRaw(408, detail);
   }
 }
 

@@ -1,5 +1,6 @@
 // Parses the head of an HTTP/1.x request (request line and header fields) straight from the bytes a
 // connection received, strictly, and works out the message framing so the connection never re-scans.
+import { TCHAR } from '../../http/tchar.js';
 
 /** Size limits of a request head (see SiteLimits for the defaults: 8 KiB, 16 KiB, 100). */
 export interface HeadLimits {
@@ -56,8 +57,6 @@ const MAX_CONTENT_LENGTH_DIGITS = 15;
 /** The ASCII bytes the grammar names. */
 const enum Byte { HTAB = 9, LF = 10, CR = 13, SP = 32, COLON = 58 }
 
-/** tchar (RFC 9110 §5.6.2): what method tokens and field names are made of. */
-const TCHAR = byteClass((c) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
 /** Request-target bytes (RFC 9112 §3.2): visible ASCII only, no SP, no controls, nothing from 0x7f up. */
 const TARGET = byteClass((c) => c > 0x20 && c < 0x7f);
 /** Field value bytes (RFC 9110 §5.5): 1 for VCHAR and obs-text, 2 for OWS (SP, HTAB), 0 for controls and DEL. */

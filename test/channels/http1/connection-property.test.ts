@@ -66,9 +66,15 @@ test('property: cut, corrupted and random requests get well-formed answers, the 
         await conn.write(bytes).catch(() => {});
         conn.end();
         const transcript = await conn.readUntilClose({ timeoutMs: 3000 });
-        // Unanswered methods do not matter: only the first responses are matched to requests, and a
-        // corrupted method is not HEAD unless it still reads HEAD.
-        const responses = parseResponses(transcript, { methods: bytes.includes('HEAD /c') ? METHODS : [] });
+        // Which answer is the HEAD one depends on how the corruption split the requests (a refusal of
+        // a request starting `HEAD ` carries no content either): the transcript must read whole as
+        // the answers to the intact methods, or to requests none of which was HEAD.
+        let responses;
+        try {
+          responses = parseResponses(transcript, { methods: METHODS });
+        } catch {
+          responses = parseResponses(transcript);
+        }
         for (const response of responses) assert.ok(EXPECTED.has(response.status), `unexpected ${response.status} for ${JSON.stringify(bytes.toString('latin1'))}`);
       } finally {
         conn.destroy();

@@ -664,6 +664,77 @@ describe('HTTP/1.1 channel: connection lifetime', () => {
     assert.ok(Date.now() - started >= 250, 'not before the idle timeout');
   });
 
+  test('a request body trickling at 2 B/s is answered 408 and cut once the 10 s grace is over', async (t) => {
+    // Default limits: bodyMinRate 500 B/s, bodyIdleTimeout 30 s; each byte is progress, so only the rate can stop it.
+    const h = await start(t);
+    const conn = await h.open();
+    await conn.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
+    const started = Date.now();
+    const trickle = setInterval(() => {
+      if (!conn.isClosed) void conn.write('a');
+    }, 500);
+    t.after(() => clearInterval(trickle));
+    const r = await conn.readResponse({ timeoutMs: 15_000 });
+    const cut = Date.now() - started;
+    clearInterval(trickle);
+    assert.equal(r.status, 408);
+    assert.deepEqual(connectionTokens(r), ['close']);
+    assert.ok(cut >= 9_500 && cut < 15_000, `cut after ${cut} ms`);
+    await conn.waitClosed({ timeoutMs: 3000 });
+    assert.equal(h.echo.renders, 1, 'the resource was reached, and its body read failed');
+  });
+
+  test('a request body that stops arriving is answered 408 before the connection closes', async (t) => {
+    const h = await start(t, { bodyIdleTimeout: 300 });
+    const conn = await h.open();
+    await conn.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part');
+    const r = await conn.readResponse();
+    assert.equal(r.status, 408);
+    await conn.waitClosed();
+  });
+
+  test('a malformed request pipelined after a good one is answered 400 after the first answer', async (t) => {
+    const h = await start(t);
+    const responses = parseResponses(await rawHttp(h.port, get('/hello/1') + 'HELLO THERE\r\n\r\n' + get('/hello/2')));
+    assert.deepEqual(responses.map((r) => r.status), [200, 400]);
+    assert.equal(responses[0]!.text, 'hello /hello/1');
+    assert.deepEqual(connectionTokens(responses[1]!), ['close']);
+  });
+
+  test('a bad request sent later on a kept-alive connection is answered 400, as on a fresh one', async (t) => {
+    const h = await start(t);
+    const conn = await h.open();
+    await conn.write(get('/hello/1'));
+    assert.equal((await conn.readResponse()).text, 'hello /hello/1');
+    await conn.write('GET /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n');
+    const r = await conn.readResponse();
+    assert.equal(r.status, 400);
+    await conn.waitClosed();
+  });
+
+  test('a second head incomplete after headerTimeout is answered 408, timed from its first byte', async (t) => {
+    const h = await start(t, { headerTimeout: 600, keepAliveTimeout: 5000 });
+    const conn = await h.open();
+    await conn.write(get('/hello/1'));
+    assert.equal((await conn.readResponse()).text, 'hello /hello/1');
+    await delay(400);
+    const begun = Date.now();
+    await conn.write('GET /hello/2 HTTP/1.1\r\nHost: x\r\n');
+    const r = await conn.readResponse();
+    assert.equal(r.status, 408);
+    assert.ok(Date.now() - begun >= 500, `answered ${Date.now() - begun} ms after the head began`);
+    assert.deepEqual(connectionTokens(r), ['close']);
+    await conn.waitClosed();
+  });
+
+  test('an idle kept-alive connection with no byte of a next request closes silently', async (t) => {
+    const h = await start(t, { keepAliveTimeout: 300, headerTimeout: 300 });
+    const conn = await h.open();
+    await conn.write(get('/hello/1'));
+    assert.equal((await conn.readResponse()).text, 'hello /hello/1');
+    assert.equal(await conn.readUntilClose({ timeoutMs: 2000 }), '', 'no 408 for a request never begun');
+  });
+
   test('a request that aborts after its response is done cannot drop the next exchange on the connection', async (t) => {
     const h = await start(t);
     const conn = await h.open();
