@@ -7,6 +7,7 @@ import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
 import { spliceSockets, upgradeOf } from '../channels/upgrade.js';
 import { BackendPool, CONNECT_TIMED_OUT, type BackendConnection, type Exchange, type ExchangeError, type ExchangeHandler } from './backend-client.js';
+import { backendTarget } from './backend-path.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
 import type { ResponseHead } from './response-parser.js';
 import { tcpPeer } from './trusted-proxies.js';
@@ -57,9 +58,6 @@ const HANDLED_LENGTHS: Uint8Array = (() => {
   for (const name of [...HOP_BY_HOP, 'date', 'server', 'location', 'content-location']) lengths[name.length] = 1;
   return lengths;
 })();
-/** Path segments that percent-encoding leaves as they are. */
-const PLAIN_SEGMENT = /^[A-Za-z0-9._~-]*$/;
-
 /** Methods safe to send again after the keep-alive race (RFC 9110 §9.2.2). */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -81,7 +79,9 @@ function bracket(host: string): string {
 /**
  * Serves everything below it from a backend: `ReverseProxyResource('127.0.0.1', 8080, '/base')`
  * mounted at `/app` sends `/app/x?q` to `http://127.0.0.1:8080/base/x?q`. The path is forwarded in
- * the normalised form traversal matched on (decoded segments re-encoded, SECURITY.md §6.2).
+ * the normalised form traversal matched on (decoded segments re-encoded, SECURITY.md §6.2), and never
+ * leaves the base path: a dot-segment in any spelling (`%2e%2e`, `..%2F`, `..;`), NUL, CR or LF is
+ * 400, empty segments are merged (backend-path.ts; test/proxy/confinement.test.ts, nginx behind).
  *
  * - HTTP/1.1 to the backend over a keep-alive pool of its own (`BackendPool`, backend-client.ts);
  *   bodies stream both ways with backpressure. A connection is reused only after a complete
@@ -144,11 +144,12 @@ export class ReverseProxyResource extends Resource {
     for (const pool of this.pools) pool.close();
   }
 
-  /** The backend request-target for `request`: base path, the remaining segments re-encoded, the query. */
+  /**
+   * The backend request-target for `request`: base path, the remaining segments normalised and
+   * re-encoded, the query. Throws a 400 HttpError for a path that would leave the base (backend-path.ts).
+   */
   backendPath(request: Request): string {
-    const rest = request.postpath.map((segment) => (PLAIN_SEGMENT.test(segment) ? segment : encodePathSegment(segment))).join('/');
-    const path = request.postpath.length ? `${this.path}/${rest}` : this.path || '/';
-    return request.queryString ? `${path}?${request.queryString}` : path;
+    return backendTarget(this.path, request.postpath, request.queryString);
   }
 
   #pick(skip: ReadonlySet<Backend>): Backend | null {
@@ -234,7 +235,9 @@ export class ReverseProxyResource extends Resource {
     }
     const up = upgradeOf(request);
     const websocket = up !== undefined && (this.options.websocket ?? true) && wantsWebSocket(request);
-    this.#attempt(request, new Set(), websocket, limit);
+    // Decided before any backend is asked: a path that would leave the base is the client's 400.
+    const target = this.backendPath(request);
+    this.#attempt(request, target, new Set(), websocket, limit);
     return NOT_DONE_YET;
   }
 
@@ -249,7 +252,7 @@ export class ReverseProxyResource extends Resource {
     else request.abortConnection();
   }
 
-  #attempt(request: Request, tried: Set<Backend>, websocket: boolean, limit: number, fresh = false): void {
+  #attempt(request: Request, target: string, tried: Set<Backend>, websocket: boolean, limit: number, fresh = false): void {
     const backend = this.#pick(tried);
     if (!backend) {
       this.#fail(request, new BadGateway('No backend could be reached.'));
@@ -258,7 +261,7 @@ export class ReverseProxyResource extends Resource {
     tried.add(backend);
     let head: string;
     try {
-      head = this.#requestHead(request, backend, websocket);
+      head = this.#requestHead(request, target, backend, websocket);
     } catch (err) {
       this.#fail(request, new BadGateway(`Could not build the backend request: ${(err as Error).message}`));
       return;
@@ -269,7 +272,7 @@ export class ReverseProxyResource extends Resource {
         if (request.disconnected || request.finished) return;
         this.#downUntil.set(backend, Date.now() + (this.options.retryAfter ?? 5_000));
         if (tried.size < this.backends.length) {
-          this.#attempt(request, tried, websocket, limit);
+          this.#attempt(request, target, tried, websocket, limit);
           return;
         }
         // As nginx's proxy_connect_timeout: a backend that never accepts is a timeout (504), one that
@@ -282,15 +285,15 @@ export class ReverseProxyResource extends Resource {
         pool.release(conn);
         return;
       }
-      this.#exchange(request, conn, head, { tried, websocket, limit, backend });
+      this.#exchange(request, conn, head, { target, tried, websocket, limit, backend });
     };
     if (websocket) pool.acquireTunnel(ready);
     else pool.acquire(fresh, ready);
   }
 
   /** The request line and header fields sent to `backend`, CRLF CRLF included. */
-  #requestHead(request: Request, backend: Backend, websocket: boolean): string {
-    let head = `${request.method} ${this.backendPath(request)} HTTP/1.1\r\n`;
+  #requestHead(request: Request, target: string, backend: Backend, websocket: boolean): string {
+    let head = `${request.method} ${target} HTTP/1.1\r\n`;
     // Every value is checked for controls (SECURITY.md §6.7), all in one test of them joined.
     let values = '';
     for (const [name, value] of this.backendHeaders(request, backend, websocket)) {
@@ -301,7 +304,7 @@ export class ReverseProxyResource extends Resource {
     return `${head}\r\n`;
   }
 
-  #exchange(request: Request, conn: BackendConnection, head: string, attempt: { tried: Set<Backend>; websocket: boolean; limit: number; backend: Backend }): void {
+  #exchange(request: Request, conn: BackendConnection, head: string, attempt: { target: string; tried: Set<Backend>; websocket: boolean; limit: number; backend: Backend }): void {
     const { websocket, limit } = attempt;
     const hasBody = !websocket && (request.contentLength !== null ? request.contentLength > 0 : request.getHeader('transfer-encoding') !== undefined);
     let bodyStarted = false;
@@ -380,7 +383,7 @@ export class ReverseProxyResource extends Resource {
         if (error.stage === 'stale' && !bodyStarted && IDEMPOTENT.has(method)) {
           // The keep-alive race: the backend closed the idle connection as the request went out.
           attempt.tried.delete(attempt.backend);
-          this.#attempt(request, attempt.tried, websocket, limit, true);
+          this.#attempt(request, attempt.target, attempt.tried, websocket, limit, true);
           return;
         }
         if (request.startedWriting) {
