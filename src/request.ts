@@ -298,6 +298,14 @@ export class Request {
   }
 
   /**
+   * Whether the request carries a body, of declared length or not: a Content-Length over 0, a chunked
+   * HTTP/1.1 body, or an HTTP/2 stream not ended with its headers (which has no Transfer-Encoding).
+   */
+  get hasBody(): boolean {
+    return this.#contentLength !== null ? this.#contentLength > 0 : this.#body !== null;
+  }
+
+  /**
    * The whole body, buffered. Past `limit` (default `limits.maxBodySize`, 10 MiB) it rejects with a
    * 413 HttpError and the connection closes after the answer.
    */

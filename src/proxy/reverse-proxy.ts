@@ -182,9 +182,10 @@ export class ReverseProxyResource extends Resource {
       else out.push(pair);
     }
     // Re-framed from the parsed request (SECURITY.md §3.1): one Content-Length, or chunked for a body
-    // of unknown length whatever the method (node:http would send a GET body unframed).
+    // of unknown length whatever the method (node:http would send a GET body unframed) and whatever
+    // carried it (an HTTP/2 body without content-length has no Transfer-Encoding to go by).
     if (request.contentLength !== null) out.push(['Content-Length', String(request.contentLength)]);
-    else if (request.getHeader('transfer-encoding') !== undefined && !websocket) out.push(['Transfer-Encoding', 'chunked']);
+    else if (request.hasBody && !websocket) out.push(['Transfer-Encoding', 'chunked']);
     const peer = tcpPeer(request);
     const peerIp = peer && peer.type !== 'UNIX' ? peer.host : null;
     const proto = request.isSecure() ? 'https' : 'http';
@@ -306,7 +307,7 @@ export class ReverseProxyResource extends Resource {
 
   #exchange(request: Request, conn: BackendConnection, head: string, attempt: { target: string; tried: Set<Backend>; websocket: boolean; limit: number; backend: Backend }): void {
     const { websocket, limit } = attempt;
-    const hasBody = !websocket && (request.contentLength !== null ? request.contentLength > 0 : request.getHeader('transfer-encoding') !== undefined);
+    const hasBody = !websocket && request.hasBody;
     let bodyStarted = false;
     // The first body piece waits until the end of its read: if the whole response came in one
     // read it goes out with its head in one write (Request.writeWhole).
