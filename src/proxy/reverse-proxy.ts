@@ -50,8 +50,15 @@ export interface ReverseProxyOptions {
   maxBodySize?: number;
 }
 
-/** Request fields the proxy sets itself, dropped from the client's before forwarding; and `Proxy` (httpoxy, SECURITY.md §2.4). */
-const OWN_FIELDS: ReadonlySet<string> = new Set(['host', 'content-length', 'expect', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port', 'proxy']);
+/**
+ * Request fields dropped from the client's before forwarding: those the proxy sets itself, `Proxy`
+ * (httpoxy, SECURITY.md §2.4), and `X-Real-IP`, which backends take as the client's address and the
+ * proxy does not vouch for.
+ */
+const OWN_FIELDS: ReadonlySet<string> = new Set([
+  'host', 'content-length', 'expect', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port',
+  'proxy', 'x-real-ip',
+]);
 /** Name lengths of the response fields {@link ReverseProxyResource} looks at: hop-by-hop ones, Date, Server, (Content-)Location. */
 const HANDLED_LENGTHS: Uint8Array = (() => {
   const lengths = new Uint8Array(64);
@@ -91,9 +98,11 @@ function bracket(host: string): string {
  *   Content-Length, or a broken chunk is a 502 (or a dropped connection once the answer has started).
  * - An idempotent request without a body whose pooled connection turns out closed before any
  *   byte of an answer (the keep-alive race) is sent once more on a new connection; others get 502.
- * - Hop-by-hop fields and those named in `Connection` are dropped in both directions; then
+ * - Hop-by-hop fields and those named in `Connection` are dropped in both directions, and so are
+ *   request fields whose name holds `_` (§2.3) and the client's `X-Real-IP`; then
  *   X-Forwarded-For/-Proto/-Host (and `Forwarded` if asked) are added (SECURITY.md §6.5); the body
- *   is re-framed from the parsed request (one Content-Length or chunked, §3.1).
+ *   is re-framed from the parsed request (one Content-Length, or chunked for a body of unknown
+ *   length, HTTP/2's included, §3.1).
  * - Redirects are passed through, never followed; a `Location` naming the backend's origin becomes
  *   the public URL (§6.6).
  * - WebSocket upgrades pass through on HTTP/1.1, plain or over TLS; `Upgrade: h2c` and
@@ -178,7 +187,11 @@ export class ReverseProxyResource extends Resource {
     const xff: string[] = [];
     const out: Array<[string, string]> = [['Host', host]];
     for (const pair of headers) {
-      if (pair[0].length === 15 && pair[0].toLowerCase() === 'x-forwarded-for') xff.push(pair[1]);
+      const name = pair[0];
+      // CGI- and WSGI-style backends map `-` to `_`, so `Transfer_Encoding` would be read there as the
+      // real field: a name with `_` is dropped (SECURITY.md §2.3).
+      if (name.includes('_')) continue;
+      if (name.length === 15 && name.toLowerCase() === 'x-forwarded-for') xff.push(pair[1]);
       else out.push(pair);
     }
     // Re-framed from the parsed request (SECURITY.md §3.1): one Content-Length, or chunked for a body
