@@ -190,7 +190,8 @@ export class Site {
     const postpath = request.postpath;
     for (let i = 0; i < postpath.length; i++) {
       if (!isDotSegment(postpath[i]!)) continue;
-      this.processingFailed(request, new HttpError(400, 'The request path holds a "." or ".." segment.', { code: 'DOT_SEGMENT' }));
+      const message = 'The request path holds a "." or ".." segment.';
+      this.processingFailed(request, new HttpError(400, message, { code: 'DOT_SEGMENT' }));
       return;
     }
     let result: RenderResult;

@@ -56,7 +56,8 @@ export interface ReverseProxyOptions {
  * proxy does not vouch for.
  */
 const OWN_FIELDS: ReadonlySet<string> = new Set([
-  'host', 'content-length', 'expect', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port',
+  'host', 'content-length', 'expect',
+  'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port',
   'proxy', 'x-real-ip',
 ]);
 /** Name lengths of the response fields {@link ReverseProxyResource} looks at: hop-by-hop ones, Date, Server, (Content-)Location. */
@@ -266,7 +267,14 @@ export class ReverseProxyResource extends Resource {
     else request.abortConnection();
   }
 
-  #attempt(request: Request, target: string, tried: Set<Backend>, websocket: boolean, limit: number, fresh = false): void {
+  #attempt(
+    request: Request,
+    target: string,
+    tried: Set<Backend>,
+    websocket: boolean,
+    limit: number,
+    fresh = false,
+  ): void {
     const backend = this.#pick(tried);
     if (!backend) {
       this.#fail(request, new BadGateway('No backend could be reached.'));

@@ -19,12 +19,19 @@ interface Seen {
 }
 
 /** One HTTP/2 request with node:http2; `pieces` are written one by one, no content-length unless given. */
-async function h2(origin: string, path: string, method: string, pieces: string[], headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+async function h2(
+  origin: string,
+  path: string,
+  method: string,
+  pieces: string[],
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   const session = connect(origin, { rejectUnauthorized: false });
   try {
     return await new Promise((resolve, reject) => {
       session.once('error', reject);
-      const stream = session.request({ ':method': method, ':path': path, ...headers }, { endStream: pieces.length === 0 });
+      const head = { ':method': method, ':path': path, ...headers };
+      const stream = session.request(head, { endStream: pieces.length === 0 });
       let status = 0;
       let body = '';
       stream.on('response', (h) => (status = Number(h[':status'])));
@@ -59,7 +66,8 @@ describe('HTTP/2 request bodies through --proxy', () => {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
-          seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString() });
+          const body = Buffer.concat(chunks).toString();
+          seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
           res.end('stored');
         });
       }),
@@ -70,7 +78,8 @@ describe('HTTP/2 request bodies through --proxy', () => {
     const tls = makeCertificate(openssl, dir.path);
     cert = tls.cert;
     const listen = `ssl:0:interface=127.0.0.1:privateKey=${tls.key}:certKey=${tls.cert}`;
-    front = await spawnTrellis(['web', '--listen', listen, '--path', join(dir.path, 'empty'), '--proxy', `/app=http://127.0.0.1:${backend.port}/`]);
+    const proxy = `/app=http://127.0.0.1:${backend.port}/`;
+    front = await spawnTrellis(['web', '--listen', listen, '--path', join(dir.path, 'empty'), '--proxy', proxy]);
     origin = new URL(front.url).origin;
   });
   after(async () => {
@@ -93,7 +102,7 @@ describe('HTTP/2 request bodies through --proxy', () => {
     assert.equal(seen[0]!.headers['content-length'], undefined);
   });
 
-  test('an HTTP/2 body with content-length goes with that length; a GET with none has no framing', async (t: TestContext) => {
+  test('an HTTP/2 body with content-length keeps it; a GET without a body has no framing', async (t: TestContext) => {
     if (!needPeer(t, 'openssl')) return;
     seen.length = 0;
     await h2(origin, '/app/len', 'POST', ['abc'], { 'content-length': '3' });
@@ -114,7 +123,8 @@ describe('HTTP/2 request bodies through --proxy', () => {
     const port = new URL(origin).port;
     const args = ['-s', '--http2', '--cacert', cert, '--resolve', `localhost:${port}:127.0.0.1`, '-T', '-'];
     const out = await new Promise<string>((resolve, reject) => {
-      const child = execFile(curl, [...args, '-w', ' %{http_version}', `https://localhost:${port}/app/upload`], (err, stdout) => {
+      const url = `https://localhost:${port}/app/upload`;
+      const child = execFile(curl, [...args, '-w', ' %{http_version}', url], (err, stdout) => {
         if (err) reject(err);
         else resolve(stdout);
       });
