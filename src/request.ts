@@ -126,6 +126,15 @@ export function splitPath(path: string): string[] | null {
   return splitSegments(path, 0);
 }
 
+/**
+ * Whether a decoded path segment is a dot-segment, `.` or `..` (RFC 3986 §3.3), in whatever spelling
+ * it arrived: `%2e%2e` and `.%2E` decode to `..`. The Site refuses a request holding one (SECURITY.md
+ * §1.1); see {@link Site.handle}.
+ */
+export function isDotSegment(segment: string): boolean {
+  return segment === '.' || segment === '..';
+}
+
 /** `splitPath(path.slice(start))` without the copy. A loop of `indexOf` is several times faster than `split('/')` here. */
 function splitSegments(path: string, start: number): string[] | null {
   const decode = path.indexOf('%', start) !== -1;
@@ -286,6 +295,14 @@ export class Request {
   /** Declared body length, when known. */
   get contentLength(): number | null {
     return this.#contentLength;
+  }
+
+  /**
+   * Whether the request carries a body, of declared length or not: a Content-Length over 0, a chunked
+   * HTTP/1.1 body, or an HTTP/2 stream not ended with its headers (which has no Transfer-Encoding).
+   */
+  get hasBody(): boolean {
+    return this.#contentLength !== null ? this.#contentLength > 0 : this.#body !== null;
   }
 
   /**

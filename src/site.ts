@@ -7,7 +7,7 @@ import { HttpError } from './errors.js';
 import { assertHeader } from './http/headers.js';
 import { reasonPhrase } from './http/status.js';
 import { PROCESSING_FAILED_HTML, errorPageHtml, tracebackHtml } from './pages.js';
-import { NOT_DONE_YET, DEFAULT_REQUEST_LIMITS, type Request, type RequestLimits } from './request.js';
+import { NOT_DONE_YET, DEFAULT_REQUEST_LIMITS, isDotSegment, type Request, type RequestLimits } from './request.js';
 import { Resource, UnsupportedMethod, getChildForRequest, type RenderResult } from './resource.js';
 import { MemorySessionStore } from './session/memory-store.js';
 import type { SessionStore } from './session/session.js';
@@ -163,7 +163,15 @@ export class Site {
     });
   };
 
-  /** Serves one request: traversal from the root, rendering, error pages, logging. */
+  /**
+   * Serves one request: traversal from the root, rendering, error pages, logging.
+   *
+   * A path that does not decode (bad percent-escape, invalid UTF-8) is 400. So is a path holding a
+   * dot-segment, `.` or `..` decoded (`%2e%2e`, `.%2E`), for every resource (SECURITY.md §1.1): clients
+   * remove dot-segments before sending (RFC 3986 §5.2.4, and browsers do so for `%2e` too), so one
+   * that arrives is an attempt to climb out of a mount, and no resource (a proxy, a leaf, a File) ever
+   * sees one. Twisted hands such segments on as they are. Pinned by test/site-path.test.ts.
+   */
   handle(request: Request): void {
     request.site = this;
     request.limits = this.limits;
@@ -177,6 +185,13 @@ export class Site {
     }
     if (request.badPath) {
       this.processingFailed(request, new HttpError(400, 'The request path is not valid percent-encoded UTF-8.', { code: 'BAD_PATH' }));
+      return;
+    }
+    const postpath = request.postpath;
+    for (let i = 0; i < postpath.length; i++) {
+      if (!isDotSegment(postpath[i]!)) continue;
+      const message = 'The request path holds a "." or ".." segment.';
+      this.processingFailed(request, new HttpError(400, message, { code: 'DOT_SEGMENT' }));
       return;
     }
     let result: RenderResult;

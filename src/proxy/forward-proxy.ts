@@ -122,7 +122,7 @@ export class ForwardProxyResource extends Resource {
     const headers = stripHopByHop(request.requestHeaders.raw, { drop: new Set(['host', 'content-length']) });
     headers.unshift(['Host', url.host]);
     if (request.contentLength !== null) headers.push(['Content-Length', String(request.contentLength)]);
-    else if (request.getHeader('transfer-encoding') !== undefined) headers.push(['Transfer-Encoding', 'chunked']);
+    else if (request.hasBody) headers.push(['Transfer-Encoding', 'chunked']);
     const req = httpRequest({
       host: address,
       port,
@@ -162,7 +162,7 @@ export class ForwardProxyResource extends Resource {
       res.once('end', () => request.finish());
       res.once('error', () => request.abortConnection());
     });
-    if (request.contentLength === 0 || (request.contentLength === null && request.getHeader('transfer-encoding') === undefined)) {
+    if (!request.hasBody) {
       req.end();
       return;
     }

@@ -7,6 +7,7 @@ import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
 import { spliceSockets, upgradeOf } from '../channels/upgrade.js';
 import { BackendPool, CONNECT_TIMED_OUT, type BackendConnection, type Exchange, type ExchangeError, type ExchangeHandler } from './backend-client.js';
+import { backendTarget } from './backend-path.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
 import type { ResponseHead } from './response-parser.js';
 import { tcpPeer } from './trusted-proxies.js';
@@ -49,17 +50,22 @@ export interface ReverseProxyOptions {
   maxBodySize?: number;
 }
 
-/** Request fields the proxy sets itself, dropped from the client's before forwarding; and `Proxy` (httpoxy, SECURITY.md §2.4). */
-const OWN_FIELDS: ReadonlySet<string> = new Set(['host', 'content-length', 'expect', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port', 'proxy']);
+/**
+ * Request fields dropped from the client's before forwarding: those the proxy sets itself, `Proxy`
+ * (httpoxy, SECURITY.md §2.4), and `X-Real-IP`, which backends take as the client's address and the
+ * proxy does not vouch for.
+ */
+const OWN_FIELDS: ReadonlySet<string> = new Set([
+  'host', 'content-length', 'expect',
+  'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port',
+  'proxy', 'x-real-ip',
+]);
 /** Name lengths of the response fields {@link ReverseProxyResource} looks at: hop-by-hop ones, Date, Server, (Content-)Location. */
 const HANDLED_LENGTHS: Uint8Array = (() => {
   const lengths = new Uint8Array(64);
   for (const name of [...HOP_BY_HOP, 'date', 'server', 'location', 'content-location']) lengths[name.length] = 1;
   return lengths;
 })();
-/** Path segments that percent-encoding leaves as they are. */
-const PLAIN_SEGMENT = /^[A-Za-z0-9._~-]*$/;
-
 /** Methods safe to send again after the keep-alive race (RFC 9110 §9.2.2). */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -81,7 +87,9 @@ function bracket(host: string): string {
 /**
  * Serves everything below it from a backend: `ReverseProxyResource('127.0.0.1', 8080, '/base')`
  * mounted at `/app` sends `/app/x?q` to `http://127.0.0.1:8080/base/x?q`. The path is forwarded in
- * the normalised form traversal matched on (decoded segments re-encoded, SECURITY.md §6.2).
+ * the normalised form traversal matched on (decoded segments re-encoded, SECURITY.md §6.2), and never
+ * leaves the base path: a dot-segment in any spelling (`%2e%2e`, `..%2F`, `..;`), NUL, CR or LF is
+ * 400, empty segments are merged (backend-path.ts; test/proxy/confinement.test.ts, nginx behind).
  *
  * - HTTP/1.1 to the backend over a keep-alive pool of its own (`BackendPool`, backend-client.ts);
  *   bodies stream both ways with backpressure. A connection is reused only after a complete
@@ -91,9 +99,11 @@ function bracket(host: string): string {
  *   Content-Length, or a broken chunk is a 502 (or a dropped connection once the answer has started).
  * - An idempotent request without a body whose pooled connection turns out closed before any
  *   byte of an answer (the keep-alive race) is sent once more on a new connection; others get 502.
- * - Hop-by-hop fields and those named in `Connection` are dropped in both directions; then
+ * - Hop-by-hop fields and those named in `Connection` are dropped in both directions, and so are
+ *   request fields whose name holds `_` (§2.3) and the client's `X-Real-IP`; then
  *   X-Forwarded-For/-Proto/-Host (and `Forwarded` if asked) are added (SECURITY.md §6.5); the body
- *   is re-framed from the parsed request (one Content-Length or chunked, §3.1).
+ *   is re-framed from the parsed request (one Content-Length, or chunked for a body of unknown
+ *   length, HTTP/2's included, §3.1).
  * - Redirects are passed through, never followed; a `Location` naming the backend's origin becomes
  *   the public URL (§6.6).
  * - WebSocket upgrades pass through on HTTP/1.1, plain or over TLS; `Upgrade: h2c` and
@@ -144,11 +154,12 @@ export class ReverseProxyResource extends Resource {
     for (const pool of this.pools) pool.close();
   }
 
-  /** The backend request-target for `request`: base path, the remaining segments re-encoded, the query. */
+  /**
+   * The backend request-target for `request`: base path, the remaining segments normalised and
+   * re-encoded, the query. Throws a 400 HttpError for a path that would leave the base (backend-path.ts).
+   */
   backendPath(request: Request): string {
-    const rest = request.postpath.map((segment) => (PLAIN_SEGMENT.test(segment) ? segment : encodePathSegment(segment))).join('/');
-    const path = request.postpath.length ? `${this.path}/${rest}` : this.path || '/';
-    return request.queryString ? `${path}?${request.queryString}` : path;
+    return backendTarget(this.path, request.postpath, request.queryString);
   }
 
   #pick(skip: ReadonlySet<Backend>): Backend | null {
@@ -177,13 +188,18 @@ export class ReverseProxyResource extends Resource {
     const xff: string[] = [];
     const out: Array<[string, string]> = [['Host', host]];
     for (const pair of headers) {
-      if (pair[0].length === 15 && pair[0].toLowerCase() === 'x-forwarded-for') xff.push(pair[1]);
+      const name = pair[0];
+      // CGI- and WSGI-style backends map `-` to `_`, so `Transfer_Encoding` would be read there as the
+      // real field: a name with `_` is dropped (SECURITY.md §2.3).
+      if (name.includes('_')) continue;
+      if (name.length === 15 && name.toLowerCase() === 'x-forwarded-for') xff.push(pair[1]);
       else out.push(pair);
     }
     // Re-framed from the parsed request (SECURITY.md §3.1): one Content-Length, or chunked for a body
-    // of unknown length whatever the method (node:http would send a GET body unframed).
+    // of unknown length whatever the method (node:http would send a GET body unframed) and whatever
+    // carried it (an HTTP/2 body without content-length has no Transfer-Encoding to go by).
     if (request.contentLength !== null) out.push(['Content-Length', String(request.contentLength)]);
-    else if (request.getHeader('transfer-encoding') !== undefined && !websocket) out.push(['Transfer-Encoding', 'chunked']);
+    else if (request.hasBody && !websocket) out.push(['Transfer-Encoding', 'chunked']);
     const peer = tcpPeer(request);
     const peerIp = peer && peer.type !== 'UNIX' ? peer.host : null;
     const proto = request.isSecure() ? 'https' : 'http';
@@ -234,7 +250,9 @@ export class ReverseProxyResource extends Resource {
     }
     const up = upgradeOf(request);
     const websocket = up !== undefined && (this.options.websocket ?? true) && wantsWebSocket(request);
-    this.#attempt(request, new Set(), websocket, limit);
+    // Decided before any backend is asked: a path that would leave the base is the client's 400.
+    const target = this.backendPath(request);
+    this.#attempt(request, target, new Set(), websocket, limit);
     return NOT_DONE_YET;
   }
 
@@ -249,7 +267,14 @@ export class ReverseProxyResource extends Resource {
     else request.abortConnection();
   }
 
-  #attempt(request: Request, tried: Set<Backend>, websocket: boolean, limit: number, fresh = false): void {
+  #attempt(
+    request: Request,
+    target: string,
+    tried: Set<Backend>,
+    websocket: boolean,
+    limit: number,
+    fresh = false,
+  ): void {
     const backend = this.#pick(tried);
     if (!backend) {
       this.#fail(request, new BadGateway('No backend could be reached.'));
@@ -258,7 +283,7 @@ export class ReverseProxyResource extends Resource {
     tried.add(backend);
     let head: string;
     try {
-      head = this.#requestHead(request, backend, websocket);
+      head = this.#requestHead(request, target, backend, websocket);
     } catch (err) {
       this.#fail(request, new BadGateway(`Could not build the backend request: ${(err as Error).message}`));
       return;
@@ -269,7 +294,7 @@ export class ReverseProxyResource extends Resource {
         if (request.disconnected || request.finished) return;
         this.#downUntil.set(backend, Date.now() + (this.options.retryAfter ?? 5_000));
         if (tried.size < this.backends.length) {
-          this.#attempt(request, tried, websocket, limit);
+          this.#attempt(request, target, tried, websocket, limit);
           return;
         }
         // As nginx's proxy_connect_timeout: a backend that never accepts is a timeout (504), one that
@@ -282,15 +307,15 @@ export class ReverseProxyResource extends Resource {
         pool.release(conn);
         return;
       }
-      this.#exchange(request, conn, head, { tried, websocket, limit, backend });
+      this.#exchange(request, conn, head, { target, tried, websocket, limit, backend });
     };
     if (websocket) pool.acquireTunnel(ready);
     else pool.acquire(fresh, ready);
   }
 
   /** The request line and header fields sent to `backend`, CRLF CRLF included. */
-  #requestHead(request: Request, backend: Backend, websocket: boolean): string {
-    let head = `${request.method} ${this.backendPath(request)} HTTP/1.1\r\n`;
+  #requestHead(request: Request, target: string, backend: Backend, websocket: boolean): string {
+    let head = `${request.method} ${target} HTTP/1.1\r\n`;
     // Every value is checked for controls (SECURITY.md §6.7), all in one test of them joined.
     let values = '';
     for (const [name, value] of this.backendHeaders(request, backend, websocket)) {
@@ -301,9 +326,9 @@ export class ReverseProxyResource extends Resource {
     return `${head}\r\n`;
   }
 
-  #exchange(request: Request, conn: BackendConnection, head: string, attempt: { tried: Set<Backend>; websocket: boolean; limit: number; backend: Backend }): void {
+  #exchange(request: Request, conn: BackendConnection, head: string, attempt: { target: string; tried: Set<Backend>; websocket: boolean; limit: number; backend: Backend }): void {
     const { websocket, limit } = attempt;
-    const hasBody = !websocket && (request.contentLength !== null ? request.contentLength > 0 : request.getHeader('transfer-encoding') !== undefined);
+    const hasBody = !websocket && request.hasBody;
     let bodyStarted = false;
     // The first body piece waits until the end of its read: if the whole response came in one
     // read it goes out with its head in one write (Request.writeWhole).
@@ -380,7 +405,7 @@ export class ReverseProxyResource extends Resource {
         if (error.stage === 'stale' && !bodyStarted && IDEMPOTENT.has(method)) {
           // The keep-alive race: the backend closed the idle connection as the request went out.
           attempt.tried.delete(attempt.backend);
-          this.#attempt(request, attempt.tried, websocket, limit, true);
+          this.#attempt(request, attempt.target, attempt.tried, websocket, limit, true);
           return;
         }
         if (request.startedWriting) {

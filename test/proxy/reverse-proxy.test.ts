@@ -104,6 +104,23 @@ describe('ReverseProxyResource', () => {
     assert.deepEqual(back.get('x-kept'), ['yes']);
   });
 
+  test('drops request fields whose name holds _ and the client X-Real-IP (SECURITY.md §2.3)', async () => {
+    const r = await fetchRaw(`${front.base}/app/`, {
+      method: 'POST',
+      headers: ['Host', 'public.example', 'Transfer_Encoding', 'chunked', 'Content_Length', '5', 'X_Forwarded_For', '10.0.0.1', 'X-Real-IP', '10.9.9.9', 'x-real-ip', '10.8.8.8', 'X-Dash-Only', 'd'],
+      body: 'hello',
+    });
+    assert.equal(r.status, 200, r.body);
+    const seen = JSON.parse(r.body);
+    assert.equal(seen.body, 'hello');
+    const h = headerMap(seen.headers);
+    for (const gone of ['transfer_encoding', 'content_length', 'x_forwarded_for', 'x-real-ip']) assert.equal(h.has(gone), false, gone);
+    assert.deepEqual(h.get('x-dash-only'), ['d']);
+    // The client sent its body chunked (Content_Length is no Content-Length): so does the proxy, once.
+    assert.deepEqual(h.get('transfer-encoding'), ['chunked']);
+    assert.deepEqual(h.get('x-forwarded-for'), ['127.0.0.1']);
+  });
+
   test('reuses one kept-alive backend connection for consecutive requests', async () => {
     const a = JSON.parse((await fetchRaw(`${front.base}/app/1`)).body);
     const b = JSON.parse((await fetchRaw(`${front.base}/app/2`)).body);

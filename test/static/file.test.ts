@@ -329,10 +329,10 @@ describe('File directories', () => {
 
 describe('File path safety (SECURITY.md §1)', () => {
   const traversal: Array<[string, number[]]> = [
-    ['/../outside.txt', [404]],
-    ['/%2e%2e/outside.txt', [404]],
-    ['/%2E%2E/outside.txt', [404]],
-    ['/sub/%2e%2e/%2e%2e/outside.txt', [404]],
+    ['/../outside.txt', [400]],
+    ['/%2e%2e/outside.txt', [400]],
+    ['/%2E%2E/outside.txt', [400]],
+    ['/sub/%2e%2e/%2e%2e/outside.txt', [400]],
     ['/..%2foutside.txt', [404]],
     ['/%2e%2e%2foutside.txt', [404]],
     ['/sub%2f..%2f..%2foutside.txt', [404]],
@@ -342,8 +342,8 @@ describe('File path safety (SECURITY.md §1)', () => {
     ['/%00', [404]],
     ['/%c0%ae%c0%ae/outside.txt', [400]],
     ['/%252e%252e/outside.txt', [404]],
-    ['/./hundred.txt', [404]],
-    ['/sub/../hundred.txt', [404]],
+    ['/./hundred.txt', [400]],
+    ['/sub/../hundred.txt', [400]],
     ['/%2fetc%2fpasswd', [404]],
     ['/C:%5cwindows', [404]],
   ];
