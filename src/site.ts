@@ -280,10 +280,16 @@ export class Site {
     return this.displayTracebacks ? (error.stack ?? error.message) : reasonPhrase(error.status);
   }
 
-  /** Answers a request the channel refused before traversal (bad framing, limits), then closes. */
+  /**
+   * Answers a request the channel refused (bad framing, limits, a body too slow) with the Site's error
+   * page and headers, access-logged, then closes. A request this Site is already answering (its body
+   * turned out malformed) is logged once, as handled.
+   */
   refuse(request: Request, status: number, detail: string): void {
-    request.site = this;
-    if (this.accessLog) request.whenDone(this.#log);
+    if (request.site !== this) {
+      request.site = this;
+      if (this.accessLog) request.whenDone(this.#log);
+    }
     this.processingFailed(request, new HttpError(status, detail, { close: true }));
   }
 }

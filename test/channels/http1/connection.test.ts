@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { AccessLogEntry } from '../../../src/access-log.js';
 import { NOT_DONE_YET, type Request } from '../../../src/request.js';
 import { Resource } from '../../../src/resource.js';
 import { Site, type SiteLimits } from '../../../src/site.js';
@@ -535,6 +536,69 @@ describe('HTTP/1.1 channel: refused request heads', () => {
     assert.equal((await busy.readResponse()).text, digest('hello world'));
     await busy.write(get('/hello/again'));
     assert.equal((await busy.readResponse()).text, 'hello /hello/again');
+  });
+});
+
+describe('HTTP/1.1 channel: refusals carry the Site\'s page and headers', () => {
+  /** A site with an extra header (`--add-header`), a short header timeout and a recording access log. */
+  async function refusing(t: TestContext): Promise<{ port: number; logged: AccessLogEntry[] }> {
+    const root = new Resource();
+    root.putChild('echo', new Echo());
+    const logged: AccessLogEntry[] = [];
+    const accessLog = { log: (e: AccessLogEntry) => void logged.push(e), reopen() {}, close: async () => {} };
+    const limits = { maxUriLength: 256, maxHeaderBytes: 1024, maxHeaderCount: 10, headerTimeout: 300 };
+    const server = await serveSite(new Site(root, { logError: () => {}, headers: [['X-Test', '1']], accessLog, limits }));
+    t.after(() => server.close());
+    return { port: server.port!, logged };
+  }
+
+  /** The marks of a response the Site wrote: Date, Server, the extra header, its HTML page, and Connection: close. */
+  function assertSiteRefusal(r: RawResponse, status: number, head = false): void {
+    assert.equal(r.status, status);
+    assert.ok(!Number.isNaN(Date.parse(r.header('date') ?? '')), `a Date header: ${r.raw}`);
+    assert.match(r.header('server') ?? '', /^Trellis\//);
+    assert.equal(r.header('x-test'), '1');
+    assert.match(r.header('content-type') ?? '', /^text\/html/);
+    assert.deepEqual(connectionTokens(r), ['close']);
+    if (head) assert.equal(r.body.length, 0);
+    else assert.match(r.text, new RegExp(`<title>${status} `));
+  }
+
+  const cases: Array<[string, string, number]> = [
+    ['400 for a bad request line', 'HELLO THERE\r\n\r\n', 400],
+    ['431 for too many header fields', `GET / HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 10 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n`, 431],
+    ['414 for a long target', `GET /${'a'.repeat(300)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
+    ['505 for HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505],
+    ['400 for a malformed chunked body', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n', 400],
+  ];
+  for (const [name, request, status] of cases) {
+    test(`${name}: Date, Server and the extra headers, logged, then the connection closes`, async (t) => {
+      const h = await refusing(t);
+      const responses = parseResponses(await rawHttp(h.port, request));
+      assert.equal(responses.length, 1);
+      assertSiteRefusal(responses[0]!, status);
+      await until(() => h.logged.length === 1, 'the access-log entry');
+      assert.equal(h.logged[0]!.status, status);
+    });
+  }
+
+  test('408 for a stalled head: Date, Server and the extra headers, then the connection closes', async (t) => {
+    const h = await refusing(t);
+    const conn = await RawConnection.open(h.port);
+    t.after(() => conn.destroy());
+    await conn.write('GET /echo HTTP/1.1\r\nHost: x\r\n');
+    assertSiteRefusal(await conn.readResponse(), 408);
+    await conn.waitClosed();
+    await until(() => h.logged.length === 1, 'the access-log entry');
+    assert.equal(h.logged[0]!.status, 408);
+  });
+
+  test('a refusal of a request starting HEAD carries the same headers and no content', async (t) => {
+    const h = await refusing(t);
+    const responses = parseResponses(await rawHttp(h.port, 'HEAD / HTTP/3.0\r\nHost: x\r\n\r\n'), { methods: ['HEAD'] });
+    assert.equal(responses.length, 1);
+    assertSiteRefusal(responses[0]!, 505, true);
+    assert.ok(Number(responses[0]!.header('content-length')) > 0, 'the length the page would have');
   });
 });
 
