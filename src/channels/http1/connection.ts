@@ -327,7 +327,21 @@ class Connection {
       return;
     }
     if (!this.#bodyDone) this.#bodyCutShort();
+    else if (this.#phase === Phase.Exchange && !this.#responseDone) this.#clientGone();
   };
+
+  /**
+   * A FIN while the answer to a complete request is pending: the client is gone (browsers, curl and
+   * front ends never half-close while they wait; node:http and nginx judge a FIN so too). The request
+   * hears `connectionLost` (its `notifyFinish()` rejects, the access log marks it aborted) and the
+   * socket is destroyed at once, freeing its slot (SECURITY.md §3.3). A FIN once the answer is written
+   * just closes. Pinned by "a client FIN while its response is pending" in
+   * test/channels/http1/connection.test.ts and by test/channels/client-abort.test.ts.
+   */
+  #clientGone(): void {
+    this.#request?.connectionLost(new Error('The client closed the connection.'));
+    this.socket.destroy();
+  }
 
   /** The client half-closed before the body was complete: the reader hears so, or the discarding stops. */
   #bodyCutShort(): void {

@@ -602,14 +602,96 @@ describe('HTTP/1.1 channel: refusals carry the Site\'s page and headers', () => 
   });
 });
 
+describe('HTTP/1.1 channel: a client FIN while its response is pending', () => {
+  /** Writes a line every 50 ms until the client leaves (Twisted's "knowing when we're not wanted"). */
+  class Ticker extends Resource {
+    override isLeaf = true;
+    lost: Error | null = null;
+    GET(request: Request) {
+      const timer = setInterval(() => request.write('tick\n'), 50);
+      request.write('tick\n');
+      request.notifyFinish().then(
+        () => clearInterval(timer),
+        (err: Error) => {
+          clearInterval(timer);
+          this.lost = err;
+        },
+      );
+      return NOT_DONE_YET;
+    }
+  }
+
+  /** Never answers until the client leaves (a long poll). */
+  class Poll extends Resource {
+    override isLeaf = true;
+    lost: Error | null = null;
+    GET(request: Request) {
+      request.notifyFinish().catch((err: Error) => (this.lost = err));
+      return NOT_DONE_YET;
+    }
+  }
+
+  async function pending(t: TestContext) {
+    const root = new Resource();
+    const ticker = new Ticker();
+    const poll = new Poll();
+    root.putChild('ticker', ticker);
+    root.putChild('poll', poll);
+    root.putChild('hello', new Hello());
+    const logged: AccessLogEntry[] = [];
+    const accessLog = { log: (e: AccessLogEntry) => void logged.push(e), reopen() {}, close: async () => {} };
+    const server = await serveSite(new Site(root, { logError: () => {}, accessLog }));
+    const conn = await RawConnection.open(server.port!);
+    t.after(async () => {
+      conn.destroy();
+      await server.close();
+    });
+    return { ticker, poll, logged, conn };
+  }
+
+  test('a streaming response: notifyFinish rejects, the connection is closed at once, the log marks an abort', async (t) => {
+    const { ticker, logged, conn } = await pending(t);
+    await conn.write(get('/ticker'));
+    await until(() => conn.buffered > 0, 'the first tick');
+    const finned = Date.now();
+    conn.end();
+    await until(() => ticker.lost !== null, 'notifyFinish rejecting', 2000);
+    await conn.waitClosed({ timeoutMs: 2000 });
+    assert.ok(Date.now() - finned < 1000, 'closed well before any timeout');
+    await until(() => logged.length === 1, 'the access-log entry');
+    assert.equal(logged[0]!.aborted, true);
+    assert.equal(logged[0]!.status, 200, 'the status that was sent');
+    assert.ok(logged[0]!.bytes > 0);
+  });
+
+  test('a response not begun (a long poll): notifyFinish rejects, logged as 499 aborted', async (t) => {
+    const { poll, logged, conn } = await pending(t);
+    await conn.write(get('/poll'));
+    await delay(50);
+    conn.end();
+    await until(() => poll.lost !== null, 'notifyFinish rejecting', 2000);
+    await conn.waitClosed({ timeoutMs: 2000 });
+    await until(() => logged.length === 1, 'the access-log entry');
+    assert.deepEqual([logged[0]!.status, logged[0]!.aborted], [499, true]);
+  });
+
+  test('a FIN after the response was written just closes, and the log line is not an abort', async (t) => {
+    const { logged, conn } = await pending(t);
+    await conn.write(get('/hello/1'));
+    assert.equal((await conn.readResponse()).text, 'hello /hello/1');
+    conn.end();
+    await conn.waitClosed({ timeoutMs: 2000 });
+    assert.deepEqual([logged[0]!.status, logged[0]!.aborted], [200, false]);
+  });
+});
+
 describe('HTTP/1.1 channel: connection lifetime', () => {
-  test('a client that half-closes after its requests still gets every response in full', async (t) => {
+  test('a client that half-closes after requests answered at once still gets every response in full', async (t) => {
     const h = await start(t);
     const conn = await h.open();
-    await conn.write(get('/stream') + get('/hello/2'));
+    await conn.write(get('/hello/1') + get('/hello/2'));
     conn.end();
-    const first = await conn.readResponse();
-    assert.equal(first.text, 'one\ntwo\nthree\n');
+    assert.equal((await conn.readResponse()).text, 'hello /hello/1');
     assert.equal((await conn.readResponse()).text, 'hello /hello/2');
     await conn.waitClosed();
   });
