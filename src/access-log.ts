@@ -73,7 +73,8 @@ export function combinedLogLine(e: AccessLogEntry): string {
   const referer = e.referer ? escapeLogField(e.referer) : '-';
   const agent = e.userAgent ? escapeLogField(e.userAgent) : '-';
   const aborted = e.aborted ? ' aborted' : '';
-  return `${ip} - ${user} [${formatLogTime(e.time)}] "${request}" ${e.status} ${bytes} "${referer}" "${agent}"${aborted}\n`;
+  const time = formatLogTime(e.time);
+  return `${ip} - ${user} [${time}] "${request}" ${e.status} ${bytes} "${referer}" "${agent}"${aborted}\n`;
 }
 
 /** Where access-log lines go. */

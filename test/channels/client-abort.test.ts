@@ -80,7 +80,8 @@ before(async () => {
     tmp = tempDir();
     const tls = makeCertificate(openssl, tmp.path);
     ca = readFileSync(tls.cert);
-    secure = await listenHttp(site, { type: 'ssl', port: 0, interface: '127.0.0.1', privateKey: tls.key, certKey: tls.cert });
+    const endpoint = { type: 'ssl', port: 0, interface: '127.0.0.1', privateKey: tls.key, certKey: tls.cert } as const;
+    secure = await listenHttp(site, endpoint);
   }
 });
 
@@ -133,7 +134,13 @@ describe('a client leaving a pending response', () => {
 
   test('HTTP/1.1 over TLS, the client closes its side', async (t) => {
     if (!secure) return t.skip('openssl is not installed');
-    const socket = tlsConnect({ host: '127.0.0.1', port: secure.port!, ca: ca!, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: secure.port!,
+      ca: ca!,
+      servername: 'localhost',
+      ALPNProtocols: ['http/1.1'],
+    });
     socket.on('error', () => {});
     await new Promise((resolve) => socket.once('secureConnect', resolve));
     socket.write('GET /ticker?tls-fin HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -204,7 +211,13 @@ describe('a client leaving a pending response', () => {
   test('AJP, the web server closes the connection', async () => {
     const socket: Socket = connect(ajp.port!, '127.0.0.1');
     socket.on('error', () => {});
-    const payload = forwardRequestPayload({ method: 'GET', reqUri: '/ticker/ajp-close', serverName: '127.0.0.1', serverPort: 8080, headers: [['Host', 'h']] });
+    const payload = forwardRequestPayload({
+      method: 'GET',
+      reqUri: '/ticker/ajp-close',
+      serverName: '127.0.0.1',
+      serverPort: 8080,
+      headers: [['Host', 'h']],
+    });
     socket.write(serverPacket(payload));
     await firstData(socket);
     socket.destroy();

@@ -547,7 +547,8 @@ describe('HTTP/1.1 channel: refusals carry the Site\'s page and headers', () => 
     const logged: AccessLogEntry[] = [];
     const accessLog = { log: (e: AccessLogEntry) => void logged.push(e), reopen() {}, close: async () => {} };
     const limits = { maxUriLength: 256, maxHeaderBytes: 1024, maxHeaderCount: 10, headerTimeout: 300 };
-    const server = await serveSite(new Site(root, { logError: () => {}, headers: [['X-Test', '1']], accessLog, limits }));
+    const site = new Site(root, { logError: () => {}, headers: [['X-Test', '1']], accessLog, limits });
+    const server = await serveSite(site);
     t.after(() => server.close());
     return { port: server.port!, logged };
   }
@@ -566,10 +567,14 @@ describe('HTTP/1.1 channel: refusals carry the Site\'s page and headers', () => 
 
   const cases: Array<[string, string, number]> = [
     ['400 for a bad request line', 'HELLO THERE\r\n\r\n', 400],
-    ['431 for too many header fields', `GET / HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 10 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n`, 431],
+    ['431 for too many header fields', `GET / HTTP/1.1\r\nHost: x\r\n${'X-1: v\r\n'.repeat(10)}\r\n`, 431],
     ['414 for a long target', `GET /${'a'.repeat(300)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
     ['505 for HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505],
-    ['400 for a malformed chunked body', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n', 400],
+    [
+      '400 for a malformed chunked body',
+      'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n',
+      400,
+    ],
   ];
   for (const [name, request, status] of cases) {
     test(`${name}: Date, Server and the extra headers, logged, then the connection closes`, async (t) => {
@@ -595,7 +600,8 @@ describe('HTTP/1.1 channel: refusals carry the Site\'s page and headers', () => 
 
   test('a refusal of a request starting HEAD carries the same headers and no content', async (t) => {
     const h = await refusing(t);
-    const responses = parseResponses(await rawHttp(h.port, 'HEAD / HTTP/3.0\r\nHost: x\r\n\r\n'), { methods: ['HEAD'] });
+    const transcript = await rawHttp(h.port, 'HEAD / HTTP/3.0\r\nHost: x\r\n\r\n');
+    const responses = parseResponses(transcript, { methods: ['HEAD'] });
     assert.equal(responses.length, 1);
     assertSiteRefusal(responses[0]!, 505, true);
     assert.ok(Number(responses[0]!.header('content-length')) > 0, 'the length the page would have');
@@ -649,7 +655,7 @@ describe('HTTP/1.1 channel: a client FIN while its response is pending', () => {
     return { ticker, poll, logged, conn };
   }
 
-  test('a streaming response: notifyFinish rejects, the connection is closed at once, the log marks an abort', async (t) => {
+  test('a streaming response: notifyFinish rejects, the connection closes at once, the log says aborted', async (t) => {
     const { ticker, logged, conn } = await pending(t);
     await conn.write(get('/ticker'));
     await until(() => conn.buffered > 0, 'the first tick');
