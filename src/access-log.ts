@@ -1,6 +1,12 @@
 // The access log: one line per request in the combined log format, escaped against log injection.
 import { createWriteStream, type WriteStream } from 'node:fs';
 
+/**
+ * The status logged for a response the client left before any of it was sent: nginx's "client closed
+ * request", which log tools know.
+ */
+export const CLIENT_CLOSED_REQUEST = 499;
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** What one access-log line describes. */
@@ -12,11 +18,18 @@ export interface AccessLogEntry {
   method: string;
   uri: string;
   protocol: string;
+  /** The status sent; {@link CLIENT_CLOSED_REQUEST} when the client left before the response began. */
   status: number;
   /** Body bytes sent; 0 is written as `-`. */
   bytes: number;
   referer?: string | undefined;
   userAgent?: string | undefined;
+  /**
+   * The connection closed before the response was complete: the client went away (a FIN or reset on
+   * HTTP/1.1, RST_STREAM or a closed session on HTTP/2, ABORT_REQUEST or a dropped gateway
+   * connection), or the response was cut off. The line ends with the extra field `aborted`.
+   */
+  aborted?: boolean;
 }
 
 /**
@@ -47,6 +60,10 @@ export function formatLogTime(time: Date): string {
  * Formats one line in the combined log format, as Apache and nginx write it (Twisted quotes the IP;
  * Trellis does not, so standard log tools read it):
  * `127.0.0.1 - - [22/Nov/2026:02:34:47 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8.0"`
+ *
+ * A response cut short by the client leaving gets one more field, as combined-format readers allow:
+ * `... "GET /clock HTTP/1.1" 200 48 "-" "curl/8.0" aborted` (the status and bytes sent so far), or
+ * `... 499 - "-" "curl/8.0" aborted` when nothing was sent.
  */
 export function combinedLogLine(e: AccessLogEntry): string {
   const ip = e.clientIp ? escapeLogField(e.clientIp) : '-';
@@ -55,7 +72,9 @@ export function combinedLogLine(e: AccessLogEntry): string {
   const bytes = e.bytes > 0 ? String(e.bytes) : '-';
   const referer = e.referer ? escapeLogField(e.referer) : '-';
   const agent = e.userAgent ? escapeLogField(e.userAgent) : '-';
-  return `${ip} - ${user} [${formatLogTime(e.time)}] "${request}" ${e.status} ${bytes} "${referer}" "${agent}"\n`;
+  const aborted = e.aborted ? ' aborted' : '';
+  const time = formatLogTime(e.time);
+  return `${ip} - ${user} [${time}] "${request}" ${e.status} ${bytes} "${referer}" "${agent}"${aborted}\n`;
 }
 
 /** Where access-log lines go. */

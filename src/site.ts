@@ -2,7 +2,7 @@
 // error pages, the access log). Every channel hands its Request to `site.handle()`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import type { AccessLog } from './access-log.js';
+import { CLIENT_CLOSED_REQUEST, type AccessLog } from './access-log.js';
 import { HttpError } from './errors.js';
 import { assertHeader } from './http/headers.js';
 import { reasonPhrase } from './http/status.js';
@@ -149,17 +149,20 @@ export class Site {
     for (const [name, value] of this.headers) request.addHeader(name, value);
   }
 
+  /** Logs a request once it is done; one the client left before it was complete is marked aborted. */
   #log = (request: Request): void => {
+    const aborted = request.disconnected;
     this.accessLog?.log({
       clientIp: request.getClientIP(),
       time: new Date(),
       method: request.method,
       uri: request.uri,
       protocol: request.clientproto,
-      status: request.code,
+      status: aborted && !request.startedWriting ? CLIENT_CLOSED_REQUEST : request.code,
       bytes: request.method === 'HEAD' ? 0 : request.sentLength,
       referer: request.getHeader('referer'),
       userAgent: request.getHeader('user-agent'),
+      aborted,
     });
   };
 
@@ -295,10 +298,16 @@ export class Site {
     return this.displayTracebacks ? (error.stack ?? error.message) : reasonPhrase(error.status);
   }
 
-  /** Answers a request the channel refused before traversal (bad framing, limits), then closes. */
+  /**
+   * Answers a request the channel refused (bad framing, limits, a body too slow) with the Site's error
+   * page and headers, access-logged, then closes. A request this Site is already answering (its body
+   * turned out malformed) is logged once, as handled.
+   */
   refuse(request: Request, status: number, detail: string): void {
-    request.site = this;
-    if (this.accessLog) request.whenDone(this.#log);
+    if (request.site !== this) {
+      request.site = this;
+      if (this.accessLog) request.whenDone(this.#log);
+    }
     this.processingFailed(request, new HttpError(status, detail, { close: true }));
   }
 }

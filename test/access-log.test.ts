@@ -51,3 +51,11 @@ test('openAccessLog appends lines to a file and reopens it', async () => {
     dir.cleanup();
   }
 });
+
+test('combinedLogLine marks a response cut short by the client with a last field, aborted', () => {
+  assert.equal(
+    combinedLogLine({ ...entry, aborted: true }),
+    '10.0.0.1 - - [22/Nov/2026:02:34:47 +0000] "GET /a?b=1 HTTP/1.1" 200 12 "http://ref/" "curl/8.0" aborted\n',
+  );
+  assert.doesNotMatch(combinedLogLine({ ...entry, aborted: false }), /aborted/);
+});

@@ -57,10 +57,11 @@ export interface HttpsServers {
  * TLS is terminated once, then each connection goes to node:http2 or to Trellis's own HTTP/1.1
  * channel by the protocol it negotiated.
  *
- * A closed connection is noticed (SECURITY.md §3.3): HTTP/1.1 connections may half-close (the
- * channel answers what it has, then closes), while an `h2` connection ends as soon as the client's
- * FIN arrives, so it frees its slot under the per-IP cap at once
- * (test/channels/http2-close.test.ts).
+ * A closed connection is noticed (SECURITY.md §3.3): on HTTP/1.1 a FIN after the responses are
+ * written closes the connection, and a FIN while one is pending is the client leaving (the channel
+ * drops it at once); an `h2` connection ends as soon as the client's FIN arrives. Either way the slot
+ * under the per-IP cap is freed at once (test/channels/http2-close.test.ts,
+ * test/channels/client-abort.test.ts).
  */
 export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<HttpsServers> {
   const [{ createSecureServer }, { createServer: createTlsServer }] = await Promise.all([import('node:http2'), import('node:tls')]);

@@ -4,7 +4,6 @@
 import type { Socket } from 'node:net';
 import { ChunkedDecoder } from '../../http/chunked.js';
 import { RequestHeaders } from '../../http/headers.js';
-import { reasonPhrase } from '../../http/status.js';
 import { Request, type Address, type ResponseSink } from '../../request.js';
 import type { Site, SiteLimits } from '../../site.js';
 import { GatewayBody } from '../gateway.js';
@@ -30,6 +29,28 @@ const CONTROLS = new RegExp(CONTROL.source, 'g');
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const CRLF = Buffer.from('\r\n', 'latin1');
+
+/** Why a request is refused: its status, and a detail safe to show the client. */
+interface Refusal {
+  status: number;
+  detail: string;
+}
+
+/** The head answered for when a refused head never became a request: no body, no keep-alive. */
+const GET_STAND_IN: RequestHead = {
+  method: 'GET',
+  target: '/',
+  minor: 1,
+  rawHeaders: [],
+  contentLength: null,
+  chunked: false,
+  keepAlive: false,
+  upgrade: false,
+  expectContinue: false,
+  expectation: null,
+  host: undefined,
+};
+const HEAD_STAND_IN: RequestHead = { ...GET_STAND_IN, method: 'HEAD' };
 
 /** Options of {@link Http1Server}. */
 export interface Http1Options {
@@ -306,7 +327,21 @@ class Connection {
       return;
     }
     if (!this.#bodyDone) this.#bodyCutShort();
+    else if (this.#phase === Phase.Exchange && !this.#responseDone) this.#clientGone();
   };
+
+  /**
+   * A FIN while the answer to a complete request is pending: the client is gone (browsers, curl and
+   * front ends never half-close while they wait; node:http and nginx judge a FIN so too). The request
+   * hears `connectionLost` (its `notifyFinish()` rejects, the access log marks it aborted) and the
+   * socket is destroyed at once, freeing its slot (SECURITY.md §3.3). A FIN once the answer is written
+   * just closes. Pinned by "a client FIN while its response is pending" in
+   * test/channels/http1/connection.test.ts and by test/channels/client-abort.test.ts.
+   */
+  #clientGone(): void {
+    this.#request?.connectionLost(new Error('The client closed the connection.'));
+    this.socket.destroy();
+  }
 
   /** The client half-closed before the body was complete: the reader hears so, or the discarding stops. */
   #bodyCutShort(): void {
@@ -376,7 +411,7 @@ class Connection {
     }
     this.#scanned = 0;
     if (parsed.kind === 'error') {
-      this.#refuseRaw(parsed.status, parsed.detail);
+      this.#refuse(parsed.status, parsed.detail);
       return false;
     }
     this.#off += parsed.length;
@@ -389,7 +424,11 @@ class Connection {
     return true;
   }
 
-  #startExchange(head: RequestHead): void {
+  /**
+   * Starts answering a request: builds its Request and hands it to the Site, or, with `refusal`, to
+   * `site.refuse()` (the stand-in heads of {@link Connection.#refuse}).
+   */
+  #startExchange(head: RequestHead, refusal: Refusal | null = null): void {
     const server = this.#server;
     const serial = ++this.#serial;
     this.#phase = Phase.Exchange;
@@ -441,6 +480,10 @@ class Connection {
       contentLength: head.contentLength,
     });
     this.#request = request;
+    if (refusal !== null) {
+      server.site.refuse(request, refusal.status, refusal.detail);
+      return;
+    }
     if (head.expectation !== null && !head.expectContinue) {
       server.site.refuse(request, 417, 'Only "Expect: 100-continue" is supported.');
       return;
@@ -471,7 +514,7 @@ class Connection {
         return;
       }
       // The resource may still be waiting on the body; answer for it and close.
-      this.#refuseRaw(400, `The chunked request body is malformed: ${reason}.`);
+      this.#refuse(400, `The chunked request body is malformed: ${reason}.`);
       return;
     }
     this.#off += used;
@@ -723,23 +766,25 @@ class Connection {
   }
 
   /**
-   * Sends a plain error response for a request that never became a Request, then closes. An answer
-   * to what reads as a HEAD request carries no content (RFC 9110 §9.3.2), even when the rest of its
-   * head is refused.
+   * Refuses what the client sent (a head the parser refused, a head or body too slow, a malformed
+   * chunked body) through `site.refuse()`, so the answer carries the Site's error page, `Date`,
+   * `Server` and `--add-header` headers and is access-logged like any other; the connection then
+   * closes (SECURITY.md §3.1). A request being answered is refused as itself; a head that never became
+   * a request is answered for a stand-in `GET /` (`HEAD /` when the head starts `HEAD `, so the answer
+   * carries no content, RFC 9110 §9.3.2). Pinned by "refusals carry the Site's page and headers" in
+   * test/channels/http1/connection.test.ts.
    */
-  #refuseRaw(status: number, detail: string): void {
-    const body = `${status} ${reasonPhrase(status)}\n${detail}\n`;
-    if (!this.#headSent && !this.socket.destroyed) {
-      const head = this.#phase === Phase.Head ? this.#pendingHead() : this.#isHead;
-      this.socket.write(
-        `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`,
-      );
-      this.#headSent = true;
+  #refuse(status: number, detail: string): void {
+    if (this.socket.destroyed) return;
+    const refusal = { status, detail };
+    const request = this.#request;
+    if (this.#phase === Phase.Exchange && request !== null) {
+      this.#server.site.refuse(request, status, detail);
+      // A response already begun was dropped by the Site; whatever remains, nothing more is read.
+      this.#close();
+      return;
     }
-    if (this.#request && !this.#responseDone) {
-      this.#responseDone = true;
-      this.#request.connectionLost(new Error(detail));
-    }
+    this.#startExchange(this.#pendingHead() ? HEAD_STAND_IN : GET_STAND_IN, refusal);
     this.#close();
   }
 
@@ -811,7 +856,7 @@ class Connection {
         return;
       }
       if (now - this.#since < limits.headerTimeout) return;
-      if (waiting) this.#refuseRaw(408, 'The request head did not arrive in time.');
+      if (waiting) this.#refuse(408, 'The request head did not arrive in time.');
       else this.#close();
       return;
     }
@@ -849,7 +894,7 @@ class Connection {
       this.socket.destroy();
       return;
     }
-    this.#refuseRaw(408, detail);
+    this.#refuse(408, detail);
   }
 }
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { AccessLogEntry } from '../../../src/access-log.js';
 import { NOT_DONE_YET, type Request } from '../../../src/request.js';
 import { Resource } from '../../../src/resource.js';
 import { Site, type SiteLimits } from '../../../src/site.js';
@@ -538,14 +539,165 @@ describe('HTTP/1.1 channel: refused request heads', () => {
   });
 });
 
+describe('HTTP/1.1 channel: refusals carry the Site\'s page and headers', () => {
+  /** A site with an extra header (`--add-header`), a short header timeout and a recording access log. */
+  async function refusing(t: TestContext): Promise<{ port: number; logged: AccessLogEntry[] }> {
+    const root = new Resource();
+    root.putChild('echo', new Echo());
+    const logged: AccessLogEntry[] = [];
+    const accessLog = { log: (e: AccessLogEntry) => void logged.push(e), reopen() {}, close: async () => {} };
+    const limits = { maxUriLength: 256, maxHeaderBytes: 1024, maxHeaderCount: 10, headerTimeout: 300 };
+    const site = new Site(root, { logError: () => {}, headers: [['X-Test', '1']], accessLog, limits });
+    const server = await serveSite(site);
+    t.after(() => server.close());
+    return { port: server.port!, logged };
+  }
+
+  /** The marks of a response the Site wrote: Date, Server, the extra header, its HTML page, and Connection: close. */
+  function assertSiteRefusal(r: RawResponse, status: number, head = false): void {
+    assert.equal(r.status, status);
+    assert.ok(!Number.isNaN(Date.parse(r.header('date') ?? '')), `a Date header: ${r.raw}`);
+    assert.match(r.header('server') ?? '', /^Trellis\//);
+    assert.equal(r.header('x-test'), '1');
+    assert.match(r.header('content-type') ?? '', /^text\/html/);
+    assert.deepEqual(connectionTokens(r), ['close']);
+    if (head) assert.equal(r.body.length, 0);
+    else assert.match(r.text, new RegExp(`<title>${status} `));
+  }
+
+  const cases: Array<[string, string, number]> = [
+    ['400 for a bad request line', 'HELLO THERE\r\n\r\n', 400],
+    ['431 for too many header fields', `GET / HTTP/1.1\r\nHost: x\r\n${'X-1: v\r\n'.repeat(10)}\r\n`, 431],
+    ['414 for a long target', `GET /${'a'.repeat(300)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
+    ['505 for HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505],
+    [
+      '400 for a malformed chunked body',
+      'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n',
+      400,
+    ],
+  ];
+  for (const [name, request, status] of cases) {
+    test(`${name}: Date, Server and the extra headers, logged, then the connection closes`, async (t) => {
+      const h = await refusing(t);
+      const responses = parseResponses(await rawHttp(h.port, request));
+      assert.equal(responses.length, 1);
+      assertSiteRefusal(responses[0]!, status);
+      await until(() => h.logged.length === 1, 'the access-log entry');
+      assert.equal(h.logged[0]!.status, status);
+    });
+  }
+
+  test('408 for a stalled head: Date, Server and the extra headers, then the connection closes', async (t) => {
+    const h = await refusing(t);
+    const conn = await RawConnection.open(h.port);
+    t.after(() => conn.destroy());
+    await conn.write('GET /echo HTTP/1.1\r\nHost: x\r\n');
+    assertSiteRefusal(await conn.readResponse(), 408);
+    await conn.waitClosed();
+    await until(() => h.logged.length === 1, 'the access-log entry');
+    assert.equal(h.logged[0]!.status, 408);
+  });
+
+  test('a refusal of a request starting HEAD carries the same headers and no content', async (t) => {
+    const h = await refusing(t);
+    const transcript = await rawHttp(h.port, 'HEAD / HTTP/3.0\r\nHost: x\r\n\r\n');
+    const responses = parseResponses(transcript, { methods: ['HEAD'] });
+    assert.equal(responses.length, 1);
+    assertSiteRefusal(responses[0]!, 505, true);
+    assert.ok(Number(responses[0]!.header('content-length')) > 0, 'the length the page would have');
+  });
+});
+
+describe('HTTP/1.1 channel: a client FIN while its response is pending', () => {
+  /** Writes a line every 50 ms until the client leaves (Twisted's "knowing when we're not wanted"). */
+  class Ticker extends Resource {
+    override isLeaf = true;
+    lost: Error | null = null;
+    GET(request: Request) {
+      const timer = setInterval(() => request.write('tick\n'), 50);
+      request.write('tick\n');
+      request.notifyFinish().then(
+        () => clearInterval(timer),
+        (err: Error) => {
+          clearInterval(timer);
+          this.lost = err;
+        },
+      );
+      return NOT_DONE_YET;
+    }
+  }
+
+  /** Never answers until the client leaves (a long poll). */
+  class Poll extends Resource {
+    override isLeaf = true;
+    lost: Error | null = null;
+    GET(request: Request) {
+      request.notifyFinish().catch((err: Error) => (this.lost = err));
+      return NOT_DONE_YET;
+    }
+  }
+
+  async function pending(t: TestContext) {
+    const root = new Resource();
+    const ticker = new Ticker();
+    const poll = new Poll();
+    root.putChild('ticker', ticker);
+    root.putChild('poll', poll);
+    root.putChild('hello', new Hello());
+    const logged: AccessLogEntry[] = [];
+    const accessLog = { log: (e: AccessLogEntry) => void logged.push(e), reopen() {}, close: async () => {} };
+    const server = await serveSite(new Site(root, { logError: () => {}, accessLog }));
+    const conn = await RawConnection.open(server.port!);
+    t.after(async () => {
+      conn.destroy();
+      await server.close();
+    });
+    return { ticker, poll, logged, conn };
+  }
+
+  test('a streaming response: notifyFinish rejects, the connection closes at once, the log says aborted', async (t) => {
+    const { ticker, logged, conn } = await pending(t);
+    await conn.write(get('/ticker'));
+    await until(() => conn.buffered > 0, 'the first tick');
+    const finned = Date.now();
+    conn.end();
+    await until(() => ticker.lost !== null, 'notifyFinish rejecting', 2000);
+    await conn.waitClosed({ timeoutMs: 2000 });
+    assert.ok(Date.now() - finned < 1000, 'closed well before any timeout');
+    await until(() => logged.length === 1, 'the access-log entry');
+    assert.equal(logged[0]!.aborted, true);
+    assert.equal(logged[0]!.status, 200, 'the status that was sent');
+    assert.ok(logged[0]!.bytes > 0);
+  });
+
+  test('a response not begun (a long poll): notifyFinish rejects, logged as 499 aborted', async (t) => {
+    const { poll, logged, conn } = await pending(t);
+    await conn.write(get('/poll'));
+    await delay(50);
+    conn.end();
+    await until(() => poll.lost !== null, 'notifyFinish rejecting', 2000);
+    await conn.waitClosed({ timeoutMs: 2000 });
+    await until(() => logged.length === 1, 'the access-log entry');
+    assert.deepEqual([logged[0]!.status, logged[0]!.aborted], [499, true]);
+  });
+
+  test('a FIN after the response was written just closes, and the log line is not an abort', async (t) => {
+    const { logged, conn } = await pending(t);
+    await conn.write(get('/hello/1'));
+    assert.equal((await conn.readResponse()).text, 'hello /hello/1');
+    conn.end();
+    await conn.waitClosed({ timeoutMs: 2000 });
+    assert.deepEqual([logged[0]!.status, logged[0]!.aborted], [200, false]);
+  });
+});
+
 describe('HTTP/1.1 channel: connection lifetime', () => {
-  test('a client that half-closes after its requests still gets every response in full', async (t) => {
+  test('a client that half-closes after requests answered at once still gets every response in full', async (t) => {
     const h = await start(t);
     const conn = await h.open();
-    await conn.write(get('/stream') + get('/hello/2'));
+    await conn.write(get('/hello/1') + get('/hello/2'));
     conn.end();
-    const first = await conn.readResponse();
-    assert.equal(first.text, 'one\ntwo\nthree\n');
+    assert.equal((await conn.readResponse()).text, 'hello /hello/1');
     assert.equal((await conn.readResponse()).text, 'hello /hello/2');
     await conn.waitClosed();
   });
