@@ -1,7 +1,7 @@
 // An incremental decoder of the chunked transfer coding (RFC 9112 §7.1), shared by the HTTP/1.1
 // server channel (request bodies) and the proxy's response parser: it hands out views of the bytes
 // it is given and never copies them.
-import { TCHAR } from './tchar.js';
+import { TCHAR } from './syntax.js';
 
 /** Bounds of the framing around the data. */
 export interface ChunkedLimits {

@@ -4,7 +4,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { isIP, connect as netConnect } from 'node:net';
 import { HttpError } from '../errors.js';
-import { hasControlChars } from '../http/headers.js';
+import { hasControlChars, splitAuthority } from '../http/syntax.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { spliceSockets, upgradeOf } from '../channels/upgrade.js';
@@ -172,11 +172,11 @@ export class ForwardProxyResource extends Resource {
   #connect(request: Request): RenderResult {
     const up = upgradeOf(request);
     if (!up) throw new Refused(501, 'CONNECT is only served on the HTTP/1.1 channel.');
-    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(request.uri);
-    if (!m) throw new Refused(400, 'CONNECT needs host:port.');
-    const port = Number(m[2]);
+    const authority = splitAuthority(request.uri);
+    if (!authority) throw new Refused(400, 'CONNECT needs host:port.');
+    const port = authority.port;
     if (!this.connectPorts.has(port)) throw new Refused(403, `CONNECT to port ${port} is not allowed.`);
-    return this.resolve(m[1]!).then(
+    return this.resolve(authority.host).then(
       (address) =>
         new Promise<typeof NOT_DONE_YET>((resolve, reject) => {
           const upstream = netConnect({ host: address, port });

@@ -1,6 +1,6 @@
 // Parses the head of an HTTP/1.x request (request line and header fields) straight from the bytes a
 // connection received, strictly, and works out the message framing so the connection never re-scans.
-import { TCHAR } from '../../http/tchar.js';
+import { FIELD_VALUE as VALUE, isHostBytes, MAX_CONTENT_LENGTH_DIGITS, TCHAR } from '../../http/syntax.js';
 
 /** Size limits of a request head (see SiteLimits for the defaults: 8 KiB, 16 KiB, 100). */
 export interface HeadLimits {
@@ -51,21 +51,12 @@ export type HeadParse =
 export const MAX_LEADING_EMPTY_LINES = 8;
 /** Room in the request line besides the target (method, two SPs, version) before it counts as too long. */
 export const REQUEST_LINE_SLACK = 64;
-/** Most decimal digits of a Content-Length: 15 keeps every length a safe integer. */
-const MAX_CONTENT_LENGTH_DIGITS = 15;
 
 /** The ASCII bytes the grammar names. */
 const enum Byte { HTAB = 9, LF = 10, CR = 13, SP = 32, COLON = 58 }
 
 /** Request-target bytes (RFC 9112 §3.2): visible ASCII only, no SP, no controls, nothing from 0x7f up. */
 const TARGET = byteClass((c) => c > 0x20 && c < 0x7f);
-/** Field value bytes (RFC 9110 §5.5): 1 for VCHAR and obs-text, 2 for OWS (SP, HTAB), 0 for controls and DEL. */
-const VALUE = new Uint8Array(256).map((_, c) => (c === Byte.SP || c === Byte.HTAB ? 2 : (c > 0x20 && c !== 0x7f ? 1 : 0)));
-/** Host name bytes (SECURITY.md §6.3): letters, digits, `.` and `-`. */
-const HOST_NAME = byteClass((c) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x2d);
-/** Bracketed IPv6 literal bytes (SECURITY.md §6.3): hex digits, `:` and `.`. */
-const HOST_IP6 = byteClass((c) => (c >= 0x30 && c <= 0x3a) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) || c === 0x2e);
-
 function byteClass(member: (c: number) => boolean): Uint8Array {
   return new Uint8Array(256).map((_, c) => (member(c) ? 1 : 0));
 }
@@ -96,26 +87,6 @@ function equalsFolded(buf: Buffer, at: number, length: number, word: Uint8Array)
   if (length !== word.length) return false;
   for (let k = 0; k < length; k++) if ((buf[at + k]! | 0x20) !== word[k]) return false;
   return true;
-}
-
-/** Host values accepted (SECURITY.md §6.3): empty, a name or IPv4 with an optional port, or a bracketed IPv6 with one. */
-function validHost(buf: Buffer, i: number, end: number): boolean {
-  if (i === end) return true;
-  if (buf[i] === 0x5b /* [ */) {
-    const from = ++i;
-    while (i < end && HOST_IP6[buf[i]!] === 1) i++;
-    if (i === from || i === end || buf[i] !== 0x5d /* ] */) return false;
-    i++;
-  } else {
-    const from = i;
-    while (i < end && HOST_NAME[buf[i]!] === 1) i++;
-    if (i === from) return false;
-  }
-  if (i === end) return true;
-  if (buf[i] !== Byte.COLON) return false;
-  const digits = ++i;
-  while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39) i++;
-  return i === end && i - digits >= 1 && i - digits <= 5;
 }
 
 const PARTIAL: HeadParse = Object.freeze({ kind: 'partial' });
@@ -283,7 +254,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
       case 4:
         if (equalsFolded(buf, nameStart, 4, HOST)) {
           if (hostField !== -1) return refuse(400, 'The request has more than one Host header.');
-          if (!validHost(buf, valueStart, valueEnd)) return refuse(400, 'The Host header is not a valid host.');
+          if (!isHostBytes(buf, valueStart, valueEnd)) return refuse(400, 'The Host header is not a valid host.');
           hostField = count;
         }
         break;
