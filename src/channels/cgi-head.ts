@@ -1,5 +1,6 @@
 // The CGI-style response head (RFC 3875 §6) that FastCGI and SCGI responses start with: a `Status:`
 // line, the header fields, a blank line. The front end turns it into its own HTTP status line.
+import { safeReason } from '../http/syntax.js';
 
 /**
  * Hop-by-hop fields (RFC 9110 §7.6.1) a gateway response must not carry: the front end frames the
@@ -21,12 +22,9 @@ function isHopByHop(name: string): boolean {
   }
 }
 
-/** Control characters other than HTAB, replaced in the reason phrase so it cannot split the head. */
-const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
-const CONTROLS = new RegExp(CONTROL.source, 'g');
 
 function statusLine(code: number, reason: string): string {
-  return `Status: ${code} ${CONTROL.test(reason) ? reason.replace(CONTROLS, ' ') : reason}\r\n`;
+  return `Status: ${code} ${safeReason(reason)}\r\n`;
 }
 
 /**

@@ -1,7 +1,8 @@
 // CGI/1.1 meta-variables (RFC 3875) into the neutral Request: the params FastCGI and SCGI carry and
 // the environment of a CGI process all go through here, so every gateway mounts a site the same way.
 import type { Readable } from 'node:stream';
-import { RequestHeaders, hasControlChars, isToken } from '../http/headers.js';
+import { RequestHeaders } from '../http/headers.js';
+import { hasControlChars, isContentLength, isToken } from '../http/syntax.js';
 import { Request, encodePathSegment, splitPath, type Address, type ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
 import { RELAY_MARK } from './cgi/relay-mark.js';
@@ -73,9 +74,7 @@ export interface CgiRequestOptions extends CgiParseOptions {
  */
 const DROPPED_HTTP_VARIABLES = new Set(['HTTP_PROXY', 'HTTP_CONTENT_LENGTH', 'HTTP_CONTENT_TYPE']);
 
-const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const PROTOCOL = /^HTTP\/\d(\.\d)?$/;
-const DIGITS = /^\d{1,15}$/;
 const PORT = /^\d{1,5}$/;
 const HTTPS_ON = /^(on|1)$/i;
 /** SERVER_NAME: `[v6]` or `host`, with an optional `:port`; a bare IPv6 address has no port. */
@@ -303,7 +302,7 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
   const mount = options.mount ?? (lighttpdGateway ? '/' : null);
 
   const method = vars.method;
-  if (!method || !METHOD.test(method)) return refuse('The gateway sent no valid REQUEST_METHOD.');
+  if (!method || !isToken(method)) return refuse('The gateway sent no valid REQUEST_METHOD.');
   const bad = vars.controlled;
   if (bad !== null) return refuse(`The gateway variable ${bad} holds control characters.`);
   const clientproto = vars.protocol && PROTOCOL.test(vars.protocol) ? vars.protocol : 'HTTP/1.0';
@@ -321,7 +320,7 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
   if (vars.contentType) headerPairs.push(['Content-Type', vars.contentType]);
   let contentLength: number | null = null;
   if (vars.contentLength) {
-    if (!DIGITS.test(vars.contentLength)) return refuse('The gateway sent a CONTENT_LENGTH that is not a number.');
+    if (!isContentLength(vars.contentLength)) return refuse('The gateway sent a CONTENT_LENGTH that is not a number.');
     contentLength = Number(vars.contentLength);
     headerPairs.push(['Content-Length', vars.contentLength]);
   }

@@ -1,6 +1,7 @@
 // What the FastCGI and SCGI listeners share: who may connect (loopback, UNIX sockets, or a trusted
 // peer list), their options, and turning raw params into the strings cgi-params.ts reads.
 import { BlockList, isIP, type Server, type Socket } from 'node:net';
+import { CidrError, parseCidrs } from '../util/cidr.js';
 import { Readable } from 'node:stream';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 import { ListenError } from './listen.js';
@@ -35,26 +36,12 @@ export interface GatewayOptions {
   webServerAddrs?: readonly string[] | null;
 }
 
-/** A trusted-peers value that is not an address or CIDR (or, from FCGI_WEB_SERVER_ADDRS, not an address); the message says which one. */
-export class TrustedPeerError extends Error {
-  constructor(value: string, expected = 'an IP address or CIDR (e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)') {
-    super(`"${value}" is not ${expected}`);
-    this.name = 'TrustedPeerError';
-  }
-}
+/** A trusted-peers value that is not an address or CIDR (or, from FCGI_WEB_SERVER_ADDRS, not an address): the one {@link CidrError}. */
+export { CidrError as TrustedPeerError } from '../util/cidr.js';
 
-/** Parses CIDRs into a BlockList (IPv4-mapped IPv6 peers match their IPv4 ranges). Throws TrustedPeerError. */
+/** Parses CIDRs into a BlockList (IPv4-mapped IPv6 peers match their IPv4 ranges). Throws a CidrError. */
 export function parseTrustedPeers(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const text of cidrs) {
-    const [address = '', prefix, extra] = text.trim().split('/');
-    const family = isIP(address);
-    if (!family || extra !== undefined) throw new TrustedPeerError(text);
-    const max = family === 4 ? 32 : 128;
-    if (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max)) throw new TrustedPeerError(text);
-    list.addSubnet(address, prefix === undefined ? max : Number(prefix), family === 4 ? 'ipv4' : 'ipv6');
-  }
-  return list;
+  return parseCidrs(cidrs);
 }
 
 /**
@@ -67,14 +54,19 @@ export function parseTrustedPeers(cidrs: readonly string[]): BlockList {
  */
 export function parseWebServerAddrs(text: string): string[] {
   const addrs = text.split(',').map((a) => a.trim()).filter((a) => a !== '');
-  for (const a of addrs) if (!isIP(a)) throw new TrustedPeerError(a, 'an IP address (a comma-separated list such as 127.0.0.1,10.0.0.5)');
+  for (const a of addrs) if (!isIP(a)) throw new CidrError(a, 'an IP address (a comma-separated list such as 127.0.0.1,10.0.0.5)');
   return addrs;
 }
 
-/** Whether `host` (as `socket.remoteAddress` gives it) is a loopback address. */
+/**
+ * Whether `host` is a loopback address: 127.0.0.0/8 (also IPv4-mapped, `::ffff:127.0.0.2`), `::1`, or
+ * the name `localhost` a listen interface may give. A peer address (`socket.remoteAddress`) and a
+ * listen interface are judged alike. Pinned by test/channels/gateway.test.ts.
+ */
 export function isLoopback(host: string): boolean {
+  if (host === '::1' || host === 'localhost') return true;
   const h = host.startsWith('::ffff:') ? host.slice(7) : host;
-  return h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  return h.startsWith('127.') && isIP(h) === 4;
 }
 
 /**

@@ -8,12 +8,12 @@ import { RequestHeaders } from '../http/headers.js';
 import { Request, type Address, type ResponseSink } from '../request.js';
 import type { Site, SiteLimits } from '../site.js';
 import { H2_CANCEL, resetStream } from './h2-session.js';
+import { isHost } from '../http/syntax.js';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /** Host header values accepted (SECURITY.md §6.3): a name or IPv4 with optional port, or a bracketed IPv6. */
-const VALID_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /** Connection-specific fields that HTTP/2 forbids in responses (RFC 9113 §8.2.2). */
 const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -66,7 +66,7 @@ export function checkRequestHead(
   }
   if (bytes > limits.maxHeaderBytes) return { status: 431, detail: `The request headers are larger than ${limits.maxHeaderBytes} bytes.` };
   if (hosts > 1) return { status: 400, detail: 'The request has more than one Host header.' };
-  if (host !== undefined && host !== '' && !VALID_HOST.test(host)) return { status: 400, detail: 'The Host header is not a valid host.' };
+  if (host !== undefined && host !== '' && !isHost(host)) return { status: 400, detail: 'The Host header is not a valid host.' };
   if (te !== undefined) {
     if (httpVersion === '1.0') return { status: 400, detail: 'Transfer-Encoding is not allowed in HTTP/1.0 requests.' };
     if (te.trim().toLowerCase() !== 'chunked') return { status: 400, detail: 'Only "Transfer-Encoding: chunked" is accepted.' };

@@ -9,6 +9,7 @@ import { RewriterResource } from '../rewrite/rewriter.js';
 import { VHostURIRewrite, parsePublicUrl } from '../rewrite/vhost-uri-rewrite.js';
 import { VHostMonsterResource } from '../vhost/vhost-monster.js';
 import { CliError } from './options.js';
+import { hasCtl } from '../http/syntax.js';
 
 /** The proxy settings of `trellis web`. */
 export interface ProxyConfig {
@@ -55,7 +56,7 @@ export function parseProxy(value: string): { path: string; url: string } {
   const path = eq === -1 ? '' : value.slice(0, eq);
   const url = eq === -1 ? '' : value.slice(eq + 1);
   const usage = `--proxy needs PATH=URL such as /app=http://127.0.0.1:8080/, not "${value}"`;
-  if (!path.startsWith('/') || /[?#\0-\x1f]/.test(path) || path.split('/').some((s) => s === '.' || s === '..')) throw new CliError(usage);
+  if (!path.startsWith('/') || hasCtl(path) || /[?#]/.test(path) || path.split('/').some((s) => s === '.' || s === '..')) throw new CliError(usage);
   let u: URL;
   try {
     u = new URL(url);

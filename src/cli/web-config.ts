@@ -2,6 +2,7 @@
 // fills it from the command line.
 import { parseEndpoint, EndpointError, type Endpoint } from '../channels/endpoint.js';
 import { CliError, type OptionSpec } from './options.js';
+import { hasControlChars, hasCtl, isToken } from '../http/syntax.js';
 import { checkPublicUrl, defaultProxyConfig, parseProxy, parseTrustProxy, type ProxyConfig } from './proxy-config.js';
 
 /** Which resource serves `/`: the last root option given wins, as in twistd. */
@@ -199,7 +200,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     value: 'VALUE',
     help: 'Cache-Control header for files, e.g. "public, max-age=3600"',
     apply: (c, v) => {
-      if (!v || /[\0-\x1f\x7f]/.test(v)) throw new CliError(`--cache-control needs a header value without control characters, not "${v}"`);
+      if (!v || hasControlChars(v)) throw new CliError(`--cache-control needs a header value without control characters, not "${v}"`);
       c.files.cacheControl = v;
     },
   },
@@ -211,7 +212,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
       const colon = v.indexOf(':');
       const name = colon === -1 ? '' : v.slice(0, colon).trim();
       const value = colon === -1 ? '' : v.slice(colon + 1).trim();
-      if (!name || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name) || /[\r\n\0]/.test(value)) {
+      if (!isToken(name) || hasControlChars(value)) {
         throw new CliError(`--add-header needs "Name: value" with a valid header name, not "${v}"`);
       }
       c.addHeaders.push([name, value]);
@@ -231,7 +232,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     value: 'S',
     help: 'shared secret AJP requests must carry (Apache ProxyPass ... secret=S); required off loopback',
     apply: (c, v) => {
-      if (!v || /[\0-\x1f\x7f]/.test(v)) throw new CliError('--ajp-secret needs a non-empty secret without control characters');
+      if (!v || hasCtl(v)) throw new CliError('--ajp-secret needs a non-empty secret without control characters');
       c.ajpSecret = v;
     },
   },
@@ -240,7 +241,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     value: 'PREFIX',
     help: 'the path the front end serves the site under, for gateways that do not report it (AJP, Apache ProxyPass to FastCGI/SCGI); default: SCRIPT_NAME',
     apply: (c, v) => {
-      if (!v.startsWith('/') || /[\0-\x1f\x7f?#]/.test(v)) throw new CliError(`--mount needs a path starting with /, like /app, not "${v}"`);
+      if (!v.startsWith('/') || hasCtl(v) || /[?#]/.test(v)) throw new CliError(`--mount needs a path starting with /, like /app, not "${v}"`);
       c.mount = v;
     },
   },

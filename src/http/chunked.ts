@@ -1,7 +1,7 @@
 // An incremental decoder of the chunked transfer coding (RFC 9112 §7.1), shared by the HTTP/1.1
 // server channel (request bodies) and the proxy's response parser: it hands out views of the bytes
 // it is given and never copies them.
-import { TCHAR } from './tchar.js';
+import { FIELD_VALUE, TCHAR } from './syntax.js';
 
 /** Bounds of the framing around the data. */
 export interface ChunkedLimits {
@@ -31,7 +31,7 @@ const BACKSLASH = 0x5c;
 /** Hex digit values, -1 for other bytes. */
 const HEX = new Int8Array(256).map((_, c) => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1));
 /** Field value bytes (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text; no other control, no DEL. */
-const TEXT = new Uint8Array(256).map((_, c) => (c === HTAB || (c >= 0x20 && c !== 0x7f) ? 1 : 0));
+const TEXT = FIELD_VALUE.map((kind) => (kind === 0 ? 0 : 1));
 /** qdtext (RFC 9110 §5.6.4): TEXT without `"` and `\`. */
 const QDTEXT = TEXT.map((v, c) => (c === DQUOTE || c === BACKSLASH ? 0 : v));
 

@@ -1,5 +1,6 @@
 // Cookie parsing and Set-Cookie serialisation (RFC 6265), on top of the `cookie` library.
 import { createRequire } from 'node:module';
+import { hasCtl } from './syntax.js';
 
 type CookieLib = typeof import('cookie');
 let lib: CookieLib | null = null;
@@ -27,15 +28,13 @@ export function parseCookies(header: string | undefined): Record<string, string>
   return cookieLib().parse(header) as Record<string, string>;
 }
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
 /**
  * Builds a Set-Cookie value. CR, LF and other controls anywhere are refused with a TypeError,
  * never replaced (SECURITY.md §6.7); the value is percent-encoded where it must be.
  */
 export function formatSetCookie(name: string, value: string, options: CookieOptions = {}): string {
   for (const part of [name, value, options.domain ?? '', options.path ?? '']) {
-    if (CONTROL.test(part)) throw new TypeError(`Cookie ${JSON.stringify(name)}: control characters (CR, LF, NUL) are not allowed`);
+    if (hasCtl(part)) throw new TypeError(`Cookie ${JSON.stringify(name)}: control characters (CR, LF, NUL) are not allowed`);
   }
   const opts: Parameters<CookieLib['serialize']>[2] = {};
   if (options.expires) opts.expires = options.expires;

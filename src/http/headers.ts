@@ -1,4 +1,5 @@
 // Request header collections that keep the raw order and duplicates visible, and outgoing header checks.
+import { hasControlChars, isContentLength, isToken } from './syntax.js';
 
 /** Up to this many fields, lookups walk the list instead of building an index. */
 const SCAN_LIMIT = 32;
@@ -104,24 +105,6 @@ export class RequestHeaders {
   }
 }
 
-/** RFC 9110 §5.6.2 token: the shape of a header field name. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values may hold visible characters, SP and HTAB; never CR, LF, NUL or other controls (§5.5). */
-const BAD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
-
-/** Whether `name` is a valid header field name. */
-export function isToken(name: string): boolean {
-  return TOKEN.test(name);
-}
-
-/** RFC 9110 §8.6: Content-Length = 1*DIGIT; at most 15 digits, so it stays a safe integer. */
-const CONTENT_LENGTH = /^[0-9]{1,15}$/;
-
-/** Whether `value` is a valid Content-Length: 1 to 15 ASCII digits, nothing else (no sign, space or list). */
-export function isContentLength(value: string): boolean {
-  return CONTENT_LENGTH.test(value);
-}
-
 /**
  * Checks an outgoing header before it is stored, so response splitting cannot happen
  * (SECURITY.md §6.7). Throws a TypeError naming the header when the name or value is invalid.
@@ -137,8 +120,8 @@ export function isContentLength(value: string): boolean {
  * test/response-framing.test.ts over HTTP/1.1, HTTP/2, FastCGI and SCGI.
  */
 export function assertHeader(name: string, value: string): void {
-  if (!TOKEN.test(name)) throw new TypeError(`Invalid header name ${JSON.stringify(name)}`);
-  if (BAD_VALUE.test(value)) {
+  if (!isToken(name)) throw new TypeError(`Invalid header name ${JSON.stringify(name)}`);
+  if (hasControlChars(value)) {
     throw new TypeError(`Invalid value for header ${name}: control characters (CR, LF, NUL) are not allowed`);
   }
   if (name.length === 14 || name.length === 17) assertFramingField(name, value);
@@ -153,9 +136,4 @@ function assertFramingField(name: string, value: string): void {
   if (key === 'transfer-encoding') {
     throw new TypeError(`Header ${name} cannot be set: the channel frames the body itself`);
   }
-}
-
-/** Whether a value from a gateway or forwarded header holds CR, LF, NUL or another control. */
-export function hasControlChars(value: string): boolean {
-  return BAD_VALUE.test(value);
 }

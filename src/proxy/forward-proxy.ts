@@ -1,13 +1,13 @@
 // The forward proxy (Twisted's twisted.web.proxy.Proxy): absolute-form `http://` requests and CONNECT
 // tunnels, opt-in, with an access policy checked after DNS resolution (SECURITY.md §6.1).
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { Agent, request as httpRequest } from 'node:http';
 import { isIP, connect as netConnect } from 'node:net';
 import { HttpError } from '../errors.js';
-import { hasControlChars } from '../http/headers.js';
+import { hasControlChars, splitAuthority } from '../http/syntax.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { spliceSockets, upgradeOf } from '../channels/upgrade.js';
+import { BackendPool, CONNECT_TIMED_OUT, type BackendConnection, type ExchangeHandler } from './backend-client.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { TrustedProxies as CidrList, tcpPeer } from './trusted-proxies.js';
 
@@ -39,6 +39,9 @@ export interface ForwardProxyPolicy {
   timeout?: number;
 }
 
+/** Most origins (address and port) with a pool of kept-alive connections at once. */
+const MAX_POOLS = 256;
+
 class Refused extends HttpError {
   constructor(status: number, message: string) {
     super(status, message, { expose: true, code: 'PROXY_REFUSED' });
@@ -56,6 +59,8 @@ class Refused extends HttpError {
  *   80/443 for requests and 443 for CONNECT; the name is resolved first and every address checked
  *   against `denyDestinations` (loopback, link-local, private, multicast, ...), then the proxy
  *   connects to that exact address, so a second lookup cannot rebind it. Refusals are 403.
+ * - Origins are fetched with Trellis's backend client: their answers pass the same strict parser as
+ *   a reverse proxy's backends (a malformed framing is a 502).
  * - Redirects are passed through, never followed (§6.6). Pinned by test/proxy/forward-proxy.test.ts.
  */
 export class ForwardProxyResource extends Resource {
@@ -66,7 +71,7 @@ export class ForwardProxyResource extends Resource {
   readonly allowPorts: ReadonlySet<number>;
   readonly connectPorts: ReadonlySet<number>;
   readonly timeout: number;
-  readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  #pools = new Map<string, BackendPool>();
   #lookup: (host: string) => Promise<Array<{ address: string; family: number }>>;
 
   constructor(policy: ForwardProxyPolicy = {}) {
@@ -82,7 +87,8 @@ export class ForwardProxyResource extends Resource {
 
   /** Closes idle origin connections. */
   close(): void {
-    this.agent.destroy();
+    for (const pool of this.#pools.values()) pool.close();
+    this.#pools.clear();
   }
 
   /** Resolves `host` and returns the one address to connect to; throws a 403 when any address is refused. */
@@ -118,65 +124,120 @@ export class ForwardProxyResource extends Resource {
     });
   }
 
+  /** The pool of kept-alive connections to one checked address; the oldest pool goes past {@link MAX_POOLS}. */
+  #pool(address: string, port: number): BackendPool {
+    const key = `${address} ${port}`;
+    let pool = this.#pools.get(key);
+    if (pool) return pool;
+    if (this.#pools.size >= MAX_POOLS) {
+      const [oldest, old] = this.#pools.entries().next().value as [string, BackendPool];
+      this.#pools.delete(oldest);
+      old.close();
+    }
+    pool = new BackendPool(address, port, { maxSockets: 64, connectTimeout: this.timeout });
+    this.#pools.set(key, pool);
+    return pool;
+  }
+
+  /**
+   * Fetches `url` from `address` with Trellis's own HTTP/1.1 client (backend-client.ts), so the
+   * origin's answer is read by the same strict parser and framing table as a reverse proxy's backend
+   * (src/http/framing.ts): a malformed answer is a 502, silence past `timeout` a 504.
+   */
   #fetch(request: Request, url: URL, address: string, port: number): void {
     const headers = stripHopByHop(request.requestHeaders.raw, { drop: new Set(['host', 'content-length']) });
     headers.unshift(['Host', url.host]);
+    const chunked = request.contentLength === null && request.hasBody;
     if (request.contentLength !== null) headers.push(['Content-Length', String(request.contentLength)]);
-    else if (request.hasBody) headers.push(['Transfer-Encoding', 'chunked']);
-    const req = httpRequest({
-      host: address,
-      port,
-      method: request.method,
-      path: url.pathname + url.search,
-      headers: headers.flat() as unknown as Record<string, string>,
-      agent: this.agent,
-      setHost: false,
-    });
-    request.whenDone((r) => {
-      if (r.disconnected) req.destroy();
-    });
-    req.setTimeout(this.timeout, () => req.destroy(new Error('timeout')));
+    else if (chunked) headers.push(['Transfer-Encoding', 'chunked']);
+    let head = `${request.method} ${url.pathname}${url.search} HTTP/1.1\r\n`;
+    for (const [name, value] of headers) {
+      if (hasControlChars(value)) throw new Refused(400, 'A request header holds a control character.');
+      head += `${name}: ${value}\r\n`;
+    }
+    head += '\r\n';
     const fail = (status: number, message: string) => {
       if (request.finished || request.disconnected) return;
       if (request.startedWriting) request.abortConnection();
-      else request.site?.processingFailed(request, new HttpError(status, message, { expose: true }));
+      else request.site?.processingFailed(request, new HttpError(status, message, { expose: true, code: status === 504 ? 'ORIGIN_TIMEOUT' : 'ORIGIN_FAILED' }));
     };
-    req.on('error', (err: NodeJS.ErrnoException) => fail(err.message === 'timeout' ? 504 : 502, `The origin could not be reached (${err.code ?? err.message}).`));
-    req.on('response', (res) => {
-      if (request.disconnected) {
-        res.destroy();
+    const pool = this.#pool(address, port);
+    pool.acquire(false, (conn, error) => {
+      if (!conn) {
+        fail(error!.message === CONNECT_TIMED_OUT ? 504 : 502, `The origin could not be reached (${error!.message}).`);
         return;
       }
-      request.setResponseCode(res.statusCode ?? 502, res.statusMessage || undefined);
-      const pairs: Array<[string, string]> = [];
-      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
-      const kept = stripHopByHop(pairs);
-      for (const name of ['date', 'server']) if (kept.some(([n]) => n.toLowerCase() === name)) request.removeResponseHeader(name);
-      for (const [name, value] of kept) if (!hasControlChars(value)) request.addHeader(name, value);
-      res.on('data', (chunk: Buffer) => {
-        if (!request.write(chunk)) {
-          res.pause();
-          void request.drain().then(() => res.resume());
-        }
-      });
-      res.once('end', () => request.finish());
-      res.once('error', () => request.abortConnection());
+      if (request.disconnected || request.finished) {
+        pool.release(conn);
+        return;
+      }
+      this.#exchange(request, conn, head, chunked, fail);
     });
-    if (!request.hasBody) {
-      req.end();
-      return;
-    }
-    request.stream().pipe(req);
+  }
+
+  #exchange(request: Request, conn: BackendConnection, head: string, chunked: boolean, fail: (status: number, message: string) => void): void {
+    const handler: ExchangeHandler = {
+      onHead: (res) => {
+        if (request.disconnected) {
+          exchange.abort();
+          return;
+        }
+        request.setResponseCode(res.status, res.reason || undefined);
+        const pairs: Array<[string, string]> = [];
+        for (let i = 0; i + 1 < res.headers.length; i += 2) pairs.push([res.headers[i]!, res.headers[i + 1]!]);
+        const kept = stripHopByHop(pairs);
+        for (const name of ['date', 'server']) if (kept.some(([n]) => n.toLowerCase() === name)) request.removeResponseHeader(name);
+        for (const [name, value] of kept) if (!hasControlChars(value)) request.addHeader(name, value);
+      },
+      onBody: (chunk) => {
+        if (request.disconnected) return;
+        // The chunk is a view into a shared read buffer: what goes on is a copy.
+        if (!request.write(Buffer.from(chunk))) {
+          exchange.pause();
+          void request.drain().then(() => exchange.resume());
+        }
+      },
+      onFlush: () => {},
+      onEnd: () => {
+        if (!request.disconnected && !request.finished) request.finish();
+      },
+      onUpgrade: (socket) => socket.destroy(),
+      onError: (error) => {
+        if (request.startedWriting) {
+          if (!request.finished && !request.disconnected) request.abortConnection();
+          return;
+        }
+        request.resetResponse();
+        if (error.stage === 'timeout') fail(504, 'The origin did not answer in time.');
+        else if (error.stage === 'protocol') fail(502, `The origin sent an invalid response: ${error.message}.`);
+        else fail(502, `The origin could not be reached (${error.message}).`);
+      },
+    };
+    const exchange = conn.start(head, handler, { head: request.method === 'HEAD', upgrade: false, timeout: this.timeout });
+    request.whenDone((r) => {
+      if (r.disconnected) exchange.abort();
+    });
+    if (!request.hasBody) return;
+    exchange.startBody();
+    const body = request.stream();
+    body.on('data', (chunk: Buffer) => {
+      if (!(chunked ? exchange.writeChunk(chunk) : exchange.write(chunk))) {
+        body.pause();
+        exchange.onDrain(() => body.resume());
+      }
+    });
+    body.once('end', () => exchange.end(chunked ? '0\r\n\r\n' : undefined));
+    body.once('error', () => exchange.abort());
   }
 
   #connect(request: Request): RenderResult {
     const up = upgradeOf(request);
     if (!up) throw new Refused(501, 'CONNECT is only served on the HTTP/1.1 channel.');
-    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(request.uri);
-    if (!m) throw new Refused(400, 'CONNECT needs host:port.');
-    const port = Number(m[2]);
+    const authority = splitAuthority(request.uri);
+    if (!authority) throw new Refused(400, 'CONNECT needs host:port.');
+    const port = authority.port;
     if (!this.connectPorts.has(port)) throw new Refused(403, `CONNECT to port ${port} is not allowed.`);
-    return this.resolve(m[1]!).then(
+    return this.resolve(authority.host).then(
       (address) =>
         new Promise<typeof NOT_DONE_YET>((resolve, reject) => {
           const upstream = netConnect({ host: address, port });

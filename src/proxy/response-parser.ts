@@ -1,6 +1,9 @@
 // An incremental, strict parser for the HTTP/1.1 responses a proxied backend sends: status line,
 // header fields within fixed bounds, and the body framed by Content-Length, chunked coding or close.
 import { ChunkedDecoder } from '../http/chunked.js';
+import { newFieldScan, scanFields, ScanFault, type FieldScan } from '../http/field-scanner.js';
+import { FramingFault, persists } from '../http/framing.js';
+import { FIELD_VALUE } from '../http/syntax.js';
 
 /** Largest response head (status line and header fields), like the CGI rule of SECURITY.md §2.6. */
 export const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
@@ -10,17 +13,6 @@ export const MAX_RESPONSE_HEADER_COUNT = 100;
 export { MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES } from '../http/chunked.js';
 /** Most interim (1xx) responses before the final one (RFC 9110 §15.2). */
 export const MAX_INTERIM_RESPONSES = 16;
-
-/** RFC 9112 §4: `HTTP/1.x SP 3DIGIT SP reason CRLF`; the reason may be empty, its separator too. */
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: ([^\u0000-\u0008\u000a-\u001f\u007f]*))?\r\n/;
-/**
- * A whole head, status line and every `token ":" value CRLF` field line (RFC 9112 §4, §5), values
- * of visible characters, obs-text, SP and HTAB (RFC 9110 §5.5). One linear match checks it all: no
- * character class of a line can take its CRLF.
- */
-const HEAD = /^HTTP\/1\.[01] [1-5]\d\d(?: [^\u0000-\u0008\u000a-\u001f\u007f]*)?\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\u0000-\u0008\u000a-\u001f\u007f]*\r\n)*$/;
-/** One field line, for telling what is wrong with a head {@link HEAD} refused. */
-const FIELD_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\u0000-\u0008\u000a-\u001f\u007f]*$/;
 
 /** The head of a final (or 101) response. */
 export interface ResponseHead {
@@ -57,16 +49,56 @@ export interface ResponseEvents {
 /** The empty line that ends a head. */
 const HEAD_END = Buffer.from('\r\n\r\n');
 
-/** Why a head that {@link HEAD} refused is malformed. */
-function malformation(text: string): string {
-  const lines = text.split('\r\n');
-  if (!STATUS_LINE.test(`${lines[0]}\r\n`)) return 'the status line is malformed';
-  for (let i = 1; i < lines.length - 1; i++) {
-    const line = lines[i]!;
-    if (line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9) return 'the response uses obsolete line folding';
-    if (!FIELD_LINE.test(line)) return 'a response header line is malformed';
+/**
+ * The field scan of the head being parsed. Shared by every parser: parsing is synchronous, and all a
+ * scan found is read before any callback runs.
+ */
+const scan: FieldScan = newFieldScan();
+
+/** Why a field scan that stopped on `fault` (never None or Partial) refused the head. */
+const SCAN_ERRORS: Partial<Record<ScanFault, string>> = {
+  [ScanFault.BareCR]: 'the response head has a bare CR',
+  [ScanFault.BareLF]: 'the response head has a bare LF',
+  [ScanFault.ObsFold]: 'the response uses obsolete line folding',
+  [ScanFault.WhitespaceBeforeColon]: 'a response header has whitespace before its colon',
+  [ScanFault.EmptyName]: 'a response header has an empty name',
+  [ScanFault.BadName]: 'a response header line is malformed',
+  [ScanFault.Control]: 'a response header value has a control character',
+  [ScanFault.TooMany]: 'the response has too many header fields',
+  [ScanFault.TooLarge]: 'the response head is too large',
+};
+
+/** Why the framing table (src/http/framing.ts) refused the head. */
+const FRAMING_ERRORS: Record<Exclude<FramingFault, FramingFault.None>, string> = {
+  [FramingFault.TwoLengths]: 'the response has more than one Content-Length',
+  [FramingFault.BadLength]: 'the response Content-Length is invalid',
+  [FramingFault.CodingAndLength]: 'the response has both Transfer-Encoding and Content-Length',
+  [FramingFault.CodingOnHttp10]: 'an HTTP/1.0 response has Transfer-Encoding',
+  [FramingFault.NotChunked]: 'the response Transfer-Encoding is not chunked',
+};
+
+const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
+
+/**
+ * The end of the status line `HTTP/1.x SP 3DIGIT [SP reason] CRLF` at `buf[at..)` (RFC 9112 §4; the
+ * reason may be empty, its separator too, and holds no control but HTAB): the index past its CRLF,
+ * or -1 when it is malformed. The version is 1.0 or 1.1, the status 100 to 599.
+ */
+function statusLineEnd(buf: Buffer, at: number, end: number): number {
+  if (end - at < 14) return -1;
+  for (let k = 0; k < HTTP_1.length; k++) if (buf[at + k] !== HTTP_1[k]) return -1;
+  const minor = buf[at + 7]!;
+  const d0 = buf[at + 9]!;
+  const d1 = buf[at + 10]!;
+  const d2 = buf[at + 11]!;
+  if ((minor !== 0x30 && minor !== 0x31) || buf[at + 8] !== 0x20) return -1;
+  if (d0 < 0x31 || d0 > 0x35 || d1 < 0x30 || d1 > 0x39 || d2 < 0x30 || d2 > 0x39) return -1;
+  let i = at + 12;
+  if (buf[i] === 0x20) {
+    i++;
+    while (i < end && FIELD_VALUE[buf[i]!] !== 0) i++;
   }
-  return 'the response head is malformed';
+  return buf[i] === 0x0d && buf[i + 1] === 0x0a ? i + 2 : -1;
 }
 
 /** What the request that the response answers changes in its framing. */
@@ -265,8 +297,7 @@ export class ResponseParser {
     }
     this.#pending = null;
     const next = end + 4 + base;
-    // The text keeps the CRLF that ends the last field line, so every line matches alike.
-    const error = this.#parseHead(buf.toString('latin1', start, end + 2));
+    const error = this.#parseHead(buf, start, end);
     if (error) return this.#fail(error);
     if (this.#state === State.Upgraded) {
       this.#events.onUpgrade(data.subarray(next));
@@ -281,64 +312,34 @@ export class ResponseParser {
     return next;
   }
 
-  /** Parses a head (without its final empty line), reports it and sets the body state; returns an error. */
-  #parseHead(text: string): string | null {
-    if (!HEAD.test(text)) return malformation(text);
-    // HEAD checked the status line: `HTTP/1.x NNN` then an optional ` reason`.
-    const statusEnd = text.indexOf('\r\n');
-    const minor = text.charCodeAt(7) === 49 ? 1 : 0;
-    const status = (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + (text.charCodeAt(11) - 48);
-    const reason = statusEnd > 12 ? text.slice(13, statusEnd) : '';
-    const headers: string[] = [];
-    let contentLength: number | null = null;
-    let transferEncoding: string | null = null;
-    let close = minor === 0;
-    let connectionNames = false;
-    let at = statusEnd + 2;
-    while (at < text.length) {
-      if (headers.length === 2 * MAX_RESPONSE_HEADER_COUNT) return 'the response has too many header fields';
-      const eol = text.indexOf('\r\n', at);
-      const colon = text.indexOf(':', at);
-      let s = colon + 1;
-      let e = eol;
-      while (s < e && (text.charCodeAt(s) === 32 || text.charCodeAt(s) === 9)) s++;
-      while (e > s && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
-      const name = text.slice(at, colon);
-      const value = text.slice(s, e);
-      at = eol + 2;
-      switch (name.length) {
-        case 10:
-          if (name.toLowerCase() === 'connection') {
-            const v = value.toLowerCase();
-            if (v === 'keep-alive') break;
-            if (v === 'close') close = true;
-            else {
-              connectionNames = true;
-              if (/(?:^|,)[ \t]*close[ \t]*(?:,|$)/.test(v)) close = true;
-            }
-          }
-          break;
-        case 14:
-          if (name.toLowerCase() === 'content-length') {
-            if (contentLength !== null) return 'the response has more than one Content-Length';
-            if (!/^\d{1,15}$/.test(value)) return 'the response Content-Length is invalid';
-            contentLength = Number(value);
-          }
-          break;
-        case 17:
-          if (name.toLowerCase() === 'transfer-encoding') {
-            if (transferEncoding !== null) return 'the response has more than one Transfer-Encoding';
-            transferEncoding = value.toLowerCase();
-          }
-          break;
-      }
-      headers.push(name, value);
+  /**
+   * Parses the head at `buf[start..)` that ends with the empty line at `end` (its first CR): the
+   * status line here, the field lines by the shared scanner (src/http/field-scanner.ts), the framing
+   * by the shared table (src/http/framing.ts). Reports it and sets the body state; returns an error.
+   */
+  #parseHead(buf: Buffer, start: number, end: number): string | null {
+    const lineEnd = statusLineEnd(buf, start, end + 2);
+    if (lineEnd < 0) return 'the status line is malformed';
+    const minor = buf[start + 7] === 0x31 ? 1 : 0;
+    scanFields(buf, lineEnd, end + 4, start + MAX_RESPONSE_HEAD_BYTES, MAX_RESPONSE_HEADER_COUNT, minor, false, scan);
+    if (scan.fault === ScanFault.Framing) return FRAMING_ERRORS[scan.framing as Exclude<FramingFault, FramingFault.None>];
+    if (scan.fault !== ScanFault.None) return SCAN_ERRORS[scan.fault] ?? 'the response head is malformed';
+    const status = (buf[start + 9]! - 48) * 100 + (buf[start + 10]! - 48) * 10 + (buf[start + 11]! - 48);
+    // One latin1 decoding of the whole head; every string is a slice of it.
+    const text = buf.toString('latin1', start, scan.end);
+    const reason = lineEnd - start > 14 ? text.slice(13, lineEnd - start - 2) : '';
+    const count = scan.count;
+    const spans = scan.spans;
+    const headers: string[] = new Array<string>(count * 2);
+    for (let f = 0; f < count; f++) {
+      const at = f * 4;
+      headers[f * 2] = text.slice(spans[at]! - start, spans[at + 1]! - start);
+      headers[f * 2 + 1] = text.slice(spans[at + 2]! - start, spans[at + 3]! - start);
     }
-    if (transferEncoding !== null) {
-      if (contentLength !== null) return 'the response has both Transfer-Encoding and Content-Length';
-      if (minor === 0) return 'an HTTP/1.0 response has Transfer-Encoding';
-      if (transferEncoding !== 'chunked') return 'the response Transfer-Encoding is not chunked';
-    }
+    const contentLength = scan.lengthCount === 1 ? scan.contentLength : null;
+    const connectionNames = scan.otherToken || scan.upgradeToken;
+    const persistent = persists(scan, minor);
+    const transferEncoding = scan.codingCount > 0;
     if (status < 200) {
       if (status === 101) {
         if (!this.#upgrade) return 'the backend switched protocols unasked';
@@ -350,9 +351,9 @@ export class ResponseParser {
       if (++this.#interim > MAX_INTERIM_RESPONSES) return 'the backend sent too many interim responses';
       return null;
     }
-    const chunked = transferEncoding !== null;
+    const chunked = transferEncoding;
     const bodyless = this.#head || status === 204 || status === 304;
-    let keepAlive = !close;
+    let keepAlive = persistent;
     if (bodyless) this.#state = State.Done;
     else if (chunked) {
       this.#state = State.Chunked;

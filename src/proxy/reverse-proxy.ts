@@ -2,7 +2,7 @@
 // kept-alive connections, streaming both ways, with forwarding headers and Location rewriting.
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.js';
-import { hasControlChars } from '../http/headers.js';
+import { hasControlChars } from '../http/syntax.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
 import { spliceSockets, upgradeOf } from '../channels/upgrade.js';

@@ -1,24 +1,15 @@
 // The trusted-proxy list (SECURITY.md §6.4) and the reading of forwarding headers it allows:
 // X-Forwarded-For/-Proto/-Host/-Port/-Prefix, RFC 7239 Forwarded, and web2's X-App-Location/-Scheme.
-import { BlockList, isIP } from 'node:net';
+import { type BlockList, isIP } from 'node:net';
+import { parseCidrs, plainIp } from '../util/cidr.js';
 import type { Address, Request } from '../request.js';
+import { hasCtl, isHost } from '../http/syntax.js';
 
 /** Host values accepted from a forwarding header (the same shape as SECURITY.md §6.3's Host rule). */
-const VALID_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 const HOST_PORT = /^\[?(.*?)\]?(?::(\d+))?$/;
 
 /** Thrown for a CIDR that cannot be parsed; the CLI turns it into a one-line error. */
-export class CidrError extends Error {
-  constructor(text: string) {
-    super(`"${text}" is not an IP address or CIDR range (examples: 127.0.0.1, 10.0.0.0/8, ::1, fd00::/8)`);
-    this.name = 'CidrError';
-  }
-}
-
-/** Strips the IPv4-mapped prefix so `::ffff:10.0.0.1` matches `10.0.0.0/8`. */
-function plainIp(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-}
+export { CidrError } from '../util/cidr.js';
 
 /**
  * A list of IP ranges (CIDR or single addresses), checked with `contains(ip)`.
@@ -30,23 +21,13 @@ function plainIp(ip: string): string {
  */
 export class TrustedProxies {
   readonly ranges: readonly string[];
-  #list = new BlockList();
+  #list: BlockList;
 
-  /** Throws {@link CidrError} for an entry that is not an address or `address/prefix`. */
+  /** Throws a CidrError for an entry that is not an address or `address/prefix` (src/util/cidr.ts). */
   constructor(ranges: Iterable<string> = []) {
-    const kept: string[] = [];
-    for (const text of ranges) {
-      const [addr = '', bits, extra] = text.trim().split('/');
-      const ip = plainIp(addr);
-      const family = isIP(ip);
-      if (!family || extra !== undefined) throw new CidrError(text);
-      const max = family === 4 ? 32 : 128;
-      const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
-      if (!(prefix >= 0 && prefix <= max)) throw new CidrError(text);
-      this.#list.addSubnet(ip, prefix, family === 4 ? 'ipv4' : 'ipv6');
-      kept.push(text.trim());
-    }
-    this.ranges = kept;
+    const kept = [...ranges];
+    this.#list = parseCidrs(kept);
+    this.ranges = kept.map((text) => text.trim());
   }
 
   /** An empty list trusts nobody (the default). */
@@ -170,7 +151,7 @@ function scheme(value: string | undefined): 'http' | 'https' | null {
 export function prefixSegments(value: string | undefined): string[] | null {
   if (value === undefined) return null;
   const v = value.trim();
-  if (!v.startsWith('/') || /[\u0000-\u001f\u007f?#\\]/.test(v)) return null;
+  if (!v.startsWith('/') || hasCtl(v) || /[?#\\]/.test(v)) return null;
   const segments: string[] = [];
   for (const raw of v.split('/')) {
     if (raw === '') continue;
@@ -212,7 +193,7 @@ export function readForwarded(request: Request, trusted: TrustedProxies): Public
   view.scheme = scheme(request.requestHeaders.get('x-app-scheme')) ?? scheme(last?.proto) ?? scheme(lastOf(request, 'x-forwarded-proto'));
 
   let host = last?.host ?? lastOf(request, 'x-forwarded-host');
-  if (host !== undefined && !VALID_HOST.test(host)) host = undefined;
+  if (host !== undefined && (host === '' || !isHost(host))) host = undefined;
   const xfPort = lastOf(request, 'x-forwarded-port');
   if (host !== undefined && xfPort && /^\d{1,5}$/.test(xfPort) && !/:\d+$/.test(host)) host = `${host}:${xfPort}`;
   if (host !== undefined) {

@@ -11,9 +11,9 @@ import {
   readForwarded,
 } from '../proxy/trusted-proxies.js';
 import { RewriterResource, oncePerRequest } from './rewriter.js';
+import { isHost } from '../http/syntax.js';
 
 /** Host values accepted from a header (SECURITY.md §6.3). */
-const VALID_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /** Options of {@link AutoVHostURIRewrite}. */
 export interface AutoVHostOptions {
@@ -54,7 +54,7 @@ export class AutoVHostURIRewrite extends RewriterResource {
         if (!fromTrustedPeer(request, trusted)) return;
         const view = readForwarded(request, trusted);
         const host = sendsRealHost ? request.getHeader('host') : request.requestHeaders.getAll('x-forwarded-host').join(',').split(',').at(-1)?.trim();
-        if (!host || !VALID_HOST.test(host) || !request.getHeader('x-forwarded-for')) {
+        if (!host || !isHost(host) || !request.getHeader('x-forwarded-for')) {
           throw new HttpError(
             400,
             'The front end sent no X-Forwarded-Host or X-Forwarded-For: use VHostURIRewrite, or sendsRealHost with ProxyPreserveHost.',

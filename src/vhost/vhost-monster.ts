@@ -3,9 +3,9 @@
 import { ErrorPage, NoResource, Resource, type ChildResult } from '../resource.js';
 import type { Request } from '../request.js';
 import { TrustedProxies, fromTrustedPeer } from '../proxy/trusted-proxies.js';
+import { isHost } from '../http/syntax.js';
 
 /** Host segments accepted (SECURITY.md §6.3's Host shape). */
-const VALID_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /** Options of {@link VHostMonsterResource}. */
 export interface VHostMonsterOptions {
@@ -44,7 +44,7 @@ export class VHostMonsterResource extends Resource {
     if (!fromTrustedPeer(request, this.trusted, this.trustUnix)) return new NoResource();
     if (scheme !== 'http' && scheme !== 'https') return new NoResource();
     const hostSegment = request.postpath.shift();
-    if (hostSegment === undefined || !VALID_HOST.test(hostSegment)) {
+    if (!hostSegment || !isHost(hostSegment)) {
       return new ErrorPage(400, 'Bad Request', 'The virtual host path needs /http/HOST[:PORT]/ or /https/HOST[:PORT]/.');
     }
     const secure = scheme === 'https';

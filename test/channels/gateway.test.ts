@@ -38,6 +38,9 @@ test('checkGatewayEndpoint refuses all-interfaces and non-loopback TCP without t
   assert.throws(() => checkGatewayEndpoint('scgi', { type: 'ssl', port: 9000, privateKey: 'k', certKey: 'c' }, ['10.0.0.0/8']), /not TLS/);
   assert.equal(isLoopback('127.10.0.1'), true);
   assert.equal(isLoopback('128.0.0.1'), false);
+  // One rule for peers and listen interfaces: mapped, ::1 and localhost are loopback; 127.x must be an address.
+  for (const yes of ['::ffff:127.0.0.2', '::1', 'localhost', '127.255.255.255']) assert.equal(isLoopback(yes), true, yes);
+  for (const no of ['127.0.0.256', '127.1', '::ffff:128.0.0.1', '::2', '0.0.0.0']) assert.equal(isLoopback(no), false, no);
 });
 
 test('paramsToMap decodes HTTP_* values as latin1 and the rest as UTF-8; later duplicates win', () => {

@@ -134,4 +134,30 @@ describe('ForwardProxyResource', () => {
       await s.close();
     }
   });
+
+  test('reads origin answers with the backend parser: a malformed framing is a 502, as behind the reverse proxy', async () => {
+    // Raw origins: each answers one fixed response to whatever it is asked.
+    const answers = [
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nX-A: 1\r\n  folded\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\x7fb\r\n\r\nok',
+    ];
+    for (const answer of answers) {
+      const server = createTcp((sock) => {
+        sock.once('data', () => sock.end(Buffer.from(answer, 'latin1')));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const originPort = (server.address() as AddressInfo).port;
+      try {
+        await withProxy({ allowPorts: [originPort], allowDestinations: ['127.0.0.1'] }, async (port) => {
+          const got = await raw(port, `GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, /\r\n\r\n[^]*$/);
+          assert.match(got, /^HTTP\/1.1 502/, JSON.stringify(answer));
+        });
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    }
+  });
 });

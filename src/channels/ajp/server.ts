@@ -3,11 +3,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { RequestHeaders, hasControlChars, isToken } from '../../http/headers.js';
+import { RequestHeaders } from '../../http/headers.js';
+import { hasControlChars, isToken, parseContentLength } from '../../http/syntax.js';
 import { Request, encodePathSegment, splitPath, type Address, type ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import type { Endpoint } from '../endpoint.js';
-import { parseTrustedPeers, peerAllowed } from '../gateway.js';
+import { isLoopback, parseTrustedPeers, peerAllowed } from '../gateway.js';
 import { ListenError, bindServer, capConnectionsPerIp, type Listener } from '../listen.js';
 import {
   AJP_CPING,
@@ -114,11 +115,6 @@ export function checkForwardRequest(
     if (startsWith(segments, options.mount)) prepathLength = options.mount.length;
   }
   return { uri, headers, client, local, prepathLength };
-}
-
-/** Whether a listen address is loopback (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(host: string): boolean {
-  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || host === 'localhost' || host === '::ffff:127.0.0.1';
 }
 
 /**
@@ -271,7 +267,7 @@ class AjpConnection {
     const headers = new RequestHeaders(fr.headers);
     const lengthText = headers.get('content-length');
     const chunked = /chunked/i.test(headers.get('transfer-encoding') ?? '');
-    const declared = lengthText !== undefined && /^\d{1,15}$/.test(lengthText) ? Number(lengthText) : null;
+    const declared = parseContentLength(lengthText);
     if (lengthText !== undefined && declared === null) {
       this.#fail();
       return;

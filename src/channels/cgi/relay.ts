@@ -4,6 +4,7 @@
 import { connect, type Socket } from 'node:net';
 import { encodeNameValuePairs } from '../fastcgi/name-value.js';
 import { RELAY_MARK } from './relay-mark.js';
+import { parseContentLength } from '../../http/syntax.js';
 import { decodeRecord, encodeRecord, encodeStream, FcgiRole, FcgiType } from '../fastcgi/records.js';
 
 /** Where the relay sends the request: `scgi:` or `fastcgi:` then `unix:/path` or `tcp:HOST:PORT`. */
@@ -127,7 +128,7 @@ const BAD_GATEWAY = 'Status: 502 Bad Gateway\r\nContent-Type: text/plain; charse
  */
 export function runRelay(target: RelayTarget, options: RelayOptions): void {
   const { env, stdin, stdout, stderr } = options;
-  const declared = env.CONTENT_LENGTH && /^\d{1,15}$/.test(env.CONTENT_LENGTH) ? Number(env.CONTENT_LENGTH) : null;
+  const declared = parseContentLength(env.CONTENT_LENGTH);
   const toEof = declared === null && /chunked/i.test(env.HTTP_TRANSFER_ENCODING ?? '');
   let finished = false;
   let sentAnything = false;

@@ -2,6 +2,7 @@
 // CGI document (`Status:` line, headers, body) on stdout. `trellis cgi` runs it once and exits.
 import { Readable, type Writable } from 'node:stream';
 import { formatCgiHead } from '../cgi-head.js';
+import { parseContentLength } from '../../http/syntax.js';
 import { requestFromCgiParams, type CgiParams } from '../cgi-params.js';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
@@ -105,7 +106,7 @@ export function serveCgi(site: Site, options: ServeCgiOptions): Promise<{ reques
     options.signal?.addEventListener('abort', () => finish(false), { once: true });
     const get = env instanceof Map ? (n: string) => env.get(n) : (n: string) => (env as Record<string, string | undefined>)[n];
     const declared = get('CONTENT_LENGTH');
-    const length = declared && /^\d{1,15}$/.test(declared) ? Number(declared) : null;
+    const length = parseContentLength(declared);
     const chunked = /chunked/i.test(get('HTTP_TRANSFER_ENCODING') ?? '');
     const body = cgiBody(options.stdin, length, chunked);
     const built = requestFromCgiParams(env, { body, sink, channel: 'cgi', ...(options.mount == null ? {} : { mount: options.mount }) });

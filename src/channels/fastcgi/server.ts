@@ -2,7 +2,7 @@
 // requests (FCGI_KEEP_CONN, multiplexing up to 16); each becomes a neutral Request through
 // cgi-params.ts, and its response goes back as STDOUT records holding a CGI-style head and body.
 import { createServer, type Server, type Socket } from 'node:net';
-import { isContentLength } from '../../http/headers.js';
+import { isContentLength } from '../../http/syntax.js';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import { formatCgiHead, formatCgiHeadText } from '../cgi-head.js';

@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import { ChunkedDecoder } from '../../http/chunked.js';
 import { RequestHeaders } from '../../http/headers.js';
+import { safeReason } from '../../http/syntax.js';
 import { Request, type Address, type ResponseSink } from '../../request.js';
 import type { Site, SiteLimits } from '../../site.js';
 import { GatewayBody } from '../gateway.js';
@@ -23,9 +24,6 @@ const LINGER_MS = 2000;
 const COALESCE_LIMIT = 16 * 1024;
 /** How long a request body may run before its average rate is held to `bodyMinRate` (SECURITY.md §3.3). */
 const BODY_RATE_GRACE_MS = 10_000;
-/** Control characters other than HTAB: replaced in a reason phrase so it cannot split the head. */
-const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\uffff]/;
-const CONTROLS = new RegExp(CONTROL.source, 'g');
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const CRLF = Buffer.from('\r\n', 'latin1');
@@ -564,7 +562,7 @@ class Connection {
     if (serial !== this.#serial || this.#headText !== null || this.#phase !== Phase.Exchange) return;
     let closeAsked = this.#closeAsked;
     let length = -1;
-    let head = `HTTP/1.1 ${code} ${CONTROL.test(reason) ? reason.replace(CONTROLS, ' ') : reason}\r\n`;
+    let head = `HTTP/1.1 ${code} ${safeReason(reason)}\r\n`;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const name = flat[i]!;
       const value = flat[i + 1]!;

@@ -1,6 +1,8 @@
 // Parses the head of an HTTP/1.x request (request line and header fields) straight from the bytes a
 // connection received, strictly, and works out the message framing so the connection never re-scans.
-import { TCHAR } from '../../http/tchar.js';
+import { equalsFolded, newFieldScan, scanFields, ScanFault, type FieldScan } from '../../http/field-scanner.js';
+import { FramingFault, persists } from '../../http/framing.js';
+import { TCHAR } from '../../http/syntax.js';
 
 /** Size limits of a request head (see SiteLimits for the defaults: 8 KiB, 16 KiB, 100). */
 export interface HeadLimits {
@@ -51,71 +53,18 @@ export type HeadParse =
 export const MAX_LEADING_EMPTY_LINES = 8;
 /** Room in the request line besides the target (method, two SPs, version) before it counts as too long. */
 export const REQUEST_LINE_SLACK = 64;
-/** Most decimal digits of a Content-Length: 15 keeps every length a safe integer. */
-const MAX_CONTENT_LENGTH_DIGITS = 15;
 
 /** The ASCII bytes the grammar names. */
-const enum Byte { HTAB = 9, LF = 10, CR = 13, SP = 32, COLON = 58 }
+const enum Byte { LF = 10, CR = 13, SP = 32 }
 
 /** Request-target bytes (RFC 9112 §3.2): visible ASCII only, no SP, no controls, nothing from 0x7f up. */
-const TARGET = byteClass((c) => c > 0x20 && c < 0x7f);
-/** Field value bytes (RFC 9110 §5.5): 1 for VCHAR and obs-text, 2 for OWS (SP, HTAB), 0 for controls and DEL. */
-const VALUE = new Uint8Array(256).map((_, c) => (c === Byte.SP || c === Byte.HTAB ? 2 : (c > 0x20 && c !== 0x7f ? 1 : 0)));
-/** Host name bytes (SECURITY.md §6.3): letters, digits, `.` and `-`. */
-const HOST_NAME = byteClass((c) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x2d);
-/** Bracketed IPv6 literal bytes (SECURITY.md §6.3): hex digits, `:` and `.`. */
-const HOST_IP6 = byteClass((c) => (c >= 0x30 && c <= 0x3a) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) || c === 0x2e);
+const TARGET = new Uint8Array(256).map((_, c) => (c > 0x20 && c < 0x7f ? 1 : 0));
 
-function byteClass(member: (c: number) => boolean): Uint8Array {
-  return new Uint8Array(256).map((_, c) => (member(c) ? 1 : 0));
-}
-
-/** Lower-case names of the fields the framing depends on, as bytes. */
-const HOST = ascii('host');
-const EXPECT = ascii('expect');
-const UPGRADE = ascii('upgrade');
-const CONNECTION = ascii('connection');
-const CONTENT_LENGTH = ascii('content-length');
-const TRANSFER_ENCODING = ascii('transfer-encoding');
-/** Connection tokens (RFC 9110 §7.6.1) and coding and expectation values, lower case. */
-const CLOSE = ascii('close');
-const KEEP_ALIVE = ascii('keep-alive');
-const CHUNKED = ascii('chunked');
 const CONTINUE = ascii('100-continue');
 const HTTP_SLASH = ascii('HTTP/');
 
 function ascii(text: string): Uint8Array {
   return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
-}
-
-/**
- * Whether `buf[at..at+word.length)` is `word`, ignoring ASCII case. `word` holds lower-case letters,
- * digits and `-` only, so folding with 0x20 cannot turn another byte into one of them.
- */
-function equalsFolded(buf: Buffer, at: number, length: number, word: Uint8Array): boolean {
-  if (length !== word.length) return false;
-  for (let k = 0; k < length; k++) if ((buf[at + k]! | 0x20) !== word[k]) return false;
-  return true;
-}
-
-/** Host values accepted (SECURITY.md §6.3): empty, a name or IPv4 with an optional port, or a bracketed IPv6 with one. */
-function validHost(buf: Buffer, i: number, end: number): boolean {
-  if (i === end) return true;
-  if (buf[i] === 0x5b /* [ */) {
-    const from = ++i;
-    while (i < end && HOST_IP6[buf[i]!] === 1) i++;
-    if (i === from || i === end || buf[i] !== 0x5d /* ] */) return false;
-    i++;
-  } else {
-    const from = i;
-    while (i < end && HOST_NAME[buf[i]!] === 1) i++;
-    if (i === from) return false;
-  }
-  if (i === end) return true;
-  if (buf[i] !== Byte.COLON) return false;
-  const digits = ++i;
-  while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39) i++;
-  return i === end && i - digits >= 1 && i - digits <= 5;
 }
 
 const PARTIAL: HeadParse = Object.freeze({ kind: 'partial' });
@@ -125,17 +74,48 @@ function refuse(status: number, detail: string): HeadParse {
 }
 
 /**
- * Field positions of the head being parsed, four numbers a field (name start, name end, value start,
- * value end). Shared across calls, and never shrunk: parsing is synchronous and never re-entered.
+ * The field scan of the head being parsed (positions four numbers a field). Shared across calls, and
+ * never shrunk: parsing is synchronous and never re-entered.
  */
-const spans: number[] = [];
+const scan: FieldScan = newFieldScan();
+const spans = scan.spans;
+
+/** The detail of each framing refusal. */
+const FRAMING_REFUSALS: Record<Exclude<FramingFault, FramingFault.None>, string> = {
+  [FramingFault.TwoLengths]: 'The request has more than one Content-Length.',
+  [FramingFault.BadLength]: 'The request Content-Length is invalid.',
+  [FramingFault.CodingAndLength]: 'The request has both Transfer-Encoding and Content-Length.',
+  [FramingFault.CodingOnHttp10]: 'Transfer-Encoding is not allowed in HTTP/1.0 requests.',
+  [FramingFault.NotChunked]: 'Only "Transfer-Encoding: chunked" is accepted.',
+};
+
+/** The refusal for a field scan that stopped on `fault` (never None). */
+function scanRefusal(fault: ScanFault, limits: HeadLimits): HeadParse {
+  switch (fault) {
+    case ScanFault.Partial: return PARTIAL;
+    case ScanFault.BareCR: return refuse(400, 'The request has a bare CR.');
+    case ScanFault.BareLF: return refuse(400, 'The request has a bare LF.');
+    case ScanFault.ObsFold: return refuse(400, 'The request uses obsolete line folding.');
+    case ScanFault.WhitespaceBeforeColon: return refuse(400, 'A request header has whitespace before its colon.');
+    case ScanFault.EmptyName: return refuse(400, 'A request header has an empty name.');
+    case ScanFault.Control: return refuse(400, 'A request header value has a control character.');
+    case ScanFault.TooMany: return refuse(431, `The request has more than ${limits.maxHeaderCount} header fields.`);
+    case ScanFault.TooLarge: return tooLarge(limits);
+    case ScanFault.Framing: return refuse(400, FRAMING_REFUSALS[scan.framing as Exclude<FramingFault, FramingFault.None>]);
+    case ScanFault.Host:
+      return refuse(400, scan.hostCount > 1 ? 'The request has more than one Host header.' : 'The Host header is not a valid host.');
+    default: return refuse(400, 'A request header name is malformed.');
+  }
+}
 
 /**
  * Parses the request head at the start of `buf[start..end)` (everything received and not yet
- * consumed). Pure and never throws: the bytes in, a head, `partial` or a refusal out. Each rule is
- * decided at the byte that breaks it, so feeding the same bytes in any number of pieces gives
- * `partial` until the same final answer; limits are enforced before the head is complete
- * (SECURITY.md §3.1 and default limits):
+ * consumed). Pure and never throws: the bytes in, a head, `partial` or a refusal out. Each rule of
+ * the request line and the field lines is decided at the byte that breaks it (the field lines by the
+ * shared scanner, src/http/field-scanner.ts), the Host and framing rules once the head is complete
+ * (the framing by src/http/framing.ts, the table the proxy's response parser uses too), so feeding
+ * the same bytes in any number of pieces gives `partial` until the same final answer; limits are
+ * enforced before the head is complete (SECURITY.md §3.1 and default limits):
  *
  * | input                                                        | result |
  * |--------------------------------------------------------------|--------|
@@ -166,8 +146,7 @@ const spans: number[] = [];
  * | any other Expect                                             | `expectation` set, `expectContinue` false |
  *
  * Two equal Content-Length fields are refused rather than merged (RFC 9112 §6.3 allows either), as
- * the backend response parser does: one rule for both directions, and nothing to disagree on with
- * a proxy in front. Transfer codings other than chunked get 400 rather than 501, as the node:http
+ * the backend response parser does: one rule for both directions (src/http/framing.ts). Transfer codings other than chunked get 400 rather than 501, as the node:http
  * channel answers them (`checkRequestHead`).
  *
  * Pinned by test/channels/http1/request-head.test.ts.
@@ -231,118 +210,17 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare CR.');
   i++;
 
-  // Field lines (RFC 9112 §5): name ":" OWS value OWS CRLF, then an empty line.
+  // Field lines (RFC 9112 §5), then the framing they ask for (one table with the proxy's responses).
   const headerLimit = i + limits.maxHeaderBytes;
-  stop = end < headerLimit ? end : headerLimit;
-  const maxCount = limits.maxHeaderCount;
-  let count = 0;
-  let hostField = -1;
-  let contentLength: number | null = null;
-  let chunked = false;
-  let close = false;
-  let keepAliveToken = false;
-  let upgradeToken = false;
-  let upgradeField = false;
-  let expectFields: number[] | null = null;
-  for (;;) {
-    if (i === end) return PARTIAL;
-    const first = buf[i]!;
-    if (first === Byte.CR) {
-      if (++i === end) return PARTIAL;
-      if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare CR.');
-      i++;
-      break;
-    }
-    if (first === Byte.LF) return refuse(400, 'The request has a bare LF.');
-    if (first === Byte.SP || first === Byte.HTAB) return refuse(400, 'The request uses obsolete line folding.');
-    if (count === maxCount) return refuse(431, `The request has more than ${maxCount} header fields.`);
-
-    const nameStart = i;
-    while (i < stop && TCHAR[buf[i]!] === 1) i++;
-    if (i === stop) return i === end ? PARTIAL : tooLarge(limits);
-    if (buf[i] !== Byte.COLON) return refuse(400, buf[i] === Byte.SP || buf[i] === Byte.HTAB ? 'A request header has whitespace before its colon.' : 'A request header name is malformed.');
-    if (i === nameStart) return refuse(400, 'A request header has an empty name.');
-    const nameEnd = i++;
-    while (i < stop && VALUE[buf[i]!] === 2) i++;
-    const valueStart = i;
-    let valueEnd = i;
-    while (i < stop) {
-      const kind = VALUE[buf[i]!];
-      if (kind === 0) break;
-      i++;
-      if (kind === 1) valueEnd = i;
-    }
-    if (i === stop) return i === end ? PARTIAL : tooLarge(limits);
-    if (buf[i] !== Byte.CR) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare LF.' : 'A request header value has a control character.');
-    if (++i === end) return PARTIAL;
-    if (i === headerLimit) return tooLarge(limits);
-    if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare CR.');
-    i++;
-
-    switch (nameEnd - nameStart) {
-      case 4:
-        if (equalsFolded(buf, nameStart, 4, HOST)) {
-          if (hostField !== -1) return refuse(400, 'The request has more than one Host header.');
-          if (!validHost(buf, valueStart, valueEnd)) return refuse(400, 'The Host header is not a valid host.');
-          hostField = count;
-        }
-        break;
-      case 6:
-        if (equalsFolded(buf, nameStart, 6, EXPECT)) (expectFields ??= []).push(count);
-        break;
-      case 7:
-        if (equalsFolded(buf, nameStart, 7, UPGRADE)) upgradeField = true;
-        break;
-      case 10:
-        if (equalsFolded(buf, nameStart, 10, CONNECTION)) {
-          // Comma-separated tokens, OWS around each (RFC 9110 §5.6.1); empty elements are allowed.
-          let t = valueStart;
-          while (t < valueEnd) {
-            let e = t;
-            while (e < valueEnd && buf[e] !== 0x2c) e++;
-            let s = t;
-            let z = e;
-            while (s < z && VALUE[buf[s]!] === 2) s++;
-            while (z > s && VALUE[buf[z - 1]!] === 2) z--;
-            if (equalsFolded(buf, s, z - s, CLOSE)) close = true;
-            else if (equalsFolded(buf, s, z - s, KEEP_ALIVE)) keepAliveToken = true;
-            else if (equalsFolded(buf, s, z - s, UPGRADE)) upgradeToken = true;
-            t = e + 1;
-          }
-        }
-        break;
-      case 14:
-        if (equalsFolded(buf, nameStart, 14, CONTENT_LENGTH)) {
-          if (contentLength !== null) return refuse(400, 'The request has more than one Content-Length.');
-          if (chunked) return refuse(400, 'The request has both Transfer-Encoding and Content-Length.');
-          const digits = valueEnd - valueStart;
-          if (digits === 0 || digits > MAX_CONTENT_LENGTH_DIGITS) return refuse(400, 'The request Content-Length is invalid.');
-          let n = 0;
-          for (let d = valueStart; d < valueEnd; d++) {
-            const c = buf[d]!;
-            if (!isDigit(c)) return refuse(400, 'The request Content-Length is invalid.');
-            n = n * 10 + (c - 0x30);
-          }
-          contentLength = n;
-        }
-        break;
-      case 17:
-        if (equalsFolded(buf, nameStart, 17, TRANSFER_ENCODING)) {
-          if (minor === 0) return refuse(400, 'Transfer-Encoding is not allowed in HTTP/1.0 requests.');
-          // Several fields join into a list, which can never be exactly `chunked`.
-          if (chunked || !equalsFolded(buf, valueStart, valueEnd - valueStart, CHUNKED)) return refuse(400, 'Only "Transfer-Encoding: chunked" is accepted.');
-          if (contentLength !== null) return refuse(400, 'The request has both Transfer-Encoding and Content-Length.');
-          chunked = true;
-        }
-        break;
-    }
-    const at = count++ * 4;
-    spans[at] = nameStart;
-    spans[at + 1] = nameEnd;
-    spans[at + 2] = valueStart;
-    spans[at + 3] = valueEnd;
-  }
-  if (hostField === -1 && minor === 1) return refuse(400, 'An HTTP/1.1 request needs a Host header.');
+  scanFields(buf, i, end, end < headerLimit ? end : headerLimit, limits.maxHeaderCount, minor, true, scan);
+  if (scan.fault !== ScanFault.None) return scanRefusal(scan.fault, limits);
+  i = scan.end;
+  const count = scan.count;
+  if (scan.hostCount === 0 && minor === 1) return refuse(400, 'An HTTP/1.1 request needs a Host header.');
+  const hostField = scan.hostField;
+  const expectFields = scan.expectFields;
+  const chunked = scan.chunked;
+  const contentLength = scan.lengthCount === 1 ? scan.contentLength : null;
 
   // One latin1 decoding of the whole head; every string is a slice of it.
   const text = buf.toString('latin1', lineStart, i);
@@ -366,8 +244,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
     rawHeaders,
     contentLength,
     chunked,
-    keepAlive: !close && (minor === 1 || keepAliveToken),
-    upgrade: (upgradeField && upgradeToken) || method === 'CONNECT',
+    keepAlive: persists(scan, minor),
+    upgrade: (scan.upgradeField && scan.upgradeToken) || method === 'CONNECT',
     expectContinue,
     expectation,
     host: hostField === -1 ? undefined : rawHeaders[hostField * 2 + 1],

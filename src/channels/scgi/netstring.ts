@@ -1,5 +1,6 @@
 // The SCGI request header (Neil Schemenauer's SCGI spec): a netstring `LEN:NAME\0VALUE\0...,` whose
 // first pair is CONTENT_LENGTH and which must carry SCGI=1. Pure, bounded, never throws.
+import { isContentLength } from '../../http/syntax.js';
 
 /** Limits on one SCGI header (SECURITY.md §5.2). */
 export interface ScgiHeaderLimits {
@@ -82,7 +83,7 @@ export function parseScgiHeader(buf: Buffer, limits: ScgiHeaderLimits = DEFAULT_
   const first = pairs[0];
   if (!first || first[0] !== 'CONTENT_LENGTH') return { kind: 'error', reason: 'the first header must be CONTENT_LENGTH' };
   const cl = first[1].toString('latin1');
-  if (!/^\d{1,15}$/.test(cl)) return { kind: 'error', reason: 'CONTENT_LENGTH is not a decimal number' };
+  if (!isContentLength(cl)) return { kind: 'error', reason: 'CONTENT_LENGTH is not a decimal number' };
   const scgi = pairs.find(([name]) => name === 'SCGI');
   if (!scgi || scgi[1].toString('latin1') !== '1') return { kind: 'error', reason: 'SCGI=1 is missing' };
   return { kind: 'header', header: { pairs, contentLength: Number(cl), bodyOffset: end + 1 } };
