@@ -10,13 +10,25 @@ import { evaluatePreconditions, formatETag } from './http/conditional.js';
 import { parseCookies, formatSetCookie, type CookieOptions } from './http/cookies.js';
 import { parseQuery, parseMultipart, type Args, type UploadedFile } from './http/form.js';
 import { URLPath } from './url-path.js';
-import type { Session } from './session/session.js';
-import type { Site } from './site.js';
+import type { Session, SessionStore } from './session/session.js';
 
 /** Returned by a render method that will call `write`/`finish` itself later. */
 export const NOT_DONE_YET: unique symbol = Symbol.for('trellis.NOT_DONE_YET');
 /** Returned by `setLastModified`/`setETag` when the response is already decided (304 or 412). */
 export const CACHED: unique symbol = Symbol.for('trellis.CACHED');
+
+/**
+ * What the site serving a request gives it (Twisted's `request.site`), installed by `Site.handle`:
+ * its root resource, its session store and its error path. The request layer knows this shape only,
+ * never the Site itself.
+ */
+export interface SiteContext {
+  /** The site's root resource (`VHostMonsterResource` starts traversal there again). */
+  readonly resource: object;
+  readonly sessionStore: SessionStore;
+  /** Answers `request` with the error page for `error`, or drops the connection if it already answered. */
+  processingFailed(request: Request, error: unknown): void;
+}
 
 /** A network address: TCP (IPv4 or IPv6) or a UNIX socket. */
 export type Address =
@@ -180,7 +192,8 @@ export class Request {
   postpath: string[];
   /** `prepath` when the Site started traversal (non-empty when a Site is nested). */
   sitepath: string[] = [];
-  site: Site | null = null;
+  /** The site serving this request, set by `Site.handle`; null before. */
+  site: SiteContext | null = null;
   /** Files from a multipart body, after `parseForm()`. */
   files: UploadedFile[] = [];
   limits: RequestLimits = DEFAULT_REQUEST_LIMITS;
@@ -881,6 +894,21 @@ export class Request {
     this.#settleFinish?.(reason);
     this.#settleFinish = null;
     this.#runDoneCallbacks();
+  }
+
+  /**
+   * Answers with the site's error page for `error`: an `HttpError` gives its status, anything else a
+   * logged 500; once the response has started, the connection is dropped instead (Twisted's
+   * `processingFailed`). Outside a site, the connection is dropped.
+   *
+   * ```ts
+   * fetchSomething().then((body) => request.writeWhole(body), (err) => request.processingFailed(err));
+   * ```
+   */
+  processingFailed(error: unknown): void {
+    if (this.finished || this.disconnected) return;
+    if (this.site) this.site.processingFailed(this, error);
+    else this.abortConnection();
   }
 
   /** Drops the connection now (a response that failed after its headers went out). */

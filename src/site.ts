@@ -7,7 +7,7 @@ import { HttpError } from './errors.js';
 import { assertHeader } from './http/headers.js';
 import { reasonPhrase } from './http/status.js';
 import { PROCESSING_FAILED_HTML, errorPageHtml, tracebackHtml } from './pages.js';
-import { NOT_DONE_YET, DEFAULT_REQUEST_LIMITS, isDotSegment, type Request, type RequestLimits } from './request.js';
+import { NOT_DONE_YET, DEFAULT_REQUEST_LIMITS, isDotSegment, type Request, type RequestLimits, type SiteContext } from './request.js';
 import { Resource, UnsupportedMethod, getChildForRequest, type RenderResult } from './resource.js';
 import { MemorySessionStore } from './session/memory-store.js';
 import type { SessionStore } from './session/session.js';
@@ -106,7 +106,7 @@ function forgetDate(): void {
  * http.createServer(site.listener()).listen(8080);   // or `trellis run site.ts`
  * ```
  */
-export class Site {
+export class Site implements SiteContext {
   resource: Resource;
   displayTracebacks: boolean;
   accessLog: AccessLog | null;

@@ -307,3 +307,27 @@ test('a render method returning nothing is a 500, not a hang', async () => {
   const res = await render(site, { uri: '/n' });
   assert.equal(res.code, 500);
 });
+
+test('processingFailed on the request answers with the Site error page, with the Site headers', async () => {
+  const later = leaf((request) => {
+    setImmediate(() => request.processingFailed(new HttpError(418, 'No coffee here.', { expose: true })));
+    return NOT_DONE_YET;
+  });
+  const res = await render(siteWith('p', later, { headers: [['X-Site', 'yes']] }), { uri: '/p' });
+  assert.equal(res.code, 418);
+  assert.equal(res.header('x-site'), 'yes');
+  assert.match(res.text(), /No coffee here\./);
+});
+
+test('processingFailed after the response started drops the connection; outside a Site it drops too', async () => {
+  const started = leaf((request) => {
+    request.write('partial');
+    setImmediate(() => request.processingFailed(new Error('backend went away')));
+    return NOT_DONE_YET;
+  });
+  const res = await render(siteWith('p', started), { uri: '/p' });
+  assert.equal(res.aborted, true);
+  const { request, response } = dummyRequest({ uri: '/' });
+  request.processingFailed(new Error('no site'));
+  assert.equal(response.aborted, true);
+});

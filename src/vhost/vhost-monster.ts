@@ -54,7 +54,7 @@ export class VHostMonsterResource extends Resource {
     request.setHost(m[1]!, port, secure);
     request.prepath.length = 0;
     const root = request.site?.resource;
-    if (!root) return new NoResource();
+    if (!(root instanceof Resource)) return new NoResource();
     // Path `/vhost/http/host` (nothing after the host) is the root itself.
     return root;
   }
