@@ -3,6 +3,7 @@
 // the body fed with backpressure under the stall watchdog, the response sent with `respond()`.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { RequestHeaders } from '../../http/headers.js';
+import { headerKey } from '../../http/response-headers.js';
 import { Request, type Address, type ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import { socketAddresses, type SocketLike } from '../address.js';
@@ -86,7 +87,7 @@ class StreamSink implements ResponseSink {
     const out: OutgoingHttpHeaders = { ':status': code };
     let empty = this.#head || code === 204 || code === 304;
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const key = flat[i]!.toLowerCase();
+      const key = headerKey(flat[i]!);
       const value = flat[i + 1]!;
       if (H2_CONNECTION_FIELDS.has(key)) continue;
       if (key === 'content-length' && value === '0') empty = true;
@@ -150,7 +151,7 @@ function streamBody(stream: ServerHttp2Stream, expectContinue: boolean): { body:
   const body = new GatewayBody(() => {
     if (!flowing) {
       flowing = true;
-      if (expectContinue && !stream.headersSent && !stream.destroyed && !complete) {
+      if (expectContinue && !complete && !stream.headersSent && !stream.closed && !stream.destroyed) {
         stream.additionalHeaders({ ':status': 100 });
       }
       stream.on('data', (chunk: Buffer) => {
@@ -248,10 +249,8 @@ export function serveHttp2Stream(
   if (reading) watchBody(reading.progress, site.limits);
   site.handle(request);
   // Most responses are complete by now; only one still being written needs to hear that the
-  // client left (events arrive after this synchronous turn, so none is missed).
-  if (!request.finished) {
-    stream.once('close', () => {
-      if (!stream.writableFinished) request.connectionLost(new Error('Connection lost'));
-    });
-  }
+  // client left (events arrive after this synchronous turn, so none is missed). A reset closes the
+  // stream's writable side too, so only the Request knows whether its response was complete: once
+  // it is, connectionLost() does nothing.
+  if (!request.finished) stream.once('close', () => request.connectionLost(new Error('Connection lost')));
 }
