@@ -2,9 +2,16 @@
 import type { Address } from '../request.js';
 
 /** Normalises a socket's peer to an Address (IPv4-mapped IPv6 shown as IPv4). */
-export function socketAddress(address: string | undefined, family: string | undefined, port: number | undefined, unixPath: string | null): Address {
+export function socketAddress(
+  address: string | undefined,
+  family: string | undefined,
+  port: number | undefined,
+  unixPath: string | null,
+): Address {
   if (address === undefined) return { type: 'UNIX', path: unixPath };
-  if (address.startsWith('::ffff:') && address.includes('.')) return { type: 'INET', host: address.slice(7), port: port ?? 0 };
+  if (address.startsWith('::ffff:') && address.includes('.')) {
+    return { type: 'INET', host: address.slice(7), port: port ?? 0 };
+  }
   return { type: family === 'IPv6' ? 'INET6' : 'INET', host: address, port: port ?? 0 };
 }
 

@@ -84,7 +84,10 @@ export interface NodeListenerOptions {
  * and `http2.createSecureServer({ allowHTTP1: true })`. node:http requests are read here; an HTTP/2
  * request goes on as its stream, served like Trellis's own HTTP/2 (`http2/stream.ts`).
  */
-export function nodeRequestListener(site: Site, options: NodeListenerOptions): (req: NodeRequest, res: NodeResponse) => void {
+export function nodeRequestListener(
+  site: Site,
+  options: NodeListenerOptions,
+): (req: NodeRequest, res: NodeResponse) => void {
   const unixPath = options.unixPath ?? null;
   return (req, res) => {
     const socket = req.socket;

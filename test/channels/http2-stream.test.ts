@@ -136,7 +136,8 @@ test('HTTP/2: a client closing its connection while the response is pending fail
     const socket = await rawH2(server);
     t.after(() => socket.destroy());
     const seen = new Promise<void>((resolve) => (arrived = resolve));
-    const get = Buffer.concat([Buffer.from([0x82, 0x87]), hpackLiteral(':authority', 'localhost'), hpackLiteral(':path', '/pending')]);
+    const authority = hpackLiteral(':authority', 'localhost');
+    const get = Buffer.concat([Buffer.from([0x82, 0x87]), authority, hpackLiteral(':path', '/pending')]);
     socket.write(h2Frame(H2.HEADERS, H2.END_STREAM | H2.END_HEADERS, 1, get));
     await within(seen, 3000, 'the request did not reach the resource');
     socket.end();
@@ -218,7 +219,9 @@ test('HTTP/2: connection-specific fields a resource sets are not sent (RFC 9113 
     assert.equal(r.headers[':status'], 200);
     assert.equal(r.body, 'fields');
     assert.equal(r.headers['x-kept'], 'yes');
-    for (const name of ['connection', 'keep-alive', 'upgrade', 'proxy-connection']) assert.equal(r.headers[name], undefined, name);
+    for (const name of ['connection', 'keep-alive', 'upgrade', 'proxy-connection']) {
+      assert.equal(r.headers[name], undefined, name);
+    }
   });
 });
 
@@ -252,14 +255,16 @@ async function streamOneFrames(server: Parameters<typeof rawH2>[0], block: Buffe
   return frames;
 }
 
-test('HTTP/2: HEAD, 204, 304 and an empty 200 end the stream on their HEADERS frame; a body follows in DATA', async (t) => {
+test('HTTP/2: HEAD, 204, 304 and an empty 200 end the stream on the HEADERS frame; a body goes in DATA', async (t) => {
   await withH2Server(t, root(), {}, async (server) => {
     const scheme = Buffer.concat([Buffer.from([0x87]), hpackLiteral(':authority', 'localhost')]);
-    const block = (method: number, path: string) => Buffer.concat([Buffer.from([method]), scheme, hpackLiteral(':path', path)]);
+    const block = (method: number, path: string) =>
+      Buffer.concat([Buffer.from([method]), scheme, hpackLiteral(':path', path)]);
     const GET = 0x82;
     const HEAD = Buffer.concat([hpackLiteral(':method', 'HEAD'), scheme, hpackLiteral(':path', '/hosts')]);
     for (const path of ['/status?code=204', '/status?code=304', '/status?code=200']) {
-      assert.deepEqual(await streamOneFrames(server, block(GET, path)), [[H2.HEADERS, H2.END_HEADERS | H2.END_STREAM]], path);
+      const frames = await streamOneFrames(server, block(GET, path));
+      assert.deepEqual(frames, [[H2.HEADERS, H2.END_HEADERS | H2.END_STREAM]], path);
     }
     assert.deepEqual(await streamOneFrames(server, HEAD), [[H2.HEADERS, H2.END_HEADERS | H2.END_STREAM]], 'HEAD');
     const frames = await streamOneFrames(server, block(GET, '/hosts'));
@@ -275,7 +280,8 @@ test('Site.listener() serves HTTP/2 and HTTP/1.1 on a user\'s own node:http2 ser
   const dir = tempDir();
   const tls = makeCertificate(openssl, dir.path);
   const site = new Site(root(), { logError: () => {} });
-  const server = createSecureServer({ key: readFileSync(tls.key), cert: readFileSync(tls.cert), allowHTTP1: true }, site.listener());
+  const options = { key: readFileSync(tls.key), cert: readFileSync(tls.cert), allowHTTP1: true };
+  const server = createSecureServer(options, site.listener());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const ca = readFileSync(tls.cert);
@@ -290,7 +296,9 @@ test('Site.listener() serves HTTP/2 and HTTP/1.1 on a user\'s own node:http2 ser
     session.destroy();
     const { request } = await import('node:https');
     const h1 = await new Promise<string>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/hosts', ca, servername: 'localhost', headers: { host: 'h1.example' } }, (res) => {
+      const headers = { host: 'h1.example' };
+      const target = { host: '127.0.0.1', port, path: '/hosts', ca, servername: 'localhost', headers };
+      const req = request(target, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve(`${res.httpVersion} ${Buffer.concat(chunks).toString()}`));

@@ -10,7 +10,7 @@ import { socketAddresses, type SocketLike } from '../address.js';
 import { watchBody, type BodyProgress } from '../body-watch.js';
 import { GatewayBody } from '../gateway.js';
 import { H2_CANCEL, resetStream } from '../h2-session.js';
-import { checkRequestHead } from '../head-checks.js';
+import { checkRequestHead, type Refusal } from '../head-checks.js';
 
 /** HTTP/2 error code INTERNAL_ERROR (RFC 9113 §7). */
 const H2_INTERNAL_ERROR = 0x02;
@@ -19,7 +19,18 @@ const H2_INTERNAL_ERROR = 0x02;
  * Connection-specific fields, which an HTTP/2 response must not carry (RFC 9113 §8.2.2): dropped
  * from every response head (node:http2 would throw on them).
  */
-const H2_CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings']);
+const H2_CONNECTION_FIELDS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'http2-settings',
+]);
+
+const CONNECT_REFUSED: Refusal = { status: 405, detail: 'CONNECT is not supported over HTTP/2.' };
+const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-continue" is supported.' };
 
 /** Stream errors arrive as the stream's close (and its reset code); this keeps them from being uncaught. */
 function ignoreError(): void {}
@@ -167,7 +178,10 @@ function streamBody(stream: ServerHttp2Stream, expectContinue: boolean): { body:
   });
   const progress: BodyProgress = {
     received: () => received,
-    held: () => stream.isPaused() || body.readableLength >= body.readableHighWaterMark || stream.readableLength >= stream.readableHighWaterMark,
+    held: () =>
+      stream.isPaused() ||
+      body.readableLength >= body.readableHighWaterMark ||
+      stream.readableLength >= stream.readableHighWaterMark,
     over: () => complete || stream.destroyed,
     cut: () => resetStream(stream, H2_CANCEL),
   };
@@ -240,8 +254,8 @@ export function serveHttp2Stream(
   });
   const refusal =
     checkRequestHead(uri, '2.0', flat, site.limits) ??
-    (method === 'CONNECT' && !options.compat ? { status: 405, detail: 'CONNECT is not supported over HTTP/2.' } : null) ??
-    (expect !== undefined && !expectContinue ? { status: 417, detail: 'Only "Expect: 100-continue" is supported.' } : null);
+    (method === 'CONNECT' && !options.compat ? CONNECT_REFUSED : null) ??
+    (expect !== undefined && !expectContinue ? EXPECT_REFUSED : null);
   if (refusal) {
     site.refuse(request, refusal.status, refusal.detail);
     return;
