@@ -1,16 +1,16 @@
-// The HTTP channel: plain HTTP/1.1 on Trellis's own channel, and HTTPS with HTTP/2 (node:http2)
-// negotiated by ALPN and HTTP/1.1 (the same own channel) as the fallback, all with the limits and
-// timeouts of SECURITY.md (HTTP/2's own in `h2-session.ts`).
+// The HTTP channel: plain HTTP/1.1 on Trellis's own channel, and HTTPS with HTTP/2 (node:http2's
+// stream API) negotiated by ALPN and HTTP/1.1 (the same own channel) as the fallback, all with the
+// limits and timeouts of SECURITY.md (HTTP/2's own in `h2-session.ts`).
 import { readFileSync } from 'node:fs';
-import type { Http2SecureServer, Http2Session } from 'node:http2';
+import type { Http2SecureServer, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Site } from '../site.js';
 import type { Endpoint } from './endpoint.js';
 import { guardSession } from './h2-session.js';
 import { Http1Server } from './http1/connection.js';
+import { serveHttp2Stream } from './http2/stream.js';
 import { bindServer, capConnectionsPerIp, ListenError, type Listener } from './listen.js';
-import { nodeRequestListener } from './node-listener.js';
 
 /**
  * A server for plain HTTP/1.1 on Trellis's own channel (`http1/connection.ts`): half-open
@@ -54,8 +54,8 @@ export interface HttpsServers {
 
 /**
  * An HTTPS server serving `site` with HTTP/2 (ALPN `h2`) and HTTP/1.1 (`http/1.1`, or no ALPN):
- * TLS is terminated once, then each connection goes to node:http2 or to Trellis's own HTTP/1.1
- * channel by the protocol it negotiated.
+ * TLS is terminated once, then each connection goes to node:http2 (its streams served by
+ * `http2/stream.ts`) or to Trellis's own HTTP/1.1 channel by the protocol it negotiated.
  *
  * A closed connection is noticed (SECURITY.md §3.3): on HTTP/1.1 a FIN after the responses are
  * written closes the connection, and a FIN while one is pending is the client leaving (the channel
@@ -82,8 +82,11 @@ export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http
       maxSessionMemory: 10,
       maxHeaderListPairs: limits.maxHeaderCount + 4,
     },
-    nodeRequestListener(site, { secure: true }),
   );
+  // The core stream API, not node:http2's compatibility layer (no request listener is given).
+  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) =>
+    serveHttp2Stream(site, stream, headers, rawHeaders, { secure: true });
+  h2.on('stream', onStream as (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => void);
   h2.setTimeout(limits.writeIdleTimeout);
   h2.on('session', (session: Http2Session) => guardSession(session, limits));
   const http1 = new Http1Server(site, { secure: true });

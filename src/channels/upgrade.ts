@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { RequestHeaders } from '../http/headers.js';
 import { Request, type ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
-import { socketAddress } from './node-listener.js';
+import { socketAddress } from './address.js';
 
 /** The raw connection behind an Upgrade or CONNECT request. */
 export interface UpgradeSocket {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkRequestHead, socketAddress } from '../../src/channels/node-listener.js';
+import { socketAddress } from '../../src/channels/address.js';
+import { checkRequestHead } from '../../src/channels/head-checks.js';
 import { DEFAULT_LIMITS } from '../../src/site.js';
 
 const flat = (pairs: Array<[string, string]>) => pairs.flat();

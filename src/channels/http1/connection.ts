@@ -8,7 +8,7 @@ import { safeReason } from '../../http/syntax.js';
 import { Request, type Address, type ResponseSink } from '../../request.js';
 import type { Site, SiteLimits } from '../../site.js';
 import { GatewayBody } from '../gateway.js';
-import { socketAddress } from '../node-listener.js';
+import { socketAddress } from '../address.js';
 import { serveUpgrade } from '../upgrade.js';
 import { MAX_LEADING_EMPTY_LINES, parseRequestHead, REQUEST_LINE_SLACK, type HeadLimits, type RequestHead } from './request-head.js';
 

@@ -1,0 +1,270 @@
+// HTTP/2 streams into the neutral Request on node:http2's core stream API (the server's 'stream'
+// event), without its compatibility layer: the header block checked and turned into request parts,
+// the body fed with backpressure under the stall watchdog, the response sent with `respond()`.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { RequestHeaders } from '../../http/headers.js';
+import { headerKey } from '../../http/response-headers.js';
+import { Request, type Address, type ResponseSink } from '../../request.js';
+import type { Site } from '../../site.js';
+import { socketAddresses, type SocketLike } from '../address.js';
+import { watchBody, type BodyProgress } from '../body-watch.js';
+import { GatewayBody } from '../gateway.js';
+import { H2_CANCEL, resetStream } from '../h2-session.js';
+import { checkRequestHead, type Refusal } from '../head-checks.js';
+
+/** HTTP/2 error code INTERNAL_ERROR (RFC 9113 §7). */
+const H2_INTERNAL_ERROR = 0x02;
+
+/**
+ * Connection-specific fields, which an HTTP/2 response must not carry (RFC 9113 §8.2.2): dropped
+ * from every response head (node:http2 would throw on them).
+ */
+const H2_CONNECTION_FIELDS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'http2-settings',
+]);
+
+const CONNECT_REFUSED: Refusal = { status: 405, detail: 'CONNECT is not supported over HTTP/2.' };
+const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-continue" is supported.' };
+
+/** Stream errors arrive as the stream's close (and its reset code); this keeps them from being uncaught. */
+function ignoreError(): void {}
+
+/** Streams whose END_STREAM waits for the next turn of the event loop ({@link endSoon}). */
+let ending: ServerHttp2Stream[] = [];
+
+function endWaiting(): void {
+  const streams = ending;
+  ending = [];
+  for (const stream of streams) if (!stream.writableEnded && !stream.closed && !stream.destroyed) stream.end();
+}
+
+/**
+ * Ends `stream` one turn of the event loop after its last DATA went out (RFC 9113 §8.1: a stream
+ * both sides have ended is closed, and node:http2 forgets it). A client's RST_STREAM sent just after
+ * its request (Rapid Reset, CVE-2023-44487) then finds the stream still open and is counted by the
+ * session guard (`h2-session.ts`), even when the resource answered at once; a reset of a forgotten
+ * stream is invisible. One timer serves every stream ending in the same turn.
+ * Pinned by test/channels/http2-limits.test.ts.
+ */
+function endSoon(stream: ServerHttp2Stream): void {
+  if (ending.push(stream) === 1) setImmediate(endWaiting);
+}
+
+/** Options of {@link serveHttp2Stream}. */
+export interface Http2StreamOptions {
+  /** Whether the connection is TLS (`isSecure()`). */
+  secure: boolean;
+  /**
+   * The stream came through node:http2's compatibility layer (a user's own server with
+   * `Site.listener()`), which has already answered CONNECT and `Expect`. Default false.
+   */
+  compat?: boolean;
+}
+
+const ADDRESSES = Symbol('trellis.h2.addresses');
+type AddressedSession = { socket: SocketLike; [ADDRESSES]?: { client: Address; local: Address } };
+
+/**
+ * The response side of one stream. The head goes out with `respond()` when the Request sends it,
+ * ending the stream at once when no body can follow (HEAD, 204, 304, `Content-Length: 0`); node:http2
+ * sends the HEADERS and DATA frames of one turn in one write, so a small body leaves with its head,
+ * and the empty DATA frame that ends the stream follows a turn later ({@link endSoon}).
+ */
+class StreamSink implements ResponseSink {
+  readonly #stream: ServerHttp2Stream;
+  readonly #head: boolean;
+
+  constructor(stream: ServerHttp2Stream, head: boolean) {
+    this.#stream = stream;
+    this.#head = head;
+  }
+
+  writeHead(code: number, reason: string, headers: Array<[string, string]>): void {
+    this.writeHeadFlat(code, reason, headers.flat());
+  }
+
+  /** Sends `:status` and the fields (names in lower case, repeated fields as lists), never a connection field. */
+  writeHeadFlat(code: number, _reason: string, flat: string[]): void {
+    // HTTP/2 has no reason phrase and no interim final status (RFC 9113 §8.3.2).
+    if (code < 200 || code > 599) throw new RangeError(`HTTP/2 cannot send the status ${code}`);
+    const stream = this.#stream;
+    if (stream.destroyed || stream.closed || stream.headersSent) return;
+    const out: OutgoingHttpHeaders = { ':status': code };
+    let empty = this.#head || code === 204 || code === 304;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const key = headerKey(flat[i]!);
+      const value = flat[i + 1]!;
+      if (H2_CONNECTION_FIELDS.has(key)) continue;
+      if (key === 'content-length' && value === '0') empty = true;
+      const prev = out[key];
+      if (prev === undefined) out[key] = value;
+      else if (Array.isArray(prev)) prev.push(value);
+      else out[key] = [String(prev), value];
+    }
+    stream.respond(out, { endStream: empty });
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.#over()) return true;
+    return this.#stream.write(chunk);
+  }
+
+  end(chunk?: Buffer): void {
+    if (this.#over()) return;
+    if (chunk && chunk.length > 0) this.#stream.write(chunk);
+    endSoon(this.#stream);
+  }
+
+  endText(text: string): void {
+    if (this.#over()) return;
+    this.#stream.write(text, 'utf8');
+    endSoon(this.#stream);
+  }
+
+  onDrain(listener: () => void): void {
+    this.#stream.once('drain', listener);
+  }
+
+  abort(): void {
+    resetStream(this.#stream, H2_INTERNAL_ERROR);
+  }
+
+  /** No more body can go out: the stream ended (a bodyless head ends it too), was reset, or is gone. */
+  #over(): boolean {
+    const stream = this.#stream;
+    return stream.writableEnded || stream.closed || stream.destroyed;
+  }
+}
+
+/**
+ * An HTTP/2 request body: DATA from the stream fed into a {@link GatewayBody}, the stream paused
+ * while the resource has enough buffered. Nothing is read until the resource first asks (then a
+ * `100 Continue` goes out if the client is waiting for one, RFC 9110 §10.1.1). The stream's DATA
+ * bytes are counted where node:http2 pushes them, so the watchdog sees them whether or not the
+ * resource reads.
+ */
+function streamBody(stream: ServerHttp2Stream, expectContinue: boolean): { body: GatewayBody; progress: BodyProgress } {
+  let received = 0;
+  let complete = false;
+  const push = stream.push;
+  stream.push = function countedPush(this: ServerHttp2Stream, chunk: unknown, encoding?: BufferEncoding) {
+    if (chunk === null) complete = true;
+    else if (chunk instanceof Uint8Array) received += chunk.length;
+    return push.call(this, chunk, encoding);
+  };
+  let flowing = false;
+  const body = new GatewayBody(() => {
+    if (!flowing) {
+      flowing = true;
+      if (expectContinue && !complete && !stream.headersSent && !stream.closed && !stream.destroyed) {
+        stream.additionalHeaders({ ':status': 100 });
+      }
+      stream.on('data', (chunk: Buffer) => {
+        if (!body.feed(chunk)) stream.pause();
+      });
+      stream.once('end', () => body.close());
+    } else if (stream.isPaused()) {
+      stream.resume();
+    }
+  });
+  stream.once('close', () => {
+    if (!stream.readableEnded) body.destroy(new Error('The client reset the stream before the body ended.'));
+  });
+  const progress: BodyProgress = {
+    received: () => received,
+    held: () =>
+      stream.isPaused() ||
+      body.readableLength >= body.readableHighWaterMark ||
+      stream.readableLength >= stream.readableHighWaterMark,
+    over: () => complete || stream.destroyed,
+    cut: () => resetStream(stream, H2_CANCEL),
+  };
+  return { body, progress };
+}
+
+/**
+ * Serves one HTTP/2 request stream (`headers`, `rawHeaders` as node:http2 gives them with the
+ * 'stream' event) through `site`. The request carries the `:authority` as its one `Host` field (a
+ * `host` field is used only without one, RFC 9113 §8.3.1), and is refused as on every channel:
+ *
+ * | request                                              | answer |
+ * |------------------------------------------------------|--------|
+ * | the head checks of `checkRequestHead` (URI, fields, Host) | 414, 431, 400 |
+ * | CONNECT (no tunnels over HTTP/2)                     | 405 |
+ * | `Expect` other than `100-continue`                   | 417 |
+ *
+ * A client reset or a lost connection before the response is complete fails `notifyFinish()`; a
+ * response failing after its head resets the stream (INTERNAL_ERROR); a stalled body resets it
+ * (CANCEL, `body-watch.ts`). These resets are the server's own and never count as the client's
+ * Rapid Reset (`h2-session.ts`). Pinned by test/channels/http2-stream.test.ts,
+ * test/channels/http2-timeouts.test.ts and the channel matrix (test/helpers/matrix.ts).
+ */
+export function serveHttp2Stream(
+  site: Site,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[],
+  options: Http2StreamOptions,
+): void {
+  stream.on('error', ignoreError);
+  const session = stream.session as unknown as AddressedSession | undefined;
+  if (stream.destroyed || !session) return;
+  const addresses = (session[ADDRESSES] ??= socketAddresses(session.socket, null));
+  const method = headers[':method'] as string;
+  const authority = (headers[':authority'] ?? headers.host) as string | undefined;
+  const pairs: Array<[string, string]> = [];
+  const flat: string[] = [];
+  if (authority) {
+    pairs.push(['Host', authority]);
+    flat.push('Host', authority);
+  }
+  let contentLength: string | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.charCodeAt(0) === 58 /* ':' */ || (authority && name === 'host')) continue;
+    const value = rawHeaders[i + 1]!;
+    // node:http2 hands names in lower case (RFC 9113 §8.2.1).
+    if (name.length === 14 && name === 'content-length') contentLength = value;
+    pairs.push([name, value]);
+    flat.push(name, value);
+  }
+  const uri = (headers[':path'] as string | undefined) ?? authority ?? '';
+  const hasBody = !stream.endAfterHeaders;
+  const expect = options.compat ? undefined : headers.expect;
+  const expectContinue = expect !== undefined && expect.toLowerCase() === '100-continue';
+  const reading = hasBody ? streamBody(stream, expectContinue) : null;
+  const request = new Request({
+    method,
+    uri,
+    clientproto: 'HTTP/2',
+    headers: new RequestHeaders(pairs),
+    body: reading?.body ?? null,
+    client: addresses.client,
+    local: addresses.local,
+    secure: options.secure,
+    sink: new StreamSink(stream, method === 'HEAD'),
+    channel: 'h2',
+    contentLength: contentLength === undefined ? null : Number(contentLength),
+  });
+  const refusal =
+    checkRequestHead(uri, '2.0', flat, site.limits) ??
+    (method === 'CONNECT' && !options.compat ? CONNECT_REFUSED : null) ??
+    (expect !== undefined && !expectContinue ? EXPECT_REFUSED : null);
+  if (refusal) {
+    site.refuse(request, refusal.status, refusal.detail);
+    return;
+  }
+  if (reading) watchBody(reading.progress, site.limits);
+  site.handle(request);
+  // Most responses are complete by now; only one still being written needs to hear that the
+  // client left (events arrive after this synchronous turn, so none is missed). A reset closes the
+  // stream's writable side too, so only the Request knows whether its response was complete: once
+  // it is, connectionLost() does nothing.
+  if (!request.finished) stream.once('close', () => request.connectionLost(new Error('Connection lost')));
+}
