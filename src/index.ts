@@ -5,6 +5,7 @@ export { Request, NOT_DONE_YET, CACHED, encodePathSegment, splitPath, DEFAULT_RE
 export type { Address, ResponseSink, RequestInit, RequestLimits, ContentEncoder, SiteContext } from './request.js';
 export { Site, DEFAULT_LIMITS } from './site.js';
 export type { SiteOptions, SiteLimits } from './site.js';
+export { toNodeListener } from './channels/node-listener.js';
 export { HttpError } from './errors.js';
 export type { HttpErrorOptions } from './errors.js';
 export { RequestHeaders } from './http/headers.js';

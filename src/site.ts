@@ -1,7 +1,5 @@
 // The Site: the root resource plus everything around rendering (defaults headers, sessions, limits,
 // error pages, the access log). Every channel hands its Request to `site.handle()`.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { CLIENT_CLOSED_REQUEST, type AccessLog } from './access-log.js';
 import { HttpError } from './errors.js';
 import { assertHeader } from './http/headers.js';
@@ -12,7 +10,6 @@ import { Resource, UnsupportedMethod, getChildForRequest, type RenderResult } fr
 import { MemorySessionStore } from './session/memory-store.js';
 import type { SessionStore } from './session/session.js';
 import { VERSION } from './version.js';
-import { nodeRequestListener } from './channels/node-listener.js';
 
 /** Limits and timeouts (SECURITY.md, "Default limits"). Every channel reads the ones that apply to it. */
 export interface SiteLimits extends RequestLimits {
@@ -103,7 +100,7 @@ function forgetDate(): void {
  *
  * ```ts
  * const site = new Site(root, { accessLog: openAccessLog('-') });
- * http.createServer(site.listener()).listen(8080);   // or `trellis run site.ts`
+ * http.createServer(toNodeListener(site)).listen(8080);   // or `trellis run site.ts`
  * ```
  */
 export class Site implements SiteContext {
@@ -115,7 +112,6 @@ export class Site implements SiteContext {
   readonly limits: SiteLimits;
   readonly logError: (message: string) => void;
   #sessionStore: SessionStore | null;
-  #listener: ((req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void) | null = null;
 
   constructor(resource: Resource, options: SiteOptions = {}) {
     this.resource = resource;
@@ -134,12 +130,6 @@ export class Site implements SiteContext {
   get sessionStore(): SessionStore {
     this.#sessionStore ??= new MemorySessionStore();
     return this.#sessionStore;
-  }
-
-  /** A Node request listener serving this site, for `http.createServer(site.listener())` and friends. */
-  listener(): (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void {
-    this.#listener ??= nodeRequestListener(this, { secure: false });
-    return this.#listener;
   }
 
   #applyDefaultHeaders(request: Request): void {

@@ -5,6 +5,7 @@ import type { Request } from '../src/request.js';
 import { Resource } from '../src/resource.js';
 import { MemorySessionStore } from '../src/session/memory-store.js';
 import { Site } from '../src/site.js';
+import { toNodeListener } from '../src/channels/node-listener.js';
 import { VERSION } from '../src/version.js';
 import { dummyRequest, render } from './helpers/dummy.js';
 import { readFileSync } from 'node:fs';
@@ -185,7 +186,7 @@ test('a Site can be handed to node:http as a request listener', async () => {
   const { createServer } = await import('node:http');
   const root = new Resource();
   root.putChild('count', new Counter());
-  const server = createServer(new Site(root).listener());
+  const server = createServer(toNodeListener(new Site(root)));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const res = await fetch(`http://127.0.0.1:${port}/count`);

@@ -1,4 +1,4 @@
-// Node's request objects into the neutral Request when a user mounts `Site.listener()` on their own
+// Node's request objects into the neutral Request when a user mounts `toNodeListener(site)` on their own
 // server: node:http requests read here (with the checks Node's parser does not make and the body
 // stall watchdog), node:http2 compatibility requests handed on as the HTTP/2 streams they carry.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -77,6 +77,21 @@ export interface NodeListenerOptions {
   secure: boolean;
   /** The UNIX socket path, reported as the local address. */
   unixPath?: string | null;
+}
+
+/**
+ * A Node request listener that serves `site`, for mounting a Site in a server of your own:
+ *
+ * ```ts
+ * http.createServer(toNodeListener(site)).listen(8080);
+ * http2.createSecureServer({ key, cert, allowHTTP1: true }, toNodeListener(site));
+ * ```
+ *
+ * Trellis's own listeners (`trellis web`, `listen()`) do not go through it: they run Trellis's own
+ * HTTP/1.1 and HTTP/2 channels. Same as {@link nodeRequestListener} with `secure: false`.
+ */
+export function toNodeListener(site: Site): (req: NodeRequest, res: NodeResponse) => void {
+  return nodeRequestListener(site, { secure: false });
 }
 
 /**

@@ -1,5 +1,5 @@
 // HTTP/2 streams served on node:http2's core API (src/channels/http2/stream.ts): refusals through the
-// Site, the response head and how the stream ends, client resets, and Site.listener() on a user's
+// Site, the response head and how the stream ends, client resets, and toNodeListener(site) on a user's
 // own node:http2 server.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { NOT_DONE_YET, type Request } from '../../src/request.js';
 import { Resource } from '../../src/resource.js';
 import { Site } from '../../src/site.js';
+import { toNodeListener } from '../../src/channels/node-listener.js';
 import { h2Frame, H2, hpackLiteral, rawH2, withH2Server } from '../helpers/h2.js';
 import { needPeer } from '../helpers/peers.js';
 import { tempDir } from '../helpers/server.js';
@@ -274,14 +275,14 @@ test('HTTP/2: HEAD, 204, 304 and an empty 200 end the stream on the HEADERS fram
   });
 });
 
-test('Site.listener() serves HTTP/2 and HTTP/1.1 on a user\'s own node:http2 server', async (t) => {
+test('toNodeListener(site) serves HTTP/2 and HTTP/1.1 on a user\'s own node:http2 server', async (t) => {
   const openssl = needPeer(t, 'openssl');
   if (!openssl) return;
   const dir = tempDir();
   const tls = makeCertificate(openssl, dir.path);
   const site = new Site(root(), { logError: () => {} });
   const options = { key: readFileSync(tls.key), cert: readFileSync(tls.cert), allowHTTP1: true };
-  const server = createSecureServer(options, site.listener());
+  const server = createSecureServer(options, toNodeListener(site));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const ca = readFileSync(tls.cert);

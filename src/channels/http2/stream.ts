@@ -62,7 +62,7 @@ export interface Http2StreamOptions {
   secure: boolean;
   /**
    * The stream came through node:http2's compatibility layer (a user's own server with
-   * `Site.listener()`), which has already answered CONNECT and `Expect`. Default false.
+   * `toNodeListener(site)`), which has already answered CONNECT and `Expect`. Default false.
    */
   compat?: boolean;
 }
