@@ -1,7 +1,7 @@
 // The neutral Request: what every channel (HTTP/1.1, HTTP/2, FastCGI, SCGI, AJP, CGI) builds from its
 // wire format, and what every resource reads and writes. Nothing here knows which channel it is on.
 import { Readable } from 'node:stream';
-import type { Transform } from 'node:stream';
+import type { Duplex, Transform } from 'node:stream';
 import { HttpError } from './errors.js';
 import { RequestHeaders, assertHeader } from './http/headers.js';
 import { ResponseHeaders, headerKey } from './http/response-headers.js';
@@ -99,6 +99,22 @@ export interface RequestInit {
    * `uri`'s path.
    */
   postpath?: string[];
+  /** The raw connection of an Upgrade or CONNECT request (HTTP/1.1 only). Default none. */
+  upgrade?: UpgradeSocket | null;
+}
+
+/** The raw connection behind an Upgrade or CONNECT request. */
+export interface UpgradeSocket {
+  socket: Duplex;
+  /** Bytes the client sent after the request head (the first bytes of the new protocol). */
+  head: Buffer;
+  /** Marks the socket as taken: the Request's response will not be written to it. */
+  take(): void;
+}
+
+/** The raw connection of an Upgrade or CONNECT request (`request.upgrade`), or undefined for an ordinary one. */
+export function upgradeOf(request: Request): UpgradeSocket | undefined {
+  return request.upgrade ?? undefined;
 }
 
 /**
@@ -208,6 +224,11 @@ export class Request {
   disconnected = false;
   /** Set by the Site when the path could not be decoded. */
   readonly badPath: boolean;
+  /**
+   * The raw connection of an Upgrade or CONNECT request, for a resource to take (a WebSocket
+   * pass-through, a CONNECT tunnel); null for an ordinary request and on channels that have none.
+   */
+  readonly upgrade: UpgradeSocket | null;
 
   #sink: ResponseSink;
   #body: Readable | null;
@@ -249,6 +270,7 @@ export class Request {
     this.#client = init.client;
     this.#local = init.local;
     this.#secure = init.secure;
+    this.upgrade = init.upgrade ?? null;
 
     let target = init.uri;
     // Absolute-form (RFC 9112 §3.2.2) is served as local: the Host comes from the URI (SECURITY.md §6.1).

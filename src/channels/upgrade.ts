@@ -8,22 +8,6 @@ import { Request, type ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
 import { socketAddress } from './address.js';
 
-/** The raw connection behind an Upgrade or CONNECT request. */
-export interface UpgradeSocket {
-  socket: Duplex;
-  /** Bytes the client sent after the request head (the first bytes of the new protocol). */
-  head: Buffer;
-  /** Marks the socket as taken: the Request's response will not be written to it. */
-  take(): void;
-}
-
-const upgrades = new WeakMap<Request, UpgradeSocket>();
-
-/** The raw connection of an Upgrade or CONNECT request, or undefined for an ordinary request. */
-export function upgradeOf(request: Request): UpgradeSocket | undefined {
-  return upgrades.get(request);
-}
-
 /** A sink that writes an HTTP/1.1 response straight to `socket` and closes it afterwards. */
 function rawSink(socket: Duplex, taken: () => boolean): ResponseSink {
   return {
@@ -81,37 +65,16 @@ export function serveUpgrade(site: Site, head: UpgradeHead, socket: Socket, rest
     sink: rawSink(socket, () => taken),
     channel: 'http/1.1',
     contentLength: null,
-  });
-  upgrades.set(request, {
-    socket,
-    head: rest,
-    take: () => {
-      taken = true;
+    upgrade: {
+      socket,
+      head: rest,
+      take: () => {
+        taken = true;
+      },
     },
   });
   socket.once('close', () => {
     if (!taken) request.connectionLost(new Error('Connection lost'));
   });
   site.handle(request);
-}
-
-/**
- * Joins two raw sockets both ways (a CONNECT tunnel, a WebSocket after its 101): bytes flow with
- * backpressure until either side ends or fails, then both are destroyed and `onClose` runs once.
- */
-export function spliceSockets(a: Duplex, b: Duplex, onClose?: () => void): void {
-  let closed = false;
-  const closeBoth = () => {
-    a.destroy();
-    b.destroy();
-    if (closed) return;
-    closed = true;
-    onClose?.();
-  };
-  a.on('error', closeBoth);
-  b.on('error', closeBoth);
-  a.once('close', closeBoth);
-  b.once('close', closeBoth);
-  b.pipe(a);
-  a.pipe(b);
 }

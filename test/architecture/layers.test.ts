@@ -1,0 +1,71 @@
+// Dependencies point one way: http/ <- request <- resource <- resources <- site <- channels/ <- cli/.
+// A module imports only from its own layer or lower ones, type-only imports and lazy `import()` included.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+import { ROOT } from '../helpers/server.js';
+
+const SRC = join(ROOT, 'src');
+
+/** Layers from the bottom; a path matches the first pattern that fits it. */
+const LAYERS: Array<[string, RegExp]> = [
+  ['grammar', /^(http|internal)\/|^(errors|version|url-path|pages)\.ts$/],
+  ['sessions', /^session\//],
+  ['request', /^request\.ts$/],
+  ['resource', /^resource\.ts$/],
+  ['resources', /^(static|proxy|vhost|rewrite|encoding|util)\/|^data\.ts$/],
+  ['site', /^(site|access-log)\.ts$/],
+  ['channels', /^channels\//],
+  ['cli', /^cli\//],
+  ['entry', /^index\.ts$/],
+];
+
+function layerOf(path: string): number {
+  const i = LAYERS.findIndex(([, re]) => re.test(path));
+  assert.notEqual(i, -1, `src/${path} belongs to no layer: add it to LAYERS in test/architecture/layers.test.ts`);
+  return i;
+}
+
+function sources(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) sources(path, out);
+    else if (name.endsWith('.ts')) out.push(path);
+  }
+  return out;
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
+
+/** Every relative import of `file`, as paths under src/. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const found: string[] = [];
+  for (const m of text.matchAll(IMPORT)) {
+    const spec = m[1] ?? m[2]!;
+    if (!spec.startsWith('.')) continue;
+    found.push(relative(SRC, resolve(dirname(file), spec)).replace(/\.js$/, '.ts'));
+  }
+  return found;
+}
+
+test('src/ imports point down the layers: http/ <- request <- resource <- site <- channels/ <- cli/', () => {
+  const wrong: string[] = [];
+  for (const file of sources(SRC)) {
+    const from = relative(SRC, file);
+    const own = layerOf(from);
+    for (const to of importsOf(file)) {
+      const theirs = layerOf(to);
+      if (theirs > own) wrong.push(`src/${from} (${LAYERS[own]![0]}) imports src/${to} (${LAYERS[theirs]![0]})`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
+test('the layer check sees type-only and lazy imports', () => {
+  const sample = join(SRC, 'cli', 'root.ts');
+  const seen = importsOf(sample);
+  assert.ok(seen.includes('static/file.ts'), 'a lazy import(...) is seen');
+  assert.ok(seen.includes('cli/web-config.ts'), 'an `import type` is seen');
+});
