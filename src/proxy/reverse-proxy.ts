@@ -2,21 +2,26 @@
 // kept-alive connections, streaming both ways, with forwarding headers and Location rewriting.
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.js';
-import { hasControlChars } from '../http/syntax.js';
 import { Resource, type RenderResult } from '../resource.js';
-import { NOT_DONE_YET, encodePathSegment, type Request } from '../request.js';
+import { NOT_DONE_YET, type Request } from '../request.js';
 import { spliceSockets, upgradeOf } from '../channels/upgrade.js';
 import { BackendPool, CONNECT_TIMED_OUT, type BackendConnection, type Exchange, type ExchangeError, type ExchangeHandler } from './backend-client.js';
 import { backendTarget } from './backend-path.js';
-import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
+import {
+  backendRequestFields,
+  clientResponseFields,
+  requestHead,
+  rewriteLocation,
+  wantsWebSocket,
+  type Backend,
+  type ClientRequest,
+  type ForwardingOptions,
+  type PublicURL,
+} from './forwarding.js';
 import type { ResponseHead } from './response-parser.js';
 import { tcpPeer } from './trusted-proxies.js';
 
-/** One backend server. */
-export interface Backend {
-  host: string;
-  port: number;
-}
+export type { Backend } from './forwarding.js';
 
 /** Options of {@link ReverseProxyResource}. */
 export interface ReverseProxyOptions {
@@ -50,38 +55,25 @@ export interface ReverseProxyOptions {
   maxBodySize?: number;
 }
 
-/**
- * Request fields dropped from the client's before forwarding: those the proxy sets itself, `Proxy`
- * (httpoxy, SECURITY.md §2.4), and `X-Real-IP`, which backends take as the client's address and the
- * proxy does not vouch for.
- */
-const OWN_FIELDS: ReadonlySet<string> = new Set([
-  'host', 'content-length', 'expect',
-  'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port',
-  'proxy', 'x-real-ip',
-]);
-/** Name lengths of the response fields {@link ReverseProxyResource} looks at: hop-by-hop ones, Date, Server, (Content-)Location. */
-const HANDLED_LENGTHS: Uint8Array = (() => {
-  const lengths = new Uint8Array(64);
-  for (const name of [...HOP_BY_HOP, 'date', 'server', 'location', 'content-location']) lengths[name.length] = 1;
-  return lengths;
-})();
-/** Methods safe to send again after the keep-alive race (RFC 9110 §9.2.2). */
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
 class BadGateway extends HttpError {
   constructor(message: string, status = 502) {
     super(status, message, { expose: true, code: status === 504 ? 'GATEWAY_TIMEOUT' : 'BAD_GATEWAY' });
   }
 }
 
-function wantsWebSocket(request: Request): boolean {
-  const upgrade = request.getHeader('upgrade');
-  return request.method === 'GET' && upgrade !== undefined && upgrade.split(',').some((t) => t.trim().toLowerCase() === 'websocket');
-}
+/** Methods safe to send again after the keep-alive race (RFC 9110 §9.2.2). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-function bracket(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+/** The public URL pieces of `request`, computed only when read. */
+function publicURLOf(request: Request): PublicURL {
+  return {
+    get mount() {
+      return request.prePathURL().replace(/\/$/, '');
+    },
+    get origin() {
+      return request.origin();
+    },
+  };
 }
 
 /**
@@ -129,6 +121,7 @@ export class ReverseProxyResource extends Resource {
   readonly options: Readonly<ReverseProxyOptions>;
   /** The connection pool of each backend, in the order of `backends`. */
   readonly pools: readonly BackendPool[];
+  #forwarding: ForwardingOptions;
   #next = 0;
   #downUntil = new Map<Backend, number>();
 
@@ -140,6 +133,13 @@ export class ReverseProxyResource extends Resource {
     this.path = path.replace(/\/+$/, '');
     this.backends = [{ host, port }, ...(options.backends ?? [])];
     this.options = options;
+    this.#forwarding = {
+      basePath: this.path,
+      preserveHost: options.preserveHost ?? false,
+      xForwarded: options.xForwarded ?? true,
+      forwarded: options.forwarded ?? false,
+      forwardedPrefix: options.forwardedPrefix ?? true,
+    };
     const poolOptions = {
       maxSockets: options.maxSockets ?? 256,
       maxFreeSockets: options.maxFreeSockets ?? 64,
@@ -179,68 +179,25 @@ export class ReverseProxyResource extends Resource {
     return fallback;
   }
 
-  /** The header list sent to `backend` for `request`. */
+  /** The header list sent to `backend` for `request` (the policy of forwarding.ts). */
   backendHeaders(request: Request, backend: Backend, websocket: boolean): Array<[string, string]> {
-    const o = this.options;
-    const headers = stripHopByHop(request.requestHeaders.raw, { keepUpgrade: websocket, drop: OWN_FIELDS });
-    const publicHost = request.getHeader('host');
-    const host = o.preserveHost ? (publicHost ?? bracket(backend.host)) : backend.port === 80 ? bracket(backend.host) : `${bracket(backend.host)}:${backend.port}`;
-    const xff: string[] = [];
-    const out: Array<[string, string]> = [['Host', host]];
-    for (const pair of headers) {
-      const name = pair[0];
-      // CGI- and WSGI-style backends map `-` to `_`, so `Transfer_Encoding` would be read there as the
-      // real field: a name with `_` is dropped (SECURITY.md §2.3).
-      if (name.includes('_')) continue;
-      if (name.length === 15 && name.toLowerCase() === 'x-forwarded-for') xff.push(pair[1]);
-      else out.push(pair);
-    }
-    // Re-framed from the parsed request (SECURITY.md §3.1): one Content-Length, or chunked for a body
-    // of unknown length whatever the method (node:http would send a GET body unframed) and whatever
-    // carried it (an HTTP/2 body without content-length has no Transfer-Encoding to go by).
-    if (request.contentLength !== null) out.push(['Content-Length', String(request.contentLength)]);
-    else if (request.hasBody && !websocket) out.push(['Transfer-Encoding', 'chunked']);
     const peer = tcpPeer(request);
-    const peerIp = peer && peer.type !== 'UNIX' ? peer.host : null;
-    const proto = request.isSecure() ? 'https' : 'http';
-    if (o.xForwarded ?? true) {
-      if (peerIp) xff.push(peerIp);
-      if (xff.length) out.push(['X-Forwarded-For', xff.join(', ')]);
-      out.push(['X-Forwarded-Proto', proto]);
-      if (publicHost) out.push(['X-Forwarded-Host', publicHost]);
-      if ((o.forwardedPrefix ?? true) && this.path === '' && request.prepath.length) {
-        out.push(['X-Forwarded-Prefix', `/${request.prepath.map(encodePathSegment).join('/')}`]);
-      }
-    } else if (xff.length) {
-      out.push(['X-Forwarded-For', xff.join(', ')]);
-    }
-    if (o.forwarded) {
-      const node = peerIp ? (peerIp.includes(':') ? `"[${peerIp}]"` : peerIp) : 'unknown';
-      const element = `for=${node};proto=${proto}${publicHost ? `;host="${publicHost}"` : ''}`;
-      const prior = request.requestHeaders.getAll('forwarded');
-      out.push(['Forwarded', [...prior, element].join(', ')]);
-    }
-    return out;
+    const client: ClientRequest = {
+      method: request.method,
+      headers: request.requestHeaders.raw,
+      host: request.getHeader('host'),
+      contentLength: request.contentLength,
+      hasBody: request.hasBody,
+      peerIp: peer && peer.type !== 'UNIX' ? peer.host : null,
+      secure: request.isSecure(),
+      prepath: request.prepath,
+    };
+    return backendRequestFields(client, backend, this.#forwarding, websocket);
   }
 
   /** The public form of a `Location` value: a backend's origin becomes this resource's public URL. */
   rewriteLocation(value: string, request: Request): string {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      return value;
-    }
-    if (url.protocol !== 'http:') return value;
-    const port = url.port ? Number(url.port) : 80;
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    if (!this.backends.some((b) => b.host.toLowerCase() === host && b.port === port)) return value;
-    const tail = url.search + url.hash;
-    if (url.pathname === this.path || url.pathname.startsWith(`${this.path}/`)) {
-      const mount = request.prePathURL().replace(/\/$/, '');
-      return mount + url.pathname.slice(this.path.length) + tail;
-    }
-    return request.origin() + url.pathname + tail;
+    return rewriteLocation(value, this.backends, this.path, publicURLOf(request));
   }
 
   override render(request: Request): RenderResult {
@@ -249,7 +206,8 @@ export class ReverseProxyResource extends Resource {
       throw new HttpError(413, `The request body is larger than ${limit} bytes.`, { code: 'BODY_TOO_LARGE', close: true });
     }
     const up = upgradeOf(request);
-    const websocket = up !== undefined && (this.options.websocket ?? true) && wantsWebSocket(request);
+    const websocket =
+      up !== undefined && (this.options.websocket ?? true) && wantsWebSocket(request.method, request.getHeader('upgrade'));
     // Decided before any backend is asked: a path that would leave the base is the client's 400.
     const target = this.backendPath(request);
     this.#attempt(request, target, new Set(), websocket, limit);
@@ -283,7 +241,7 @@ export class ReverseProxyResource extends Resource {
     tried.add(backend);
     let head: string;
     try {
-      head = this.#requestHead(request, target, backend, websocket);
+      head = requestHead(request.method, target, this.backendHeaders(request, backend, websocket));
     } catch (err) {
       this.#fail(request, new BadGateway(`Could not build the backend request: ${(err as Error).message}`));
       return;
@@ -311,19 +269,6 @@ export class ReverseProxyResource extends Resource {
     };
     if (websocket) pool.acquireTunnel(ready);
     else pool.acquire(fresh, ready);
-  }
-
-  /** The request line and header fields sent to `backend`, CRLF CRLF included. */
-  #requestHead(request: Request, target: string, backend: Backend, websocket: boolean): string {
-    let head = `${request.method} ${target} HTTP/1.1\r\n`;
-    // Every value is checked for controls (SECURITY.md §6.7), all in one test of them joined.
-    let values = '';
-    for (const [name, value] of this.backendHeaders(request, backend, websocket)) {
-      head += `${name}: ${value}\r\n`;
-      values += value;
-    }
-    if (hasControlChars(values)) throw new TypeError('a forwarded field holds a control character');
-    return `${head}\r\n`;
   }
 
   #exchange(request: Request, conn: BackendConnection, head: string, attempt: { target: string; tried: Set<Backend>; websocket: boolean; limit: number; backend: Backend }): void {
@@ -463,36 +408,17 @@ export class ReverseProxyResource extends Resource {
   }
 
   /**
-   * Copies the backend's fields to the response: hop-by-hop ones and those named in `Connection`
-   * dropped (SECURITY.md §6.5), the Site's Date and Server replaced, Location rewritten (§6.6).
+   * Copies the backend's fields to the response as forwarding.ts decides: hop-by-hop ones dropped
+   * (SECURITY.md §6.5), the Site's Date and Server replaced, Location rewritten (§6.6).
    */
   #responseHeaders(request: Request, flat: readonly string[], connectionNames: boolean): void {
-    const listed = connectionNames ? connectionListed(flat) : null;
-    const rewrite = this.options.rewriteLocation ?? true;
-    let replacedDate = false;
-    let replacedServer = false;
-    for (let i = 0; i < flat.length; i += 2) {
-      const name = flat[i]!;
-      let value = flat[i + 1]!;
-      const n = name.length;
-      // Only names of these lengths can be hop-by-hop or need handling here; the rest pass as they are.
-      if (HANDLED_LENGTHS[n] === 1 || listed) {
-        const key = name.toLowerCase();
-        if (HOP_BY_HOP.has(key) || listed?.has(key)) continue;
-        // The Site's own Date and Server give way to the backend's (as Twisted does).
-        if (key === 'date' && !replacedDate) {
-          replacedDate = true;
-          request.removeResponseHeader(key);
-        } else if (key === 'server' && !replacedServer) {
-          replacedServer = true;
-          request.removeResponseHeader(key);
-        } else if (rewrite && (key === 'location' || key === 'content-location')) {
-          value = this.rewriteLocation(value, request);
-          if (hasControlChars(value)) continue;
-        }
-      }
-      request.addHeader(name, value);
-    }
+    const location = (this.options.rewriteLocation ?? true) ? (value: string) => this.rewriteLocation(value, request) : null;
+    const out = clientResponseFields(flat, connectionNames, location);
+    // The Site's own Date and Server give way to the backend's (as Twisted does).
+    if (out.date) request.removeResponseHeader('date');
+    if (out.server) request.removeResponseHeader('server');
+    const fields = out.fields;
+    for (let i = 0; i < fields.length; i += 2) request.addHeader(fields[i]!, fields[i + 1]!);
   }
 
   /**
