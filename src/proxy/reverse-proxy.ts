@@ -5,8 +5,15 @@ import { HttpError } from '../errors.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { spliceSockets, upgradeOf } from '../channels/upgrade.js';
-import { BackendPool, CONNECT_TIMED_OUT, type BackendConnection, type Exchange, type ExchangeError, type ExchangeHandler } from './backend-client.js';
+import {
+  BackendPool,
+  type BackendConnection,
+  type Exchange,
+  type ExchangeError,
+  type ExchangeHandler,
+} from './backend-client.js';
 import { backendTarget } from './backend-path.js';
+import { ProxyError, exchangeFailure, failProxied } from './proxy-error.js';
 import {
   backendRequestFields,
   clientResponseFields,
@@ -53,12 +60,6 @@ export interface ReverseProxyOptions {
   idleTimeout?: number;
   /** Largest request body forwarded; past it 413. Default: the Site's `maxBodySize` (10 MiB). */
   maxBodySize?: number;
-}
-
-class BadGateway extends HttpError {
-  constructor(message: string, status = 502) {
-    super(status, message, { expose: true, code: status === 504 ? 'GATEWAY_TIMEOUT' : 'BAD_GATEWAY' });
-  }
 }
 
 /** Methods safe to send again after the keep-alive race (RFC 9110 §9.2.2). */
@@ -214,17 +215,6 @@ export class ReverseProxyResource extends Resource {
     return NOT_DONE_YET;
   }
 
-  #fail(request: Request, error: HttpError): void {
-    if (request.finished || request.disconnected) return;
-    if (request.startedWriting) {
-      request.abortConnection();
-      return;
-    }
-    const site = request.site;
-    if (site) site.processingFailed(request, error);
-    else request.abortConnection();
-  }
-
   #attempt(
     request: Request,
     target: string,
@@ -235,7 +225,7 @@ export class ReverseProxyResource extends Resource {
   ): void {
     const backend = this.#pick(tried);
     if (!backend) {
-      this.#fail(request, new BadGateway('No backend could be reached.'));
+      failProxied(request, new ProxyError('NO_BACKEND', 'No backend could be reached.'));
       return;
     }
     tried.add(backend);
@@ -243,7 +233,8 @@ export class ReverseProxyResource extends Resource {
     try {
       head = requestHead(request.method, target, this.backendHeaders(request, backend, websocket));
     } catch (err) {
-      this.#fail(request, new BadGateway(`Could not build the backend request: ${(err as Error).message}`));
+      const message = `Could not build the backend request: ${(err as Error).message}`;
+      failProxied(request, new ProxyError('BAD_FORWARDED_REQUEST', message));
       return;
     }
     const pool = this.pools[this.backends.indexOf(backend)]!;
@@ -257,8 +248,7 @@ export class ReverseProxyResource extends Resource {
         }
         // As nginx's proxy_connect_timeout: a backend that never accepts is a timeout (504), one that
         // refuses is a bad gateway (502).
-        if (error!.message === CONNECT_TIMED_OUT) this.#fail(request, new BadGateway('The backend did not accept a connection in time.', 504));
-        else this.#fail(request, new BadGateway(`Could not connect to the backend (${error!.message}).`));
+        failProxied(request, exchangeFailure(error!, 'backend'));
         return;
       }
       if (request.disconnected || request.finished) {
@@ -303,8 +293,8 @@ export class ReverseProxyResource extends Resource {
           this.#responseHeaders(request, res.headers, res.connectionNames);
         } catch (err) {
           exchange.abort();
-          request.resetResponse();
-          this.#fail(request, new BadGateway(`The backend sent an invalid response: ${(err as Error).message}`));
+          const message = `The backend sent an invalid response: ${(err as Error).message}`;
+          failProxied(request, new ProxyError('BAD_RESPONSE', message));
         }
       },
       onBody: (chunk) => {
@@ -353,14 +343,7 @@ export class ReverseProxyResource extends Resource {
           this.#attempt(request, attempt.target, attempt.tried, websocket, limit, true);
           return;
         }
-        if (request.startedWriting) {
-          request.abortConnection();
-          return;
-        }
-        request.resetResponse();
-        if (error.stage === 'timeout') this.#fail(request, new BadGateway('The backend did not answer in time.', 504));
-        else if (error.stage === 'protocol') this.#fail(request, new BadGateway(`The backend sent an invalid response: ${error.message}.`));
-        else this.#fail(request, new BadGateway(`The backend connection failed (${error.message}).`));
+        failProxied(request, exchangeFailure(error, 'backend'));
       },
     };
     const exchange = conn.start(head, handler, { head: method === 'HEAD', upgrade: websocket, timeout: this.options.timeout ?? 60_000 });
@@ -388,11 +371,8 @@ export class ReverseProxyResource extends Resource {
       if (size > limit) {
         body.destroy();
         exchange.abort();
-        if (!request.startedWriting) {
-          request.closeConnection();
-          request.resetResponse();
-          this.#fail(request, new HttpError(413, `The request body is larger than ${limit} bytes.`, { code: 'BODY_TOO_LARGE', close: true }));
-        }
+        const message = `The request body is larger than ${limit} bytes.`;
+        failProxied(request, new HttpError(413, message, { code: 'BODY_TOO_LARGE', close: true }));
         return;
       }
       if (!(chunked ? exchange.writeChunk(chunk) : exchange.write(chunk))) {
