@@ -18,8 +18,12 @@ export interface BackendPoolOptions {
 
 /** Why an exchange failed; `stage` says how far it got, which decides between retry, 502 and 504. */
 export interface ExchangeError {
-  /** `connect`: no connection; `stale`: a reused connection failed before any byte of an answer; `timeout`: silence past the deadline; `protocol`: a malformed answer; `closed`: the connection broke. */
-  stage: 'connect' | 'stale' | 'timeout' | 'protocol' | 'closed';
+  /**
+   * `request`: the request could not be written as it is; `connect`: no connection; `stale`: a reused
+   * connection failed before any byte of an answer; `timeout`: silence past the deadline; `protocol`:
+   * a malformed answer; `closed`: the connection broke.
+   */
+  stage: 'request' | 'connect' | 'stale' | 'timeout' | 'protocol' | 'closed';
   /** What happened, as a stable code (proxy-error.ts); the message is for people. */
   code: ProxyErrorCode;
   /** Whether any part of the response head or body was already reported. */

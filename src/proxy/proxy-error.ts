@@ -87,6 +87,7 @@ export function exchangeFailure(error: ExchangeError, upstream: 'backend' | 'ori
     return new ProxyError(code, `The ${upstream} did not accept a connection in time.`);
   }
   if (code === 'BACKEND_TIMEOUT') return new ProxyError(code, `The ${upstream} did not answer in time.`);
+  if (error.stage === 'request') return new ProxyError(code, `Could not build the ${upstream} request: ${message}`);
   if (error.stage === 'protocol') return new ProxyError(code, `The ${upstream} sent an invalid response: ${message}.`);
   if (error.stage === 'connect') return new ProxyError(code, `Could not connect to the ${upstream} (${message}).`);
   return new ProxyError(code, `The ${upstream} connection failed (${message}).`);

@@ -14,6 +14,7 @@ import {
 } from './backend-client.js';
 import { backendTarget } from './backend-path.js';
 import { ProxyError, exchangeFailure, failProxied } from './proxy-error.js';
+import { BackendRotation, IDEMPOTENT, sendWithRetry, type AttemptHandler, type Transport } from './retry.js';
 import {
   backendRequestFields,
   clientResponseFields,
@@ -62,9 +63,6 @@ export interface ReverseProxyOptions {
   maxBodySize?: number;
 }
 
-/** Methods safe to send again after the keep-alive race (RFC 9110 §9.2.2). */
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
 /** The public URL pieces of `request`, computed only when read. */
 function publicURLOf(request: Request): PublicURL {
   return {
@@ -107,7 +105,10 @@ function publicURLOf(request: Request): PublicURL {
  *   `connectTimeout`. No answer within `timeout`: 504.
  * - A client that goes away aborts the backend request; its connection is not reused.
  *
- * Pinned by test/proxy/reverse-proxy.test.ts, backend-client.test.ts and response-parser.test.ts.
+ * The policy is pure and lives apart: which fields go where in forwarding.ts, failover and the
+ * keep-alive retry in retry.ts (wrapped around this resource's transport), the error codes in
+ * proxy-error.ts. Pinned by test/proxy/reverse-proxy.test.ts, forwarding.test.ts, retry.test.ts,
+ * proxy-error.test.ts, backend-client.test.ts and response-parser.test.ts.
  *
  * ```ts
  * root.putChild('app', new ReverseProxyResource('127.0.0.1', 8080, '/', { preserveHost: true }));
@@ -123,8 +124,7 @@ export class ReverseProxyResource extends Resource {
   /** The connection pool of each backend, in the order of `backends`. */
   readonly pools: readonly BackendPool[];
   #forwarding: ForwardingOptions;
-  #next = 0;
-  #downUntil = new Map<Backend, number>();
+  #rotation: BackendRotation;
 
   constructor(host: string, port: number, path = '', options: ReverseProxyOptions = {}) {
     super();
@@ -147,6 +147,8 @@ export class ReverseProxyResource extends Resource {
       connectTimeout: options.connectTimeout ?? 5_000,
       idleTimeout: options.idleTimeout ?? 30_000,
     };
+    const retryAfter = options.retryAfter;
+    this.#rotation = new BackendRotation(this.backends, retryAfter === undefined ? {} : { retryAfter });
     this.pools = this.backends.map((b) => new BackendPool(b.host, b.port, poolOptions));
   }
 
@@ -161,23 +163,6 @@ export class ReverseProxyResource extends Resource {
    */
   backendPath(request: Request): string {
     return backendTarget(this.path, request.postpath, request.queryString);
-  }
-
-  #pick(skip: ReadonlySet<Backend>): Backend | null {
-    const n = this.backends.length;
-    const now = Date.now();
-    let fallback: Backend | null = null;
-    for (let i = 0; i < n; i++) {
-      const b = this.backends[(this.#next + i) % n]!;
-      if (skip.has(b)) continue;
-      if ((this.#downUntil.get(b) ?? 0) > now) {
-        fallback ??= b;
-        continue;
-      }
-      this.#next = (this.#next + i + 1) % n;
-      return b;
-    }
-    return fallback;
   }
 
   /** The header list sent to `backend` for `request` (the policy of forwarding.ts). */
@@ -211,77 +196,85 @@ export class ReverseProxyResource extends Resource {
       up !== undefined && (this.options.websocket ?? true) && wantsWebSocket(request.method, request.getHeader('upgrade'));
     // Decided before any backend is asked: a path that would leave the base is the client's 400.
     const target = this.backendPath(request);
-    this.#attempt(request, target, new Set(), websocket, limit);
+    const handler = this.#receiver(request, websocket, limit);
+    const resendable = IDEMPOTENT.has(request.method) && (websocket || !request.hasBody);
+    const transport: Transport = (backend, fresh, h) => this.#send(request, target, websocket, backend, fresh, h);
+    sendWithRetry(this.#rotation, transport, handler, { resendable });
     return NOT_DONE_YET;
   }
 
-  #attempt(
+  /**
+   * The transport: sends the request once to `backend` over its pool (a new connection when `fresh`,
+   * a tunnel-ready one for a WebSocket) and reports to `handler`.
+   */
+  #send(
     request: Request,
     target: string,
-    tried: Set<Backend>,
     websocket: boolean,
-    limit: number,
-    fresh = false,
+    backend: Backend,
+    fresh: boolean,
+    handler: AttemptHandler,
   ): void {
-    const backend = this.#pick(tried);
-    if (!backend) {
-      failProxied(request, new ProxyError('NO_BACKEND', 'No backend could be reached.'));
-      return;
-    }
-    tried.add(backend);
     let head: string;
     try {
       head = requestHead(request.method, target, this.backendHeaders(request, backend, websocket));
     } catch (err) {
-      const message = `Could not build the backend request: ${(err as Error).message}`;
-      failProxied(request, new ProxyError('BAD_FORWARDED_REQUEST', message));
+      const message = (err as Error).message;
+      handler.onError({ stage: 'request', code: 'BAD_FORWARDED_REQUEST', responded: false, message });
       return;
     }
     const pool = this.pools[this.backends.indexOf(backend)]!;
     const ready = (conn: BackendConnection | null, error: ExchangeError | null) => {
       if (!conn) {
-        if (request.disconnected || request.finished) return;
-        this.#downUntil.set(backend, Date.now() + (this.options.retryAfter ?? 5_000));
-        if (tried.size < this.backends.length) {
-          this.#attempt(request, target, tried, websocket, limit);
-          return;
-        }
-        // As nginx's proxy_connect_timeout: a backend that never accepts is a timeout (504), one that
-        // refuses is a bad gateway (502).
-        failProxied(request, exchangeFailure(error!, 'backend'));
+        handler.onError(error!);
         return;
       }
-      if (request.disconnected || request.finished) {
+      if (!handler.wanted()) {
         pool.release(conn);
         return;
       }
-      this.#exchange(request, conn, head, { target, tried, websocket, limit, backend });
+      const timeout = this.options.timeout ?? 60_000;
+      handler.onStart(conn.start(head, handler, { head: request.method === 'HEAD', upgrade: websocket, timeout }));
     };
     if (websocket) pool.acquireTunnel(ready);
     else pool.acquire(fresh, ready);
   }
 
-  #exchange(request: Request, conn: BackendConnection, head: string, attempt: { target: string; tried: Set<Backend>; websocket: boolean; limit: number; backend: Backend }): void {
-    const { websocket, limit } = attempt;
+  /** The receiver of the backend's answer: it relays it to the client (or splices a WebSocket). */
+  #receiver(request: Request, websocket: boolean, limit: number): AttemptHandler {
     const hasBody = !websocket && request.hasBody;
-    let bodyStarted = false;
+    // The exchange the request went out on (the last one, after a retry).
+    let exchange: Exchange | null = null;
     // The first body piece waits until the end of its read: if the whole response came in one
     // read it goes out with its head in one write (Request.writeWhole).
     let held: Buffer | null = null;
     // The 101 head is kept for the splice: its fields go to the client as the backend sent them.
     let status101: ResponseHead | null = null;
-    const method = request.method;
     // Body pieces are views into the client's shared read buffer: what goes on is a copy.
     const send = (chunk: Buffer) => {
       if (!request.write(Buffer.from(chunk))) {
-        exchange.pause();
-        void request.drain().then(() => exchange.resume());
+        const ex = exchange!;
+        ex.pause();
+        void request.drain().then(() => ex.resume());
       }
     };
-    const handler: ExchangeHandler = {
+    return {
+      wanted: () => !request.disconnected && !request.finished,
+      onStart: (started) => {
+        const first = exchange === null;
+        exchange = started;
+        if (first) {
+          request.whenDone((r) => {
+            if (r.disconnected) exchange!.abort();
+          });
+        }
+        if (!hasBody) return;
+        started.startBody();
+        this.#pumpBody(request, started, limit);
+      },
       onHead: (res) => {
         if (request.disconnected || request.finished) {
-          exchange.abort();
+          exchange!.abort();
           return;
         }
         if (res.status === 101) {
@@ -292,7 +285,7 @@ export class ReverseProxyResource extends Resource {
           request.setResponseCode(res.status, res.reason || undefined);
           this.#responseHeaders(request, res.headers, res.connectionNames);
         } catch (err) {
-          exchange.abort();
+          exchange!.abort();
           const message = `The backend sent an invalid response: ${(err as Error).message}`;
           failProxied(request, new ProxyError('BAD_RESPONSE', message));
         }
@@ -336,24 +329,9 @@ export class ReverseProxyResource extends Resource {
       },
       onError: (error) => {
         held = null;
-        if (request.disconnected || request.finished) return;
-        if (error.stage === 'stale' && !bodyStarted && IDEMPOTENT.has(method)) {
-          // The keep-alive race: the backend closed the idle connection as the request went out.
-          attempt.tried.delete(attempt.backend);
-          this.#attempt(request, attempt.target, attempt.tried, websocket, limit, true);
-          return;
-        }
         failProxied(request, exchangeFailure(error, 'backend'));
       },
     };
-    const exchange = conn.start(head, handler, { head: method === 'HEAD', upgrade: websocket, timeout: this.options.timeout ?? 60_000 });
-    request.whenDone((r) => {
-      if (r.disconnected) exchange.abort();
-    });
-    if (!hasBody) return;
-    exchange.startBody();
-    bodyStarted = true;
-    this.#pumpBody(request, exchange, limit);
   }
 
   #pumpBody(request: Request, exchange: Exchange, limit: number): void {
