@@ -1,7 +1,8 @@
 // A lean HTTP/1.1 client for the reverse proxy: one pool of kept-alive TCP connections per backend,
 // each request written as one head followed by its streamed body, each response read by ResponseParser.
 import { connect, type Socket } from 'node:net';
-import { ResponseParser, type ResponseEvents, type ResponseHead } from './response-parser.js';
+import type { ProxyErrorCode } from './proxy-error.js';
+import { ResponseParser, type ResponseEvents, type ResponseFault, type ResponseHead } from './response-parser.js';
 
 /** Options of {@link BackendPool}. */
 export interface BackendPoolOptions {
@@ -15,13 +16,16 @@ export interface BackendPoolOptions {
   idleTimeout?: number;
 }
 
-/** The `message` of a connect-stage error when the backend did not accept within `connectTimeout`. */
-export const CONNECT_TIMED_OUT = 'ECONNECTTIMEOUT';
-
 /** Why an exchange failed; `stage` says how far it got, which decides between retry, 502 and 504. */
 export interface ExchangeError {
-  /** `connect`: no connection; `stale`: a reused connection failed before any byte of an answer; `timeout`: silence past the deadline; `protocol`: a malformed answer; `closed`: the connection broke. */
-  stage: 'connect' | 'stale' | 'timeout' | 'protocol' | 'closed';
+  /**
+   * `request`: the request could not be written as it is; `connect`: no connection; `stale`: a reused
+   * connection failed before any byte of an answer; `timeout`: silence past the deadline; `protocol`:
+   * a malformed answer; `closed`: the connection broke.
+   */
+  stage: 'request' | 'connect' | 'stale' | 'timeout' | 'protocol' | 'closed';
+  /** What happened, as a stable code (proxy-error.ts); the message is for people. */
+  code: ProxyErrorCode;
   /** Whether any part of the response head or body was already reported. */
   responded: boolean;
   message: string;
@@ -297,8 +301,8 @@ export class BackendConnection implements ResponseEvents {
     ex.handler.onUpgrade(socket, rest);
   }
 
-  onError(reason: string): void {
-    this.#fail({ stage: 'protocol', responded: this.exchange?.responded ?? false, message: reason });
+  onError(reason: string, code: ResponseFault): void {
+    this.#fail({ stage: 'protocol', code, responded: this.exchange?.responded ?? false, message: reason });
     this.socket.destroy();
   }
 
@@ -341,7 +345,8 @@ export class BackendConnection implements ResponseEvents {
     }
     // Silence while the receiver holds reading back is the client's, not the backend's.
     if (ex.paused) return;
-    this.#fail({ stage: 'timeout', responded: ex.responded, message: 'the backend did not answer in time' });
+    const message = 'the backend did not answer in time';
+    this.#fail({ stage: 'timeout', code: 'BACKEND_TIMEOUT', responded: ex.responded, message });
     this.socket.destroy();
   }
 
@@ -352,10 +357,12 @@ export class BackendConnection implements ResponseEvents {
     }
     if (!this.exchange) return;
     if (!this.parser.received && this.exchange.reused && !this.exchange.responded) {
-      this.#fail({ stage: 'stale', responded: false, message: err?.code ?? 'the kept-alive connection was closed' });
+      const message = err?.code ?? 'the kept-alive connection was closed';
+      this.#fail({ stage: 'stale', code: 'BACKEND_RESET', responded: false, message });
       return;
     }
-    this.#fail({ stage: 'closed', responded: this.exchange.responded, message: err?.code ?? err?.message ?? 'the backend closed the connection' });
+    const message = err?.code ?? err?.message ?? 'the backend closed the connection';
+    this.#fail({ stage: 'closed', code: 'BACKEND_RESET', responded: this.exchange.responded, message });
   }
 
   #fail(error: ExchangeError): void {
@@ -375,6 +382,14 @@ export class BackendConnection implements ResponseEvents {
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 type Waiter = (conn: BackendConnection | null, error: ExchangeError | null) => void;
+
+/** What a request waiting for a connection gets when the pool closes. */
+const CLOSING: ExchangeError = {
+  stage: 'connect',
+  code: 'PROXY_CLOSING',
+  responded: false,
+  message: 'the proxy is closing',
+};
 
 /**
  * The connections to one backend. Idle ones are reused last-in first-out and closed after
@@ -448,7 +463,7 @@ export class BackendPool {
     for (const conn of this.#idle.splice(0)) conn.destroy();
     if (this.#idleSweep) clearInterval(this.#idleSweep);
     this.#idleSweep = null;
-    for (const w of this.#waiters.splice(0)) w(null, { stage: 'connect', responded: false, message: 'the proxy is closing' });
+    for (const w of this.#waiters.splice(0)) w(null, CLOSING);
   }
 
   #connect(ready: Waiter, streaming = false): void {
@@ -466,10 +481,10 @@ export class BackendPool {
     const socket = streaming ? connect({ host: this.host, port: this.port }) : connect({ host: this.host, port: this.port, onread });
     const conn = new BackendConnection(this, socket, streaming);
     socket.setTimeout(this.#connectTimeout);
-    const fail = (message: string) => {
+    const fail = (code: ProxyErrorCode, message: string) => {
       socket.removeListener('connect', onConnect);
       socket.destroy();
-      ready(null, { stage: 'connect', responded: false, message });
+      ready(null, { stage: 'connect', code, responded: false, message });
     };
     const onConnect = () => {
       socket.removeListener('error', onError);
@@ -477,8 +492,10 @@ export class BackendPool {
       socket.setTimeout(0);
       ready(conn, null);
     };
-    const onError = (err: NodeJS.ErrnoException) => fail(err.code ?? err.message);
-    const onTimeout = () => fail(CONNECT_TIMED_OUT);
+    const onError = (err: NodeJS.ErrnoException) => {
+      fail(err.code === 'ECONNREFUSED' ? 'BACKEND_CONNECT_REFUSED' : 'BACKEND_CONNECT_FAILED', err.code ?? err.message);
+    };
+    const onTimeout = () => fail('BACKEND_CONNECT_TIMEOUT', 'the backend did not accept a connection in time');
     socket.once('connect', onConnect);
     socket.prependOnceListener('error', onError);
     socket.prependOnceListener('timeout', onTimeout);
@@ -507,7 +524,7 @@ export class BackendPool {
     if (i !== -1) this.#idle.splice(i, 1);
     const waiter = this.#waiters.shift();
     if (waiter) {
-      if (this.#closed) waiter(null, { stage: 'connect', responded: false, message: 'the proxy is closing' });
+      if (this.#closed) waiter(null, CLOSING);
       else this.#connect(waiter);
     }
   }

@@ -7,8 +7,9 @@ import { hasControlChars, splitAuthority } from '../http/syntax.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, upgradeOf, type Request } from '../request.js';
 import { spliceSockets } from '../util/splice.js';
-import { BackendPool, CONNECT_TIMED_OUT, type BackendConnection, type ExchangeHandler } from './backend-client.js';
+import { BackendPool, type BackendConnection, type ExchangeHandler } from './backend-client.js';
 import { stripHopByHop } from './hop-by-hop.js';
+import { exchangeFailure, failProxied } from './proxy-error.js';
 import { TrustedProxies as CidrList, tcpPeer } from './trusted-proxies.js';
 
 /**
@@ -156,26 +157,21 @@ export class ForwardProxyResource extends Resource {
       head += `${name}: ${value}\r\n`;
     }
     head += '\r\n';
-    const fail = (status: number, message: string) => {
-      if (request.finished || request.disconnected) return;
-      if (request.startedWriting) request.abortConnection();
-      else request.site?.processingFailed(request, new HttpError(status, message, { expose: true, code: status === 504 ? 'ORIGIN_TIMEOUT' : 'ORIGIN_FAILED' }));
-    };
     const pool = this.#pool(address, port);
     pool.acquire(false, (conn, error) => {
       if (!conn) {
-        fail(error!.message === CONNECT_TIMED_OUT ? 504 : 502, `The origin could not be reached (${error!.message}).`);
+        failProxied(request, exchangeFailure(error!, 'origin'));
         return;
       }
       if (request.disconnected || request.finished) {
         pool.release(conn);
         return;
       }
-      this.#exchange(request, conn, head, chunked, fail);
+      this.#exchange(request, conn, head, chunked);
     });
   }
 
-  #exchange(request: Request, conn: BackendConnection, head: string, chunked: boolean, fail: (status: number, message: string) => void): void {
+  #exchange(request: Request, conn: BackendConnection, head: string, chunked: boolean): void {
     const handler: ExchangeHandler = {
       onHead: (res) => {
         if (request.disconnected) {
@@ -202,16 +198,7 @@ export class ForwardProxyResource extends Resource {
         if (!request.disconnected && !request.finished) request.finish();
       },
       onUpgrade: (socket) => socket.destroy(),
-      onError: (error) => {
-        if (request.startedWriting) {
-          if (!request.finished && !request.disconnected) request.abortConnection();
-          return;
-        }
-        request.resetResponse();
-        if (error.stage === 'timeout') fail(504, 'The origin did not answer in time.');
-        else if (error.stage === 'protocol') fail(502, `The origin sent an invalid response: ${error.message}.`);
-        else fail(502, `The origin could not be reached (${error.message}).`);
-      },
+      onError: (error) => failProxied(request, exchangeFailure(error, 'origin')),
     };
     const exchange = conn.start(head, handler, { head: request.method === 'HEAD', upgrade: false, timeout: this.timeout });
     request.whenDone((r) => {

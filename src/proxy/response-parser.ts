@@ -4,6 +4,7 @@ import { ChunkedDecoder } from '../http/chunked.js';
 import { newFieldScan, scanFields, ScanFault, type FieldScan } from '../http/field-scanner.js';
 import { FramingFault, persists } from '../http/framing.js';
 import { FIELD_VALUE } from '../http/syntax.js';
+import type { ProxyErrorCode } from './proxy-error.js';
 
 /** Largest response head (status line and header fields), like the CGI rule of SECURITY.md §2.6. */
 export const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
@@ -43,7 +44,20 @@ export interface ResponseEvents {
   /** After a 101 head: the bytes that followed it, the first of the new protocol. */
   onUpgrade(rest: Buffer): void;
   /** The response is malformed or was cut short; nothing more is reported. */
-  onError(reason: string): void;
+  onError(reason: string, code: ResponseFault): void;
+}
+
+/** Why a response was refused: malformed, over the head limits, or cut short by the connection closing. */
+export type ResponseFault = Extract<ProxyErrorCode, 'BAD_RESPONSE' | 'RESPONSE_TOO_LARGE' | 'BACKEND_RESET'>;
+
+/** Why a head was refused. */
+interface HeadFault {
+  reason: string;
+  code: ResponseFault;
+}
+
+function malformed(reason: string): HeadFault {
+  return { reason, code: 'BAD_RESPONSE' };
 }
 
 /** The empty line that ends a head. */
@@ -122,7 +136,9 @@ const enum State {
 
 /**
  * Parses one response at a time from a backend connection. Everything the backend could get wrong
- * ends in `onError` with a reason, never in a throw (SECURITY.md §2.6, §3.1):
+ * ends in `onError` with a reason and a code, never in a throw (SECURITY.md §2.6, §3.1): the code is
+ * `RESPONSE_TOO_LARGE` past the head limits, `BACKEND_RESET` when the connection closes early,
+ * `BAD_RESPONSE` otherwise (proxy-error.ts).
  *
  * | input                                              | outcome                       |
  * |----------------------------------------------------|-------------------------------|
@@ -264,13 +280,15 @@ export class ResponseParser {
       return;
     }
     if (s === State.Idle || s === State.Done || s === State.Failed || s === State.Upgraded) return;
-    this.#fail(s === State.Head ? (this.received ? 'the connection closed inside the response head' : 'the connection closed before a response') : 'the connection closed inside the response body');
+    const where =
+      s !== State.Head ? 'inside the response body' : this.received ? 'inside the response head' : 'before a response';
+    this.#fail(`the connection closed ${where}`, 'BACKEND_RESET');
   }
 
-  #fail(reason: string): number {
+  #fail(reason: string, code: ResponseFault = 'BAD_RESPONSE'): number {
     this.#state = State.Failed;
     this.#pending = null;
-    this.#events.onError(reason);
+    this.#events.onError(reason, code);
     return Number.MAX_SAFE_INTEGER;
   }
 
@@ -291,14 +309,16 @@ export class ResponseParser {
     const start = this.#pending ? 0 : at;
     const end = buf.indexOf(HEAD_END, searchFrom);
     if (end === -1 || end + 4 - start > MAX_RESPONSE_HEAD_BYTES) {
-      if (buf.length - start > MAX_RESPONSE_HEAD_BYTES) return this.#fail('the response head is too large');
+      if (buf.length - start > MAX_RESPONSE_HEAD_BYTES) {
+        return this.#fail('the response head is too large', 'RESPONSE_TOO_LARGE');
+      }
       this.#pending = start === 0 && buf !== data ? buf : Buffer.from(buf.subarray(start));
       return data.length;
     }
     this.#pending = null;
     const next = end + 4 + base;
-    const error = this.#parseHead(buf, start, end);
-    if (error) return this.#fail(error);
+    const fault = this.#parseHead(buf, start, end);
+    if (fault) return this.#fail(fault.reason, fault.code);
     if (this.#state === State.Upgraded) {
       this.#events.onUpgrade(data.subarray(next));
       return data.length;
@@ -315,15 +335,20 @@ export class ResponseParser {
   /**
    * Parses the head at `buf[start..)` that ends with the empty line at `end` (its first CR): the
    * status line here, the field lines by the shared scanner (src/http/field-scanner.ts), the framing
-   * by the shared table (src/http/framing.ts). Reports it and sets the body state; returns an error.
+   * by the shared table (src/http/framing.ts). Reports it and sets the body state; returns a fault.
    */
-  #parseHead(buf: Buffer, start: number, end: number): string | null {
+  #parseHead(buf: Buffer, start: number, end: number): HeadFault | null {
     const lineEnd = statusLineEnd(buf, start, end + 2);
-    if (lineEnd < 0) return 'the status line is malformed';
+    if (lineEnd < 0) return malformed('the status line is malformed');
     const minor = buf[start + 7] === 0x31 ? 1 : 0;
     scanFields(buf, lineEnd, end + 4, start + MAX_RESPONSE_HEAD_BYTES, MAX_RESPONSE_HEADER_COUNT, minor, false, scan);
-    if (scan.fault === ScanFault.Framing) return FRAMING_ERRORS[scan.framing as Exclude<FramingFault, FramingFault.None>];
-    if (scan.fault !== ScanFault.None) return SCAN_ERRORS[scan.fault] ?? 'the response head is malformed';
+    if (scan.fault === ScanFault.Framing) {
+      return malformed(FRAMING_ERRORS[scan.framing as Exclude<FramingFault, FramingFault.None>]);
+    }
+    if (scan.fault === ScanFault.TooLarge || scan.fault === ScanFault.TooMany) {
+      return { reason: SCAN_ERRORS[scan.fault]!, code: 'RESPONSE_TOO_LARGE' };
+    }
+    if (scan.fault !== ScanFault.None) return malformed(SCAN_ERRORS[scan.fault] ?? 'the response head is malformed');
     const status = (buf[start + 9]! - 48) * 100 + (buf[start + 10]! - 48) * 10 + (buf[start + 11]! - 48);
     // One latin1 decoding of the whole head; every string is a slice of it.
     const text = buf.toString('latin1', start, scan.end);
@@ -342,13 +367,13 @@ export class ResponseParser {
     const transferEncoding = scan.codingCount > 0;
     if (status < 200) {
       if (status === 101) {
-        if (!this.#upgrade) return 'the backend switched protocols unasked';
+        if (!this.#upgrade) return malformed('the backend switched protocols unasked');
         this.#state = State.Upgraded;
         this.#events.onHead({ status, reason, minor, headers, contentLength: null, chunked: false, keepAlive: false, connectionNames });
         return null;
       }
       // 100 Continue and other interim answers are not relayed; the final response follows.
-      if (++this.#interim > MAX_INTERIM_RESPONSES) return 'the backend sent too many interim responses';
+      if (++this.#interim > MAX_INTERIM_RESPONSES) return malformed('the backend sent too many interim responses');
       return null;
     }
     const chunked = transferEncoding;

@@ -2,21 +2,34 @@
 // kept-alive connections, streaming both ways, with forwarding headers and Location rewriting.
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.js';
-import { hasControlChars } from '../http/syntax.js';
 import { Resource, type RenderResult } from '../resource.js';
-import { NOT_DONE_YET, encodePathSegment, upgradeOf, type Request } from '../request.js';
+import { NOT_DONE_YET, upgradeOf, type Request } from '../request.js';
 import { spliceSockets } from '../util/splice.js';
-import { BackendPool, CONNECT_TIMED_OUT, type BackendConnection, type Exchange, type ExchangeError, type ExchangeHandler } from './backend-client.js';
+import {
+  BackendPool,
+  type BackendConnection,
+  type Exchange,
+  type ExchangeError,
+  type ExchangeHandler,
+} from './backend-client.js';
 import { backendTarget } from './backend-path.js';
-import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
+import { ProxyError, exchangeFailure, failProxied } from './proxy-error.js';
+import { BackendRotation, IDEMPOTENT, sendWithRetry, type AttemptHandler, type Transport } from './retry.js';
+import {
+  backendRequestFields,
+  clientResponseFields,
+  requestHead,
+  rewriteLocation,
+  wantsWebSocket,
+  type Backend,
+  type ClientRequest,
+  type ForwardingOptions,
+  type PublicURL,
+} from './forwarding.js';
 import type { ResponseHead } from './response-parser.js';
 import { tcpPeer } from './trusted-proxies.js';
 
-/** One backend server. */
-export interface Backend {
-  host: string;
-  port: number;
-}
+export type { Backend } from './forwarding.js';
 
 /** Options of {@link ReverseProxyResource}. */
 export interface ReverseProxyOptions {
@@ -50,38 +63,16 @@ export interface ReverseProxyOptions {
   maxBodySize?: number;
 }
 
-/**
- * Request fields dropped from the client's before forwarding: those the proxy sets itself, `Proxy`
- * (httpoxy, SECURITY.md §2.4), and `X-Real-IP`, which backends take as the client's address and the
- * proxy does not vouch for.
- */
-const OWN_FIELDS: ReadonlySet<string> = new Set([
-  'host', 'content-length', 'expect',
-  'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port',
-  'proxy', 'x-real-ip',
-]);
-/** Name lengths of the response fields {@link ReverseProxyResource} looks at: hop-by-hop ones, Date, Server, (Content-)Location. */
-const HANDLED_LENGTHS: Uint8Array = (() => {
-  const lengths = new Uint8Array(64);
-  for (const name of [...HOP_BY_HOP, 'date', 'server', 'location', 'content-location']) lengths[name.length] = 1;
-  return lengths;
-})();
-/** Methods safe to send again after the keep-alive race (RFC 9110 §9.2.2). */
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
-class BadGateway extends HttpError {
-  constructor(message: string, status = 502) {
-    super(status, message, { expose: true, code: status === 504 ? 'GATEWAY_TIMEOUT' : 'BAD_GATEWAY' });
-  }
-}
-
-function wantsWebSocket(request: Request): boolean {
-  const upgrade = request.getHeader('upgrade');
-  return request.method === 'GET' && upgrade !== undefined && upgrade.split(',').some((t) => t.trim().toLowerCase() === 'websocket');
-}
-
-function bracket(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+/** The public URL pieces of `request`, computed only when read. */
+function publicURLOf(request: Request): PublicURL {
+  return {
+    get mount() {
+      return request.prePathURL().replace(/\/$/, '');
+    },
+    get origin() {
+      return request.origin();
+    },
+  };
 }
 
 /**
@@ -114,7 +105,10 @@ function bracket(host: string): string {
  *   `connectTimeout`. No answer within `timeout`: 504.
  * - A client that goes away aborts the backend request; its connection is not reused.
  *
- * Pinned by test/proxy/reverse-proxy.test.ts, backend-client.test.ts and response-parser.test.ts.
+ * The policy is pure and lives apart: which fields go where in forwarding.ts, failover and the
+ * keep-alive retry in retry.ts (wrapped around this resource's transport), the error codes in
+ * proxy-error.ts. Pinned by test/proxy/reverse-proxy.test.ts, forwarding.test.ts, retry.test.ts,
+ * proxy-error.test.ts, backend-client.test.ts and response-parser.test.ts.
  *
  * ```ts
  * root.putChild('app', new ReverseProxyResource('127.0.0.1', 8080, '/', { preserveHost: true }));
@@ -129,8 +123,8 @@ export class ReverseProxyResource extends Resource {
   readonly options: Readonly<ReverseProxyOptions>;
   /** The connection pool of each backend, in the order of `backends`. */
   readonly pools: readonly BackendPool[];
-  #next = 0;
-  #downUntil = new Map<Backend, number>();
+  #forwarding: ForwardingOptions;
+  #rotation: BackendRotation;
 
   constructor(host: string, port: number, path = '', options: ReverseProxyOptions = {}) {
     super();
@@ -140,12 +134,21 @@ export class ReverseProxyResource extends Resource {
     this.path = path.replace(/\/+$/, '');
     this.backends = [{ host, port }, ...(options.backends ?? [])];
     this.options = options;
+    this.#forwarding = {
+      basePath: this.path,
+      preserveHost: options.preserveHost ?? false,
+      xForwarded: options.xForwarded ?? true,
+      forwarded: options.forwarded ?? false,
+      forwardedPrefix: options.forwardedPrefix ?? true,
+    };
     const poolOptions = {
       maxSockets: options.maxSockets ?? 256,
       maxFreeSockets: options.maxFreeSockets ?? 64,
       connectTimeout: options.connectTimeout ?? 5_000,
       idleTimeout: options.idleTimeout ?? 30_000,
     };
+    const retryAfter = options.retryAfter;
+    this.#rotation = new BackendRotation(this.backends, retryAfter === undefined ? {} : { retryAfter });
     this.pools = this.backends.map((b) => new BackendPool(b.host, b.port, poolOptions));
   }
 
@@ -162,85 +165,25 @@ export class ReverseProxyResource extends Resource {
     return backendTarget(this.path, request.postpath, request.queryString);
   }
 
-  #pick(skip: ReadonlySet<Backend>): Backend | null {
-    const n = this.backends.length;
-    const now = Date.now();
-    let fallback: Backend | null = null;
-    for (let i = 0; i < n; i++) {
-      const b = this.backends[(this.#next + i) % n]!;
-      if (skip.has(b)) continue;
-      if ((this.#downUntil.get(b) ?? 0) > now) {
-        fallback ??= b;
-        continue;
-      }
-      this.#next = (this.#next + i + 1) % n;
-      return b;
-    }
-    return fallback;
-  }
-
-  /** The header list sent to `backend` for `request`. */
+  /** The header list sent to `backend` for `request` (the policy of forwarding.ts). */
   backendHeaders(request: Request, backend: Backend, websocket: boolean): Array<[string, string]> {
-    const o = this.options;
-    const headers = stripHopByHop(request.requestHeaders.raw, { keepUpgrade: websocket, drop: OWN_FIELDS });
-    const publicHost = request.getHeader('host');
-    const host = o.preserveHost ? (publicHost ?? bracket(backend.host)) : backend.port === 80 ? bracket(backend.host) : `${bracket(backend.host)}:${backend.port}`;
-    const xff: string[] = [];
-    const out: Array<[string, string]> = [['Host', host]];
-    for (const pair of headers) {
-      const name = pair[0];
-      // CGI- and WSGI-style backends map `-` to `_`, so `Transfer_Encoding` would be read there as the
-      // real field: a name with `_` is dropped (SECURITY.md §2.3).
-      if (name.includes('_')) continue;
-      if (name.length === 15 && name.toLowerCase() === 'x-forwarded-for') xff.push(pair[1]);
-      else out.push(pair);
-    }
-    // Re-framed from the parsed request (SECURITY.md §3.1): one Content-Length, or chunked for a body
-    // of unknown length whatever the method (node:http would send a GET body unframed) and whatever
-    // carried it (an HTTP/2 body without content-length has no Transfer-Encoding to go by).
-    if (request.contentLength !== null) out.push(['Content-Length', String(request.contentLength)]);
-    else if (request.hasBody && !websocket) out.push(['Transfer-Encoding', 'chunked']);
     const peer = tcpPeer(request);
-    const peerIp = peer && peer.type !== 'UNIX' ? peer.host : null;
-    const proto = request.isSecure() ? 'https' : 'http';
-    if (o.xForwarded ?? true) {
-      if (peerIp) xff.push(peerIp);
-      if (xff.length) out.push(['X-Forwarded-For', xff.join(', ')]);
-      out.push(['X-Forwarded-Proto', proto]);
-      if (publicHost) out.push(['X-Forwarded-Host', publicHost]);
-      if ((o.forwardedPrefix ?? true) && this.path === '' && request.prepath.length) {
-        out.push(['X-Forwarded-Prefix', `/${request.prepath.map(encodePathSegment).join('/')}`]);
-      }
-    } else if (xff.length) {
-      out.push(['X-Forwarded-For', xff.join(', ')]);
-    }
-    if (o.forwarded) {
-      const node = peerIp ? (peerIp.includes(':') ? `"[${peerIp}]"` : peerIp) : 'unknown';
-      const element = `for=${node};proto=${proto}${publicHost ? `;host="${publicHost}"` : ''}`;
-      const prior = request.requestHeaders.getAll('forwarded');
-      out.push(['Forwarded', [...prior, element].join(', ')]);
-    }
-    return out;
+    const client: ClientRequest = {
+      method: request.method,
+      headers: request.requestHeaders.raw,
+      host: request.getHeader('host'),
+      contentLength: request.contentLength,
+      hasBody: request.hasBody,
+      peerIp: peer && peer.type !== 'UNIX' ? peer.host : null,
+      secure: request.isSecure(),
+      prepath: request.prepath,
+    };
+    return backendRequestFields(client, backend, this.#forwarding, websocket);
   }
 
   /** The public form of a `Location` value: a backend's origin becomes this resource's public URL. */
   rewriteLocation(value: string, request: Request): string {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      return value;
-    }
-    if (url.protocol !== 'http:') return value;
-    const port = url.port ? Number(url.port) : 80;
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    if (!this.backends.some((b) => b.host.toLowerCase() === host && b.port === port)) return value;
-    const tail = url.search + url.hash;
-    if (url.pathname === this.path || url.pathname.startsWith(`${this.path}/`)) {
-      const mount = request.prePathURL().replace(/\/$/, '');
-      return mount + url.pathname.slice(this.path.length) + tail;
-    }
-    return request.origin() + url.pathname + tail;
+    return rewriteLocation(value, this.backends, this.path, publicURLOf(request));
   }
 
   override render(request: Request): RenderResult {
@@ -249,104 +192,89 @@ export class ReverseProxyResource extends Resource {
       throw new HttpError(413, `The request body is larger than ${limit} bytes.`, { code: 'BODY_TOO_LARGE', close: true });
     }
     const up = upgradeOf(request);
-    const websocket = up !== undefined && (this.options.websocket ?? true) && wantsWebSocket(request);
+    const websocket =
+      up !== undefined && (this.options.websocket ?? true) && wantsWebSocket(request.method, request.getHeader('upgrade'));
     // Decided before any backend is asked: a path that would leave the base is the client's 400.
     const target = this.backendPath(request);
-    this.#attempt(request, target, new Set(), websocket, limit);
+    const handler = this.#receiver(request, websocket, limit);
+    const resendable = IDEMPOTENT.has(request.method) && (websocket || !request.hasBody);
+    const transport: Transport = (backend, fresh, h) => this.#send(request, target, websocket, backend, fresh, h);
+    sendWithRetry(this.#rotation, transport, handler, { resendable });
     return NOT_DONE_YET;
   }
 
-  #fail(request: Request, error: HttpError): void {
-    if (request.finished || request.disconnected) return;
-    if (request.startedWriting) {
-      request.abortConnection();
-      return;
-    }
-    const site = request.site;
-    if (site) site.processingFailed(request, error);
-    else request.abortConnection();
-  }
-
-  #attempt(
+  /**
+   * The transport: sends the request once to `backend` over its pool (a new connection when `fresh`,
+   * a tunnel-ready one for a WebSocket) and reports to `handler`.
+   */
+  #send(
     request: Request,
     target: string,
-    tried: Set<Backend>,
     websocket: boolean,
-    limit: number,
-    fresh = false,
+    backend: Backend,
+    fresh: boolean,
+    handler: AttemptHandler,
   ): void {
-    const backend = this.#pick(tried);
-    if (!backend) {
-      this.#fail(request, new BadGateway('No backend could be reached.'));
-      return;
-    }
-    tried.add(backend);
     let head: string;
     try {
-      head = this.#requestHead(request, target, backend, websocket);
+      head = requestHead(request.method, target, this.backendHeaders(request, backend, websocket));
     } catch (err) {
-      this.#fail(request, new BadGateway(`Could not build the backend request: ${(err as Error).message}`));
+      const message = (err as Error).message;
+      handler.onError({ stage: 'request', code: 'BAD_FORWARDED_REQUEST', responded: false, message });
       return;
     }
     const pool = this.pools[this.backends.indexOf(backend)]!;
     const ready = (conn: BackendConnection | null, error: ExchangeError | null) => {
       if (!conn) {
-        if (request.disconnected || request.finished) return;
-        this.#downUntil.set(backend, Date.now() + (this.options.retryAfter ?? 5_000));
-        if (tried.size < this.backends.length) {
-          this.#attempt(request, target, tried, websocket, limit);
-          return;
-        }
-        // As nginx's proxy_connect_timeout: a backend that never accepts is a timeout (504), one that
-        // refuses is a bad gateway (502).
-        if (error!.message === CONNECT_TIMED_OUT) this.#fail(request, new BadGateway('The backend did not accept a connection in time.', 504));
-        else this.#fail(request, new BadGateway(`Could not connect to the backend (${error!.message}).`));
+        handler.onError(error!);
         return;
       }
-      if (request.disconnected || request.finished) {
+      if (!handler.wanted()) {
         pool.release(conn);
         return;
       }
-      this.#exchange(request, conn, head, { target, tried, websocket, limit, backend });
+      const timeout = this.options.timeout ?? 60_000;
+      handler.onStart(conn.start(head, handler, { head: request.method === 'HEAD', upgrade: websocket, timeout }));
     };
     if (websocket) pool.acquireTunnel(ready);
     else pool.acquire(fresh, ready);
   }
 
-  /** The request line and header fields sent to `backend`, CRLF CRLF included. */
-  #requestHead(request: Request, target: string, backend: Backend, websocket: boolean): string {
-    let head = `${request.method} ${target} HTTP/1.1\r\n`;
-    // Every value is checked for controls (SECURITY.md §6.7), all in one test of them joined.
-    let values = '';
-    for (const [name, value] of this.backendHeaders(request, backend, websocket)) {
-      head += `${name}: ${value}\r\n`;
-      values += value;
-    }
-    if (hasControlChars(values)) throw new TypeError('a forwarded field holds a control character');
-    return `${head}\r\n`;
-  }
-
-  #exchange(request: Request, conn: BackendConnection, head: string, attempt: { target: string; tried: Set<Backend>; websocket: boolean; limit: number; backend: Backend }): void {
-    const { websocket, limit } = attempt;
+  /** The receiver of the backend's answer: it relays it to the client (or splices a WebSocket). */
+  #receiver(request: Request, websocket: boolean, limit: number): AttemptHandler {
     const hasBody = !websocket && request.hasBody;
-    let bodyStarted = false;
+    // The exchange the request went out on (the last one, after a retry).
+    let exchange: Exchange | null = null;
     // The first body piece waits until the end of its read: if the whole response came in one
     // read it goes out with its head in one write (Request.writeWhole).
     let held: Buffer | null = null;
     // The 101 head is kept for the splice: its fields go to the client as the backend sent them.
     let status101: ResponseHead | null = null;
-    const method = request.method;
     // Body pieces are views into the client's shared read buffer: what goes on is a copy.
     const send = (chunk: Buffer) => {
       if (!request.write(Buffer.from(chunk))) {
-        exchange.pause();
-        void request.drain().then(() => exchange.resume());
+        const ex = exchange!;
+        ex.pause();
+        void request.drain().then(() => ex.resume());
       }
     };
-    const handler: ExchangeHandler = {
+    return {
+      wanted: () => !request.disconnected && !request.finished,
+      onStart: (started) => {
+        const first = exchange === null;
+        exchange = started;
+        if (first) {
+          request.whenDone((r) => {
+            if (r.disconnected) exchange!.abort();
+          });
+        }
+        if (!hasBody) return;
+        started.startBody();
+        this.#pumpBody(request, started, limit);
+      },
       onHead: (res) => {
         if (request.disconnected || request.finished) {
-          exchange.abort();
+          exchange!.abort();
           return;
         }
         if (res.status === 101) {
@@ -357,9 +285,9 @@ export class ReverseProxyResource extends Resource {
           request.setResponseCode(res.status, res.reason || undefined);
           this.#responseHeaders(request, res.headers, res.connectionNames);
         } catch (err) {
-          exchange.abort();
-          request.resetResponse();
-          this.#fail(request, new BadGateway(`The backend sent an invalid response: ${(err as Error).message}`));
+          exchange!.abort();
+          const message = `The backend sent an invalid response: ${(err as Error).message}`;
+          failProxied(request, new ProxyError('BAD_RESPONSE', message));
         }
       },
       onBody: (chunk) => {
@@ -401,31 +329,9 @@ export class ReverseProxyResource extends Resource {
       },
       onError: (error) => {
         held = null;
-        if (request.disconnected || request.finished) return;
-        if (error.stage === 'stale' && !bodyStarted && IDEMPOTENT.has(method)) {
-          // The keep-alive race: the backend closed the idle connection as the request went out.
-          attempt.tried.delete(attempt.backend);
-          this.#attempt(request, attempt.target, attempt.tried, websocket, limit, true);
-          return;
-        }
-        if (request.startedWriting) {
-          request.abortConnection();
-          return;
-        }
-        request.resetResponse();
-        if (error.stage === 'timeout') this.#fail(request, new BadGateway('The backend did not answer in time.', 504));
-        else if (error.stage === 'protocol') this.#fail(request, new BadGateway(`The backend sent an invalid response: ${error.message}.`));
-        else this.#fail(request, new BadGateway(`The backend connection failed (${error.message}).`));
+        failProxied(request, exchangeFailure(error, 'backend'));
       },
     };
-    const exchange = conn.start(head, handler, { head: method === 'HEAD', upgrade: websocket, timeout: this.options.timeout ?? 60_000 });
-    request.whenDone((r) => {
-      if (r.disconnected) exchange.abort();
-    });
-    if (!hasBody) return;
-    exchange.startBody();
-    bodyStarted = true;
-    this.#pumpBody(request, exchange, limit);
   }
 
   #pumpBody(request: Request, exchange: Exchange, limit: number): void {
@@ -443,11 +349,8 @@ export class ReverseProxyResource extends Resource {
       if (size > limit) {
         body.destroy();
         exchange.abort();
-        if (!request.startedWriting) {
-          request.closeConnection();
-          request.resetResponse();
-          this.#fail(request, new HttpError(413, `The request body is larger than ${limit} bytes.`, { code: 'BODY_TOO_LARGE', close: true }));
-        }
+        const message = `The request body is larger than ${limit} bytes.`;
+        failProxied(request, new HttpError(413, message, { code: 'BODY_TOO_LARGE', close: true }));
         return;
       }
       if (!(chunked ? exchange.writeChunk(chunk) : exchange.write(chunk))) {
@@ -463,36 +366,17 @@ export class ReverseProxyResource extends Resource {
   }
 
   /**
-   * Copies the backend's fields to the response: hop-by-hop ones and those named in `Connection`
-   * dropped (SECURITY.md §6.5), the Site's Date and Server replaced, Location rewritten (§6.6).
+   * Copies the backend's fields to the response as forwarding.ts decides: hop-by-hop ones dropped
+   * (SECURITY.md §6.5), the Site's Date and Server replaced, Location rewritten (§6.6).
    */
   #responseHeaders(request: Request, flat: readonly string[], connectionNames: boolean): void {
-    const listed = connectionNames ? connectionListed(flat) : null;
-    const rewrite = this.options.rewriteLocation ?? true;
-    let replacedDate = false;
-    let replacedServer = false;
-    for (let i = 0; i < flat.length; i += 2) {
-      const name = flat[i]!;
-      let value = flat[i + 1]!;
-      const n = name.length;
-      // Only names of these lengths can be hop-by-hop or need handling here; the rest pass as they are.
-      if (HANDLED_LENGTHS[n] === 1 || listed) {
-        const key = name.toLowerCase();
-        if (HOP_BY_HOP.has(key) || listed?.has(key)) continue;
-        // The Site's own Date and Server give way to the backend's (as Twisted does).
-        if (key === 'date' && !replacedDate) {
-          replacedDate = true;
-          request.removeResponseHeader(key);
-        } else if (key === 'server' && !replacedServer) {
-          replacedServer = true;
-          request.removeResponseHeader(key);
-        } else if (rewrite && (key === 'location' || key === 'content-location')) {
-          value = this.rewriteLocation(value, request);
-          if (hasControlChars(value)) continue;
-        }
-      }
-      request.addHeader(name, value);
-    }
+    const location = (this.options.rewriteLocation ?? true) ? (value: string) => this.rewriteLocation(value, request) : null;
+    const out = clientResponseFields(flat, connectionNames, location);
+    // The Site's own Date and Server give way to the backend's (as Twisted does).
+    if (out.date) request.removeResponseHeader('date');
+    if (out.server) request.removeResponseHeader('server');
+    const fields = out.fields;
+    for (let i = 0; i < fields.length; i += 2) request.addHeader(fields[i]!, fields[i + 1]!);
   }
 
   /**
