@@ -3,7 +3,8 @@
 import type { Readable } from 'node:stream';
 import { RequestHeaders } from '../http/headers.js';
 import { hasControlChars, isContentLength, isToken } from '../http/syntax.js';
-import { encodePathSegment, splitPath, type Address, type Request, type RequestParts, type ResponseSink } from '../request.js';
+import { encodePathSegment, splitPath } from '../request.js';
+import type { Address, Request, RequestParts, ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
 import { hostAddress } from './address.js';
 import { serveParts, standIn, type Refusal, type RequestHolder } from './boundary.js';
@@ -371,7 +372,12 @@ export function isCgiRefusal(value: CgiRequestParts | CgiRefusal): value is CgiR
  * ex.request = serveCgiParams(site, params, { body, sink, channel: 'fastcgi' });
  * ```
  */
-export function serveCgiParams(site: Site, params: CgiParams, options: CgiRequestOptions, holder: RequestHolder | null = null): Request {
+export function serveCgiParams(
+  site: Site,
+  params: CgiParams,
+  options: CgiRequestOptions,
+  holder: RequestHolder | null = null,
+): Request {
   const parts = parseCgiParams(params, {
     ...(options.mount === undefined ? {} : { mount: options.mount }),
     gateway: options.channel !== 'cgi',

@@ -101,12 +101,21 @@ export function forwardRequestParts(
   const remotePort = Number(attr.get('AJP_REMOTE_PORT') ?? 0) || 0;
   const client = hostAddress(fr.remoteAddr, remotePort);
   const local = hostAddress(attr.get('AJP_LOCAL_ADDR') ?? fr.serverName, fr.serverPort);
-  const parts: RequestParts = { method: fr.method, uri, clientproto: fr.protocol, headers, client, local, secure: fr.isSsl, channel: 'ajp' };
+  const parts: RequestParts = {
+    method: fr.method,
+    uri,
+    clientproto: fr.protocol,
+    headers,
+    client,
+    local,
+    secure: fr.isSsl,
+    channel: 'ajp',
+  };
   const segments = options.mount ? splitPath(path.slice(1)) : null;
   const mounted = segments && options.mount ? mountedLength(segments, options.mount) : 0;
-  if (mounted > 0) {
-    parts.prepath = segments!.slice(0, mounted);
-    parts.postpath = segments!.slice(mounted);
+  if (segments && mounted > 0) {
+    parts.prepath = segments.slice(0, mounted);
+    parts.postpath = segments.slice(mounted);
   }
   return parts;
 }
@@ -257,7 +266,8 @@ class AjpConnection {
     this.#state = 'request';
     this.#reuse = true;
     const limits = this.site.limits;
-    const checked = forwardRequestParts(fr, { ...this.options, maxHeaderCount: limits.maxHeaderCount, maxUriLength: limits.maxUriLength });
+    const { maxHeaderCount, maxUriLength } = limits;
+    const checked = forwardRequestParts(fr, { ...this.options, maxHeaderCount, maxUriLength });
 
     const headers = new RequestHeaders(fr.headers);
     const lengthText = headers.get('content-length');
@@ -343,7 +353,9 @@ class AjpConnection {
       writeHead: (code, reason, headers) => {
         const packet = sendHeadersPacket(code, reason, headers, size);
         if (!packet) {
-          this.site.logError(`AJP: the response headers for ${this.request?.uri ?? '?'} do not fit one ${size}-byte packet; connection dropped`);
+          const uri = this.request?.uri ?? '?';
+          const fit = `do not fit one ${size}-byte packet; connection dropped`;
+          this.site.logError(`AJP: the response headers for ${uri} ${fit}`);
           this.#fail();
           return;
         }

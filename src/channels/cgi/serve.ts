@@ -112,6 +112,7 @@ export function serveCgi(site: Site, options: ServeCgiOptions): Promise<{ reques
     const length = parseContentLength(declared);
     const chunked = /chunked/i.test(get('HTTP_TRANSFER_ENCODING') ?? '');
     const body = cgiBody(options.stdin, length, chunked);
-    serveCgiParams(site, env, { body, sink, channel: 'cgi', ...(options.mount == null ? {} : { mount: options.mount }) }, held);
+    const mount = options.mount == null ? {} : { mount: options.mount };
+    serveCgiParams(site, env, { body, sink, channel: 'cgi', ...mount }, held);
   });
 }

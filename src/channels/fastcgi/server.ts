@@ -347,7 +347,8 @@ class FastCgiConnection {
     // No stream for a body known to be empty; one for a body still to come.
     if (!ex.body && !ex.stdinDone && ex.remaining !== 0) ex.body = this.#newBody(ex);
     // The exchange is the sink and holds the Request: a 5xx answered at once still names it on STDERR.
-    const options = { body: ex.body, sink: ex, channel: 'fastcgi', ...(this.#options.mount !== null ? { mount: this.#options.mount } : {}) };
+    const mount = this.#options.mount !== null ? { mount: this.#options.mount } : {};
+    const options = { body: ex.body, sink: ex, channel: 'fastcgi', ...mount };
     serveCgiParams(this.#site, vars, options, ex);
   }
 
