@@ -2,7 +2,8 @@
 export { Resource, ErrorPage, NoResource, ForbiddenResource, UnsupportedMethod, getChildForRequest, allowedMethods, KNOWN_METHODS } from './resource.js';
 export type { RenderResult, RenderBody, ChildResult } from './resource.js';
 export { Request, NOT_DONE_YET, CACHED, encodePathSegment, splitPath, DEFAULT_REQUEST_LIMITS } from './request.js';
-export type { Address, ResponseSink, RequestInit, RequestLimits, ContentEncoder, SiteContext } from './request.js';
+export type { Address, ResponseSink, RequestInit, RequestParts, RequestLimits } from './request.js';
+export type { ContentEncoder, SiteContext } from './request.js';
 export { Site, DEFAULT_LIMITS } from './site.js';
 export type { SiteOptions, SiteLimits } from './site.js';
 export { toNodeListener } from './channels/node-listener.js';

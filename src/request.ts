@@ -11,6 +11,7 @@ import { parseCookies, formatSetCookie, type CookieOptions } from './http/cookie
 import { parseQuery, parseMultipart, type Args, type UploadedFile } from './http/form.js';
 import { URLPath } from './url-path.js';
 import type { Session, SessionStore } from './session/session.js';
+import { installRequestInternals } from './request-internals.js';
 
 /** Returned by a render method that will call `write`/`finish` itself later. */
 export const NOT_DONE_YET: unique symbol = Symbol.for('trellis.NOT_DONE_YET');
@@ -75,8 +76,8 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   maxFiles: 100,
 };
 
-/** What a channel knows about one request. */
-export interface RequestInit {
+/** What a channel knows about one request: everything a Request is built from but its sink. */
+export interface RequestParts {
   method: string;
   /** The request-target exactly as received (still percent-encoded). */
   uri: string;
@@ -88,7 +89,6 @@ export interface RequestInit {
   client: Address | null;
   local: Address | null;
   secure: boolean;
-  sink: ResponseSink;
   /** Short channel name for logs: `http/1.1`, `h2`, `fastcgi`, ... */
   channel?: string;
   /** Declared body length when the channel knows it. */
@@ -99,8 +99,18 @@ export interface RequestInit {
    * `uri`'s path.
    */
   postpath?: string[];
+  /**
+   * The decoded segments of the mount point, already traversed (gateways mounted below the root).
+   * Default none.
+   */
+  prepath?: string[];
   /** The raw connection of an Upgrade or CONNECT request (HTTP/1.1 only). Default none. */
   upgrade?: UpgradeSocket | null;
+}
+
+/** What a Request is built from: its parts and the channel's sink for the response. */
+export interface RequestInit extends RequestParts {
+  sink: ResponseSink;
 }
 
 /** The raw connection behind an Upgrade or CONNECT request. */
@@ -258,13 +268,19 @@ export class Request {
   #warnedLateWrite = false;
   #completed = false;
 
-  constructor(init: RequestInit) {
+  /**
+   * Builds a request from what a channel read (`init` with its sink, or `parts` and `sink`). Channels
+   * do not call this themselves: they hand their parts to `serveParts` (`src/channels/boundary.ts`).
+   */
+  constructor(init: RequestInit);
+  constructor(parts: RequestParts, sink: ResponseSink);
+  constructor(init: RequestParts, sink?: ResponseSink) {
     this.method = init.method;
     this.uri = init.uri;
     this.clientproto = init.clientproto;
     this.requestHeaders = init.headers;
     this.channel = init.channel ?? 'http';
-    this.#sink = init.sink;
+    this.#sink = sink ?? (init as RequestInit).sink;
     this.#body = init.body ?? null;
     this.#contentLength = init.contentLength ?? null;
     this.#client = init.client;
@@ -290,6 +306,15 @@ export class Request {
     // CONNECT's authority-form target (`host:port`) has no path: it reaches the root with an empty postpath.
     this.badPath = segments === null && this.path !== '*' && this.method !== 'CONNECT';
     this.postpath = segments ?? [];
+    if (init.prepath) this.prepath = init.prepath;
+  }
+
+  static {
+    // The members only channels and the Site may use, handed to `request-internals.ts` alone.
+    installRequestInternals({
+      connectionLost: (request, reason) => request.#connectionLost(reason),
+      setTrustedHeader: (request, name, value, key) => request.#headers.set(key, name, value),
+    });
   }
 
   // ----- request side -----
@@ -581,15 +606,6 @@ export class Request {
     const v = String(value);
     assertHeader(name, v);
     this.#headers.set(headerKey(name), name, v);
-  }
-
-  /**
-   * Sets a header whose name and value were validated beforehand (the Site's own defaults); `key`
-   * is the name in lower case, which callers with a constant name pass to spare the lookup.
-   * @internal
-   */
-  setTrustedHeader(name: string, value: string, key: string = headerKey(name)): void {
-    this.#headers.set(key, name, value);
   }
 
   /** Adds a response header value, keeping earlier ones; a second Content-Length is a TypeError. */
@@ -906,8 +922,11 @@ export class Request {
     for (const cb of callbacks) cb(this);
   }
 
-  /** Called by the channel when the client goes away before the response is finished. */
-  connectionLost(reason: Error = new Error('Connection lost')): void {
+  /**
+   * The client went away before the response was finished: `notifyFinish()` rejects with `reason` and
+   * the done callbacks run. Channels reach it through `connectionLost` of `src/channels/boundary.ts`.
+   */
+  #connectionLost(reason: Error): void {
     if (this.disconnected || this.#completed) return;
     this.disconnected = true;
     this.#completed = true;

@@ -7,6 +7,7 @@ import { reasonPhrase } from './http/status.js';
 import { PROCESSING_FAILED_HTML, errorPageHtml, tracebackHtml } from './pages.js';
 import { NOT_DONE_YET, DEFAULT_REQUEST_LIMITS, isDotSegment, type Request, type RequestLimits, type SiteContext } from './request.js';
 import { Resource, UnsupportedMethod, getChildForRequest, type RenderResult } from './resource.js';
+import { setTrustedHeader } from './request-internals.js';
 import { MemorySessionStore } from './session/memory-store.js';
 import type { SessionStore } from './session/session.js';
 import { VERSION } from './version.js';
@@ -134,8 +135,8 @@ export class Site implements SiteContext {
 
   #applyDefaultHeaders(request: Request): void {
     // These were validated once, in the constructor; this runs for every request.
-    request.setTrustedHeader('Date', httpDate(), 'date');
-    if (this.serverHeader) request.setTrustedHeader('Server', this.serverHeader, 'server');
+    setTrustedHeader(request, 'Date', httpDate(), 'date');
+    if (this.serverHeader) setTrustedHeader(request, 'Server', this.serverHeader, 'server');
     for (const [name, value] of this.headers) request.addHeader(name, value);
   }
 

@@ -6,6 +6,7 @@ import { Resource } from '../src/resource.js';
 import { Site } from '../src/site.js';
 import { HttpError } from '../src/errors.js';
 import { dummyRequest, render } from './helpers/dummy.js';
+import { connectionLost } from '../src/request-internals.js';
 
 function siteWith(path: string, resource: Resource, options: ConstructorParameters<typeof Site>[1] = {}): Site {
   const root = new Resource();
@@ -252,7 +253,7 @@ test('notifyFinish resolves on finish and rejects when the client goes away', as
   const b = dummyRequest();
   const lost = b.request.notifyFinish();
   b.request.write('x');
-  b.request.connectionLost();
+  connectionLost(b.request);
   await assert.rejects(lost, /Connection lost/);
   assert.equal(b.request.write('more'), false);
   b.request.finish();
@@ -275,7 +276,7 @@ test('a streaming resource stops when notifyFinish rejects', async () => {
   const { request } = dummyRequest({ uri: '/clock' });
   site.handle(request);
   await new Promise((r) => setTimeout(r, 20));
-  request.connectionLost();
+  connectionLost(request);
   await new Promise((r) => setTimeout(r, 5));
   assert.equal(stopped, true);
   const after = ticks;

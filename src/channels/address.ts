@@ -31,3 +31,12 @@ export function socketAddresses(socket: SocketLike, unixPath: string | null): { 
     local: socketAddress(socket.localAddress, socket.remoteFamily, socket.localPort, unixPath),
   };
 }
+
+/**
+ * An address a gateway reports as text (CGI's REMOTE_ADDR, AJP's remote_addr): IPv6 when it holds a
+ * colon, else IPv4; null without a host.
+ */
+export function hostAddress(host: string | null | undefined, port: number): Address | null {
+  if (!host) return null;
+  return { type: host.includes(':') ? 'INET6' : 'INET', host, port };
+}

@@ -3,21 +3,22 @@
 import type { Readable } from 'node:stream';
 import { RequestHeaders } from '../http/headers.js';
 import { hasControlChars, isContentLength, isToken } from '../http/syntax.js';
-import { Request, encodePathSegment, splitPath, type Address, type ResponseSink } from '../request.js';
+import { encodePathSegment, splitPath } from '../request.js';
+import type { Address, Request, RequestParts, ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
+import { hostAddress } from './address.js';
+import { serveParts, standIn, type Refusal, type RequestHolder } from './boundary.js';
 import { RELAY_MARK } from './cgi/relay-mark.js';
+import { isUnder, mountSegments, mountedLength } from './mount.js';
 
 /** Meta-variables as a gateway delivers them: FastCGI/SCGI params, or a CGI process's environment. */
 export type CgiParams = ReadonlyMap<string, string> | Readonly<Record<string, string | undefined>> | CgiVariables;
 
 /** Why a gateway request is refused before it reaches the Site (a 400-equivalent). */
-export interface CgiRefusal {
-  status: number;
-  detail: string;
-}
+export type CgiRefusal = Refusal;
 
 /** The pieces of a Request that the meta-variables describe. */
-export interface CgiRequestParts {
+export interface CgiRequestParts extends RequestParts {
   method: string;
   /** Request-target, still percent-encoded, with `?query` when there is one. */
   uri: string;
@@ -57,7 +58,7 @@ export interface CgiParseOptions {
   gateway?: boolean;
 }
 
-/** Options of {@link requestFromCgiParams}. */
+/** Options of {@link serveCgiParams}. */
 export interface CgiRequestOptions extends CgiParseOptions {
   /** The request body; null when there is none. */
   body: Readable | null;
@@ -241,31 +242,15 @@ let lastScriptSegments: readonly string[] = [];
 
 function scriptSegmentsOf(scriptName: string): readonly string[] {
   if (scriptName !== lastScriptName) {
-    lastScriptSegments = decodedSegments(scriptName);
+    lastScriptSegments = mountSegments(scriptName);
     lastScriptName = scriptName;
   }
   return lastScriptSegments;
 }
 
-/** Splits a decoded CGI path (SCRIPT_NAME, PATH_INFO, a mount) into segments; `""` and `/` are the root. */
-function decodedSegments(path: string): string[] {
-  let start = 0;
-  let end = path.length;
-  while (end > 0 && path.charCodeAt(end - 1) === 47 /* / */) end--;
-  while (start < end && path.charCodeAt(start) === 47) start++;
-  return start === end ? [] : path.slice(start, end).split('/');
-}
-
-function startsWith(list: readonly string[], prefix: readonly string[]): boolean {
-  if (prefix.length > list.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (list[i] !== prefix[i]) return false;
-  return true;
-}
-
+/** A host and a port variable as an Address (a port that is not digits counts as 0), or null without a host. */
 function address(host: string, port: string): Address | null {
-  if (!host) return null;
-  const p = port && PORT.test(port) ? Number(port) : 0;
-  return { type: host.includes(':') ? 'INET6' : 'INET', host, port: p };
+  return hostAddress(host, port && PORT.test(port) ? Number(port) : 0);
 }
 
 function pathOf(target: string): string {
@@ -352,7 +337,7 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
   let path = pathOf(uri);
   let segments = uri.charCodeAt(0) === 47 /* / */ ? splitPath(path.slice(1)) : uri === '*' ? [] : null;
   if (requestUri !== undefined && uri.charCodeAt(0) === 47 && segments === null) return refuse('The request path is not valid percent-encoded UTF-8.');
-  if (requestUri !== undefined && mount === null && (segments === null || !startsWith(segments, scriptSegments))) {
+  if (requestUri !== undefined && mount === null && (segments === null || !isUnder(segments, scriptSegments))) {
     uri = rebuilt();
     path = pathOf(uri);
     segments = splitPath(path.slice(1));
@@ -365,11 +350,7 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
     }
   }
 
-  let prepathLength = scriptSegments.length;
-  if (mount !== null) {
-    const mountSegments = decodedSegments(mount);
-    prepathLength = startsWith(segments, mountSegments) ? mountSegments.length : 0;
-  }
+  const prepathLength = mount === null ? scriptSegments.length : mountedLength(segments, mountSegments(mount));
   // A request for the bare mount (`/app`) has the mount as its whole path: nothing left to traverse.
   const prepath = segments.slice(0, prepathLength);
   const postpath = prepathLength === 0 ? segments : segments.slice(prepathLength);
@@ -382,60 +363,31 @@ export function isCgiRefusal(value: CgiRequestParts | CgiRefusal): value is CgiR
 }
 
 /**
- * Builds the Request the meta-variables describe, with `prepath` set to the mount point, or a
- * refusal with a stand-in Request (`GET /`) to answer it through `site.refuse()`.
+ * Serves the request the meta-variables describe through the channel boundary: its parts, `prepath`
+ * set to the mount point, to `site.handle()`; a refused one, as a stand-in `GET /`, to `site.refuse()`
+ * (a 400 page). `holder.request` is set before the Site runs. Returns the Request, so the channel can
+ * say when the front end goes away (`connectionLost`).
  *
  * ```ts
- * const { request, refusal } = requestFromCgiParams(params, { body, sink, channel: 'fastcgi' });
- * if (refusal) site.refuse(request, refusal.status, refusal.detail);
- * else site.handle(request);
+ * ex.request = serveCgiParams(site, params, { body, sink, channel: 'fastcgi' });
  * ```
  */
-export function requestFromCgiParams(params: CgiParams, options: CgiRequestOptions): { request: Request; refusal: CgiRefusal | null } {
+export function serveCgiParams(
+  site: Site,
+  params: CgiParams,
+  options: CgiRequestOptions,
+  holder: RequestHolder | null = null,
+): Request {
   const parts = parseCgiParams(params, {
     ...(options.mount === undefined ? {} : { mount: options.mount }),
     gateway: options.channel !== 'cgi',
   });
   if (isCgiRefusal(parts)) {
-    const request = new Request({
-      method: 'GET',
-      uri: '/',
-      clientproto: 'HTTP/1.0',
-      headers: new RequestHeaders(),
-      body: options.body,
-      client: null,
-      local: null,
-      secure: false,
-      sink: options.sink,
-      channel: options.channel,
-    });
-    return { request, refusal: parts };
+    const stand = standIn(options.channel, { clientproto: 'HTTP/1.0', body: options.body });
+    return serveParts(site, stand, options.sink, parts, holder);
   }
-  const request = new Request({
-    method: parts.method,
-    uri: parts.uri,
-    clientproto: parts.clientproto,
-    headers: parts.headers,
-    body: options.body,
-    client: parts.client,
-    local: parts.local,
-    secure: parts.secure,
-    sink: options.sink,
-    channel: options.channel,
-    contentLength: options.contentLength === undefined ? parts.contentLength : options.contentLength,
-    postpath: parts.postpath,
-  });
-  request.prepath = parts.prepath;
-  return { request, refusal: null };
-}
-
-/**
- * Builds the Request and hands it to the Site (or refuses it there with a 400). Returns the Request
- * so the channel can call `connectionLost()` on it when the front end goes away.
- */
-export function serveCgiParams(site: Site, params: CgiParams, options: CgiRequestOptions): Request {
-  const { request, refusal } = requestFromCgiParams(params, options);
-  if (refusal) site.refuse(request, refusal.status, refusal.detail);
-  else site.handle(request);
-  return request;
+  parts.body = options.body;
+  parts.channel = options.channel;
+  if (options.contentLength !== undefined) parts.contentLength = options.contentLength;
+  return serveParts(site, parts, options.sink, null, holder);
 }

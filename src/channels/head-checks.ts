@@ -2,12 +2,7 @@
 // pure, from the request line parts and raw header pairs to a refusal or null.
 import { isHost } from '../http/syntax.js';
 import type { SiteLimits } from '../site.js';
-
-/** Why a request is refused before it reaches the Site. */
-export interface Refusal {
-  status: number;
-  detail: string;
-}
+import type { Refusal } from './boundary.js';
 
 /**
  * The checks Node's HTTP parser does not make (SECURITY.md §3.1, default limits). Pure: the request

@@ -5,10 +5,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { RequestHeaders } from '../http/headers.js';
-import { Request, type Address, type ResponseSink } from '../request.js';
+import type { Address, ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
 import { socketAddresses } from './address.js';
 import { watchBody, type BodyProgress } from './body-watch.js';
+import { connectionLost, serveParts } from './boundary.js';
 import { checkRequestHead } from './head-checks.js';
 import { serveHttp2Stream } from './http2/stream.js';
 
@@ -117,29 +118,27 @@ export function nodeRequestListener(
     const framing = bodyFraming(rawHeaders);
     const contentLengthHeader = framing.contentLength;
     const hasBody = contentLengthHeader !== undefined || framing.chunked;
-    const request = new Request({
+    const addresses = cachedAddresses(socket, unixPath);
+    const parts = {
       method: h1.method!,
       uri: h1.url!,
       clientproto: `HTTP/${h1.httpVersion}`,
       headers: RequestHeaders.fromFlat(rawHeaders),
       body: hasBody ? h1 : null,
-      ...cachedAddresses(socket, unixPath),
+      client: addresses.client,
+      local: addresses.local,
       secure,
-      sink: h1Sink(h1, res as ServerResponse),
       channel: 'http/1.1',
       contentLength: contentLengthHeader === undefined ? null : Number(contentLengthHeader),
-    });
+    };
     const refusal = checkRequestHead(h1.url!, h1.httpVersion, rawHeaders, site.limits);
-    if (refusal) {
-      site.refuse(request, refusal.status, refusal.detail);
-      return;
-    }
-    if (hasBody) watchBody(h1BodyProgress(h1), site.limits);
-    site.handle(request);
+    if (hasBody && !refusal) watchBody(h1BodyProgress(h1), site.limits);
+    const request = serveParts(site, parts, h1Sink(h1, res as ServerResponse), refusal);
+    if (refusal) return;
     // Most responses are complete by now; only one still being written needs to hear that the
     // client left (events arrive after this synchronous turn, so none is missed). The Request ignores
     // it once its response is complete; `writableFinished` cannot tell, as an h2 stream the client
     // reset reports it true (test/channels/client-abort.test.ts).
-    if (!request.finished) res.once('close', () => request.connectionLost(new Error('Connection lost')));
+    if (!request.finished) res.once('close', () => connectionLost(request));
   };
 }

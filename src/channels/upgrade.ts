@@ -4,9 +4,10 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { RequestHeaders } from '../http/headers.js';
-import { Request, type ResponseSink } from '../request.js';
+import type { ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
 import { socketAddress } from './address.js';
+import { connectionLost, serveParts } from './boundary.js';
 
 /** A sink that writes an HTTP/1.1 response straight to `socket` and closes it afterwards. */
 function rawSink(socket: Duplex, taken: () => boolean): ResponseSink {
@@ -53,7 +54,7 @@ export function serveUpgrade(site: Site, head: UpgradeHead, socket: Socket, rest
   const unixPath = options.unixPath ?? null;
   socket.on('error', () => socket.destroy());
   let taken = false;
-  const request = new Request({
+  const parts = {
     method: head.method,
     uri: head.uri,
     clientproto: `HTTP/${head.httpVersion}`,
@@ -62,7 +63,6 @@ export function serveUpgrade(site: Site, head: UpgradeHead, socket: Socket, rest
     client: socketAddress(socket.remoteAddress, socket.remoteFamily, socket.remotePort, unixPath),
     local: socketAddress(socket.localAddress, socket.remoteFamily, socket.localPort, unixPath),
     secure: options.secure,
-    sink: rawSink(socket, () => taken),
     channel: 'http/1.1',
     contentLength: null,
     upgrade: {
@@ -72,9 +72,9 @@ export function serveUpgrade(site: Site, head: UpgradeHead, socket: Socket, rest
         taken = true;
       },
     },
-  });
+  };
+  const request = serveParts(site, parts, rawSink(socket, () => taken));
   socket.once('close', () => {
-    if (!taken) request.connectionLost(new Error('Connection lost'));
+    if (!taken) connectionLost(request);
   });
-  site.handle(request);
 }

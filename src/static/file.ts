@@ -12,6 +12,7 @@ import { assertHeader } from '../http/headers.js';
 import { reasonPhrase } from '../http/status.js';
 import { errorPageHtml } from '../pages.js';
 import { NOT_DONE_YET, encodePathSegment, splitPath, type Request } from '../request.js';
+import { setTrustedHeader } from '../request-internals.js';
 import { ErrorPage, ForbiddenResource, NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
 import { redirectTo } from '../util/redirect.js';
 import { FileCache, type CachedCoding, type FileFacts, type HeldFile } from './file-cache.js';
@@ -518,17 +519,17 @@ export class File extends Resource {
     const ft = facts.type;
     const { baseTag, lastModified } = facts;
     // Every value below was checked once (types when first looked up, the rest built here).
-    request.setTrustedHeader('Content-Type', ft.type, 'content-type');
-    request.setTrustedHeader('X-Content-Type-Options', 'nosniff', 'x-content-type-options');
-    request.setTrustedHeader('Accept-Ranges', 'bytes', 'accept-ranges');
-    request.setTrustedHeader('Last-Modified', facts.lastModifiedText, 'last-modified');
+    setTrustedHeader(request, 'Content-Type', ft.type, 'content-type');
+    setTrustedHeader(request, 'X-Content-Type-Options', 'nosniff', 'x-content-type-options');
+    setTrustedHeader(request, 'Accept-Ranges', 'bytes', 'accept-ranges');
+    setTrustedHeader(request, 'Last-Modified', facts.lastModifiedText, 'last-modified');
     const cacheControl = this.cacheControl;
     if (cacheControl) {
       if (cacheControl !== tree.checkedCacheControl) {
         assertHeader('Cache-Control', cacheControl);
         tree.checkedCacheControl = cacheControl;
       }
-      request.setTrustedHeader('Cache-Control', cacheControl, 'cache-control');
+      setTrustedHeader(request, 'Cache-Control', cacheControl, 'cache-control');
     }
 
     const rangeHeader = request.getHeader('range');
@@ -541,7 +542,7 @@ export class File extends Resource {
     }
     if (rep.coding) request.setHeader('Content-Encoding', rep.coding);
     if (rep.coding || rangeHeader !== undefined) request.setEncoder(null);
-    request.setTrustedHeader('ETag', rep.etag, 'etag');
+    setTrustedHeader(request, 'ETag', rep.etag, 'etag');
 
     const h = request.requestHeaders;
     const ifMatch = h.get('if-match');

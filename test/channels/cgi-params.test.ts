@@ -5,13 +5,12 @@ import { describe, it } from 'node:test';
 import { Data } from '../../src/data.js';
 import { Resource } from '../../src/resource.js';
 import { Site } from '../../src/site.js';
-import type { Request, ResponseSink } from '../../src/request.js';
+import { Request, type ResponseSink } from '../../src/request.js';
 import {
   CgiVariables,
   headerNameFromVariable,
   isCgiRefusal,
   parseCgiParams,
-  requestFromCgiParams,
   serveCgiParams,
   type CgiParams,
   type CgiRequestParts,
@@ -298,14 +297,14 @@ function memorySink() {
   return { out, sink };
 }
 
-describe('requestFromCgiParams and serveCgiParams', () => {
+describe('parseCgiParams parts and serveCgiParams', () => {
   it('sets prepath so prePathURL and redirects use the public mount', () => {
     const { sink } = memorySink();
-    const { request, refusal } = requestFromCgiParams(
+    const parts = parseCgiParams(
       { ...BASE, SCRIPT_NAME: '/app', PATH_INFO: '/sub', REQUEST_URI: '/app/sub?x=1', HTTPS: 'on', HTTP_HOST: 'example.org' },
-      { body: null, sink, channel: 'fastcgi' },
     );
-    assert.equal(refusal, null);
+    if (isCgiRefusal(parts)) throw new Error(parts.detail);
+    const request = new Request({ ...parts, channel: 'fastcgi' }, sink);
     assert.deepEqual(request.prepath, ['app']);
     assert.deepEqual(request.postpath, ['sub']);
     assert.equal(request.prePathURL(), 'https://example.org/app');

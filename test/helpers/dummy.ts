@@ -3,6 +3,7 @@
 import { Readable } from 'node:stream';
 import { RequestHeaders } from '../../src/http/headers.js';
 import { Request, type Address, type ResponseSink } from '../../src/request.js';
+import { connectionLost } from '../../src/request-internals.js';
 import type { Site } from '../../src/site.js';
 
 /** What the in-memory sink saw. */
@@ -97,7 +98,7 @@ export function dummyRequest(options: DummyOptions = {}) {
   // Like a real channel: dropping the connection is a lost connection for the request.
   sink.abort = () => {
     captured.aborted = true;
-    request.connectionLost(new Error('Connection aborted'));
+    connectionLost(request, new Error('Connection aborted'));
   };
   return {
     request,

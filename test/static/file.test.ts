@@ -13,6 +13,7 @@ import { Site } from '../../src/site.js';
 import { serveSite, tempDir } from '../helpers/server.js';
 import { HUNDRED, RANGE_CASES, send } from './cases.js';
 import { IF_RANGE_CASES } from './conditional.test.js';
+import { connectionLost } from '../../src/request-internals.js';
 
 const dir = tempDir('trellis-static-');
 const root = join(dir.path, 'root');
@@ -581,7 +582,7 @@ describe('File streaming with backpressure', () => {
     site.handle(d.request);
     // The first piece is written, then the stream waits for the (backed-up) channel to drain.
     await until(() => d.response.chunks.length > 0);
-    d.request.connectionLost();
+    connectionLost(d.request);
     d.drain();
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(d.response.chunks.length, 1);

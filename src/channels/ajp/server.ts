@@ -5,11 +5,14 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { RequestHeaders } from '../../http/headers.js';
 import { hasControlChars, isToken, parseContentLength } from '../../http/syntax.js';
-import { Request, encodePathSegment, splitPath, type Address, type ResponseSink } from '../../request.js';
+import { encodePathSegment, splitPath, type Request, type RequestParts, type ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
+import { hostAddress } from '../address.js';
+import { connectionLost, serveParts, standIn, type Refusal } from '../boundary.js';
 import type { Endpoint } from '../endpoint.js';
 import { isLoopback, parseTrustedPeers, peerAllowed } from '../gateway.js';
 import { ListenError, bindServer, capConnectionsPerIp, type Listener } from '../listen.js';
+import { mountSegments, mountedLength } from '../mount.js';
 import {
   AJP_CPING,
   AJP_DEFAULT_PACKET_SIZE,
@@ -54,31 +57,20 @@ export interface AjpOptions {
   trustedPeers?: readonly string[];
 }
 
-/** Why a forward request is refused before it reaches the Site. */
-interface Refusal {
-  status: number;
-  detail: string;
-}
-
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-function address(host: string | null, port: number): Address | null {
-  if (!host) return null;
-  return { type: host.includes(':') ? 'INET6' : 'INET', host, port };
-}
-
-function startsWith(list: readonly string[], prefix: readonly string[]): boolean {
-  if (prefix.length > list.length) return false;
-  return prefix.every((s, i) => list[i] === s);
-}
-
-/** The pieces of the Request a FORWARD_REQUEST describes, or why it is refused. Pure. */
-export function checkForwardRequest(
+/**
+ * The parts of the Request a FORWARD_REQUEST describes (all but its body and length), or why it is
+ * refused: 403 without the shared secret or with an attribute not allowed, 400 for a malformed method,
+ * header or control character, 414, 431. With `mount`, a path under it has the mount as its prepath
+ * (`mount.ts`, as for the CGI-family gateways). Pure.
+ */
+export function forwardRequestParts(
   fr: AjpForwardRequest,
   options: { secret: Buffer | null; allowed: ReadonlySet<string>; mount: string[] | null; maxHeaderCount: number; maxUriLength: number },
-): Refusal | { uri: string; headers: RequestHeaders; client: Address | null; local: Address | null; prepathLength: number } {
+): Refusal | RequestParts {
   if (options.secret) {
     const given = fr.attributes.get('secret');
     if (given === undefined || !timingSafeEqual(digest(given), options.secret)) return { status: 403, detail: 'The AJP request does not carry the shared secret.' };
@@ -107,14 +99,25 @@ export function checkForwardRequest(
   }
   const attr = new Map(fr.requestAttributes);
   const remotePort = Number(attr.get('AJP_REMOTE_PORT') ?? 0) || 0;
-  const client = address(fr.remoteAddr, remotePort);
-  const local = address(attr.get('AJP_LOCAL_ADDR') ?? fr.serverName, fr.serverPort);
-  let prepathLength = 0;
-  if (options.mount) {
-    const segments = splitPath(path.slice(1)) ?? [];
-    if (startsWith(segments, options.mount)) prepathLength = options.mount.length;
+  const client = hostAddress(fr.remoteAddr, remotePort);
+  const local = hostAddress(attr.get('AJP_LOCAL_ADDR') ?? fr.serverName, fr.serverPort);
+  const parts: RequestParts = {
+    method: fr.method,
+    uri,
+    clientproto: fr.protocol,
+    headers,
+    client,
+    local,
+    secure: fr.isSsl,
+    channel: 'ajp',
+  };
+  const segments = options.mount ? splitPath(path.slice(1)) : null;
+  const mounted = segments && options.mount ? mountedLength(segments, options.mount) : 0;
+  if (segments && mounted > 0) {
+    parts.prepath = segments.slice(0, mounted);
+    parts.postpath = segments.slice(mounted);
   }
-  return { uri, headers, client, local, prepathLength };
+  return parts;
 }
 
 /**
@@ -151,7 +154,8 @@ type State = 'idle' | 'request' | 'closed';
 class AjpConnection {
   #state: State = 'idle';
   #buffer: Buffer = Buffer.alloc(0);
-  #request: Request | null = null;
+  /** The Request being answered (set by the channel boundary before the Site runs). */
+  request: Request | null = null;
   #body: Readable | null = null;
   /** Body packets the web server will still send (pushed first chunk, answers to GET_BODY_CHUNK). */
   #expectedBodyPackets = 0;
@@ -262,7 +266,8 @@ class AjpConnection {
     this.#state = 'request';
     this.#reuse = true;
     const limits = this.site.limits;
-    const checked = checkForwardRequest(fr, { ...this.options, maxHeaderCount: limits.maxHeaderCount, maxUriLength: limits.maxUriLength });
+    const { maxHeaderCount, maxUriLength } = limits;
+    const checked = forwardRequestParts(fr, { ...this.options, maxHeaderCount, maxUriLength });
 
     const headers = new RequestHeaders(fr.headers);
     const lengthText = headers.get('content-length');
@@ -281,31 +286,13 @@ class AjpConnection {
 
     const sink = this.#sink();
     if ('status' in checked) {
-      const request = new Request({ method: 'GET', uri: '/', clientproto: 'HTTP/1.1', headers: new RequestHeaders(), body: this.#body, client: null, local: null, secure: false, sink, channel: 'ajp' });
-      this.#request = request;
       this.#reuse = false;
-      this.site.refuse(request, checked.status, checked.detail);
+      serveParts(this.site, standIn('ajp', { body: this.#body }), sink, checked, this);
       return;
     }
-    const request = new Request({
-      method: fr.method,
-      uri: checked.uri,
-      clientproto: fr.protocol,
-      headers: checked.headers,
-      body: this.#body,
-      client: checked.client,
-      local: checked.local,
-      secure: fr.isSsl,
-      sink,
-      channel: 'ajp',
-      contentLength: declared,
-    });
-    if (checked.prepathLength) {
-      request.prepath = request.postpath.slice(0, checked.prepathLength);
-      request.postpath = request.postpath.slice(checked.prepathLength);
-    }
-    this.#request = request;
-    this.site.handle(request);
+    checked.body = this.#body;
+    checked.contentLength = declared;
+    serveParts(this.site, checked, sink, null, this);
   }
 
   #makeBody(): Readable {
@@ -366,7 +353,9 @@ class AjpConnection {
       writeHead: (code, reason, headers) => {
         const packet = sendHeadersPacket(code, reason, headers, size);
         if (!packet) {
-          this.site.logError(`AJP: the response headers for ${this.#request?.uri ?? '?'} do not fit one ${size}-byte packet; connection dropped`);
+          const uri = this.request?.uri ?? '?';
+          const fit = `do not fit one ${size}-byte packet; connection dropped`;
+          this.site.logError(`AJP: the response headers for ${uri} ${fit}`);
           this.#fail();
           return;
         }
@@ -399,7 +388,7 @@ class AjpConnection {
     if (unread) this.#body?.destroy();
     const reuse = this.#reuse && !unread;
     this.socket.write(endResponsePacket(reuse));
-    this.#request = null;
+    this.request = null;
     this.#body = null;
     if (!reuse) {
       this.#state = 'closed';
@@ -414,8 +403,8 @@ class AjpConnection {
     this.#clearTimer();
     this.idle.delete(this);
     this.#body?.destroy();
-    this.#request?.connectionLost(new Error('The AJP connection closed'));
-    this.#request = null;
+    if (this.request) connectionLost(this.request, new Error('The AJP connection closed'));
+    this.request = null;
   }
 
   /** Closes the connection if it is between requests (shutdown). */
@@ -436,7 +425,7 @@ export function createAjpServer(site: Site, options: AjpOptions = {}): { server:
   if (!Number.isInteger(packetSize) || packetSize < 1024 || packetSize > AJP_MAX_PACKET_SIZE) {
     throw new RangeError(`AJP packet size must be 1024 to ${AJP_MAX_PACKET_SIZE}`);
   }
-  const mount = options.mount ? options.mount.split('/').filter((s) => s !== '') : null;
+  const mount = options.mount ? mountSegments(options.mount) : null;
   const settings = {
     secret: options.secret ? digest(options.secret) : null,
     allowed: new Set(options.allowedRequestAttributes ?? DEFAULT_AJP_REQUEST_ATTRIBUTES),

@@ -3,7 +3,8 @@
 import { Readable, type Writable } from 'node:stream';
 import { formatCgiHead } from '../cgi-head.js';
 import { parseContentLength } from '../../http/syntax.js';
-import { requestFromCgiParams, type CgiParams } from '../cgi-params.js';
+import { connectionLost, type RequestHolder } from '../boundary.js';
+import { serveCgiParams, type CgiParams } from '../cgi-params.js';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 
@@ -94,11 +95,13 @@ export function serveCgi(site: Site, options: ServeCgiOptions): Promise<{ reques
   return new Promise((resolve) => {
     const { env, stdout } = options;
     let settled = false;
-    let request: Request;
+    // Set before the Site runs: a response finished at once resolves with its Request.
+    const held: RequestHolder = { request: null };
     const finish = (completed: boolean) => {
       if (settled) return;
       settled = true;
-      if (!completed) request.connectionLost(new Error('The front end closed the CGI output'));
+      const request = held.request!;
+      if (!completed) connectionLost(request, new Error('The front end closed the CGI output'));
       resolve({ request, completed });
     };
     const sink = cgiSink(stdout, () => finish(true), () => finish(false));
@@ -109,9 +112,7 @@ export function serveCgi(site: Site, options: ServeCgiOptions): Promise<{ reques
     const length = parseContentLength(declared);
     const chunked = /chunked/i.test(get('HTTP_TRANSFER_ENCODING') ?? '');
     const body = cgiBody(options.stdin, length, chunked);
-    const built = requestFromCgiParams(env, { body, sink, channel: 'cgi', ...(options.mount == null ? {} : { mount: options.mount }) });
-    request = built.request;
-    if (built.refusal) site.refuse(request, built.refusal.status, built.refusal.detail);
-    else site.handle(request);
+    const mount = options.mount == null ? {} : { mount: options.mount };
+    serveCgiParams(site, env, { body, sink, channel: 'cgi', ...mount }, held);
   });
 }

@@ -6,7 +6,8 @@ import { isContentLength } from '../../http/syntax.js';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import { formatCgiHead, formatCgiHeadText } from '../cgi-head.js';
-import { CgiVariables, requestFromCgiParams } from '../cgi-params.js';
+import { connectionLost } from '../boundary.js';
+import { CgiVariables, serveCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';
 import { GatewayBody, parseOnlyPeers, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
 import { bindServer, type Listener } from '../listen.js';
@@ -311,7 +312,7 @@ class FastCgiConnection {
     if (!ex) return;
     ex.ended = true;
     ex.body?.destroy(new Error('The request was aborted by the front end'));
-    ex.request?.connectionLost(new Error('The front end aborted the request'));
+    if (ex.request) connectionLost(ex.request, new Error('The front end aborted the request'));
     this.#socket.write(encodeEndRequest(id, 0, FcgiProtocolStatus.REQUEST_COMPLETE));
     this.#forget(ex);
   }
@@ -345,15 +346,10 @@ class FastCgiConnection {
     ex.vars = null;
     // No stream for a body known to be empty; one for a body still to come.
     if (!ex.body && !ex.stdinDone && ex.remaining !== 0) ex.body = this.#newBody(ex);
-    const { request, refusal } = requestFromCgiParams(vars, {
-      body: ex.body,
-      sink: ex,
-      channel: 'fastcgi',
-      ...(this.#options.mount !== null ? { mount: this.#options.mount } : {}),
-    });
-    ex.request = request;
-    if (refusal) this.#site.refuse(request, refusal.status, refusal.detail);
-    else this.#site.handle(request);
+    // The exchange is the sink and holds the Request: a 5xx answered at once still names it on STDERR.
+    const mount = this.#options.mount !== null ? { mount: this.#options.mount } : {};
+    const options = { body: ex.body, sink: ex, channel: 'fastcgi', ...mount };
+    serveCgiParams(this.#site, vars, options, ex);
   }
 
   #newBody(ex: Exchange): GatewayBody {
@@ -509,7 +505,7 @@ class FastCgiConnection {
     for (const ex of this.#exchanges.values()) {
       ex.ended = true;
       ex.body?.destroy(new Error('The front end closed the connection'));
-      ex.request?.connectionLost(new Error('The front end closed the connection'));
+      if (ex.request) connectionLost(ex.request, new Error('The front end closed the connection'));
     }
     this.#exchanges.clear();
     this.#paused.clear();

@@ -5,10 +5,11 @@ import type { Socket } from 'node:net';
 import { ChunkedDecoder } from '../../http/chunked.js';
 import { RequestHeaders } from '../../http/headers.js';
 import { safeReason } from '../../http/syntax.js';
-import { Request, type Address, type ResponseSink } from '../../request.js';
+import type { Address, Request, ResponseSink } from '../../request.js';
 import type { Site, SiteLimits } from '../../site.js';
 import { GatewayBody } from '../gateway.js';
 import { socketAddress } from '../address.js';
+import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { serveUpgrade } from '../upgrade.js';
 import { MAX_LEADING_EMPTY_LINES, parseRequestHead, REQUEST_LINE_SLACK, type HeadLimits, type RequestHead } from './request-head.js';
 
@@ -28,12 +29,6 @@ const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const CRLF = Buffer.from('\r\n', 'latin1');
 
-/** Why a request is refused: its status, and a detail safe to show the client. */
-interface Refusal {
-  status: number;
-  detail: string;
-}
-
 /** The head answered for when a refused head never became a request: no body, no keep-alive. */
 const GET_STAND_IN: RequestHead = {
   method: 'GET',
@@ -49,6 +44,7 @@ const GET_STAND_IN: RequestHead = {
   host: undefined,
 };
 const HEAD_STAND_IN: RequestHead = { ...GET_STAND_IN, method: 'HEAD' };
+const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-continue" is supported.' };
 
 /** Options of {@link Http1Server}. */
 export interface Http1Options {
@@ -337,7 +333,7 @@ class Connection {
    * test/channels/http1/connection.test.ts and by test/channels/client-abort.test.ts.
    */
   #clientGone(): void {
-    this.#request?.connectionLost(new Error('The client closed the connection.'));
+    if (this.#request) connectionLost(this.#request, new Error('The client closed the connection.'));
     this.socket.destroy();
   }
 
@@ -356,7 +352,7 @@ class Connection {
     this.#server.forget(this);
     if (!this.#bodyDone) this.#body?.destroy(new Error('Connection lost'));
     const request = this.#request;
-    if (request && !this.#responseDone) request.connectionLost(new Error('Connection lost'));
+    if (request && !this.#responseDone) connectionLost(request);
   };
 
   /** Consumes what the buffer holds, as far as the current phase allows. */
@@ -423,8 +419,8 @@ class Connection {
   }
 
   /**
-   * Starts answering a request: builds its Request and hands it to the Site, or, with `refusal`, to
-   * `site.refuse()` (the stand-in heads of {@link Connection.#refuse}).
+   * Starts answering a request: hands its parts to the channel boundary, which builds the Request and
+   * runs the Site, or, with `refusal`, `site.refuse()` (the stand-in heads of {@link Connection.#refuse}).
    */
   #startExchange(head: RequestHead, refusal: Refusal | null = null): void {
     const server = this.#server;
@@ -464,7 +460,7 @@ class Connection {
       client: socketAddress(this.socket.remoteAddress, this.socket.remoteFamily, this.socket.remotePort, server.unixPath),
       local: socketAddress(this.socket.localAddress, this.socket.remoteFamily, this.socket.localPort, server.unixPath),
     };
-    const request = new Request({
+    const parts = {
       method: head.method,
       uri: head.target,
       clientproto: head.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
@@ -473,20 +469,13 @@ class Connection {
       client: this.#addresses.client,
       local: this.#addresses.local,
       secure: server.secure,
-      sink: new ExchangeSink(this, serial),
       channel: 'http/1.1',
       contentLength: head.contentLength,
-    });
-    this.#request = request;
-    if (refusal !== null) {
-      server.site.refuse(request, refusal.status, refusal.detail);
-      return;
-    }
-    if (head.expectation !== null && !head.expectContinue) {
-      server.site.refuse(request, 417, 'Only "Expect: 100-continue" is supported.');
-      return;
-    }
-    server.site.handle(request);
+    };
+    if (refusal === null && head.expectation !== null && !head.expectContinue) refusal = EXPECT_REFUSED;
+    const request = serveParts(server.site, parts, new ExchangeSink(this, serial), refusal);
+    // A response finished at once has already moved on; only one still pending hears of a lost client.
+    if (this.#serial === serial && !this.#responseDone) this.#request = request;
   }
 
   /** Moves body bytes from the buffer into the request body (or throws them away once unwanted). */

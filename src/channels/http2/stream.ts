@@ -4,13 +4,14 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { RequestHeaders } from '../../http/headers.js';
 import { headerKey } from '../../http/response-headers.js';
-import { Request, type Address, type ResponseSink } from '../../request.js';
+import type { Address, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import { socketAddresses, type SocketLike } from '../address.js';
 import { watchBody, type BodyProgress } from '../body-watch.js';
+import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { GatewayBody } from '../gateway.js';
 import { H2_CANCEL, resetStream } from '../h2-session.js';
-import { checkRequestHead, type Refusal } from '../head-checks.js';
+import { checkRequestHead } from '../head-checks.js';
 
 /** HTTP/2 error code INTERNAL_ERROR (RFC 9113 §7). */
 const H2_INTERNAL_ERROR = 0x02;
@@ -239,7 +240,12 @@ export function serveHttp2Stream(
   const expect = options.compat ? undefined : headers.expect;
   const expectContinue = expect !== undefined && expect.toLowerCase() === '100-continue';
   const reading = hasBody ? streamBody(stream, expectContinue) : null;
-  const request = new Request({
+  const refusal =
+    checkRequestHead(uri, '2.0', flat, site.limits) ??
+    (method === 'CONNECT' && !options.compat ? CONNECT_REFUSED : null) ??
+    (expect !== undefined && !expectContinue ? EXPECT_REFUSED : null);
+  if (reading && !refusal) watchBody(reading.progress, site.limits);
+  const parts = {
     method,
     uri,
     clientproto: 'HTTP/2',
@@ -248,23 +254,14 @@ export function serveHttp2Stream(
     client: addresses.client,
     local: addresses.local,
     secure: options.secure,
-    sink: new StreamSink(stream, method === 'HEAD'),
     channel: 'h2',
     contentLength: contentLength === undefined ? null : Number(contentLength),
-  });
-  const refusal =
-    checkRequestHead(uri, '2.0', flat, site.limits) ??
-    (method === 'CONNECT' && !options.compat ? CONNECT_REFUSED : null) ??
-    (expect !== undefined && !expectContinue ? EXPECT_REFUSED : null);
-  if (refusal) {
-    site.refuse(request, refusal.status, refusal.detail);
-    return;
-  }
-  if (reading) watchBody(reading.progress, site.limits);
-  site.handle(request);
+  };
+  const request = serveParts(site, parts, new StreamSink(stream, method === 'HEAD'), refusal);
+  if (refusal) return;
   // Most responses are complete by now; only one still being written needs to hear that the
   // client left (events arrive after this synchronous turn, so none is missed). A reset closes the
   // stream's writable side too, so only the Request knows whether its response was complete: once
   // it is, connectionLost() does nothing.
-  if (!request.finished) stream.once('close', () => request.connectionLost(new Error('Connection lost')));
+  if (!request.finished) stream.once('close', () => connectionLost(request));
 }

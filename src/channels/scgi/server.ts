@@ -5,7 +5,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import { formatCgiHead } from '../cgi-head.js';
-import { CgiVariables, requestFromCgiParams } from '../cgi-params.js';
+import { connectionLost } from '../boundary.js';
+import { CgiVariables, serveCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';
 import { GatewayBody, paramsToMap, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
 import { bindServer, type Listener } from '../listen.js';
@@ -97,17 +98,9 @@ function serveScgiConnection(socket: Socket, site: Site, mount: string | null): 
     } else {
       socket.setTimeout(site.limits.writeIdleTimeout);
     }
-    const built = requestFromCgiParams(paramsToMap(pairs, new CgiVariables()), {
-      body,
-      sink,
-      channel: 'scgi',
-      contentLength,
-      ...(mount !== null ? { mount } : {}),
-    });
-    request = built.request;
     feedBody(chunk.subarray(bodyOffset));
-    if (built.refusal) site.refuse(built.request, built.refusal.status, built.refusal.detail);
-    else site.handle(built.request);
+    const options = { body, sink, channel: 'scgi', contentLength, ...(mount !== null ? { mount } : {}) };
+    request = serveCgiParams(site, paramsToMap(pairs, new CgiVariables()), options);
     return true;
   };
 
@@ -131,7 +124,7 @@ function serveScgiConnection(socket: Socket, site: Site, mount: string | null): 
   socket.on('close', () => {
     clearTimeout(headDeadline);
     if (remaining > 0) body?.destroy(new Error('The front end closed the connection before the whole body'));
-    if (!finished) request?.connectionLost(new Error('The front end closed the connection'));
+    if (!finished && request) connectionLost(request, new Error('The front end closed the connection'));
   });
   socket.on('timeout', () => {
     if (request && remaining === 0 && !socket.writableNeedDrain) return;
