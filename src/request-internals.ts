@@ -8,6 +8,7 @@ import type { Request } from './request.js';
 export interface RequestInternals {
   connectionLost(request: Request, reason: Error): void;
   setTrustedHeader(request: Request, name: string, value: string, key: string): void;
+  resetResponse(request: Request): void;
 }
 
 let internals: RequestInternals | null = null;
@@ -34,4 +35,9 @@ export function connectionLost(request: Request, reason: Error = new Error('Conn
  */
 export function setTrustedHeader(request: Request, name: string, value: string, key: string = headerKey(name)): void {
   internals!.setTrustedHeader(request, name, value, key);
+}
+
+/** Forgets every response header, cookie and encoder, and the status (the Site, before an error page). */
+export function resetResponse(request: Request): void {
+  internals!.resetResponse(request);
 }

@@ -314,6 +314,7 @@ export class Request {
     installRequestInternals({
       connectionLost: (request, reason) => request.#connectionLost(reason),
       setTrustedHeader: (request, name, value, key) => request.#headers.set(key, name, value),
+      resetResponse: (request) => request.#resetResponse(),
     });
   }
 
@@ -635,7 +636,7 @@ export class Request {
   }
 
   /** Forgets every response header and cookie (the Site does this before an error page). */
-  resetResponse(): void {
+  #resetResponse(): void {
     this.#headers.clear();
     this.#setCookies = null;
     this.#encoder = null;

@@ -7,7 +7,7 @@ import { reasonPhrase } from './http/status.js';
 import { PROCESSING_FAILED_HTML, errorPageHtml, tracebackHtml } from './pages.js';
 import { NOT_DONE_YET, DEFAULT_REQUEST_LIMITS, isDotSegment, type Request, type RequestLimits, type SiteContext } from './request.js';
 import { Resource, UnsupportedMethod, getChildForRequest, type RenderResult } from './resource.js';
-import { setTrustedHeader } from './request-internals.js';
+import { resetResponse, setTrustedHeader } from './request-internals.js';
 import { MemorySessionStore } from './session/memory-store.js';
 import type { SessionStore } from './session/session.js';
 import { VERSION } from './version.js';
@@ -264,7 +264,7 @@ export class Site implements SiteContext {
       request.abortConnection();
       return;
     }
-    request.resetResponse();
+    resetResponse(request);
     this.#applyDefaultHeaders(request);
     if (isHttp) {
       request.setResponseCode(error.status);

@@ -26,9 +26,9 @@ test('only the channel boundary constructs a Request in src/', () => {
   assert.deepEqual(builders, ['channels/boundary.ts']);
 });
 
-test('connectionLost and setTrustedHeader are not members of the public Request', () => {
+test('connectionLost, setTrustedHeader and resetResponse are not members of the public Request', () => {
   const { request } = dummyRequest();
-  for (const name of ['connectionLost', 'setTrustedHeader']) {
+  for (const name of ['connectionLost', 'setTrustedHeader', 'resetResponse']) {
     assert.equal(name in request, false, `request.${name} is public`);
     assert.equal(Object.getOwnPropertyNames(Request.prototype).includes(name), false);
   }
