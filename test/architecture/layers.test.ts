@@ -12,7 +12,7 @@ const SRC = join(ROOT, 'src');
 const LAYERS: Array<[string, RegExp]> = [
   ['grammar', /^(http|internal)\/|^(errors|version|url-path|pages)\.ts$/],
   ['sessions', /^session\//],
-  ['request', /^request(-internals)?\.ts$/],
+  ['request', /^request(-internals)?\.ts$|^request\//],
   ['resource', /^resource\.ts$/],
   ['resources', /^(static|proxy|vhost|rewrite|encoding|util)\/|^data\.ts$/],
   ['site', /^(site|access-log)\.ts$/],

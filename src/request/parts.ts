@@ -1,0 +1,133 @@
+// What a Request is made of and what it talks to: the parts a channel reads, the sink it writes to, the
+// site context it is served in, and the markers render methods return. No behaviour beyond `upgradeOf`.
+import type { Readable, Duplex, Transform } from 'node:stream';
+import type { RequestHeaders } from '../http/headers.js';
+import type { SessionStore } from '../session/session.js';
+import type { Request } from '../request.js';
+
+/** Returned by a render method that will call `write`/`finish` itself later. */
+export const NOT_DONE_YET: unique symbol = Symbol.for('trellis.NOT_DONE_YET');
+/** Returned by `setLastModified`/`setETag` when the response is already decided (304 or 412). */
+export const CACHED: unique symbol = Symbol.for('trellis.CACHED');
+
+/**
+ * What the site serving a request gives it (Twisted's `request.site`), installed by `Site.handle`:
+ * its root resource, its session store and its error path. The request layer knows this shape only,
+ * never the Site itself.
+ */
+export interface SiteContext {
+  /** The site's root resource (`VHostMonsterResource` starts traversal there again). */
+  readonly resource: object;
+  readonly sessionStore: SessionStore;
+  /** Answers `request` with the error page for `error`, or drops the connection if it already answered. */
+  processingFailed(request: Request, error: unknown): void;
+}
+
+/** A network address: TCP (IPv4 or IPv6) or a UNIX socket. */
+export type Address =
+  | { type: 'INET' | 'INET6'; host: string; port: number }
+  | { type: 'UNIX'; path: string | null };
+
+/**
+ * What a channel provides to send the response. `write` returns false when the channel's buffer is
+ * full; the channel then calls the `onDrain` listener once it has room again.
+ */
+export interface ResponseSink {
+  writeHead(code: number, reason: string, headers: Array<[string, string]>): void;
+  /** Optional fast path: the same headers as one flat `[name, value, name, value, ...]` list. */
+  writeHeadFlat?(code: number, reason: string, flat: string[]): void;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): void;
+  /** Optional fast path: ends with a UTF-8 text body (lets the channel send headers and body in one write). */
+  endText?(text: string): void;
+  onDrain(listener: () => void): void;
+  /** Drops the connection (used when a response fails after its headers were sent). */
+  abort(): void;
+  /** Asks the channel to close the connection after this response. */
+  closeAfterResponse?(): void;
+  /**
+   * Optional: bytes written to this sink that the channel still holds (not yet handed to the OS).
+   * Zero means every chunk written so far was let go of, so its memory may be reused.
+   */
+  queuedBytes?(): number;
+}
+
+/** Body size and form limits applied to one request. */
+export interface RequestLimits {
+  /** Largest body `readBody`/`parseForm` accept; past it a 413. Default 10 MiB. */
+  maxBodySize: number;
+  /** Most form fields. Default 1000. */
+  maxFields: number;
+  /** Most uploaded files in one multipart body. Default 100. */
+  maxFiles: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
+  maxBodySize: 10 * 1024 * 1024,
+  maxFields: 1000,
+  maxFiles: 100,
+};
+
+/** What a channel knows about one request: everything a Request is built from but its sink. */
+export interface RequestParts {
+  method: string;
+  /** The request-target exactly as received (still percent-encoded). */
+  uri: string;
+  /** `HTTP/1.1`, `HTTP/1.0`, `HTTP/2`. */
+  clientproto: string;
+  headers: RequestHeaders;
+  /** The body as a stream; null when there is none. */
+  body?: Readable | null;
+  client: Address | null;
+  local: Address | null;
+  secure: boolean;
+  /** Short channel name for logs: `http/1.1`, `h2`, `fastcgi`, ... */
+  channel?: string;
+  /** Declared body length when the channel knows it. */
+  contentLength?: number | null;
+  /**
+   * The decoded segments still to traverse, when the channel has split the path itself (gateways
+   * that split it on their mount point); it then need not be split again. Default: every segment of
+   * `uri`'s path.
+   */
+  postpath?: string[];
+  /**
+   * The decoded segments of the mount point, already traversed (gateways mounted below the root).
+   * Default none.
+   */
+  prepath?: string[];
+  /** The raw connection of an Upgrade or CONNECT request (HTTP/1.1 only). Default none. */
+  upgrade?: UpgradeSocket | null;
+}
+
+/** What a Request is built from: its parts and the channel's sink for the response. */
+export interface RequestInit extends RequestParts {
+  sink: ResponseSink;
+}
+
+/** The raw connection behind an Upgrade or CONNECT request. */
+export interface UpgradeSocket {
+  socket: Duplex;
+  /** Bytes the client sent after the request head (the first bytes of the new protocol). */
+  head: Buffer;
+  /** Marks the socket as taken: the Request's response will not be written to it. */
+  take(): void;
+}
+
+/** The raw connection of an Upgrade or CONNECT request (`request.upgrade`), or undefined for an ordinary one. */
+export function upgradeOf(request: Request): UpgradeSocket | undefined {
+  return request.upgrade ?? undefined;
+}
+
+/**
+ * Encodes a response body on its way out (gzip, brotli). Installed by `EncodingResourceWrapper`
+ * through `request.setEncoder()`.
+ */
+export interface ContentEncoder {
+  /** Decides when headers are about to go out; may change headers. `length` is the whole body's size when known. */
+  accept(request: Request, length: number | null): boolean;
+  /** Encodes a complete body at once. */
+  encodeAll(body: Buffer): Buffer;
+  /** A stream for a body written in pieces; it is flushed after every write so streaming stays live. */
+  createStream(): Transform & { flush(callback?: () => void): void };
+}
