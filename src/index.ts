@@ -33,7 +33,7 @@ export type { AccessLog, AccessLogEntry } from './access-log.js';
 export { parseEndpoint, formatEndpoint, EndpointError } from './channels/endpoint.js';
 export type { Endpoint } from './channels/endpoint.js';
 export { listenHttp, createHttpServer, createHttpsServer, type HttpsServers } from './channels/http.js';
-export type { Listener } from './channels/listen.js';
+export type { ChannelServer, Listener } from './channels/listen.js';
 export { VERSION } from './version.js';
 export { EncodingResourceWrapper, varyOnAcceptEncoding } from './encoding/encoding-resource-wrapper.js';
 export { GzipEncoderFactory, BrotliEncoderFactory } from './encoding/encoders.js';

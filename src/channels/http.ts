@@ -10,19 +10,23 @@ import type { Endpoint } from './endpoint.js';
 import { guardSession } from './h2-session.js';
 import { Http1Server } from './http1/connection.js';
 import { serveHttp2Stream } from './http2/stream.js';
-import { bindServer, capConnectionsPerIp, ListenError, type Listener } from './listen.js';
+import { bindServer, capConnectionsPerIp, ListenError, type ChannelServer, type Listener } from './listen.js';
 
 /**
  * A server for plain HTTP/1.1 on Trellis's own channel (`http1/connection.ts`): half-open
  * connections allowed (a client may send its request and FIN), per-IP connection caps, and
- * `closeIdleConnections()` for graceful shutdown.
+ * `closeIdle()` for graceful shutdown.
+ *
+ * ```ts
+ * const { server } = createHttpServer(site);
+ * server.listen(8080);
+ * ```
  */
-export function createHttpServer(site: Site, options: { unixPath?: string | null } = {}): NetServer {
+export function createHttpServer(site: Site, options: { unixPath?: string | null } = {}): ChannelServer<NetServer> {
   const http1 = new Http1Server(site, { secure: false, unixPath: options.unixPath ?? null });
   const server = createNetServer({ allowHalfOpen: true }, (socket) => http1.accept(socket));
-  Object.assign(server, { closeIdleConnections: () => http1.closeIdleConnections() });
   capConnectionsPerIp(server, site.limits.maxConnectionsPerIp);
-  return server;
+  return { server, closeIdle: () => http1.closeIdleConnections() };
 }
 
 /** TLS material for {@link createHttpsServer}: PEM text. */
@@ -44,10 +48,13 @@ export function readTlsFiles(privateKey: string, certKey: string): TlsFiles {
   return { key: read(privateKey, 'private key'), cert: read(certKey, 'certificate') };
 }
 
-/** What {@link createHttpsServer} builds: the TLS listener, and the HTTP/2 server its `h2` connections go to. */
-export interface HttpsServers {
+/**
+ * What {@link createHttpsServer} builds: the TLS listener, and the HTTP/2 server its `h2` connections
+ * go to; `closeIdle()` closes idle HTTP/1.1 connections and asks every HTTP/2 session to go away.
+ */
+export interface HttpsServers extends ChannelServer<TlsServer> {
   /** Listens; answers HTTP/1.1 itself and passes `h2` connections to {@link h2}. */
-  server: TlsServer;
+  readonly server: TlsServer;
   /** Serves the HTTP/2 connections ALPN chose; never listens on its own. */
   h2: Http2SecureServer;
 }
@@ -88,7 +95,12 @@ export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http
     serveHttp2Stream(site, stream, headers, rawHeaders, { secure: true });
   h2.on('stream', onStream as (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => void);
   h2.setTimeout(limits.writeIdleTimeout);
-  h2.on('session', (session: Http2Session) => guardSession(session, limits));
+  const sessions = new Set<Http2Session>();
+  h2.on('session', (session: Http2Session) => {
+    guardSession(session, limits);
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
   const http1 = new Http1Server(site, { secure: true });
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol !== 'h2') {
@@ -102,28 +114,20 @@ export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http
   });
   // A failed handshake only concerns its own connection.
   server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());
-  Object.assign(server, { closeIdleConnections: () => http1.closeIdleConnections() });
   capConnectionsPerIp(server, limits.maxConnectionsPerIp);
-  return { server, h2 };
+  const closeIdle = () => {
+    http1.closeIdleConnections();
+    // A graceful close: GOAWAY now, the session ends once its open streams are done.
+    for (const session of sessions) if (!session.closed) session.close();
+  };
+  return { server, h2, closeIdle };
 }
 
 /** Starts an HTTP or HTTPS listener for `site` on `ep` (tcp, ssl or unix). */
 export async function listenHttp(site: Site, ep: Endpoint, tls?: TlsFiles): Promise<Listener> {
   if (ep.type === 'ssl' || tls) {
     const files = tls ?? (ep.type === 'ssl' ? readTlsFiles(ep.privateKey, ep.certKey) : undefined)!;
-    const { server, h2 } = await createHttpsServer(site, files);
-    const sessions = new Set<Http2Session>();
-    h2.on('session', (session: Http2Session) => {
-      sessions.add(session);
-      session.once('close', () => sessions.delete(session));
-    });
-    return bindServer(server, ep, {
-      scheme: 'https',
-      beforeClose: () => {
-        for (const session of sessions) session.close();
-      },
-    });
+    return bindServer(await createHttpsServer(site, files), ep, { scheme: 'https' });
   }
-  const server = createHttpServer(site, { unixPath: ep.type === 'unix' ? ep.path : null });
-  return bindServer(server, ep);
+  return bindServer(createHttpServer(site, { unixPath: ep.type === 'unix' ? ep.path : null }), ep);
 }

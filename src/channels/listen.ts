@@ -16,6 +16,18 @@ export interface Listener {
   close(timeoutMs?: number): Promise<void>;
 }
 
+/**
+ * What every channel's create function returns (`createHttpServer`, `createHttpsServer`,
+ * `createFastCgiServer`, `createScgiServer`, `createAjpServer`), the one shape shutdown works with:
+ * the server to bind, and `closeIdle()`, which lets go of the connections that carry no request in
+ * progress (an HTTP/2 session is asked to go away). Calling it again is harmless: at shutdown it runs
+ * until the busy connections have finished.
+ */
+export interface ChannelServer<S extends Server = Server> {
+  readonly server: S;
+  closeIdle(): void;
+}
+
 /** A listen failure, said in one line with what to do. */
 export class ListenError extends Error {
   readonly code: string;
@@ -106,12 +118,15 @@ function trackSockets(server: Server): Set<Socket> {
 export interface BindOptions {
   /** URL scheme shown for TCP endpoints. Default `http` (`https` for ssl endpoints). */
   scheme?: string;
-  /** Called at shutdown before waiting, to say goodbye politely (HTTP/2 GOAWAY, idle keep-alives). */
-  beforeClose?: () => void;
 }
 
-/** Binds `server` to `endpoint` and resolves once it listens; rejects with a ListenError. */
-export async function bindServer(server: Server, ep: Endpoint, options: BindOptions = {}): Promise<Listener> {
+/**
+ * Binds a channel's server to `endpoint` and resolves once it listens; rejects with a ListenError.
+ * The Listener's `close()` stops accepting, then calls `closeIdle()` until the busy connections are
+ * done (or `timeoutMs` has passed, when what is left is destroyed).
+ */
+export async function bindServer(channel: ChannelServer, ep: Endpoint, options: BindOptions = {}): Promise<Listener> {
+  const server = channel.server;
   if (ep.type === 'unix') await clearStaleSocket(ep.path);
   const sockets = trackSockets(server);
   await new Promise<void>((resolve, reject) => {
@@ -160,8 +175,7 @@ export async function bindServer(server: Server, ep: Endpoint, options: BindOpti
         }
         resolve();
       });
-      options.beforeClose?.();
-      const closeIdle = () => (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      const closeIdle = () => channel.closeIdle();
       closeIdle();
       // Connections that were busy become idle once their response is out; close them then.
       const idle = setInterval(closeIdle, 50);

@@ -1,7 +1,7 @@
 // The AJP13 channel: serves a Site to Apache mod_proxy_ajp (and other AJP web servers) on persistent
 // connections, one request at a time per connection, with CPING/CPONG between requests.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { RequestHeaders } from '../../http/headers.js';
 import { hasControlChars, isToken, parseContentLength } from '../../http/syntax.js';
@@ -11,7 +11,7 @@ import { hostAddress } from '../address.js';
 import { connectionLost, serveParts, standIn, type Refusal } from '../boundary.js';
 import type { Endpoint } from '../endpoint.js';
 import { isLoopback, parseTrustedPeers, peerAllowed } from '../gateway.js';
-import { ListenError, bindServer, capConnectionsPerIp, type Listener } from '../listen.js';
+import { ListenError, bindServer, capConnectionsPerIp, type ChannelServer, type Listener } from '../listen.js';
 import { mountSegments, mountedLength } from '../mount.js';
 import {
   AJP_CPING,
@@ -414,13 +414,13 @@ class AjpConnection {
 }
 
 /**
- * A net.Server speaking AJP13 for `site`.
+ * A server speaking AJP13 for `site` (a net.Server and its `closeIdle`).
  *
  * ```ts
  * const server = createAjpServer(site, { secret: process.env.AJP_SECRET });
  * ```
  */
-export function createAjpServer(site: Site, options: AjpOptions = {}): { server: Server; closeIdle(): void } {
+export function createAjpServer(site: Site, options: AjpOptions = {}): ChannelServer {
   const packetSize = options.packetSize ?? AJP_DEFAULT_PACKET_SIZE;
   if (!Number.isInteger(packetSize) || packetSize < 1024 || packetSize > AJP_MAX_PACKET_SIZE) {
     throw new RangeError(`AJP packet size must be 1024 to ${AJP_MAX_PACKET_SIZE}`);
@@ -457,15 +457,5 @@ export function createAjpServer(site: Site, options: AjpOptions = {}): { server:
  */
 export async function listenAjp(site: Site, ep: Endpoint, options: AjpOptions = {}): Promise<Listener> {
   const bound = ajpEndpoint(ep, options.secret);
-  const { server, closeIdle } = createAjpServer(site, options);
-  const listener = await bindServer(server, bound, { scheme: 'ajp', beforeClose: closeIdle });
-  const close = listener.close;
-  return {
-    ...listener,
-    close: (timeoutMs?: number) => {
-      const interval = setInterval(closeIdle, 50);
-      interval.unref();
-      return close(timeoutMs).finally(() => clearInterval(interval));
-    },
-  };
+  return bindServer(createAjpServer(site, options), bound, { scheme: 'ajp' });
 }

@@ -1,7 +1,7 @@
 // The FastCGI channel: a FastCGI 1.0 responder serving a Site. One connection carries one or more
 // requests (FCGI_KEEP_CONN, multiplexing up to 16); each becomes a neutral Request through
 // cgi-params.ts, and its response goes back as STDOUT records holding a CGI-style head and body.
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { isContentLength } from '../../http/syntax.js';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
@@ -10,7 +10,7 @@ import { connectionLost } from '../boundary.js';
 import { CgiVariables, serveCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';
 import { GatewayBody, parseOnlyPeers, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
-import { bindServer, type Listener } from '../listen.js';
+import { bindServer, type ChannelServer, type Listener } from '../listen.js';
 import { decodeNameValuePairs, decodeParams, encodeNameValuePairs, type NameValueLimits } from './name-value.js';
 import {
   FCGI_NULL_REQUEST_ID,
@@ -516,7 +516,7 @@ class FastCgiConnection {
 }
 
 /**
- * A net.Server that speaks FastCGI (responder role) for `site`. TCP peers other than loopback are
+ * A server (a net.Server and its `closeIdle`) that speaks FastCGI (responder role) for `site`. TCP peers other than loopback are
  * dropped on accept unless listed in `trustedPeers` (SECURITY.md §5.1); at most `maxConnections`
  * (1024) connections are open at once, no per-IP cap (a front end is one address for every client,
  * SECURITY.md §3.3); with `webServerAddrs`
@@ -524,10 +524,10 @@ class FastCgiConnection {
  * test/channels/fastcgi/spawned.test.ts.
  *
  * ```ts
- * createFastCgiServer(site).listen('/run/trellis.fcgi');
+ * createFastCgiServer(site).server.listen('/run/trellis.fcgi');
  * ```
  */
-export function createFastCgiServer(site: Site, options: GatewayOptions = {}): Server & { drainConnections(): void } {
+export function createFastCgiServer(site: Site, options: GatewayOptions = {}): ChannelServer {
   const trusted = options.trustedPeers?.length ? parseTrustedPeers(options.trustedPeers) : null;
   const only = options.webServerAddrs ? parseOnlyPeers(options.webServerAddrs) : null;
   const connections = new Set<FastCgiConnection>();
@@ -549,11 +549,13 @@ export function createFastCgiServer(site: Site, options: GatewayOptions = {}): S
   });
   // Past the cap Node closes new connections at once: memory stays bounded by connections × limits.
   server.maxConnections = settings.maxConnections;
-  return Object.assign(server, {
-    drainConnections: () => {
+  return {
+    server,
+    // Each connection closes once its requests are answered (FCGI_KEEP_CONN or not).
+    closeIdle: () => {
       for (const c of connections) c.drain();
     },
-  });
+  };
 }
 
 /**
@@ -562,5 +564,5 @@ export function createFastCgiServer(site: Site, options: GatewayOptions = {}): S
  */
 export async function listenFastCgi(site: Site, ep: Endpoint, options: GatewayOptions = {}): Promise<Listener> {
   const server = createFastCgiServer(site, options);
-  return bindServer(server, ep, { scheme: 'fastcgi', beforeClose: () => server.drainConnections() });
+  return bindServer(server, ep, { scheme: 'fastcgi' });
 }

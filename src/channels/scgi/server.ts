@@ -1,7 +1,7 @@
 // The SCGI channel: one request per connection. The netstring header becomes a neutral Request
 // through cgi-params.ts, exactly CONTENT_LENGTH body bytes stream into it, and the response goes back
 // as a CGI-style head and body; closing the connection ends the response.
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import { formatCgiHead } from '../cgi-head.js';
@@ -9,7 +9,7 @@ import { connectionLost } from '../boundary.js';
 import { CgiVariables, serveCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';
 import { GatewayBody, paramsToMap, parseTrustedPeers, peerAllowed, type GatewayOptions } from '../gateway.js';
-import { bindServer, type Listener } from '../listen.js';
+import { bindServer, type ChannelServer, type Listener } from '../listen.js';
 import { parseScgiHeader, type ScgiHeaderLimits } from './netstring.js';
 
 const DEFAULT_MAX_CONNECTIONS = 1024;
@@ -134,14 +134,14 @@ function serveScgiConnection(socket: Socket, site: Site, mount: string | null): 
 }
 
 /**
- * A net.Server that speaks SCGI for `site`. TCP peers other than loopback are dropped on accept
+ * A server (a net.Server and its `closeIdle`) that speaks SCGI for `site`. TCP peers other than loopback are dropped on accept
  * unless listed in `trustedPeers` (SECURITY.md §5.1); at most `maxConnections` (1024) are open at once.
  *
  * ```ts
- * createScgiServer(site).listen('/run/trellis.scgi');
+ * createScgiServer(site).server.listen('/run/trellis.scgi');
  * ```
  */
-export function createScgiServer(site: Site, options: GatewayOptions = {}): Server {
+export function createScgiServer(site: Site, options: GatewayOptions = {}): ChannelServer {
   const trusted = options.trustedPeers?.length ? parseTrustedPeers(options.trustedPeers) : null;
   const mount = options.mount ?? null;
   const server = createServer({ allowHalfOpen: true }, (socket) => {
@@ -153,7 +153,8 @@ export function createScgiServer(site: Site, options: GatewayOptions = {}): Serv
     serveScgiConnection(socket, site, mount);
   });
   server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  return server;
+  // An SCGI connection carries one request and closes after its answer: none sits idle.
+  return { server, closeIdle: () => {} };
 }
 
 /** Starts an SCGI listener for `site` on `ep` (tcp or unix); its url reads `scgi://host:port/`. */
