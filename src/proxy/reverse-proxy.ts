@@ -2,6 +2,7 @@
 // kept-alive connections, streaming both ways, with forwarding headers and Location rewriting.
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.js';
+import { LAST_CHUNK, writeRequestHead, writeResponseHead } from '../http/head-writer.js';
 import { hasControlChars } from '../http/syntax.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, encodePathSegment, upgradeOf, type Request } from '../request.js';
@@ -315,15 +316,12 @@ export class ReverseProxyResource extends Resource {
 
   /** The request line and header fields sent to `backend`, CRLF CRLF included. */
   #requestHead(request: Request, target: string, backend: Backend, websocket: boolean): string {
-    let head = `${request.method} ${target} HTTP/1.1\r\n`;
+    const headers = this.backendHeaders(request, backend, websocket);
     // Every value is checked for controls (SECURITY.md §6.7), all in one test of them joined.
     let values = '';
-    for (const [name, value] of this.backendHeaders(request, backend, websocket)) {
-      head += `${name}: ${value}\r\n`;
-      values += value;
-    }
+    for (const pair of headers) values += pair[1];
     if (hasControlChars(values)) throw new TypeError('a forwarded field holds a control character');
-    return `${head}\r\n`;
+    return writeRequestHead(request.method, target, headers);
   }
 
   #exchange(request: Request, conn: BackendConnection, head: string, attempt: { target: string; tried: Set<Backend>; websocket: boolean; limit: number; backend: Backend }): void {
@@ -455,7 +453,7 @@ export class ReverseProxyResource extends Resource {
         exchange.onDrain(() => body.resume());
       }
     });
-    body.once('end', () => exchange.end(chunked ? '0\r\n\r\n' : undefined));
+    body.once('end', () => exchange.end(chunked ? LAST_CHUNK : undefined));
     body.once('error', () => exchange.abort());
     body.once('close', () => {
       if (!body.readableEnded) exchange.abort();
@@ -508,9 +506,7 @@ export class ReverseProxyResource extends Resource {
     }
     up.take();
     const client = up.socket;
-    let text = `HTTP/1.1 101 ${res.reason || 'Switching Protocols'}\r\n`;
-    for (let i = 0; i + 1 < res.headers.length; i += 2) text += `${res.headers[i]}: ${res.headers[i + 1]}\r\n`;
-    client.write(`${text}\r\n`, 'latin1');
+    client.write(writeResponseHead(101, res.reason || 'Switching Protocols', res.headers), 'latin1');
     if (head.length) client.write(head);
     if (up.head.length) backend.write(up.head);
     (client as Duplex & { setTimeout?: (ms: number) => void }).setTimeout?.(0);
