@@ -6,7 +6,9 @@ import { cgiStatusLine, fieldSet, writeHead, writeHeadPairs } from '../http/head
  * Hop-by-hop fields (RFC 9110 §7.6.1) a gateway response must not carry: the front end frames the
  * response itself (RFC 3875 §6.3.4 leaves framing to the server).
  */
-const HOP_BY_HOP = fieldSet(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+const HOP_BY_HOP = fieldSet([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
+]);
 
 /**
  * The response head as latin1 text, from a flat `[name, value, name, value, ...]` list (what

@@ -49,12 +49,17 @@ export function cgiStatusLine(code: number, reason: string): string {
  * its backend's by the strict response parser. Only the reason phrase, which code may set to any
  * text, is made safe by {@link statusLine}. Pinned by test/http/head-writer.test.ts.
  *
- * | startLine               | flat                                  | drop         | extra              | result |
- * |-------------------------|---------------------------------------|--------------|--------------------|--------|
- * | `HTTP/1.1 200 OK\r\n`   | `['A', '1']`                          | null         | `''`               | `HTTP/1.1 200 OK\r\nA: 1\r\n\r\n` |
- * | `HTTP/1.1 200 OK\r\n`   | `['Connection', 'x', 'A', '1']`       | `connection` | `Connection: close\r\n` | `HTTP/1.1 200 OK\r\nA: 1\r\nConnection: close\r\n\r\n` |
+ * | startLine | flat                            | drop         | extra      | result                      |
+ * |-----------|---------------------------------|--------------|------------|-----------------------------|
+ * | `S\r\n`   | `['A', '1']`                    | null         | `''`       | `S\r\nA: 1\r\n\r\n`           |
+ * | `S\r\n`   | `['Connection', 'x', 'A', '1']` | `connection` | `C: c\r\n` | `S\r\nA: 1\r\nC: c\r\n\r\n` |
  */
-export function writeHead(startLine: string, flat: readonly string[], drop: FieldSet | null = null, extra = ''): string {
+export function writeHead(
+  startLine: string,
+  flat: readonly string[],
+  drop: FieldSet | null = null,
+  extra = '',
+): string {
   let head = startLine;
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const name = flat[i]!;

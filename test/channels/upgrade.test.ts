@@ -26,7 +26,8 @@ before(async () => {
 after(() => server.close());
 
 test('an Upgrade request answered without a take-over: one head, reason made safe, Connection: close', async () => {
-  const text = await rawHttp(server.port!, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n');
+  const ask = 'GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n';
+  const text = await rawHttp(server.port!, ask);
   const [res] = parseResponses(text);
   assert.equal(res!.status, 426);
   assert.equal(res!.reason, 'Upgrade  Set-Cookie: injected=1');

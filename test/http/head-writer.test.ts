@@ -29,7 +29,10 @@ test('writeHead: fields in order, those in drop left out whatever their case, ex
     [['A', '1', 'B', ''], null, '', 'S\r\nA: 1\r\nB: \r\n\r\n'],
     [['Connection', 'close', 'A', '1'], null, '', 'S\r\nConnection: close\r\nA: 1\r\n\r\n'],
     [['CONNECTION', 'close', 'A', '1', 'keep-alive', 't=1'], FRAMING, '', 'S\r\nA: 1\r\n\r\n'],
-    [['Transfer-Encoding', 'chunked', 'Content-Length', '5'], FRAMING, 'X: y\r\n', 'S\r\nContent-Length: 5\r\nX: y\r\n\r\n'],
+    [
+      ['Transfer-Encoding', 'chunked', 'Content-Length', '5'], FRAMING, 'X: y\r\n',
+      'S\r\nContent-Length: 5\r\nX: y\r\n\r\n',
+    ],
     // Same length as a dropped name, another name: kept.
     [['Connectio_', 'v', 'X-Keep-Alive-', 'w'], FRAMING, '', 'S\r\nConnectio_: v\r\nX-Keep-Alive-: w\r\n\r\n'],
     // A dangling name without a value is not written.

@@ -588,7 +588,8 @@ class Connection {
       // A large body still unread will not be discarded: say so now rather than close unannounced.
       (this.#bodyDone || this.#chunkedBody || this.#bodyRemaining <= DISCARD_LIMIT);
     let own = framing === Framing.Chunked ? 'Transfer-Encoding: chunked\r\n' : '';
-    if (keepAlive) own += `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(limits.keepAliveTimeout / 1000)}\r\n`;
+    const timeout = Math.floor(limits.keepAliveTimeout / 1000);
+    if (keepAlive) own += `Connection: keep-alive\r\nKeep-Alive: timeout=${timeout}\r\n`;
     else own += 'Connection: close\r\n';
     this.#keepAlive = keepAlive;
     this.#framing = framing;
