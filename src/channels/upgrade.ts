@@ -4,22 +4,21 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { RequestHeaders } from '../http/headers.js';
+import { fieldSet, statusLine, writeHeadPairs } from '../http/head-writer.js';
 import type { ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
 import { socketAddress } from './address.js';
 import { connectionLost, serveParts } from './boundary.js';
+
+/** The connection closes after the response: a resource's Connection field gives way to `close`. */
+const CONNECTION = fieldSet(['connection']);
 
 /** A sink that writes an HTTP/1.1 response straight to `socket` and closes it afterwards. */
 function rawSink(socket: Duplex, taken: () => boolean): ResponseSink {
   return {
     writeHead(code, reason, headers) {
       if (taken()) return;
-      let head = `HTTP/1.1 ${code} ${reason}\r\n`;
-      for (const [name, value] of headers) {
-        if (name.toLowerCase() === 'connection') continue;
-        head += `${name}: ${value}\r\n`;
-      }
-      socket.write(`${head}Connection: close\r\n\r\n`);
+      socket.write(writeHeadPairs(statusLine(code, reason), headers, CONNECTION, 'Connection: close\r\n'), 'latin1');
     },
     write: (chunk) => (taken() ? true : socket.write(chunk)),
     end: (chunk) => {

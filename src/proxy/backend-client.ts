@@ -1,6 +1,7 @@
 // A lean HTTP/1.1 client for the reverse proxy: one pool of kept-alive TCP connections per backend,
 // each request written as one head followed by its streamed body, each response read by ResponseParser.
 import { connect, type Socket } from 'node:net';
+import { writeChunk } from '../http/head-writer.js';
 import type { ProxyErrorCode } from './proxy-error.js';
 import { ResponseParser, type ResponseEvents, type ResponseFault, type ResponseHead } from './response-parser.js';
 
@@ -120,13 +121,7 @@ export class Exchange {
   /** Writes body bytes as one chunk of the chunked coding (RFC 9112 §7.1); false when the buffer is full. */
   writeChunk(chunk: Buffer): boolean {
     if (this.#ended || chunk.length === 0) return true;
-    const socket = this.#conn.socket;
-    socket.cork();
-    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
-    const ok = socket.write('\r\n', 'latin1');
-    socket.uncork();
-    return ok;
+    return writeChunk(this.#conn.socket, chunk);
   }
 
   /** Ends the request body. */

@@ -3,6 +3,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, connect as netConnect } from 'node:net';
 import { HttpError } from '../errors.js';
+import { LAST_CHUNK, writeRequestHead, writeResponseHead } from '../http/head-writer.js';
 import { hasControlChars, splitAuthority } from '../http/syntax.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, upgradeOf, type Request } from '../request.js';
@@ -151,12 +152,10 @@ export class ForwardProxyResource extends Resource {
     const chunked = request.contentLength === null && request.hasBody;
     if (request.contentLength !== null) headers.push(['Content-Length', String(request.contentLength)]);
     else if (chunked) headers.push(['Transfer-Encoding', 'chunked']);
-    let head = `${request.method} ${url.pathname}${url.search} HTTP/1.1\r\n`;
-    for (const [name, value] of headers) {
+    for (const [, value] of headers) {
       if (hasControlChars(value)) throw new Refused(400, 'A request header holds a control character.');
-      head += `${name}: ${value}\r\n`;
     }
-    head += '\r\n';
+    const head = writeRequestHead(request.method, `${url.pathname}${url.search}`, headers);
     const pool = this.#pool(address, port);
     pool.acquire(false, (conn, error) => {
       if (!conn) {
@@ -213,7 +212,7 @@ export class ForwardProxyResource extends Resource {
         exchange.onDrain(() => body.resume());
       }
     });
-    body.once('end', () => exchange.end(chunked ? '0\r\n\r\n' : undefined));
+    body.once('end', () => exchange.end(chunked ? LAST_CHUNK : undefined));
     body.once('error', () => exchange.abort());
   }
 
@@ -242,7 +241,7 @@ export class ForwardProxyResource extends Resource {
             }
             up.take();
             const client = up.socket;
-            client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+            client.write(writeResponseHead(200, 'Connection Established', []), 'latin1');
             if (up.head.length) upstream.write(up.head);
             spliceSockets(client, upstream);
             resolve(NOT_DONE_YET);

@@ -1,6 +1,7 @@
 // The reverse proxy's forwarding policy as pure functions from data to data: the fields of the request
 // a backend gets, and which of the backend's response fields reach the client and how.
 import { hasControlChars } from '../http/syntax.js';
+import { writeRequestHead } from '../http/head-writer.js';
 import { encodePathSegment } from '../request.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
 
@@ -136,14 +137,11 @@ export function backendRequestFields(
  * §6.7), all in one test of them joined: a TypeError names the failure.
  */
 export function requestHead(method: string, target: string, fields: ReadonlyArray<readonly [string, string]>): string {
-  let head = `${method} ${target} HTTP/1.1\r\n`;
+  // Every value is checked for controls (SECURITY.md §6.7), all in one test of them joined.
   let values = '';
-  for (const [name, value] of fields) {
-    head += `${name}: ${value}\r\n`;
-    values += value;
-  }
+  for (const pair of fields) values += pair[1];
   if (hasControlChars(values)) throw new TypeError('a forwarded field holds a control character');
-  return `${head}\r\n`;
+  return writeRequestHead(method, target, fields);
 }
 
 /** Where the proxy is reached publicly; read only when a Location names a backend. */

@@ -2,6 +2,7 @@
 // kept-alive connections, streaming both ways, with forwarding headers and Location rewriting.
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.js';
+import { LAST_CHUNK, writeResponseHead } from '../http/head-writer.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, upgradeOf, type Request } from '../request.js';
 import { spliceSockets } from '../util/splice.js';
@@ -358,7 +359,7 @@ export class ReverseProxyResource extends Resource {
         exchange.onDrain(() => body.resume());
       }
     });
-    body.once('end', () => exchange.end(chunked ? '0\r\n\r\n' : undefined));
+    body.once('end', () => exchange.end(chunked ? LAST_CHUNK : undefined));
     body.once('error', () => exchange.abort());
     body.once('close', () => {
       if (!body.readableEnded) exchange.abort();
@@ -392,9 +393,7 @@ export class ReverseProxyResource extends Resource {
     }
     up.take();
     const client = up.socket;
-    let text = `HTTP/1.1 101 ${res.reason || 'Switching Protocols'}\r\n`;
-    for (let i = 0; i + 1 < res.headers.length; i += 2) text += `${res.headers[i]}: ${res.headers[i + 1]}\r\n`;
-    client.write(`${text}\r\n`, 'latin1');
+    client.write(writeResponseHead(101, res.reason || 'Switching Protocols', res.headers), 'latin1');
     if (head.length) client.write(head);
     if (up.head.length) backend.write(up.head);
     (client as Duplex & { setTimeout?: (ms: number) => void }).setTimeout?.(0);

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import { ChunkedDecoder } from '../../http/chunked.js';
 import { RequestHeaders } from '../../http/headers.js';
-import { safeReason } from '../../http/syntax.js';
+import { LAST_CHUNK, fieldSet, writeChunk, writeResponseHead } from '../../http/head-writer.js';
 import type { Address, Request, ResponseSink } from '../../request.js';
 import type { Site, SiteLimits } from '../../site.js';
 import { GatewayBody } from '../gateway.js';
@@ -25,9 +25,9 @@ const LINGER_MS = 2000;
 const COALESCE_LIMIT = 16 * 1024;
 /** How long a request body may run before its average rate is held to `bodyMinRate` (SECURITY.md §3.3). */
 const BODY_RATE_GRACE_MS = 10_000;
-const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
-const CRLF = Buffer.from('\r\n', 'latin1');
+const CONTINUE = Buffer.from(writeResponseHead(100, 'Continue', []), 'latin1');
+/** Framing and connection fields are the channel's to write (RFC 9112 §6, §9.6): a resource's are left out. */
+const CHANNEL_FIELDS = fieldSet(['connection', 'keep-alive', 'transfer-encoding']);
 
 /** The head answered for when a refused head never became a request: no body, no keep-alive. */
 const GET_STAND_IN: RequestHead = {
@@ -551,30 +551,21 @@ class Connection {
     if (serial !== this.#serial || this.#headText !== null || this.#phase !== Phase.Exchange) return;
     let closeAsked = this.#closeAsked;
     let length = -1;
-    let head = `HTTP/1.1 ${code} ${safeReason(reason)}\r\n`;
+    // The resource's Connection and Content-Length decide the framing; the head writer leaves out
+    // the fields in CHANNEL_FIELDS, and the channel writes its own.
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const name = flat[i]!;
-      const value = flat[i + 1]!;
-      const n = name.length;
-      // Framing and connection fields are the channel's to write (RFC 9112 §6, §9.6).
-      if (n === 10 || n === 14 || n === 17) {
-        const lower = name.toLowerCase();
-        if (lower === 'connection') {
-          if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) closeAsked = true;
-          continue;
-        }
-        if (lower === 'keep-alive' || lower === 'transfer-encoding') continue;
-        if (lower === 'content-length') length = Number(value);
-      }
-      head += `${name}: ${value}\r\n`;
+      const n = flat[i]!.length;
+      if (n !== 10 && n !== 14) continue;
+      const lower = flat[i]!.toLowerCase();
+      if (lower === 'connection') {
+        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(flat[i + 1]!)) closeAsked = true;
+      } else if (lower === 'content-length') length = Number(flat[i + 1]!);
     }
     let framing: Framing;
     if (this.#isHead || code < 200 || code === 204 || code === 304) framing = Framing.None;
     else if (length >= 0) framing = Framing.Length;
-    else if (this.#minor === 1) {
-      framing = Framing.Chunked;
-      head += 'Transfer-Encoding: chunked\r\n';
-    } else framing = Framing.Close;
+    else if (this.#minor === 1) framing = Framing.Chunked;
+    else framing = Framing.Close;
     const server = this.#server;
     const limits = server.limits;
     const keepAlive =
@@ -585,13 +576,15 @@ class Connection {
       this.#served + 1 < limits.maxRequestsPerSocket &&
       // A large body still unread will not be discarded: say so now rather than close unannounced.
       (this.#bodyDone || this.#chunkedBody || this.#bodyRemaining <= DISCARD_LIMIT);
-    if (keepAlive) head += `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(limits.keepAliveTimeout / 1000)}\r\n\r\n`;
-    else head += 'Connection: close\r\n\r\n';
+    let own = framing === Framing.Chunked ? 'Transfer-Encoding: chunked\r\n' : '';
+    const timeout = Math.floor(limits.keepAliveTimeout / 1000);
+    if (keepAlive) own += `Connection: keep-alive\r\nKeep-Alive: timeout=${timeout}\r\n`;
+    else own += 'Connection: close\r\n';
     this.#keepAlive = keepAlive;
     this.#framing = framing;
     this.#declaredLength = length;
     this.#written = 0;
-    this.#headText = head;
+    this.#headText = writeResponseHead(code, reason, flat, CHANNEL_FIELDS, own);
   }
 
   /** Writes part of the body in the response's framing; false when the socket's buffer is full. */
@@ -611,9 +604,8 @@ class Connection {
     if (framing === Framing.Chunked) {
       const socket = this.socket;
       socket.cork();
-      this.#send(Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'));
-      socket.write(chunk);
-      const ok = socket.write(CRLF);
+      this.#flushHead();
+      const ok = writeChunk(socket, chunk);
       socket.uncork();
       return ok;
     }
