@@ -247,15 +247,9 @@ export class Request extends RequestURLs {
       headers.set('content-type', 'Content-Type', DEFAULT_CONTENT_TYPE);
     }
     const reason = this.codeMessage ?? reasonPhrase(this.code);
-    if (this.#sink.writeHeadFlat) {
-      const flat = headers.flat();
-      if (this.#setCookies) for (const cookie of this.#setCookies) flat.push('Set-Cookie', cookie);
-      this.#sink.writeHeadFlat(this.code, reason, flat);
-      return;
-    }
-    const pairs = headers.pairs();
-    if (this.#setCookies) for (const cookie of this.#setCookies) pairs.push(['Set-Cookie', cookie]);
-    this.#sink.writeHead(this.code, reason, pairs);
+    const flat = headers.flat();
+    if (this.#setCookies) for (const cookie of this.#setCookies) flat.push('Set-Cookie', cookie);
+    this.#sink.writeHead(this.code, reason, flat);
   }
 
   /**
@@ -269,7 +263,7 @@ export class Request extends RequestURLs {
       this.finish();
       return;
     }
-    if (typeof data === 'string' && this.#sink.endText && !this.#encoder) {
+    if (typeof data === 'string' && !this.#encoder) {
       this.#writeWholeText(data);
       return;
     }
@@ -299,7 +293,7 @@ export class Request extends RequestURLs {
     this.#sendHeaders(length);
     this.#markFinished();
     if (this.#noBody() || length === 0) this.#sink.end();
-    else this.#sink.endText!(text);
+    else this.#sink.endText(text);
     this.#done();
   }
 
@@ -369,7 +363,7 @@ export class Request extends RequestURLs {
    * so a writer may fill those buffers again; false when it holds some or cannot tell.
    */
   get writesReleased(): boolean {
-    return this.#encoding === null && this.#sink.queuedBytes?.() === 0;
+    return this.#encoding === null && this.#sink.queuedBytes() === 0;
   }
 
   /** Resolves when the channel can take more data (at once when it is not backed up, or once the client left). */
@@ -492,6 +486,6 @@ export class Request extends RequestURLs {
 
   /** Asks the channel to close the connection once this response is sent. */
   closeConnection(): void {
-    this.#sink.closeAfterResponse?.();
+    this.#sink.closeAfterResponse();
   }
 }

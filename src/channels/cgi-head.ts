@@ -1,6 +1,6 @@
 // The CGI-style response head (RFC 3875 §6) that FastCGI and SCGI responses start with: a `Status:`
 // line, the header fields, a blank line. The front end turns it into its own HTTP status line.
-import { cgiStatusLine, fieldSet, writeHead, writeHeadPairs } from '../http/head-writer.js';
+import { cgiStatusLine, fieldSet, writeHead } from '../http/head-writer.js';
 
 /**
  * Hop-by-hop fields (RFC 9110 §7.6.1) a gateway response must not carry: the front end frames the
@@ -12,7 +12,7 @@ const HOP_BY_HOP = fieldSet([
 
 /**
  * The response head as latin1 text, from a flat `[name, value, name, value, ...]` list (what
- * `ResponseSink.writeHeadFlat` receives): `Status: CODE REASON`, each header, blank line; CRLF line
+ * `ResponseSink.writeHead` receives): `Status: CODE REASON`, each header, blank line; CRLF line
  * ends. Hop-by-hop headers are left out. Header values were checked when they were set
  * (`assertHeader`); the shared head writer (src/http/head-writer.ts) makes the reason safe.
  *
@@ -23,16 +23,4 @@ const HOP_BY_HOP = fieldSet([
  */
 export function formatCgiHeadText(code: number, reason: string, flat: readonly string[]): string {
   return writeHead(cgiStatusLine(code, reason), flat, HOP_BY_HOP);
-}
-
-/**
- * The response head as bytes, from `[name, value]` pairs; the same lines as {@link formatCgiHeadText}.
- *
- * ```ts
- * formatCgiHead(404, 'Not Found', [['Content-Type', 'text/html']])
- * // "Status: 404 Not Found\r\nContent-Type: text/html\r\n\r\n"
- * ```
- */
-export function formatCgiHead(code: number, reason: string, headers: ReadonlyArray<readonly [string, string]>): Buffer {
-  return Buffer.from(writeHeadPairs(cgiStatusLine(code, reason), headers, HOP_BY_HOP), 'latin1');
 }

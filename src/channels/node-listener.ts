@@ -42,10 +42,7 @@ function cachedAddresses(socket: AddressedSocket, unixPath: string | null): { cl
 function h1Sink(req: IncomingMessage, res: ServerResponse): ResponseSink {
   let close = false;
   return {
-    writeHead(code, reason, headers) {
-      this.writeHeadFlat!(code, reason, headers.flat());
-    },
-    writeHeadFlat(code, reason, flat) {
+    writeHead(code, reason, flat) {
       if (close) flat.push('Connection', 'close');
       res.writeHead(code, reason, flat);
     },
@@ -58,6 +55,7 @@ function h1Sink(req: IncomingMessage, res: ServerResponse): ResponseSink {
     closeAfterResponse: () => {
       close = true;
     },
+    queuedBytes: () => null,
   };
 }
 

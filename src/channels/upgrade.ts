@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { RequestHeaders } from '../http/headers.js';
-import { fieldSet, statusLine, writeHeadPairs } from '../http/head-writer.js';
+import { fieldSet, statusLine, writeHead } from '../http/head-writer.js';
 import type { ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
 import { socketAddress } from './address.js';
@@ -16,9 +16,9 @@ const CONNECTION = fieldSet(['connection']);
 /** A sink that writes an HTTP/1.1 response straight to `socket` and closes it afterwards. */
 function rawSink(socket: Duplex, taken: () => boolean): ResponseSink {
   return {
-    writeHead(code, reason, headers) {
+    writeHead(code, reason, flat) {
       if (taken()) return;
-      socket.write(writeHeadPairs(statusLine(code, reason), headers, CONNECTION, 'Connection: close\r\n'), 'latin1');
+      socket.write(writeHead(statusLine(code, reason), flat, CONNECTION, 'Connection: close\r\n'), 'latin1');
     },
     write: (chunk) => (taken() ? true : socket.write(chunk)),
     end: (chunk) => {
@@ -28,8 +28,14 @@ function rawSink(socket: Duplex, taken: () => boolean): ResponseSink {
       // Read and drop whatever else the client sends, so the close completes.
       socket.resume();
     },
+    endText(text) {
+      this.end(Buffer.from(text));
+    },
     onDrain: (listener) => void socket.once('drain', listener),
     abort: () => socket.destroy(),
+    // The connection closes after this response in any case.
+    closeAfterResponse: () => {},
+    queuedBytes: () => null,
   };
 }
 

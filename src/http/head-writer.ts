@@ -69,7 +69,7 @@ export function writeHead(
   return `${head}${extra}\r\n`;
 }
 
-/** {@link writeHead} from `[name, value]` pairs (what `ResponseSink.writeHead` receives); the same lines. */
+/** {@link writeHead} from `[name, value]` pairs (what the proxies forward); the same lines. */
 export function writeHeadPairs(
   startLine: string,
   pairs: Iterable<readonly [string, string]>,

@@ -29,27 +29,27 @@ export type Address =
   | { type: 'UNIX'; path: string | null };
 
 /**
- * What a channel provides to send the response. `write` returns false when the channel's buffer is
- * full; the channel then calls the `onDrain` listener once it has room again.
+ * What a channel provides to send the response, the one shape every channel implements in full.
+ * `write` returns false when the channel's buffer is full; the channel then calls the `onDrain`
+ * listener once it has room again.
  */
 export interface ResponseSink {
-  writeHead(code: number, reason: string, headers: Array<[string, string]>): void;
-  /** Optional fast path: the same headers as one flat `[name, value, name, value, ...]` list. */
-  writeHeadFlat?(code: number, reason: string, flat: string[]): void;
+  /** Sends the status and the header fields, as one flat `[name, value, name, value, ...]` list. */
+  writeHead(code: number, reason: string, fields: string[]): void;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer): void;
-  /** Optional fast path: ends with a UTF-8 text body (lets the channel send headers and body in one write). */
-  endText?(text: string): void;
+  /** Ends with a UTF-8 text body (a channel may send the head and this body in one write). */
+  endText(text: string): void;
   onDrain(listener: () => void): void;
   /** Drops the connection (used when a response fails after its headers were sent). */
   abort(): void;
-  /** Asks the channel to close the connection after this response. */
-  closeAfterResponse?(): void;
+  /** Asks the channel to close the connection after this response (where it has one to keep). */
+  closeAfterResponse(): void;
   /**
-   * Optional: bytes written to this sink that the channel still holds (not yet handed to the OS).
-   * Zero means every chunk written so far was let go of, so its memory may be reused.
+   * Bytes written to this sink that the channel still holds (not yet handed to the OS), or null when
+   * it cannot tell. Zero means every chunk written so far was let go of, so its memory may be reused.
    */
-  queuedBytes?(): number;
+  queuedBytes(): number | null;
 }
 
 /** Body size and form limits applied to one request. */

@@ -281,7 +281,9 @@ describe('parseCgiParams refusals (400)', () => {
 function memorySink() {
   const out = { code: 0, reason: '', headers: [] as Array<[string, string]>, body: Buffer.alloc(0) };
   const sink: ResponseSink = {
-    writeHead(code, reason, headers) {
+    writeHead(code, reason, flat) {
+      const headers: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
       Object.assign(out, { code, reason, headers });
     },
     write(chunk) {
@@ -291,8 +293,13 @@ function memorySink() {
     end(chunk) {
       if (chunk) out.body = Buffer.concat([out.body, chunk]);
     },
+    endText(text) {
+      this.end(Buffer.from(text));
+    },
     onDrain() {},
     abort() {},
+    closeAfterResponse() {},
+    queuedBytes: () => null,
   };
   return { out, sink };
 }

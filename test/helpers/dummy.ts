@@ -57,10 +57,11 @@ export function dummyRequest(options: DummyOptions = {}) {
   };
   let drainListener: (() => void) | null = null;
   const sink: ResponseSink = {
-    writeHead(code, reason, headers) {
+    writeHead(code, reason, flat) {
       captured.code = code;
       captured.reason = reason;
-      captured.headers = headers;
+      captured.headers = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) captured.headers.push([flat[i]!, flat[i + 1]!]);
     },
     write(chunk) {
       captured.chunks.push(Buffer.from(chunk));
@@ -70,6 +71,10 @@ export function dummyRequest(options: DummyOptions = {}) {
       if (chunk) captured.chunks.push(Buffer.from(chunk));
       captured.ended = true;
     },
+    endText(text) {
+      this.end(Buffer.from(text));
+    },
+    queuedBytes: () => null,
     onDrain(listener) {
       drainListener = listener;
     },

@@ -350,7 +350,9 @@ class AjpConnection {
     const size = this.options.packetSize;
     let ended = false;
     return {
-      writeHead: (code, reason, headers) => {
+      writeHead: (code, reason, flat) => {
+        const headers: Array<[string, string]> = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
         const packet = sendHeadersPacket(code, reason, headers, size);
         if (!packet) {
           const uri = this.request?.uri ?? '?';
@@ -374,11 +376,15 @@ class AjpConnection {
         if (chunk && chunk.length) for (const p of sendBodyChunkPackets(chunk, size)) socket.write(p);
         this.#endRequest();
       },
+      endText(text) {
+        this.end(Buffer.from(text));
+      },
       onDrain: (listener) => void socket.once('drain', listener),
       abort: () => this.#fail(),
       closeAfterResponse: () => {
         this.#reuse = false;
       },
+      queuedBytes: () => null,
     };
   }
 

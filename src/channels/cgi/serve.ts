@@ -1,7 +1,7 @@
 // The CGI channel (RFC 3875): one request from a process's environment and stdin, the response as a
 // CGI document (`Status:` line, headers, body) on stdout. `trellis cgi` runs it once and exits.
 import { Readable, type Writable } from 'node:stream';
-import { formatCgiHead } from '../cgi-head.js';
+import { formatCgiHeadText } from '../cgi-head.js';
 import { parseContentLength } from '../../http/syntax.js';
 import { connectionLost, type RequestHolder } from '../boundary.js';
 import { serveCgiParams, type CgiParams } from '../cgi-params.js';
@@ -69,16 +69,22 @@ export function cgiBody(stdin: Readable, contentLength: number | null, chunked: 
 /** A ResponseSink writing a CGI response to `out`; `onEnd` runs once the last byte was handed over, `onAbort` when the response must be dropped. */
 export function cgiSink(out: Writable, onEnd: () => void, onAbort: () => void): ResponseSink {
   return {
-    writeHead(code, reason, headers) {
-      out.write(formatCgiHead(code, reason, headers));
+    writeHead(code, reason, flat) {
+      out.write(formatCgiHeadText(code, reason, flat), 'latin1');
     },
     write: (chunk) => out.write(chunk),
     end(chunk) {
       if (chunk && chunk.length) out.write(chunk);
       onEnd();
     },
+    endText(text) {
+      this.end(Buffer.from(text));
+    },
     onDrain: (listener) => void out.once('drain', listener),
     abort: onAbort,
+    // One CGI process answers one request: its output ends with the response anyway.
+    closeAfterResponse: () => {},
+    queuedBytes: () => out.writableLength,
   };
 }
 

@@ -5,7 +5,7 @@ import { createServer, type Socket } from 'node:net';
 import { isContentLength } from '../../http/syntax.js';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
-import { formatCgiHead, formatCgiHeadText } from '../cgi-head.js';
+import { formatCgiHeadText } from '../cgi-head.js';
 import { connectionLost } from '../boundary.js';
 import { CgiVariables, serveCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';
@@ -71,11 +71,7 @@ class Exchange implements ResponseSink {
     this.keepConn = keepConn;
   }
 
-  writeHead(code: number, reason: string, headers: Array<[string, string]>): void {
-    this.connection.head(this, code, formatCgiHead(code, reason, headers).toString('latin1'));
-  }
-
-  writeHeadFlat(code: number, reason: string, flat: string[]): void {
+  writeHead(code: number, reason: string, flat: string[]): void {
     this.connection.head(this, code, formatCgiHeadText(code, reason, flat));
   }
 
@@ -103,6 +99,11 @@ class Exchange implements ResponseSink {
 
   closeAfterResponse(): void {
     this.closeAfter = true;
+  }
+
+  /** Records of several requests share the connection: what one of them still holds is not known. */
+  queuedBytes(): number | null {
+    return null;
   }
 }
 

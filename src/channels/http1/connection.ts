@@ -165,11 +165,7 @@ class ExchangeSink implements ResponseSink {
     this.#serial = serial;
   }
 
-  writeHead(code: number, reason: string, headers: Array<[string, string]>): void {
-    this.#connection.writeHead(this.#serial, code, reason, headers.flat());
-  }
-
-  writeHeadFlat(code: number, reason: string, flat: string[]): void {
+  writeHead(code: number, reason: string, flat: string[]): void {
     this.#connection.writeHead(this.#serial, code, reason, flat);
   }
 

@@ -86,12 +86,8 @@ class StreamSink implements ResponseSink {
     this.#head = head;
   }
 
-  writeHead(code: number, reason: string, headers: Array<[string, string]>): void {
-    this.writeHeadFlat(code, reason, headers.flat());
-  }
-
   /** Sends `:status` and the fields (names in lower case, repeated fields as lists), never a connection field. */
-  writeHeadFlat(code: number, _reason: string, flat: string[]): void {
+  writeHead(code: number, _reason: string, flat: string[]): void {
     // HTTP/2 has no reason phrase and no interim final status (RFC 9113 §8.3.2).
     if (code < 200 || code > 599) throw new RangeError(`HTTP/2 cannot send the status ${code}`);
     const stream = this.#stream;
@@ -134,6 +130,14 @@ class StreamSink implements ResponseSink {
 
   abort(): void {
     resetStream(this.#stream, H2_INTERNAL_ERROR);
+  }
+
+  /** A stream has no connection of its own to close. */
+  closeAfterResponse(): void {}
+
+  /** node:http2 does not say how much of a stream's output the session still holds. */
+  queuedBytes(): number | null {
+    return null;
   }
 
   /** No more body can go out: the stream ended (a bodyless head ends it too), was reset, or is gone. */

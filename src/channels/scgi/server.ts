@@ -4,7 +4,7 @@
 import { createServer, type Socket } from 'node:net';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
-import { formatCgiHead } from '../cgi-head.js';
+import { formatCgiHeadText } from '../cgi-head.js';
 import { connectionLost } from '../boundary.js';
 import { CgiVariables, serveCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';
@@ -54,10 +54,10 @@ function serveScgiConnection(socket: Socket, site: Site, mount: string | null): 
   };
 
   const sink: ResponseSink = {
-    writeHead(code, reason, headers) {
+    writeHead(code, reason, flat) {
       // Held back by cork() so the head and the first body bytes leave in one write.
       socket.cork();
-      socket.write(formatCgiHead(code, reason, headers));
+      socket.write(formatCgiHeadText(code, reason, flat), 'latin1');
       process.nextTick(() => socket.uncork());
     },
     write: (chunk) => (socket.destroyed ? false : socket.write(chunk)),
@@ -68,8 +68,14 @@ function serveScgiConnection(socket: Socket, site: Site, mount: string | null): 
       socket.end();
       socket.uncork();
     },
+    endText(text) {
+      this.end(Buffer.from(text));
+    },
     onDrain: (listener) => socket.once('drain', listener),
     abort: () => socket.destroy(),
+    // An SCGI connection carries one request and closes after its answer.
+    closeAfterResponse: () => {},
+    queuedBytes: () => socket.writableLength,
   };
 
   const headDeadline = setTimeout(() => {
