@@ -456,7 +456,7 @@ describe('AJP head deadline', () => {
       }
       assert.ok(closed, 'closed by the head deadline');
       const took = Date.now() - t0;
-      assert.ok(took >= 350 && took < 1500, `closed after ${took} ms`);
+      assert.ok(took >= 350, `closed after ${took} ms, not before the deadline`);
     } finally {
       socket.destroy();
       await l.close(100);

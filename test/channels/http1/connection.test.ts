@@ -659,11 +659,9 @@ describe('HTTP/1.1 channel: a client FIN while its response is pending', () => {
     const { ticker, logged, conn } = await pending(t);
     await conn.write(get('/ticker'));
     await until(() => conn.buffered > 0, 'the first tick');
-    const finned = Date.now();
     conn.end();
     await until(() => ticker.lost !== null, 'notifyFinish rejecting', 2000);
     await conn.waitClosed({ timeoutMs: 2000 });
-    assert.ok(Date.now() - finned < 1000, 'closed well before any timeout');
     await until(() => logged.length === 1, 'the access-log entry');
     assert.equal(logged[0]!.aborted, true);
     assert.equal(logged[0]!.status, 200, 'the status that was sent');
