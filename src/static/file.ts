@@ -407,6 +407,14 @@ export class File extends Resource {
 
   override getChild(segment: string, request: Request): ChildResult {
     if (segment !== '') return this.#namedChild(segment);
+    // Without a stat from the parent (a tree's root), the index is looked for before this File is
+    // stat'ed: `dir/index.html` found is one stat, not two. When this is no directory, every index
+    // stat fails (ENOTDIR) and the stat below decides, as it does for a miss.
+    const indexFirst = this.#stat === undefined && request.postpath.length === 0;
+    if (indexFirst) {
+      const index = this.#index();
+      if (index) return index;
+    }
     const own = this.#ownStat();
     if (typeof own === 'number') return own === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
     if (!own.isDirectory()) {
@@ -419,10 +427,8 @@ export class File extends Resource {
     }
     // The trailing-slash child: an index file, else the listing. `a//b` (empty segment inside) is 404.
     if (request.postpath.length) return new NoResource(NOT_FOUND_DETAIL);
-    for (const name of this.indexNames) {
-      const st = statQuiet(childPath(this.path, name));
-      if (typeof st !== 'number' && st.isFile()) return this.#childFor(name, st);
-    }
+    const index = indexFirst ? null : this.#index();
+    if (index) return index;
     if (!this.listing) return new ForbiddenResource('Directory listing is turned off.');
     const rel = this.#rel();
     const c = this.#containment(this.path, rel);
@@ -433,6 +439,15 @@ export class File extends Resource {
       typeFor: (name) => this.typeFor(name),
       allowed: (full) => this.#tree.symlinks === 'follow' || this.#containment(full, [...rel, basename(full)]).ok,
     });
+  }
+
+  /** The resource for the first index name that is a regular file here, or null. */
+  #index(): Resource | null {
+    for (const name of this.indexNames) {
+      const st = statQuiet(childPath(this.path, name));
+      if (typeof st !== 'number' && st.isFile()) return this.#childFor(name, st);
+    }
+    return null;
   }
 
   /**
