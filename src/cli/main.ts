@@ -16,13 +16,25 @@ Commands:
 Run 'trellis COMMAND --help' for the options of a command.
 `;
 
+/**
+ * Writes a line to stderr unless it is gone. A server whose stderr or stdout was a pipe that closed
+ * (the terminal, `| head`, a log collector restarting) keeps serving without its messages: a write
+ * error on either stream is dropped, never reported on that same stream (which would fail again and
+ * spin; test/cli/broken-pipe.test.ts).
+ */
+function logLine(text: string): void {
+  if (process.stderr.writable && !process.stderr.destroyed) process.stderr.write(text);
+}
+
 function keepServing(): void {
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   // One failing request must not take the server down for everyone else: log and go on.
   process.on('unhandledRejection', (reason) => {
-    process.stderr.write(`trellis: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`);
+    logLine(`trellis: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`);
   });
   process.on('uncaughtException', (err) => {
-    process.stderr.write(`trellis: uncaught exception: ${err.stack ?? err.message}\n`);
+    logLine(`trellis: uncaught exception: ${err.stack ?? err.message}\n`);
   });
 }
 
