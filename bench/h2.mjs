@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOAD_CORE, ROOT, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort } from './lib.mjs';
+import { LOAD_CORE, ROOT, cpuSeconds, printTable, requireTool, rssMiB, startServers, stop } from './lib.mjs';
 
 requireTool('h2load', 'nghttp2-client');
 requireTool('taskset', 'util-linux');
@@ -73,13 +73,7 @@ function h2load(url, seconds) {
 const results = new Map();
 const children = [];
 try {
-  for (const s of servers) {
-    const child = spawnPinned(s.cmd, s.args);
-    child.stdout.resume();
-    children.push(child);
-    await waitForPort(s.port);
-    s.pid = child.pid;
-  }
+  await startServers(servers, children);
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of servers) {
       const url = `https://127.0.0.1:${s.port}/1k.bin`;

@@ -59,6 +59,20 @@ export function cpuSeconds(pid) {
   }
 }
 
+/**
+ * Starts every server (`{ cmd, args, port }`) pinned to the server core and waits until each listens;
+ * sets `s.pid` on each and pushes the children onto `children` (for `stop` in a finally).
+ */
+export async function startServers(servers, children) {
+  for (const s of servers) {
+    const child = spawnPinned(s.cmd, s.args);
+    child.stdout.resume();
+    children.push(child);
+    await waitForPort(s.port);
+    s.pid = child.pid;
+  }
+}
+
 /** Stops a child and waits for it. */
 export function stop(child) {
   return new Promise((resolve) => {

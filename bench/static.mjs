@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import { ROOT, cpuSeconds, printTable, requireTool, rssMiB, startServers, stop, wrk } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');
@@ -82,13 +82,7 @@ const cpuUs = (pid) => cpuSeconds(pid) * 1e6;
 const results = new Map();
 const children = [];
 try {
-  for (const s of servers) {
-    const child = spawnPinned(s.cmd, s.args);
-    child.stdout.resume();
-    children.push(child);
-    await waitForPort(s.port);
-    s.pid = child.pid;
-  }
+  await startServers(servers, children);
   for (const c of cases) {
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of servers) {

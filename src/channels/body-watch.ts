@@ -3,7 +3,7 @@
 import type { SiteLimits } from '../site.js';
 
 /** How long a body may run before its average rate is held to `bodyMinRate` (SECURITY.md §3.3). */
-const BODY_RATE_GRACE_MS = 10_000;
+export const BODY_RATE_GRACE_MS = 10_000;
 
 /** What {@link watchBody} needs to know about one request body. */
 export interface BodyProgress {

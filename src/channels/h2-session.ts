@@ -5,6 +5,8 @@ import type { SiteLimits } from '../site.js';
 
 /** HTTP/2 error code NO_ERROR (RFC 9113 §7). */
 const H2_NO_ERROR = 0x00;
+/** HTTP/2 error code INTERNAL_ERROR (RFC 9113 §7). */
+export const H2_INTERNAL_ERROR = 0x02;
 /** HTTP/2 error code CANCEL (RFC 9113 §7). */
 export const H2_CANCEL = 0x08;
 /** HTTP/2 error code ENHANCE_YOUR_CALM (RFC 9113 §7). */

@@ -95,8 +95,20 @@ function endpoint(text: string): Endpoint {
   }
 }
 
-/** A media type: `type/subtype` with optional parameters (RFC 9110 §8.3.1). */
-const MIME_TYPE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+(\s*;\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+=("[^"\\\0-\x1f]*"|[!#$%&'*+\-.^_`|~0-9A-Za-z]+))*$/;
+/** One `; name=value` media-type parameter, the value a token or a quoted string. */
+const PARAMETER = /\s*;\s*([^\s=;"]+)=("[^"\\\0-\x1f]*"|[^\s=;"]+)/y;
+
+/** Whether `text` is a media type: `type/subtype` with optional parameters, tokens as `isToken` says (RFC 9110 §8.3.1). */
+function isMediaType(text: string): boolean {
+  const m = /^([^\s/;]+)\/([^\s/;]+)/.exec(text);
+  if (!m || !isToken(m[1]!) || !isToken(m[2]!)) return false;
+  PARAMETER.lastIndex = m[0].length;
+  while (PARAMETER.lastIndex < text.length) {
+    const p = PARAMETER.exec(text);
+    if (!p || !isToken(p[1]!) || (!p[2]!.startsWith('"') && !isToken(p[2]!))) return false;
+  }
+  return true;
+}
 
 /** A gateway endpoint: a bare port or a TCP endpoint without an interface means loopback (SECURITY.md §5.1). */
 function gatewayEndpoint(text: string): Endpoint {
@@ -174,7 +186,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
       const eq = v.indexOf('=');
       const ext = eq === -1 ? null : v.slice(0, eq);
       const type = eq === -1 ? v : v.slice(eq + 1);
-      if (!MIME_TYPE.test(type) || (ext !== null && !/^\.[^/\\\0=]+$/.test(ext))) {
+      if (!isMediaType(type) || (ext !== null && !/^\.[^/\\\0=]+$/.test(ext))) {
         throw new CliError(`--mime-type needs TYPE or .ext=TYPE with a type like text/plain, not "${v}"`);
       }
       if (ext === null) c.files.defaultType = type;

@@ -19,6 +19,13 @@ function sameIgnoringCase(a: string, b: string): boolean {
   return true;
 }
 
+/** A flat `[name, value, name, value, ...]` field list as `[name, value]` pairs. */
+export function fieldPairs(flat: readonly string[]): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  return pairs;
+}
+
 /**
  * Request headers as received: `raw` keeps every field in order (duplicates visible); `get` joins
  * duplicates with `, ` (`; ` for Cookie, RFC 9110 §5.3 and RFC 6265 §5.4).
@@ -33,9 +40,7 @@ export class RequestHeaders {
 
   /** Builds the collection from Node's flat `rawHeaders` array. */
   static fromFlat(flat: readonly string[]): RequestHeaders {
-    const raw: Array<[string, string]> = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) raw.push([flat[i]!, flat[i + 1]!]);
-    return new RequestHeaders(raw);
+    return new RequestHeaders(fieldPairs(flat));
   }
 
   #map(): Map<string, string[]> {

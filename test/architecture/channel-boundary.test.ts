@@ -1,23 +1,16 @@
 // Every channel builds its Request at one boundary (src/channels/boundary.ts), and the members only
 // channels use stay off the public Request type.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { Request } from '../../src/request.js';
 import { dummyRequest } from '../helpers/dummy.js';
 import { ROOT } from '../helpers/server.js';
+import { sources } from '../helpers/sources.js';
 
 const SRC = join(ROOT, 'src');
 
-function sources(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) sources(path, out);
-    else if (name.endsWith('.ts')) out.push(path);
-  }
-  return out;
-}
 
 test('only the channel boundary constructs a Request in src/', () => {
   const builders = sources(SRC)

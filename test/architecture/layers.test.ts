@@ -1,10 +1,11 @@
 // Dependencies point one way: http/ <- request <- resource <- resources <- site <- channels/ <- cli/.
 // A module imports only from its own layer or lower ones, type-only imports and lazy `import()` included.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../helpers/server.js';
+import { sources } from '../helpers/sources.js';
 
 const SRC = join(ROOT, 'src');
 
@@ -27,14 +28,6 @@ function layerOf(path: string): number {
   return i;
 }
 
-function sources(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) sources(path, out);
-    else if (name.endsWith('.ts')) out.push(path);
-  }
-  return out;
-}
 
 const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
 

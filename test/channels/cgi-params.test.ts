@@ -6,6 +6,7 @@ import { Data } from '../../src/data.js';
 import { Resource } from '../../src/resource.js';
 import { Site } from '../../src/site.js';
 import { Request, type ResponseSink } from '../../src/request.js';
+import { fieldPairs } from '../../src/http/headers.js';
 import {
   CgiVariables,
   headerNameFromVariable,
@@ -282,9 +283,7 @@ function memorySink() {
   const out = { code: 0, reason: '', headers: [] as Array<[string, string]>, body: Buffer.alloc(0) };
   const sink: ResponseSink = {
     writeHead(code, reason, flat) {
-      const headers: Array<[string, string]> = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
-      Object.assign(out, { code, reason, headers });
+      Object.assign(out, { code, reason, headers: fieldPairs(flat) });
     },
     write(chunk) {
       out.body = Buffer.concat([out.body, chunk]);

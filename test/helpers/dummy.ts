@@ -1,7 +1,7 @@
 // A request without sockets: a Request wired to an in-memory sink, for unit tests of resources and
 // the Site (Twisted's DummyRequest idea).
 import { Readable } from 'node:stream';
-import { RequestHeaders } from '../../src/http/headers.js';
+import { RequestHeaders, fieldPairs } from '../../src/http/headers.js';
 import { Request, type Address, type ResponseSink } from '../../src/request.js';
 import { connectionLost } from '../../src/request-internals.js';
 import type { Site } from '../../src/site.js';
@@ -60,8 +60,7 @@ export function dummyRequest(options: DummyOptions = {}) {
     writeHead(code, reason, flat) {
       captured.code = code;
       captured.reason = reason;
-      captured.headers = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) captured.headers.push([flat[i]!, flat[i + 1]!]);
+      captured.headers = fieldPairs(flat);
     },
     write(chunk) {
       captured.chunks.push(Buffer.from(chunk));

@@ -107,6 +107,8 @@ test('static-file errors are one line with a non-zero exit', async () => {
     [['--processor', 'x'], /--processor needs \.ext=KIND/],
     [['--mime-type', 'not a type'], /--mime-type needs TYPE or \.ext=TYPE/],
     [['--mime-type', 'md=text/plain'], /--mime-type needs TYPE or \.ext=TYPE/],
+    [['--mime-type', '.md=text/plain; charset'], /--mime-type needs TYPE or \.ext=TYPE/],
+    [['--mime-type', '.md=text/pl(ain'], /--mime-type needs TYPE or \.ext=TYPE/],
     [['--index', 'a/b'], /--index needs a file name without slashes/],
     [['--cache-control', ''], /--cache-control needs a header value/],
     [['--no-listing', '--class', './x.ts#X'], /--no-listing only apply to --path/],

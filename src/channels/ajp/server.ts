@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { RequestHeaders } from '../../http/headers.js';
+import { RequestHeaders, fieldPairs } from '../../http/headers.js';
 import { hasControlChars, isToken, parseContentLength } from '../../http/syntax.js';
 import { encodePathSegment, splitPath, type Request, type RequestParts, type ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
@@ -351,9 +351,7 @@ class AjpConnection {
     let ended = false;
     return {
       writeHead: (code, reason, flat) => {
-        const headers: Array<[string, string]> = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
-        const packet = sendHeadersPacket(code, reason, headers, size);
+        const packet = sendHeadersPacket(code, reason, fieldPairs(flat), size);
         if (!packet) {
           const uri = this.request?.uri ?? '?';
           const fit = `do not fit one ${size}-byte packet; connection dropped`;

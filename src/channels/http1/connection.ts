@@ -9,6 +9,7 @@ import type { Address, Request, ResponseSink } from '../../request.js';
 import type { Site, SiteLimits } from '../../site.js';
 import { GatewayBody } from '../gateway.js';
 import { socketAddress } from '../address.js';
+import { BODY_RATE_GRACE_MS } from '../body-watch.js';
 import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { serveUpgrade } from '../upgrade.js';
 import { MAX_LEADING_EMPTY_LINES, parseRequestHead, REQUEST_LINE_SLACK, type HeadLimits, type RequestHead } from './request-head.js';
@@ -23,8 +24,6 @@ const DISCARD_LIMIT = 256 * 1024;
 const LINGER_MS = 2000;
 /** Bodies up to this size leave in one buffer with their head; larger ones follow it in a corked second write. */
 const COALESCE_LIMIT = 16 * 1024;
-/** How long a request body may run before its average rate is held to `bodyMinRate` (SECURITY.md §3.3). */
-const BODY_RATE_GRACE_MS = 10_000;
 const CONTINUE = Buffer.from(writeResponseHead(100, 'Continue', []), 'latin1');
 /** Framing and connection fields are the channel's to write (RFC 9112 §6, §9.6): a resource's are left out. */
 const CHANNEL_FIELDS = fieldSet(['connection', 'keep-alive', 'transfer-encoding']);

@@ -10,11 +10,8 @@ import { socketAddresses, type SocketLike } from '../address.js';
 import { watchBody, type BodyProgress } from '../body-watch.js';
 import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { GatewayBody } from '../gateway.js';
-import { H2_CANCEL, resetStream } from '../h2-session.js';
+import { H2_CANCEL, H2_INTERNAL_ERROR, resetStream } from '../h2-session.js';
 import { checkRequestHead } from '../head-checks.js';
-
-/** HTTP/2 error code INTERNAL_ERROR (RFC 9113 §7). */
-const H2_INTERNAL_ERROR = 0x02;
 
 /**
  * Connection-specific fields, which an HTTP/2 response must not carry (RFC 9113 §8.2.2): dropped
