@@ -11,7 +11,7 @@ export const PAGE_STYLE =
   '*{box-sizing:border-box}body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:64em;' +
   'padding:1.5em 1em;color:var(--fg);background:var(--bg)}a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}' +
   'h1{font-size:1.3em;font-weight:600;margin:0 0 .8em;overflow-wrap:anywhere}footer{color:var(--mute);font-size:.85em;margin-top:1.2em}' +
-  '.code{color:var(--mute);font-weight:400;margin-right:.4em}main p{overflow-wrap:anywhere}';
+  '.status{color:var(--mute);font-weight:400;margin-right:.4em}main p{overflow-wrap:anywhere}h1 nav{display:inline}';
 
 /** An error page in the shared look: every piece of text is HTML-escaped; the title stays `CODE - brief`. */
 export function errorPageHtml(code: number, brief: string, detail: string): string {
@@ -19,7 +19,7 @@ export function errorPageHtml(code: number, brief: string, detail: string): stri
   return (
     `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>${title}</title><style>${PAGE_STYLE}</style></head>` +
-    `<body><main><h1><span class="code">${code}</span>${escapeHtml(brief)}</h1><p>${escapeHtml(detail)}</p></main></body></html>\n`
+    `<body><main><h1><span class="status">${code}</span>${escapeHtml(brief)}</h1><p>${escapeHtml(detail)}</p></main></body></html>\n`
   );
 }
 
