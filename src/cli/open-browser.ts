@@ -23,14 +23,15 @@ function onPath(command: string, env: NodeJS.ProcessEnv): string | null {
  *
  * | situation                                    | result                                  |
  * |----------------------------------------------|-----------------------------------------|
- * | `CI` set, or run by `node --test`            | reason: not under CI or tests           |
+ * | `CI` set (not `false`), or under `node --test` | reason: not under CI or tests           |
  * | `BROWSER` set                                | that command with the URL               |
  * | macOS / Windows                              | `open URL` / `cmd /c start "" URL`      |
  * | elsewhere, `xdg-open` on PATH and a display  | `xdg-open URL`                          |
  * | otherwise                                    | reason: no browser found                |
  */
 export function browserCommand(url: string, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): { command: string; args: string[] } | { reason: string } {
-  if (env.CI || env.NODE_TEST_CONTEXT) return { reason: 'not opening a browser under CI or tests' };
+  const ci = env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0';
+  if (ci || env.NODE_TEST_CONTEXT) return { reason: 'not opening a browser under CI or tests' };
   if (env.BROWSER) return { command: env.BROWSER, args: [url] };
   if (platform === 'darwin') return { command: 'open', args: [url] };
   if (platform === 'win32') return { command: 'cmd', args: ['/c', 'start', '""', url] };

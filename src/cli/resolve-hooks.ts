@@ -21,7 +21,7 @@ export async function resolve(specifier: string, context: unknown, nextResolve: 
   const own = resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/') && !resolved.url.startsWith(new URL('.', indexUrl).href);
   if (!own) return resolved;
   const reload = RELOAD.exec((context as { parentURL?: string }).parentURL ?? '')?.[1];
-  if (reload && !resolved.url.includes('?')) resolved = { ...resolved, url: `${resolved.url}?${reload}` };
+  if (reload && !RELOAD.test(resolved.url)) resolved = { ...resolved, url: `${resolved.url}${resolved.url.includes('?') ? '&' : '?'}${reload}` };
   if (/\.(ts|tsx)(\?|$)/.test(resolved.url)) return { ...resolved, format: 'module' };
   return resolved;
 }
