@@ -32,7 +32,7 @@ test('SinglePageFallback: routes get the index page with 200, assets keep their 
     assert.deepEqual(await get('/users/42', 'HEAD'), [200, '']);
     assert.deepEqual(await get('/static/app.js'), [200, 'js']);
     assert.equal((await get('/static/missing.js'))[0], 404);
-    assert.equal((await get('/static'))[0], 301, 'a directory without its slash still redirects');
+    assert.equal((await get('/static'))[0], 302, 'a directory without its slash still redirects');
     assert.equal((await get('/users/42', 'DELETE'))[0], 404);
   } finally {
     await server.close();
