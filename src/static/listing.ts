@@ -253,6 +253,8 @@ export interface ListingCacheOptions {
  */
 export class ListingCache {
   readonly #pages = new Map<string, { version: string; at: number; body: Buffer }>();
+  /** Renders under way, so that requests arriving together for a stale page share one. */
+  readonly #rendering = new Map<string, { version: string; body: Promise<Buffer> }>();
   readonly #maxEntries: number;
   readonly #maxPageBytes: number;
   readonly #maxAgeMs: number;
@@ -280,6 +282,30 @@ export class ListingCache {
     this.#pages.delete(key);
     if (this.#pages.size >= this.#maxEntries) this.#pages.delete(this.#pages.keys().next().value!);
     this.#pages.set(key, { version, at: now, body });
+  }
+
+  /**
+   * The page for `key` at `version`: the one kept, the one being rendered, or a new one from
+   * `render` (kept once done). Concurrent requests for a missing page share one render.
+   */
+  getOrRender(key: string, version: string, render: () => Promise<Buffer>): Buffer | Promise<Buffer> {
+    const kept = this.get(key, version);
+    if (kept) return kept;
+    const pending = this.#rendering.get(key);
+    if (pending && pending.version === version) return pending.body;
+    const body = render().then(
+      (page) => {
+        if (this.#rendering.get(key)?.body === body) this.#rendering.delete(key);
+        this.set(key, version, page);
+        return page;
+      },
+      (err: unknown) => {
+        if (this.#rendering.get(key)?.body === body) this.#rendering.delete(key);
+        throw err;
+      },
+    );
+    this.#rendering.set(key, { version, body });
+    return body;
   }
 
   /** Pages kept now. */
@@ -342,15 +368,9 @@ export class DirectoryLister extends Resource {
     request.setHeader('X-Content-Type-Options', 'nosniff');
     request.setHeader('Content-Security-Policy', LISTING_CSP);
     request.setHeader('Cache-Control', 'no-cache');
-    const cache = src.cache && src.stat ? src.cache : null;
-    const version = cache ? directoryVersion(src.stat!) : '';
+    const render = () => readEntries(src).then((entries) => Buffer.from(renderListing(entries, { path: decodedPath, parent, sort, descending })));
+    if (!src.cache || !src.stat) return render();
     const key = `${src.path}\0${decodedPath}\0${sort}\0${descending ? 'd' : 'a'}\0${parent ? 'p' : ''}`;
-    const hit = cache?.get(key, version);
-    if (hit) return hit;
-    return readEntries(src).then((entries) => {
-      const body = Buffer.from(renderListing(entries, { path: decodedPath, parent, sort, descending }));
-      cache?.set(key, version, body);
-      return body;
-    });
+    return src.cache.getOrRender(key, directoryVersion(src.stat), render);
   }
 }

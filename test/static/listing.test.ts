@@ -103,3 +103,20 @@ test('a listing is served from the cache until its directory changes, then shows
     dir.cleanup();
   }
 });
+
+test('ListingCache.getOrRender: requests arriving together share one render; a failed render is not kept', async () => {
+  const cache = new ListingCache();
+  let renders = 0;
+  const render = async () => {
+    renders++;
+    await new Promise((r) => setTimeout(r, 10));
+    return Buffer.from(`page ${renders}`);
+  };
+  const pages = await Promise.all(Array.from({ length: 20 }, () => cache.getOrRender('k', 'v1', render)));
+  assert.equal(renders, 1);
+  assert.ok(pages.every((p) => p.toString() === 'page 1'));
+  assert.equal((await cache.getOrRender('k', 'v1', render)).toString(), 'page 1', 'kept');
+  assert.equal((await cache.getOrRender('k', 'v2', render)).toString(), 'page 2', 'a new version renders again');
+  await assert.rejects(Promise.resolve(cache.getOrRender('bad', 'v', () => Promise.reject(new Error('gone')))), /gone/);
+  assert.equal((await cache.getOrRender('bad', 'v', render)).toString(), 'page 3');
+});
