@@ -15,7 +15,7 @@ import { makeDevCertificate } from './dev-certificate.js';
 import { loadExport } from './load-module.js';
 import { openBrowser } from './open-browser.js';
 import { buildRoot, toResource } from './root.js';
-import { SourceWatcher } from './watch.js';
+import { SourceWatcher } from '../util/source-watcher.js';
 import { wrapRoot } from './proxy-config.js';
 import { defaultWebConfig, WEB_OPTIONS, type WebConfig } from './web-config.js';
 

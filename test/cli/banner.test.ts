@@ -47,3 +47,22 @@ test('devCertificateNames covers localhost, loopback, the host name and outside 
   assert.deepEqual(devCertificateNames('box', INTERFACES), ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1', 'DNS:box', 'IP:192.168.1.20', 'IP:fd00::20']);
   assert.ok(!devCertificateNames('bad name,DNS:evil', {}).some((n) => n.includes('evil')));
 });
+
+test('httpsFiles: given files (each defaulting to the other), else server.pem when present, else a development certificate', async () => {
+  const { httpsFiles } = await import('../../src/cli/web.js');
+  const { defaultWebConfig } = await import('../../src/cli/web-config.js');
+  const { tempDir } = await import('../helpers/server.js');
+  const { writeFileSync } = await import('node:fs');
+  const dir = tempDir();
+  try {
+    const config = defaultWebConfig();
+    assert.equal(httpsFiles(config, dir.path), null);
+    writeFileSync(`${dir.path}/server.pem`, '');
+    assert.deepEqual(httpsFiles(config, dir.path), { privateKey: 'server.pem', certKey: 'server.pem' });
+    assert.deepEqual(httpsFiles({ ...config, certificate: 'both.pem' }, dir.path), { privateKey: 'both.pem', certKey: 'both.pem' });
+    assert.deepEqual(httpsFiles({ ...config, certificate: 'c.pem', privkey: 'k.pem' }, dir.path), { privateKey: 'k.pem', certKey: 'c.pem' });
+    assert.deepEqual(httpsFiles({ ...config, privkey: 'k.pem' }, dir.path), { privateKey: 'k.pem', certKey: 'k.pem' });
+  } finally {
+    dir.cleanup();
+  }
+});

@@ -1,5 +1,5 @@
-// `trellis web --watch`: notices changes to the files a site is built from and tells whoever loads
-// them (the --class module today; processors loading resource scripts can subscribe the same way).
+// Watching a site's source files: one debounced notice per burst of changes to whoever loads them
+// (`trellis web --watch` reloads the --class module; a loader of resource scripts subscribes alike).
 import { watch, type FSWatcher } from 'node:fs';
 
 /** Files whose changes matter: modules and what they commonly read (not editors' temporary files). */
