@@ -302,6 +302,7 @@ test('a mistyped flag gets "did you mean"; user errors are one line with a non-z
   try {
     const cases: Array<[string[], RegExp]> = [
       [['web', '--prot', '8080'], /unknown option --prot; did you mean --port\?/],
+      [['wbe'], /unknown command "wbe"; did you mean 'trellis web'\?/],
       [['web', '--singel'], /did you mean --single\?/],
       [['web', '--cros'], /did you mean --cors\?/],
       [['web', '--wacth'], /did you mean --watch\?/],
