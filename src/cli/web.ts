@@ -11,16 +11,24 @@ import { gatewayUrl, hasGatewayListeners, startGatewayListeners } from './gatewa
 import { buildRoot } from './root.js';
 import { wrapRoot } from './proxy-config.js';
 import { defaultWebConfig, WEB_OPTIONS, type WebConfig } from './web-config.js';
+import { runServerProcess } from './process.js';
+import { isWorker, perWorkerCap } from './workers.js';
 
 const USAGE = 'Usage: trellis web [options]\n\nServe a site over HTTP, HTTPS (with HTTP/2) and UNIX sockets.';
 
-/** The Site described by `config`. */
+/**
+ * The Site described by `config`. The per-IP cap exempts the `--trust-proxy` front ends, and in a
+ * worker of a `--workers` pool is that worker's share of `--max-connections-per-ip`.
+ */
 export async function buildSite(config: WebConfig, cwd: string): Promise<Site> {
   const root = wrapRoot(await buildRoot(config, cwd), config.proxy);
+  const cap = isWorker() ? perWorkerCap(config.maxConnectionsPerIp, config.process.workers) : config.maxConnectionsPerIp;
   return new Site(root, {
     displayTracebacks: config.displayTracebacks,
-    accessLog: config.logfile ? openAccessLog(config.logfile) : null,
+    accessLog: config.logfile ? openAccessLog(config.logfile, { format: config.process.logFormat === 'json' ? 'json' : 'combined' }) : null,
     headers: config.addHeaders,
+    limits: { maxConnectionsPerIp: cap },
+    uncappedPeers: config.proxy.trustProxy,
   });
 }
 
@@ -77,9 +85,18 @@ export async function runWeb(args: readonly string[]): Promise<void> {
     return;
   }
   if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}"; options start with -- (run 'trellis web --help')`);
-  const site = await buildSite(config, process.cwd());
   const endpoints = httpEndpoints(config);
   if (!endpoints.length && !config.ajp.length && !hasGatewayListeners(config)) endpoints.push({ type: 'tcp', port: 8080 });
+  await runServerProcess(config.process, {
+    endpoints: [...endpoints, ...config.ajp, ...config.fastcgi, ...config.scgi],
+    logFiles: config.logfile && config.logfile !== '-' ? [config.logfile] : [],
+    start: () => serveWeb(config, endpoints),
+  });
+}
+
+/** Builds the site and starts every listener in this process; resolves with the start-up lines. */
+async function serveWeb(config: WebConfig, endpoints: Endpoint[]): Promise<string[]> {
+  const site = await buildSite(config, process.cwd());
   let listeners: Listener[];
   try {
     listeners = await startListeners(site, endpoints);
@@ -96,7 +113,7 @@ export async function runWeb(args: readonly string[]): Promise<void> {
     if (err instanceof ListenError) throw new CliError(err.message, 1);
     throw err;
   }
-  for (const l of listeners) process.stdout.write(`Trellis ${VERSION} serving ${l.url}\n`);
+  const lines = listeners.map((l) => `Trellis ${VERSION} serving ${l.url}`);
   let gateways: Listener[];
   try {
     gateways = await startGatewayListeners(site, config);
@@ -104,8 +121,9 @@ export async function runWeb(args: readonly string[]): Promise<void> {
     await Promise.all(listeners.map((l) => l.close(0)));
     throw err;
   }
-  for (const l of gateways) process.stdout.write(`Trellis ${VERSION} serving ${gatewayUrl(l, config.fastcgi.includes(l.endpoint) ? 'fastcgi' : 'scgi')}\n`);
+  for (const l of gateways) lines.push(`Trellis ${VERSION} serving ${gatewayUrl(l, config.fastcgi.includes(l.endpoint) ? 'fastcgi' : 'scgi')}`);
   listeners.push(...gateways);
-  if (config.root.kind === 'path') process.stdout.write(`Files from ${resolvePath(process.cwd(), config.root.dir)}\n`);
+  if (config.root.kind === 'path') lines.push(`Files from ${resolvePath(process.cwd(), config.root.dir)}`);
   drainOnSignals(listeners, site);
+  return lines;
 }
