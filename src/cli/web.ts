@@ -12,6 +12,7 @@ import { buildRoot } from './root.js';
 import { wrapRoot } from './proxy-config.js';
 import { defaultWebConfig, WEB_OPTIONS, type WebConfig } from './web-config.js';
 import { runServerProcess } from './process.js';
+import { onReopenLogs } from './signals.js';
 import { isWorker, perWorkerCap } from './workers.js';
 
 const USAGE = 'Usage: trellis web [options]\n\nServe a site over HTTP, HTTPS (with HTTP/2) and UNIX sockets.';
@@ -97,6 +98,8 @@ export async function runWeb(args: readonly string[]): Promise<void> {
 /** Builds the site and starts every listener in this process; resolves with the start-up lines. */
 async function serveWeb(config: WebConfig, endpoints: Endpoint[]): Promise<string[]> {
   const site = await buildSite(config, process.cwd());
+  const accessLog = site.accessLog;
+  if (accessLog) onReopenLogs(() => accessLog.reopen());
   let listeners: Listener[];
   try {
     listeners = await startListeners(site, endpoints);
