@@ -78,7 +78,7 @@ async function closedOf(t: import('node:test').TestContext, port: number, count:
 }
 
 test('with --workers 2, each worker holds half the cap, so one address keeps at most N across the pool', async (t) => {
-  const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--max-connections-per-ip', '4', '--workers', '2']);
+  const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--max-connections-per-ip', '4', '--workers', '2'], { timeoutMs: 30_000 });
   t.after(() => server.stop('SIGKILL'));
   assert.ok((await closedOf(t, Number(new URL(server.url).port), 10)) >= 6, 'at most 4 stay open');
 });

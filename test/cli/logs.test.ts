@@ -69,7 +69,7 @@ for (const workers of [[], ['--workers', '2']]) {
     const errors = join(dir.path, 'error.log');
     const pidfile = join(dir.path, 'trellis.pid');
     const inspectorWasOpen = await accepts(9229);
-    const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--logfile', access, '--errorlog', errors, '--pidfile', pidfile, ...workers]);
+    const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--logfile', access, '--errorlog', errors, '--pidfile', pidfile, ...workers], { timeoutMs: 30_000 });
     t.after(() => server.stop('SIGKILL'));
     await fetch(`${server.url}before`).then((r) => r.text());
     await until('the first line', () => readFileSync(access, 'utf8').includes('/before'));

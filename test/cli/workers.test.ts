@@ -54,7 +54,7 @@ test('--workers 2 serves one TCP port and one UNIX socket from two processes, an
   const dir = tempDir();
   t.after(() => dir.cleanup());
   const sock = join(dir.path, 'app.sock');
-  const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--listen', `unix:${sock}:mode=600`, '--workers', '2']);
+  const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--listen', `unix:${sock}:mode=600`, '--workers', '2'], { timeoutMs: 30_000 });
   t.after(() => server.stop('SIGKILL'));
   await until('the start-up lines', async () => (/2 worker processes/.test(server.stdout()) ? true : null));
   const workers = await until('two workers', async () => ((await workerPids(server.proc.pid!)).length === 2 ? workerPids(server.proc.pid!) : null));
@@ -81,7 +81,7 @@ test('--workers 2 serves FastCGI and SCGI listeners too', async (t) => {
   t.after(() => dir.cleanup());
   const fsock = join(dir.path, 'app.fcgi');
   const ssock = join(dir.path, 'app.scgi');
-  const server = await spawnTrellis(['web', ...SITE, '--fastcgi', `unix:${fsock}`, '--scgi', `unix:${ssock}`, '--workers', '2']);
+  const server = await spawnTrellis(['web', ...SITE, '--fastcgi', `unix:${fsock}`, '--scgi', `unix:${ssock}`, '--workers', '2'], { timeoutMs: 30_000 });
   t.after(() => server.stop('SIGKILL'));
   const out = await new Promise<string>((resolve) => {
     const child = spawn(cgiFcgi, ['-bind', '-connect', fsock], {
@@ -128,7 +128,7 @@ function runWrk(wrk: string, url: string, seconds: number): Promise<{ requests: 
 test('a worker killed with SIGKILL under load is replaced at once, with under 1% of requests failing', async (t) => {
   const wrk = needPeer(t, 'wrk');
   if (!wrk) return;
-  const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--workers', '2']);
+  const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--workers', '2'], { timeoutMs: 30_000 });
   t.after(() => server.stop('SIGKILL'));
   const before = await until('two workers', async () => ((await workerPids(server.proc.pid!)).length === 2 ? workerPids(server.proc.pid!) : null));
   const load = runWrk(wrk, `${server.url}pid`, 6);
@@ -149,7 +149,7 @@ test('a worker killed with SIGKILL under load is replaced at once, with under 1%
 // Each request on its own connection: a kept-alive connection the old worker closes as idle at the
 // moment the client sends on it fails like any server-side keep-alive close (docs/deploy/production.md).
 test('SIGHUP restarts the workers one at a time without failing a request', async (t) => {
-  const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--workers', '2']);
+  const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--workers', '2'], { timeoutMs: 30_000 });
   t.after(() => server.stop('SIGKILL'));
   const before = await until('two workers', async () => ((await workerPids(server.proc.pid!)).length === 2 ? workerPids(server.proc.pid!) : null));
   let failures = 0;
