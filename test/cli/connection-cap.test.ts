@@ -86,19 +86,7 @@ test('with --workers 2, each worker holds half the cap, so one address keeps at 
 test('--max-connections-per-ip N caps a direct client at N open connections', async (t) => {
   const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--max-connections-per-ip', '5']);
   t.after(() => server.stop('SIGKILL'));
-  const port = Number(new URL(server.url).port);
-  const sockets = await Promise.all(
-    Array.from({ length: 8 }, () => new Promise<{ closed: boolean; destroy(): void }>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port });
-      const state = { closed: false, destroy: () => s.destroy() };
-      s.on('close', () => (state.closed = true));
-      s.on('error', () => {});
-      s.on('connect', () => resolve(state));
-    })),
-  );
-  t.after(() => sockets.forEach((s) => s.destroy()));
-  await sleep(500);
-  assert.equal(sockets.filter((s) => s.closed).length, 3, 'the three past the cap are closed');
+  assert.equal(await closedOf(t, Number(new URL(server.url).port), 8), 3, 'the three past the cap are closed');
   const bad = await runTrellis(['web', '--max-connections-per-ip', '0']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^trellis: --max-connections-per-ip needs a number of 1 or more, not "0"\n$/);

@@ -4,25 +4,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { needPeer } from '../helpers/peers.js';
-import { ROOT, spawnTrellis, tempDir } from '../helpers/server.js';
+import { acceptsTcp, ROOT, spawnTrellis, tempDir } from '../helpers/server.js';
 
 const SITE = ['--class', join(ROOT, 'test/fixtures/process-site.ts#Root')];
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -68,7 +57,7 @@ for (const workers of [[], ['--workers', '2']]) {
     const access = join(dir.path, 'access.log');
     const errors = join(dir.path, 'error.log');
     const pidfile = join(dir.path, 'trellis.pid');
-    const inspectorWasOpen = await accepts(9229);
+    const inspectorWasOpen = await acceptsTcp(9229);
     const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--logfile', access, '--errorlog', errors, '--pidfile', pidfile, ...workers], { timeoutMs: 30_000 });
     t.after(() => server.stop('SIGKILL'));
     await fetch(`${server.url}before`).then((r) => r.text());
@@ -90,7 +79,7 @@ for (const workers of [[], ['--workers', '2']]) {
     assert.equal(fresh.trim().split('\n').length, 6, 'every request of every worker lands in the new file');
     assert.doesNotMatch(readFileSync(`${access}.1`, 'utf8'), /\/after/);
     assert.match(readFileSync(errors, 'utf8'), /SIGUSR1 received, log files reopened/);
-    if (!inspectorWasOpen) assert.equal(await accepts(9229), false, 'nothing on 127.0.0.1:9229');
+    if (!inspectorWasOpen) assert.equal(await acceptsTcp(9229), false, 'nothing on 127.0.0.1:9229');
     assert.doesNotMatch(readFileSync(errors, 'utf8') + readFileSync(`${errors}.1`, 'utf8'), /Debugger listening|inspector/i);
     assert.equal(server.proc.exitCode, null, 'still serving');
   });

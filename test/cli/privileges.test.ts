@@ -3,7 +3,7 @@
 // the files it creates belong to the user; names and numbers both work. Also --umask and --chdir.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -82,6 +82,59 @@ test('--uid/--gid as root: binds a port below 1024, then runs as the user; its f
   }
   assert.match(readFileSync(access, 'utf8'), /"GET \/write HTTP\/1\.1" 200/);
   assert.equal(await server.stop('SIGTERM'), 0);
+});
+
+test('--uid with --workers 2 as root: the primary and every worker run as the user', async (t) => {
+  if (process.getuid!() !== 0) {
+    if (process.env.CI === 'true') throw new Error('the privilege-drop test must run as root under CI=true');
+    t.skip('needs root (it creates a user and binds a port below 1024)');
+    return;
+  }
+  const useradd = needPeer(t, 'useradd');
+  if (!useradd) return;
+  const user = `trellis-w${process.pid % 100000}`;
+  execFileSync(useradd, ['--system', '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', user]);
+  t.after(() => {
+    try {
+      execFileSync('userdel', [user]);
+    } catch {
+      // already gone
+    }
+  });
+  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
+  const port = privilegedPort();
+  const server = await spawnTrellis(['web', '--class', 'test/fixtures/process-site.ts#Root', '--listen', `tcp:${port}:interface=127.0.0.1`, '--uid', String(uid), '--workers', '2'], { timeoutMs: 30_000 });
+  t.after(() => server.stop('SIGKILL'));
+  const children = () => {
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === server.proc.pid) pids.push(Number(entry));
+      } catch {
+        // gone
+      }
+    }
+    return pids;
+  };
+  const workers = children();
+  assert.equal(workers.length, 2);
+  for (const pid of [server.proc.pid!, ...workers]) {
+    const creds = credentials(pid);
+    assert.deepEqual(creds.uid, [uid, uid, uid, uid], `uids of ${pid}`);
+    assert.deepEqual(creds.gid, [gid, gid, gid, gid], `gids of ${pid} (numeric --uid: the user's primary group)`);
+    assert.deepEqual(creds.groups, [gid], `groups of ${pid}`);
+  }
+  // A replacement worker starts as the user and serves on the port bound as root.
+  process.kill(workers[0]!, 'SIGKILL');
+  const end = Date.now() + 20_000;
+  let replacement: number | undefined;
+  while (Date.now() < end && !(replacement = children().find((p) => !workers.includes(p)))) await sleep(100);
+  assert.ok(replacement, 'replaced');
+  assert.deepEqual(credentials(replacement).uid, [uid, uid, uid, uid]);
+  for (let i = 0; i < 10; i++) assert.equal((await fetch(`${server.url}pid`, { headers: { connection: 'close' } })).status, 200);
 });
 
 test('--uid names an unknown user, or a non-root start asks to switch: one-line errors', async () => {

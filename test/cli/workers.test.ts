@@ -109,6 +109,31 @@ test('--workers 2 serves FastCGI and SCGI listeners too', async (t) => {
   assert.ok(workers.includes(Number(reply.split(/\r?\n\r?\n/)[1])), `a worker answered SCGI: ${reply}`);
 });
 
+test('--workers 2 serves HTTPS with HTTP/2 on every worker', async (t) => {
+  const openssl = needPeer(t, 'openssl');
+  if (!openssl) return;
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const { makeCertificate } = await import('../helpers/tls.js');
+  const { key, cert } = makeCertificate(openssl, dir.path);
+  const server = await spawnTrellis(['web', ...SITE, '--listen', `ssl:0:interface=127.0.0.1:privateKey=${key}:certKey=${cert}`, '--workers', '2'], { timeoutMs: 30_000 });
+  t.after(() => server.stop('SIGKILL'));
+  const { connect: h2connect } = await import('node:http2');
+  const workers = await until('two workers', async () => ((await workerPids(server.proc.pid!)).length === 2 ? workerPids(server.proc.pid!) : null));
+  const seen = new Set<number>();
+  for (let i = 0; i < 40 && seen.size < 2; i++) {
+    const session = h2connect(server.url, { rejectUnauthorized: false });
+    const body = await new Promise<string>((resolve, reject) => {
+      const stream = session.request({ ':path': '/pid' });
+      let text = '';
+      stream.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(text)).on('error', reject);
+    });
+    session.close();
+    seen.add(Number(body));
+  }
+  assert.deepEqual([...seen].sort((a, b) => a - b), workers, 'both workers answer HTTP/2');
+});
+
 /** Runs wrk and returns its request count and error count. */
 function runWrk(wrk: string, url: string, seconds: number): Promise<{ requests: number; errors: number; text: string }> {
   return new Promise((resolve) => {
