@@ -90,6 +90,25 @@ test('--daemon: the command exits 0 once the server serves; the server runs deta
   assert.equal(existsSync(pidfile), false);
 });
 
+test('--daemon with --workers 2: released once the workers serve; SIGTERM to the pidfile pid stops the pool', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  writeFileSync(join(dir.path, 'index.html'), 'pool\n');
+  const pidfile = join(dir.path, 'd.pid');
+  const port = await freePort();
+  const started = await runTrellis(['web', '--path', dir.path, '--listen', `tcp:${port}:interface=127.0.0.1`, '--daemon', '--workers', '2', '--pidfile', pidfile]);
+  assert.equal(started.code, 0, started.stderr);
+  assert.match(started.stdout, /2 worker processes/);
+  const pid = Number(readFileSync(pidfile, 'utf8'));
+  t.after(() => {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'pool\n');
+  process.kill(pid, 'SIGTERM');
+  await until('the pool to exit', () => !alive(pid));
+  assert.equal(existsSync(pidfile), false);
+});
+
 test('--daemon: a server that cannot start makes the command print why and exit non-zero', async (t) => {
   const dir = tempDir();
   t.after(() => dir.cleanup());

@@ -201,9 +201,12 @@ test('SIGHUP restarts the workers one at a time without failing a request', asyn
   await Promise.all(clients);
   assert.ok(done > 20, `requests ran (${done})`);
   assert.equal(failures, 0, `${failures} of ${done} failed\n${server.stderr()}`);
+  let last: number[] = [];
   const after = await until('old workers gone', async () => {
-    const pids = await workerPids(server.proc.pid!);
+    const pids = (last = await workerPids(server.proc.pid!));
     return pids.length === 2 && !pids.some((p) => before.includes(p)) ? pids : null;
+  }, 45_000).catch((err: Error) => {
+    throw new Error(`${err.message}: before ${before}, now ${last}\n${server.stderr()}`);
   });
   assert.equal(after.length, 2);
 });
