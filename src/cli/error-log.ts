@@ -22,10 +22,18 @@ export function prepareLogFile(path: string, creds: Credentials | null): void {
   closeSync(openLogFile(path, creds));
 }
 
-/** `text`: `2026-11-22T02:34:47.000Z [pid] message`; `json`: `{"time":…,"pid":…,"message":…}`. */
+/** A message that starts with its own time (the Site's error reporter writes one). */
+const STAMPED = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) /;
+
+/**
+ * `text`: `2026-11-22T02:34:47.000Z [pid] message`; `json`: `{"time":…,"pid":…,"message":…}`. A
+ * message that starts with an ISO time keeps that time instead of getting a second one.
+ */
 function record(text: string, format: LogFormat): string {
-  const time = new Date().toISOString();
-  const message = text.endsWith('\n') ? text.slice(0, -1) : text;
+  const stamped = STAMPED.exec(text);
+  const time = stamped ? stamped[1]! : new Date().toISOString();
+  const body = stamped ? text.slice(stamped[0].length) : text;
+  const message = body.endsWith('\n') ? body.slice(0, -1) : body;
   if (format === 'json') return `${JSON.stringify({ time, pid: process.pid, message })}\n`;
   return `${time} [${process.pid}] ${message}\n`;
 }

@@ -43,6 +43,7 @@ test('--log-format json: access lines and error records are JSON objects; both f
   assert.ok(failure, 'the failure is logged');
   assert.match(failure.message, /\n\s+at /, 'with its traceback, in one record');
   assert.equal(failure.pid, server.proc.pid);
+  assert.doesNotMatch(failure.message, /^\d{4}-\d\d-\d\dT/, 'the time is in its field, not twice');
   assert.equal(statSync(access).mode & 0o777, 0o640);
   assert.equal(statSync(errors).mode & 0o777, 0o640);
   assert.equal(server.stderr(), '', 'nothing left on stderr');
