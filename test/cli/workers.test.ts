@@ -134,6 +134,28 @@ test('--workers 2 serves HTTPS with HTTP/2 on every worker', async (t) => {
   assert.deepEqual([...seen].sort((a, b) => a - b), workers, 'both workers answer HTTP/2');
 });
 
+test('--workers 2 serves AJP behind a real lighttpd (mod_ajp13)', async (t) => {
+  const lighttpd = needPeer(t, 'lighttpd');
+  if (!lighttpd) return;
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const server = await spawnTrellis(['web', ...SITE, '--ajp', 'tcp:0:interface=127.0.0.1', '--mount', '/app', '--workers', '2'], { timeoutMs: 30_000 });
+  t.after(() => server.stop('SIGKILL'));
+  const ajpPort = Number(/:(\d+)\/?$/.exec(server.url)![1]);
+  const { startLighttpd } = await import('../helpers/daemon.js');
+  const { recipe } = await import('../helpers/gateway-matrix.js');
+  const { freePort } = await import('../helpers/server.js');
+  const port = await freePort();
+  const daemon = await startLighttpd(lighttpd, dir.path, port, recipe('lighttpd-ajp.conf', { AJP_PORT: ajpPort, DIR: dir.path }));
+  t.after(() => daemon.stop());
+  const workers = await workerPids(server.proc.pid!);
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/app/pid`, { headers: { connection: 'close' } });
+    assert.equal(res.status, 200);
+    assert.ok(workers.includes(Number(await res.text())), 'a worker answered over AJP');
+  }
+});
+
 /** Runs wrk and returns its request count and error count. */
 function runWrk(wrk: string, url: string, seconds: number): Promise<{ requests: number; errors: number; text: string }> {
   return new Promise((resolve) => {
