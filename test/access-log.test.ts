@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { combinedLogLine, escapeLogField, openAccessLog } from '../src/access-log.js';
+import { combinedLogLine, escapeLogField, jsonLogLine, openAccessLog } from '../src/access-log.js';
 import { tempDir } from './helpers/server.js';
 
 const entry = {
@@ -58,4 +58,32 @@ test('combinedLogLine marks a response cut short by the client with a last field
     '10.0.0.1 - - [22/Nov/2026:02:34:47 +0000] "GET /a?b=1 HTTP/1.1" 200 12 "http://ref/" "curl/8.0" aborted\n',
   );
   assert.doesNotMatch(combinedLogLine({ ...entry, aborted: false }), /aborted/);
+});
+
+test('jsonLogLine writes one JSON object per line with the combined fields, control characters escaped', () => {
+  const line = jsonLogLine({
+    clientIp: '10.0.0.1',
+    time: new Date(Date.UTC(2026, 10, 22, 2, 34, 47)),
+    method: 'GET',
+    uri: '/a\nb',
+    protocol: 'HTTP/1.1',
+    status: 200,
+    bytes: 12,
+    userAgent: 'curl/8.0',
+  });
+  assert.ok(line.endsWith('}\n'));
+  assert.equal(line.indexOf('\n'), line.length - 1, 'one line, whatever the request held');
+  assert.deepEqual(JSON.parse(line), {
+    time: '2026-11-22T02:34:47.000Z',
+    client: '10.0.0.1',
+    user: null,
+    method: 'GET',
+    uri: '/a\nb',
+    protocol: 'HTTP/1.1',
+    status: 200,
+    bytes: 12,
+    referer: null,
+    userAgent: 'curl/8.0',
+    aborted: false,
+  });
 });
