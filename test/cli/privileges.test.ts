@@ -42,7 +42,7 @@ test('--uid/--gid as root: binds a port below 1024, then runs as the user; its f
   execFileSync(useradd, ['--system', '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', user]);
   t.after(() => {
     try {
-      execFileSync('userdel', [user]);
+      execFileSync('userdel', ['--force', user]);
     } catch {
       // already gone
     }
@@ -96,7 +96,7 @@ test('--uid with --workers 2 as root: the primary and every worker run as the us
   execFileSync(useradd, ['--system', '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', user]);
   t.after(() => {
     try {
-      execFileSync('userdel', [user]);
+      execFileSync('userdel', ['--force', user]);
     } catch {
       // already gone
     }
@@ -135,6 +135,7 @@ test('--uid with --workers 2 as root: the primary and every worker run as the us
   assert.ok(replacement, 'replaced');
   assert.deepEqual(credentials(replacement).uid, [uid, uid, uid, uid]);
   for (let i = 0; i < 10; i++) assert.equal((await fetch(`${server.url}pid`, { headers: { connection: 'close' } })).status, 200);
+  assert.equal(await server.stop('SIGTERM'), 0);
 });
 
 test('--uid names an unknown user, or a non-root start asks to switch: one-line errors', async () => {
