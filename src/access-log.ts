@@ -108,6 +108,34 @@ export function readableLogLine(e: AccessLogEntry, colour = false): string {
   return `${dim(time)} ${ip} ${escapeLogField(e.method)} ${escapeLogField(e.uri)} ${status} ${dim(shortSize(e.bytes))}${e.aborted ? ' aborted' : ''}\n`;
 }
 
+/**
+ * Formats one line as a JSON object for log shippers, with the fields of the combined format:
+ * `{"time":"2026-11-22T02:34:47.000Z","client":"127.0.0.1","user":null,"method":"GET","uri":"/",
+ * "protocol":"HTTP/1.1","status":200,"bytes":12,"referer":null,"userAgent":"curl/8.0","aborted":false}`.
+ * JSON.stringify escapes control characters, so a client cannot forge lines here either.
+ */
+export function jsonLogLine(e: AccessLogEntry): string {
+  return `${JSON.stringify({
+    time: e.time.toISOString(),
+    client: e.clientIp,
+    user: e.user ?? null,
+    method: e.method,
+    uri: e.uri,
+    protocol: e.protocol,
+    status: e.status,
+    bytes: e.bytes,
+    referer: e.referer ?? null,
+    userAgent: e.userAgent ?? null,
+    aborted: e.aborted ?? false,
+  })}\n`;
+}
+
+/** Options of {@link openAccessLog}. */
+export interface AccessLogOptions {
+  /** `combined` (Apache and nginx's format, the default) or `json` ({@link jsonLogLine}). */
+  format?: 'combined' | 'json';
+}
+
 /** Where access-log lines go. */
 export interface AccessLog {
   log(entry: AccessLogEntry): void;
@@ -134,28 +162,32 @@ export function terminalAccessLog(stream: NodeJS.WriteStream = process.stdout): 
 }
 
 /**
- * An access log written to a file (appending) or to stdout with `'-'`.
+ * An access log written to a file (appending; created with mode 0640, as the log may hold what
+ * users asked for) or to stdout with `'-'`. `reopen()` opens the file again by name, for rotation
+ * (`trellis web` calls it on SIGUSR1).
  *
  * ```ts
- * new Site(root, { accessLog: openAccessLog('/var/log/trellis/access.log') });
+ * new Site(root, { accessLog: openAccessLog('/var/log/trellis/access.log', { format: 'json' }) });
  * ```
  */
-export function openAccessLog(target: string): AccessLog {
+export function openAccessLog(target: string, options: AccessLogOptions = {}): AccessLog {
+  const line = options.format === 'json' ? jsonLogLine : combinedLogLine;
   if (target === '-') {
     return {
-      log: (entry) => void process.stdout.write(combinedLogLine(entry)),
+      log: (entry) => void process.stdout.write(line(entry)),
       reopen: () => {},
       close: async () => {},
     };
   }
-  let stream: WriteStream = createWriteStream(target, { flags: 'a' });
+  const open = () => createWriteStream(target, { flags: 'a', mode: 0o640 });
+  let stream: WriteStream = open();
   const onError = (err: Error) => process.stderr.write(`trellis: access log ${target}: ${err.message}\n`);
   stream.on('error', onError);
   return {
-    log: (entry) => void stream.write(combinedLogLine(entry)),
+    log: (entry) => void stream.write(line(entry)),
     reopen: () => {
       const old = stream;
-      stream = createWriteStream(target, { flags: 'a' });
+      stream = open();
       stream.on('error', onError);
       old.end();
     },

@@ -32,7 +32,7 @@ export { Session } from './session/session.js';
 export type { SessionStore } from './session/session.js';
 export { MemorySessionStore } from './session/memory-store.js';
 export type { MemorySessionStoreOptions } from './session/memory-store.js';
-export { openAccessLog, terminalAccessLog, combinedLogLine, readableLogLine } from './access-log.js';
+export { openAccessLog, terminalAccessLog, combinedLogLine, readableLogLine, jsonLogLine, type AccessLogOptions } from './access-log.js';
 export type { AccessLog, AccessLogEntry } from './access-log.js';
 export { parseEndpoint, formatEndpoint, EndpointError } from './channels/endpoint.js';
 export type { Endpoint } from './channels/endpoint.js';

@@ -1,5 +1,6 @@
 // The Site: the root resource plus everything around rendering (defaults headers, sessions, limits,
 // error pages, the access log). Every channel hands its Request to `site.handle()`.
+import type { BlockList } from 'node:net';
 import { CLIENT_CLOSED_REQUEST, type AccessLog } from './access-log.js';
 import { HttpError } from './errors.js';
 import { corsAnswer, type CorsAnswer, type CorsPolicy } from './http/cors.js';
@@ -11,6 +12,7 @@ import { Resource, UnsupportedMethod, getChildForRequest, type RenderResult } fr
 import { resetResponse, setTrustedHeader } from './request-internals.js';
 import { MemorySessionStore } from './session/memory-store.js';
 import type { SessionStore } from './session/session.js';
+import { inRanges, parseCidrs } from './util/cidr.js';
 import { VERSION } from './version.js';
 
 /** Limits and timeouts (SECURITY.md, "Default limits"). Every channel reads the ones that apply to it. */
@@ -81,6 +83,12 @@ export interface SiteOptions {
   cors?: CorsPolicy | null;
   /** Where errors are reported. Default: stderr. */
   logError?: (message: string) => void;
+  /**
+   * Peers the per-IP connection cap (`limits.maxConnectionsPerIp`) never applies to: the front ends
+   * every client reaches the site through (`--trust-proxy`), which share one address among all their
+   * clients (SECURITY.md §3.3). CIDRs or addresses; a bad entry throws a CidrError. Default: none.
+   */
+  uncappedPeers?: readonly string[];
 }
 
 let cachedDate: string | null = null;
@@ -120,6 +128,7 @@ export class Site implements SiteContext {
   readonly logError: (message: string) => void;
   /** The CORS policy, or null for none. */
   cors: CorsPolicy | null;
+  #uncapped: BlockList | null;
   #sessionStore: SessionStore | null;
 
   constructor(resource: Resource, options: SiteOptions = {}) {
@@ -132,8 +141,14 @@ export class Site implements SiteContext {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.logError = options.logError ?? ((message) => void process.stderr.write(`${new Date().toISOString()} ${message}\n`));
     this.#sessionStore = options.sessionStore ?? null;
+    this.#uncapped = options.uncappedPeers?.length ? parseCidrs(options.uncappedPeers) : null;
     if (this.serverHeader) assertHeader('Server', this.serverHeader);
     for (const [name, value] of this.headers) assertHeader(name, value);
+  }
+
+  /** Whether connections from `ip` are exempt from the per-IP cap (see {@link SiteOptions.uncappedPeers}). */
+  isUncapped(ip: string): boolean {
+    return this.#uncapped !== null && inRanges(this.#uncapped, ip);
   }
 
   /** The session store (an in-memory one unless another was given). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { combinedLogLine, escapeLogField, openAccessLog, readableLogLine } from '../src/access-log.js';
+import { combinedLogLine, escapeLogField, jsonLogLine, openAccessLog, readableLogLine } from '../src/access-log.js';
 import { tempDir } from './helpers/server.js';
 
 const entry = {
@@ -68,4 +68,32 @@ test('readableLogLine: local time, client, method, path, status, size; escaped; 
   assert.equal(readableLogLine({ ...entry, uri: '/x\r\nFAKE 200' }), `${hhmmss} 10.0.0.1 GET /x\\x0d\\x0aFAKE 200 200 12 B\n`);
   const coloured = readableLogLine({ ...entry, status: 503, bytes: 0 }, true);
   assert.equal(coloured, `\x1b[2m${hhmmss}\x1b[0m 10.0.0.1 GET /a?b=1 \x1b[31m503\x1b[0m \x1b[2m-\x1b[0m\n`);
+});
+
+test('jsonLogLine writes one JSON object per line with the combined fields, control characters escaped', () => {
+  const line = jsonLogLine({
+    clientIp: '10.0.0.1',
+    time: new Date(Date.UTC(2026, 10, 22, 2, 34, 47)),
+    method: 'GET',
+    uri: '/a\nb',
+    protocol: 'HTTP/1.1',
+    status: 200,
+    bytes: 12,
+    userAgent: 'curl/8.0',
+  });
+  assert.ok(line.endsWith('}\n'));
+  assert.equal(line.indexOf('\n'), line.length - 1, 'one line, whatever the request held');
+  assert.deepEqual(JSON.parse(line), {
+    time: '2026-11-22T02:34:47.000Z',
+    client: '10.0.0.1',
+    user: null,
+    method: 'GET',
+    uri: '/a\nb',
+    protocol: 'HTTP/1.1',
+    status: 200,
+    bytes: 12,
+    referer: null,
+    userAgent: 'curl/8.0',
+    aborted: false,
+  });
 });

@@ -20,7 +20,13 @@ export type Endpoint =
    * spawns the application hands it (FCGI_LISTENSOCK_FILENO, fd 0: lighttpd `bin-path`, spawn-fcgi,
    * mod_fcgid), or a socket-activation manager.
    */
-  | { type: 'fd'; fd: number };
+  | { type: 'fd'; fd: number }
+  /**
+   * A socket passed by systemd socket activation (`systemd:domain=INET:index=0`): descriptor
+   * 3 + `index` of those `LISTEN_FDS` counts, for this process (`LISTEN_PID`). `domain` (INET, INET6
+   * or UNIX) is what the socket must be.
+   */
+  | { type: 'systemd'; domain: 'INET' | 'INET6' | 'UNIX'; index: number };
 
 /** A bad endpoint string; the message says what is wrong in one line. */
 export class EndpointError extends Error {
@@ -59,6 +65,7 @@ const KEYS: Record<Endpoint['type'], readonly string[]> = {
   ssl: ['port', 'interface', 'backlog', 'privateKey', 'certKey', 'extraCertChain'],
   unix: ['address', 'mode', 'backlog', 'lockfile'],
   fd: ['fileno'],
+  systemd: ['domain', 'index'],
 };
 
 function parsePort(text: string, raw: string): number {
@@ -82,6 +89,7 @@ function parseInt10(text: string, raw: string, what: string): number {
  * | `ssl:8443:privateKey=k.pem`             | ssl, certKey defaults to privateKey           |
  * | `unix:/run/a.sock:mode=660`             | unix, mode 0o660                              |
  * | `fd:0` (or `fd:fileno=0`)               | the listening socket inherited as fd 0        |
+ * | `systemd:domain=INET:index=0`           | the first socket systemd passed (fd 3)        |
  * | `tcp:http`                              | EndpointError (port must be a number)         |
  */
 export function parseEndpoint(text: string): Endpoint {
@@ -94,8 +102,8 @@ export function parseEndpoint(text: string): Endpoint {
     kind = 'tcp';
     ipv6 = true;
   }
-  if (kind !== 'tcp' && kind !== 'ssl' && kind !== 'unix' && kind !== 'fd') {
-    throw new EndpointError(raw, `unknown type "${kind}" (use tcp:PORT, ssl:PORT:privateKey=KEY:certKey=CERT, unix:PATH or fd:N)`);
+  if (kind !== 'tcp' && kind !== 'ssl' && kind !== 'unix' && kind !== 'fd' && kind !== 'systemd') {
+    throw new EndpointError(raw, `unknown type "${kind}" (use tcp:PORT, ssl:PORT:privateKey=KEY:certKey=CERT, unix:PATH, fd:N or systemd:domain=INET:index=0)`);
   }
   const keys = KEYS[kind];
   const values = new Map<string, string>();
@@ -116,6 +124,11 @@ export function parseEndpoint(text: string): Endpoint {
     const fileno = values.get('fileno');
     if (fileno === undefined) throw new EndpointError(raw, 'a file descriptor number is required (e.g. fd:0)');
     return { type: 'fd', fd: parseInt10(fileno, raw, 'the file descriptor') };
+  }
+  if (kind === 'systemd') {
+    const domain = (values.get('domain') ?? 'INET').toUpperCase();
+    if (domain !== 'INET' && domain !== 'INET6' && domain !== 'UNIX') throw new EndpointError(raw, `domain must be INET, INET6 or UNIX, not "${values.get('domain')}"`);
+    return { type: 'systemd', domain, index: parseInt10(values.get('index') ?? '0', raw, 'the index') };
   }
   const backlog = values.has('backlog') ? parseInt10(values.get('backlog')!, raw, 'backlog') : undefined;
   if (kind === 'unix') {
@@ -161,5 +174,7 @@ export function formatEndpoint(ep: Endpoint): string {
       return `unix:${esc(ep.path)}${ep.mode !== undefined ? `:mode=${ep.mode.toString(8)}` : ''}`;
     case 'fd':
       return `fd:${ep.fd}`;
+    case 'systemd':
+      return `systemd:domain=${ep.domain}:index=${ep.index}`;
   }
 }

@@ -76,7 +76,7 @@ export function isLoopback(host: string): boolean {
  */
 export function checkGatewayEndpoint(kind: string, ep: Endpoint, trustedPeers: readonly string[]): void {
   // An inherited socket is checked once it is known what it is (checkInheritedSocket).
-  if (ep.type === 'unix' || ep.type === 'fd') return;
+  if (ep.type === 'unix' || ep.type === 'fd' || ep.type === 'systemd') return;
   if (ep.type === 'ssl') throw new ListenError(`--${kind} cannot use ${formatEndpoint(ep)}: gateways speak to a local front end over tcp: or unix:, not TLS`, 'EGATEWAY');
   const iface = ep.interface;
   if (iface !== undefined && isLoopback(iface)) return;

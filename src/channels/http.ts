@@ -25,7 +25,7 @@ import { bindServer, capConnectionsPerIp, ListenError, type ChannelServer, type 
 export function createHttpServer(site: Site, options: { unixPath?: string | null } = {}): ChannelServer<NetServer> {
   const http1 = new Http1Server(site, { secure: false, unixPath: options.unixPath ?? null });
   const server = createNetServer({ allowHalfOpen: true }, (socket) => http1.accept(socket));
-  capConnectionsPerIp(server, site.limits.maxConnectionsPerIp);
+  capConnectionsPerIp(server, site.limits.maxConnectionsPerIp, (ip) => site.isUncapped(ip));
   return { server, closeIdle: () => http1.closeIdleConnections() };
 }
 
@@ -114,7 +114,7 @@ export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http
   });
   // A failed handshake only concerns its own connection.
   server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());
-  capConnectionsPerIp(server, limits.maxConnectionsPerIp);
+  capConnectionsPerIp(server, limits.maxConnectionsPerIp, (ip) => site.isUncapped(ip));
   const closeIdle = () => {
     http1.closeIdleConnections();
     // A graceful close: GOAWAY now, the session ends once its open streams are done.

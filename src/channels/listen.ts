@@ -1,8 +1,10 @@
 // Binding any net.Server (HTTP, HTTPS, FastCGI, SCGI, AJP) to an endpoint, with clear errors,
 // stale UNIX socket clean-up, socket modes, per-IP connection caps and graceful shutdown.
+import cluster from 'node:cluster';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, type Server, type Socket } from 'node:net';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
+import { domainMatches, systemdFd } from './systemd.js';
 
 /** A server bound to an endpoint. */
 export interface Listener {
@@ -52,15 +54,18 @@ function explain(ep: Endpoint, err: NodeJS.ErrnoException): ListenError {
     case 'EBADF':
     case 'ENOTSOCK':
     case 'EINVAL':
-      if (ep.type === 'fd') return new ListenError(`cannot listen on ${where}: file descriptor ${ep.fd} is not a listening socket (start Trellis from a front end that passes one, e.g. lighttpd bin-path or spawn-fcgi)`, err.code);
+      if (ep.type === 'fd' || ep.type === 'systemd') return new ListenError(`cannot listen on ${where}: file descriptor ${ep.type === 'fd' ? ep.fd : 3 + ep.index} is not a listening socket (start Trellis from a front end that passes one, e.g. lighttpd bin-path or spawn-fcgi)`, err.code);
       return new ListenError(`cannot listen on ${where}: ${err.message}`, err.code);
     default:
       return new ListenError(`cannot listen on ${where}: ${err.message}`, err.code ?? 'ELISTEN');
   }
 }
 
-/** Removes a UNIX socket file left by a process that is gone; refuses when a server still answers on it. */
-async function clearStaleSocket(path: string): Promise<void> {
+/**
+ * Removes a UNIX socket file left by a process that is gone; refuses when a server still answers on
+ * it. Run by whoever creates the socket: {@link bindServer}, or a worker pool's primary.
+ */
+export async function clearStaleSocket(path: string): Promise<void> {
   let isSocket = false;
   try {
     isSocket = lstatSync(path).isSocket();
@@ -80,12 +85,16 @@ async function clearStaleSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-/** Caps open connections per client IP (SECURITY.md §3.3); a connection past the cap is closed at once. */
-export function capConnectionsPerIp(server: Server, max: number): void {
+/**
+ * Caps open connections per client IP (SECURITY.md §3.3); a connection past the cap is closed at once.
+ * Peers for which `exempt(ip)` is true are never counted: a trusted front end (nginx, a gateway
+ * peer) carries every client over one address (test/cli/connection-cap.test.ts).
+ */
+export function capConnectionsPerIp(server: Server, max: number, exempt: (ip: string) => boolean = () => false): void {
   const open = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
     const ip = socket.remoteAddress;
-    if (!ip) return;
+    if (!ip || exempt(ip)) return;
     const count = (open.get(ip) ?? 0) + 1;
     if (count > max) {
       socket.destroy();
@@ -124,10 +133,22 @@ export interface BindOptions {
  * Binds a channel's server to `endpoint` and resolves once it listens; rejects with a ListenError.
  * The Listener's `close()` stops accepting, then calls `closeIdle()` until the busy connections are
  * done (or `timeoutMs` has passed, when what is left is destroyed).
+ *
+ * In a node:cluster worker the listening socket is the primary's, shared by every worker (`trellis
+ * web --workers`): the worker neither clears a stale UNIX socket, nor sets its mode, nor removes the
+ * file when it stops (the primary does, and the other workers go on serving on it), and a `systemd:`
+ * endpoint's sockets are the primary's (`LISTEN_PID` names it).
  */
 export async function bindServer(channel: ChannelServer, ep: Endpoint, options: BindOptions = {}): Promise<Listener> {
   const server = channel.server;
-  if (ep.type === 'unix') await clearStaleSocket(ep.path);
+  const shared = cluster.isWorker;
+  if (ep.type === 'unix' && !shared) await clearStaleSocket(ep.path);
+  let fd: number | null = ep.type === 'fd' ? ep.fd : null;
+  if (ep.type === 'systemd') {
+    const found = systemdFd(ep, process.env, shared ? process.ppid : process.pid);
+    if (typeof found === 'string') throw new ListenError(`cannot listen on ${formatEndpoint(ep)}: ${found}`, 'ENOLISTENFDS');
+    fd = found;
+  }
   const sockets = trackSockets(server);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(explain(ep, err));
@@ -137,18 +158,26 @@ export async function bindServer(channel: ChannelServer, ep: Endpoint, options: 
       resolve();
     };
     if (ep.type === 'unix') server.listen({ path: ep.path, backlog: ep.backlog ?? 511 }, done);
-    else if (ep.type === 'fd') server.listen({ fd: ep.fd }, done);
-    else server.listen({ port: ep.port, host: ep.interface, backlog: ep.backlog ?? 511 }, done);
+    else if (fd !== null) server.listen({ fd }, done);
+    else if (ep.type === 'tcp' || ep.type === 'ssl') server.listen({ port: ep.port, host: ep.interface, backlog: ep.backlog ?? 511 }, done);
   });
-  if (ep.type === 'unix' && ep.mode !== undefined) chmodSync(ep.path, ep.mode);
+  if (ep.type === 'unix' && ep.mode !== undefined && !shared) chmodSync(ep.path, ep.mode);
+  if (ep.type === 'systemd' && !domainMatches(ep.domain, server.address())) {
+    server.close();
+    throw new ListenError(`cannot listen on ${formatEndpoint(ep)}: socket ${fd} is not an ${ep.domain} socket; match domain= to ListenStream= in the .socket unit`, 'ENOTSOCK');
+  }
 
   const address = server.address();
   const port = address && typeof address === 'object' ? address.port : null;
   let url: string;
   if (ep.type === 'unix') {
     url = `unix:${ep.path}`;
-  } else if (ep.type === 'fd') {
-    url = `fd:${ep.fd}`;
+  } else if (ep.type === 'fd' || (ep.type === 'systemd' && port === null)) {
+    url = `fd:${fd}`;
+  } else if (ep.type === 'systemd') {
+    const a = server.address() as { address: string };
+    const scheme = options.scheme ?? 'http';
+    url = `${scheme}://${a.address.includes(':') ? `[${a.address}]` : a.address}:${port}/`;
   } else {
     const scheme = options.scheme ?? (ep.type === 'ssl' ? 'https' : 'http');
     const host = ep.interface === undefined || ep.interface === '0.0.0.0' || ep.interface === '::' ? 'localhost' : ep.interface;
@@ -166,7 +195,7 @@ export async function bindServer(channel: ChannelServer, ep: Endpoint, options: 
       server.close(() => {
         clearTimeout(timer);
         clearInterval(idle);
-        if (ep.type === 'unix') {
+        if (ep.type === 'unix' && !shared) {
           try {
             unlinkSync(ep.path);
           } catch {

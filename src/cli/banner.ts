@@ -18,7 +18,7 @@ export function networkUrls(listener: Pick<Listener, 'endpoint' | 'url' | 'port'
   const ep = listener.endpoint;
   if (!bindsAll(ep) || listener.port === null) return [];
   const scheme = listener.url.slice(0, listener.url.indexOf(':'));
-  const v6 = ep.type !== 'fd' && ep.type !== 'unix' && ep.interface !== '0.0.0.0';
+  const v6 = (ep.type === 'tcp' || ep.type === 'ssl') && ep.interface !== '0.0.0.0';
   const urls: string[] = [];
   for (const list of Object.values(interfaces)) {
     for (const a of list ?? []) {

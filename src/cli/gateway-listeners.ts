@@ -50,7 +50,7 @@ export async function startGatewayListeners(site: Site, config: WebConfig, env: 
       for (const ep of config.fastcgi) {
         const listener = await listenFastCgi(site, ep, { ...options, webServerAddrs });
         listeners.push(listener);
-        if (ep.type === 'fd') checkInheritedSocket('fastcgi', ep, listener.server, explicit);
+        if (ep.type === 'fd' || ep.type === 'systemd') checkInheritedSocket('fastcgi', ep, listener.server, explicit);
       }
     }
     if (config.scgi.length) {
@@ -58,7 +58,7 @@ export async function startGatewayListeners(site: Site, config: WebConfig, env: 
       for (const ep of config.scgi) {
         const listener = await listenScgi(site, ep, options);
         listeners.push(listener);
-        if (ep.type === 'fd') checkInheritedSocket('scgi', ep, listener.server, config.gatewayTrustedPeers.length > 0);
+        if (ep.type === 'fd' || ep.type === 'systemd') checkInheritedSocket('scgi', ep, listener.server, config.gatewayTrustedPeers.length > 0);
       }
     }
   } catch (err) {
@@ -71,5 +71,5 @@ export async function startGatewayListeners(site: Site, config: WebConfig, env: 
 
 /** How a gateway listener is announced at startup: `fastcgi://127.0.0.1:9000/`, `scgi:unix:/run/app.sock`, `fastcgi:fd:0`. */
 export function gatewayUrl(listener: Listener, kind: 'fastcgi' | 'scgi'): string {
-  return listener.endpoint.type === 'unix' || listener.endpoint.type === 'fd' ? `${kind}:${listener.url}` : listener.url;
+  return listener.url.startsWith('unix:') || listener.url.startsWith('fd:') ? `${kind}:${listener.url}` : listener.url;
 }

@@ -2,6 +2,7 @@
 // The `trellis` command: dispatches to a subcommand, loading only what that subcommand needs.
 import { VERSION } from '../version.js';
 import { CliError, closestName } from './options.js';
+import { daemonFailed } from './daemon.js';
 import { takeInspectorSignal } from './signals.js';
 
 takeInspectorSignal();
@@ -70,6 +71,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  // A daemon's starting command prints the one-line reason (src/cli/daemon.ts).
+  daemonFailed(err instanceof Error ? err.message : String(err));
   if (err instanceof CliError) {
     process.stderr.write(`trellis: ${err.message}\n`);
     process.exit(err.exitCode);

@@ -4,6 +4,7 @@ import { parseEndpoint, EndpointError, type Endpoint } from '../channels/endpoin
 import { CliError, type OptionSpec } from './options.js';
 import { hasControlChars, hasCtl, isToken } from '../http/syntax.js';
 import { checkPublicUrl, defaultProxyConfig, parseProxy, parseTrustProxy, type ProxyConfig } from './proxy-config.js';
+import { defaultProcessConfig, processOptions, type ProcessConfig } from './process-options.js';
 
 /** Which resource serves `/`: the last root option given wins, as in twistd. */
 export type RootChoice =
@@ -77,6 +78,13 @@ export interface WebConfig {
   gatewayTrustedPeers: string[];
   /** `--trust-proxy`, `--vhost-monster`, `--public-url`, `--proxy` (src/cli/proxy-config.ts). */
   proxy: ProxyConfig;
+  /**
+   * `--max-connections-per-ip N`: open connections one client address may hold (default 256; with
+   * `--workers`, each worker holds an equal share). `--trust-proxy` addresses are exempt.
+   */
+  maxConnectionsPerIp: number;
+  /** `--pidfile`, `--daemon`, `--uid`, `--gid`, `--umask`, `--chdir`, `--errorlog`, `--log-format`, `--workers`. */
+  process: ProcessConfig;
 }
 
 /** A fresh configuration with the defaults. */
@@ -103,6 +111,8 @@ export function defaultWebConfig(): WebConfig {
     scgi: [],
     gatewayTrustedPeers: [],
     proxy: defaultProxyConfig(),
+    maxConnectionsPerIp: 256,
+    process: defaultProcessConfig(),
   };
 }
 
@@ -345,4 +355,14 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     help: 'front-end addresses allowed to reach --fastcgi/--scgi off loopback, e.g. 10.0.0.0/8 (repeatable or comma-separated)',
     apply: (c, v) => void c.gatewayTrustedPeers.push(...v.split(',').map((s) => s.trim())),
   },
+  {
+    name: 'max-connections-per-ip',
+    value: 'N',
+    help: 'open connections one client address may hold (default 256); --trust-proxy front ends are exempt',
+    apply: (c, v) => {
+      if (!/^\d{1,7}$/.test(v) || Number(v) < 1) throw new CliError(`--max-connections-per-ip needs a number of 1 or more, not "${v}"`);
+      c.maxConnectionsPerIp = Number(v);
+    },
+  },
+  ...processOptions<WebConfig>(),
 ];

@@ -18,6 +18,9 @@ import { buildRoot, toResource } from './root.js';
 import { SourceWatcher } from '../util/source-watcher.js';
 import { wrapRoot } from './proxy-config.js';
 import { defaultWebConfig, WEB_OPTIONS, type WebConfig } from './web-config.js';
+import { runServerProcess } from './process.js';
+import { onReopenLogs } from './signals.js';
+import { isWorker, perWorkerCap } from './workers.js';
 
 const USAGE = 'Usage: trellis web [options]\n\nServe a site over HTTP, HTTPS (with HTTP/2) and UNIX sockets.';
 
@@ -37,18 +40,24 @@ const EXAMPLES: ReadonlyArray<readonly [string, string]> = [
  */
 export function accessLogFor(config: WebConfig, stdout: NodeJS.WriteStream = process.stdout): AccessLog | null {
   if (config.logfile === '') return null;
-  if (config.logfile !== null) return openAccessLog(config.logfile);
+  if (config.logfile !== null) return openAccessLog(config.logfile, { format: config.process.logFormat === 'json' ? 'json' : 'combined' });
   return stdout.isTTY ? terminalAccessLog(stdout) : null;
 }
 
-/** The Site described by `config`. */
+/**
+ * The Site described by `config`. The per-IP cap exempts the `--trust-proxy` front ends, and in a
+ * worker of a `--workers` pool is that worker's share of `--max-connections-per-ip`.
+ */
 export async function buildSite(config: WebConfig, cwd: string): Promise<Site> {
   const root = wrapRoot(await buildRoot(config, cwd), config.proxy);
+  const cap = isWorker() ? perWorkerCap(config.maxConnectionsPerIp, config.process.workers) : config.maxConnectionsPerIp;
   return new Site(root, {
     displayTracebacks: config.displayTracebacks,
     accessLog: accessLogFor(config),
     headers: config.addHeaders,
     cors: config.cors ? { origins: config.cors, credentials: config.corsCredentials } : null,
+    limits: { maxConnectionsPerIp: cap },
+    uncappedPeers: config.proxy.trustProxy,
   });
 }
 
@@ -128,10 +137,24 @@ export async function runWeb(args: readonly string[]): Promise<void> {
   }
   if (config.single && config.root.kind !== 'path') throw new CliError('--single only applies to --path; serve the app\'s files with --path DIR --single');
   if (config.watch && config.root.kind !== 'class') throw new CliError('--watch reloads a --class module; give --class MODULE#export (files under --path are always served fresh)');
+  const endpoints = httpEndpoints(config);
+  if (!endpoints.length && !config.ajp.length && !hasGatewayListeners(config)) endpoints.push({ type: 'tcp', port: 8080 });
+  await runServerProcess(config.process, {
+    endpoints: [...endpoints, ...config.ajp, ...config.fastcgi, ...config.scgi],
+    logFiles: config.logfile && config.logfile !== '-' ? [config.logfile] : [],
+    start: () => serveWeb(config, endpoints),
+  });
+}
+
+/**
+ * Builds the site and starts every listener in this process (after any --chdir); resolves with the
+ * start-up banner's lines, which the process (or a pool's primary) prints once serving.
+ */
+async function serveWeb(config: WebConfig, endpoints: Endpoint[]): Promise<string[]> {
   const cwd = process.cwd();
   const site = await buildSite(config, cwd);
-  const endpoints = httpEndpoints(config, cwd);
-  if (!endpoints.length && !config.ajp.length && !hasGatewayListeners(config)) endpoints.push({ type: 'tcp', port: 8080 });
+  const accessLog = site.accessLog;
+  if (accessLog) onReopenLogs(() => accessLog.reopen());
   const notes: string[] = [];
   let listeners: Listener[];
   try {
@@ -175,12 +198,13 @@ export async function runWeb(args: readonly string[]): Promise<void> {
     const dir = watchClass(site, config, cwd, config.root.spec);
     notes.push(`Watching ${dir} for changes`);
   }
-  process.stdout.write(bannerText({ version: VERSION, listeners: shown, serves: describeRoot(config, cwd), notes, interfaces: networkInterfaces() }));
+  const lines = bannerText({ version: VERSION, listeners: shown, serves: describeRoot(config, cwd), notes, interfaces: networkInterfaces() }).trimEnd().split('\n');
   if (config.open) {
     const first = listeners.find((l) => l.port !== null);
-    if (first) process.stdout.write(`${openBrowser(first.url)}\n`);
+    if (first) lines.push(openBrowser(first.url));
   }
   drainOnSignals(listeners, site);
+  return lines;
 }
 
 /** The banner's line on what is served. */

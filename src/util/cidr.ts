@@ -36,3 +36,10 @@ export function parseCidrs(texts: Iterable<string>): BlockList {
   }
   return list;
 }
+
+/** Whether `ip` (IPv4-mapped counting as IPv4) is in `list`; text that is not an IP address never is. */
+export function inRanges(list: BlockList, ip: string): boolean {
+  const plain = plainIp(ip);
+  const family = isIP(plain);
+  return family !== 0 && list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+}

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { connect } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawnTrellis } from '../helpers/server.js';
+import { acceptsTcp, spawnTrellis } from '../helpers/server.js';
 
 const LISTEN = '0A';
 
@@ -31,20 +30,9 @@ function listeningPorts(pid: number): number[] {
   return ports.sort((a, b) => a - b);
 }
 
-/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 test('SIGUSR1 to `trellis web` opens no inspector and no port, and the server keeps serving', async () => {
-  const inspectorWasOpen = await accepts(9229);
+  const inspectorWasOpen = await acceptsTcp(9229);
   const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1']);
   try {
     const pid = server.proc.pid!;
@@ -53,7 +41,7 @@ test('SIGUSR1 to `trellis web` opens no inspector and no port, and the server ke
     await sleep(500);
     assert.equal(server.proc.exitCode, null, 'still running');
     assert.deepEqual(listeningPorts(pid), before, 'no new listening port');
-    if (!inspectorWasOpen) assert.equal(await accepts(9229), false, 'nothing on 127.0.0.1:9229');
+    if (!inspectorWasOpen) assert.equal(await acceptsTcp(9229), false, 'nothing on 127.0.0.1:9229');
     assert.doesNotMatch(server.stderr(), /Debugger listening|inspector/i);
     assert.match(server.stderr(), /SIGUSR1 received/);
     const res = await fetch(server.url);

@@ -18,6 +18,9 @@ const PACKAGES: Record<string, string> = {
   'redis-server': 'redis-server',
   chromium: 'chromium',
   wrk: 'wrk',
+  logrotate: 'logrotate',
+  'systemd-socket-activate': 'systemd',
+  useradd: 'passwd',
 };
 
 const SEARCH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];

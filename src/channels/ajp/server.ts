@@ -13,6 +13,7 @@ import type { Endpoint } from '../endpoint.js';
 import { isLoopback, parseTrustedPeers, peerAllowed } from '../gateway.js';
 import { ListenError, bindServer, capConnectionsPerIp, type ChannelServer, type Listener } from '../listen.js';
 import { mountSegments, mountedLength } from '../mount.js';
+import { inRanges } from '../../util/cidr.js';
 import {
   AJP_CPING,
   AJP_DEFAULT_PACKET_SIZE,
@@ -127,7 +128,7 @@ export function forwardRequestParts(
  */
 export function ajpEndpoint(ep: Endpoint, secret: string | null | undefined): Endpoint {
   if (ep.type === 'ssl') throw new ListenError('AJP does not run over TLS; use tcp:PORT:interface=127.0.0.1 or unix:/path', 'EAJPSSL');
-  if (ep.type === 'fd') throw new ListenError('AJP listens on a socket of its own; use tcp:PORT:interface=127.0.0.1 or unix:/path', 'EAJPFD');
+  if (ep.type === 'fd' || ep.type === 'systemd') throw new ListenError('AJP listens on a socket of its own; use tcp:PORT:interface=127.0.0.1 or unix:/path', 'EAJPFD');
   if (ep.type === 'unix') return ep;
   if (ep.interface === undefined) return { ...ep, interface: '127.0.0.1' };
   if (!isLoopback(ep.interface) && !secret) {
@@ -446,7 +447,9 @@ export function createAjpServer(site: Site, options: AjpOptions = {}): ChannelSe
     }
     new AjpConnection(socket, site, settings, idle);
   });
-  capConnectionsPerIp(server, site.limits.maxConnectionsPerIp);
+  // The front end (Apache on this host, or a trusted peer) carries every client over its own address.
+  const exempt = (ip: string) => isLoopback(ip) || site.isUncapped(ip) || (trusted !== null && inRanges(trusted, ip));
+  capConnectionsPerIp(server, site.limits.maxConnectionsPerIp, exempt);
   return {
     server,
     closeIdle: () => {

@@ -22,6 +22,12 @@ const PIPELINE_WRITE_BACKLOG = 64 * 1024;
 const DISCARD_LIMIT = 256 * 1024;
 /** How long a closing connection waits for the client to read the last response before it is destroyed. */
 const LINGER_MS = 2000;
+/**
+ * At shutdown, how long a new connection that has not sent its first request yet is left open: its
+ * request is most likely on the way (the client connected just before the listener closed), and
+ * closing it would fail that request. The header timeout still bounds it.
+ */
+const FIRST_REQUEST_GRACE_MS = 1000;
 /** Bodies up to this size leave in one buffer with their head; larger ones follow it in a corked second write. */
 const COALESCE_LIMIT = 16 * 1024;
 const CONTINUE = Buffer.from(writeResponseHead(100, 'Continue', []), 'latin1');
@@ -202,6 +208,7 @@ class Connection {
   readonly socket: Socket;
   readonly #server: Http1Server;
   #phase = Phase.Head;
+  readonly #opened = Date.now();
   /**
    * Received bytes not yet consumed: `#buf[#off..#end]`. Usually the socket's own chunk; when bytes
    * must wait for more (a partial head, pipelined requests) they move into an owned buffer that grows
@@ -734,9 +741,14 @@ class Connection {
     }
   }
 
-  /** Shutdown: an idle connection closes now; a busy one closes after its response. */
+  /**
+   * Shutdown: an idle connection closes now (a new one once its first request had time to arrive,
+   * FIRST_REQUEST_GRACE_MS); a busy one closes after its response.
+   */
   closeIfIdle(): void {
-    if (this.#phase === Phase.Head && !this.#buffered()) this.#close();
+    if (this.#phase !== Phase.Head || this.#buffered()) return;
+    if (this.#served === 0 && Date.now() - this.#opened < FIRST_REQUEST_GRACE_MS) return;
+    this.#close();
   }
 
   /**
