@@ -42,10 +42,16 @@ export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string
 async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: string) => Resource> {
   const { File } = await import('../static/file.js');
   const { processorKind, processorKinds } = await import('../static/processors.js');
+  await import('../cgi/processors.js');
   const processors: Record<string, (p: string, ctx: { root: string }) => Resource> = {};
   if (!files.noProcessors) {
-    for (const [ext, kind] of files.processors) {
-      const known = processorKind(kind);
+    for (const [ext, kind] of await effectiveProcessors(files)) {
+      let known;
+      try {
+        known = processorKind(kind);
+      } catch (err) {
+        throw new CliError(`--processor ${ext}=${(err as Error).message}`);
+      }
       if (known) {
         processors[ext] = known;
         continue;
@@ -67,6 +73,30 @@ async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: 
     listing: files.listing,
     cacheControl: files.cacheControl,
   });
+}
+
+/**
+ * The processors `--path` runs, as `[extension, kind]`: the defaults of `twistd web --path` that
+ * apply here (`.cgi` → `cgi`, and `.php` → `php` when php-cgi is installed), then each `--processor`
+ * (a later one for the same extension wins); none with `--no-processors`.
+ */
+export async function effectiveProcessors(files: FilesConfig): Promise<Array<[string, string]>> {
+  if (files.noProcessors) return [];
+  const { findPhpCgi } = await import('../cgi/cgi-script.js');
+  const { normalizeExt } = await import('../static/processors.js');
+  const chosen = new Map<string, string>([['.cgi', 'cgi']]);
+  if (findPhpCgi() !== null) chosen.set('.php', 'php');
+  for (const [ext, kind] of files.processors) chosen.set(normalizeExt(ext), kind);
+  return [...chosen];
+}
+
+/** The start-up line saying which extensions execute under `--path` (SECURITY.md §2.1). */
+export async function describeProcessors(files: FilesConfig): Promise<string> {
+  const { PROGRAM_EXTENSIONS } = await import('../static/processors.js');
+  const programs = [...PROGRAM_EXTENSIONS].join(' ');
+  if (files.noProcessors) return `No file executes (--no-processors); program files (${programs}) answer 403\n`;
+  const list = (await effectiveProcessors(files)).map(([ext, kind]) => `${ext} (${kind})`).join(', ');
+  return `Executing ${list}; --no-processors turns that off; other program files (${programs}) answer 403\n`;
 }
 
 /** `--vhost-path DIR`: each subdirectory is served, as by `--path`, for the host of its name. */

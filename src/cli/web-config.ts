@@ -24,7 +24,7 @@ export interface FilesConfig {
   mimeTypes: Array<[string, string]>;
   /** `--processor .ext=KIND` (repeatable): KIND is a registered kind or MODULE#export. */
   processors: Array<[string, string]>;
-  /** `--no-processors`: no processors at all, not even the defaults. */
+  /** `--no-processors`: no processors at all, not even the defaults (`.cgi`, `.php`); program files answer 403. */
   noProcessors: boolean;
   /** `--no-listing` sets false: directories without an index answer 403. */
   listing: boolean;
@@ -196,7 +196,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   {
     name: 'processor',
     value: '.ext=KIND',
-    help: 'handle files with this extension by KIND: asis, or MODULE#export (a function (path) => Resource) (repeatable)',
+    help: 'handle files with this extension by KIND: cgi, cgi:INTERPRETER (e.g. .pl=cgi:/usr/bin/perl), php, asis, or MODULE#export (a function (path) => Resource) (repeatable); .cgi=cgi and .php=php (with php-cgi) are on by default',
     apply: (c, v) => {
       const eq = v.indexOf('=');
       const ext = v.slice(0, eq);
@@ -205,7 +205,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
       c.files.processors.push([ext, kind]);
     },
   },
-  { name: 'no-processors', help: 'serve every file as it is (no processors)', apply: (c) => void (c.files.noProcessors = true) },
+  { name: 'no-processors', help: 'execute nothing, not even the default .cgi and .php; program files then answer 403', apply: (c) => void (c.files.noProcessors = true) },
   { name: 'no-listing', help: 'answer 403 for directories without an index instead of listing them', apply: (c) => void (c.files.listing = false) },
   {
     name: 'cache-control',

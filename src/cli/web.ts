@@ -8,7 +8,7 @@ import { Site } from '../site.js';
 import { VERSION } from '../version.js';
 import { CliError, formatHelp, parseOptions } from './options.js';
 import { gatewayUrl, hasGatewayListeners, startGatewayListeners } from './gateway-listeners.js';
-import { buildRoot } from './root.js';
+import { buildRoot, describeProcessors } from './root.js';
 import { wrapRoot } from './proxy-config.js';
 import { defaultWebConfig, WEB_OPTIONS, type WebConfig } from './web-config.js';
 
@@ -107,5 +107,6 @@ export async function runWeb(args: readonly string[]): Promise<void> {
   for (const l of gateways) process.stdout.write(`Trellis ${VERSION} serving ${gatewayUrl(l, config.fastcgi.includes(l.endpoint) ? 'fastcgi' : 'scgi')}\n`);
   listeners.push(...gateways);
   if (config.root.kind === 'path') process.stdout.write(`Files from ${resolvePath(process.cwd(), config.root.dir)}\n`);
+  if (config.root.kind === 'path' || config.root.kind === 'vhost-path') process.stdout.write(await describeProcessors(config.files));
   drainOnSignals(listeners, site);
 }
