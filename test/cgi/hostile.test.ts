@@ -124,7 +124,7 @@ describe('CGI under hostile input', () => {
 
   it('garbage, no output, a cut head or a response-splitting field give 502 and a log line', async (t) => {
     if (!needPeer(t, 'perl')) return;
-    for (const [script, code] of [['garbage.cgi', 'BAD_OUTPUT'], ['silent.cgi', 'NO_HEAD'], ['half.cgi', 'NO_HEAD'], ['splitting.cgi', 'BAD_OUTPUT']]) {
+    for (const [script, code] of [['garbage.cgi', 'BAD_OUTPUT'], ['silent.cgi', 'NO_HEAD'], ['half.cgi', 'NO_HEAD'], ['splitting.cgi', 'BAD_OUTPUT']] as const) {
       const before = server.errors.length;
       const res = await fetch(`${server.base}/${script}`);
       assert.equal(res.status, 502, script);
