@@ -130,7 +130,8 @@ export function cgiEnvironment(request: Request, script: CgiScriptFacts, options
     env.REMOTE_ADDR = client.host;
     env.REMOTE_PORT = String(client.port);
   } else {
-    env.REMOTE_ADDR = '127.0.0.1';
+    // A UNIX-socket client has no address; never pretend it is loopback, which scripts may trust.
+    env.REMOTE_ADDR = '';
   }
   if (script.contentLength !== null) env.CONTENT_LENGTH = String(script.contentLength);
   const type = request.getHeader('content-type');

@@ -1,26 +1,18 @@
 // `trellis web --path` runs .cgi and .php by default (as twistd web --path runs its scripts), says so
 // at start, takes --processor .ext=cgi:INTERPRETER, and --no-processors makes program files 403.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
+import { scriptFolder } from '../helpers/cgi.js';
 import { findPeer, needPeer } from '../helpers/peers.js';
-import { runTrellis, spawnTrellis, tempDir } from '../helpers/server.js';
+import { runTrellis, spawnTrellis } from '../helpers/server.js';
 
-const dir = tempDir('trellis-cgi-cli-');
-const www = join(dir.path, 'www');
-
-before(() => {
-  mkdirSync(www, { mode: 0o755 });
-  chmodSync(www, 0o755);
-  const write = (name: string, text: string, mode: number) => {
-    writeFileSync(join(www, name), text);
-    chmodSync(join(www, name), mode);
-  };
-  write('env.cgi', '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\necho "SCRIPT_NAME=$SCRIPT_NAME"\necho "REQUEST_URI=$REQUEST_URI"\necho "SERVER_NAME=$SERVER_NAME"\necho "SERVER_PORT=$SERVER_PORT"\necho "HTTPS=$HTTPS"\necho "REMOTE_ADDR=$REMOTE_ADDR"\necho "PATH_INFO=$PATH_INFO"\n# secret source\n', 0o755);
-  write('hello.pl', 'print "Content-Type: text/plain\\n\\nperl says hi\\n"; # secret source\n', 0o644);
-  write('hello.php', '<?php echo "php says ", 6 * 7, "\\n"; // secret source\n', 0o644);
+const dir = scriptFolder([], {
+  'env.cgi': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\necho "SCRIPT_NAME=$SCRIPT_NAME"\necho "REQUEST_URI=$REQUEST_URI"\necho "SERVER_NAME=$SERVER_NAME"\necho "SERVER_PORT=$SERVER_PORT"\necho "HTTPS=$HTTPS"\necho "REMOTE_ADDR=$REMOTE_ADDR"\necho "PATH_INFO=$PATH_INFO"\n# secret source\n',
+  'hello.pl': { text: 'print "Content-Type: text/plain\\n\\nperl says hi\\n"; # secret source\n', mode: 0o644 },
+  'hello.php': { text: '<?php echo "php says ", 6 * 7, "\\n"; // secret source\n', mode: 0o644 },
 });
+const www = dir.path;
+
 after(() => dir.cleanup());
 
 async function withServer(args: string[], fn: (url: string, out: () => string) => Promise<void>): Promise<void> {
