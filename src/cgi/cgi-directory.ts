@@ -46,7 +46,13 @@ export class CGIDirectory extends Resource {
       return new NoResource();
     }
     if (real !== realRoot && !real.startsWith(realRoot + sep)) return new NoResource();
-    if (statSync(real).isDirectory()) return new CGIDirectory(path, this.options, this.#root);
+    let directory: boolean;
+    try {
+      directory = statSync(real).isDirectory();
+    } catch {
+      return new NoResource();
+    }
+    if (directory) return new CGIDirectory(path, this.options, this.#root);
     return new CGIScript(path, this.options);
   }
 

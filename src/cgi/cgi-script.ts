@@ -205,7 +205,13 @@ class CgiRun {
     // stdin: the script may exit without reading it (EPIPE), which is no error of the request.
     child.stdin.on('error', () => {});
     if (body === 'stream') {
-      const stream = request.stream();
+      let stream;
+      try {
+        stream = request.stream();
+      } catch (err) {
+        this.#fail(err as Error);
+        return;
+      }
       stream.on('error', () => this.#kill());
       stream.pipe(child.stdin);
     } else {
@@ -317,7 +323,7 @@ class CgiRun {
   }
 
   /** Answers with `error` (or drops the connection once the answer started); the output is ignored from now on. */
-  #fail(error: HttpError): void {
+  #fail(error: Error): void {
     this.#relaying = false;
     this.#head = null;
     this.#kill();
