@@ -4,7 +4,14 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { HttpError } from '../errors.js';
-import { CGI_HEAD_LIMITS, CGI_HEAD_PARTIAL, isCgiHeadError, parseCgiHead, type CgiHead, type CgiHeadLimits } from '../http/cgi-head.js';
+import {
+  CGI_HEAD_LIMITS,
+  CGI_HEAD_PARTIAL,
+  isCgiHeadError,
+  parseCgiHead,
+  type CgiHead,
+  type CgiHeadLimits,
+} from '../http/cgi-head.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { CgiError } from './cgi-error.js';
@@ -111,13 +118,15 @@ export class CGIScript extends Resource {
     const refusal = scriptRefusal(this.filename, this.runsFileItself);
     if (refusal === 'missing') throw new HttpError(404, 'No such resource.', { code: 'NOT_FOUND' });
     if (refusal !== null) {
-      const why = refusal === 'writable' ? 'it or its folder is writable by others than its owner' : 'it is not executable';
+      const why =
+        refusal === 'writable' ? 'it or its folder is writable by others than its owner' : 'it is not executable';
       logFor(request, this.options)(`CGI: refused to run ${this.filename}: ${why}`);
       throw new CgiError('UNSAFE_SCRIPT', 'This script may not run.');
     }
     const limit = this.options.maxBodySize ?? request.limits.maxBodySize;
     if (request.contentLength !== null && request.contentLength > limit) {
-      throw new HttpError(413, `The request body is larger than ${limit} bytes.`, { code: 'BODY_TOO_LARGE', close: true });
+      const message = `The request body is larger than ${limit} bytes.`;
+      throw new HttpError(413, message, { code: 'BODY_TOO_LARGE', close: true });
     }
     if (request.hasBody && request.contentLength === null) {
       // A body of unknown length (chunked, HTTP/2): read first, so CONTENT_LENGTH can be set.
@@ -141,7 +150,8 @@ export class CGIScript extends Resource {
     );
     const slots = options.processLimit ?? CgiProcessLimit.shared;
     if (!slots.tryAcquire()) {
-      throw new CgiError('TOO_MANY_PROCESSES', 'Too many scripts are running; try again shortly.', { 'Retry-After': '1' });
+      const message = 'Too many scripts are running; try again shortly.';
+      throw new CgiError('TOO_MANY_PROCESSES', message, { 'Retry-After': '1' });
     }
     const [file, args] = this.command();
     let child: ChildProcessWithoutNullStreams;
@@ -175,7 +185,13 @@ class CgiRun {
   #stderrDropped = 0;
   #stderrLine = '';
 
-  constructor(script: CGIScript, request: Request, child: ChildProcessWithoutNullStreams, slots: CgiProcessLimit, log: (m: string) => void) {
+  constructor(
+    script: CGIScript,
+    request: Request,
+    child: ChildProcessWithoutNullStreams,
+    slots: CgiProcessLimit,
+    log: (m: string) => void,
+  ) {
     this.#script = script;
     this.#request = request;
     this.#child = child;
@@ -242,7 +258,8 @@ class CgiRun {
     }
     this.#head = null;
     if (isCgiHeadError(parsed)) {
-      this.#fail(new CgiError('BAD_OUTPUT', `${this.#script.filename} printed a malformed response head: ${parsed.error}`));
+      const message = `${this.#script.filename} printed a malformed response head: ${parsed.error}`;
+      this.#fail(new CgiError('BAD_OUTPUT', message));
       return;
     }
     if (request.disconnected || request.finished) {
@@ -266,7 +283,8 @@ class CgiRun {
       const fields = head.fields;
       for (let i = 0; i < fields.length; i += 2) request.addHeader(fields[i]!, fields[i + 1]!);
     } catch (err) {
-      this.#fail(new CgiError('BAD_OUTPUT', `${this.#script.filename} sent a field that cannot be sent: ${(err as Error).message}`));
+      const message = `${this.#script.filename} sent a field that cannot be sent: ${(err as Error).message}`;
+      this.#fail(new CgiError('BAD_OUTPUT', message));
       return false;
     }
     return true;
@@ -319,7 +337,8 @@ class CgiRun {
     this.#timer = null;
     const seconds = (this.#script.options.timeout ?? DEFAULT_TIMEOUT) / 1000;
     this.#kill();
-    this.#fail(new CgiError('TIMEOUT', `${this.#script.filename} ran past its ${seconds} s timeout; its process group was killed`));
+    const message = `${this.#script.filename} ran past its ${seconds} s timeout; its process group was killed`;
+    this.#fail(new CgiError('TIMEOUT', message));
   }
 
   /** Answers with `error` (or drops the connection once the answer started); the output is ignored from now on. */

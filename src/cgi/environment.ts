@@ -69,19 +69,24 @@ function serverNameAndPort(request: Request): { name: string; port: string } {
  *
  * | variable          | value |
  * |-------------------|-------|
- * | `SCRIPT_NAME`     | `/` + the decoded `prepath` (the mount, any public prefix from a trusted front end, the script's own path) |
+ * | `SCRIPT_NAME`     | `/` + the decoded `prepath`: mount, public prefix of a trusted front end, the script |
  * | `PATH_INFO`       | `/` + the decoded `postpath`, set only when there is one |
  * | `REQUEST_URI`     | SCRIPT_NAME and PATH_INFO percent-encoded, then `?` and the query: the public URL's path |
  * | `QUERY_STRING`    | the raw query, `''` when none; never argv (SECURITY.md §2.5) |
  * | `SERVER_NAME`/`SERVER_PORT`/`HTTPS`/`REQUEST_SCHEME` | the public origin (`--trust-proxy`, `setHost`) |
  * | `REMOTE_ADDR`/`REMOTE_PORT` | the client (through trusted proxies) |
- * | `HTTP_*`          | each header named `[A-Za-z0-9-]+` but Proxy, Content-Length, Content-Type, Transfer-Encoding; duplicates joined with `, `, Cookie with `; ` |
- * | `PATH`            | `options.path`, default `/usr/bin:/bin`; nothing else of the server's environment but `passEnv` |
+ * | `HTTP_*`          | each header named `[A-Za-z0-9-]+` but Proxy, Content-*, Transfer-Encoding; `, `-joined |
+ * | `HTTP_COOKIE`     | the Cookie fields joined with `; ` |
+ * | `PATH`            | `options.path`, default `/usr/bin:/bin`; of the server's environment only `passEnv` |
  * | `HTTP_PROXY`      | never, whatever the options say (httpoxy, SECURITY.md §2.4) |
  *
  * Pinned by test/cgi/environment.test.ts.
  */
-export function cgiEnvironment(request: Request, script: CgiScriptFacts, options: CgiEnvironmentOptions = {}): Record<string, string> {
+export function cgiEnvironment(
+  request: Request,
+  script: CgiScriptFacts,
+  options: CgiEnvironmentOptions = {},
+): Record<string, string> {
   checkScriptSegments(request.prepath, 'SCRIPT_NAME');
   checkScriptSegments(request.postpath, 'PATH_INFO');
   const env: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -101,7 +106,8 @@ export function cgiEnvironment(request: Request, script: CgiScriptFacts, options
     const variable = variableForHeader(name);
     if (variable === null) continue;
     const earlier = joined.get(variable);
-    joined.set(variable, earlier === undefined ? value : `${earlier}${variable === 'HTTP_COOKIE' ? '; ' : ', '}${value}`);
+    const separator = variable === 'HTTP_COOKIE' ? '; ' : ', ';
+    joined.set(variable, earlier === undefined ? value : `${earlier}${separator}${value}`);
   }
   for (const [variable, value] of joined) env[variable] = value;
 

@@ -62,15 +62,18 @@ function relaySink(outer: Request): ResponseSink {
 export function localRedirect(request: Request, location: string, fail: (error: CgiError) => void): void {
   const depth = (depths.get(request) ?? 0) + 1;
   if (depth > MAX_LOCAL_REDIRECTS) {
-    fail(new CgiError('TOO_MANY_REDIRECTS', `More than ${MAX_LOCAL_REDIRECTS} local redirects in a row, the last to ${location.slice(0, 200)}`));
+    const message = `More than ${MAX_LOCAL_REDIRECTS} local redirects in a row, the last to ${location.slice(0, 200)}`;
+    fail(new CgiError('TOO_MANY_REDIRECTS', message));
     return;
   }
   const site = request.site;
   if (!site || hasCtl(location)) {
-    fail(new CgiError('BAD_OUTPUT', `The local redirect to ${JSON.stringify(location.slice(0, 200))} cannot be served`));
+    const message = `The local redirect to ${JSON.stringify(location.slice(0, 200))} cannot be served`;
+    fail(new CgiError('BAD_OUTPUT', message));
     return;
   }
-  const headers = new RequestHeaders(request.requestHeaders.raw.filter(([name]) => !BODY_FIELDS.has(name.toLowerCase())));
+  const kept = request.requestHeaders.raw.filter(([name]) => !BODY_FIELDS.has(name.toLowerCase()));
+  const headers = new RequestHeaders(kept);
   const inner = new Request(
     {
       method: 'GET',

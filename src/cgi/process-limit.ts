@@ -20,7 +20,9 @@ export class CgiProcessLimit {
   #running = 0;
 
   constructor(max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`A CGI process limit must be a positive integer, not ${max}`);
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`A CGI process limit must be a positive integer, not ${max}`);
+    }
     this.max = max;
   }
 

@@ -28,6 +28,8 @@ registerProcessorFamily('cgi', (argument) => {
 
 registerProcessorFamily('php', (argument) => {
   const filter = argument === '' ? findPhpCgi() : checkInterpreter(argument, `php:${argument}`);
-  if (filter === null) throw new Error('php: php-cgi is not installed (apt-get install php-cgi), or give its path as php:/path/to/php-cgi');
+  if (filter === null) {
+    throw new Error('php: php-cgi is not installed (apt-get install php-cgi); or give its path: php:/path/php-cgi');
+  }
   return (path, { root }) => new PHPScript(path, { filter, documentRoot: root });
 });

@@ -117,12 +117,15 @@ export function parseCgiHead(
   const limits = options.limits ?? CGI_HEAD_LIMITS;
   const found = headEnd(buf, limits.maxBytes);
   if (!found) {
-    return buf.length >= limits.maxBytes ? { error: `the response head is larger than ${limits.maxBytes} bytes` } : CGI_HEAD_PARTIAL;
+    if (buf.length < limits.maxBytes) return CGI_HEAD_PARTIAL;
+    return { error: `the response head is larger than ${limits.maxBytes} bytes` };
   }
   const text = buf.toString('latin1', 0, found.end);
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
-  if (lines.length > limits.maxLines + (options.nph ? 1 : 0)) return { error: `the response head has more than ${limits.maxLines} lines` };
+  if (lines.length > limits.maxLines + (options.nph ? 1 : 0)) {
+    return { error: `the response head has more than ${limits.maxLines} lines` };
+  }
   let status = 0;
   let reason = '';
   let location: string | null = null;
@@ -136,7 +139,9 @@ export function parseCgiHead(
       if (!m) return { error: 'the non-parsed-header response does not start with an HTTP/1.x status line' };
       status = Number(m[1]);
       reason = m[2] ?? '';
-      if (status < 100 || status > 599 || hasControlChars(reason)) return { error: `the status line "${line.slice(0, 80)}" is invalid` };
+      if (status < 100 || status > 599 || hasControlChars(reason)) {
+        return { error: `the status line "${line.slice(0, 80)}" is invalid` };
+      }
       continue;
     }
     const colon = line.indexOf(':');
@@ -150,7 +155,9 @@ export function parseCgiHead(
     if (key === 'status') {
       const m = STATUS.exec(value);
       const code = m ? Number(m[1]) : 0;
-      if (code < 100 || code > 599) return { error: `the Status field "${value.slice(0, 80)}" is not a status from 100 to 599` };
+      if (code < 100 || code > 599) {
+        return { error: `the Status field "${value.slice(0, 80)}" is not a status from 100 to 599` };
+      }
       status = code;
       reason = m![2] ?? '';
       continue;

@@ -7,7 +7,11 @@
  * vector (SECURITY.md §2.4, CVE-2016-5385); `HTTP_CONTENT_*` would contradict the authoritative
  * CONTENT_* variables (§2.3).
  */
-export const DROPPED_HTTP_VARIABLES: ReadonlySet<string> = new Set(['HTTP_PROXY', 'HTTP_CONTENT_LENGTH', 'HTTP_CONTENT_TYPE']);
+export const DROPPED_HTTP_VARIABLES: ReadonlySet<string> = new Set([
+  'HTTP_PROXY',
+  'HTTP_CONTENT_LENGTH',
+  'HTTP_CONTENT_TYPE',
+]);
 
 /** Header names that may become a variable: letters, digits and `-` only (SECURITY.md §2.3). */
 const VARIABLE_HEADER = /^[A-Za-z0-9-]+$/;

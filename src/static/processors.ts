@@ -92,7 +92,8 @@ export function isProgramName(name: string, extensions: ReadonlySet<string> = PR
  */
 export function refuseProgram(request: Request, path: string): RenderResult {
   request.site?.logError(
-    `Refused to send ${path} as a file: it is a program (${extensionOf(basename(path))}); map a processor to run it (--processor), or rename it`,
+    `Refused to send ${path} as a file: it is a program (${extensionOf(basename(path))}); ` +
+      'map a processor to run it (--processor), or rename it',
   );
   request.setEncoder(null);
   request.setResponseCode(403);
