@@ -4,6 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import { Resource } from '../resource.js';
 import { loadExport } from './load-module.js';
 import { CliError } from './options.js';
+import type { ProcessorSettings } from '../static/processors.js';
 import type { FilesConfig, WebConfig } from './web-config.js';
 import { Welcome } from './welcome.js';
 
@@ -48,7 +49,7 @@ async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: 
     for (const [ext, kind] of await effectiveProcessors(files)) {
       let known;
       try {
-        known = processorKind(kind);
+        known = processorKind(kind, processorSettings(files));
       } catch (err) {
         throw new CliError(`--processor ${ext}=${(err as Error).message}`);
       }
@@ -73,6 +74,15 @@ async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: 
     listing: files.listing,
     cacheControl: files.cacheControl,
   });
+}
+
+/** What `--cgi-*` tells the processors that run programs. */
+function processorSettings(files: FilesConfig): ProcessorSettings {
+  const settings: ProcessorSettings = {};
+  if (files.cgi.timeout !== null) settings.timeout = files.cgi.timeout;
+  if (files.cgi.maxProcesses !== null) settings.maxProcesses = files.cgi.maxProcesses;
+  if (files.cgi.passEnv.length) settings.passEnv = files.cgi.passEnv;
+  return settings;
 }
 
 /**
@@ -126,6 +136,7 @@ function checkFilesUnused(config: WebConfig): void {
   if (f.processors.length || f.noProcessors) used.push('--processor/--no-processors');
   if (!f.listing) used.push('--no-listing');
   if (f.cacheControl) used.push('--cache-control');
+  if (f.cgi.timeout !== null || f.cgi.maxProcesses !== null || f.cgi.passEnv.length) used.push('--cgi-*');
   if (used.length) throw new CliError(`${used.join(', ')} only apply to --path; drop them or serve files with --path DIR`);
 }
 

@@ -30,6 +30,8 @@ export interface FilesConfig {
   listing: boolean;
   /** `--cache-control VALUE`. */
   cacheControl: string | null;
+  /** `--cgi-timeout`, `--cgi-max-processes`, `--cgi-pass-env`: what CGI processors are given. */
+  cgi: { timeout: number | null; maxProcesses: number | null; passEnv: string[] };
 }
 
 /** Everything `trellis web` can be told. */
@@ -68,7 +70,7 @@ export interface WebConfig {
 export function defaultWebConfig(): WebConfig {
   return {
     root: { kind: 'path', dir: '.' },
-    files: { indexNames: null, ignoreExts: [], defaultType: null, mimeTypes: [], processors: [], noProcessors: false, listing: true, cacheControl: null },
+    files: { indexNames: null, ignoreExts: [], defaultType: null, mimeTypes: [], processors: [], noProcessors: false, listing: true, cacheControl: null, cgi: { timeout: null, maxProcesses: null, passEnv: [] } },
     listen: [],
     https: [],
     certificate: 'server.pem',
@@ -206,6 +208,33 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     },
   },
   { name: 'no-processors', help: 'execute nothing, not even the default .cgi and .php; program files then answer 403', apply: (c) => void (c.files.noProcessors = true) },
+  {
+    name: 'cgi-timeout',
+    value: 'SECONDS',
+    help: 'longest run of a CGI script before its process group is killed (default 60)',
+    apply: (c, v) => {
+      if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86400) throw new CliError(`--cgi-timeout needs seconds from 0 to 86400, e.g. 30, not "${v}"`);
+      c.files.cgi.timeout = Number(v) * 1000;
+    },
+  },
+  {
+    name: 'cgi-max-processes',
+    value: 'N',
+    help: 'CGI scripts running at once; past it 503 (default 32)',
+    apply: (c, v) => {
+      if (!/^\d{1,5}$/.test(v) || Number(v) < 1) throw new CliError(`--cgi-max-processes needs a whole number from 1 to 99999, not "${v}"`);
+      c.files.cgi.maxProcesses = Number(v);
+    },
+  },
+  {
+    name: 'cgi-pass-env',
+    value: 'NAME',
+    help: "hand this variable of the server's environment to CGI scripts, e.g. LANG (repeatable; default none, PATH is /usr/bin:/bin)",
+    apply: (c, v) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) || /^HTTP_/i.test(v)) throw new CliError(`--cgi-pass-env needs a variable name such as LANG (never HTTP_*), not "${v}"`);
+      c.files.cgi.passEnv.push(v);
+    },
+  },
   { name: 'no-listing', help: 'answer 403 for directories without an index instead of listing them', apply: (c) => void (c.files.listing = false) },
   {
     name: 'cache-control',

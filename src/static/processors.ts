@@ -16,12 +16,22 @@ export interface ProcessorContext {
   root: string;
 }
 
+/** What the command line tells every processor that runs programs (`--cgi-*`); each unset by default. */
+export interface ProcessorSettings {
+  /** Longest run time of one program, ms (`--cgi-timeout`). */
+  timeout?: number;
+  /** Programs running at once, every kind together (`--cgi-max-processes`). */
+  maxProcesses?: number;
+  /** Names of the server's environment variables handed to programs (`--cgi-pass-env`). */
+  passEnv?: readonly string[];
+}
+
 /**
  * Builds the processor of a parameterised kind from the text after its name's `:` (`''` when there
- * is none): `cgi:/usr/bin/perl` gives `/usr/bin/perl` to the `cgi` family. Throws an Error whose
- * message says what is wrong (an interpreter that does not exist) and what to do.
+ * is none) and the settings: `cgi:/usr/bin/perl` gives `/usr/bin/perl` to the `cgi` family. Throws an
+ * Error whose message says what is wrong (an interpreter that does not exist) and what to do.
  */
-export type ProcessorFamily = (argument: string) => Processor;
+export type ProcessorFamily = (argument: string, settings: ProcessorSettings) => Processor;
 
 const KINDS = new Map<string, Processor>();
 const FAMILIES = new Map<string, ProcessorFamily>();
@@ -47,12 +57,12 @@ export function registerProcessorFamily(name: string, family: ProcessorFamily): 
  * The processor registered as `kind` (exactly, or as a family's `name[:argument]`), or undefined.
  * A family may throw when its argument is wrong (see {@link ProcessorFamily}).
  */
-export function processorKind(kind: string): Processor | undefined {
+export function processorKind(kind: string, settings: ProcessorSettings = {}): Processor | undefined {
   const exact = KINDS.get(kind);
   if (exact) return exact;
   const colon = kind.indexOf(':');
   const family = FAMILIES.get(colon === -1 ? kind : kind.slice(0, colon));
-  return family?.(colon === -1 ? '' : kind.slice(colon + 1));
+  return family?.(colon === -1 ? '' : kind.slice(colon + 1), settings);
 }
 
 /** The names of every registered processor kind, sorted; families as `name[:ARG]`. */
