@@ -21,7 +21,7 @@ export type { FileCacheOptions } from './static/file-cache.js';
 export { DirectoryLister } from './static/listing.js';
 export { AsisResource } from './static/asis.js';
 export { registerProcessorKind, registerProcessorFamily, PROGRAM_EXTENSIONS } from './static/processors.js';
-export type { Processor, ProcessorContext, ProcessorFamily } from './static/processors.js';
+export type { Processor, ProcessorContext, ProcessorFamily, ProcessorSettings } from './static/processors.js';
 export { CGIScript, FilteredScript, PHPScript, findPhpCgi } from './cgi/cgi-script.js';
 export type { CGIScriptOptions } from './cgi/cgi-script.js';
 export { CGIDirectory } from './cgi/cgi-directory.js';
