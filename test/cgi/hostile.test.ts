@@ -183,3 +183,48 @@ describe('CGI under hostile input', () => {
     }
   });
 });
+
+describe('CGI under a gateway mount point', () => {
+  const dir = scriptFolder([], { 'env.cgi': SCRIPTS['env.cgi'] });
+  after(() => dir.cleanup());
+
+  it('a site mounted at /app by a FastCGI front end gives scripts SCRIPT_NAME and REQUEST_URI under /app', async (t) => {
+    if (!needPeer(t, 'perl')) return;
+    const { serveCgiParams } = await import('../../src/channels/cgi-params.js');
+    const { Site } = await import('../../src/site.js');
+    const site = new Site(new File(dir.path, { processors: { '.cgi': (path, { root: docRoot }) => new CGIScript(path, { documentRoot: docRoot }) } }));
+    const chunks: Buffer[] = [];
+    let code = 0;
+    const done = new Promise<void>((resolve) => {
+      const sink = {
+        writeHead: (status: number) => void (code = status),
+        write: (chunk: Buffer) => (chunks.push(Buffer.from(chunk)), true),
+        end: (chunk?: Buffer) => {
+          if (chunk) chunks.push(Buffer.from(chunk));
+          resolve();
+        },
+        endText: (text: string) => {
+          chunks.push(Buffer.from(text));
+          resolve();
+        },
+        onDrain: () => {},
+        abort: () => resolve(),
+        closeAfterResponse: () => {},
+        queuedBytes: () => null,
+      };
+      const params = {
+        REQUEST_METHOD: 'GET', SERVER_PROTOCOL: 'HTTP/1.1', SCRIPT_NAME: '/app', PATH_INFO: '/env.cgi/more',
+        REQUEST_URI: '/app/env.cgi/more?z=9', QUERY_STRING: 'z=9', HTTP_HOST: 'public.example', SERVER_NAME: 'public.example',
+        SERVER_PORT: '80', REMOTE_ADDR: '198.51.100.7', REMOTE_PORT: '5555',
+      };
+      serveCgiParams(site, params, { body: null, sink, channel: 'fastcgi' });
+    });
+    await done;
+    const text = Buffer.concat(chunks).toString();
+    assert.equal(code, 200, text);
+    assert.match(text, /\nSCRIPT_NAME=\/app\/env\.cgi\n/);
+    assert.match(text, /\nREQUEST_URI=\/app\/env\.cgi\/more\?z=9\n/);
+    assert.match(text, /\nPATH_INFO=\/more\n/);
+    assert.match(text, /\nREMOTE_ADDR=198\.51\.100\.7\n/);
+  });
+});
