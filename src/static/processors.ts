@@ -88,9 +88,12 @@ export const PROGRAM_EXTENSIONS: ReadonlySet<string> = new Set([
 
 /**
  * Whether the file `name` is a program by its extension, also under a compression suffix
- * (`index.php.gz`), case-insensitively: `x.PHP` is a program too.
+ * (`index.php.gz`), case-insensitively (`x.PHP`), and with trailing dots or spaces (`x.php.`, the
+ * spelling other file systems take for `x.php`; SECURITY.md §2.1).
  */
 export function isProgramName(name: string, extensions: ReadonlySet<string> = PROGRAM_EXTENSIONS): boolean {
+  const last = name.charCodeAt(name.length - 1);
+  if (last === 46 /* . */ || last === 32 /* space */) name = name.replace(/[. ]+$/, '');
   const ext = extensionOf(name);
   if (extensions.has(ext)) return true;
   return CONTENT_ENCODINGS[ext] !== undefined && extensions.has(extensionOf(name.slice(0, -ext.length)));
