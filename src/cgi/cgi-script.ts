@@ -15,7 +15,7 @@ import {
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { CgiError } from './cgi-error.js';
-import { cgiEnvironment, type CgiEnvironmentOptions } from './environment.js';
+import { cgiEnvironment, checkScriptSegments, type CgiEnvironmentOptions } from './environment.js';
 import { localRedirect } from './local-redirect.js';
 import { CgiProcessLimit } from './process-limit.js';
 import { scriptRefusal, translatePathInfo } from './script-file.js';
@@ -138,6 +138,8 @@ export class CGIScript extends Resource {
   #start(request: Request, body: Buffer | 'stream' | null): typeof NOT_DONE_YET {
     const options = this.options;
     const root = options.documentRoot ?? null;
+    // Checked before PATH_INFO is joined onto the root (cgiEnvironment checks again, for its own callers).
+    checkScriptSegments(request.postpath, 'PATH_INFO');
     const env = cgiEnvironment(
       request,
       {
