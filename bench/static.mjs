@@ -1,6 +1,7 @@
 // `npm run bench -- static`: `trellis web --path` against nginx (one worker) and sirv serving the same
 // files: 1 KiB and 100 KiB (requests/s), 64 MiB (MB/s), and compressible text with Accept-Encoding:
-// gzip. One process per server pinned to core 0, loaded one at a time by wrk on core 1; no access logs.
+// gzip; and the directory listing of a 40-entry folder against nginx's `autoindex on` (sirv has no
+// listings). One process per server pinned to core 0, loaded one at a time by wrk on core 1; no access logs.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,12 @@ for (let i = 0; text.length < 200 * 1024; i++) {
   text += `${new Date(1_700_000_000_000 + i * 997).toISOString()} 10.0.${i % 256}.${(i * 7) % 256} ${words[i % 10]} ${words[(i * 3) % 10]} ${words[(i * 7) % 10]} ${(i * 7919) % 100000}\n`;
 }
 writeFileSync(join(www, 'text.txt'), text);
+// The listing case: 40 entries, 8 directories and 32 files of assorted types and sizes.
+const list = join(www, 'list');
+mkdirSync(list);
+for (let i = 0; i < 8; i++) mkdirSync(join(list, `folder-${i}`));
+const exts = ['html', 'js', 'css', 'png', 'json', 'txt', 'pdf', 'tar.gz'];
+for (let i = 0; i < 32; i++) writeFileSync(join(list, `file-${String(i).padStart(2, '0')}.${exts[i % exts.length]}`), randomBytes(100 + i * 997));
 
 const nginxDir = join(work, 'nginx');
 mkdirSync(nginxDir);
@@ -55,6 +62,7 @@ http {
   server {
     listen 127.0.0.1:${nginxPort};
     root ${www};
+    location /list/ { autoindex on; }
   }
 }
 `,
@@ -71,7 +79,9 @@ const cases = [
   { name: '100 KiB', path: '/100k.bin', connections: 50, unit: 'req/s' },
   { name: '64 MiB', path: '/64m.bin', connections: 4, unit: 'MB/s' },
   { name: 'text, gzip', path: '/text.txt', connections: 50, unit: 'req/s', headers: ['Accept-Encoding: gzip'] },
+  { name: 'listing, 40 entries', path: '/list/', connections: 50, unit: 'req/s', only: ['nginx', 'trellis'] },
 ];
+const serversFor = (c) => servers.filter((s) => !c.only || c.only.includes(s.name));
 
 // All three start first and sit idle; then, case by case, each is loaded in turn (one at a time) for
 // ROUNDS rounds, and the best round counts: on a shared machine this keeps a burst of outside load
@@ -85,7 +95,7 @@ try {
   await startServers(servers, children);
   for (const c of cases) {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const s of servers) {
+      for (const s of serversFor(c)) {
         const url = `http://127.0.0.1:${s.port}${c.path}`;
         if (round === 0) wrk(url, { seconds: 1, connections: c.connections, headers: c.headers ?? [] }); // warm caches and the JIT
         const before = cpuUs(s.pid);
@@ -107,7 +117,7 @@ try {
 const rows = [];
 for (const c of cases) {
   const nginx = results.get(`nginx ${c.name}`);
-  for (const s of servers) {
+  for (const s of serversFor(c)) {
     const r = results.get(`${s.name} ${c.name}`);
     const value = c.unit === 'MB/s' ? r.mbps : r.rps;
     const ref = c.unit === 'MB/s' ? nginx.mbps : nginx.rps;

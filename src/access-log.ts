@@ -77,12 +77,60 @@ export function combinedLogLine(e: AccessLogEntry): string {
   return `${ip} - ${user} [${time}] "${request}" ${e.status} ${bytes} "${referer}" "${agent}"${aborted}\n`;
 }
 
+const ESC = '\x1b[';
+/** SGR colours by status class: 2xx green, 3xx cyan, 4xx yellow, 5xx (and 499) red. */
+function statusColour(status: number): string {
+  if (status >= 500 || status === CLIENT_CLOSED_REQUEST) return '31';
+  if (status >= 400) return '33';
+  if (status >= 300) return '36';
+  return '32';
+}
+
+/** `1.5 KiB`-style byte count for the readable log (`-` for none). */
+function shortSize(bytes: number): string {
+  if (bytes <= 0) return '-';
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * Formats one line of the readable log `trellis web` writes to a terminal, fields escaped as in
+ * {@link combinedLogLine}; `colour` wraps the status in an ANSI colour by class:
+ * `11:02:03 127.0.0.1 GET /docs/ 200 2.1 KiB` (then ` aborted` when the client left).
+ */
+export function readableLogLine(e: AccessLogEntry, colour = false): string {
+  const t = e.time;
+  const time = `${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}`;
+  const ip = e.clientIp ? escapeLogField(e.clientIp) : '-';
+  const status = colour ? `${ESC}${statusColour(e.status)}m${e.status}${ESC}0m` : String(e.status);
+  const dim = (text: string) => (colour ? `${ESC}2m${text}${ESC}0m` : text);
+  return `${dim(time)} ${ip} ${escapeLogField(e.method)} ${escapeLogField(e.uri)} ${status} ${dim(shortSize(e.bytes))}${e.aborted ? ' aborted' : ''}\n`;
+}
+
 /** Where access-log lines go. */
 export interface AccessLog {
   log(entry: AccessLogEntry): void;
   /** Reopens the file (after rotation). */
   reopen(): void;
   close(): Promise<void>;
+}
+
+/**
+ * The readable access log on stdout that `trellis web` keeps in a terminal ({@link readableLogLine}),
+ * coloured when stdout is a terminal that takes colours (`NO_COLOR` and `FORCE_COLOR` respected).
+ *
+ * ```ts
+ * new Site(root, { accessLog: process.stdout.isTTY ? terminalAccessLog() : null });
+ * ```
+ */
+export function terminalAccessLog(stream: NodeJS.WriteStream = process.stdout): AccessLog {
+  const colour = stream.isTTY === true && typeof stream.hasColors === 'function' && stream.hasColors();
+  return {
+    log: (entry) => void stream.write(readableLogLine(entry, colour)),
+    reopen: () => {},
+    close: async () => {},
+  };
 }
 
 /**

@@ -2,6 +2,7 @@
 // error pages, the access log). Every channel hands its Request to `site.handle()`.
 import { CLIENT_CLOSED_REQUEST, type AccessLog } from './access-log.js';
 import { HttpError } from './errors.js';
+import { corsAnswer, type CorsAnswer, type CorsPolicy } from './http/cors.js';
 import { assertHeader } from './http/headers.js';
 import { reasonPhrase } from './http/status.js';
 import { PROCESSING_FAILED_HTML, errorPageHtml, tracebackHtml } from './pages.js';
@@ -73,6 +74,11 @@ export interface SiteOptions {
   headers?: ReadonlyArray<readonly [string, string]>;
   /** Limits and timeouts; unspecified ones keep their defaults. */
   limits?: Partial<SiteLimits>;
+  /**
+   * Cross-origin access (`--cors`): allowed origins get `Access-Control-Allow-Origin` on every response,
+   * error pages included, and preflights are answered 204 before any resource sees them. Default none.
+   */
+  cors?: CorsPolicy | null;
   /** Where errors are reported. Default: stderr. */
   logError?: (message: string) => void;
 }
@@ -112,12 +118,15 @@ export class Site implements SiteContext {
   readonly headers: Array<readonly [string, string]>;
   readonly limits: SiteLimits;
   readonly logError: (message: string) => void;
+  /** The CORS policy, or null for none. */
+  cors: CorsPolicy | null;
   #sessionStore: SessionStore | null;
 
   constructor(resource: Resource, options: SiteOptions = {}) {
     this.resource = resource;
     this.displayTracebacks = options.displayTracebacks ?? false;
     this.accessLog = options.accessLog ?? null;
+    this.cors = options.cors ?? null;
     this.serverHeader = options.serverHeader === undefined ? `Trellis/${VERSION}` : options.serverHeader;
     this.headers = [...(options.headers ?? [])];
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -138,6 +147,16 @@ export class Site implements SiteContext {
     setTrustedHeader(request, 'Date', httpDate(), 'date');
     if (this.serverHeader) setTrustedHeader(request, 'Server', this.serverHeader, 'server');
     for (const [name, value] of this.headers) request.addHeader(name, value);
+    if (this.cors) for (const [name, value] of this.#corsFor(request).headers) request.addHeader(name, value);
+  }
+
+  #corsFor(request: Request): CorsAnswer {
+    return corsAnswer(this.cors!, {
+      method: request.method,
+      origin: request.getHeader('origin'),
+      requestMethod: request.getHeader('access-control-request-method'),
+      requestHeaders: request.getHeader('access-control-request-headers'),
+    });
   }
 
   /** Logs a request once it is done; one the client left before it was complete is marked aborted. */
@@ -173,6 +192,11 @@ export class Site implements SiteContext {
     if (this.accessLog) request.whenDone(this.#log);
     this.#applyDefaultHeaders(request);
 
+    if (this.cors && request.method === 'OPTIONS' && this.#corsFor(request).preflight) {
+      request.setResponseCode(204);
+      request.writeWhole('');
+      return;
+    }
     if (request.uri === '*') {
       this.#serverWideOptions(request);
       return;

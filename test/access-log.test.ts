@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { combinedLogLine, escapeLogField, openAccessLog } from '../src/access-log.js';
+import { combinedLogLine, escapeLogField, openAccessLog, readableLogLine } from '../src/access-log.js';
 import { tempDir } from './helpers/server.js';
 
 const entry = {
@@ -58,4 +58,14 @@ test('combinedLogLine marks a response cut short by the client with a last field
     '10.0.0.1 - - [22/Nov/2026:02:34:47 +0000] "GET /a?b=1 HTTP/1.1" 200 12 "http://ref/" "curl/8.0" aborted\n',
   );
   assert.doesNotMatch(combinedLogLine({ ...entry, aborted: false }), /aborted/);
+});
+
+test('readableLogLine: local time, client, method, path, status, size; escaped; coloured by status class on request', () => {
+  const t = entry.time;
+  const hhmmss = [t.getHours(), t.getMinutes(), t.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  assert.equal(readableLogLine(entry), `${hhmmss} 10.0.0.1 GET /a?b=1 200 12 B\n`);
+  assert.equal(readableLogLine({ ...entry, status: 404, bytes: 2048, aborted: true }), `${hhmmss} 10.0.0.1 GET /a?b=1 404 2.0 KiB aborted\n`);
+  assert.equal(readableLogLine({ ...entry, uri: '/x\r\nFAKE 200' }), `${hhmmss} 10.0.0.1 GET /x\\x0d\\x0aFAKE 200 200 12 B\n`);
+  const coloured = readableLogLine({ ...entry, status: 503, bytes: 0 }, true);
+  assert.equal(coloured, `\x1b[2m${hhmmss}\x1b[0m 10.0.0.1 GET /a?b=1 \x1b[31m503\x1b[0m \x1b[2m-\x1b[0m\n`);
 });

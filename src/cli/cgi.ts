@@ -69,6 +69,7 @@ export async function runCgi(args: readonly string[]): Promise<void> {
     return;
   }
   if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}"; options start with -- (run 'trellis cgi --help')`);
+  if (config.watch || config.open) throw new CliError('--watch and --open only apply to trellis web');
   if (config.logfile === '-') throw new CliError("--logfile - would mix the access log into the CGI response; give a file name");
   if (!process.env.REQUEST_METHOD) {
     throw new CliError('no CGI request: REQUEST_METHOD is not set; run trellis cgi from a web server as a CGI program (see docs/deploy/cgi.md)');
@@ -77,7 +78,8 @@ export async function runCgi(args: readonly string[]): Promise<void> {
   const [{ buildRoot }, { Site }, { serveCgi }] = await Promise.all([import('./root.js'), import('../site.js'), import('../channels/cgi/serve.js')]);
   const root = await buildRoot(config, process.cwd());
   const accessLog = config.logfile ? (await import('../access-log.js')).openAccessLog(config.logfile) : null;
-  const site = new Site(root, { displayTracebacks: config.displayTracebacks, accessLog, headers: config.addHeaders });
+  const cors = config.cors ? { origins: config.cors, credentials: config.corsCredentials } : null;
+  const site = new Site(root, { displayTracebacks: config.displayTracebacks, accessLog, headers: config.addHeaders, cors });
   // lighttpd sends SIGTERM when the client goes away; stdout breaking says the same.
   const gone = new AbortController();
   process.once('SIGTERM', () => gone.abort());

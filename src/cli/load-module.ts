@@ -26,27 +26,35 @@ function resolvesToThisPackage(path: string): boolean {
   }
 }
 
-async function prepareLoader(path: string): Promise<void> {
+async function prepareLoader(path: string, reloading: boolean): Promise<void> {
   // tsx first, so that our hooks run before it and can say that a .ts file is an ES module.
   if (!tsxRegistered && /\.(ts|mts|cts|tsx)$/.test(path)) {
     tsxRegistered = true;
     const { register: registerTsx } = await import('tsx/esm/api');
     registerTsx();
   }
-  if (!hooksRegistered && (tsxRegistered || !resolvesToThisPackage(path))) {
+  if (!hooksRegistered && (tsxRegistered || reloading || !resolvesToThisPackage(path))) {
     hooksRegistered = true;
     const index = trellisIndexUrl();
     register(new URL('./cli/resolve-hooks.js', index), { data: { index } });
   }
 }
 
-/** Imports the module at `file` (relative to `cwd`); errors say which file and why. */
-export async function importUserModule(file: string, cwd: string, option: string): Promise<Record<string, unknown>> {
+/** The query that makes a module, and the user modules it imports, load afresh (resolve-hooks.ts passes it on). */
+export const RELOAD_QUERY = 'trellis-reload';
+
+/**
+ * Imports the module at `file` (relative to `cwd`); errors say which file and why. A `reload`
+ * generation above 0 (`--watch`) loads it and the site's own modules it imports again, as new
+ * module instances; packages (node_modules) and Trellis itself stay loaded once.
+ */
+export async function importUserModule(file: string, cwd: string, option: string, reload = 0): Promise<Record<string, unknown>> {
   const path = resolvePath(cwd, file);
   if (!existsSync(path)) throw new CliError(`${option}: no such file ${path}`);
-  await prepareLoader(path);
+  await prepareLoader(path, reload > 0);
+  const url = pathToFileURL(path).href + (reload > 0 ? `?${RELOAD_QUERY}=${reload}` : '');
   try {
-    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    return (await import(url)) as Record<string, unknown>;
   } catch (err) {
     const e = err as Error;
     throw new CliError(`${option}: cannot load ${path}: ${e.message.split('\n')[0]}`, 1);
@@ -61,12 +69,12 @@ export async function importUserModule(file: string, cwd: string, option: string
  * | `./site.ts#Root`     | export `Root` of site.ts   |
  * | `./site.js`          | the default export         |
  */
-export async function loadExport(spec: string, cwd: string, option: string): Promise<unknown> {
+export async function loadExport(spec: string, cwd: string, option: string, reload = 0): Promise<unknown> {
   const hash = spec.lastIndexOf('#');
   const file = hash === -1 ? spec : spec.slice(0, hash);
   const name = hash === -1 ? 'default' : spec.slice(hash + 1);
   if (!file) throw new CliError(`${option} needs MODULE#export, e.g. ./site.ts#Root`);
-  const mod = await importUserModule(file, cwd, option);
+  const mod = await importUserModule(file, cwd, option, reload);
   if (!(name in mod)) {
     const known = Object.keys(mod).join(', ') || 'none';
     throw new CliError(`${option}: ${file} has no export "${name}" (exports: ${known})`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `trellis` command: dispatches to a subcommand, loading only what that subcommand needs.
 import { VERSION } from '../version.js';
-import { CliError } from './options.js';
+import { CliError, closestName } from './options.js';
 import { takeInspectorSignal } from './signals.js';
 
 takeInspectorSignal();
@@ -62,8 +62,10 @@ async function main(argv: string[]): Promise<void> {
     case 'version':
       process.stdout.write(`trellis ${VERSION}\n`);
       return;
-    default:
-      throw new CliError(`unknown command "${command}"; run 'trellis --help' for the commands`);
+    default: {
+      const guess = closestName(command, ['web', 'cgi', 'help', 'version']);
+      throw new CliError(`unknown command "${command}"; ${guess ? `did you mean 'trellis ${guess}'? ` : ''}run 'trellis --help' for the commands`);
+    }
   }
 }
 

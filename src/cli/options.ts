@@ -19,6 +19,8 @@ export interface OptionSpec<C> {
   short?: string;
   /** Placeholder for the value in help (`DIR`); absent for flags. */
   value?: string;
+  /** The value is optional and only taken as `--name=value`; a bare `--name` applies `''`. */
+  optionalValue?: boolean;
   help: string;
   /** Stores the option into the config; throws CliError for a bad value. */
   apply(config: C, value: string): void;
@@ -66,7 +68,15 @@ export function parseOptions<C>(
       continue;
     }
     const spec = byName.get(name);
-    if (!spec) throw new CliError(`unknown option ${long ? '--' : '-'}${rawName}; run 'trellis ${command} --help' for the list`);
+    if (!spec) {
+      const guess = long ? closestName(name, specs.map((s) => s.name)) : null;
+      const hint = guess ? `did you mean --${guess}? ` : '';
+      throw new CliError(`unknown option ${long ? '--' : '-'}${rawName}; ${hint}run 'trellis ${command} --help' for the list`);
+    }
+    if (spec.optionalValue) {
+      spec.apply(config, eq === -1 ? '' : body.slice(eq + 1));
+      continue;
+    }
     if (spec.value === undefined) {
       if (eq !== -1) throw new CliError(`option --${spec.name} takes no value`);
       spec.apply(config, '');
@@ -81,13 +91,95 @@ export function parseOptions<C>(
   return { positional, help, version };
 }
 
-/** The help text for a command: usage line, then one line per option. */
-export function formatHelp<C>(usage: string, specs: ReadonlyArray<OptionSpec<C>>): string {
-  const rows = specs.map((s) => {
-    const left = `${s.short ? `-${s.short}, ` : '    '}--${s.name}${s.value ? ` ${s.value}` : ''}`;
-    return [left, s.help] as const;
+/** Edit distance between two short strings (insertions, deletions, substitutions, transpositions). */
+export function editDistance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        row.push(j);
+        continue;
+      }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      row.push(d);
+    }
+    rows.push(row);
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/**
+ * The known name a mistyped one most likely meant, or null when none is close: within a third of
+ * its length in edits (at least one), or a name that starts with what was typed.
+ *
+ * | typed       | known                 | result    |
+ * |-------------|-----------------------|-----------|
+ * | `prot`      | `port`, `path`        | `port`    |
+ * | `lsten`     | `listen`              | `listen`  |
+ * | `cor`       | `cors`                | `cors`    |
+ * | `frobnicate`| `port`                | null      |
+ */
+export function closestName(typed: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const name of known) {
+    const d = editDistance(typed, name);
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  if (best !== null && bestDistance <= Math.max(1, Math.floor(typed.length / 3))) return best;
+  const prefixed = known.filter((name) => typed.length >= 2 && name.startsWith(typed));
+  return prefixed.length === 1 ? prefixed[0]! : null;
+}
+
+/** Help text is wrapped to this many columns, so it reads in an 80- to 100-column terminal. */
+export const HELP_COLUMNS = 99;
+
+/** Splits `text` into lines of at most `width` columns at spaces (a longer word stays whole). */
+export function wrapText(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/**
+ * The help text for a command: usage, one entry per option (help wrapped under its column), then the
+ * examples, each a comment line and a command line. Every line fits {@link HELP_COLUMNS}.
+ */
+export function formatHelp<C>(usage: string, specs: ReadonlyArray<OptionSpec<C>>, examples: ReadonlyArray<readonly [string, string]> = []): string {
+  const rows: Array<readonly [string, string]> = specs.map((s) => {
+    const value = s.value ? (s.optionalValue ? `[=${s.value}]` : ` ${s.value}`) : '';
+    return [`${s.short ? `-${s.short}, ` : '    '}--${s.name}${value}`, s.help] as const;
   });
-  const width = Math.min(34, Math.max(...rows.map(([l]) => l.length)) + 2);
-  const lines = rows.map(([l, h]) => `  ${l.padEnd(width)}${h}`);
-  return `${usage}\n\nOptions:\n${lines.join('\n')}\n      --help${' '.repeat(Math.max(2, width - 6))}show this help\n      --version${' '.repeat(Math.max(2, width - 9))}show the version\n`;
+  rows.push(['    --help', 'show this help'], ['    --version', 'show the version']);
+  const width = Math.min(30, Math.max(...rows.map(([l]) => l.length)) + 2);
+  const indent = ' '.repeat(2 + width);
+  const out: string[] = [];
+  for (const line of usage.split('\n')) out.push(...(line ? wrapText(line, HELP_COLUMNS) : ['']));
+  out.push('', 'Options:');
+  for (const [left, help] of rows) {
+    const wrapped = wrapText(help, HELP_COLUMNS - indent.length);
+    if (left.length + 2 > width) out.push(`  ${left}`);
+    else out.push(`  ${left.padEnd(width)}${wrapped.shift() ?? ''}`);
+    for (const rest of wrapped) out.push(indent + rest);
+  }
+  if (examples.length) {
+    out.push('', 'Examples:');
+    for (const [what, command] of examples) out.push(...wrapText(`# ${what}`, HELP_COLUMNS - 2).map((l) => `  ${l}`), `  ${command}`);
+  }
+  return `${out.join('\n')}\n`;
 }

@@ -1,6 +1,7 @@
 // Module resolution hooks for user modules: `import ... from 'trellis'` resolves to this package
 // wherever the module lives on disk, and `.ts` files load as ES modules even without a package.json
-// saying "type": "module" (write `.cts` for CommonJS).
+// saying "type": "module" (write `.cts` for CommonJS). A module loaded with `?trellis-reload=N`
+// (`--watch`) passes that query to the site's own files it imports, so they load afresh too.
 
 let indexUrl = '';
 
@@ -12,11 +13,15 @@ export function initialize(data: { index: string }): void {
 type Resolved = { url: string; format?: string | null; shortCircuit?: boolean };
 type Resolve = (specifier: string, context: unknown) => Promise<Resolved>;
 
+const RELOAD = /[?&](trellis-reload=\d+)/;
+
 export async function resolve(specifier: string, context: unknown, nextResolve: Resolve): Promise<Resolved> {
   if (specifier === 'trellis') return { url: indexUrl, format: 'module', shortCircuit: true };
-  const resolved = await nextResolve(specifier, context);
-  if (/\.(ts|tsx)$/.test(resolved.url) && resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/')) {
-    return { ...resolved, format: 'module' };
-  }
+  let resolved = await nextResolve(specifier, context);
+  const own = resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/') && !resolved.url.startsWith(new URL('.', indexUrl).href);
+  if (!own) return resolved;
+  const reload = RELOAD.exec((context as { parentURL?: string }).parentURL ?? '')?.[1];
+  if (reload && !RELOAD.test(resolved.url)) resolved = { ...resolved, url: `${resolved.url}${resolved.url.includes('?') ? '&' : '?'}${reload}` };
+  if (/\.(ts|tsx)(\?|$)/.test(resolved.url)) return { ...resolved, format: 'module' };
   return resolved;
 }

@@ -147,8 +147,16 @@ export async function buildRoot(config: WebConfig, cwd: string): Promise<Resourc
   switch (root.kind) {
     case 'welcome':
       return new Welcome();
-    case 'path':
-      return buildFileRoot(root.dir, config.files, cwd);
+    case 'path': {
+      const files = await buildFileRoot(root.dir, config.files, cwd);
+      if (!config.single) return files;
+      const { SinglePageFallback } = await import('../static/single-page.js');
+      const index = (config.files.indexNames ?? ['index.html'])[0]!;
+      const fallback = await buildFileRoot(resolvePath(cwd, root.dir, index), config.files, cwd).catch(() => {
+        throw new CliError(`--single: ${resolvePath(cwd, root.dir, index)} does not exist; the app's ${index} is served for its routes`);
+      });
+      return new SinglePageFallback(files, fallback);
+    }
     case 'vhost-path':
       return buildVHostPathRoot(root.dir, config.files, cwd);
     case 'class':

@@ -43,12 +43,27 @@ export interface WebConfig {
   listen: Endpoint[];
   /** `--https PORT`: an ssl listener using `certificate`/`privkey`. */
   https: number[];
-  certificate: string;
-  privkey: string;
+  /** `--certificate FILE`; null when not given (then `server.pem` if present, else a development certificate). */
+  certificate: string | null;
+  /** `--privkey FILE`; null when not given (as for `certificate`). */
+  privkey: string | null;
   /** Headers added to every response (`--add-header "Name: value"`). */
   addHeaders: Array<[string, string]>;
-  /** Access log file; `-` for stdout; null for none. */
+  /**
+   * Access log file; `-` for stdout (combined format); null for the default: a readable log on stdout
+   * when it is a terminal, none otherwise. `--no-logfile` sets `''`: none at all.
+   */
   logfile: string | null;
+  /** `--cors[=ORIGINS]`: the origins allowed cross-origin access (`*` for any); null for no CORS headers. */
+  cors: string[] | null;
+  /** `--cors-credentials`: allow credentialed cross-origin requests (needs named origins). */
+  corsCredentials: boolean;
+  /** `--single`: serve the root's index.html for missing paths without an extension (single-page apps). */
+  single: boolean;
+  /** `--watch`: reload the `--class` module when files under its directory change. */
+  watch: boolean;
+  /** `--open`: open the first URL in a browser once serving. */
+  open: boolean;
   displayTracebacks: boolean;
   /** `--ajp EP`: AJP13 listeners (Apache mod_proxy_ajp), in the order given. */
   ajp: Endpoint[];
@@ -73,10 +88,15 @@ export function defaultWebConfig(): WebConfig {
     files: { indexNames: null, ignoreExts: [], defaultType: null, mimeTypes: [], processors: [], noProcessors: false, listing: true, cacheControl: null, cgi: { timeout: null, maxProcesses: null, passEnv: [] } },
     listen: [],
     https: [],
-    certificate: 'server.pem',
-    privkey: 'server.pem',
+    certificate: null,
+    privkey: null,
     addHeaders: [],
     logfile: null,
+    cors: null,
+    corsCredentials: false,
+    single: false,
+    watch: false,
+    open: false,
     displayTracebacks: false,
     ajp: [],
     ajpSecret: null,
@@ -119,6 +139,26 @@ function gatewayEndpoint(text: string): Endpoint {
   return ep;
 }
 
+/**
+ * The `--cors` value: empty or `*` for any origin, else comma-separated origins, each
+ * `scheme://host[:port]` exactly as browsers send it in `Origin` (no path, no trailing slash).
+ */
+export function parseCorsOrigins(text: string): string[] {
+  if (text === '' || text === '*') return ['*'];
+  const origins = text.split(',').map((s) => s.trim());
+  for (const origin of origins) {
+    let ok = false;
+    try {
+      const u = new URL(origin);
+      ok = /^https?:$/.test(u.protocol) && u.origin === origin;
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new CliError(`--cors needs * or origins like https://app.example or http://localhost:3000 (comma-separated, no path), not "${origin}"`);
+  }
+  return origins;
+}
+
 function port(text: string, option: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new CliError(`--${option} needs a port number from 0 to 65535, not "${text}"`);
   return Number(text);
@@ -139,9 +179,14 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     help: 'listen on an endpoint: tcp:8080, tcp:8080:interface=127.0.0.1, ssl:8443:privateKey=K:certKey=C, unix:/path:mode=660 (repeatable; default tcp:8080)',
     apply: (c, v) => void c.listen.push(endpoint(v)),
   },
-  { name: 'https', value: 'PORT', help: 'HTTPS port (HTTP/2 and HTTP/1.1) using --certificate and --privkey', apply: (c, v) => void c.https.push(port(v, 'https')) },
+  {
+    name: 'https',
+    value: 'PORT',
+    help: 'HTTPS port (HTTP/2 and HTTP/1.1) using --certificate and --privkey; without them, server.pem if present, else a self-signed development certificate made at start-up',
+    apply: (c, v) => void c.https.push(port(v, 'https')),
+  },
   { name: 'certificate', short: 'c', value: 'FILE', help: 'TLS certificate, PEM (default server.pem)', apply: (c, v) => void (c.certificate = v) },
-  { name: 'privkey', short: 'k', value: 'FILE', help: 'TLS private key, PEM (default server.pem)', apply: (c, v) => void (c.privkey = v) },
+  { name: 'privkey', short: 'k', value: 'FILE', help: 'TLS private key, PEM (default: the certificate file)', apply: (c, v) => void (c.privkey = v) },
   {
     name: 'class',
     value: 'MODULE#export',
@@ -259,7 +304,32 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
       c.addHeaders.push([name, value]);
     },
   },
-  { name: 'logfile', short: 'l', value: 'FILE', help: "access log in the combined format ('-' for stdout)", apply: (c, v) => void (c.logfile = v) },
+  {
+    name: 'logfile',
+    short: 'l',
+    value: 'FILE',
+    help: "access log in the combined format ('-' for stdout); default: a readable log on stdout when it is a terminal (coloured unless NO_COLOR is set), none otherwise",
+    apply: (c, v) => {
+      if (!v) throw new CliError("--logfile needs a file name, or '-' for stdout (--no-logfile turns the log off)");
+      c.logfile = v;
+    },
+  },
+  { name: 'no-logfile', help: 'no access log, not even on a terminal', apply: (c) => void (c.logfile = '') },
+  {
+    name: 'cors',
+    value: 'ORIGINS',
+    optionalValue: true,
+    help: 'allow cross-origin requests from any origin, or only from --cors=https://a.example,http://localhost:3000; answers preflights (OPTIONS with Access-Control-Request-Method)',
+    apply: (c, v) => void (c.cors = parseCorsOrigins(v)),
+  },
+  { name: 'cors-credentials', help: 'let --cors origins send cookies and credentials (Access-Control-Allow-Credentials)', apply: (c) => void (c.corsCredentials = true) },
+  {
+    name: 'single',
+    help: "single-page app: a missing path without an extension (/users/42) gets --path's index.html; a missing /app.js stays 404",
+    apply: (c) => void (c.single = true),
+  },
+  { name: 'watch', help: 'reload the --class module (and the files it imports) when a file in its directory changes', apply: (c) => void (c.watch = true) },
+  { name: 'open', help: 'open the site in a browser once it is serving (nothing happens where there is no browser)', apply: (c) => void (c.open = true) },
   { name: 'display-tracebacks', help: 'show error stacks in 500 pages (never on a public site)', apply: (c) => void (c.displayTracebacks = true) },
   { name: 'notracebacks', short: 'n', help: 'do not show error stacks (the default)', apply: (c) => void (c.displayTracebacks = false) },
   {

@@ -16,7 +16,7 @@ import { setTrustedHeader } from '../request-internals.js';
 import { ErrorPage, ForbiddenResource, NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
 import { redirectTo } from '../util/redirect.js';
 import { FileCache, type CachedCoding, type FileFacts, type HeldFile } from './file-cache.js';
-import { DirectoryLister } from './listing.js';
+import { DirectoryLister, ListingCache } from './listing.js';
 import { CONTENT_ENCODINGS, extensionOf, typeForName, type FileType } from './mime.js';
 import { planMultipart } from './multipart-byteranges.js';
 import {
@@ -85,6 +85,8 @@ interface Tree {
   compress: boolean;
   cache: FileCache | null;
   programs: ReadonlySet<string>;
+  /** Rendered directory listings, made on the first listing (none when `cache` is null). */
+  listings?: ListingCache;
   /** Content types by default type and extension key (`.txt`, `.txt.gz`, ''); cleared past 1000 entries. */
   types: Map<string, TypeInfo>;
   /** Bumped whenever `types` is cleared, so facts holding an older type are refreshed. */
@@ -455,6 +457,8 @@ export class File extends Resource {
       hidden: this.#tree.hidden,
       typeFor: (name) => this.typeFor(name),
       allowed: (full) => this.#tree.symlinks === 'follow' || this.#containment(full, [...rel, basename(full)]).ok,
+      stat: own,
+      cache: this.#tree.cache ? (this.#tree.listings ??= new ListingCache()) : null,
     });
   }
 

@@ -1,5 +1,7 @@
 // The directory listing in a real browser (Debian's chromium through playwright-core): hostile file
-// names render as text, every link reaches its file, sorting works, nothing runs; a screenshot is kept.
+// names render as text, every link reaches its file, sorting works, no hostile script runs; the page
+// fits a 390 px phone, the filter box filters, the CSP lets nothing else in; screenshots of the
+// listing (desktop and phone) and of an error page are kept in test/.artifacts/.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,8 @@ const HOSTILE = [
   'semi;colon,comma.txt',
 ];
 
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
 test('the directory listing in Chromium: hostile names shown as text, links work, sortable, no script runs', async (t) => {
   const chromium = needPeer(t, 'chromium');
   if (!chromium) return;
@@ -41,7 +45,7 @@ test('the directory listing in Chromium: hostile names shown as text, links work
   const context = await driver.launchPersistentContext(profile, {
     executablePath: chromium,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
@@ -79,6 +83,112 @@ test('the directory listing in Chromium: hostile names shown as text, links work
     await page.goto(`${server.base}/`);
     mkdirSync(join(ROOT, 'test/.artifacts'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test/.artifacts/static-listing.png'), fullPage: true });
+  } finally {
+    await context.close();
+    await server.close();
+    rmSync(profile, { recursive: true, force: true });
+    dir.cleanup();
+  }
+});
+
+test('the listing and an error page in Chromium: no horizontal overflow at 390 px and on a desktop, the filter box filters, icons inline, CSP quiet', async (t) => {
+  const chromium = needPeer(t, 'chromium');
+  if (!chromium) return;
+  const { chromium: driver } = await import('playwright-core');
+  const dir = tempDir('trellis-listing-');
+  const profile = mkdtempSync(join(tmpdir(), 'trellis-chromium-'));
+  const root = join(dir.path, 'www');
+  mkdirSync(join(root, 'assets', 'images'), { recursive: true });
+  mkdirSync(join(root, 'docs'));
+  const names = [
+    'README.md', 'index.js', 'styles.css', 'photo.jpg', 'song.mp3', 'archive.tar.gz', 'report.pdf', 'data.json',
+    'a-very-long-file-name-without-any-spaces-that-would-overflow-a-narrow-phone-screen-if-it-did-not-wrap.txt',
+  ];
+  for (const name of names) writeFileSync(join(root, name), `content of ${name}`);
+  writeFileSync(join(root, 'assets', 'images', 'logo.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
+  const server = await serveSite(new Site(new File(root)));
+  const context = await driver.launchPersistentContext(profile, { executablePath: chromium, headless: true, args: CHROMIUM_ARGS });
+  const artifacts = join(ROOT, 'test/.artifacts');
+  mkdirSync(artifacts, { recursive: true });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    const overflow = () => page.evaluate<{ scroll: number; client: number }>('({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })');
+
+    for (const [width, height, shot] of [[1280, 800, 'static-listing-desktop.png'], [390, 844, 'static-listing-390.png']] as const) {
+      await page.setViewportSize({ width, height });
+      await page.goto(`${server.base}/`);
+      const o = await overflow();
+      assert.ok(o.scroll <= o.client, `no horizontal overflow at ${width} px: scrollWidth ${o.scroll} > clientWidth ${o.client}`);
+      await page.screenshot({ path: join(artifacts, shot), fullPage: true });
+    }
+    // At 390 px the Type column is dropped; the name column still shows every name.
+    assert.equal(await page.isVisible('th.t'), false, 'Type column hidden on a phone');
+    assert.equal(await page.locator('tbody tr').count(), names.length + 2);
+
+    // Icons are inline data: images, one class per kind; nothing was fetched but the page itself.
+    const icons = await page.$$eval('td.n a', (links) => links.map((a) => [a.className, (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundImage: string } }).getComputedStyle(a).backgroundImage.slice(0, 24)]));
+    const kinds = Object.fromEntries(icons.map(([cls, bg]) => [cls, bg]));
+    for (const kind of ['dir', 'code', 'image', 'media', 'archive', 'doc', 'text']) {
+      assert.ok(kinds[kind]?.startsWith('url("data:image/svg+xml'), `icon ${kind}: ${kinds[kind]}`);
+    }
+    assert.deepEqual(requests.filter((u) => !u.startsWith(server.base)), [], 'no external requests');
+
+    // The filter box appears (its script ran under the CSP) and hides what does not match.
+    assert.equal(await page.isVisible('#filter'), true, 'the filter script ran');
+    await page.fill('#filter', 'JS');
+    const visible = () => page.$$eval('tbody tr', (rows) => rows.filter((r) => !(r as unknown as { hidden: boolean }).hidden).map((r) => r.querySelector('a')!.textContent));
+    assert.deepEqual(await visible(), ['data.json', 'index.js']);
+    assert.match((await page.textContent('footer')) ?? '', /2 shown/);
+    await page.fill('#filter', '');
+    assert.equal((await visible()).length, names.length + 2);
+
+    // Breadcrumbs: /assets/images/ links back to /assets/ and /.
+    await page.goto(`${server.base}/assets/images/`);
+    const crumbs = await page.$$eval('h1 nav a', (links) => links.map((a) => [a.textContent, (a as unknown as { href: string }).href]));
+    assert.deepEqual(crumbs, [['/', `${server.base}/`], ['assets', `${server.base}/assets/`]]);
+    assert.equal(await page.textContent('h1 nav span'), 'images');
+
+    // An error page in the same look, no overflow at 390 px either.
+    const res = await page.goto(`${server.base}/missing/${'x'.repeat(120)}`);
+    assert.equal(res?.status(), 404);
+    assert.match(await page.title(), /^404 - /);
+    const o = await overflow();
+    assert.ok(o.scroll <= o.client, `error page: scrollWidth ${o.scroll} > clientWidth ${o.client}`);
+    await page.screenshot({ path: join(artifacts, 'static-error-390.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: join(artifacts, 'static-error-desktop.png'), fullPage: true });
+    assert.deepEqual(violations, [], 'no CSP violations');
+  } finally {
+    await context.close();
+    await server.close();
+    rmSync(profile, { recursive: true, force: true });
+    dir.cleanup();
+  }
+});
+
+test('the listing works with JavaScript off: every row shown, no filter box, sorting by links', async (t) => {
+  const chromium = needPeer(t, 'chromium');
+  if (!chromium) return;
+  const { chromium: driver } = await import('playwright-core');
+  const dir = tempDir('trellis-listing-');
+  const profile = mkdtempSync(join(tmpdir(), 'trellis-chromium-'));
+  writeFileSync(join(dir.path, 'small.txt'), 'a');
+  writeFileSync(join(dir.path, 'large.txt'), 'a'.repeat(5000));
+  const server = await serveSite(new Site(new File(dir.path)));
+  const context = await driver.launchPersistentContext(profile, { executablePath: chromium, headless: true, args: CHROMIUM_ARGS, javaScriptEnabled: false });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(`${server.base}/`);
+    assert.equal(await page.isVisible('#filter'), false);
+    await page.click('th a:text("Size")');
+    await page.click('th a:text("Size")');
+    assert.deepEqual(await page.$$eval('tbody tr td.n a', (links) => links.map((a) => a.textContent)), ['large.txt', 'small.txt']);
   } finally {
     await context.close();
     await server.close();
