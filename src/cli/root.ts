@@ -102,11 +102,9 @@ export async function effectiveProcessors(files: FilesConfig): Promise<Array<[st
 
 /** The start-up line saying which extensions execute under `--path` (SECURITY.md §2.1). */
 export async function describeProcessors(files: FilesConfig): Promise<string> {
-  const { PROGRAM_EXTENSIONS } = await import('../static/processors.js');
-  const programs = [...PROGRAM_EXTENSIONS].join(' ');
-  if (files.noProcessors) return `No file executes (--no-processors); program files (${programs}) answer 403\n`;
+  if (files.noProcessors) return 'No file executes (--no-processors); program files answer 403';
   const list = (await effectiveProcessors(files)).map(([ext, kind]) => `${ext} (${kind})`).join(', ');
-  return `Executing ${list}; --no-processors turns that off; other program files (${programs}) answer 403\n`;
+  return `Executing ${list}; other program files answer 403`;
 }
 
 /** `--vhost-path DIR`: each subdirectory is served, as by `--path`, for the host of its name. */

@@ -170,7 +170,7 @@ export async function runWeb(args: readonly string[]): Promise<void> {
   ];
   listeners.push(...gateways);
   // Which extensions execute under --path (SECURITY.md §2.1: said at start).
-  if (config.root.kind === 'path' || config.root.kind === 'vhost-path') notes.push((await describeProcessors(config.files)).trimEnd());
+  if (config.root.kind === 'path' || config.root.kind === 'vhost-path') notes.push(await describeProcessors(config.files));
   if (config.cors) notes.push(`CORS: ${config.cors.includes('*') ? 'any origin' : config.cors.join(', ')}${config.corsCredentials ? ', with credentials' : ''}`);
   if (site.accessLog && config.logfile === null) notes.push('Access log below (--logfile FILE to keep it, --no-logfile to hide it)');
   if (config.watch && config.root.kind === 'class') {
