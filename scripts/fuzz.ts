@@ -7,6 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseRequestHead, type HeadParse } from '../src/channels/http1/request-head.js';
 import { ChunkedDecoder } from '../src/http/chunked.js';
+import { CGI_HEAD_PARTIAL, isCgiHeadError, parseCgiHead } from '../src/http/cgi-head.js';
+import { hasControlChars, isToken } from '../src/http/syntax.js';
 import { decodeRecord, encodeRecord, FcgiType, RecordReader } from '../src/channels/fastcgi/records.js';
 import { decodeNameValuePairs, decodeParams, encodeNameValuePairs } from '../src/channels/fastcgi/name-value.js';
 import { encodeScgiHeader, parseScgiHeader } from '../src/channels/scgi/netstring.js';
@@ -354,7 +356,31 @@ const ajp: Target = {
   },
 };
 
-const TARGETS = [http1Head, chunked, fastcgiRecords, fastcgiNameValue, scgi, ajp];
+const cgiHead: Target = {
+  name: 'cgi script head',
+  seeds: [
+    Buffer.from('Status: 404 Gone\nContent-Type: text/plain\nSet-Cookie: a=1\n\nbody'),
+    Buffer.from('Location: /next?x=1\r\n\r\n'),
+    Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>'),
+  ],
+  check(input, random) {
+    const nph = input.subarray(0, 5).toString('latin1') === 'HTTP/';
+    const limits = { maxBytes: 2048, maxLines: 20 };
+    const whole = parseCgiHead(input, { nph, limits });
+    if (whole !== CGI_HEAD_PARTIAL && !isCgiHeadError(whole)) {
+      if (whole.status < 100 || whole.status > 599) throw new Violation(`status ${whole.status}`);
+      if (whole.bodyStart > input.length || whole.bodyStart > limits.maxBytes) throw new Violation(`bodyStart ${whole.bodyStart}`);
+      for (let i = 0; i < whole.fields.length; i += 2) {
+        if (!isToken(whole.fields[i]!) || hasControlChars(whole.fields[i + 1]!)) throw new Violation(`field ${whole.fields[i]}`);
+      }
+      // The bytes after the head do not change it.
+      same(parseCgiHead(Buffer.concat([input, embedded(Buffer.alloc(0), 0, 1 + random.below(16), random)]), { nph, limits }), whole, 'with more bytes after');
+    }
+    if (whole === CGI_HEAD_PARTIAL && input.length >= limits.maxBytes) throw new Violation('partial past the limit');
+  },
+};
+
+const TARGETS = [http1Head, chunked, fastcgiRecords, fastcgiNameValue, scgi, ajp, cgiHead];
 
 function main(): void {
   const o = options(process.argv.slice(2));

@@ -1,6 +1,7 @@
 // CGI/1.1 meta-variables (RFC 3875) into the neutral Request: the params FastCGI and SCGI carry and
 // the environment of a CGI process all go through here, so every gateway mounts a site the same way.
 import type { Readable } from 'node:stream';
+import { DROPPED_HTTP_VARIABLES, headerNameFromVariable } from '../http/cgi-variables.js';
 import { RequestHeaders } from '../http/headers.js';
 import { hasControlChars, isContentLength, isToken } from '../http/syntax.js';
 import { encodePathSegment, splitPath } from '../request.js';
@@ -69,27 +70,11 @@ export interface CgiRequestOptions extends CgiParseOptions {
   contentLength?: number | null;
 }
 
-/**
- * HTTP_* variables never turned into headers: `HTTP_PROXY` is the httpoxy vector (SECURITY.md §2.4,
- * CVE-2016-5385); `HTTP_CONTENT_*` would contradict the authoritative CONTENT_* variables (§2.3).
- */
-const DROPPED_HTTP_VARIABLES = new Set(['HTTP_PROXY', 'HTTP_CONTENT_LENGTH', 'HTTP_CONTENT_TYPE']);
-
 const PROTOCOL = /^HTTP\/\d(\.\d)?$/;
 const PORT = /^\d{1,5}$/;
 const HTTPS_ON = /^(on|1)$/i;
 /** SERVER_NAME: `[v6]` or `host`, with an optional `:port`; a bare IPv6 address has no port. */
 const SERVER_NAME = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*))(?::(\d{1,5}))?$/;
-
-/** `HTTP_ACCEPT_LANGUAGE` → `Accept-Language`. */
-export function headerNameFromVariable(variable: string): string {
-  return variable
-    .slice(5)
-    .toLowerCase()
-    .split('_')
-    .map((word) => (word ? word[0]!.toUpperCase() + word.slice(1) : word))
-    .join('-');
-}
 
 /** Header names already worked out, by variable; emptied when full, so it stays small whatever arrives. */
 const headerNames = new Map<string, string | null>();

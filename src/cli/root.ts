@@ -4,6 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import { Resource } from '../resource.js';
 import { loadExport } from './load-module.js';
 import { CliError } from './options.js';
+import type { ProcessorSettings } from '../static/processors.js';
 import type { FilesConfig, WebConfig } from './web-config.js';
 import { Welcome } from './welcome.js';
 
@@ -42,10 +43,16 @@ export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string
 async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: string) => Resource> {
   const { File } = await import('../static/file.js');
   const { processorKind, processorKinds } = await import('../static/processors.js');
+  await import('../cgi/processors.js');
   const processors: Record<string, (p: string, ctx: { root: string }) => Resource> = {};
   if (!files.noProcessors) {
-    for (const [ext, kind] of files.processors) {
-      const known = processorKind(kind);
+    for (const [ext, kind] of await effectiveProcessors(files)) {
+      let known;
+      try {
+        known = processorKind(kind, processorSettings(files));
+      } catch (err) {
+        throw new CliError(`--processor ${ext}=${(err as Error).message}`);
+      }
       if (known) {
         processors[ext] = known;
         continue;
@@ -67,6 +74,37 @@ async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: 
     listing: files.listing,
     cacheControl: files.cacheControl,
   });
+}
+
+/** What `--cgi-*` tells the processors that run programs. */
+function processorSettings(files: FilesConfig): ProcessorSettings {
+  const settings: ProcessorSettings = {};
+  if (files.cgi.timeout !== null) settings.timeout = files.cgi.timeout;
+  if (files.cgi.maxProcesses !== null) settings.maxProcesses = files.cgi.maxProcesses;
+  if (files.cgi.passEnv.length) settings.passEnv = files.cgi.passEnv;
+  return settings;
+}
+
+/**
+ * The processors `--path` runs, as `[extension, kind]`: the defaults of `twistd web --path` that
+ * apply here (`.cgi` → `cgi`, and `.php` → `php` when php-cgi is installed), then each `--processor`
+ * (a later one for the same extension wins); none with `--no-processors`.
+ */
+export async function effectiveProcessors(files: FilesConfig): Promise<Array<[string, string]>> {
+  if (files.noProcessors) return [];
+  const { findPhpCgi } = await import('../cgi/cgi-script.js');
+  const { normalizeExt } = await import('../static/processors.js');
+  const chosen = new Map<string, string>([['.cgi', 'cgi']]);
+  if (findPhpCgi() !== null) chosen.set('.php', 'php');
+  for (const [ext, kind] of files.processors) chosen.set(normalizeExt(ext), kind);
+  return [...chosen];
+}
+
+/** The start-up line saying which extensions execute under `--path` (SECURITY.md §2.1). */
+export async function describeProcessors(files: FilesConfig): Promise<string> {
+  if (files.noProcessors) return 'No file executes (--no-processors); program files answer 403';
+  const list = (await effectiveProcessors(files)).map(([ext, kind]) => `${ext} (${kind})`).join(', ');
+  return `Executing ${list}; other program files answer 403`;
 }
 
 /** `--vhost-path DIR`: each subdirectory is served, as by `--path`, for the host of its name. */
@@ -96,6 +134,7 @@ function checkFilesUnused(config: WebConfig): void {
   if (f.processors.length || f.noProcessors) used.push('--processor/--no-processors');
   if (!f.listing) used.push('--no-listing');
   if (f.cacheControl) used.push('--cache-control');
+  if (f.cgi.timeout !== null || f.cgi.maxProcesses !== null || f.cgi.passEnv.length) used.push('--cgi-*');
   if (used.length) throw new CliError(`${used.join(', ')} only apply to --path; drop them or serve files with --path DIR`);
 }
 

@@ -25,12 +25,14 @@ export interface FilesConfig {
   mimeTypes: Array<[string, string]>;
   /** `--processor .ext=KIND` (repeatable): KIND is a registered kind or MODULE#export. */
   processors: Array<[string, string]>;
-  /** `--no-processors`: no processors at all, not even the defaults. */
+  /** `--no-processors`: no processors at all, not even the defaults (`.cgi`, `.php`); program files answer 403. */
   noProcessors: boolean;
   /** `--no-listing` sets false: directories without an index answer 403. */
   listing: boolean;
   /** `--cache-control VALUE`. */
   cacheControl: string | null;
+  /** `--cgi-timeout`, `--cgi-max-processes`, `--cgi-pass-env`: what CGI processors are given. */
+  cgi: { timeout: number | null; maxProcesses: number | null; passEnv: string[] };
 }
 
 /** Everything `trellis web` can be told. */
@@ -91,7 +93,7 @@ export interface WebConfig {
 export function defaultWebConfig(): WebConfig {
   return {
     root: { kind: 'path', dir: '.' },
-    files: { indexNames: null, ignoreExts: [], defaultType: null, mimeTypes: [], processors: [], noProcessors: false, listing: true, cacheControl: null },
+    files: { indexNames: null, ignoreExts: [], defaultType: null, mimeTypes: [], processors: [], noProcessors: false, listing: true, cacheControl: null, cgi: { timeout: null, maxProcesses: null, passEnv: [] } },
     listen: [],
     https: [],
     certificate: null,
@@ -251,7 +253,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   {
     name: 'processor',
     value: '.ext=KIND',
-    help: 'handle files with this extension by KIND: asis, or MODULE#export (a function (path) => Resource) (repeatable)',
+    help: 'handle files with this extension by KIND: cgi, cgi:INTERPRETER (e.g. .pl=cgi:/usr/bin/perl), php, asis, or MODULE#export (a function (path) => Resource) (repeatable); .cgi=cgi and .php=php (with php-cgi) are on by default',
     apply: (c, v) => {
       const eq = v.indexOf('=');
       const ext = v.slice(0, eq);
@@ -260,7 +262,34 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
       c.files.processors.push([ext, kind]);
     },
   },
-  { name: 'no-processors', help: 'serve every file as it is (no processors)', apply: (c) => void (c.files.noProcessors = true) },
+  { name: 'no-processors', help: 'execute nothing, not even the default .cgi and .php; program files then answer 403', apply: (c) => void (c.files.noProcessors = true) },
+  {
+    name: 'cgi-timeout',
+    value: 'SECONDS',
+    help: 'longest run of a CGI script before its process group is killed (default 60)',
+    apply: (c, v) => {
+      if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86400) throw new CliError(`--cgi-timeout needs seconds from 0 to 86400, e.g. 30, not "${v}"`);
+      c.files.cgi.timeout = Number(v) * 1000;
+    },
+  },
+  {
+    name: 'cgi-max-processes',
+    value: 'N',
+    help: 'CGI scripts running at once; past it 503 (default 32)',
+    apply: (c, v) => {
+      if (!/^\d{1,5}$/.test(v) || Number(v) < 1) throw new CliError(`--cgi-max-processes needs a whole number from 1 to 99999, not "${v}"`);
+      c.files.cgi.maxProcesses = Number(v);
+    },
+  },
+  {
+    name: 'cgi-pass-env',
+    value: 'NAME',
+    help: "hand this variable of the server's environment to CGI scripts, e.g. LANG (repeatable; default none, PATH is /usr/bin:/bin)",
+    apply: (c, v) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) || /^HTTP_/i.test(v)) throw new CliError(`--cgi-pass-env needs a variable name such as LANG (never HTTP_*), not "${v}"`);
+      c.files.cgi.passEnv.push(v);
+    },
+  },
   { name: 'no-listing', help: 'answer 403 for directories without an index instead of listing them', apply: (c) => void (c.files.listing = false) },
   {
     name: 'cache-control',

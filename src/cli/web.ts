@@ -14,7 +14,7 @@ import { bannerText } from './banner.js';
 import { makeDevCertificate } from './dev-certificate.js';
 import { loadExport } from './load-module.js';
 import { openBrowser } from './open-browser.js';
-import { buildRoot, toResource } from './root.js';
+import { buildRoot, describeProcessors, toResource } from './root.js';
 import { SourceWatcher } from '../util/source-watcher.js';
 import { wrapRoot } from './proxy-config.js';
 import { defaultWebConfig, WEB_OPTIONS, type WebConfig } from './web-config.js';
@@ -192,6 +192,8 @@ async function serveWeb(config: WebConfig, endpoints: Endpoint[]): Promise<strin
     ...gateways.map((listener) => ({ listener, url: gatewayUrl(listener, config.fastcgi.includes(listener.endpoint) ? 'fastcgi' : 'scgi') })),
   ];
   listeners.push(...gateways);
+  // Which extensions execute under --path (SECURITY.md §2.1: said at start).
+  if (config.root.kind === 'path' || config.root.kind === 'vhost-path') notes.push(await describeProcessors(config.files));
   if (config.cors) notes.push(`CORS: ${config.cors.includes('*') ? 'any origin' : config.cors.join(', ')}${config.corsCredentials ? ', with credentials' : ''}`);
   if (site.accessLog && config.logfile === null) notes.push('Access log below (--logfile FILE to keep it, --no-logfile to hide it)');
   if (config.watch && config.root.kind === 'class') {

@@ -12,8 +12,8 @@ export const CACHED: unique symbol = Symbol.for('trellis.CACHED');
 
 /**
  * What the site serving a request gives it (Twisted's `request.site`), installed by `Site.handle`:
- * its root resource, its session store and its error path. The request layer knows this shape only,
- * never the Site itself.
+ * its root resource, its session store, its error path and error log, and a way in from the top.
+ * The request layer knows this shape only, never the Site itself.
  */
 export interface SiteContext {
   /** The site's root resource (`VHostMonsterResource` starts traversal there again). */
@@ -21,6 +21,10 @@ export interface SiteContext {
   readonly sessionStore: SessionStore;
   /** Answers `request` with the error page for `error`, or drops the connection if it already answered. */
   processingFailed(request: Request, error: unknown): void;
+  /** Writes a line to the site's error log (a CGI script's stderr, a refused program file). */
+  logError(message: string): void;
+  /** Serves a request made inside the site from the top: CGI local redirects (RFC 3875 §6.2.2). */
+  handle(request: Request): void;
 }
 
 /** A network address: TCP (IPv4 or IPv6) or a UNIX socket. */

@@ -29,7 +29,7 @@ import {
   type HiddenPolicy,
   type SymlinkPolicy,
 } from './path-safety.js';
-import { normalizeExt, type Processor } from './processors.js';
+import { isProgramName, normalizeExt, PROGRAM_EXTENSIONS, RefusedProgram, refuseProgram, type Processor } from './processors.js';
 import { contentRange, parseRange, unsatisfiedRange } from './range.js';
 import { checkOpenedFile, openChecked, streamPieces, type BodyPiece, type OpenedCheck } from './send-file.js';
 import './asis.js';
@@ -52,6 +52,11 @@ export interface FileOptions {
   ignoredExts?: readonly string[];
   /** Extension (with dot) → processor building the resource for such files. Default `{}`. */
   processors?: Readonly<Record<string, Processor>>;
+  /**
+   * Extensions of programs, never sent as files: without a processor they answer 403 and log a
+   * line (SECURITY.md §2.2). Default `PROGRAM_EXTENSIONS` (`.cgi`, `.php`, `.pl`, `.rpy`, ...).
+   */
+  programExtensions?: Iterable<string>;
   /** Extra or overriding MIME mappings, extension → type (`.md` → `text/markdown`). */
   contentTypes?: Readonly<Record<string, string>>;
   /** Whether directories without an index get a listing (else 403). Default true. */
@@ -79,6 +84,7 @@ interface Tree {
   precompressed: boolean;
   compress: boolean;
   cache: FileCache | null;
+  programs: ReadonlySet<string>;
   /** Rendered directory listings, made on the first listing (none when `cache` is null). */
   listings?: ListingCache;
   /** Content types by default type and extension key (`.txt`, `.txt.gz`, ''); cleared past 1000 entries. */
@@ -291,6 +297,7 @@ export class File extends Resource {
       precompressed: options.precompressed ?? true,
       compress: options.compress ?? true,
       cache: options.cache === undefined ? new FileCache() : options.cache,
+      programs: options.programExtensions === undefined ? PROGRAM_EXTENSIONS : new Set([...options.programExtensions].map(normalizeExt)),
       types: new Map(),
       typesVersion: 0,
       checkedCacheControl: null,
@@ -381,17 +388,26 @@ export class File extends Resource {
           return null;
         }
         for (const entry of entries) {
-          if (!entry.startsWith(`${name}.`) || isHiddenName(entry, this.#tree.hidden)) continue;
+          if (!entry.startsWith(`${name}.`) || isHiddenName(entry, this.#tree.hidden) || this.#executes(entry)) continue;
           const st = statQuiet(childPath(this.path, entry));
           if (typeof st !== 'number') return { name: entry, st };
         }
         continue;
       }
       const candidate = name + (ext.startsWith('.') ? ext : `.${ext}`);
+      if (this.#executes(candidate)) continue;
       const st = statQuiet(childPath(this.path, candidate));
       if (typeof st !== 'number') return { name: candidate, st };
     }
     return null;
+  }
+
+  /**
+   * Whether `name` is a program or has a processor: the ignored-extension search never leads to one
+   * (SECURITY.md §2.1), so `/page` cannot run `page.php`.
+   */
+  #executes(name: string): boolean {
+    return isProgramName(name, this.#tree.programs) || (hasKeys(this.processors) && this.processors[extensionOf(name)] !== undefined);
   }
 
   /** The resource for the entry `name` (already stat'ed): a processor's, or a child File. */
@@ -404,6 +420,7 @@ export class File extends Resource {
       if (!c.ok) return c.status === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
       return processor(path, { root: this.#tree.root.path });
     }
+    if (st.isFile() && isProgramName(name, this.#tree.programs)) return new RefusedProgram(childPath(this.path, name));
     return this.createSimilarFile(name, st);
   }
 
@@ -484,6 +501,8 @@ export class File extends Resource {
       return redirectTo(target, request);
     }
     if (!st.isFile()) return statusPage(request, 404, NOT_FOUND_DETAIL);
+    // A program reached as a file (the `--path FILE` root): never its source (SECURITY.md §2.2).
+    if (isProgramName(basename(this.path), this.#tree.programs)) return refuseProgram(request, this.path);
     return this.#serve(request, st, facts, held?.body);
   }
 

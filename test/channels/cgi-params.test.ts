@@ -9,13 +9,13 @@ import { Request, type ResponseSink } from '../../src/request.js';
 import { fieldPairs } from '../../src/http/headers.js';
 import {
   CgiVariables,
-  headerNameFromVariable,
   isCgiRefusal,
   parseCgiParams,
   serveCgiParams,
   type CgiParams,
   type CgiRequestParts,
 } from '../../src/channels/cgi-params.js';
+import { headerNameFromVariable } from '../../src/http/cgi-variables.js';
 
 const BASE = { REQUEST_METHOD: 'GET', SERVER_PROTOCOL: 'HTTP/1.1', HTTP_HOST: '127.0.0.1:8080', SERVER_NAME: '127.0.0.1', SERVER_PORT: '8080', QUERY_STRING: 'x=1' };
 

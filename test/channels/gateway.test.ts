@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { checkGatewayEndpoint, isLoopback, paramsToMap, parseTrustedPeers, peerAllowed, TrustedPeerError } from '../../src/channels/gateway.js';
 import { ListenError } from '../../src/channels/listen.js';
-import { formatCgiHeadText } from '../../src/channels/cgi-head.js';
+import { formatCgiHeadText } from '../../src/http/cgi-head.js';
 
 const peer = (remoteAddress: string | undefined) => ({ remoteAddress, remoteFamily: remoteAddress === undefined ? undefined : 'IPv4' }) as unknown as Socket;
 

@@ -13,6 +13,7 @@ const PACKAGES: Record<string, string> = {
   apache2: 'apache2',
   haproxy: 'haproxy',
   'php-cgi': 'php-cgi',
+  python3: 'python3',
   perl: 'perl',
   'cgi-fcgi': 'libfcgi-bin',
   'redis-server': 'redis-server',

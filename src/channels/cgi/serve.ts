@@ -1,7 +1,7 @@
 // The CGI channel (RFC 3875): one request from a process's environment and stdin, the response as a
 // CGI document (`Status:` line, headers, body) on stdout. `trellis cgi` runs it once and exits.
 import { Readable, type Writable } from 'node:stream';
-import { formatCgiHeadText } from '../cgi-head.js';
+import { formatCgiHeadText } from '../../http/cgi-head.js';
 import { parseContentLength } from '../../http/syntax.js';
 import { connectionLost, type RequestHolder } from '../boundary.js';
 import { serveCgiParams, type CgiParams } from '../cgi-params.js';

@@ -4,7 +4,7 @@
 import { createServer, type Socket } from 'node:net';
 import type { Request, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
-import { formatCgiHeadText } from '../cgi-head.js';
+import { formatCgiHeadText } from '../../http/cgi-head.js';
 import { connectionLost } from '../boundary.js';
 import { CgiVariables, serveCgiParams } from '../cgi-params.js';
 import type { Endpoint } from '../endpoint.js';

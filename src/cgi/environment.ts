@@ -1,0 +1,147 @@
+// The environment of a CGI script (RFC 3875 §4): built from scratch for each request, from the
+// request as the public sees it, plus a short documented allow-list, never the server's own.
+import { HttpError } from '../errors.js';
+import { variableForHeader } from '../http/cgi-variables.js';
+import { encodePathSegment, isDotSegment } from '../http/path.js';
+import { hasCtl } from '../http/syntax.js';
+import type { Request } from '../request.js';
+import { VERSION } from '../version.js';
+
+/** `PATH` given to scripts unless configured (SECURITY.md §2.3). */
+export const DEFAULT_CGI_PATH = '/usr/bin:/bin';
+
+/** Options of {@link cgiEnvironment}: what a script gets besides the request's meta-variables. */
+export interface CgiEnvironmentOptions {
+  /** `PATH` for the script. Default `/usr/bin:/bin`. */
+  path?: string;
+  /**
+   * Names of the server's own environment variables copied to the script when set (e.g.
+   * `['LANG', 'TZ']`). Names starting `HTTP_` are never copied. Default none.
+   */
+  passEnv?: readonly string[];
+  /** Fixed variables for the script (meta-variables of the request win over them). Default none. */
+  env?: Readonly<Record<string, string>>;
+  /** Where `passEnv` reads from. Default `process.env`. */
+  serverEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The script a request runs: its file, and the document root `PATH_TRANSLATED` maps into. */
+export interface CgiScriptFacts {
+  /** Absolute path of the script (`SCRIPT_FILENAME`). */
+  filename: string;
+  /** The document root (`DOCUMENT_ROOT`), or null when the script has none. */
+  documentRoot: string | null;
+  /**
+   * `PATH_TRANSLATED`: the document-root path of PATH_INFO, already checked to lie inside the root
+   * (see `translatePathInfo`); null leaves it unset.
+   */
+  pathTranslated: string | null;
+  /** `CONTENT_LENGTH` of the body the script will read on stdin, or null when there is none. */
+  contentLength: number | null;
+}
+
+const SAFE_VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Checks the decoded segments of SCRIPT_NAME or PATH_INFO (SECURITY.md §2.5): a segment holding a
+ * control (CR, LF, NUL, ...), a `/` or `\` (from `%2F`/`%5C`, which would let `..%2F..` climb out
+ * through PATH_TRANSLATED), or a dot-segment is a 400.
+ */
+export function checkScriptSegments(segments: readonly string[], what: 'SCRIPT_NAME' | 'PATH_INFO'): void {
+  for (const segment of segments) {
+    if (hasCtl(segment) || segment.includes('/') || segment.includes('\\') || isDotSegment(segment)) {
+      throw new HttpError(400, `The request path cannot be given to a script as ${what}.`, { code: 'BAD_SCRIPT_PATH' });
+    }
+  }
+}
+
+/** The host and port of the public origin (`scheme://host[:port]`), as SERVER_NAME and SERVER_PORT. */
+function serverNameAndPort(request: Request): { name: string; port: string } {
+  const url = new URL(request.origin());
+  const name = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { name, port: url.port || (request.isSecure() ? '443' : '80') };
+}
+
+/**
+ * The environment for a script answering `request`, from scratch: RFC 3875 meta-variables of the
+ * request as the public sees it, plus `PATH` and the allow-list. Throws a 400 HttpError for a path
+ * that cannot be given to a script. Pure apart from reading `process.env` for `passEnv`.
+ *
+ * | variable          | value |
+ * |-------------------|-------|
+ * | `SCRIPT_NAME`     | `/` + the decoded `prepath`: mount, public prefix of a trusted front end, the script |
+ * | `PATH_INFO`       | `/` + the decoded `postpath`, set only when there is one |
+ * | `REQUEST_URI`     | SCRIPT_NAME and PATH_INFO percent-encoded, then `?` and the query: the public URL's path |
+ * | `QUERY_STRING`    | the raw query, `''` when none; never argv (SECURITY.md §2.5) |
+ * | `SERVER_NAME`/`SERVER_PORT`/`HTTPS`/`REQUEST_SCHEME` | the public origin (`--trust-proxy`, `setHost`) |
+ * | `REMOTE_ADDR`/`REMOTE_PORT` | the client (through trusted proxies) |
+ * | `HTTP_*`          | each header named `[A-Za-z0-9-]+` but Proxy, Content-*, Transfer-Encoding; `, `-joined |
+ * | `HTTP_COOKIE`     | the Cookie fields joined with `; ` |
+ * | `PATH`            | `options.path`, default `/usr/bin:/bin`; of the server's environment only `passEnv` |
+ * | `HTTP_PROXY`      | never, whatever the options say (httpoxy, SECURITY.md §2.4) |
+ *
+ * Pinned by test/cgi/environment.test.ts.
+ */
+export function cgiEnvironment(
+  request: Request,
+  script: CgiScriptFacts,
+  options: CgiEnvironmentOptions = {},
+): Record<string, string> {
+  checkScriptSegments(request.prepath, 'SCRIPT_NAME');
+  checkScriptSegments(request.postpath, 'PATH_INFO');
+  const env: Record<string, string> = Object.create(null) as Record<string, string>;
+  env.PATH = options.path ?? DEFAULT_CGI_PATH;
+  const serverEnv = options.serverEnv ?? process.env;
+  for (const name of options.passEnv ?? []) {
+    const value = serverEnv[name];
+    if (value !== undefined && SAFE_VARIABLE.test(name) && !name.startsWith('HTTP_')) env[name] = value;
+  }
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (SAFE_VARIABLE.test(name)) env[name] = value;
+  }
+
+  // Headers first, so no meta-variable below can be overwritten by one.
+  const joined = new Map<string, string>();
+  for (const [name, value] of request.requestHeaders.raw) {
+    const variable = variableForHeader(name);
+    if (variable === null) continue;
+    const earlier = joined.get(variable);
+    const separator = variable === 'HTTP_COOKIE' ? '; ' : ', ';
+    joined.set(variable, earlier === undefined ? value : `${earlier}${separator}${value}`);
+  }
+  for (const [variable, value] of joined) env[variable] = value;
+
+  const scriptName = request.prepath.length ? `/${request.prepath.join('/')}` : '';
+  const pathInfo = request.postpath.length ? `/${request.postpath.join('/')}` : '';
+  const encodedPath = [...request.prepath, ...request.postpath].map(encodePathSegment).join('/');
+  const { name, port } = serverNameAndPort(request);
+  const secure = request.isSecure();
+  env.GATEWAY_INTERFACE = 'CGI/1.1';
+  env.SERVER_SOFTWARE = `Trellis/${VERSION}`;
+  env.SERVER_PROTOCOL = request.clientproto === 'HTTP/2' ? 'HTTP/2.0' : request.clientproto;
+  env.SERVER_NAME = name;
+  env.SERVER_PORT = port;
+  env.REQUEST_SCHEME = secure ? 'https' : 'http';
+  if (secure) env.HTTPS = 'on';
+  env.REQUEST_METHOD = request.method;
+  env.SCRIPT_NAME = scriptName;
+  if (pathInfo) env.PATH_INFO = pathInfo;
+  if (pathInfo && script.pathTranslated !== null) env.PATH_TRANSLATED = script.pathTranslated;
+  env.QUERY_STRING = request.queryString;
+  env.REQUEST_URI = `/${encodedPath}${request.queryString ? `?${request.queryString}` : ''}`;
+  env.SCRIPT_FILENAME = script.filename;
+  if (script.documentRoot !== null) env.DOCUMENT_ROOT = script.documentRoot;
+  const client = request.getClientAddress();
+  if (client && client.type !== 'UNIX') {
+    env.REMOTE_ADDR = client.host;
+    env.REMOTE_PORT = String(client.port);
+  } else {
+    // A UNIX-socket client has no address; never pretend it is loopback, which scripts may trust.
+    env.REMOTE_ADDR = '';
+  }
+  if (script.contentLength !== null) env.CONTENT_LENGTH = String(script.contentLength);
+  const type = request.getHeader('content-type');
+  if (type !== undefined) env.CONTENT_TYPE = type;
+  delete env.HTTP_PROXY;
+  return env;
+}
