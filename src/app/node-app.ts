@@ -155,6 +155,10 @@ function incomingFor(request: Request, socket: AppSocket | Duplex): AppRequest {
     flat[2 * i] = raw[i]![0];
     flat[2 * i + 1] = raw[i]![1];
   }
+  // An HTTP/2 (or length-less gateway) body has neither field; body parsers (type-is's hasBody) look
+  // for one, so the app sees the body as node:http shows one of unknown length.
+  const headers = request.requestHeaders;
+  if (request.hasBody && !headers.has('content-length') && !headers.has('transfer-encoding')) flat.push('Transfer-Encoding', 'chunked');
   // node:http's parser hands its header lines over this way; `req.headers` is then built on first use.
   (req as unknown as { _addHeaderLines(lines: string[], n: number): void })._addHeaderLines(flat, flat.length);
   return req;
