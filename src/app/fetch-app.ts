@@ -134,7 +134,7 @@ export function serveFetchApp(handler: FetchHandler, request: Request): void {
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
-  return typeof value;
+  return `a ${typeof value}`;
 }
 
 /**

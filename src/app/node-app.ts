@@ -411,6 +411,10 @@ export function upgradeNodeApp(upgrade: NodeUpgradeListener, request: Request): 
   (req as unknown as { upgrade: boolean }).upgrade = true;
   req.complete = true;
   req.push(null);
+  // As node:http leaves it for `upgrade` listeners: neither paused nor flowing, so the first 'data'
+  // listener (ws's) starts the flow.
+  const socket = raw.socket as Duplex & { readableFlowing: boolean | null };
+  socket.readableFlowing = null;
   upgrade(req, raw.socket, raw.head);
   return true;
 }
