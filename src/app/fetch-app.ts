@@ -4,6 +4,7 @@
 import { HOP_BY_HOP } from '../proxy/hop-by-hop.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { Resource, type RenderResult } from '../resource.js';
+import { LazyFetchRequest } from './fetch-request.js';
 import { publicUrl } from './mount.js';
 
 /** A Fetch handler: a Request in, a Response (or a promise of one) out. */
@@ -14,45 +15,34 @@ export interface FetchApp {
   fetch(request: globalThis.Request, ...rest: never[]): Response | Promise<Response>;
 }
 
-// The Fetch API's Request, under a name that says which Request it is.
-const FetchRequest = globalThis.Request;
-
-/** Methods whose Fetch Request cannot carry a body. */
-const NO_BODY = new Set(['GET', 'HEAD']);
-
-/** The Trellis request body as a web stream, read only when the app reads it (so 100-continue waits too). */
-function webBody(request: Request): ReadableStream<Uint8Array> {
-  let chunks: AsyncIterator<Buffer> | null = null;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        chunks ??= request.stream()[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-        const next = await chunks.next();
-        if (next.done) controller.close();
-        else controller.enqueue(new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength));
-      },
-      async cancel() {
-        await chunks?.return?.();
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
-
 /**
  * The Fetch Request for `request`: its public URL (scheme, host and path as `--trust-proxy` and the
  * mount established them), method, headers, the body as a stream, and `signal`, which aborts when the
- * client leaves.
+ * client leaves. Built lazily ({@link LazyFetchRequest}): routing on `method` and `url` makes no
+ * undici Request.
  */
-export function fetchRequestFor(request: Request, signal: AbortSignal): globalThis.Request {
-  const headers = new Headers();
-  for (const [name, value] of request.requestHeaders.raw) headers.append(name, value);
-  const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers, signal };
-  if (request.hasBody && !NO_BODY.has(request.method)) {
-    init.body = webBody(request);
-    init.duplex = 'half';
-  }
-  return new FetchRequest(publicUrl(request), init);
+export function fetchRequestFor(request: Request): LazyFetchRequest {
+  const lazy = new LazyFetchRequest(request, publicUrl(request));
+  request.whenDone((done) => {
+    if (done.disconnected) lazy.abort();
+  });
+  return lazy;
+}
+
+/** The key of undici's internal Response state, when this Node's Response has one. */
+const RESPONSE_STATE = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state');
+
+/**
+ * The body a Response was made from when it was a string or bytes and nobody read it yet (undici
+ * keeps it as `source`): it is written whole, sparing a stream reader. Null otherwise, or on a Node
+ * whose Response keeps no such state; the body is then read from its stream.
+ */
+function bodySource(response: Response): string | Uint8Array | null {
+  if (!RESPONSE_STATE || response.bodyUsed) return null;
+  const body = (response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>)[RESPONSE_STATE]?.body;
+  if (!body || body.stream?.locked) return null;
+  const source = body.source;
+  return typeof source === 'string' || source instanceof Uint8Array ? source : null;
 }
 
 const TICK = Symbol('tick');
@@ -71,6 +61,11 @@ export async function sendFetchResponse(response: Response, request: Request): P
     else if (!HOP_BY_HOP.has(name)) request.setHeader(name, value);
   });
   if (cookies) for (const cookie of response.headers.getSetCookie()) request.addHeader('Set-Cookie', cookie);
+  const source = bodySource(response);
+  if (source !== null) {
+    request.writeWhole(source);
+    return;
+  }
   const body = response.body;
   if (!body || request.method === 'HEAD') {
     if (body) void body.cancel().catch(() => {});
@@ -110,11 +105,9 @@ export async function sendFetchResponse(response: Response, request: Request): P
  * head was sent; a body that fails later drops the connection.
  */
 export function serveFetchApp(handler: FetchHandler, request: Request): void {
-  const controller = new AbortController();
-  request.notifyFinish().catch(() => controller.abort(new Error('The client left')));
   let result: Response | Promise<Response>;
   try {
-    result = handler(fetchRequestFor(request, controller.signal));
+    result = handler(fetchRequestFor(request) as unknown as globalThis.Request);
   } catch (err) {
     request.processingFailed(err);
     return;
