@@ -1,7 +1,7 @@
 // `npm run bench -- apps`: the same Express and Hono hello apps on their own servers (Express's
 // app.listen, @hono/node-server) and mounted in Trellis (`trellis web --app`), each pinned to core 0
 // with wrk on core 1, rounds alternating, the best round counted.
-import { ROOT, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import { ROOT, alternateRounds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');
@@ -27,15 +27,7 @@ try {
       await waitForPort(p, 20_000);
     }
   }
-  for (const r of running) wrk(r.url, { seconds: 1, connections: 50 }); // warm up the JIT
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const r of running) {
-      const cpu0 = cpuSeconds(r.child.pid);
-      const result = wrk(r.url, { seconds: SECONDS, connections: 50 });
-      result.cpuUs = ((cpuSeconds(r.child.pid) - cpu0) * 1e6) / (result.rps * SECONDS);
-      if (!r.best || result.rps > r.best.rps) r.best = result;
-    }
-  }
+  alternateRounds(running, { seconds: SECONDS, rounds: ROUNDS });
 } finally {
   for (const r of running) r.rss = rssMiB(r.child.pid);
   await Promise.all(running.map((r) => stop(r.child)));

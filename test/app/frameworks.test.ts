@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import '../../src/index.js';
 import { FRAMEWORKS, appSite, checkRoutes, type Framework } from '../helpers/apps.js';
+import { hangUpDuring } from '../helpers/gateway-matrix.js';
 import { channelMatrix, type ChannelClient } from '../helpers/matrix.js';
 import { findPeer } from '../helpers/peers.js';
 import { tempDir } from '../helpers/server.js';
@@ -90,21 +91,6 @@ function bigOverH2(port: number, ca: Buffer, path: string): Promise<{ status: nu
   });
 }
 
-/** Starts a GET over HTTP/1.1, and hangs up at its first body bytes. */
-function leaveH1(port: number, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      res.once('data', () => {
-        req.destroy();
-        resolve();
-      });
-    });
-    req.on('error', (err) => {
-      if (!req.destroyed) reject(err);
-    });
-  });
-}
-
 /** Starts a GET over HTTP/2, and cancels the stream at its first body bytes. */
 function leaveH2(port: number, ca: Buffer, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -167,7 +153,7 @@ for (const framework of FRAMEWORKS) {
         const plain = matrix.clients.find((c) => c.name === 'http/1.1')!;
         const secure = matrix.clients.find((c) => c.name === 'h2')!;
         const before = ctx.left.count;
-        await leaveH1(plain.port, `${mount}/big?mb=50&leave=h1`);
+        await hangUpDuring(plain.port, `${mount}/big?mb=50&leave=h1`);
         await waitFor(() => ctx.left.count >= before + 1, 'the app to see the HTTP/1.1 client leave');
         await leaveH2(secure.port, readFileSync(tls.cert), `${mount}/big?mb=50&leave=h2`);
         await waitFor(() => ctx.left.count >= before + 2, 'the app to see the HTTP/2 client leave');
