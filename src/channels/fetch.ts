@@ -25,7 +25,7 @@ export interface FetchServeOptions {
  * client leaving. Refusals and errors are the Site's own pages.
  *
  * ```ts
- * const response = await site.fetch(new Request('http://localhost/hello'));
+ * const response = await site.fetch(new globalThis.Request('http://localhost/hello'));
  * ```
  */
 export function serveFetch(site: Site, fetchRequest: globalThis.Request, options: FetchServeOptions = {}): Promise<Response> {
