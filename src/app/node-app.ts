@@ -218,6 +218,17 @@ type AppResponse = Omit<ServerResponse, 'writeHead'> & {
 };
 
 
+/** Where node:http keeps a response's fields (`{ lower: [name, value] }`), when this Node has it. */
+const OUT_HEADERS = Object.getOwnPropertySymbols(new ServerResponse(new IncomingMessage(null as unknown as import('node:net').Socket)))
+  .find((s) => s.description === 'kOutHeaders');
+
+/** The fields set on `res`, names as given: node:http's own store read at once, else name by name. */
+function outgoingFields(res: AppResponse): Array<[string, string | number | string[]]> {
+  const store = OUT_HEADERS ? (res as unknown as Record<symbol, Record<string, [string, string | number | string[]]> | null>)[OUT_HEADERS] : undefined;
+  if (store !== undefined) return store ? Object.values(store) : [];
+  return res.getRawHeaderNames().map((name) => [name, res.getHeader(name)!]);
+}
+
 /**
  * Copies the response head the app built into the Trellis request. Runs once, when the head is
  * decided (`writeHead`, or the first write or end).
@@ -241,14 +252,13 @@ function writeHead(this: AppResponse, code: number, reason?: unknown, headers?: 
   this.statusCode = code;
   if (typeof reason === 'string') this.statusMessage = reason;
   request.setResponseCode(code, typeof reason === 'string' ? reason : this.statusMessage || undefined);
-  for (const name of this.getRawHeaderNames()) {
+  for (const [name, value] of outgoingFields(this)) {
     const key = name.toLowerCase();
     // The connection's own fields (RFC 9110 §7.6.1) are the channel's: it frames and keeps alive.
     if (HOP_BY_HOP.has(key)) {
-      if (key === 'connection' && /\bclose\b/i.test(String(this.getHeader(name)))) request.closeConnection();
+      if (key === 'connection' && /\bclose\b/i.test(String(value))) request.closeConnection();
       continue;
     }
-    const value = this.getHeader(name)!;
     if (key === 'set-cookie' && Array.isArray(value)) for (const cookie of value) request.addHeader(name, cookie);
     else request.setHeader(name, Array.isArray(value) ? value : String(value));
   }
@@ -356,6 +366,27 @@ function responseFor(request: Request, req: AppRequest, socket: AppSocket | Dupl
   return res as unknown as AppResponse;
 }
 
+/** The answer went out: `finish` on `res`, then `close` on the socket, `res` and `req`. */
+function finished(req: AppRequest, res: AppResponse, socket: AppSocket): void {
+  res.emit('prefinish');
+  res.emit('finish');
+  process.nextTick(() => {
+    socket.close();
+    res.destroyed = true;
+    res.emit('close');
+    if (!req.destroyed) req.emit('close');
+  });
+}
+
+/** The client left first: `req` is destroyed (`aborted` while its body was incomplete), `res` closes. */
+function left(req: AppRequest, res: AppResponse, socket: AppSocket): void {
+  socket.close();
+  if (!req.complete) req.destroy();
+  else req.emit('close');
+  res.destroyed = true;
+  res.emit('close');
+}
+
 /**
  * Serves `request` with a `(req, res)` app: the app gets an IncomingMessage whose `url` is the path
  * below the mount (`originalUrl` and `baseUrl` as Express keeps them), whose headers are the request's
@@ -373,25 +404,10 @@ export function serveNodeApp(listener: NodeRequestListener, request: Request): v
     if (!request.finished) request.abortConnection();
   };
   pumpBody(request, req, socket);
-  void request.notifyFinish().then(
-    () => {
-      res.emit('prefinish');
-      res.emit('finish');
-      process.nextTick(() => {
-        socket.close();
-        res.destroyed = true;
-        res.emit('close');
-        if (!req.destroyed) req.emit('close');
-      });
-    },
-    () => {
-      socket.close();
-      if (!req.complete) req.destroy();
-      else req.emit('close');
-      res.destroyed = true;
-      res.emit('close');
-    },
-  );
+  request.whenDone(() => {
+    // node:http emits these after `end()` returns, never inside it.
+    process.nextTick(request.disconnected ? left : finished, req, res, socket);
+  });
   try {
     listener(req, app);
   } catch (err) {
