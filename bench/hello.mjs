@@ -2,7 +2,7 @@
 // process each pinned to core 0 with wrk on core 1; then spawn-to-first-answer time against node:http.
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { ROOT, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import { ROOT, alternateRounds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');
@@ -31,15 +31,7 @@ try {
     running.push({ ...s, child, url: `http://127.0.0.1:${p}/`, best: null });
     await waitForPort(p);
   }
-  for (const r of running) wrk(r.url, { seconds: 1, connections: 50 }); // warm up the JIT
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const r of running) {
-      const cpu0 = cpuSeconds(r.child.pid);
-      const result = wrk(r.url, { seconds: SECONDS, connections: 50 });
-      result.cpuUs = ((cpuSeconds(r.child.pid) - cpu0) * 1e6) / (result.rps * SECONDS);
-      if (!r.best || result.rps > r.best.rps) r.best = result;
-    }
-  }
+  alternateRounds(running, { seconds: SECONDS, rounds: ROUNDS });
 } finally {
   for (const r of running) r.rss = rssMiB(r.child.pid);
   await Promise.all(running.map((r) => stop(r.child)));

@@ -122,3 +122,20 @@ export function printTable(rows) {
   console.log(keys.map((k, i) => k.padEnd(widths[i])).join('  '));
   for (const c of cells) console.log(c.map((v, i) => v.padEnd(widths[i])).join('  '));
 }
+
+/**
+ * Loads every server of `running` (`{ url, child }`) with wrk: a 1 s warm-up each, then `rounds`
+ * alternating rounds of `seconds`; sets `best` on each (the round with the most req/s, with `cpuUs`,
+ * the server's CPU time per request in that round).
+ */
+export function alternateRounds(running, { seconds, rounds, connections = 50 }) {
+  for (const r of running) wrk(r.url, { seconds: 1, connections }); // warm up the JIT
+  for (let round = 0; round < rounds; round++) {
+    for (const r of running) {
+      const cpu0 = cpuSeconds(r.child.pid);
+      const result = wrk(r.url, { seconds, connections });
+      result.cpuUs = ((cpuSeconds(r.child.pid) - cpu0) * 1e6) / (result.rps * seconds);
+      if (!r.best || result.rps > r.best.rps) r.best = result;
+    }
+  }
+}

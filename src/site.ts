@@ -93,6 +93,15 @@ export interface SiteOptions {
 
 let cachedDate: string | null = null;
 
+/** How `Site.fetch` serves a Fetch Request: `src/channels/fetch.ts` installs it when it loads. */
+type FetchChannel = (site: Site, request: globalThis.Request) => Promise<Response>;
+let fetchChannel: FetchChannel | null = null;
+
+/** Called once, by `src/channels/fetch.ts` (a channel; the Site may not import channels). */
+export function installFetchChannel(channel: FetchChannel): void {
+  fetchChannel = channel;
+}
+
 /**
  * The Date header value, computed at most once a second: a timer forgets it when the second ends
  * (as node:http does for its own Date), so a request costs no clock read.
@@ -149,6 +158,20 @@ export class Site implements SiteContext {
   /** Whether connections from `ip` are exempt from the per-IP cap (see {@link SiteOptions.uncappedPeers}). */
   isUncapped(ip: string): boolean {
     return this.#uncapped !== null && inRanges(this.#uncapped, ip);
+  }
+
+  /**
+   * Serves a Fetch API Request in memory and resolves with the Response, its body streamed: the Site
+   * inside any Fetch-based host, or under test without a socket. The URL gives the path, Host and
+   * scheme; the request's `signal` aborting is the client leaving. Pinned by test/app/site-fetch.test.ts.
+   *
+   * ```ts
+   * export default { fetch: (request: Request) => site.fetch(request) };
+   * ```
+   */
+  fetch(request: globalThis.Request): Promise<Response> {
+    if (!fetchChannel) return Promise.reject(new Error("site.fetch() needs the Fetch channel: import Site from 'trellis'"));
+    return fetchChannel(this, request);
   }
 
   /** The session store (an in-memory one unless another was given). */

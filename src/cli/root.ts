@@ -14,7 +14,7 @@ export function toResource(value: unknown, what: string): Resource {
   if (typeof value === 'function' && value.prototype instanceof Resource) {
     return new (value as new () => Resource)();
   }
-  throw new CliError(`${what} is not a Resource class or instance; export a class that extends Resource from 'trellis'`);
+  throw new CliError(`${what} is not a Resource class or instance; export a class that extends Resource from 'trellis' (for an Express, Koa, Fastify or Fetch app, use --app)`);
 }
 
 /**
@@ -138,9 +138,22 @@ function checkFilesUnused(config: WebConfig): void {
   if (used.length) throw new CliError(`${used.join(', ')} only apply to --path; drop them or serve files with --path DIR`);
 }
 
+/** `--app MODULE#export`: the app's resource, its kind detected (or `--app-kind`); a one-line error when it is no app. */
+async function buildAppRoot(spec: string, config: WebConfig, cwd: string): Promise<Resource> {
+  const value = await loadExport(spec, cwd, '--app');
+  const { appResource } = await import('../app/detect.js');
+  try {
+    return await appResource(value, config.appKind ? { kind: config.appKind } : {});
+  } catch (err) {
+    if (err instanceof TypeError) throw new CliError(`--app ${spec}: ${err.message}${/say which kind/.test(err.message) ? ' with --app-kind node or --app-kind fetch' : ''}`);
+    throw err;
+  }
+}
+
 /** The root resource for `config`. */
 export async function buildRoot(config: WebConfig, cwd: string): Promise<Resource> {
   const root = config.root;
+  if (config.appKind && root.kind !== 'app') throw new CliError('--app-kind only applies to --app; drop it or serve an app with --app MODULE#export');
   if (root.kind !== 'path' && root.kind !== 'vhost-path') checkFilesUnused(config);
   switch (root.kind) {
     case 'welcome':
@@ -159,5 +172,7 @@ export async function buildRoot(config: WebConfig, cwd: string): Promise<Resourc
       return buildVHostPathRoot(root.dir, config.files, cwd);
     case 'class':
       return toResource(await loadExport(root.spec, cwd, '--class'), `--class ${root.spec}`);
+    case 'app':
+      return buildAppRoot(root.spec, config, cwd);
   }
 }

@@ -11,7 +11,8 @@ export type RootChoice =
   | { kind: 'welcome' }
   | { kind: 'path'; dir: string }
   | { kind: 'vhost-path'; dir: string }
-  | { kind: 'class'; spec: string };
+  | { kind: 'class'; spec: string }
+  | { kind: 'app'; spec: string };
 
 /** How `--path` serves files (applied in buildRoot, so option order does not matter). */
 export interface FilesConfig {
@@ -87,6 +88,8 @@ export interface WebConfig {
   maxConnectionsPerIp: number;
   /** `--pidfile`, `--daemon`, `--uid`, `--gid`, `--umask`, `--chdir`, `--errorlog`, `--log-format`, `--workers`. */
   process: ProcessConfig;
+  /** `--app-kind node|fetch`: how to call an `--app` function; null detects it (src/app/detect.ts). */
+  appKind: 'node' | 'fetch' | null;
 }
 
 /** A fresh configuration with the defaults. */
@@ -115,6 +118,7 @@ export function defaultWebConfig(): WebConfig {
     proxy: defaultProxyConfig(),
     maxConnectionsPerIp: 256,
     process: defaultProcessConfig(),
+    appKind: null,
   };
 }
 
@@ -202,6 +206,21 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     value: 'MODULE#export',
     help: 'serve a Resource class (or instance) exported by a .ts/.js module as the root',
     apply: (c, v) => void (c.root = { kind: 'class', spec: v }),
+  },
+  {
+    name: 'app',
+    value: 'MODULE#export',
+    help: 'serve a Node app as the site: Express/Connect/Koa/Fastify, a (req, res) listener, a node:http Server, or a Fetch app (Hono, an object with fetch)',
+    apply: (c, v) => void (c.root = { kind: 'app', spec: v }),
+  },
+  {
+    name: 'app-kind',
+    value: 'node|fetch',
+    help: "how to call an --app function: node for (req, res), fetch for (Request) => Response (default: by its parameters)",
+    apply: (c, v) => {
+      if (v !== 'node' && v !== 'fetch') throw new CliError(`--app-kind needs node or fetch, not "${v}"`);
+      c.appKind = v;
+    },
   },
   { name: 'path', value: 'DIR', help: 'serve files from DIR (a file or a directory; default: the current directory)', apply: (c, v) => void (c.root = { kind: 'path', dir: v }) },
   { name: 'vhost-path', value: 'DIR', help: 'serve each subdirectory of DIR as the virtual host of its name', apply: (c, v) => void (c.root = { kind: 'vhost-path', dir: v }) },
