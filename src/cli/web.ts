@@ -222,6 +222,8 @@ function describeRoot(config: WebConfig, cwd: string): string {
       return `Virtual hosts from the subdirectories of ${resolvePath(cwd, root.dir)}`;
     case 'class':
       return `Resource ${root.spec} (from ${cwd})`;
+    case 'app':
+      return `Node app ${root.spec} (from ${cwd})`;
     case 'welcome':
       return 'The welcome page (nothing to serve was given)';
   }
