@@ -158,7 +158,7 @@ export class DirectoryLister extends Resource {
     this.source = source;
   }
 
-  async GET(request: Request): Promise<string> {
+  override async GET(request: Request): Promise<string> {
     const src = this.source;
     let names: string[];
     try {
