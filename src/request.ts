@@ -19,6 +19,8 @@ export {
   NOT_DONE_YET,
   upgradeOf,
   type Address,
+  type Cached,
+  type NotDoneYet,
   type ContentEncoder,
   type RequestInit,
   type RequestLimits,

@@ -5,6 +5,9 @@ import { CliError } from './options.js';
 import { takeInspectorSignal } from './signals.js';
 
 takeInspectorSignal();
+// Stack traces name src/ files and lines (the bundle ships its source maps), for Trellis's own frames
+// and for the chunks loaded from here on.
+process.setSourceMapsEnabled(true);
 
 const HELP = `Usage: trellis COMMAND [options]
 
