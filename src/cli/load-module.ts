@@ -92,22 +92,20 @@ export function loadFailure(err: unknown, path: string): string {
   const e = err instanceof Error ? err : new Error(String(err));
   const message = e.message.split('\n')[0] ?? '';
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' || code === 'ERR_INVALID_TYPESCRIPT_SYNTAX') {
-    const where = /\((\d+):(\d+)\)|:(\d+):(\d+)/.exec(e.message);
-    const line = where ? `:${where[1] ?? where[3]}` : '';
-    return `${path}${line}: ${message}; Node's type stripping takes erasable TypeScript only: rewrite it, or ${TSX_HINT} and set TRELLIS_TYPESCRIPT=tsx`;
+  // V8 and Node's type stripping put the place first in the stack: `file:///site.js:3` or `/site.ts:3`.
+  const first = (e.stack ?? '').split('\n')[0] ?? '';
+  const at = /^(file:\/\/\S+?|\/\S+?):(\d+)$/.exec(first);
+  const where = at ? `${at[1]!.startsWith('file:') ? fileURLToPath(at[1]!) : at[1]!}:${at[2]}` : null;
+  if (code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') {
+    return `${where ?? path}: ${message}; Node's type stripping takes erasable TypeScript only: rewrite it, or ${TSX_HINT} and set TRELLIS_TYPESCRIPT=tsx`;
   }
+  if (code === 'ERR_INVALID_TYPESCRIPT_SYNTAX') return `${where ?? path}: SyntaxError: ${message}`;
   // tsx (esbuild): "Transform failed with 1 error:\n/path/site.ts:3:30: ERROR: Unexpected \";\""
   const tsx = /^(\/\S+?|[A-Za-z]:\\\S+?):(\d+):(\d+): ERROR: (.*)$/m.exec(e.message);
   if (tsx) return `${tsx[1]}:${tsx[2]}: SyntaxError: ${tsx[4]}`;
   if (e.name === 'SyntaxError') {
-    const first = (e.stack ?? '').split('\n')[0] ?? '';
-    const at = /^(file:\/\/\S+?|\/\S+?):(\d+)$/.exec(first);
-    if (at) {
-      const file = at[1]!.startsWith('file:') ? fileURLToPath(at[1]!) : at[1]!;
-      return `${file}:${at[2]}: SyntaxError: ${message}`;
-    }
-    // A dynamic import's syntax error carries no location; Node's syntax check of the source prints it.
+    if (where) return `${where}: SyntaxError: ${message}`;
+    // A dynamic import's syntax error may carry no location (Node 20); Node's syntax check says it.
     const line = checkedLine(path);
     if (line !== null) return `${path}:${line}: SyntaxError: ${message}`;
   }
@@ -115,20 +113,18 @@ export function loadFailure(err: unknown, path: string): string {
 }
 
 /**
- * The line Node's syntax check reports for `path` (JavaScript, or TypeScript when Node strips types), or
- * null. The source goes through stdin with its module type, as `node --check FILE` would guess it.
+ * The line Node's syntax check reports for the JavaScript module at `path`, or null. The source goes
+ * through stdin with its module type, as importing it would judge it.
  */
 function checkedLine(path: string): string | null {
-  const ts = /\.(ts|mts|cts)$/.test(path);
-  if (ts && typeScript !== 'native') return null;
-  const commonjs = /\.c[jt]s$/.test(path);
-  const type = `${commonjs ? 'commonjs' : 'module'}${ts ? '-typescript' : ''}`;
+  if (!/\.[cm]?js$/.test(path)) return null;
   let source: string;
   try {
     source = readFileSync(path, 'utf8');
   } catch {
     return null;
   }
+  const type = path.endsWith('.cjs') ? 'commonjs' : 'module';
   const run = spawnSync(process.execPath, [`--input-type=${type}`, '--check'], { input: source, encoding: 'utf8', timeout: 10_000 });
   return /^\[stdin\]:(\d+)$/m.exec(run.stderr ?? '')?.[1] ?? null;
 }
