@@ -21,12 +21,28 @@ export function isFetchResponse(value: unknown): value is Response {
   return typeof Response === 'function' && value instanceof Response;
 }
 
+/**
+ * The chunks of `source`, with a `return()` that stops it even while a read is pending: a web stream's
+ * reader is cancelled and a Node stream destroyed (an async generator's own `return()` would wait for
+ * the pending `next()`); any other iterable gets its `return()`.
+ */
 function iteratorOf(source: BodySource): ChunkIterator {
-  if (Symbol.asyncIterator in source) return (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-  const reader = (source as ReadableStream<unknown>).getReader();
+  if (typeof (source as { getReader?: unknown }).getReader === 'function') {
+    const reader = (source as ReadableStream<unknown>).getReader();
+    return {
+      next: () => reader.read() as Promise<IteratorResult<unknown>>,
+      return: () => reader.cancel(),
+    };
+  }
+  const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  const destroy = (source as { destroy?: unknown }).destroy;
+  if (typeof destroy !== 'function') return iterator;
   return {
-    next: () => reader.read() as Promise<IteratorResult<unknown>>,
-    return: () => reader.cancel(),
+    next: () => iterator.next(),
+    return: async () => {
+      destroy.call(source);
+      return { done: true, value: undefined };
+    },
   };
 }
 
