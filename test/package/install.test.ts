@@ -103,8 +103,10 @@ test('npm pack, npm install into an empty project, tsc --strict on the README to
     }
 
     // The README's test of the tour, run the way the user would.
-    const testRun = execFileSync(process.execPath, [...(stripsTypes ? [] : ['--import', 'tsx']), '--test', 'site.test.ts'], { cwd: app, encoding: 'utf8' });
-    assert.match(testRun, /# pass 1/);
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT; // else this nested run reports to the outer runner instead of stdout
+    const testRun = execFileSync(process.execPath, [...(stripsTypes ? [] : ['--import', 'tsx']), '--test', '--test-reporter=tap', 'site.test.ts'], { cwd: app, encoding: 'utf8', env });
+    assert.match(testRun, /# pass 1\n/);
 
     const server = await serve([join(app, 'node_modules/trellis/dist/cli/main.js'), 'web', '--class', './site.ts#Root', '--listen', 'tcp:0:interface=127.0.0.1'], app);
     try {
@@ -135,9 +137,11 @@ test('npm pack, npm install into an empty project, tsc --strict on the README to
 
     // CommonJS: require('trellis') and require('trellis/testing'), type-checked and run.
     const cjs = [
-      "const http = require('node:http');",
-      "const { Resource, Site, toNodeListener } = require('trellis');",
-      "const { render } = require('trellis/testing');",
+      "import http = require('node:http');",
+      "import trellis = require('trellis');",
+      "import testing = require('trellis/testing');",
+      'const { Resource, Site, toNodeListener } = trellis;',
+      'const { render } = testing;',
       'class Hello extends Resource {',
       '  override GET() { return "hello from CommonJS"; }',
       '}',
@@ -160,7 +164,8 @@ test('npm pack, npm install into an empty project, tsc --strict on the README to
       assert.fail(`tsc on a CommonJS file requiring trellis failed:\n${(err as { stdout?: string }).stdout ?? err}`);
     }
     // The same file as plain JavaScript (types stripped by hand), run by Node as CommonJS.
-    writeFileSync(join(app, 'server.cjs'), cjs.replace('override ', '').replace(': Promise<void>', ''));
+    const js = cjs.replace(/^import (\w+) = /gm, 'const $1 = ').replace('override ', '').replace(': Promise<void>', '');
+    writeFileSync(join(app, 'server.cjs'), js);
     const cjsServer = await serve(['server.cjs'], app);
     try {
       const r = await fetch(`${cjsServer.url}/`);
