@@ -15,7 +15,7 @@ test('a --class module with a syntax error prints its file, line and message on 
       const r = await runTrellis(['web', '--class', `./${name}#Root`, '--port', '0'], { cwd: dir.path });
       assert.equal(r.code, 1, name);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-      assert.ok(r.stderr.includes(`${join(dir.path, name)}:3: SyntaxError: Unexpected`), r.stderr);
+      assert.ok(r.stderr.includes(`${join(dir.path, name)}:3: SyntaxError: `), r.stderr);
     }
   } finally {
     dir.cleanup();
