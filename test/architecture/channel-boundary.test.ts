@@ -29,3 +29,23 @@ test('connectionLost, setTrustedHeader and resetResponse are not members of the 
   // @ts-expect-error channels reach it through src/channels/boundary.ts only
   void request.connectionLost;
 });
+
+test("'trellis' gives resource authors Request as a type only; the class is in 'trellis/channels'", async () => {
+  const main = await import('../../src/index.js');
+  const channels = await import('../../src/channels/index.js');
+  const testing = await import('../../src/testing.js');
+  assert.equal('Request' in main, false, "new Request() is a channel's business");
+  for (const name of ['serveParts', 'standIn', 'connectionLost']) assert.equal(name in main, false, `${name} is only for channels`);
+  assert.equal(channels.Request, Request);
+  assert.equal(typeof channels.serveParts, 'function');
+  assert.equal(typeof channels.connectionLost, 'function');
+  assert.equal(typeof testing.render, 'function');
+  assert.equal(typeof testing.testRequest, 'function');
+});
+
+test('the package exports map names the three entry points and the bundle builds each', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+  assert.deepEqual(Object.keys(pkg.exports), ['.', './channels', './testing', './package.json']);
+  const bundle = readFileSync(join(ROOT, 'scripts/bundle.mjs'), 'utf8');
+  for (const entry of ['src/index.ts', 'src/channels/index.ts', 'src/testing.ts']) assert.ok(bundle.includes(`'${entry}'`), entry);
+});
