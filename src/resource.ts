@@ -185,10 +185,16 @@ export class Resource {
     return new NoResource();
   }
 
-  /** Looks in `children` first, then asks `getChild`. */
+  /**
+   * Looks in `children` first; then, for the final `''` of a path ending in `/`, answers with this
+   * resource itself when it has a handler and keeps the default `getChild` and `render` (see
+   * `getChildForRequest`); then asks `getChild`.
+   */
   getChildWithDefault(segment: string, request: Request): ChildResult {
     const child = this.#children?.get(segment);
-    return child ?? this.getChild(segment, request);
+    if (child) return child;
+    if (segment === '' && request.postpath.length === 0 && answersOwnSlash(this)) return this;
+    return this.getChild(segment, request);
   }
 
   /** Dispatches on `request.method` to the handler method of the same name. */
@@ -213,14 +219,15 @@ export class Resource {
 
 /**
  * Whether `resource` answers its own trailing-slash path (`/` for the root, `/dir/` for a child) when
- * traversal reaches the final `''` segment: it has no `''` child, keeps the default `getChild` (a
- * resource that builds children itself decides what `''` means, as `File` does with index files), and
- * renders something (a handler, or `render` overridden). Otherwise Twisted's rule applies: `''` is a
- * child like any other, and without one the answer is 404.
+ * traversal reaches the final `''` segment and it has no `''` child: it keeps the default `getChild`
+ * and `render` (a resource that overrides them decides what `''` means itself, as `File` does with
+ * index files), and has a handler. Otherwise Twisted's rule applies: `''` is a child like any other,
+ * and without one the answer is 404. Wrappers that pass traversal on to the resource they wrap
+ * (`getChildWithDefault`) pass this rule on with it.
  */
 function answersOwnSlash(resource: Resource): boolean {
-  if (resource.getChild !== Resource.prototype.getChild || resource.children.has('')) return false;
-  if (resource.render !== Resource.prototype.render) return true;
+  const base = Resource.prototype;
+  if (resource.getChild !== base.getChild || resource.render !== base.render) return false;
   return allowedMethods(resource).some((m) => m !== 'OPTIONS' && m !== 'HEAD');
 }
 
@@ -231,14 +238,13 @@ function answersOwnSlash(resource: Resource): boolean {
  * | path reached | resource | renders |
  * |---|---|---|
  * | `/` or `/dir/` | has a `''` child | that child (Twisted's rule) |
- * | `/` or `/dir/` | no `''` child, default `getChild`, has a handler | the resource itself |
+ * | `/` or `/dir/` | no `''` child, default `getChild` and `render`, a handler | the resource itself (and traversal stops there) |
  * | `/` or `/dir/` | no `''` child, no handler | 404 (`getChild('')`) |
  */
 export function getChildForRequest(resource: Resource, request: Request): ChildResult {
   while (!resource.isLeaf && request.postpath.length) {
     const segment = request.postpath.shift()!;
     request.prepath.push(segment);
-    if (segment === '' && request.postpath.length === 0 && answersOwnSlash(resource)) return resource;
     const next = resource.getChildWithDefault(segment, request);
     if (next instanceof Resource) {
       resource = next;

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { CACHED, NOT_DONE_YET, type Request } from '../src/request.js';
 import { Resource, type RenderResult } from '../src/resource.js';
+import { RewriterResource } from '../src/rewrite/rewriter.js';
 import { Site } from '../src/site.js';
 import { render, testRequest } from '../src/testing.js';
 
@@ -46,6 +47,11 @@ test('a root with a GET handler answers / itself; a root with a "" child gives /
   const twisted = new Resource({ GET: () => 'not me' });
   twisted.putChild('', new Resource({ GET: () => 'the index child' }));
   assert.equal((await render(twisted, { uri: '/' })).text(), 'the index child');
+});
+
+test('a wrapper that passes traversal on keeps the root answering /', async () => {
+  const root = new Resource({ GET: () => 'root' });
+  assert.equal((await render(new RewriterResource(root), { uri: '/' })).text(), 'root');
 });
 
 test('a child with a handler answers its trailing slash; a resource without handlers still 404s', async () => {
