@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { CACHED, NOT_DONE_YET, type Request } from '../src/request.js';
-import { Resource, type RenderResult } from '../src/resource.js';
+import { Resource, type Handler, type RenderResult } from '../src/resource.js';
 import { RewriterResource } from '../src/rewrite/rewriter.js';
 import { Site } from '../src/site.js';
 import { render, testRequest } from '../src/testing.js';
@@ -226,4 +226,13 @@ test('properties beside the Twisted getters', async () => {
 
 test('render() from trellis/testing rejects when a response never finishes', async () => {
   await assert.rejects(render(new Resource({ GET: () => NOT_DONE_YET }), { timeout: 50 }), /did not finish within 50 ms/);
+});
+
+test('a handler written as a typed property gets request typed and is dispatched and listed in Allow', async () => {
+  class Api extends Resource {
+    override isLeaf = true;
+    override GET: Handler = (request) => request.json({ path: request.postpath });
+  }
+  assert.deepEqual((await render(new Api(), { uri: '/x/y' })).json(), { path: ['x', 'y'] });
+  assert.equal((await render(new Api(), { method: 'POST' })).header('allow'), 'GET, HEAD, OPTIONS');
 });
