@@ -16,10 +16,13 @@ export type RenderResult = RenderBody | Promise<RenderBody>;
  * | value | answer |
  * |---|---|
  * | `string`, `Uint8Array` | the whole body, with its Content-Length |
- * | a Node `Readable`, an `AsyncIterable` of strings or bytes, a web `ReadableStream` | streamed as it comes, with backpressure; stopped when the client leaves |
+ * | a Node `Readable`, an `AsyncIterable` of strings or bytes, a web `ReadableStream` | streamed with backpressure |
  * | a Fetch `Response` | its status, headers and body (streamed) |
  * | `CACHED` (from `setETag`/`setLastModified`) | the 304 or 412 those decided, without a body |
  * | `NOT_DONE_YET` | nothing yet: the resource calls `write()`/`finish()` itself |
+ *
+ * A stream is read only as fast as the client takes it, and stopped when the client leaves. See
+ * docs/resources.md.
  */
 export type RenderBody =
   | string

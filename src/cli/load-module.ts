@@ -70,7 +70,9 @@ async function prepareLoader(path: string, option: string): Promise<void> {
       // tsx first, so that our hooks run before it and can say that a .ts file is an ES module.
       const tsx = await loadTsx(path);
       if (!tsx) {
-        const why = nodeStripsTypes() ? 'TRELLIS_TYPESCRIPT=tsx (or .tsx) asks for tsx' : `Node ${process.version} cannot load TypeScript by itself (22.18+ and 23.6+ can)`;
+        const why = nodeStripsTypes()
+          ? 'TRELLIS_TYPESCRIPT=tsx (or .tsx) asks for tsx'
+          : `Node ${process.version} cannot load TypeScript by itself (22.18+ and 23.6+ can)`;
         throw new CliError(`${option}: ${path} is TypeScript and ${why}: ${TSX_HINT}`);
       }
       tsx.register();
@@ -97,7 +99,8 @@ export function loadFailure(err: unknown, path: string): string {
   const at = /^(file:\/\/\S+?|\/\S+?):(\d+)$/.exec(first);
   const where = at ? `${at[1]!.startsWith('file:') ? fileURLToPath(at[1]!) : at[1]!}:${at[2]}` : null;
   if (code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') {
-    return `${where ?? path}: ${message}; Node's type stripping takes erasable TypeScript only: rewrite it, or ${TSX_HINT} and set TRELLIS_TYPESCRIPT=tsx`;
+    const hint = `Node's type stripping takes erasable TypeScript only: rewrite it, or ${TSX_HINT} and set TRELLIS_TYPESCRIPT=tsx`;
+    return `${where ?? path}: ${message}; ${hint}`;
   }
   if (code === 'ERR_INVALID_TYPESCRIPT_SYNTAX') return `${where ?? path}: SyntaxError: ${message}`;
   // tsx (esbuild): "Transform failed with 1 error:\n/path/site.ts:3:30: ERROR: Unexpected \";\""
@@ -125,7 +128,8 @@ function checkedLine(path: string): string | null {
     return null;
   }
   const type = path.endsWith('.cjs') ? 'commonjs' : 'module';
-  const run = spawnSync(process.execPath, [`--input-type=${type}`, '--check'], { input: source, encoding: 'utf8', timeout: 10_000 });
+  const args = [`--input-type=${type}`, '--check'];
+  const run = spawnSync(process.execPath, args, { input: source, encoding: 'utf8', timeout: 10_000 });
   return /^\[stdin\]:(\d+)$/m.exec(run.stderr ?? '')?.[1] ?? null;
 }
 

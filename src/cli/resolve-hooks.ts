@@ -6,7 +6,10 @@ let indexUrl = '';
 let tsFormat = 'module';
 
 /** The package's subpath exports, relative to its entry point (package.json `exports`). */
-const SUBPATHS: Record<string, string> = { 'trellis/channels': './channels/index.js', 'trellis/testing': './testing.js' };
+const SUBPATHS: Record<string, string> = {
+  'trellis/channels': './channels/index.js',
+  'trellis/testing': './testing.js',
+};
 
 /**
  * Receives the URL of Trellis's entry point from `module.register`, and how TypeScript loads: Node's
