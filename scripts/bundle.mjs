@@ -5,7 +5,13 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: ['src/index.ts', 'src/cli/main.ts', 'src/cli/resolve-hooks.ts'],
+  entryPoints: [
+    'src/index.ts',
+    'src/channels/index.ts',
+    'src/testing.ts',
+    'src/cli/main.ts',
+    'src/cli/resolve-hooks.ts',
+  ],
   outdir: 'dist',
   outbase: 'src',
   bundle: true,

@@ -20,7 +20,7 @@ export class Data extends Resource {
     this.type = type;
   }
 
-  GET(request: Request): RenderResult {
+  override GET(request: Request): RenderResult {
     request.setHeader('Content-Type', this.type);
     return this.data;
   }

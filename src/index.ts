@@ -1,8 +1,10 @@
 // Trellis's public surface: everything user code imports from 'trellis'.
+// Channel authors import from 'trellis/channels' (src/channels/index.ts), tests from 'trellis/testing'
+// (src/testing.ts). `Request` is a type here: only a channel builds one.
 export { Resource, ErrorPage, NoResource, ForbiddenResource, UnsupportedMethod, getChildForRequest, allowedMethods, KNOWN_METHODS } from './resource.js';
-export type { RenderResult, RenderBody, ChildResult } from './resource.js';
-export { Request, NOT_DONE_YET, CACHED, encodePathSegment, splitPath, DEFAULT_REQUEST_LIMITS } from './request.js';
-export type { Address, ResponseSink, RequestInit, RequestParts, RequestLimits } from './request.js';
+export type { RenderResult, RenderBody, ChildResult, Handler, HandlerName, ResourceInit } from './resource.js';
+export { NOT_DONE_YET, CACHED, encodePathSegment, splitPath, DEFAULT_REQUEST_LIMITS } from './request.js';
+export type { Request, Address, RequestLimits, NotDoneYet, Cached } from './request.js';
 export type { ContentEncoder, SiteContext } from './request.js';
 export { Site, DEFAULT_LIMITS } from './site.js';
 export type { SiteOptions, SiteLimits } from './site.js';

@@ -1,13 +1,54 @@
 // The resource tree (Twisted's twisted.web.resource): children, traversal, and method dispatch.
 import { HttpError } from './errors.js';
 import { errorPageHtml } from './pages.js';
-import type { NOT_DONE_YET, Request } from './request.js';
+import type { Readable } from 'node:stream';
+import type { CACHED, NOT_DONE_YET, Request } from './request.js';
 
-/** What a render method may return: a body, a promise of one, or `NOT_DONE_YET`. */
+/**
+ * What a render method may return: a body, a promise of one, or a marker. Anything else (a number,
+ * a plain object, `undefined`) would be a 500 at run time, so the type refuses it.
+ */
 export type RenderResult = RenderBody | Promise<RenderBody>;
 
-/** A rendered body, or `NOT_DONE_YET` when the resource writes and finishes later. */
-export type RenderBody = string | Uint8Array | typeof NOT_DONE_YET | undefined | void;
+/**
+ * A rendered body, one of:
+ *
+ * | value | answer |
+ * |---|---|
+ * | `string`, `Uint8Array` | the whole body, with its Content-Length |
+ * | a Node `Readable`, an `AsyncIterable` of strings or bytes, a web `ReadableStream` | streamed with backpressure |
+ * | a Fetch `Response` | its status, headers and body (streamed) |
+ * | `CACHED` (from `setETag`/`setLastModified`) | the 304 or 412 those decided, without a body |
+ * | `NOT_DONE_YET` | nothing yet: the resource calls `write()`/`finish()` itself |
+ *
+ * A stream is read only as fast as the client takes it, and stopped when the client leaves. See
+ * docs/resources.md.
+ */
+export type RenderBody =
+  | string
+  | Uint8Array
+  | Readable
+  | AsyncIterable<string | Uint8Array>
+  | ReadableStream<Uint8Array>
+  | Response
+  | typeof CACHED
+  | typeof NOT_DONE_YET;
+
+/** A method handler (`GET`, `POST`, ...): the request in, a {@link RenderResult} out. */
+export type Handler = (request: Request) => RenderResult;
+
+/**
+ * Handlers and flags given to `new Resource({...})`: a resource without a class of its own, whose
+ * handlers get `request` typed from here.
+ *
+ * ```ts
+ * root.putChild('hello', new Resource({ isLeaf: true, GET: (request) => `Hi from ${request.path}` }));
+ * ```
+ */
+export type ResourceInit = Partial<Pick<Resource, HandlerName | 'isLeaf'>> & ThisType<Resource>;
+
+/** The method handlers `Resource` declares (others, such as WebDAV's, dispatch the same way untyped). */
+export type HandlerName = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 /** A child lookup may answer at once or after some work. */
 export type ChildResult = Resource | Promise<Resource>;
@@ -83,20 +124,21 @@ export class UnsupportedMethod extends HttpError {
   }
 }
 
-type Handler = (request: Request) => RenderResult;
-
 /**
  * A node of the resource tree, Twisted's model: children by path segment, `getChild` for dynamic
  * children, `isLeaf` to stop traversal, and `render` dispatching on the HTTP method to a method of the
  * same name (`GET`, `POST`, ...). HEAD falls back to GET (the body is dropped); OPTIONS is answered
  * with `Allow`; a method with no handler gets 405 with `Allow`, an unknown method 501.
  *
+ * The handlers are declared here, so a subclass's handler is checked against {@link RenderResult}
+ * (and, with `noImplicitOverride`, is written `override GET(...)`).
+ *
  * ```ts
  * class Hello extends Resource {
- *   isLeaf = true;
- *   GET(request: Request) { return `Hello from ${request.prepath.join('/')}`; }
+ *   override isLeaf = true;
+ *   override GET(request: Request) { return `Hello from ${request.prepath.join('/')}`; }
  * }
- * const root = new Resource();
+ * const root = new Resource({ GET: () => 'the root' });   // handlers given inline: `request` is typed
  * root.putChild('hello', new Hello());
  * ```
  */
@@ -107,6 +149,29 @@ export class Resource {
   declare allowedMethods?: readonly string[];
   // Made on first use: most resources (every File a request reaches, every leaf) never hold children.
   #children: Map<string, Resource> | null = null;
+
+  /** Answers GET (and HEAD, without the body). */
+  GET?(request: Request): RenderResult;
+  /** Answers HEAD; without it HEAD runs `GET` and drops the body. */
+  HEAD?(request: Request): RenderResult;
+  /** Answers POST. */
+  POST?(request: Request): RenderResult;
+  /** Answers PUT. */
+  PUT?(request: Request): RenderResult;
+  /** Answers PATCH. */
+  PATCH?(request: Request): RenderResult;
+  /** Answers DELETE. */
+  DELETE?(request: Request): RenderResult;
+  /** Answers OPTIONS; without it OPTIONS is 204 with `Allow` listing the handlers. */
+  OPTIONS?(request: Request): RenderResult;
+
+  /**
+   * A resource, optionally with handlers and `isLeaf` given inline (their `request` parameter is
+   * typed from {@link ResourceInit}, `this` is the resource).
+   */
+  constructor(init?: ResourceInit) {
+    if (init) Object.assign(this, init);
+  }
 
   /** Children by decoded path segment (`''` is the trailing-slash child). */
   get children(): Map<string, Resource> {
@@ -123,10 +188,16 @@ export class Resource {
     return new NoResource();
   }
 
-  /** Looks in `children` first, then asks `getChild`. */
+  /**
+   * Looks in `children` first; then, for the final `''` of a path ending in `/`, answers with this
+   * resource itself when it has a handler and keeps the default `getChild` and `render` (see
+   * `getChildForRequest`); then asks `getChild`.
+   */
   getChildWithDefault(segment: string, request: Request): ChildResult {
     const child = this.#children?.get(segment);
-    return child ?? this.getChild(segment, request);
+    if (child) return child;
+    if (segment === '' && request.postpath.length === 0 && answersOwnSlash(this)) return this;
+    return this.getChild(segment, request);
   }
 
   /** Dispatches on `request.method` to the handler method of the same name. */
@@ -150,8 +221,28 @@ export class Resource {
 }
 
 /**
+ * Whether `resource` answers its own trailing-slash path (`/` for the root, `/dir/` for a child) when
+ * traversal reaches the final `''` segment and it has no `''` child: it keeps the default `getChild`
+ * and `render` (a resource that overrides them decides what `''` means itself, as `File` does with
+ * index files), and has a handler. Otherwise Twisted's rule applies: `''` is a child like any other,
+ * and without one the answer is 404. Wrappers that pass traversal on to the resource they wrap
+ * (`getChildWithDefault`) pass this rule on with it.
+ */
+function answersOwnSlash(resource: Resource): boolean {
+  const base = Resource.prototype;
+  if (resource.getChild !== base.getChild || resource.render !== base.render) return false;
+  return allowedMethods(resource).some((m) => m !== 'OPTIONS' && m !== 'HEAD');
+}
+
+/**
  * Walks the tree from `resource`, moving one segment at a time from `postpath` to `prepath`, until a
  * leaf or the end of the path. Stays synchronous unless a `getChild` returns a promise.
+ *
+ * | path reached | resource | renders |
+ * |---|---|---|
+ * | `/` or `/dir/` | has a `''` child | that child (Twisted's rule) |
+ * | `/` or `/dir/` | no `''` child, default `getChild` and `render`, a handler | the resource itself (and traversal stops there) |
+ * | `/` or `/dir/` | no `''` child, no handler | 404 (`getChild('')`) |
  */
 export function getChildForRequest(resource: Resource, request: Request): ChildResult {
   while (!resource.isLeaf && request.postpath.length) {

@@ -7,9 +7,11 @@ import { corsAnswer, type CorsAnswer, type CorsPolicy } from './http/cors.js';
 import { assertHeader } from './http/headers.js';
 import { reasonPhrase } from './http/status.js';
 import { PROCESSING_FAILED_HTML, errorPageHtml, tracebackHtml } from './pages.js';
-import { NOT_DONE_YET, DEFAULT_REQUEST_LIMITS, isDotSegment, type Request, type RequestLimits, type SiteContext } from './request.js';
+import { CACHED, NOT_DONE_YET, DEFAULT_REQUEST_LIMITS, isDotSegment } from './request.js';
+import type { Request, RequestLimits, SiteContext } from './request.js';
 import { Resource, UnsupportedMethod, getChildForRequest, type RenderResult } from './resource.js';
 import { resetResponse, setTrustedHeader } from './request-internals.js';
+import { isBodySource, isFetchResponse, pipeBody, sendResponse } from './request/body-source.js';
 import { MemorySessionStore } from './session/memory-store.js';
 import type { SessionStore } from './session/session.js';
 import { inRanges, parseCidrs } from './util/cidr.js';
@@ -291,23 +293,44 @@ export class Site implements SiteContext {
     request.writeWhole('');
   }
 
-  #deliver(request: Request, result: RenderResult): void {
+  /**
+   * Sends what a render method returned (see `RenderBody`): a whole body, `CACHED` as the empty answer
+   * `setETag`/`setLastModified` decided, a promise once it settles, a stream or a Fetch Response piped
+   * with backpressure. Anything else is a 500 naming what came back, unless the resource already
+   * answered.
+   */
+  #deliver(request: Request, result: unknown): void {
     if (result === NOT_DONE_YET) return;
     if (typeof result === 'string' || result instanceof Uint8Array) {
       request.writeWhole(result);
       return;
     }
+    if (result === CACHED) {
+      request.writeWhole('');
+      return;
+    }
     if (result && typeof (result as Promise<unknown>).then === 'function') {
-      (result as Promise<RenderResult>).then(
+      (result as Promise<unknown>).then(
         (value) => this.#deliver(request, value),
         (err: unknown) => this.processingFailed(request, err),
       );
       return;
     }
+    if (isFetchResponse(result)) {
+      void sendResponse(request, result);
+      return;
+    }
+    if (isBodySource(result)) {
+      void pipeBody(request, result);
+      return;
+    }
     if (request.finished || request.disconnected) return;
+    const what = typeof result === 'object' && result !== null ? 'an object' : String(result);
     this.processingFailed(
       request,
-      new Error(`The resource for ${request.uri} returned ${String(result)}: return a body, or NOT_DONE_YET and call finish() later`),
+      new Error(
+        `The resource for ${request.uri} returned ${what}: return a string, bytes, a stream, a Response, or NOT_DONE_YET and call finish() later`,
+      ),
     );
   }
 

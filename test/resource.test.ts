@@ -9,16 +9,16 @@ import { dummyRequest, render } from './helpers/dummy.js';
 
 class Leaf extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     return `pre=${JSON.stringify(request.prepath)} post=${JSON.stringify(request.postpath)}`;
   }
 }
 
 class Branch extends Resource {
-  GET() {
+  override GET() {
     return 'branch';
   }
-  POST() {
+  override POST() {
     return 'posted';
   }
 }
@@ -97,7 +97,7 @@ test('HEAD falls back to GET, keeps Content-Length and sends no body', async () 
 
 test('HEAD on a NOT_DONE_YET resource drops the written body', async () => {
   class Streamer extends Resource {
-    GET(request: Request) {
+    override GET(request: Request) {
       setImmediate(() => {
         request.write('hello');
         request.finish();
@@ -132,11 +132,11 @@ test('OPTIONS * is answered for the server; other methods on * get 405', async (
 
 test('Allow lists handlers defined as class fields (POST = this.GET), on 405 and OPTIONS', async () => {
   class Aliased extends Resource {
-    GET() {
+    override GET() {
       return 'got';
     }
-    POST = this.GET;
-    PUT = () => 'put';
+    override POST = this.GET;
+    override PUT = () => 'put';
   }
   const root = new Resource();
   root.putChild('a', new Aliased());

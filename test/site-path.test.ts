@@ -12,7 +12,7 @@ import { serveSite } from './helpers/server.js';
 class Leaf extends Resource {
   override isLeaf = true;
   readonly seen: string[][] = [];
-  GET(request: Request): string {
+  override GET(request: Request): string {
     this.seen.push([...request.postpath]);
     return JSON.stringify(request.postpath);
   }

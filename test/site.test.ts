@@ -12,14 +12,14 @@ import { readFileSync } from 'node:fs';
 
 class Boom extends Resource {
   override isLeaf = true;
-  GET(): string {
+  override GET(): string {
     throw new Error('secret <detail>');
   }
 }
 
 class Counter extends Resource {
   override isLeaf = true;
-  async GET(request: Request) {
+  override async GET(request: Request) {
     const session = await request.getSession();
     const n = (session.get<number>('n') ?? 0) + 1;
     session.set('n', n);

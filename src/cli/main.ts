@@ -6,6 +6,9 @@ import { daemonFailed } from './daemon.js';
 import { takeInspectorSignal } from './signals.js';
 
 takeInspectorSignal();
+// Stack traces name src/ files and lines (the bundle ships its source maps), for Trellis's own frames
+// and for the chunks loaded from here on.
+process.setSourceMapsEnabled(true);
 
 const HELP = `Usage: trellis COMMAND [options]
 

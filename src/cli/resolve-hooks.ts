@@ -1,13 +1,25 @@
-// Module resolution hooks for user modules: `import ... from 'trellis'` resolves to this package
-// wherever the module lives on disk, and `.ts` files load as ES modules even without a package.json
-// saying "type": "module" (write `.cts` for CommonJS). A module loaded with `?trellis-reload=N`
-// (`--watch`) passes that query to the site's own files it imports, so they load afresh too.
+// Module resolution hooks for user modules: `import ... from 'trellis'` (and its subpaths) resolves to
+// this package wherever the module lives on disk, and `.ts` files load as ES modules even without a
+// package.json saying "type": "module" (write `.cts` for CommonJS). A module loaded with
+// `?trellis-reload=N` (`--watch`) passes that query to the site's own files it imports, so they load
+// afresh too.
 
 let indexUrl = '';
+let tsFormat = 'module';
 
-/** Receives the URL of Trellis's entry point from `module.register`. */
-export function initialize(data: { index: string }): void {
+/** The package's subpath exports, relative to its entry point (package.json `exports`). */
+const SUBPATHS: Record<string, string> = {
+  'trellis/channels': './channels/index.js',
+  'trellis/testing': './testing.js',
+};
+
+/**
+ * Receives the URL of Trellis's entry point from `module.register`, and how TypeScript loads: Node's
+ * own type stripping wants the format `module-typescript`, tsx takes `module`.
+ */
+export function initialize(data: { index: string; typeScript?: 'native' | 'tsx' | null }): void {
   indexUrl = data.index;
+  if (data.typeScript === 'native') tsFormat = 'module-typescript';
 }
 
 type Resolved = { url: string; format?: string | null; shortCircuit?: boolean };
@@ -17,11 +29,13 @@ const RELOAD = /[?&](trellis-reload=\d+)/;
 
 export async function resolve(specifier: string, context: unknown, nextResolve: Resolve): Promise<Resolved> {
   if (specifier === 'trellis') return { url: indexUrl, format: 'module', shortCircuit: true };
+  const sub = SUBPATHS[specifier];
+  if (sub) return { url: new URL(sub, indexUrl).href, format: 'module', shortCircuit: true };
   let resolved = await nextResolve(specifier, context);
   const own = resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/') && !resolved.url.startsWith(new URL('.', indexUrl).href);
   if (!own) return resolved;
   const reload = RELOAD.exec((context as { parentURL?: string }).parentURL ?? '')?.[1];
   if (reload && !RELOAD.test(resolved.url)) resolved = { ...resolved, url: `${resolved.url}${resolved.url.includes('?') ? '&' : '?'}${reload}` };
-  if (/\.(ts|tsx)(\?|$)/.test(resolved.url)) return { ...resolved, format: 'module' };
+  if (/\.(ts|mts|tsx)(\?|$)/.test(resolved.url)) return { ...resolved, format: tsFormat };
   return resolved;
 }

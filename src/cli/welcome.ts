@@ -21,7 +21,7 @@ const PAGE = `<!DOCTYPE html>
 export class Welcome extends Resource {
   override isLeaf = true;
 
-  GET(request: Request): RenderResult {
+  override GET(request: Request): RenderResult {
     request.setHeader('Content-Type', 'text/html; charset=utf-8');
     return PAGE;
   }

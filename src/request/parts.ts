@@ -5,10 +5,22 @@ import type { RequestHeaders } from '../http/headers.js';
 import type { SessionStore } from '../session/session.js';
 import type { Request } from '../request.js';
 
+// The markers are symbols at run time (registered, so two copies of the package agree) and branded
+// types at compile time: a `unique symbol` would widen to `symbol` in an inferred return type, and a
+// handler returning `NOT_DONE_YET` would then no longer match `RenderResult`.
+declare const marker: unique symbol;
+/** The type of {@link NOT_DONE_YET}. */
+export type NotDoneYet = symbol & { readonly [marker]: 'NOT_DONE_YET' };
+/** The type of {@link CACHED}. */
+export type Cached = symbol & { readonly [marker]: 'CACHED' };
+
 /** Returned by a render method that will call `write`/`finish` itself later. */
-export const NOT_DONE_YET: unique symbol = Symbol.for('trellis.NOT_DONE_YET');
-/** Returned by `setLastModified`/`setETag` when the response is already decided (304 or 412). */
-export const CACHED: unique symbol = Symbol.for('trellis.CACHED');
+export const NOT_DONE_YET = Symbol.for('trellis.NOT_DONE_YET') as NotDoneYet;
+/**
+ * Returned by `setLastModified`/`setETag` when the response is already decided (304 or 412); a
+ * handler returns it as it is and the Site answers without a body.
+ */
+export const CACHED = Symbol.for('trellis.CACHED') as Cached;
 
 /**
  * What the site serving a request gives it (Twisted's `request.site`), installed by `Site.handle`:

@@ -185,6 +185,21 @@ export class RequestReading {
     return args;
   }
 
+  /** The request headers (`requestHeaders`): `request.headers.get('accept')`. */
+  get headers(): RequestHeaders {
+    return this.requestHeaders;
+  }
+
+  /** HTTP Basic user name, or '' when absent or malformed; `getUser()`. */
+  get user(): string {
+    return this.#basicAuth()[0];
+  }
+
+  /** HTTP Basic password, or '' when absent or malformed; `getPassword()`. */
+  get password(): string {
+    return this.#basicAuth()[1];
+  }
+
   /** HTTP Basic user name, or '' when absent or malformed. */
   getUser(): string {
     return this.#basicAuth()[0];

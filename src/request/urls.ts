@@ -23,6 +23,38 @@ export class RequestURLs extends RequestReading {
     this.#secure = init.secure;
   }
 
+  // Plain values as properties; the Twisted-style getters below stay as aliases.
+
+  /** The client's address (as the channel or a trusted gateway reports it); `getClientAddress()`. */
+  get clientAddress(): Address | null {
+    return this.#client;
+  }
+
+  /** The client's IP as text, or null (UNIX sockets); `getClientIP()`. */
+  get clientIP(): string | null {
+    return this.getClientIP();
+  }
+
+  /** Whether the request came over TLS (or a trusted front end said so); `isSecure()`. */
+  get secure(): boolean {
+    return this.isSecure();
+  }
+
+  /** The host and port this request was addressed to; `getHost()`. */
+  get host(): { host: string; port: number } {
+    return this.getHost();
+  }
+
+  /** The host name the client asked for, without port or brackets; `getRequestHostname()`. */
+  get hostname(): string {
+    return this.getRequestHostname();
+  }
+
+  /** The site's root URL once `rememberRootURL()` was called, else null; `getRootURL()`. */
+  get rootURL(): string | null {
+    return this.#rootURL;
+  }
+
   /** The client's address (as the channel or a trusted gateway reports it). */
   getClientAddress(): Address | null {
     return this.#client;

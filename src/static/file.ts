@@ -486,7 +486,7 @@ export class File extends Resource {
     return this.#childFor(segment, st);
   }
 
-  GET(request: Request): RenderResult {
+  override GET(request: Request): RenderResult {
     const st = this.#ownStat();
     if (typeof st === 'number') return statusPage(request, st, st === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
     const held = this.#tree.cache?.held(this.path, st);

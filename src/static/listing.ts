@@ -357,7 +357,7 @@ export class DirectoryLister extends Resource {
     this.source = source;
   }
 
-  GET(request: Request): RenderResult {
+  override GET(request: Request): RenderResult {
     const src = this.source;
     const sortArg = request.arg('sort') as ListingSortKey | undefined;
     const sort = sortArg && SORT_KEYS.has(sortArg) ? sortArg : 'name';

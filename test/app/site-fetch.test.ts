@@ -5,12 +5,12 @@ import { NOT_DONE_YET, NodeAppResource, Resource, Site, type Request as TrellisR
 
 class Echo extends Resource {
   override isLeaf = true;
-  GET(request: TrellisRequest) {
+  override GET(request: TrellisRequest) {
     request.setHeader('Content-Type', 'text/plain');
     request.addCookie('seen', '1');
     return `${request.method} ${request.uri} host=${request.getHeader('host')} secure=${request.isSecure()} ${request.prePathURL()}`;
   }
-  async POST(request: TrellisRequest) {
+  override async POST(request: TrellisRequest) {
     return `posted ${(await request.readBody()).toString()}`;
   }
 }
@@ -18,7 +18,7 @@ class Echo extends Resource {
 class Ticker extends Resource {
   override isLeaf = true;
   lost = false;
-  GET(request: TrellisRequest) {
+  override GET(request: TrellisRequest) {
     request.notifyFinish().catch(() => (this.lost = true));
     let n = 0;
     const tick = () => {

@@ -16,7 +16,7 @@ const LAYERS: Array<[string, RegExp]> = [
   ['request', /^request(-internals)?\.ts$|^request\//],
   ['resource', /^resource\.ts$/],
   ['resources', /^(static|proxy|vhost|rewrite|encoding|util|cgi|app)\/|^data\.ts$/],
-  ['site', /^(site|access-log)\.ts$/],
+  ['site', /^(site|access-log|testing)\.ts$/],
   ['channels', /^channels\//],
   ['cli', /^cli\//],
   ['entry', /^index\.ts$/],

@@ -321,7 +321,7 @@ describe('parseCgiParams parts and serveCgiParams', () => {
   it('serves through a Site mounted under /app, sitepath set from prepath', async () => {
     class Where extends Resource {
       override isLeaf = true;
-      GET(req: Request): string {
+      override GET(req: Request): string {
         return `${req.prePathURL()} ${req.sitepath.join('/')}`;
       }
     }

@@ -37,7 +37,7 @@ const NOTICE_MS = 2000;
 class Ticker extends Resource {
   override isLeaf = true;
   readonly lost = new Map<string, Error>();
-  GET(request: Request) {
+  override GET(request: Request) {
     request.setHeader('Content-Type', 'text/plain');
     let ticks = 0;
     const timer = setInterval(() => {

@@ -24,14 +24,14 @@ const run = promisify(execFile);
 
 class Hello extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     return `Hello at /${request.prepath.join('/')} secure=${request.isSecure()} client=${request.getClientIP()} url=${request.prePathURL()}`;
   }
 }
 
 class Echo extends Resource {
   override isLeaf = true;
-  async POST(request: Request) {
+  override async POST(request: Request) {
     const body = await request.readBody();
     return `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
   }
@@ -39,7 +39,7 @@ class Echo extends Resource {
 
 class Stream extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     let n = 0;
     const tick = () => {
       if (request.disconnected) return;
@@ -54,7 +54,7 @@ class Stream extends Resource {
 
 class Session extends Resource {
   override isLeaf = true;
-  async GET(request: Request) {
+  override async GET(request: Request) {
     const s = await request.getSession();
     s.set('n', (s.get<number>('n') ?? 0) + 1);
     return String(s.get('n'));
@@ -63,7 +63,7 @@ class Session extends Resource {
 
 class Dir extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     return redirectTo(request.URLPath().child('').toString(), request);
   }
 }
@@ -73,7 +73,7 @@ const lostClients: string[] = [];
 
 class Endless extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     const timer = setInterval(() => request.write('x'.repeat(1024)), 1);
     request.notifyFinish().then(
       () => clearInterval(timer),

@@ -8,7 +8,7 @@ import { rawH2, withH2Server } from '../helpers/h2.js';
 
 class Hello extends Resource {
   override isLeaf = true;
-  GET() {
+  override GET() {
     return 'hello';
   }
 }

@@ -12,7 +12,7 @@ import { makeCertificate } from '../helpers/tls.js';
 
 class Never extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     request.notifyFinish().catch(() => {});
     return NOT_DONE_YET;
   }
@@ -20,7 +20,7 @@ class Never extends Resource {
 
 class Hello extends Resource {
   override isLeaf = true;
-  GET() {
+  override GET() {
     return 'hello';
   }
 }

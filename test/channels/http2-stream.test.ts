@@ -21,7 +21,7 @@ let arrived: (() => void) | null = null;
 
 class Pending extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     request.notifyFinish().then(
       () => outcomes.push('finished'),
       (err: Error) => outcomes.push(`lost: ${err.message}`),
@@ -33,7 +33,7 @@ class Pending extends Resource {
 
 class Echo extends Resource {
   override isLeaf = true;
-  async POST(request: Request) {
+  override async POST(request: Request) {
     const body = await request.readBody();
     return `got ${body.length}`;
   }
@@ -41,14 +41,14 @@ class Echo extends Resource {
 
 class Hosts extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     return `${request.getHeader('host')} ${request.requestHeaders.getAll('host').length}`;
   }
 }
 
 class ConnectionFields extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     request.setHeader('Connection', 'close');
     request.setHeader('Keep-Alive', 'timeout=5');
     request.setHeader('Upgrade', 'websocket');
@@ -60,7 +60,7 @@ class ConnectionFields extends Resource {
 
 class Status extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     const code = Number(request.arg('code') ?? 200);
     request.setResponseCode(code);
     if (code === 200) request.finish();

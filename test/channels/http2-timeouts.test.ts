@@ -9,7 +9,7 @@ import { closedWithin, h2Frame, H2, HPACK_GET_ROOT, hpackLiteral, rawH2, withH2S
 
 class Upload extends Resource {
   override isLeaf = true;
-  async POST(request: Request) {
+  override async POST(request: Request) {
     const body = await request.readBody();
     return `got ${body.length}`;
   }
@@ -17,7 +17,7 @@ class Upload extends Resource {
 
 class Never extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     request.notifyFinish().catch(() => {});
     return NOT_DONE_YET;
   }

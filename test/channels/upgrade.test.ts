@@ -11,7 +11,7 @@ import { serveSite } from '../helpers/server.js';
 /** Declines every upgrade with a 426 whose reason phrase and fields come from the resource. */
 class Decline extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     request.setResponseCode(426, 'Upgrade\r\nSet-Cookie: injected=1');
     request.setHeader('Upgrade', 'h2c');
     request.setHeader('Connection', 'upgrade');

@@ -56,7 +56,7 @@ const BIG = 'Hello, compressible world! '.repeat(200);
 
 class Big extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     request.setETag('v1');
     return BIG;
   }
@@ -64,14 +64,14 @@ class Big extends Resource {
 
 class Tiny extends Resource {
   override isLeaf = true;
-  GET() {
+  override GET() {
     return 'small';
   }
 }
 
 class Streamed extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     request.setHeader('Content-Type', 'text/plain; charset=utf-8');
     let n = 0;
     const step = () => {

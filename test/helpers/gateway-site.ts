@@ -22,7 +22,7 @@ export function slowUpload(): { resource: Resource; release(): void } {
   let release: () => void = () => {};
   class SlowUpload extends Resource {
     override isLeaf = true;
-    async POST(request: Request): Promise<string> {
+    override async POST(request: Request): Promise<string> {
       await new Promise<void>((resolve) => (release = resolve));
       return String((await request.readBody({ limit: 64 * 1024 * 1024 })).length);
     }
@@ -40,7 +40,7 @@ export interface StreamEvents {
 
 class Info extends Resource {
   override isLeaf = true;
-  GET(request: Request): RenderResult {
+  override GET(request: Request): RenderResult {
     request.setHeader('Content-Type', 'application/json');
     return JSON.stringify({
       method: request.method,
@@ -60,7 +60,7 @@ class Info extends Resource {
 
 class Upload extends Resource {
   override isLeaf = true;
-  async POST(request: Request): Promise<string> {
+  override async POST(request: Request): Promise<string> {
     const body = await request.readBody({ limit: 16 * 1024 * 1024 });
     request.setHeader('Content-Type', 'text/plain');
     return `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
@@ -69,7 +69,7 @@ class Upload extends Resource {
 
 class Go extends Resource {
   override isLeaf = true;
-  GET(request: Request): RenderResult {
+  override GET(request: Request): RenderResult {
     return redirectTo(request.URLPath().sibling('info').toString(), request);
   }
 }
@@ -77,7 +77,7 @@ class Go extends Resource {
 /** Answers after 300 ms: several at once show concurrency (and multiplexing) through a front end. */
 class Slow extends Resource {
   override isLeaf = true;
-  async GET(): Promise<string> {
+  override async GET(): Promise<string> {
     await new Promise((r) => setTimeout(r, 300));
     return 'slow\n';
   }
@@ -88,7 +88,7 @@ class Stream extends Resource {
   constructor(private readonly events: StreamEvents & { notify(): void }) {
     super();
   }
-  GET(request: Request): RenderResult {
+  override GET(request: Request): RenderResult {
     this.events.started++;
     request.setHeader('Content-Type', 'text/plain');
     let n = 0;

@@ -6,7 +6,7 @@ import { redirectTo } from '../../src/util/redirect.js';
 
 export class Where extends Resource {
   override isLeaf = true;
-  GET(request: Request): RenderResult {
+  override GET(request: Request): RenderResult {
     request.setHeader('Content-Type', 'application/json');
     return JSON.stringify({
       prePathURL: request.prePathURL(),
@@ -25,7 +25,7 @@ export class Dir extends Resource {
     super();
     this.putChild('', new Where());
   }
-  GET(request: Request): RenderResult {
+  override GET(request: Request): RenderResult {
     return redirectTo(`${request.prePathURL()}/`, request, 301);
   }
 }

@@ -14,26 +14,26 @@ import { redirectTo } from '../../../src/util/redirect.js';
 let lost = 0;
 class Echo extends Resource {
   override isLeaf = true;
-  async POST(request: Request): Promise<string> {
+  override async POST(request: Request): Promise<string> {
     const body = await request.readBody();
     return `${body.length} ${body.subarray(0, 5).toString()} ${body.subarray(-5).toString()}`;
   }
 }
 class Info extends Resource {
   override isLeaf = true;
-  GET(request: Request): string {
+  override GET(request: Request): string {
     return JSON.stringify({ url: request.prePathURL(), postpath: request.postpath, args: request.arg('x'), client: request.getClientAddress(), secure: request.isSecure(), test: request.getHeader('x-test') });
   }
 }
 class Go extends Resource {
   override isLeaf = true;
-  GET(request: Request): string {
+  override GET(request: Request): string {
     return redirectTo(new URL('info', request.prePathURL()).href, request);
   }
 }
 class Endless extends Resource {
   override isLeaf = true;
-  GET(request: Request): typeof NOT_DONE_YET {
+  override GET(request: Request): typeof NOT_DONE_YET {
     request.notifyFinish().catch(() => lost++);
     const timer = setInterval(() => request.write('x'.repeat(1000)), 5);
     request.notifyFinish().then(() => clearInterval(timer), () => clearInterval(timer));
@@ -42,14 +42,14 @@ class Endless extends Resource {
 }
 class BigHeaders extends Resource {
   override isLeaf = true;
-  GET(request: Request): string {
+  override GET(request: Request): string {
     request.setHeader('X-Big', 'a'.repeat(9000));
     return 'never fits';
   }
 }
 class Unread extends Resource {
   override isLeaf = true;
-  POST(): Promise<string> {
+  override POST(): Promise<string> {
     return new Promise((resolve) => setTimeout(() => resolve('ignored the body'), 100));
   }
 }

@@ -11,10 +11,10 @@ import { Site } from '../../../src/site.js';
 
 class Echo extends Resource {
   override isLeaf = true;
-  async POST(request: Request): Promise<string> {
+  override async POST(request: Request): Promise<string> {
     return `got ${(await request.readBody()).toString()}`;
   }
-  GET(request: Request): string {
+  override GET(request: Request): string {
     return `${request.prePathURL()} ${request.postpath.join('/')}`;
   }
 }
@@ -22,7 +22,7 @@ class Echo extends Resource {
 class Forever extends Resource {
   override isLeaf = true;
   lost = false;
-  GET(request: Request): typeof NOT_DONE_YET {
+  override GET(request: Request): typeof NOT_DONE_YET {
     const timer = setInterval(() => request.write('x'.repeat(100)), 1);
     request.notifyFinish().catch(() => {
       this.lost = true;

@@ -11,10 +11,10 @@ import { serveSite } from '../../helpers/server.js';
 
 class Echo extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     return `hello ${request.uri}`;
   }
-  async POST(request: Request) {
+  override async POST(request: Request) {
     return `${(await request.readBody()).length}`;
   }
 }

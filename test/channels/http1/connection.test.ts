@@ -14,7 +14,7 @@ import { serveSite } from '../../helpers/server.js';
 /** Answers `hello <uri>`, so each response names the request it answers. */
 class Hello extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     return `hello ${request.uri}`;
   }
 }
@@ -23,7 +23,7 @@ class Hello extends Resource {
 class Echo extends Resource {
   override isLeaf = true;
   renders = 0;
-  async POST(request: Request) {
+  override async POST(request: Request) {
     this.renders++;
     return digest(await request.readBody());
   }
@@ -32,10 +32,10 @@ class Echo extends Resource {
 /** Answers at once without reading the request body. */
 class Ignore extends Resource {
   override isLeaf = true;
-  GET() {
+  override GET() {
     return 'ignored';
   }
-  POST() {
+  override POST() {
     return 'ignored';
   }
 }
@@ -43,7 +43,7 @@ class Ignore extends Resource {
 /** Streams three lines a few milliseconds apart (NOT_DONE_YET, write, finish). */
 class Stream extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     const lines = ['one\n', 'two\n', 'three\n'];
     const next = () => {
       if (request.disconnected) return;
@@ -60,7 +60,7 @@ class Stream extends Resource {
 /** Streams `first\n`, then `last\n` 400 ms later: a response still in progress for a while. */
 class Slow extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     request.write('first\n');
     setTimeout(() => {
       request.write('last\n');
@@ -73,7 +73,7 @@ class Slow extends Resource {
 /** `/status/204` streams an empty 204 (NOT_DONE_YET, finish); `/status/304` returns a 304 with a body to drop. */
 class Status extends Resource {
   override isLeaf = true;
-  GET(request: Request) {
+  override GET(request: Request) {
     const code = Number(request.postpath[0]);
     request.setResponseCode(code);
     if (code === 204) {
@@ -88,7 +88,7 @@ class Status extends Resource {
 class Big extends Resource {
   override isLeaf = true;
   renders = 0;
-  GET(request: Request) {
+  override GET(request: Request) {
     this.renders++;
     return `${request.postpath[0]}\n${'x'.repeat(16 * 1024)}`;
   }
@@ -128,7 +128,7 @@ class Endless extends Resource {
   override isLeaf = true;
   written = 0;
   lost: Error | null = null;
-  GET(request: Request) {
+  override GET(request: Request) {
     const piece = Buffer.alloc(64 * 1024, 0x61);
     request.notifyFinish().catch((err: Error) => {
       this.lost = err;
@@ -149,7 +149,7 @@ class Endless extends Resource {
 class LateAbort extends Resource {
   override isLeaf = true;
   aborts = 0;
-  GET(request: Request) {
+  override GET(request: Request) {
     setTimeout(() => {
       this.aborts++;
       request.abortConnection();
@@ -613,7 +613,7 @@ describe('HTTP/1.1 channel: a client FIN while its response is pending', () => {
   class Ticker extends Resource {
     override isLeaf = true;
     lost: Error | null = null;
-    GET(request: Request) {
+    override GET(request: Request) {
       const timer = setInterval(() => request.write('tick\n'), 50);
       request.write('tick\n');
       request.notifyFinish().then(
@@ -631,7 +631,7 @@ describe('HTTP/1.1 channel: a client FIN while its response is pending', () => {
   class Poll extends Resource {
     override isLeaf = true;
     lost: Error | null = null;
-    GET(request: Request) {
+    override GET(request: Request) {
       request.notifyFinish().catch((err: Error) => (this.lost = err));
       return NOT_DONE_YET;
     }
