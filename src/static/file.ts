@@ -176,8 +176,10 @@ function forgetTurnStats(): void {
  * the loop reads) shares the first stat of the path, and the next turn stats again. A change to the
  * file is thus seen by every request the server reads from the turn after the change on; within a
  * turn the requests are answered as of its first look at the file, as if they had all arrived at
- * that moment. The stat is most of a small cached file's CPU (test/static/stat-count.test.ts counts
- * them; test/static/file-cache.test.ts pins that a change is seen by the next request).
+ * that moment. The stat is most of a small cached file's CPU. A process that edits a file itself
+ * and serves it in the same turn sees the edit from the next turn. Pinned by
+ * test/static/stat-count.test.ts (one stat for a turn's requests; an edit, a removal and a new file
+ * each seen from the next turn, and by the next request over a socket).
  */
 function statQuiet(path: string): StatResult {
   let st = turnStats.get(path);
