@@ -58,7 +58,19 @@ export class RequestHeaders {
 
   /** The field's value, duplicates joined; undefined when absent. Names are case-insensitive. */
   get(name: string): string | undefined {
-    const values = this.raw.length <= SCAN_LIMIT ? this.#scan(name) : this.#map().get(name.toLowerCase());
+    let values: string[] | undefined;
+    if (this.raw.length <= SCAN_LIMIT) {
+      // The usual case, one line or none, without building a list.
+      let first: string | undefined;
+      for (const [n, value] of this.raw) {
+        if (!sameIgnoringCase(n, name)) continue;
+        if (first === undefined) first = value;
+        else (values ??= [first]).push(value);
+      }
+      if (values === undefined) return first;
+    } else {
+      values = this.#map().get(name.toLowerCase());
+    }
     if (!values) return undefined;
     if (values.length === 1) return values[0];
     return values.join(sameIgnoringCase(name, 'cookie') ? '; ' : ', ');
@@ -70,7 +82,9 @@ export class RequestHeaders {
   }
 
   has(name: string): boolean {
-    return this.raw.length <= SCAN_LIMIT ? this.#scan(name) !== undefined : this.#map().has(name.toLowerCase());
+    if (this.raw.length > SCAN_LIMIT) return this.#map().has(name.toLowerCase());
+    for (const [n] of this.raw) if (sameIgnoringCase(n, name)) return true;
+    return false;
   }
 
   /**

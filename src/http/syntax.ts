@@ -98,15 +98,21 @@ export function isHostBytes(buf: Uint8Array, i: number, end: number): boolean {
   return i === end && i - digits >= 1 && i - digits <= 5;
 }
 
+/** The last value {@link isHost} accepted: a server's requests name the same few hosts. */
+let lastHost = '';
+
 /** {@link isHostBytes} on a string: the empty string is accepted, characters above 0xff never are. */
 export function isHost(value: string): boolean {
+  if (value === lastHost) return true;
   const bytes = new Uint8Array(value.length);
   for (let k = 0; k < value.length; k++) {
     const c = value.charCodeAt(k);
     if (c > 0xff) return false;
     bytes[k] = c;
   }
-  return isHostBytes(bytes, 0, bytes.length);
+  if (!isHostBytes(bytes, 0, bytes.length)) return false;
+  lastHost = value;
+  return true;
 }
 
 /**

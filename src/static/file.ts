@@ -97,8 +97,9 @@ interface Tree {
 
 /**
  * Facts about one version of one file, worked out on its first request and kept in the cache entry,
- * which the stat of every request validates (device, inode, size, mtime, ctime): any change to the
- * file, or a different file at the path, drops them.
+ * which the stat of every request (shared by one turn's requests, {@link statQuiet}) validates
+ * (device, inode, size, mtime, ctime): any change to the file, or a different file at the path,
+ * drops them.
  */
 interface Prepared extends FileFacts {
   owner: Tree;
@@ -160,12 +161,41 @@ type StatResult = Stats | 403 | 404;
 
 const QUIET = { throwIfNoEntry: false } as const;
 
-function statQuiet(path: string): StatResult {
+function statNow(path: string): StatResult {
   try {
     return statSync(path, QUIET) ?? 404;
   } catch (err) {
     return statusForFsError(err);
   }
+}
+
+/** Most paths whose stats one turn keeps (a turn asking for more stats the rest afresh). */
+const TURN_STATS_MAX = 256;
+/** The stats taken in the current turn of the event loop, by path; emptied when the turn ends. */
+const turnStats = new Map<string, StatResult>();
+
+function forgetTurnStats(): void {
+  turnStats.clear();
+}
+
+/**
+ * The stat of `path` (403/404 when it cannot be had), taken once per turn of the event loop: every
+ * request answered in one turn (the HTTP/2 streams, pipelined requests and connections one poll of
+ * the loop reads) shares the first stat of the path, and the next turn stats again. A change to the
+ * file is thus seen by every request the server reads from the turn after the change on; within a
+ * turn the requests are answered as of its first look at the file, as if they had all arrived at
+ * that moment. The stat is most of a small cached file's CPU. A process that edits a file itself
+ * and serves it in the same turn sees the edit from the next turn. Pinned by
+ * test/static/stat-count.test.ts (one stat for a turn's requests; an edit, a removal and a new file
+ * each seen from the next turn, and by the next request over a socket).
+ */
+function statQuiet(path: string): StatResult {
+  let st = turnStats.get(path);
+  if (st !== undefined) return st;
+  st = statNow(path);
+  if (turnStats.size === 0) setImmediate(forgetTurnStats);
+  if (turnStats.size < TURN_STATS_MAX) turnStats.set(path, st);
+  return st;
 }
 
 function readFd(fd: number): Promise<Buffer> {
