@@ -1,6 +1,6 @@
 // Module resolution hooks for user modules: `import ... from 'trellis'` resolves to this package
 // wherever the module lives on disk, and `.ts` files load as ES modules even without a package.json
-// saying "type": "module" (write `.cts` for CommonJS).
+// saying "type": "module" (write `.cts` for CommonJS); so do resource scripts (`.rpy.js`).
 
 let indexUrl = '';
 
@@ -15,7 +15,10 @@ type Resolve = (specifier: string, context: unknown) => Promise<Resolved>;
 export async function resolve(specifier: string, context: unknown, nextResolve: Resolve): Promise<Resolved> {
   if (specifier === 'trellis') return { url: indexUrl, format: 'module', shortCircuit: true };
   const resolved = await nextResolve(specifier, context);
-  if (/\.(ts|tsx)$/.test(resolved.url) && resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/')) {
+  // The path alone decides: a resource script is imported with its version as the query. Resource
+  // scripts (`.rpy.js` too) are ES modules wherever they live.
+  const path = resolved.url.replace(/[?#].*$/, '');
+  if (/\.(ts|tsx)$|\.rpy\.js$/i.test(path) && path.startsWith('file:') && !path.includes('/node_modules/')) {
     return { ...resolved, format: 'module' };
   }
   return resolved;

@@ -2,9 +2,9 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Resource } from '../resource.js';
-import { loadExport } from './load-module.js';
+import { importModuleVersion, loadExport } from './load-module.js';
 import { CliError } from './options.js';
-import type { FilesConfig, WebConfig } from './web-config.js';
+import { DEFAULT_PROCESSORS, type FilesConfig, type WebConfig } from './web-config.js';
 import { Welcome } from './welcome.js';
 
 /** Turns an export into a Resource: a Resource instance as is, a Resource class constructed with no arguments. */
@@ -41,10 +41,13 @@ export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string
  */
 async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: string) => Resource> {
   const { File } = await import('../static/file.js');
-  const { processorKind, processorKinds } = await import('../static/processors.js');
+  const { processorKind, processorKinds, registerProcessorKind } = await import('../static/processors.js');
+  const { scriptProcessor } = await import('../script/processor.js');
+  // Scripts load through the command's module loader (TypeScript, 'trellis' from anywhere).
+  registerProcessorKind('script', scriptProcessor({ loader: importModuleVersion }));
   const processors: Record<string, (p: string, ctx: { root: string }) => Resource> = {};
   if (!files.noProcessors) {
-    for (const [ext, kind] of files.processors) {
+    for (const [ext, kind] of [...DEFAULT_PROCESSORS, ...files.processors]) {
       const known = processorKind(kind);
       if (known) {
         processors[ext] = known;
@@ -86,6 +89,25 @@ async function buildVHostPathRoot(dir: string, files: FilesConfig, cwd: string):
   return new VHostPath(path, await fileRootFactory(files, cwd), { default: unknownHost() });
 }
 
+/**
+ * `--resource-script FILE`: the script is the whole site, loaded on the first request and reloaded
+ * when it changes. A missing FILE, or one without a script extension, is a one-line CliError.
+ */
+async function buildScriptRoot(file: string, cwd: string): Promise<Resource> {
+  const { ResourceScript, isScriptName, SCRIPT_EXTENSIONS } = await import('../script/resource-script.js');
+  const { Registry } = await import('../script/registry.js');
+  const path = resolvePath(cwd, file);
+  let ok = false;
+  try {
+    ok = statSync(path).isFile();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new CliError(`--resource-script ${file}: ${path} is not a file; give a resource script such as site.rpy.ts`);
+  if (!isScriptName(path)) throw new CliError(`--resource-script ${file}: a resource script's name ends in ${SCRIPT_EXTENSIONS.join(' or ')}; rename it`);
+  return new ResourceScript(path, { registry: new Registry(), loader: importModuleVersion });
+}
+
 /** Static-file options only make sense with a `path` root. */
 function checkFilesUnused(config: WebConfig): void {
   const f = config.files;
@@ -112,5 +134,7 @@ export async function buildRoot(config: WebConfig, cwd: string): Promise<Resourc
       return buildVHostPathRoot(root.dir, config.files, cwd);
     case 'class':
       return toResource(await loadExport(root.spec, cwd, '--class'), `--class ${root.spec}`);
+    case 'resource-script':
+      return buildScriptRoot(root.file, cwd);
   }
 }

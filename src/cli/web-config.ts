@@ -10,7 +10,8 @@ export type RootChoice =
   | { kind: 'welcome' }
   | { kind: 'path'; dir: string }
   | { kind: 'vhost-path'; dir: string }
-  | { kind: 'class'; spec: string };
+  | { kind: 'class'; spec: string }
+  | { kind: 'resource-script'; file: string };
 
 /** How `--path` serves files (applied in buildRoot, so option order does not matter). */
 export interface FilesConfig {
@@ -22,7 +23,10 @@ export interface FilesConfig {
   defaultType: string | null;
   /** `--mime-type .ext=TYPE` (repeatable). */
   mimeTypes: Array<[string, string]>;
-  /** `--processor .ext=KIND` (repeatable): KIND is a registered kind or MODULE#export. */
+  /**
+   * `--processor .ext=KIND` (repeatable): KIND is a registered kind or MODULE#export. They come after
+   * the default ones (`DEFAULT_PROCESSORS`), so they override them.
+   */
   processors: Array<[string, string]>;
   /** `--no-processors`: no processors at all, not even the defaults. */
   noProcessors: boolean;
@@ -63,6 +67,12 @@ export interface WebConfig {
   /** `--trust-proxy`, `--vhost-monster`, `--public-url`, `--proxy` (src/cli/proxy-config.ts). */
   proxy: ProxyConfig;
 }
+
+/** Processors `--path` applies unless `--no-processors`: resource scripts run (as `twistd web --path` runs `.rpy`). */
+export const DEFAULT_PROCESSORS: ReadonlyArray<readonly [string, string]> = [
+  ['.rpy.ts', 'script'],
+  ['.rpy.js', 'script'],
+];
 
 /** A fresh configuration with the defaults. */
 export function defaultWebConfig(): WebConfig {
@@ -146,6 +156,12 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     help: 'serve a Resource class (or instance) exported by a .ts/.js module as the root',
     apply: (c, v) => void (c.root = { kind: 'class', spec: v }),
   },
+  {
+    name: 'resource-script',
+    value: 'FILE',
+    help: 'serve one resource script (a .rpy.ts/.rpy.js module exporting `resource`) as the whole site, reloaded when it changes',
+    apply: (c, v) => void (c.root = { kind: 'resource-script', file: v }),
+  },
   { name: 'path', value: 'DIR', help: 'serve files from DIR (a file or a directory; default: the current directory)', apply: (c, v) => void (c.root = { kind: 'path', dir: v }) },
   { name: 'vhost-path', value: 'DIR', help: 'serve each subdirectory of DIR as the virtual host of its name', apply: (c, v) => void (c.root = { kind: 'vhost-path', dir: v }) },
   {
@@ -196,7 +212,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   {
     name: 'processor',
     value: '.ext=KIND',
-    help: 'handle files with this extension by KIND: asis, or MODULE#export (a function (path) => Resource) (repeatable)',
+    help: 'handle files with this extension by KIND: asis, script, or MODULE#export (a function (path) => Resource) (repeatable)',
     apply: (c, v) => {
       const eq = v.indexOf('=');
       const ext = v.slice(0, eq);

@@ -29,7 +29,7 @@ import {
   type HiddenPolicy,
   type SymlinkPolicy,
 } from './path-safety.js';
-import { normalizeExt, type Processor } from './processors.js';
+import { normalizeExt, processorFor, type Processor } from './processors.js';
 import { contentRange, parseRange, unsatisfiedRange } from './range.js';
 import { checkOpenedFile, openChecked, streamPieces, type BodyPiece, type OpenedCheck } from './send-file.js';
 import './asis.js';
@@ -394,7 +394,7 @@ export class File extends Resource {
 
   /** The resource for the entry `name` (already stat'ed): a processor's, or a child File. */
   #childFor(name: string, st: Stats): Resource {
-    const processor = hasKeys(this.processors) ? this.processors[extensionOf(name)] : undefined;
+    const processor = hasKeys(this.processors) ? processorFor(this.processors, name) : undefined;
     if (processor && st.isFile()) {
       const path = childPath(this.path, name);
       const rel = [...this.#rel(), name];

@@ -31,6 +31,27 @@ export function processorKinds(): string[] {
   return [...KINDS.keys()].sort();
 }
 
+/**
+ * The processor for the file `name`: its two last extensions first (`.rpy.ts`), then its last one
+ * (`.php`), so a compound extension can mark a kind of file whose last extension says its language.
+ *
+ * | name            | keys tried            |
+ * |-----------------|-----------------------|
+ * | `page.rpy.ts`   | `.rpy.ts`, then `.ts` |
+ * | `index.php`     | `.php`                |
+ * | `.hidden`       | none                  |
+ */
+export function processorFor(processors: Readonly<Record<string, Processor>>, name: string): Processor | undefined {
+  const last = name.lastIndexOf('.');
+  if (last <= 0) return undefined;
+  const before = name.lastIndexOf('.', last - 1);
+  if (before > 0) {
+    const compound = processors[name.slice(before).toLowerCase()];
+    if (compound) return compound;
+  }
+  return processors[name.slice(last).toLowerCase()];
+}
+
 /** Normalises an extension to lower case with a leading dot (`HTML` → `.html`). */
 export function normalizeExt(ext: string): string {
   const lower = ext.toLowerCase();

@@ -15,7 +15,7 @@ const LAYERS: Array<[string, RegExp]> = [
   ['sessions', /^session\//],
   ['request', /^request(-internals)?\.ts$|^request\//],
   ['resource', /^resource\.ts$/],
-  ['resources', /^(static|proxy|vhost|rewrite|encoding|util)\/|^data\.ts$/],
+  ['resources', /^(static|proxy|vhost|rewrite|encoding|util|script|fcgi-client)\/|^data\.ts$/],
   ['site', /^(site|access-log)\.ts$/],
   ['channels', /^channels\//],
   ['cli', /^cli\//],
