@@ -43,12 +43,18 @@ async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: 
   const { File } = await import('../static/file.js');
   const { processorKind, processorKinds, registerProcessorKind } = await import('../static/processors.js');
   const { scriptProcessor } = await import('../script/processor.js');
+  await import('../fcgi-client/processor.js');
   // Scripts load through the command's module loader (TypeScript, 'trellis' from anywhere).
   registerProcessorKind('script', scriptProcessor({ loader: importModuleVersion }));
   const processors: Record<string, (p: string, ctx: { root: string }) => Resource> = {};
   if (!files.noProcessors) {
     for (const [ext, kind] of [...DEFAULT_PROCESSORS, ...files.processors]) {
-      const known = processorKind(kind);
+      let known;
+      try {
+        known = processorKind(kind);
+      } catch (err) {
+        throw new CliError(`--processor ${ext}=${kind}: ${(err as Error).message}`);
+      }
       if (known) {
         processors[ext] = known;
         continue;

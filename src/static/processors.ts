@@ -21,14 +21,32 @@ export function registerProcessorKind(kind: string, processor: Processor): void 
   KINDS.set(kind, processor);
 }
 
-/** The processor registered as `kind`, or undefined. */
-export function processorKind(kind: string): Processor | undefined {
-  return KINDS.get(kind);
+const FAMILIES = new Map<string, (argument: string) => Processor>();
+
+/**
+ * Makes the kinds `family:ARGUMENT` available (`--processor .php=fastcgi:tcp:127.0.0.1:9000`):
+ * `make(ARGUMENT)` builds the processor, and throws a TypeError whose message says what is wrong
+ * with the argument.
+ */
+export function registerProcessorFamily(family: string, make: (argument: string) => Processor): void {
+  FAMILIES.set(family, make);
 }
 
-/** The names of every registered processor kind, sorted. */
+/**
+ * The processor registered as `kind`, or made by the family `kind` names (`family:ARGUMENT`), or
+ * undefined. A family's TypeError for a bad argument is thrown.
+ */
+export function processorKind(kind: string): Processor | undefined {
+  const known = KINDS.get(kind);
+  if (known) return known;
+  const colon = kind.indexOf(':');
+  const family = colon === -1 ? undefined : FAMILIES.get(kind.slice(0, colon));
+  return family?.(kind.slice(colon + 1));
+}
+
+/** The names of every registered processor kind, and of each family as `family:…`, sorted. */
 export function processorKinds(): string[] {
-  return [...KINDS.keys()].sort();
+  return [...KINDS.keys(), ...[...FAMILIES.keys()].map((f) => `${f}:…`)].sort();
 }
 
 /**

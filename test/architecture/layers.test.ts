@@ -12,6 +12,8 @@ const SRC = join(ROOT, 'src');
 /** Layers from the bottom; a path matches the first pattern that fits it. */
 const LAYERS: Array<[string, RegExp]> = [
   ['grammar', /^(http|internal)\/|^(errors|version|url-path|pages)\.ts$/],
+  // Wire codecs that import only http/: both directions use them (the gateways, and the FastCGI client).
+  ['codecs', /^channels\/(cgi-head|fastcgi\/records|fastcgi\/name-value)\.ts$/],
   ['sessions', /^session\//],
   ['request', /^request(-internals)?\.ts$|^request\//],
   ['resource', /^resource\.ts$/],
