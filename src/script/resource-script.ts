@@ -1,6 +1,7 @@
 // Resource scripts (Twisted's `.rpy`, in TypeScript or JavaScript): a module whose `resource` export
 // answers for its URL, imported once per version of the file and reloaded when the file changes.
-import { statSync } from 'node:fs';
+import { statSync, watch } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Request } from '../request.js';
 import { NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
@@ -52,6 +53,9 @@ export interface ResourceScriptOptions {
 /** A script version: loading, ready or failed. Kept per registry and path. */
 interface Loaded {
   version: string;
+  /** When the file was last stat'ed for this entry (Date.now()), and the change count then. */
+  checkedAt: number;
+  changes: number;
   resource: Resource | null;
   error: Error | null;
   pending: Promise<Resource> | null;
@@ -59,14 +63,64 @@ interface Loaded {
 
 const caches = new WeakMap<Registry, Map<string, Loaded>>();
 
+/** What a loaded entry gives a request: its resource, its error thrown, or the promise of its load. */
+function use(entry: Loaded): Resource | Promise<Resource> {
+  if (entry.resource) return entry.resource;
+  if (entry.error) throw entry.error;
+  return entry.pending!;
+}
+
 /** The registry used when none is given: one per process, like the site of `trellis web`. */
 export const defaultRegistry = new Registry();
 
+/**
+ * Longest time a loaded script is used without a stat of its file. A stat per request costs more
+ * than the rest of a small script's request, so changes are watched for (inotify on Linux) and
+ * the stat is repeated only after a change event, or after this long in case an event was missed.
+ */
+const RECHECK_MS = 1000;
+
+/** Change events seen per script path (from the watch on its folder). */
+const changeCounts = new Map<string, number>();
+/** Folders watched: true, or false when a watch could not be set up (then every request stats). */
+const watchedFolders = new Map<string, boolean>();
+
+/** Watches the folder of `path` for changes, once per folder; false when that is not possible. */
+function watchFolder(path: string): boolean {
+  const dir = dirname(path);
+  const known = watchedFolders.get(dir);
+  if (known !== undefined) return known;
+  let ok = true;
+  try {
+    const watcher = watch(dir, { persistent: false }, (_event, name) => {
+      if (name) {
+        const file = join(dir, name.toString());
+        changeCounts.set(file, (changeCounts.get(file) ?? 0) + 1);
+        return;
+      }
+      for (const file of changeCounts.keys()) if (dirname(file) === dir) changeCounts.set(file, changeCounts.get(file)! + 1);
+    });
+    watcher.on('error', () => watchedFolders.set(dir, false));
+  } catch {
+    ok = false;
+  }
+  watchedFolders.set(dir, ok);
+  if (!changeCounts.has(path)) changeCounts.set(path, 0);
+  return ok;
+}
+
+/** Whether the file of `entry` must be stat'ed again before the entry is used. */
+function mustCheck(path: string, entry: Loaded, now: number): boolean {
+  if (now - entry.checkedAt >= RECHECK_MS || watchedFolders.get(dirname(path)) !== true) return true;
+  return (changeCounts.get(path) ?? 0) !== entry.changes;
+}
+
 /** The version of the file at `path` (changes with any edit or replacement), or null when it is gone. */
 function versionOf(path: string): string | null {
-  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  // A plain stat (mtimeMs keeps microseconds) costs less than a bigint one: this runs per request.
+  const st = statSync(path, { throwIfNoEntry: false });
   if (!st || !st.isFile()) return null;
-  return `${st.mtimeNs}-${st.size}-${st.ino}`;
+  return `${st.mtimeMs}-${st.size}-${st.ino}`;
 }
 
 /** An error from loading or running a script, naming the script; the original stack follows. */
@@ -90,6 +144,9 @@ async function resourceOf(mod: Record<string, unknown>, context: ScriptContext):
   if (typeof value === 'function' && !(value.prototype instanceof Resource)) value = await (value as (c: ScriptContext) => unknown)(context);
   else if (typeof value === 'function') value = new (value as new () => Resource)();
   if (value instanceof Resource) return value;
+  if (typeof (value as { render?: unknown } | null)?.render === 'function') {
+    throw new Error('"resource" is a Resource from another copy of Trellis: import Resource from \'trellis\' as the server resolves it');
+  }
   throw new Error(`"resource" is ${value === null ? 'null' : typeof value}, not a Resource: export a Resource from 'trellis', or a function returning one`);
 }
 
@@ -131,15 +188,22 @@ export class ResourceScript extends Resource {
   load(): Resource | Promise<Resource> {
     let cache = caches.get(this.registry);
     if (!cache) caches.set(this.registry, (cache = new Map()));
-    const version = versionOf(this.path);
-    if (version === null) return new NoResource();
     const known = cache.get(this.path);
-    if (known && known.version === version) {
-      if (known.resource) return known.resource;
-      if (known.error) throw known.error;
-      return known.pending!;
+    const now = Date.now();
+    if (known && !mustCheck(this.path, known, now)) return use(known);
+    // The count is read before the stat: a change during the stat is seen at the next request.
+    const changes = watchFolder(this.path) ? (changeCounts.get(this.path) ?? 0) : -1;
+    const version = versionOf(this.path);
+    if (version === null) {
+      cache.delete(this.path);
+      return new NoResource();
     }
-    const entry: Loaded = { version, resource: null, error: null, pending: null };
+    if (known && known.version === version) {
+      known.checkedAt = now;
+      known.changes = changes;
+      return use(known);
+    }
+    const entry: Loaded = { version, checkedAt: now, changes, resource: null, error: null, pending: null };
     cache.set(this.path, entry);
     const context: ScriptContext = { registry: this.registry, path: this.path };
     entry.pending = this.#loader(this.path, version).then(
