@@ -2,7 +2,8 @@
 // (`--processor .php=fastcgi:tcp:…`) against nginx's fastcgi_pass (one worker, kept-alive upstream),
 // each in front of its own `php-cgi -b` started the same way (kept-alive connections hold a php-cgi
 // worker each, so two front ends must not share one). Front ends and php-cgi on core 0, wrk on core 1,
-// alternating rounds. Target: Trellis at least 0.8x nginx.
+// alternating rounds. Target: Trellis at least 0.8x nginx. A third row serves the same script through
+// a FastCGIClientResource root, without `--path`'s per-request stat and realpath of the file.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,8 +41,10 @@ const rows = [];
 try {
   const phpNginx = await startPhp();
   const phpTrellis = await startPhp();
+  const phpDirect = await startPhp();
   const nginxPort = await freePort();
   const trellisPort = await freePort();
+  const directPort = await freePort();
   for (const d of ['client_body', 'proxy', 'fastcgi', 'scgi', 'uwsgi']) mkdirSync(join(dir, d));
   writeFileSync(
     join(dir, 'nginx.conf'),
@@ -81,12 +84,19 @@ http {
   ]);
   trellis.stdout.resume();
   children.push(trellis);
+  const direct = spawnPinned(process.execPath, [
+    join(ROOT, 'dist/cli/main.js'), 'web', '--listen', `tcp:${directPort}:interface=127.0.0.1`, '--class', join(ROOT, 'bench/servers/php-direct.mjs'),
+  ], { env: { BENCH_PHP_ADDRESS: `tcp:127.0.0.1:${phpDirect.port}` } });
+  direct.stdout.resume();
+  children.push(direct);
   await waitForPort(nginxPort);
   await waitForPort(trellisPort);
+  await waitForPort(directPort);
 
   const fronts = [
     { name: 'nginx fastcgi_pass', url: `http://127.0.0.1:${nginxPort}/hello.php`, child: nginx, php: phpNginx.child, best: null },
-    { name: 'trellis fastcgi:tcp', url: `http://127.0.0.1:${trellisPort}/hello.php`, child: trellis, php: phpTrellis.child, best: null },
+    { name: 'trellis --path, .php=fastcgi:tcp', url: `http://127.0.0.1:${trellisPort}/hello.php`, child: trellis, php: phpTrellis.child, best: null },
+    { name: 'trellis FastCGIClientResource root', url: `http://127.0.0.1:${directPort}/`, child: direct, php: phpDirect.child, best: null },
   ];
   for (const f of fronts) {
     const check = await fetch(f.url);
