@@ -56,6 +56,8 @@ interface Loaded {
   /** When the file was last stat'ed for this entry (Date.now()), and the change count then. */
   checkedAt: number;
   changes: number;
+  /** Whether the folder was watched when the entry was checked (else every request stats). */
+  watched: boolean;
   resource: Resource | null;
   error: Error | null;
   pending: Promise<Resource> | null;
@@ -111,7 +113,7 @@ function watchFolder(path: string): boolean {
 
 /** Whether the file of `entry` must be stat'ed again before the entry is used. */
 function mustCheck(path: string, entry: Loaded, now: number): boolean {
-  if (now - entry.checkedAt >= RECHECK_MS || watchedFolders.get(dirname(path)) !== true) return true;
+  if (!entry.watched || now - entry.checkedAt >= RECHECK_MS) return true;
   return (changeCounts.get(path) ?? 0) !== entry.changes;
 }
 
@@ -176,6 +178,7 @@ export class ResourceScript extends Resource {
   readonly path: string;
   readonly registry: Registry;
   readonly #loader: ScriptLoader;
+  #entry: Loaded | null = null;
 
   constructor(path: string, options: ResourceScriptOptions = {}) {
     super();
@@ -186,25 +189,32 @@ export class ResourceScript extends Resource {
 
   /** The script's resource for the file as it is now: at once when that version is loaded, else once it is. */
   load(): Resource | Promise<Resource> {
+    const now = Date.now();
+    // The entry this instance used last (a long-lived instance, such as a root, skips the lookups).
+    const last = this.#entry;
+    if (last && !mustCheck(this.path, last, now)) return use(last);
     let cache = caches.get(this.registry);
     if (!cache) caches.set(this.registry, (cache = new Map()));
     const known = cache.get(this.path);
-    const now = Date.now();
-    if (known && !mustCheck(this.path, known, now)) return use(known);
+    if (known && known !== last && !mustCheck(this.path, known, now)) return use((this.#entry = known));
     // The count is read before the stat: a change during the stat is seen at the next request.
-    const changes = watchFolder(this.path) ? (changeCounts.get(this.path) ?? 0) : -1;
+    const watched = watchFolder(this.path);
+    const changes = changeCounts.get(this.path) ?? 0;
     const version = versionOf(this.path);
     if (version === null) {
       cache.delete(this.path);
+      this.#entry = null;
       return new NoResource();
     }
     if (known && known.version === version) {
       known.checkedAt = now;
       known.changes = changes;
-      return use(known);
+      known.watched = watched;
+      return use((this.#entry = known));
     }
-    const entry: Loaded = { version, checkedAt: now, changes, resource: null, error: null, pending: null };
+    const entry: Loaded = { version, checkedAt: now, changes, watched, resource: null, error: null, pending: null };
     cache.set(this.path, entry);
+    this.#entry = entry;
     const context: ScriptContext = { registry: this.registry, path: this.path };
     entry.pending = this.#loader(this.path, version).then(
       (mod) =>

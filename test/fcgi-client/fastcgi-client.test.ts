@@ -280,6 +280,29 @@ describe('FastCGI client failures', () => {
     }
   });
 
+  test('a client that leaves mid-answer frees the worker: the connection is closed, the next request is served', async (t) => {
+    const bin = skipWithoutPhp(t);
+    if (!bin) return;
+    const php = await startPhp(bin, 1);
+    const pool = new FastCGIPool(parseFastCGIAddress(`tcp:127.0.0.1:${php.port}`)!, { maxConnections: 1 });
+    const root = new Resource();
+    root.putChild('big', new FastCGIClientResource({ pool, scriptFilename: join(PHP_DIR, 'big.php') }));
+    root.putChild('hello', new FastCGIClientResource({ pool, scriptFilename: join(PHP_DIR, 'hello.php') }));
+    const server = await serveSite(new Site(root, { logError: () => {} }));
+    try {
+      const controller = new AbortController();
+      const big = await fetch(`${server.base}/big`, { signal: controller.signal });
+      await big.body!.getReader().read();
+      controller.abort();
+      // One php-cgi worker: it is free again only if the abandoned answer's connection was closed.
+      const hello = await fetch(`${server.base}/hello`, { signal: AbortSignal.timeout(20_000) });
+      assert.equal(await hello.text(), 'Hello, world!\n');
+    } finally {
+      await server.close();
+      await php.daemon.stop();
+    }
+  });
+
   /** A fake FastCGI application that answers each request with `reply(socket)`. */
   async function fakeApp(reply: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
     const server = createServer((socket) => {
