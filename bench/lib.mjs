@@ -2,7 +2,7 @@
 // read its RSS, and print a comparison table. Loopback only; every run is bounded in time.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 /** Core the server under test runs on; the load generator gets the other. */
@@ -138,4 +138,16 @@ export function alternateRounds(running, { seconds, rounds, connections = 50 }) 
       if (!r.best || result.rps > r.best.rps) r.best = result;
     }
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now (benches run beside others on a shared machine). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
