@@ -5,10 +5,10 @@
 // alternating rounds. Target: Trellis at least 0.8x nginx. A third row serves the same script through
 // a FastCGIClientResource root, without `--path`'s per-request stat and realpath of the file.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, SERVER_CORE, cpuSeconds, freePort, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import { ROOT, SERVER_CORE, cpuSeconds, freePort, printTable, requireTool, rssMiB, spawnPinned, startNginx, stop, waitForPort, wrk } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('nginx');
@@ -45,23 +45,9 @@ try {
   const nginxPort = await freePort();
   const trellisPort = await freePort();
   const directPort = await freePort();
-  for (const d of ['client_body', 'proxy', 'fastcgi', 'scgi', 'uwsgi']) mkdirSync(join(dir, d));
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  scgi_temp_path ${dir}/scgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  upstream php { server 127.0.0.1:${phpNginx.port}; keepalive ${WORKERS}; }
+  const nginx = startNginx(
+    dir,
+    `  upstream php { server 127.0.0.1:${phpNginx.port}; keepalive ${WORKERS}; }
   server {
     listen 127.0.0.1:${nginxPort};
     root ${DOCS};
@@ -73,10 +59,8 @@ http {
       fastcgi_pass php;
     }
   }
-}
 `,
   );
-  const nginx = spawnPinned('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
   children.push(nginx);
   const trellis = spawnPinned(process.execPath, [
     join(ROOT, 'dist/cli/main.js'), 'web', '--listen', `tcp:${trellisPort}:interface=127.0.0.1`, '--path', DOCS,
