@@ -1,5 +1,5 @@
 // Building the root resource `trellis web` serves from its configuration.
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Resource } from '../resource.js';
 import { importModuleVersion, loadExport } from './load-module.js';
@@ -112,18 +112,21 @@ export async function describeProcessors(files: FilesConfig): Promise<string> {
   return `Executing ${list}; other program files answer 403`;
 }
 
+/** Whether `path` can be stat'ed and passes `test` (a missing or unreadable path does not). */
+function statIs(path: string, test: (st: Stats) => boolean): boolean {
+  try {
+    return test(statSync(path));
+  } catch {
+    return false;
+  }
+}
+
 /** `--vhost-path DIR`: each subdirectory is served, as by `--path`, for the host of its name. */
 async function buildVHostPathRoot(dir: string, files: FilesConfig, cwd: string): Promise<Resource> {
   const { VHostPath } = await import('../vhost/vhost-path.js');
   const { unknownHost } = await import('./proxy-config.js');
   const path = resolvePath(cwd, dir);
-  let ok = false;
-  try {
-    ok = statSync(path).isDirectory();
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new CliError(`--vhost-path ${dir}: ${path} is not a directory; give a directory whose subdirectories are named after hosts`);
+  if (!statIs(path, (st) => st.isDirectory())) throw new CliError(`--vhost-path ${dir}: ${path} is not a directory; give a directory whose subdirectories are named after hosts`);
   // Each host's File is built like the --path root (same options) when its host is first asked for,
   // so a host directory added while serving needs no restart.
   return new VHostPath(path, await fileRootFactory(files, cwd), { default: unknownHost() });
@@ -137,13 +140,7 @@ async function buildScriptRoot(file: string, cwd: string): Promise<Resource> {
   const { ResourceScript, isScriptName, SCRIPT_EXTENSIONS } = await import('../script/resource-script.js');
   const { Registry } = await import('../script/registry.js');
   const path = resolvePath(cwd, file);
-  let ok = false;
-  try {
-    ok = statSync(path).isFile();
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new CliError(`--resource-script ${file}: ${path} is not a file; give a resource script such as site.rpy.ts`);
+  if (!statIs(path, (st) => st.isFile())) throw new CliError(`--resource-script ${file}: ${path} is not a file; give a resource script such as site.rpy.ts`);
   if (!isScriptName(path)) throw new CliError(`--resource-script ${file}: a resource script's name ends in ${SCRIPT_EXTENSIONS.join(' or ')}; rename it`);
   return new ResourceScript(path, { registry: new Registry(), loader: importModuleVersion });
 }
