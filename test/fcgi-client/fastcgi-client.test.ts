@@ -152,7 +152,7 @@ describe('FastCGI client to php-cgi -b', () => {
     assert.equal(await res.text(), 'x=1\ny=2\n');
   });
 
-  test('meta-variables: SCRIPT_NAME, PATH_INFO, SCRIPT_FILENAME; no HTTP_PROXY (httpoxy), no underscore headers', async (t) => {
+  test('meta-variables: SCRIPT_NAME, PATH_INFO, SCRIPT_FILENAME; no HTTP_PROXY (httpoxy), no underscore headers; 400 for an encoded slash', async (t) => {
     if (!skipWithoutPhp(t)) return;
     const res = await fetch(`${base}/env.php/extra/path?q=1`, { headers: { Proxy: 'http://evil.example', 'X-Thing': 'thing', 'X-Under_Score': 'no' } });
     const env = (await res.json()) as Record<string, unknown>;
@@ -167,6 +167,8 @@ describe('FastCGI client to php-cgi -b', () => {
     assert.equal(env.getenv_HTTP_PROXY, false);
     assert.equal(env.HTTP_X_UNDER_SCORE, null);
     assert.equal(env.REMOTE_ADDR, '127.0.0.1');
+    // A segment that would climb out through PATH_TRANSLATED never reaches the application.
+    assert.equal((await fetch(`${base}/env.php/a%2F..%2F..%2Fetc`)).status, 400);
   });
 
   test('STDERR output goes to the error log, the answer is served', async (t) => {
