@@ -1,8 +1,9 @@
 // Shared benchmark tools: start a server pinned to one core, load it with wrk pinned to the other,
 // read its RSS, and print a comparison table. Loopback only; every run is bounded in time.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 /** Core the server under test runs on; the load generator gets the other. */
@@ -138,4 +139,44 @@ export function alternateRounds(running, { seconds, rounds, connections = 50 }) 
       if (!r.best || result.rps > r.best.rps) r.best = result;
     }
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now (benches run beside others on a shared machine). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts nginx pinned to the server core as one foreground process, everything kept in `dir`
+ * (temp paths, pid, error log, no access log); `http` is the rest of its `http { }` block
+ * (upstreams, servers). Returns the child.
+ */
+export function startNginx(dir, http) {
+  for (const d of ['client_body', 'proxy', 'fastcgi', 'scgi', 'uwsgi']) mkdirSync(join(dir, d));
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  scgi_temp_path ${dir}/scgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+${http}}
+`,
+  );
+  return spawnPinned('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
 }

@@ -3,10 +3,10 @@
 // The proxy under test runs on core 0; wrk and the backend share core 1 (the machine has 2 cores).
 // Then RSS of the Trellis proxy before and after 100,000 more proxied requests.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOAD_CORE, ROOT, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import { LOAD_CORE, ROOT, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, startNginx, stop, waitForPort, wrk } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('nginx');
@@ -27,23 +27,9 @@ children.push(backend);
 const trellis = spawnPinned(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'web', '--listen', `tcp:${TRELLIS}:interface=127.0.0.1`, '--proxy', `/=http://127.0.0.1:${BACKEND}/`]);
 children.push(trellis);
 
-for (const d of ['client_body', 'proxy', 'fastcgi', 'scgi', 'uwsgi']) mkdirSync(join(dir, d));
-writeFileSync(
-  join(dir, 'nginx.conf'),
-  `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  scgi_temp_path ${dir}/scgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  upstream backend { server 127.0.0.1:${BACKEND}; keepalive 64; }
+const nginx = startNginx(
+  dir,
+  `  upstream backend { server 127.0.0.1:${BACKEND}; keepalive 64; }
   server {
     listen 127.0.0.1:${NGINX};
     location / {
@@ -56,10 +42,8 @@ http {
       proxy_set_header X-Forwarded-Host $http_host;
     }
   }
-}
 `,
 );
-const nginx = spawnPinned('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
 children.push(nginx);
 
 function totalRequests(raw) {

@@ -63,43 +63,32 @@ function serverNameAndPort(request: Request): { name: string; port: string } {
 }
 
 /**
- * The environment for a script answering `request`, from scratch: RFC 3875 meta-variables of the
- * request as the public sees it, plus `PATH` and the allow-list. Throws a 400 HttpError for a path
- * that cannot be given to a script. Pure apart from reading `process.env` for `passEnv`.
+ * The CGI/1.1 meta-variables (RFC 3875 §4.1) of `request` as the public sees it, plus the ones PHP
+ * and FastCGI applications expect (SCRIPT_FILENAME, DOCUMENT_ROOT, REQUEST_URI, REQUEST_SCHEME,
+ * HTTPS): the one builder for a CGI script's environment ({@link cgiEnvironment}) and a FastCGI
+ * application's PARAMS (`FastCGIClientResource`). Throws a 400 HttpError for a path that cannot be
+ * given to a script (`checkScriptSegments`). Pure.
  *
  * | variable          | value |
  * |-------------------|-------|
  * | `SCRIPT_NAME`     | `/` + the decoded `prepath`: mount, public prefix of a trusted front end, the script |
  * | `PATH_INFO`       | `/` + the decoded `postpath`, set only when there is one |
+ * | `PATH_TRANSLATED` | `script.pathTranslated`, set only with PATH_INFO |
  * | `REQUEST_URI`     | SCRIPT_NAME and PATH_INFO percent-encoded, then `?` and the query: the public URL's path |
  * | `QUERY_STRING`    | the raw query, `''` when none; never argv (SECURITY.md §2.5) |
  * | `SERVER_NAME`/`SERVER_PORT`/`HTTPS`/`REQUEST_SCHEME` | the public origin (`--trust-proxy`, `setHost`) |
- * | `REMOTE_ADDR`/`REMOTE_PORT` | the client (through trusted proxies) |
+ * | `REMOTE_ADDR`/`REMOTE_PORT` | the client (through trusted proxies); `''` for a UNIX-socket client |
+ * | `CONTENT_TYPE`/`CONTENT_LENGTH` | the body's type; `script.contentLength` |
  * | `HTTP_*`          | each header named `[A-Za-z0-9-]+` but Proxy, Content-*, Transfer-Encoding; `, `-joined |
  * | `HTTP_COOKIE`     | the Cookie fields joined with `; ` |
- * | `PATH`            | `options.path`, default `/usr/bin:/bin`; of the server's environment only `passEnv` |
- * | `HTTP_PROXY`      | never, whatever the options say (httpoxy, SECURITY.md §2.4) |
+ * | `HTTP_PROXY`      | never (httpoxy, SECURITY.md §2.4) |
  *
- * Pinned by test/cgi/environment.test.ts.
+ * Pinned by test/cgi/environment.test.ts and test/fcgi-client/fastcgi-client.test.ts.
  */
-export function cgiEnvironment(
-  request: Request,
-  script: CgiScriptFacts,
-  options: CgiEnvironmentOptions = {},
-): Record<string, string> {
+export function cgiMetaVariables(request: Request, script: CgiScriptFacts): Record<string, string> {
   checkScriptSegments(request.prepath, 'SCRIPT_NAME');
   checkScriptSegments(request.postpath, 'PATH_INFO');
   const env: Record<string, string> = Object.create(null) as Record<string, string>;
-  env.PATH = options.path ?? DEFAULT_CGI_PATH;
-  const serverEnv = options.serverEnv ?? process.env;
-  for (const name of options.passEnv ?? []) {
-    const value = serverEnv[name];
-    if (value !== undefined && SAFE_VARIABLE.test(name) && !name.startsWith('HTTP_')) env[name] = value;
-  }
-  for (const [name, value] of Object.entries(options.env ?? {})) {
-    if (SAFE_VARIABLE.test(name)) env[name] = value;
-  }
-
   // Headers first, so no meta-variable below can be overwritten by one.
   const joined = new Map<string, string>();
   for (const [name, value] of request.requestHeaders.raw) {
@@ -142,6 +131,36 @@ export function cgiEnvironment(
   if (script.contentLength !== null) env.CONTENT_LENGTH = String(script.contentLength);
   const type = request.getHeader('content-type');
   if (type !== undefined) env.CONTENT_TYPE = type;
+  delete env.HTTP_PROXY;
+  return env;
+}
+
+/**
+ * The environment for a script answering `request`, from scratch: the request's meta-variables
+ * ({@link cgiMetaVariables}), plus `PATH` and the allow-list: `PATH` is `options.path` (default
+ * `/usr/bin:/bin`); of the server's environment only `passEnv`, never a name starting `HTTP_`; the
+ * meta-variables win over `options.env`. Throws a 400 HttpError for a path that cannot be given to a
+ * script. Pure apart from reading `process.env` for `passEnv`.
+ *
+ * Pinned by test/cgi/environment.test.ts.
+ */
+export function cgiEnvironment(
+  request: Request,
+  script: CgiScriptFacts,
+  options: CgiEnvironmentOptions = {},
+): Record<string, string> {
+  const meta = cgiMetaVariables(request, script);
+  const env: Record<string, string> = Object.create(null) as Record<string, string>;
+  env.PATH = options.path ?? DEFAULT_CGI_PATH;
+  const serverEnv = options.serverEnv ?? process.env;
+  for (const name of options.passEnv ?? []) {
+    const value = serverEnv[name];
+    if (value !== undefined && SAFE_VARIABLE.test(name) && !name.startsWith('HTTP_')) env[name] = value;
+  }
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (SAFE_VARIABLE.test(name)) env[name] = value;
+  }
+  Object.assign(env, meta);
   delete env.HTTP_PROXY;
   return env;
 }

@@ -154,6 +154,16 @@ export async function importUserModule(file: string, cwd: string, option: string
 }
 
 /**
+ * Imports the module at the absolute `path` as it is at `version` (any text that changes when the
+ * file does): each version is a new module instance, for resource scripts reloaded on edit. Errors
+ * are thrown as they come (the caller names the script).
+ */
+export async function importModuleVersion(path: string, version: string): Promise<Record<string, unknown>> {
+  await prepareLoader(path, 'resource script', false);
+  return (await import(`${pathToFileURL(path).href}?version=${encodeURIComponent(version)}`)) as Record<string, unknown>;
+}
+
+/**
  * Loads `MODULE#export` (the export defaults to `default`) and returns the exported value.
  *
  * | spec                 | loads                      |

@@ -1,8 +1,8 @@
 // Module resolution hooks for user modules: `import ... from 'trellis'` (and its subpaths) resolves to
 // this package wherever the module lives on disk, and `.ts` files load as ES modules even without a
-// package.json saying "type": "module" (write `.cts` for CommonJS). A module loaded with
-// `?trellis-reload=N` (`--watch`) passes that query to the site's own files it imports, so they load
-// afresh too.
+// package.json saying "type": "module" (write `.cts` for CommonJS); so do resource scripts (`.rpy.js`).
+// A module loaded with `?trellis-reload=N` (`--watch`) passes that query to the site's own files it
+// imports, so they load afresh too.
 
 let indexUrl = '';
 let tsFormat = 'module';
@@ -36,6 +36,10 @@ export async function resolve(specifier: string, context: unknown, nextResolve: 
   if (!own) return resolved;
   const reload = RELOAD.exec((context as { parentURL?: string }).parentURL ?? '')?.[1];
   if (reload && !RELOAD.test(resolved.url)) resolved = { ...resolved, url: `${resolved.url}${resolved.url.includes('?') ? '&' : '?'}${reload}` };
-  if (/\.(ts|mts|tsx)(\?|$)/.test(resolved.url)) return { ...resolved, format: tsFormat };
+  // The path alone decides the format: a module may carry a query (`trellis-reload=N`, a resource
+  // script's version). Resource scripts (`.rpy.js` too) are ES modules wherever they live.
+  const path = resolved.url.replace(/[?#].*$/, '');
+  if (/\.(ts|mts|tsx)$/i.test(path)) return { ...resolved, format: tsFormat };
+  if (/\.rpy\.js$/i.test(path)) return { ...resolved, format: 'module' };
   return resolved;
 }

@@ -1,8 +1,8 @@
 // Building the root resource `trellis web` serves from its configuration.
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Resource } from '../resource.js';
-import { loadExport } from './load-module.js';
+import { importModuleVersion, loadExport } from './load-module.js';
 import { CliError } from './options.js';
 import type { ProcessorSettings } from '../static/processors.js';
 import type { FilesConfig, WebConfig } from './web-config.js';
@@ -42,8 +42,12 @@ export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string
  */
 async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: string) => Resource> {
   const { File } = await import('../static/file.js');
-  const { processorKind, processorKinds } = await import('../static/processors.js');
+  const { processorKind, processorKinds, registerProcessorKind } = await import('../static/processors.js');
   await import('../cgi/processors.js');
+  await import('../fcgi-client/processor.js');
+  const { scriptProcessor } = await import('../script/processor.js');
+  // Scripts load through the command's module loader (TypeScript, 'trellis' from anywhere).
+  registerProcessorKind('script', scriptProcessor({ loader: importModuleVersion }));
   const processors: Record<string, (p: string, ctx: { root: string }) => Resource> = {};
   if (!files.noProcessors) {
     for (const [ext, kind] of await effectiveProcessors(files)) {
@@ -51,7 +55,7 @@ async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: 
       try {
         known = processorKind(kind, processorSettings(files));
       } catch (err) {
-        throw new CliError(`--processor ${ext}=${(err as Error).message}`);
+        throw new CliError(`--processor ${ext}=${kind}: ${(err as Error).message}`);
       }
       if (known) {
         processors[ext] = known;
@@ -87,14 +91,15 @@ function processorSettings(files: FilesConfig): ProcessorSettings {
 
 /**
  * The processors `--path` runs, as `[extension, kind]`: the defaults of `twistd web --path` that
- * apply here (`.cgi` → `cgi`, and `.php` → `php` when php-cgi is installed), then each `--processor`
- * (a later one for the same extension wins); none with `--no-processors`.
+ * apply here (`.rpy.ts` and `.rpy.js` → `script`, as twistd runs `.rpy`; `.cgi` → `cgi`; `.php` →
+ * `php` when php-cgi is installed), then each `--processor` (a later one for the same extension
+ * wins); none with `--no-processors`.
  */
 export async function effectiveProcessors(files: FilesConfig): Promise<Array<[string, string]>> {
   if (files.noProcessors) return [];
   const { findPhpCgi } = await import('../cgi/cgi-script.js');
   const { normalizeExt } = await import('../static/processors.js');
-  const chosen = new Map<string, string>([['.cgi', 'cgi']]);
+  const chosen = new Map<string, string>([['.rpy.ts', 'script'], ['.rpy.js', 'script'], ['.cgi', 'cgi']]);
   if (findPhpCgi() !== null) chosen.set('.php', 'php');
   for (const [ext, kind] of files.processors) chosen.set(normalizeExt(ext), kind);
   return [...chosen];
@@ -107,21 +112,37 @@ export async function describeProcessors(files: FilesConfig): Promise<string> {
   return `Executing ${list}; other program files answer 403`;
 }
 
+/** Whether `path` can be stat'ed and passes `test` (a missing or unreadable path does not). */
+function statIs(path: string, test: (st: Stats) => boolean): boolean {
+  try {
+    return test(statSync(path));
+  } catch {
+    return false;
+  }
+}
+
 /** `--vhost-path DIR`: each subdirectory is served, as by `--path`, for the host of its name. */
 async function buildVHostPathRoot(dir: string, files: FilesConfig, cwd: string): Promise<Resource> {
   const { VHostPath } = await import('../vhost/vhost-path.js');
   const { unknownHost } = await import('./proxy-config.js');
   const path = resolvePath(cwd, dir);
-  let ok = false;
-  try {
-    ok = statSync(path).isDirectory();
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new CliError(`--vhost-path ${dir}: ${path} is not a directory; give a directory whose subdirectories are named after hosts`);
+  if (!statIs(path, (st) => st.isDirectory())) throw new CliError(`--vhost-path ${dir}: ${path} is not a directory; give a directory whose subdirectories are named after hosts`);
   // Each host's File is built like the --path root (same options) when its host is first asked for,
   // so a host directory added while serving needs no restart.
   return new VHostPath(path, await fileRootFactory(files, cwd), { default: unknownHost() });
+}
+
+/**
+ * `--resource-script FILE`: the script is the whole site, loaded on the first request and reloaded
+ * when it changes. A missing FILE, or one without a script extension, is a one-line CliError.
+ */
+async function buildScriptRoot(file: string, cwd: string): Promise<Resource> {
+  const { ResourceScript, isScriptName, SCRIPT_EXTENSIONS } = await import('../script/resource-script.js');
+  const { Registry } = await import('../script/registry.js');
+  const path = resolvePath(cwd, file);
+  if (!statIs(path, (st) => st.isFile())) throw new CliError(`--resource-script ${file}: ${path} is not a file; give a resource script such as site.rpy.ts`);
+  if (!isScriptName(path)) throw new CliError(`--resource-script ${file}: a resource script's name ends in ${SCRIPT_EXTENSIONS.join(' or ')}; rename it`);
+  return new ResourceScript(path, { registry: new Registry(), loader: importModuleVersion });
 }
 
 /** Static-file options only make sense with a `path` root. */
@@ -174,5 +195,7 @@ export async function buildRoot(config: WebConfig, cwd: string): Promise<Resourc
       return toResource(await loadExport(root.spec, cwd, '--class'), `--class ${root.spec}`);
     case 'app':
       return buildAppRoot(root.spec, config, cwd);
+    case 'resource-script':
+      return buildScriptRoot(root.file, cwd);
   }
 }

@@ -12,7 +12,8 @@ export type RootChoice =
   | { kind: 'path'; dir: string }
   | { kind: 'vhost-path'; dir: string }
   | { kind: 'class'; spec: string }
-  | { kind: 'app'; spec: string };
+  | { kind: 'app'; spec: string }
+  | { kind: 'resource-script'; file: string };
 
 /** How `--path` serves files (applied in buildRoot, so option order does not matter). */
 export interface FilesConfig {
@@ -24,9 +25,12 @@ export interface FilesConfig {
   defaultType: string | null;
   /** `--mime-type .ext=TYPE` (repeatable). */
   mimeTypes: Array<[string, string]>;
-  /** `--processor .ext=KIND` (repeatable): KIND is a registered kind or MODULE#export. */
+  /**
+   * `--processor .ext=KIND` (repeatable): KIND is a registered kind or MODULE#export. They come after
+   * the default ones (`effectiveProcessors` in root.ts), so they override them.
+   */
   processors: Array<[string, string]>;
-  /** `--no-processors`: no processors at all, not even the defaults (`.cgi`, `.php`); program files answer 403. */
+  /** `--no-processors`: no processors at all, not even the defaults (`.rpy.ts`, `.rpy.js`, `.cgi`, `.php`); program files answer 403. */
   noProcessors: boolean;
   /** `--no-listing` sets false: directories without an index answer 403. */
   listing: boolean;
@@ -222,6 +226,12 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
       c.appKind = v;
     },
   },
+  {
+    name: 'resource-script',
+    value: 'FILE',
+    help: 'serve one resource script (a .rpy.ts/.rpy.js module exporting `resource`) as the whole site, reloaded when it changes',
+    apply: (c, v) => void (c.root = { kind: 'resource-script', file: v }),
+  },
   { name: 'path', value: 'DIR', help: 'serve files from DIR (a file or a directory; default: the current directory)', apply: (c, v) => void (c.root = { kind: 'path', dir: v }) },
   { name: 'vhost-path', value: 'DIR', help: 'serve each subdirectory of DIR as the virtual host of its name', apply: (c, v) => void (c.root = { kind: 'vhost-path', dir: v }) },
   {
@@ -272,7 +282,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   {
     name: 'processor',
     value: '.ext=KIND',
-    help: 'handle files with this extension by KIND: cgi, cgi:INTERPRETER (e.g. .pl=cgi:/usr/bin/perl), php, asis, or MODULE#export (a function (path) => Resource) (repeatable); .cgi=cgi and .php=php (with php-cgi) are on by default',
+    help: 'handle files with this extension by KIND: script, cgi, cgi:INTERPRETER (e.g. .pl=cgi:/usr/bin/perl), php, fastcgi:ADDRESS (e.g. .php=fastcgi:tcp:127.0.0.1:9000), asis, or MODULE#export (a function (path) => Resource) (repeatable); .rpy.ts/.rpy.js=script, .cgi=cgi and .php=php (with php-cgi) are on by default',
     apply: (c, v) => {
       const eq = v.indexOf('=');
       const ext = v.slice(0, eq);

@@ -224,6 +224,8 @@ function describeRoot(config: WebConfig, cwd: string): string {
       return `Resource ${root.spec} (from ${cwd})`;
     case 'app':
       return `Node app ${root.spec} (from ${cwd})`;
+    case 'resource-script':
+      return `Resource script ${resolvePath(cwd, root.file)} (reloaded when it changes)`;
     case 'welcome':
       return 'The welcome page (nothing to serve was given)';
   }

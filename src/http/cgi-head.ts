@@ -1,6 +1,6 @@
 // The CGI response head (RFC 3875 §6): written by Trellis when it answers as a FastCGI, SCGI or CGI
-// application (`Status:` line, fields, blank line), and parsed when Trellis runs a CGI script and
-// reads what the script printed. Both directions share the fields a gateway response never carries.
+// application (`Status:` line, fields, blank line), and parsed when Trellis runs a CGI script or
+// fronts a FastCGI application (FastCGIClientResource) and reads what it printed. Both directions share the fields a gateway response never carries.
 import { cgiStatusLine, fieldSet, writeHead } from './head-writer.js';
 import { hasControlChars, isToken } from './syntax.js';
 
@@ -69,6 +69,8 @@ export const CGI_HEAD_PARTIAL = 'partial' as const;
 /** A malformed head, with the reason (for the error log; the client gets a plain 502). */
 export interface CgiHeadError {
   error: string;
+  /** Set when the head is past the limits (a gateway may answer differently than for a malformed one). */
+  tooLarge?: true;
 }
 
 const STATUS = /^(\d{3})(?:[ \t]+(.*))?$/;
@@ -90,14 +92,14 @@ function headEnd(buf: Buffer, limit: number): { end: number; bodyStart: number }
 }
 
 /**
- * Parses the head a CGI script printed (RFC 3875 §6), from the first bytes of its output. Pure.
- * Lines end in LF or CRLF. With `nph`, the first line is an HTTP status line (`HTTP/1.1 200 OK`),
+ * Parses the head a CGI script printed or a FastCGI application sent on STDOUT (RFC 3875 §6), from
+ * the first bytes of its output: pure, for any split of the bytes. Lines end in LF or CRLF. With `nph`, the first line is an HTTP status line (`HTTP/1.1 200 OK`),
  * as non-parsed-header scripts write it.
  *
  * | output starts with                                  | result |
  * |-----------------------------------------------------|--------|
  * | no blank line yet, within the limits                | `'partial'` |
- * | more than 16 KiB or 100 lines before the blank line | error (SECURITY.md §2.6) |
+ * | more than 16 KiB or 100 lines before the blank line | error with `tooLarge` (SECURITY.md §2.6) |
  * | a name that is not a token, a line without `:`      | error |
  * | a value with CR, NUL or another control but HTAB    | error |
  * | `Status: 404 Gone`                                  | document, 404, reason `Gone` |
@@ -108,7 +110,7 @@ function headEnd(buf: Buffer, limit: number): { end: number; bodyStart: number }
  * | `Status: 301` and `Location: ...`                   | client-redirect, 301 |
  * | `Content-Length`, `Date`, `Server`, hop-by-hop      | left out of `fields` (the server frames and dates) |
  *
- * Pinned by test/http/cgi-head.test.ts.
+ * Pinned by test/http/cgi-head.test.ts and test/fcgi-client/fastcgi-client.test.ts.
  */
 export function parseCgiHead(
   buf: Buffer,
@@ -118,13 +120,13 @@ export function parseCgiHead(
   const found = headEnd(buf, limits.maxBytes);
   if (!found) {
     if (buf.length < limits.maxBytes) return CGI_HEAD_PARTIAL;
-    return { error: `the response head is larger than ${limits.maxBytes} bytes` };
+    return { error: `the response head is larger than ${limits.maxBytes} bytes`, tooLarge: true };
   }
   const text = buf.toString('latin1', 0, found.end);
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   if (lines.length > limits.maxLines + (options.nph ? 1 : 0)) {
-    return { error: `the response head has more than ${limits.maxLines} lines` };
+    return { error: `the response head has more than ${limits.maxLines} lines`, tooLarge: true };
   }
   let status = 0;
   let reason = '';

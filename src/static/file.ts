@@ -29,7 +29,7 @@ import {
   type HiddenPolicy,
   type SymlinkPolicy,
 } from './path-safety.js';
-import { isProgramName, normalizeExt, PROGRAM_EXTENSIONS, RefusedProgram, refuseProgram, type Processor } from './processors.js';
+import { isProgramName, normalizeExt, processorFor, PROGRAM_EXTENSIONS, RefusedProgram, refuseProgram, type Processor } from './processors.js';
 import { contentRange, parseRange, unsatisfiedRange } from './range.js';
 import { checkOpenedFile, openChecked, streamPieces, type BodyPiece, type OpenedCheck } from './send-file.js';
 import './asis.js';
@@ -437,12 +437,12 @@ export class File extends Resource {
    * (SECURITY.md §2.1), so `/page` cannot run `page.php`.
    */
   #executes(name: string): boolean {
-    return isProgramName(name, this.#tree.programs) || (hasKeys(this.processors) && this.processors[extensionOf(name)] !== undefined);
+    return isProgramName(name, this.#tree.programs) || (hasKeys(this.processors) && processorFor(this.processors, name) !== undefined);
   }
 
   /** The resource for the entry `name` (already stat'ed): a processor's, or a child File. */
   #childFor(name: string, st: Stats): Resource {
-    const processor = hasKeys(this.processors) ? this.processors[extensionOf(name)] : undefined;
+    const processor = hasKeys(this.processors) ? processorFor(this.processors, name) : undefined;
     if (processor && st.isFile()) {
       const path = childPath(this.path, name);
       const rel = [...this.#rel(), name];

@@ -70,6 +70,27 @@ export function processorKinds(): string[] {
   return [...KINDS.keys(), ...[...FAMILIES.keys()].map((name) => `${name}[:ARG]`)].sort();
 }
 
+/**
+ * The processor for the file `name`: its two last extensions first (`.rpy.ts`), then its last one
+ * (`.php`), so a compound extension can mark a kind of file whose last extension says its language.
+ *
+ * | name            | keys tried            |
+ * |-----------------|-----------------------|
+ * | `page.rpy.ts`   | `.rpy.ts`, then `.ts` |
+ * | `index.php`     | `.php`                |
+ * | `.hidden`       | none                  |
+ */
+export function processorFor(processors: Readonly<Record<string, Processor>>, name: string): Processor | undefined {
+  const last = name.lastIndexOf('.');
+  if (last <= 0) return undefined;
+  const before = name.lastIndexOf('.', last - 1);
+  if (before > 0) {
+    const compound = processors[name.slice(before).toLowerCase()];
+    if (compound) return compound;
+  }
+  return processors[name.slice(last).toLowerCase()];
+}
+
 /** Normalises an extension to lower case with a leading dot (`HTML` → `.html`). */
 export function normalizeExt(ext: string): string {
   const lower = ext.toLowerCase();
@@ -78,16 +99,25 @@ export function normalizeExt(ext: string): string {
 
 /**
  * Extensions of files that are programs on a web server: CGI and FastCGI programs, PHP pages,
- * perl scripts, Twisted's resource scripts. A File never sends one as it is (SECURITY.md §2.2):
+ * perl scripts, Twisted's and Trellis's resource scripts (`.rpy`, `.rpy.ts`, `.rpy.js`). A File never sends one as it is (SECURITY.md §2.2):
  * it runs through its processor, or, with none (processors off or missing), answers 403 and logs
  * a line, so moving a Twisted or PHP tree under Trellis exposes no code and no credentials.
  */
 export const PROGRAM_EXTENSIONS: ReadonlySet<string> = new Set([
   '.cgi', '.fcgi', '.pl', '.php', '.phtml', '.php3', '.php4', '.php5', '.php7', '.php8', '.phar', '.rpy', '.epy',
+  '.rpy.ts', '.rpy.js',
 ]);
 
+/** The last extension of `name` and, when it has one, its last two (`.rpy.ts`), lower-cased; as {@link processorFor} tries them. */
+function extensionsOf(name: string): string[] {
+  const last = extensionOf(name);
+  if (!last) return [];
+  const before = name.lastIndexOf('.', name.length - last.length - 1);
+  return before > 0 ? [last, name.slice(before).toLowerCase()] : [last];
+}
+
 /**
- * Whether the file `name` is a program by its extension, also under a compression suffix
+ * Whether the file `name` is a program by its extension or its last two (`.rpy.ts`), also under a compression suffix
  * (`index.php.gz`), case-insensitively (`x.PHP`), and with trailing dots or spaces (`x.php.`, the
  * spelling other file systems take for `x.php`; SECURITY.md §2.1).
  */
@@ -95,8 +125,9 @@ export function isProgramName(name: string, extensions: ReadonlySet<string> = PR
   const last = name.charCodeAt(name.length - 1);
   if (last === 46 /* . */ || last === 32 /* space */) name = name.replace(/[. ]+$/, '');
   const ext = extensionOf(name);
-  if (extensions.has(ext)) return true;
-  return CONTENT_ENCODINGS[ext] !== undefined && extensions.has(extensionOf(name.slice(0, -ext.length)));
+  const has = (file: string) => extensionsOf(file).some((e) => extensions.has(e));
+  if (has(name)) return true;
+  return CONTENT_ENCODINGS[ext] !== undefined && has(name.slice(0, -ext.length));
 }
 
 /**

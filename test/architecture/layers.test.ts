@@ -12,10 +12,12 @@ const SRC = join(ROOT, 'src');
 /** Layers from the bottom; a path matches the first pattern that fits it. */
 const LAYERS: Array<[string, RegExp]> = [
   ['grammar', /^(http|internal)\/|^(errors|version|url-path|pages)\.ts$/],
+  // FastCGI wire codecs that import only http/: both directions use them (the gateway, and the FastCGI client).
+  ['codecs', /^channels\/fastcgi\/(records|name-value)\.ts$/],
   ['sessions', /^session\//],
   ['request', /^request(-internals)?\.ts$|^request\//],
   ['resource', /^resource\.ts$/],
-  ['resources', /^(static|proxy|vhost|rewrite|encoding|util|cgi|app)\/|^data\.ts$/],
+  ['resources', /^(static|proxy|vhost|rewrite|encoding|util|cgi|app|script|fcgi-client)\/|^data\.ts$/],
   ['site', /^(site|access-log|testing)\.ts$/],
   ['channels', /^channels\//],
   ['cli', /^cli\//],

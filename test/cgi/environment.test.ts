@@ -1,7 +1,7 @@
 // cgiEnvironment: a script's environment built from scratch (RFC 3875 §4, SECURITY.md §2.3–§2.5).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cgiEnvironment, type CgiScriptFacts } from '../../src/cgi/environment.js';
+import { cgiEnvironment, cgiMetaVariables, type CgiScriptFacts } from '../../src/cgi/environment.js';
 import { HttpError } from '../../src/errors.js';
 import { variableForHeader } from '../../src/http/cgi-variables.js';
 import { dummyRequest, type DummyOptions } from '../helpers/dummy.js';
@@ -103,5 +103,19 @@ describe('cgiEnvironment', () => {
     request.postpath = [];
     const env = cgiEnvironment(request, { ...SCRIPT, contentLength: 3 });
     assert.deepEqual([env.CONTENT_LENGTH, env.CONTENT_TYPE, env.HTTPS, env.REQUEST_METHOD], ['3', 'application/x-www-form-urlencoded', 'on', 'POST']);
+  });
+
+  it('cgiMetaVariables, the FastCGI PARAMS too, are the environment without PATH and passEnv', () => {
+    const { request } = dummyRequest({ uri: '/e/x?q=1', headers: { Host: 'h.example', Proxy: 'http://evil', 'X-A': '1' } });
+    request.prepath = ['e'];
+    request.postpath = ['x'];
+    const meta = cgiMetaVariables(request, SCRIPT);
+    const env = cgiEnvironment(request, SCRIPT, { passEnv: ['HOME'], serverEnv: { HOME: '/root' } });
+    assert.deepEqual({ ...meta, PATH: env.PATH, HOME: env.HOME }, { ...env });
+    assert.equal(meta.PATH, undefined);
+    assert.equal(meta.HTTP_PROXY, undefined);
+    assert.deepEqual([meta.SCRIPT_NAME, meta.PATH_INFO, meta.HTTP_X_A], ['/e', '/x', '1']);
+    request.postpath = ['..'];
+    assert.throws(() => cgiMetaVariables(request, SCRIPT), HttpError);
   });
 });

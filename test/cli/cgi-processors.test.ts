@@ -1,5 +1,6 @@
-// `trellis web --path` runs .cgi and .php by default (as twistd web --path runs its scripts), says so
-// at start, takes --processor .ext=cgi:INTERPRETER, and --no-processors makes program files 403.
+// `trellis web --path` runs resource scripts, .cgi and .php by default (as twistd web --path runs its
+// scripts), says so at start, takes --processor .ext=cgi:INTERPRETER, and --no-processors makes
+// program files 403.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { scriptFolder } from '../helpers/cgi.js';
@@ -11,6 +12,7 @@ const dir = scriptFolder([], {
   'sleep.cgi': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nstarted\\n"\nsleep 30\n',
   'hello.pl': { text: 'print "Content-Type: text/plain\\n\\nperl says hi\\n"; # secret source\n', mode: 0o644 },
   'hello.php': { text: '<?php echo "php says ", 6 * 7, "\\n"; // secret source\n', mode: 0o644 },
+  'hello.rpy.ts': { text: "import { Data } from 'trellis';\n// secret source\nexport const resource = new Data(Buffer.from('script says hi\\n'), 'text/plain');\n", mode: 0o644 },
 });
 const www = dir.path;
 
@@ -25,13 +27,14 @@ async function withServer(args: string[], fn: (url: string, out: () => string) =
   }
 }
 
-test('trellis web --path runs .cgi and .php by default and says which extensions execute', async (t) => {
+test('trellis web --path runs .rpy.ts, .cgi and .php by default and says which extensions execute', async (t) => {
   await withServer(['--path', www], async (url, out) => {
     const res = await fetch(`${url}/env.cgi/x`);
     assert.equal(res.status, 200);
     assert.match(await res.text(), /SCRIPT_NAME=\/env\.cgi\nREQUEST_URI=\/env\.cgi\/x\n/);
     await new Promise((r) => setTimeout(r, 100));
-    assert.match(out(), /Executing \.cgi \(cgi\)/);
+    assert.match(out(), /Executing \.rpy\.ts \(script\), \.rpy\.js \(script\), \.cgi \(cgi\)/);
+    assert.equal(await (await fetch(`${url}/hello.rpy.ts`)).text(), 'script says hi\n');
     if (findPeer('php-cgi')) {
       assert.match(out(), /\.php \(php\)/);
       assert.equal(await (await fetch(`${url}/hello.php`)).text(), 'php says 42\n');
@@ -47,7 +50,7 @@ test('trellis web --path runs .cgi and .php by default and says which extensions
 
 test('--no-processors executes nothing and sends no program as source', async () => {
   await withServer(['--path', www, '--no-processors'], async (url, out) => {
-    for (const name of ['env.cgi', 'hello.php', 'hello.pl']) {
+    for (const name of ['env.cgi', 'hello.php', 'hello.pl', 'hello.rpy.ts']) {
       const res = await fetch(`${url}/${name}`);
       assert.equal(res.status, 403, name);
       assert.doesNotMatch(await res.text(), /secret|SCRIPT_NAME/);

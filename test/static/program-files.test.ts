@@ -29,11 +29,11 @@ function siteFor(file: File) {
 }
 
 describe('program files without a processor', () => {
-  it('isProgramName knows programs by extension, in any case, also compressed', () => {
-    for (const name of ['a.php', 'a.PHP', 'a.cgi', 'a.pl', 'a.rpy', 'a.phtml', 'a.php.gz', 'a.php.', 'a.php ', 'a.cgi. .']) {
+  it('isProgramName knows programs by extension or their last two, in any case, also compressed', () => {
+    for (const name of ['a.php', 'a.PHP', 'a.cgi', 'a.pl', 'a.rpy', 'a.phtml', 'a.php.gz', 'a.php.', 'a.php ', 'a.cgi. .', 'a.rpy.ts', 'a.RPY.JS', 'a.rpy.ts.gz', 'a.rpy.js.']) {
       assert.equal(isProgramName(name), true, name);
     }
-    for (const name of ['a.html', 'a.txt', 'php', 'a.gz', 'a.js', 'a.ts']) assert.equal(isProgramName(name), false, name);
+    for (const name of ['a.html', 'a.txt', 'php', 'a.gz', 'a.js', 'a.ts', 'rpy.ts', 'a.rpy.tsx', 'a.x.ts']) assert.equal(isProgramName(name), false, name);
     assert.ok(PROGRAM_EXTENSIONS.has('.rpy') && PROGRAM_EXTENSIONS.has('.cgi') && PROGRAM_EXTENSIONS.has('.php'));
   });
 
