@@ -61,3 +61,5 @@ export type { AutoVHostOptions } from './rewrite/vhost-uri-rewrite.js';
 export { listenFastCgi, createFastCgiServer } from './channels/fastcgi/server.js';
 export { listenScgi, createScgiServer } from './channels/scgi/server.js';
 export type { GatewayOptions } from './channels/gateway.js';
+export { defineApp, definePlugin, defineDropIn } from './cli/app.js';
+export type { AppDefinition, SiteDefinition, AppExport, TrellisPlugin, PluginOption, PluginOptionValues, PluginContext, DropIn, DropInContext } from './cli/app.js';

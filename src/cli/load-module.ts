@@ -7,6 +7,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CliError } from './options.js';
 
 let hooksRegistered = false;
+let generation = 0;
+
+/**
+ * Makes the next imports of user modules load them afresh (a reload): each generation imports a
+ * module under its own URL (`?trellis-reload=N`), so ES module caching returns no stale copy.
+ */
+export function nextModuleGeneration(): void {
+  generation++;
+}
 let tsxRegistered = false;
 
 /** This package's entry point, found by resolving the package's own name (right whether or not it is bundled). */
@@ -46,7 +55,9 @@ export async function importUserModule(file: string, cwd: string, option: string
   if (!existsSync(path)) throw new CliError(`${option}: no such file ${path}`);
   await prepareLoader(path);
   try {
-    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    const url = pathToFileURL(path);
+    if (generation) url.searchParams.set('trellis-reload', String(generation));
+    return (await import(url.href)) as Record<string, unknown>;
   } catch (err) {
     const e = err as Error;
     throw new CliError(`${option}: cannot load ${path}: ${e.message.split('\n')[0]}`, 1);

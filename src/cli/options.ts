@@ -20,6 +20,8 @@ export interface OptionSpec<C> {
   /** Placeholder for the value in help (`DIR`); absent for flags. */
   value?: string;
   help: string;
+  /** The option may be given more than once (saved as an array by `--save-config`). Default false. */
+  repeatable?: boolean;
   /** Stores the option into the config; throws CliError for a bad value. */
   apply(config: C, value: string): void;
 }

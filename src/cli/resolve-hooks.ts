@@ -15,7 +15,9 @@ type Resolve = (specifier: string, context: unknown) => Promise<Resolved>;
 export async function resolve(specifier: string, context: unknown, nextResolve: Resolve): Promise<Resolved> {
   if (specifier === 'trellis') return { url: indexUrl, format: 'module', shortCircuit: true };
   const resolved = await nextResolve(specifier, context);
-  if (/\.(ts|tsx)$/.test(resolved.url) && resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/')) {
+  // A reloaded module carries a query (`?trellis-reload=N`, src/cli/load-module.ts).
+  const path = resolved.url.replace(/[?#].*$/, '');
+  if (/\.(ts|tsx)$/.test(path) && path.startsWith('file:') && !path.includes('/node_modules/')) {
     return { ...resolved, format: 'module' };
   }
   return resolved;

@@ -1,111 +1,96 @@
-// `trellis web`: build a Site from the options, listen on every endpoint, drain and exit on SIGTERM/SIGINT.
+// `trellis web`, written as a plugin like any other: its options are WEB_OPTIONS (web-config.ts), its
+// build makes the Site and names its listeners; serving, --save-config, --config-dir and SIGHUP
+// are the command runner's (run.ts).
 import { resolve as resolvePath } from 'node:path';
 import { openAccessLog } from '../access-log.js';
 import type { Endpoint } from '../channels/endpoint.js';
-import { listenHttp, readTlsFiles, type TlsFiles } from '../channels/http.js';
-import { ListenError, type Listener } from '../channels/listen.js';
 import { Site } from '../site.js';
-import { VERSION } from '../version.js';
-import { CliError, formatHelp, parseOptions } from './options.js';
-import { gatewayUrl, hasGatewayListeners, startGatewayListeners } from './gateway-listeners.js';
-import { buildRoot } from './root.js';
+import { definePlugin, type PluginOption, type PluginOptionValues } from './app.js';
+import { UNWRAPPED, type WrappedSiteDefinition } from './app-plan.js';
+import { CliError } from './options.js';
+import { OptionError } from './plugin.js';
 import { wrapRoot } from './proxy-config.js';
+import { buildRoot } from './root.js';
+import { runPluginCommand } from './run.js';
 import { defaultWebConfig, WEB_OPTIONS, type WebConfig } from './web-config.js';
 
 const USAGE = 'Usage: trellis web [options]\n\nServe a site over HTTP, HTTPS (with HTTP/2) and UNIX sockets.';
 
-/** The Site described by `config`. */
-export async function buildSite(config: WebConfig, cwd: string): Promise<Site> {
-  const root = wrapRoot(await buildRoot(config, cwd), config.proxy);
-  return new Site(root, {
-    displayTracebacks: config.displayTracebacks,
-    accessLog: config.logfile ? openAccessLog(config.logfile) : null,
-    headers: config.addHeaders,
-  });
-}
-
-/** Every HTTP(S) endpoint the config asks for (tcp:8080 when none). */
-export function httpEndpoints(config: WebConfig): Endpoint[] {
-  const eps = [...config.listen];
-  for (const port of config.https) eps.push({ type: 'ssl', port, privateKey: config.privkey, certKey: config.certificate });
-  return eps;
-}
-
-/** Starts every listener; if one fails, the others are closed and the error is thrown. */
-export async function startListeners(site: Site, endpoints: Endpoint[]): Promise<Listener[]> {
-  const tls = new Map<string, TlsFiles>();
-  for (const ep of endpoints) {
-    if (ep.type === 'ssl' && !tls.has(`${ep.privateKey}\0${ep.certKey}`)) tls.set(`${ep.privateKey}\0${ep.certKey}`, readTlsFiles(ep.privateKey, ep.certKey));
-  }
-  const listeners: Listener[] = [];
-  try {
-    for (const ep of endpoints) {
-      listeners.push(await listenHttp(site, ep, ep.type === 'ssl' ? tls.get(`${ep.privateKey}\0${ep.certKey}`) : undefined));
+/** The WebConfig that option values describe, applied in their order; a bad value is an OptionError naming its key. */
+export function webConfigOf(values: PluginOptionValues): WebConfig {
+  const config = defaultWebConfig();
+  for (const [key, value] of Object.entries(values)) {
+    const spec = WEB_OPTIONS.find((s) => s.name === key);
+    if (!spec) throw new OptionError(key, `unknown option of "web"; run 'trellis web --help' for the list`);
+    try {
+      for (const item of Array.isArray(value) ? value : [value]) spec.apply(config, item === true ? '' : item);
+    } catch (err) {
+      if (err instanceof CliError) throw new OptionError(key, err.message);
+      throw err;
     }
-  } catch (err) {
-    await Promise.all(listeners.map((l) => l.close(0)));
-    throw err;
   }
-  return listeners;
+  return config;
 }
 
-/** Closes every listener on SIGTERM or SIGINT, letting in-flight requests finish; a second signal exits at once. */
-export function drainOnSignals(listeners: Listener[], site: Site): void {
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    process.stderr.write(`trellis: ${signal} received, finishing in-flight requests\n`);
-    Promise.all(listeners.map((l) => l.close(site.limits.shutdownTimeout)))
-      .then(() => site.accessLog?.close())
-      .then(() => process.exit(0), () => process.exit(1));
+/** `config` with every file path made absolute from `cwd` (certificates, log, UNIX sockets). */
+function resolvePaths(config: WebConfig, cwd: string): WebConfig {
+  const abs = (p: string) => resolvePath(cwd, p);
+  const ep = (e: Endpoint): Endpoint =>
+    e.type === 'unix' ? { ...e, path: abs(e.path) } : e.type === 'ssl' ? { ...e, privateKey: abs(e.privateKey), certKey: abs(e.certKey) } : e;
+  return {
+    ...config,
+    listen: config.listen.map(ep),
+    ajp: config.ajp.map(ep),
+    fastcgi: config.fastcgi.map(ep),
+    scgi: config.scgi.map(ep),
+    certificate: abs(config.certificate),
+    privkey: abs(config.privkey),
+    logfile: config.logfile === null || config.logfile === '-' ? config.logfile : abs(config.logfile),
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }
+
+/** The Site described by `config`, with the root before its proxy layers (where drop-ins add). */
+export async function buildWebSite(config: WebConfig, cwd: string): Promise<WrappedSiteDefinition> {
+  const root = await buildRoot(config, cwd);
+  const wrap = (r: typeof root) => wrapRoot(r, config.proxy);
+  const accessLog = config.logfile ? openAccessLog(config.logfile) : null;
+  const site = new Site(wrap(root), { displayTracebacks: config.displayTracebacks, accessLog, headers: config.addHeaders });
+  const listen = [...config.listen];
+  for (const port of config.https) listen.push({ type: 'ssl', port, privateKey: config.privkey, certKey: config.certificate });
+  return {
+    site,
+    listen: listen,
+    ajp: config.ajp,
+    fastcgi: config.fastcgi,
+    scgi: config.scgi,
+    gatewayTrustedPeers: config.gatewayTrustedPeers,
+    ...(config.mount !== null ? { mount: config.mount } : {}),
+    ...(config.ajpSecret !== null ? { ajpSecret: config.ajpSecret } : {}),
+    [UNWRAPPED]: { root, wrap },
+    ...(accessLog ? { dispose: () => accessLog.close() } : {}),
+  };
+}
+
+/** The `web` plugin: a static file server, a Resource class, virtual hosts, gateways (the `twistd web` idea). */
+export const webPlugin = definePlugin({
+  name: 'web',
+  description: 'serve a site (files, resources, apps) over HTTP, HTTPS, HTTP/2 and the gateways',
+  options: Object.fromEntries(
+    WEB_OPTIONS.map((s): [string, PluginOption] => [
+      s.name,
+      { help: s.help, ...(s.value !== undefined ? { value: s.value } : {}), ...(s.short ? { short: s.short } : {}), ...(s.repeatable ? { repeatable: true } : {}) },
+    ]),
+  ),
+  check: (values) => void webConfigOf(values),
+  build: async (values, { cwd }) => {
+    const config = resolvePaths(webConfigOf(values), cwd);
+    const definition = await buildWebSite(config, cwd);
+    if (config.root.kind === 'path') definition.notes = [`Files from ${resolvePath(cwd, config.root.dir)}`];
+    return { sites: [definition] };
+  },
+});
 
 /** Runs `trellis web` with `args`; resolves once it is serving. */
 export async function runWeb(args: readonly string[]): Promise<void> {
-  const config = defaultWebConfig();
-  const parsed = parseOptions('web', args, WEB_OPTIONS, config);
-  if (parsed.help) {
-    process.stdout.write(formatHelp(USAGE, WEB_OPTIONS));
-    return;
-  }
-  if (parsed.version) {
-    process.stdout.write(`trellis ${VERSION}\n`);
-    return;
-  }
-  if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}"; options start with -- (run 'trellis web --help')`);
-  const site = await buildSite(config, process.cwd());
-  const endpoints = httpEndpoints(config);
-  if (!endpoints.length && !config.ajp.length && !hasGatewayListeners(config)) endpoints.push({ type: 'tcp', port: 8080 });
-  let listeners: Listener[];
-  try {
-    listeners = await startListeners(site, endpoints);
-    if (config.ajp.length) {
-      const { listenAjp } = await import('../channels/ajp/server.js');
-      try {
-        for (const ep of config.ajp) listeners.push(await listenAjp(site, ep, { secret: config.ajpSecret, mount: config.mount, trustedPeers: config.gatewayTrustedPeers }));
-      } catch (err) {
-        await Promise.all(listeners.map((l) => l.close(0)));
-        throw err;
-      }
-    }
-  } catch (err) {
-    if (err instanceof ListenError) throw new CliError(err.message, 1);
-    throw err;
-  }
-  for (const l of listeners) process.stdout.write(`Trellis ${VERSION} serving ${l.url}\n`);
-  let gateways: Listener[];
-  try {
-    gateways = await startGatewayListeners(site, config);
-  } catch (err) {
-    await Promise.all(listeners.map((l) => l.close(0)));
-    throw err;
-  }
-  for (const l of gateways) process.stdout.write(`Trellis ${VERSION} serving ${gatewayUrl(l, config.fastcgi.includes(l.endpoint) ? 'fastcgi' : 'scgi')}\n`);
-  listeners.push(...gateways);
-  if (config.root.kind === 'path') process.stdout.write(`Files from ${resolvePath(process.cwd(), config.root.dir)}\n`);
-  drainOnSignals(listeners, site);
+  await runPluginCommand(webPlugin, args, USAGE);
 }
