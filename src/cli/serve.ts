@@ -57,6 +57,19 @@ function listenerKey(spec: ListenSpec, plan: SitePlan): string {
   return `${spec.kind} ${where} ${JSON.stringify(plan.gateway)}`;
 }
 
+/** Every listener of `plan` with its key; a second listener with the same key (two on port 0) gets `#1`, and so on. */
+function keyedListeners(plan: AppPlan): Array<{ spec: ListenSpec; plan: SitePlan; key: string }> {
+  const seen = new Map<string, number>();
+  return plan.sites.flatMap((s) =>
+    s.listeners.map((spec) => {
+      const base = listenerKey(spec, s);
+      const n = seen.get(base) ?? 0;
+      seen.set(base, n + 1);
+      return { spec, plan: s, key: `${base}#${n}` };
+    }),
+  );
+}
+
 interface Running {
   key: string;
   spec: ListenSpec;
@@ -143,7 +156,7 @@ export class RunningApp {
    */
   async replace(plan: AppPlan): Promise<void> {
     const old = new Map(this.#running.map((r) => [r.key, r]));
-    const wanted = plan.sites.flatMap((s) => s.listeners.map((spec) => ({ spec, plan: s, key: listenerKey(spec, s) })));
+    const wanted = keyedListeners(plan);
     const contexts = new Map<string, TlsFiles>();
     for (const w of wanted) {
       const kept = old.get(w.key);
@@ -191,23 +204,14 @@ export class RunningApp {
 async function startAll(plan: AppPlan, running: Map<string, Running>): Promise<Running[]> {
   const started: Running[] = [];
   try {
-    for (const sitePlan of plan.sites) {
-      for (const spec of sitePlan.listeners) {
-        const key = listenerKey(spec, sitePlan);
-        if (running.has(key)) continue;
-        if (started.some((r) => r.key === key)) throw new CliError(`two listeners on ${announceSpec(spec)}; give each address once`);
-        const site = new SiteSwitch(sitePlan.site);
-        started.push({ key, spec, site, listener: await startOne(spec, sitePlan, site) });
-      }
+    for (const { spec, plan: sitePlan, key } of keyedListeners(plan)) {
+      if (running.has(key)) continue;
+      const site = new SiteSwitch(sitePlan.site);
+      started.push({ key, spec, site, listener: await startOne(spec, sitePlan, site) });
     }
   } catch (err) {
     await Promise.all(started.map((r) => r.listener.close(0)));
     throw err;
   }
   return started;
-}
-
-function announceSpec(spec: ListenSpec): string {
-  const ep = spec.endpoint;
-  return ep.type === 'unix' ? `unix:${ep.path}` : ep.type === 'fd' ? `fd:${ep.fd}` : `${spec.kind} port ${ep.port}`;
 }
