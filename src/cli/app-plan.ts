@@ -79,7 +79,7 @@ function toSitePlan(def: unknown, what: string): SitePlan & { dispose?: () => Pr
   const site = d.site instanceof Site ? d.site : d.site instanceof Resource ? new Site(d.site) : null;
   if (!site) throw new CliError(`${what}.site is not a Site or a Resource; build it with new Site(root) from 'trellis'`);
   const listeners: ListenSpec[] = [];
-  for (const kind of ['listen', 'fastcgi', 'scgi', 'ajp'] as const) {
+  for (const kind of ['listen', 'ajp', 'fastcgi', 'scgi'] as const) {
     const listenKind: ListenKind = kind === 'listen' ? 'http' : kind;
     for (const value of endpointList(d[kind], `${what}.${kind}`)) listeners.push({ kind: listenKind, endpoint: listenEndpoint(listenKind, value, `${what}.${kind}`) });
   }
