@@ -23,7 +23,9 @@ async function help(): Promise<string> {
   const { findDeclaredPlugins } = await import('./plugin.js');
   const declared = [...findDeclaredPlugins(process.cwd()).values()].filter((p) => !['web', 'run', 'cgi', 'help', 'version'].includes(p.name));
   if (!declared.length) return HELP + HELP_END;
-  const rows = declared.map((p) => `  ${`${p.name} [options]`.padEnd(18)}plugin of ${p.pkg}`);
+  declared.sort((a, b) => (a.name < b.name ? -1 : 1));
+  const width = Math.max(18, ...declared.map((p) => p.name.length + 12));
+  const rows = declared.map((p) => `  ${`${p.name} [options]`.padEnd(width)}plugin of ${p.pkg}`);
   return `${HELP}\nPlugins:\n${rows.join('\n')}\n${HELP_END}`;
 }
 
