@@ -5,7 +5,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { Resource } from '../resource.js';
 import type { DropInContext } from './app.js';
 import { listenEndpoint, type AppPlan, type ListenKind } from './app-plan.js';
-import { importUserModule } from './load-module.js';
+import { importUserModule, oneLineMessage } from './load-module.js';
 import { CliError } from './options.js';
 
 /** File names a drop-in may have; others (README, *.dpkg-old, editor backups) are skipped. */
@@ -73,8 +73,7 @@ export async function applyDropIns(plan: AppPlan, dir: string, cwd: string): Pro
     try {
       await (dropIn as (c: DropInContext) => unknown)(context);
     } catch (err) {
-      const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-      throw new CliError(`--config-dir: drop-in ${file} failed: ${why}`, 1);
+      throw new CliError(`--config-dir: drop-in ${file} failed: ${oneLineMessage(err)}`, 1);
     }
   }
   if (top !== sitePlan.root) {

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PluginOptionValues, TrellisPlugin } from './app.js';
+import { oneLineMessage } from './load-module.js';
 import { CliError } from './options.js';
 
 /** A configuration as the file holds it. */
@@ -43,7 +44,7 @@ export function readConfigFile(file: string): ConfigFile {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw configError(file, '', `is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+    throw configError(file, '', `is not valid JSON: ${oneLineMessage(err)}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw configError(file, '', 'must hold a JSON object { "service": "web", "options": {...} }');
   const obj = json as Record<string, unknown>;

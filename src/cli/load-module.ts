@@ -49,6 +49,16 @@ async function prepareLoader(path: string): Promise<void> {
   }
 }
 
+/**
+ * An error's message in one line: its first line, and the next one too when the first only
+ * announces it (esbuild's `Transform failed with 1 error:` then `file:1:2: ERROR: ...`).
+ */
+export function oneLineMessage(err: unknown): string {
+  const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
+  const first = lines[0] ?? 'unknown error';
+  return first.endsWith(':') && lines[1] ? `${first} ${lines[1]}` : first;
+}
+
 /** Imports the module at `file` (relative to `cwd`); errors say which file and why. */
 export async function importUserModule(file: string, cwd: string, option: string): Promise<Record<string, unknown>> {
   const path = resolvePath(cwd, file);
@@ -59,8 +69,7 @@ export async function importUserModule(file: string, cwd: string, option: string
     if (generation) url.searchParams.set('trellis-reload', String(generation));
     return (await import(url.href)) as Record<string, unknown>;
   } catch (err) {
-    const e = err as Error;
-    throw new CliError(`${option}: cannot load ${path}: ${e.message.split('\n')[0]}`, 1);
+    throw new CliError(`${option}: cannot load ${path}: ${oneLineMessage(err)}`, 1);
   }
 }
 

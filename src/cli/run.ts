@@ -8,7 +8,7 @@ import type { PluginOptionValues, TrellisPlugin } from './app.js';
 import { addDefaultListeners, listenEndpoint, planApp, type AppPlan } from './app-plan.js';
 import { applyDropIns } from './config-dir.js';
 import { configError, readConfigFile, writeConfigFile } from './config-file.js';
-import { importUserModule } from './load-module.js';
+import { importUserModule, oneLineMessage } from './load-module.js';
 import { CliError, formatHelp, parseOptions, type OptionSpec } from './options.js';
 import { checkOptionValues, loadPlugin, OptionError, pluginOptionSpecs } from './plugin.js';
 import { reloadOnHangup } from './reload.js';
@@ -29,9 +29,10 @@ export function drainOnSignals(running: RunningApp): void {
 
 /** Serves what `load` builds until a signal stops it; SIGHUP calls `load` again and swaps the result in. */
 async function serve(load: () => Promise<AppPlan>): Promise<void> {
+  const reloader = reloadOnHangup(load);
   const running = await RunningApp.start(await load());
   drainOnSignals(running);
-  reloadOnHangup(running, load);
+  reloader.serving(running);
 }
 
 /**
@@ -55,7 +56,7 @@ async function buildPlugin(
 
 function pluginError(plugin: TrellisPlugin, err: unknown, fail: (key: string | null, message: string, exitCode: number) => CliError): CliError {
   if (err instanceof OptionError) return fail(err.key, err.message, err.exitCode);
-  const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+  const message = oneLineMessage(err);
   const named = /^--([a-z0-9-]+)/.exec(message)?.[1];
   const exitCode = err instanceof CliError ? err.exitCode : 1;
   return fail(named && Object.hasOwn(plugin.options, named) ? named : null, message, exitCode);
