@@ -2,23 +2,16 @@
 // processors and listeners to the site; a broken one is named in a one-line error at start.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runTrellis, spawnTrellis, tempDir } from '../helpers/server.js';
-import { oneLine, servingUrls } from '../helpers/serving.js';
+import { httpGet, oneLine, servingUrls } from '../helpers/serving.js';
 
 const LOOPBACK = 'tcp:0:interface=127.0.0.1';
 
-function get(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port: Number(u.port), path, headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    }).on('error', reject).end();
-  });
+async function get(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const { status, body } = await httpGet(url, path, headers);
+  return { status, body };
 }
 
 /** A site directory and a local.d whose drop-ins use every hook. */

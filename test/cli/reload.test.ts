@@ -2,14 +2,14 @@
 // under the open listeners: no request fails while it happens, and a configuration with an error
 // keeps the running one.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { needPeer } from '../helpers/peers.js';
-import { spawnTrellis, tempDir, type TrellisProcess } from '../helpers/server.js';
-import { servingUrls, waitForOutput } from '../helpers/serving.js';
+import { CLI, spawnTrellis, tempDir, type TrellisProcess } from '../helpers/server.js';
+import { httpGet, servingUrls, waitForOutput } from '../helpers/serving.js';
 import { makeCertificate } from '../helpers/tls.js';
 
 const LOOPBACK = 'tcp:0:interface=127.0.0.1';
@@ -40,14 +40,9 @@ export default new Site(root);
 }
 
 /** A GET on a new connection (no keep-alive), so that connections are opened during the swap too. */
-function freshGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    }).on('error', reject).end();
-  });
+async function freshGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  const { status, body } = await httpGet(`http://127.0.0.1:${port}/`, path);
+  return { status, body };
 }
 
 const reloads = (server: TrellisProcess) => server.stderr().match(/configuration reloaded/g)?.length ?? 0;
@@ -164,14 +159,7 @@ test('SIGHUP re-reads a JSON configuration and its drop-ins: new options, new li
   assert.equal(await (await fetch(`http://127.0.0.1:${port}/extra`)).text(), 'from a drop-in');
   await servingUrls(server, 2);
   assert.match(server.stdout(), new RegExp(`serving unix:${sock}`));
-  const overUnix = await new Promise<string>((resolve, reject) => {
-    request({ socketPath: sock, path: '/extra', agent: false }, (r) => {
-      let body = '';
-      r.on('data', (d: Buffer) => (body += d.toString()));
-      r.on('end', () => resolve(body));
-    }).on('error', reject).end();
-  });
-  assert.equal(overUnix, 'from a drop-in');
+  assert.equal((await httpGet(`unix:${sock}`, '/extra')).body, 'from a drop-in');
 
   config({ 'add-header': 'no colon here' });
   const before = server.stderr().length;
@@ -187,6 +175,34 @@ test('SIGHUP re-reads a JSON configuration and its drop-ins: new options, new li
   await waitForOutput(() => server.stderr().slice(again), /configuration not reloaded/);
   assert.match(server.stderr().slice(again), /20-broken\.mjs failed: broken on purpose/);
   assert.equal((await fetch(`http://127.0.0.1:${port}/a.txt`)).headers.get('x-version'), '2');
+});
+
+test('a SIGHUP while the configuration is still loading neither kills the server nor is lost', async (t) => {
+  const dir = tempDir('trellis-reload-');
+  t.after(() => dir.cleanup());
+  const marker = join(dir.path, 'loading');
+  writeFileSync(join(dir.path, 'slow.ts'), `import { writeFileSync } from 'node:fs';
+import { Data } from 'trellis';
+writeFileSync(${JSON.stringify(marker)}, 'x');
+await new Promise((r) => setTimeout(r, 1500));
+export default new Data('slow to load', 'text/plain');
+`);
+  const child = spawn(process.execPath, [CLI, 'run', 'slow.ts', '--listen', LOOPBACK], { cwd: dir.path, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => void (child.exitCode === null && child.kill('SIGKILL')));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(existsSync(marker), 'the module started loading');
+  child.kill('SIGHUP');
+  await waitForOutput(() => stdout, /serving (\S+)/, 20_000);
+  const url = /serving (\S+)/.exec(stdout)![1]!;
+  assert.equal(await (await fetch(url)).text(), 'slow to load');
+  await waitForOutput(() => stderr, /configuration reloaded/, 20_000);
+  assert.equal(child.exitCode, null, 'still running');
+  child.kill('SIGTERM');
 });
 
 function peerFingerprint(port: number): Promise<string> {

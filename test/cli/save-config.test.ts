@@ -2,8 +2,7 @@
 // requests get the same answers from both servers (the mktap/TAP round trip).
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
@@ -13,39 +12,10 @@ import { WEB_OPTIONS } from '../../src/cli/web-config.js';
 import { cgiParams, FcgiClient, parseCgiReply } from '../helpers/fastcgi-client.js';
 import { needPeer } from '../helpers/peers.js';
 import { ROOT, runTrellis, spawnTrellis, tempDir, type TrellisProcess } from '../helpers/server.js';
-import { oneLine, servingUrls } from '../helpers/serving.js';
+import { httpGet as get, oneLine, servingUrls, type Answer } from '../helpers/serving.js';
 import { makeCertificate } from '../helpers/tls.js';
 
 const LOOPBACK = 'tcp:0:interface=127.0.0.1';
-
-/** What one request got, without what differs between two runs (Date, connection handling). */
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function strip(headers: Record<string, string | string[] | undefined>): Answer['headers'] {
-  const { date: _d, connection: _c, 'keep-alive': _k, ...rest } = headers;
-  return rest;
-}
-
-/** GET `path` from an http(s):// or unix: listener URL with `headers`. */
-function get(url: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const u = url.startsWith('unix:') ? null : new URL(url);
-    const options = u
-      ? { host: '127.0.0.1', port: Number(u.port), path, headers, rejectUnauthorized: false, agent: false as const }
-      : { socketPath: url.slice('unix:'.length), path, headers, agent: false as const };
-    const req = (u?.protocol === 'https:' ? httpsRequest : httpRequest)(options, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString('latin1')));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: strip(res.headers), body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function fastcgiGet(url: string, path: string): Promise<Answer> {
   const c = await FcgiClient.open(Number(/:(\d+)\/$/.exec(url)![1]));
