@@ -159,7 +159,7 @@ const cases: Case[] = [
       () => get(urls[0]!, '/sub', { 'x-forwarded-host': 'proxied.example', 'x-forwarded-proto': 'https' }),
     ],
   },
-  { name: 'public URL', args: ['--path', 'site', '--public-url', 'https://public.example/app/', '--listen', LOOPBACK], listeners: 1, requests: http(['/sub']) },
+  { name: 'public URL', args: ['--path', 'site', '--public-url', 'https://public.example/app/', '--listen', LOOPBACK], listeners: 1, requests: http(['/sub', '/main.html']) },
   {
     name: 'HTTPS with certificate and key',
     setup: (t) => {
