@@ -61,10 +61,6 @@ export function listenEndpoint(kind: ListenKind, value: string | Endpoint, what:
   return ep;
 }
 
-function isSiteDefinitionList(value: unknown): value is unknown[] {
-  return Array.isArray(value);
-}
-
 function endpointList(value: unknown, what: string): Array<string | Endpoint> {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' || (typeof v === 'object' && v !== null && 'type' in v))) {
@@ -108,7 +104,7 @@ function toSitePlan(def: unknown, what: string): SitePlan & { dispose?: () => Pr
 export function planApp(value: AppExport | unknown, what: string): AppPlan {
   let defs: unknown[];
   if (value instanceof Site || value instanceof Resource) defs = [{ site: value }];
-  else if (typeof value === 'object' && value !== null && 'sites' in value && isSiteDefinitionList(value.sites)) defs = value.sites;
+  else if (typeof value === 'object' && value !== null && 'sites' in value && Array.isArray(value.sites)) defs = value.sites as unknown[];
   else {
     throw new CliError(`${what}: the default export is not a Site, a Resource or { sites: [...] }; export default new Site(root) or defineApp({ sites })`);
   }

@@ -36,8 +36,8 @@ async function serve(load: () => Promise<AppPlan>): Promise<void> {
 }
 
 /**
- * Builds the plan of `plugin` with `values`. An error that names one option (an {@link OptionError},
- * or a message starting `--name`) is reported by `describe(key, message)`.
+ * Builds the plan of `plugin` with `values`. A failure becomes the CliError `fail` makes, given the
+ * option it names (an {@link OptionError}'s key, or `name` in a message starting `--name`) or null.
  */
 async function buildPlugin(
   plugin: TrellisPlugin,
@@ -132,10 +132,7 @@ async function planFromJson(file: string, cwd: string): Promise<{ plan: AppPlan;
     if (err instanceof OptionError) throw configError(file, err.key ? `options.${err.key}` : 'options', err.message);
     throw err;
   }
-  const plan = await buildPlugin(plugin, values, config.directory, (key, message, exitCode) => {
-    const e = configError(file, key ? `options.${key}` : '', message);
-    return new CliError(e.message, exitCode === 1 ? 1 : 2);
-  });
+  const plan = await buildPlugin(plugin, values, config.directory, (key, message, exitCode) => new CliError(configError(file, key ? `options.${key}` : '', message).message, exitCode));
   return { plan, configDir: config.configDir, base: config.directory };
 }
 

@@ -2,6 +2,7 @@
 // (SIGHUP) replaces the sites under listeners that stay open, and only listeners that changed are
 // opened or closed.
 import { chmodSync } from 'node:fs';
+import type { Server as TlsServer } from 'node:tls';
 import type { Endpoint } from '../channels/endpoint.js';
 import { listenHttp, readTlsFiles, type TlsFiles } from '../channels/http.js';
 import { ListenError, type Listener } from '../channels/listen.js';
@@ -178,7 +179,7 @@ export class RunningApp {
       }
       old.delete(w.key);
       const tls = contexts.get(w.key);
-      if (tls) (kept.listener.server as import('node:tls').Server).setSecureContext({ key: tls.key, cert: tls.cert });
+      if (tls) (kept.listener.server as TlsServer).setSecureContext({ key: tls.key, cert: tls.cert });
       if (w.spec.endpoint.type === 'unix' && w.spec.endpoint.mode !== undefined) chmodSync(w.spec.endpoint.path, w.spec.endpoint.mode);
       kept.site.swap(w.plan.site);
       next.push({ ...kept, spec: w.spec });
