@@ -35,7 +35,7 @@ export async function applyDropIns(plan: AppPlan, dir: string, cwd: string): Pro
   const path = resolvePath(cwd, dir);
   const files = dropInFiles(path);
   const sitePlan = plan.sites[0]!;
-  const [{ NameVirtualHost }, { File }, { processorKind, processorKinds }] = await Promise.all([
+  const [{ NameVirtualHost }, { File }, { normalizeExt, processorKind, processorKinds }] = await Promise.all([
     import('../vhost/name-virtual-host.js'),
     import('../static/file.js'),
     import('../static/processors.js'),
@@ -57,7 +57,7 @@ export async function applyDropIns(plan: AppPlan, dir: string, cwd: string): Pro
       if (!/^\.[^/\\\0=]+$/.test(ext)) throw new Error(`addProcessor needs an extension like .rpy, not "${ext}"`);
       const made = typeof processor === 'string' ? processorKind(processor) : (path: string) => processor(path);
       if (!made) throw new Error(`addProcessor("${ext}", "${processor as string}"): unknown kind; use one of ${processorKinds().join(', ')}, or a function`);
-      root.processors[ext.toLowerCase()] = made;
+      root.processors[normalizeExt(ext)] = made;
     },
     listen: (endpoint, kind: ListenKind = 'http') => {
       if (!['http', 'fastcgi', 'scgi', 'ajp'].includes(kind)) throw new Error(`listen kind must be http, fastcgi, scgi or ajp, not "${kind}"`);
