@@ -7,6 +7,9 @@ import { test } from 'node:test';
 import { runTrellis, spawnTrellis, tempDir } from '../helpers/server.js';
 import { httpGet, oneLine, servingUrls } from '../helpers/serving.js';
 
+/** Start-up can take long on a loaded machine (TypeScript modules go through tsx): a liveness bound only. */
+const START = 30_000;
+
 const LOOPBACK = 'tcp:0:interface=127.0.0.1';
 
 async function get(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -48,7 +51,7 @@ async function checkDropIns(urls: string[]): Promise<void> {
 test('--config-dir drop-ins add children, a virtual host, a processor and a listener to trellis web, in name order', async (t) => {
   const { dir, localD } = setup();
   t.after(() => dir.cleanup());
-  const server = await spawnTrellis(['web', '--path', 'site', '--listen', LOOPBACK, '--config-dir', localD], { cwd: dir.path });
+  const server = await spawnTrellis(['web', '--path', 'site', '--listen', LOOPBACK, '--config-dir', localD], { cwd: dir.path, timeoutMs: START });
   t.after(() => server.stop());
   await checkDropIns(await servingUrls(server, 2));
 });
@@ -57,7 +60,7 @@ test('--config-dir works for trellis run (a module, and a saved configuration th
   const { dir, localD } = setup();
   t.after(() => dir.cleanup());
   writeFileSync(join(dir.path, 'site.ts'), `import { File, Site } from 'trellis';\nexport default new Site(new File(${JSON.stringify(join(dir.path, 'site'))}));\n`);
-  const fromModule = await spawnTrellis(['run', 'site.ts', '--listen', LOOPBACK, '--config-dir', 'local.d'], { cwd: dir.path });
+  const fromModule = await spawnTrellis(['run', 'site.ts', '--listen', LOOPBACK, '--config-dir', 'local.d'], { cwd: dir.path, timeoutMs: START });
   try {
     await checkDropIns(await servingUrls(fromModule, 2));
   } finally {
@@ -65,7 +68,7 @@ test('--config-dir works for trellis run (a module, and a saved configuration th
   }
   const saved = await runTrellis(['web', '--path', 'site', '--listen', LOOPBACK, '--config-dir', 'local.d', '--save-config', 'web.json'], { cwd: dir.path });
   assert.equal(saved.code, 0, saved.stderr);
-  const fromJson = await spawnTrellis(['run', join(dir.path, 'web.json')]);
+  const fromJson = await spawnTrellis(['run', join(dir.path, 'web.json')], { timeoutMs: START });
   try {
     await checkDropIns(await servingUrls(fromJson, 2));
   } finally {

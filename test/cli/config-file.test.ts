@@ -9,6 +9,9 @@ import { webPlugin } from '../../src/cli/web.js';
 import { ROOT, runTrellis, spawnTrellis, tempDir } from '../helpers/server.js';
 import { oneLine } from '../helpers/serving.js';
 
+/** Start-up can take long on a loaded machine (TypeScript modules go through tsx): a liveness bound only. */
+const START = 30_000;
+
 test('a hand-written JSON configuration serves with paths relative to its own directory', async (t) => {
   const dir = tempDir('trellis-json-');
   t.after(() => dir.cleanup());
@@ -18,7 +21,7 @@ test('a hand-written JSON configuration serves with paths relative to its own di
     service: 'web',
     options: { path: 'site', listen: 'tcp:0:interface=127.0.0.1', 'add-header': ['X-From: json'], 'no-listing': true, 'display-tracebacks': false },
   }));
-  const server = await spawnTrellis(['run', join(dir.path, 'conf/web.json')], { cwd: ROOT });
+  const server = await spawnTrellis(['run', join(dir.path, 'conf/web.json')], { cwd: ROOT, timeoutMs: START });
   t.after(() => server.stop());
   const res = await fetch(new URL('/hello.txt', server.url));
   assert.equal(await res.text(), 'hello from json');

@@ -8,6 +8,9 @@ import { webPlugin } from '../../src/cli/web.js';
 import { runTrellis, spawnTrellis, tempDir } from '../helpers/server.js';
 import { oneLine } from '../helpers/serving.js';
 
+/** Start-up can take long on a loaded machine (TypeScript modules go through tsx): a liveness bound only. */
+const START = 30_000;
+
 const LOOPBACK = 'tcp:0:interface=127.0.0.1';
 
 const BANNERFISH = `import { Data, Site, definePlugin } from 'trellis';
@@ -63,7 +66,7 @@ test('trellis --help lists the plugins installed packages declare, and NAME --he
 test('trellis NAME serves the plugin, and --save-config then run serves the same', async (t) => {
   const dir = project();
   t.after(() => dir.cleanup());
-  const direct = await spawnTrellis(['bannerfish', '-t', 'hello', '--shout', '--listen', LOOPBACK], { cwd: dir.path });
+  const direct = await spawnTrellis(['bannerfish', '-t', 'hello', '--shout', '--listen', LOOPBACK], { cwd: dir.path, timeoutMs: START });
   try {
     assert.equal(await (await fetch(direct.url)).text(), 'HELLO');
   } finally {
@@ -74,7 +77,7 @@ test('trellis NAME serves the plugin, and --save-config then run serves the same
   const json = JSON.parse(readFileSync(join(dir.path, 'banner.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(json.service, 'bannerfish');
   assert.deepEqual(json.options, { text: 'hello', shout: true, listen: [LOOPBACK] });
-  const fromFile = await spawnTrellis(['run', 'banner.json'], { cwd: dir.path });
+  const fromFile = await spawnTrellis(['run', 'banner.json'], { cwd: dir.path, timeoutMs: START });
   try {
     assert.equal(await (await fetch(fromFile.url)).text(), 'HELLO');
   } finally {

@@ -12,6 +12,9 @@ import { CLI, spawnTrellis, tempDir, type TrellisProcess } from '../helpers/serv
 import { httpGet, servingUrls, waitForOutput } from '../helpers/serving.js';
 import { makeCertificate } from '../helpers/tls.js';
 
+/** Start-up can take long on a loaded machine (TypeScript modules go through tsx): a liveness bound only. */
+const START = 30_000;
+
 const LOOPBACK = 'tcp:0:interface=127.0.0.1';
 
 function siteModule(version: number): string {
@@ -58,7 +61,7 @@ test('SIGHUP under load: every request succeeds, in-flight ones finish, and new 
   t.after(() => dir.cleanup());
   const file = join(dir.path, 'site.ts');
   writeFileSync(file, siteModule(0));
-  const server = await spawnTrellis(['run', file, '--listen', LOOPBACK], { cwd: dir.path });
+  const server = await spawnTrellis(['run', file, '--listen', LOOPBACK], { cwd: dir.path, timeoutMs: START });
   t.after(() => server.stop());
   const port = Number(new URL(server.url).port);
 
@@ -113,7 +116,7 @@ test('a module with an error on SIGHUP keeps the running site, says why in one l
   t.after(() => dir.cleanup());
   const file = join(dir.path, 'site.ts');
   writeFileSync(file, siteModule(1));
-  const server = await spawnTrellis(['run', file, '--listen', LOOPBACK], { cwd: dir.path });
+  const server = await spawnTrellis(['run', file, '--listen', LOOPBACK], { cwd: dir.path, timeoutMs: START });
   t.after(() => server.stop());
   const port = Number(new URL(server.url).port);
   for (const [bad, why] of [
@@ -145,7 +148,7 @@ test('SIGHUP re-reads a JSON configuration and its drop-ins: new options, new li
   const config = (options: Record<string, unknown>) =>
     writeFileSync(join(dir.path, 'web.json'), JSON.stringify({ service: 'web', configDir: 'local.d', options: { path: 'site', listen: [LOOPBACK], ...options } }));
   config({ 'add-header': 'X-Version: 1' });
-  const server = await spawnTrellis(['run', 'web.json'], { cwd: dir.path });
+  const server = await spawnTrellis(['run', 'web.json'], { cwd: dir.path, timeoutMs: START });
   t.after(() => server.stop());
   const port = Number(new URL(server.url).port);
   assert.equal((await fetch(`http://127.0.0.1:${port}/a.txt`)).headers.get('x-version'), '1');
@@ -227,7 +230,7 @@ test('SIGHUP re-reads the TLS certificate and key under the same listener', asyn
   const second = makeCertificate(openssl, join(dir.path, 'two'));
   copyFileSync(first.key, join(dir.path, 'key.pem'));
   copyFileSync(first.cert, join(dir.path, 'cert.pem'));
-  const server = await spawnTrellis(['web', '--path', '.', '--listen', 'ssl:0:interface=127.0.0.1:privateKey=key.pem:certKey=cert.pem'], { cwd: dir.path });
+  const server = await spawnTrellis(['web', '--path', '.', '--listen', 'ssl:0:interface=127.0.0.1:privateKey=key.pem:certKey=cert.pem'], { cwd: dir.path, timeoutMs: START });
   t.after(() => server.stop());
   const port = Number(new URL(server.url).port);
   const before = await peerFingerprint(port);

@@ -7,6 +7,9 @@ import { test } from 'node:test';
 import { runTrellis, spawnTrellis, tempDir } from '../helpers/server.js';
 import { oneLine, servingUrls } from '../helpers/serving.js';
 
+/** Start-up can take long on a loaded machine (TypeScript modules go through tsx): a liveness bound only. */
+const START = 30_000;
+
 const LOOPBACK = 'tcp:0:interface=127.0.0.1';
 
 test("run serves docs/static.md's `export default new Site(root)` module as written, from outside the package", async () => {
@@ -27,7 +30,7 @@ const root = new File(${JSON.stringify(join(dir.path, 'htdocs'))}, { cacheContro
 root.putChild('api', new Api());
 export default new Site(root);
 `);
-    const server = await spawnTrellis(['run', 'site.ts', '--listen', LOOPBACK], { cwd: dir.path });
+    const server = await spawnTrellis(['run', 'site.ts', '--listen', LOOPBACK], { cwd: dir.path, timeoutMs: START });
     try {
       const page = await fetch(new URL('/page', server.url));
       assert.equal(page.status, 200);
@@ -47,7 +50,7 @@ test('run takes a JavaScript module whose default export is a Resource, listenin
   const dir = tempDir('trellis-run-');
   try {
     writeFileSync(join(dir.path, 'root.mjs'), `import { Data } from 'trellis';\nexport default new Data('a resource', 'text/plain');\n`);
-    const server = await spawnTrellis(['run', 'root.mjs', '--port', LOOPBACK], { cwd: dir.path });
+    const server = await spawnTrellis(['run', 'root.mjs', '--port', LOOPBACK], { cwd: dir.path, timeoutMs: START });
     try {
       const res = await fetch(server.url);
       assert.equal(await res.text(), 'a resource');
@@ -71,7 +74,7 @@ export default defineApp({
   ],
 });
 `);
-    const server = await spawnTrellis(['run', 'app.ts'], { cwd: dir.path });
+    const server = await spawnTrellis(['run', 'app.ts'], { cwd: dir.path, timeoutMs: START });
     try {
       const urls = await servingUrls(server, 3);
       assert.equal(urls.filter((u) => u.startsWith('http://')).length, 2);

@@ -15,6 +15,9 @@ import { ROOT, runTrellis, spawnTrellis, tempDir, type TrellisProcess } from '..
 import { httpGet as get, oneLine, servingUrls, type Answer } from '../helpers/serving.js';
 import { makeCertificate } from '../helpers/tls.js';
 
+/** Start-up can take long on a loaded machine (TypeScript modules go through tsx): a liveness bound only. */
+const START = 30_000;
+
 const LOOPBACK = 'tcp:0:interface=127.0.0.1';
 
 async function fastcgiGet(url: string, path: string): Promise<Answer> {
@@ -221,7 +224,7 @@ for (const c of cases) {
     assert.equal(json.service, 'web');
     assert.equal(json.directory, dir.path);
 
-    const direct = await spawnTrellis(['web', ...c.args], { cwd: dir.path });
+    const direct = await spawnTrellis(['web', ...c.args], { cwd: dir.path, timeoutMs: START });
     let expected: Answer[];
     try {
       expected = await answers(direct, c);
@@ -230,7 +233,7 @@ for (const c of cases) {
     }
     const expectedAfter = c.after?.();
     // Run from another directory: the file's `directory` keeps relative paths meaning the same.
-    const fromFile = await spawnTrellis(['run', file], { cwd: ROOT });
+    const fromFile = await spawnTrellis(['run', file], { cwd: ROOT, timeoutMs: START });
     let got: Answer[];
     try {
       got = await answers(fromFile, c);

@@ -35,7 +35,7 @@ export function httpGet(url: string, path: string, headers: Record<string, strin
 }
 
 /** The URLs `server` announced, once it has announced `count` of them. */
-export async function servingUrls(server: TrellisProcess, count: number, timeoutMs = 10_000): Promise<string[]> {
+export async function servingUrls(server: TrellisProcess, count: number, timeoutMs = 20_000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const urls = [...server.stdout().matchAll(/serving (\S+)/g)].map((m) => m[1]!);
