@@ -75,20 +75,20 @@ function commonSpecs<C>(common: CommonOptions): Array<OptionSpec<C>> {
   ];
 }
 
+/** Prints the help or the version when `parsed` asks for it; true if it did. */
+function answeredHelp<C>(parsed: { help: boolean; version: boolean }, usage: string, specs: ReadonlyArray<OptionSpec<C>>): boolean {
+  if (parsed.help) process.stdout.write(formatHelp(usage, specs));
+  else if (parsed.version) process.stdout.write(`trellis ${VERSION}\n`);
+  return parsed.help || parsed.version;
+}
+
 /** Runs `trellis NAME ARGS` for `plugin`: serves it, or with `--save-config` writes its configuration. */
 export async function runPluginCommand(plugin: TrellisPlugin, args: readonly string[], usage = `Usage: trellis ${plugin.name} [options]\n\n${plugin.description}`): Promise<void> {
   const values: PluginOptionValues = {};
   const common: CommonOptions = { saveConfig: null, configDir: null };
   const specs: Array<OptionSpec<PluginOptionValues>> = [...pluginOptionSpecs(plugin), ...commonSpecs(common)];
   const parsed = parseOptions(plugin.name, args, specs, values);
-  if (parsed.help) {
-    process.stdout.write(formatHelp(usage, specs));
-    return;
-  }
-  if (parsed.version) {
-    process.stdout.write(`trellis ${VERSION}\n`);
-    return;
-  }
+  if (answeredHelp(parsed, usage, specs)) return;
   if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}"; options start with -- (run 'trellis ${plugin.name} --help')`);
   const cwd = process.cwd();
   const onCommandLine = (_key: string | null, message: string, exitCode: number) => new CliError(plugin.name === 'web' ? message : `${plugin.name}: ${message}`, exitCode);
@@ -145,14 +145,7 @@ export async function runFile(args: readonly string[]): Promise<void> {
     commonSpecs<RunOptions>(options)[0]!,
   ];
   const parsed = parseOptions('run', args, specs, options);
-  if (parsed.help) {
-    process.stdout.write(formatHelp(RUN_USAGE, specs));
-    return;
-  }
-  if (parsed.version) {
-    process.stdout.write(`trellis ${VERSION}\n`);
-    return;
-  }
+  if (answeredHelp(parsed, RUN_USAGE, specs)) return;
   if (parsed.positional.length !== 1) {
     throw new CliError(parsed.positional.length ? `trellis run takes one FILE, not ${parsed.positional.length}` : 'trellis run needs a FILE: a .ts/.js configuration module or a .json configuration');
   }
