@@ -87,3 +87,5 @@ export { appPaths, publicUrl } from './app/mount.js';
 export type { AppPaths } from './app/mount.js';
 export { serveFetch } from './channels/fetch.js';
 export type { FetchServeOptions } from './channels/fetch.js';
+export { defineApp, definePlugin, defineDropIn } from './cli/app.js';
+export type { AppDefinition, SiteDefinition, AppExport, TrellisPlugin, PluginOption, PluginOptionValues, PluginContext, DropIn, DropInContext } from './cli/app.js';

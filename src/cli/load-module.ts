@@ -7,6 +7,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CliError } from './options.js';
 
 let hooksRegistered = false;
+let generation = 0;
+
+/**
+ * Makes the next imports of user modules load them afresh (a reload): each generation imports a
+ * module under its own URL (`?trellis-reload=N`), so ES module caching returns no stale copy.
+ */
+export function nextModuleGeneration(): number {
+  return ++generation;
+}
 let tsxRegistered = false;
 
 /** This package's entry point, found by resolving the package's own name (right whether or not it is bundled). */
@@ -44,11 +53,22 @@ async function prepareLoader(path: string, reloading: boolean): Promise<void> {
 export const RELOAD_QUERY = 'trellis-reload';
 
 /**
- * Imports the module at `file` (relative to `cwd`); errors say which file and why. A `reload`
- * generation above 0 (`--watch`) loads it and the site's own modules it imports again, as new
- * module instances; packages (node_modules) and Trellis itself stay loaded once.
+ * An error's message in one line: its first line, and the next one too when the first only
+ * announces it (esbuild's `Transform failed with 1 error:` then `file:1:2: ERROR: ...`).
  */
-export async function importUserModule(file: string, cwd: string, option: string, reload = 0): Promise<Record<string, unknown>> {
+export function oneLineMessage(err: unknown): string {
+  const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
+  const first = lines[0] ?? 'unknown error';
+  return first.endsWith(':') && lines[1] ? `${first} ${lines[1]}` : first;
+}
+
+/**
+ * Imports the module at `file` (relative to `cwd`); errors say which file and why. A `reload`
+ * generation above 0 (SIGHUP, `--watch`; by default the one {@link nextModuleGeneration} set) loads it
+ * and the site's own modules it imports again, as new module instances; packages (node_modules) and
+ * Trellis itself stay loaded once.
+ */
+export async function importUserModule(file: string, cwd: string, option: string, reload = generation): Promise<Record<string, unknown>> {
   const path = resolvePath(cwd, file);
   if (!existsSync(path)) throw new CliError(`${option}: no such file ${path}`);
   await prepareLoader(path, reload > 0);
@@ -56,8 +76,7 @@ export async function importUserModule(file: string, cwd: string, option: string
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (err) {
-    const e = err as Error;
-    throw new CliError(`${option}: cannot load ${path}: ${e.message.split('\n')[0]}`, 1);
+    throw new CliError(`${option}: cannot load ${path}: ${oneLineMessage(err)}`, 1);
   }
 }
 
@@ -69,7 +88,7 @@ export async function importUserModule(file: string, cwd: string, option: string
  * | `./site.ts#Root`     | export `Root` of site.ts   |
  * | `./site.js`          | the default export         |
  */
-export async function loadExport(spec: string, cwd: string, option: string, reload = 0): Promise<unknown> {
+export async function loadExport(spec: string, cwd: string, option: string, reload?: number): Promise<unknown> {
   const hash = spec.lastIndexOf('#');
   const file = hash === -1 ? spec : spec.slice(0, hash);
   const name = hash === -1 ? 'default' : spec.slice(hash + 1);
