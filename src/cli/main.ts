@@ -88,7 +88,8 @@ async function main(argv: string[]): Promise<void> {
       keepServing();
       if (await runDeclaredPlugin(command, rest)) return;
       const guess = closestName(command, ['web', 'run', 'cgi', 'help', 'version']);
-      throw new CliError(`unknown command "${command}": no plugin of that name is built in or declared by an installed package; ${guess ? `did you mean 'trellis ${guess}'? ` : ''}run 'trellis --help' for the commands`);
+      if (guess) throw new CliError(`unknown command "${command}"; did you mean 'trellis ${guess}'? run 'trellis --help' for the commands`);
+      throw new CliError(`unknown command "${command}": no plugin of that name is built in or declared by an installed package; run 'trellis --help' for the commands`);
     }
   }
 }

@@ -44,12 +44,12 @@ function filesOf(plugin: TrellisPlugin, values: PluginOptionValues, cwd: string)
 const PROCESS_OPTION_NAMES = new Set(processOptions<{ process: ProcessConfig }>().map((s) => s.name));
 
 /**
- * The process options among `values` (a plugin that declares them, as `web` does), applied to the
- * defaults. With `base`, the paths are made absolute (a JSON configuration): --chdir from `base`,
+ * The process options among `values` (a plugin that declares them, as `web` does), applied to
+ * `start` (those given to the runner, else the defaults). With `base`, the paths are made absolute (a JSON configuration): --chdir from `base`,
  * --pidfile and --errorlog from the --chdir directory or `base`.
  */
-function processConfigOf(values: PluginOptionValues, base: string | null): ProcessConfig {
-  const holder = { process: defaultProcessConfig() };
+function processConfigOf(values: PluginOptionValues, base: string | null, start = defaultProcessConfig()): ProcessConfig {
+  const holder = { process: { ...start } };
   for (const spec of processOptions<typeof holder>()) {
     const value = values[spec.name];
     if (value === undefined) continue;
@@ -205,7 +205,7 @@ export async function runPluginCommand(
     return;
   }
   const configDir = common.configDir;
-  const proc = declaresProcess.size ? processConfigOf(values, null) : common.process;
+  const proc = processConfigOf(values, null, common.process);
   await serve(
     async () => {
       // After any --chdir: relative paths on the command line start from there.
@@ -230,7 +230,7 @@ interface RunOptions extends CommonOptions {
 }
 
 /** A JSON configuration read and checked: its plugin and option values. */
-async function readJsonService(file: string): Promise<{ config: ReturnType<typeof readConfigFile>; plugin: TrellisPlugin; values: PluginOptionValues; proc: ProcessConfig; cwd: string }> {
+async function readJsonService(file: string): Promise<{ config: ReturnType<typeof readConfigFile>; plugin: TrellisPlugin; values: PluginOptionValues; proc: ProcessConfig; cwd: string; files: ServiceFiles }> {
   const config = readConfigFile(file);
   const plugin = await loadPlugin(config.service, dirname(file));
   if (!plugin) throw configError(file, 'service', `names no plugin: "${config.service}" is neither built in nor declared by an installed package`);
@@ -249,7 +249,15 @@ async function readJsonService(file: string): Promise<{ config: ReturnType<typeo
     throw err;
   }
   // A saved --chdir is where the command line's relative paths started from.
-  return { config, plugin, values, proc, cwd: proc.chdir ?? config.directory };
+  const cwd = proc.chdir ?? config.directory;
+  let files: ServiceFiles;
+  try {
+    files = filesOf(plugin, values, cwd);
+  } catch (err) {
+    if (err instanceof OptionError) throw configError(file, err.key ? `options.${err.key}` : 'options', err.message);
+    throw err;
+  }
+  return { config, plugin, values, proc, cwd, files };
 }
 
 /** Loads a JSON configuration file into a plan. */
@@ -286,8 +294,7 @@ export async function runFile(args: readonly string[]): Promise<void> {
       const key = name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
       (proc as unknown as Record<string, unknown>)[key] = given[key];
     }
-    const saved = filesOf(json.plugin, json.values, json.cwd);
-    files = { endpoints: [...saved.endpoints, ...files.endpoints], logFiles: saved.logFiles };
+    files = { endpoints: [...json.files.endpoints, ...files.endpoints], logFiles: json.files.logFiles };
   }
   await serve(async () => {
     let plan: AppPlan;

@@ -54,6 +54,11 @@ export class SiteSwitch extends Site {
     this.resource = site.resource;
   }
 
+  /** The exemption from the per-IP cap is the current site's (the cap itself is the first site's). */
+  override isUncapped(ip: string): boolean {
+    return this.#current.isUncapped(ip);
+  }
+
   override handle(request: Request): void {
     this.#current.handle(request);
   }

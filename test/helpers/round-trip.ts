@@ -96,6 +96,7 @@ function site(): { path: string; cleanup(): void } {
   const files = join(dir.path, 'site');
   mkdirSync(join(files, 'sub'), { recursive: true });
   writeFileSync(join(files, 'main.html'), '<p>main</p>');
+  writeFileSync(join(files, 'index.html'), '<p>the app</p>');
   writeFileSync(join(files, 'page.html'), '<p>page</p>');
   writeFileSync(join(files, 'thing.foo'), 'foo');
   writeFileSync(join(files, 'blob.zzz'), 'zzz');
