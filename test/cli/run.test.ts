@@ -1,7 +1,7 @@
 // `trellis run FILE`: configuration modules (a Site, a Resource, defineApp with several sites) that
 // import 'trellis' from anywhere on disk, and their one-line errors.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runTrellis, spawnTrellis, tempDir } from '../helpers/server.js';
@@ -132,4 +132,26 @@ test('run --help lists its options and trellis --help lists run', async () => {
   assert.equal(help.code, 0);
   for (const option of ['--listen', '--port', '--config-dir']) assert.ok(help.stdout.includes(option), option);
   assert.match((await runTrellis(['--help'])).stdout, /run FILE/);
+});
+
+test('run takes the process options: --workers 2 with a --pidfile, the banner printed once by the primary', async () => {
+  const dir = tempDir('trellis-run-');
+  try {
+    writeFileSync(join(dir.path, 'pid.mjs'), `import { Resource, Site } from 'trellis';\nclass Pid extends Resource {\n  isLeaf = true;\n  GET() {\n    return String(process.pid);\n  }\n}\nexport default new Site(new Pid());\n`);
+    const server = await spawnTrellis(['run', 'pid.mjs', '--listen', LOOPBACK, '--workers', '2', '--pidfile', 'run.pid'], { cwd: dir.path, timeoutMs: START });
+    try {
+      await servingUrls(server, 1);
+      const pids = new Set<string>();
+      for (let i = 0; i < 20 && pids.size < 2; i++) pids.add(await (await fetch(server.url, { headers: { connection: 'close' } })).text());
+      assert.ok(!pids.has(String(server.proc.pid)), 'the primary serves no request');
+      assert.equal(readFileSync(join(dir.path, 'run.pid'), 'utf8').trim(), String(server.proc.pid));
+      assert.match(server.stdout(), /2 worker processes \(primary pid \d+\)/);
+      assert.equal(server.stdout().match(/serving http/g)?.length, 1, server.stdout());
+      assert.match(server.stdout(), /Press Ctrl\+C to stop/);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    dir.cleanup();
+  }
 });
