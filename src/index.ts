@@ -104,3 +104,5 @@ export type { FastCGIPoolOptions, PooledSocket } from './fcgi-client/pool.js';
 export { fastcgiProcessor } from './fcgi-client/processor.js';
 export { parseFastCGIAddress, formatFastCGIAddress } from './fcgi-client/address.js';
 export type { FastCGIAddress } from './fcgi-client/address.js';
+export { defineApp, definePlugin, defineDropIn } from './cli/app.js';
+export type { AppDefinition, SiteDefinition, AppExport, TrellisPlugin, PluginOption, PluginOptionValues, PluginContext, DropIn, DropInContext } from './cli/app.js';

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import type { TlsFiles } from '../channels/http.js';
 import { CliError } from './options.js';
 
+/** The key and certificate path an `ssl` endpoint names to be served with a development certificate. */
+export const DEV_CERTIFICATE = '<development certificate>';
+
 /** A freshly made development certificate. */
 export interface DevCertificate extends TlsFiles {
   /** The names it is valid for (`DNS:localhost`, `IP:127.0.0.1`, ...). */

@@ -6,8 +6,11 @@ import type { Site } from '../site.js';
 import { CliError } from './options.js';
 import type { WebConfig } from './web-config.js';
 
+/** What the gateway listeners need of a configuration. */
+export type GatewayListenConfig = Pick<WebConfig, 'fastcgi' | 'scgi' | 'gatewayTrustedPeers' | 'mount'>;
+
 /** Whether the config asks for any FastCGI or SCGI listener. */
-export function hasGatewayListeners(config: WebConfig): boolean {
+export function hasGatewayListeners(config: GatewayListenConfig): boolean {
   return config.fastcgi.length > 0 || config.scgi.length > 0;
 }
 
@@ -17,7 +20,7 @@ export function hasGatewayListeners(config: WebConfig): boolean {
  * socket (`fd:0`, from a front end that spawned Trellis) as soon as it is known to be one.
  * `FCGI_WEB_SERVER_ADDRS` in the environment limits FastCGI's TCP peers to the addresses it lists.
  */
-export async function startGatewayListeners(site: Site, config: WebConfig, env: NodeJS.ProcessEnv = process.env): Promise<Listener[]> {
+export async function startGatewayListeners(site: Site, config: GatewayListenConfig, env: NodeJS.ProcessEnv = process.env): Promise<Listener[]> {
   if (!hasGatewayListeners(config)) return [];
   try {
     parseTrustedPeers(config.gatewayTrustedPeers);

@@ -9,6 +9,15 @@ import { CliError } from './options.js';
 
 let hooksRegistered = false;
 let typeScript: 'native' | 'tsx' | null = null;
+let generation = 0;
+
+/**
+ * Makes the next imports of user modules load them afresh (a reload): each generation imports a
+ * module under its own URL (`?trellis-reload=N`), so ES module caching returns no stale copy.
+ */
+export function nextModuleGeneration(): number {
+  return ++generation;
+}
 
 /** This package's entry point, found by resolving the package's own name (right whether or not it is bundled). */
 function trellisIndexUrl(): string {
@@ -137,11 +146,22 @@ function checkedLine(path: string): string | null {
 export const RELOAD_QUERY = 'trellis-reload';
 
 /**
- * Imports the module at `file` (relative to `cwd`); errors say which file, which line, and why. A
- * `reload` generation above 0 (`--watch`) loads it and the site's own modules it imports again, as
- * new module instances; packages (node_modules) and Trellis itself stay loaded once.
+ * An error's message in one line: its first line, and the next one too when the first only
+ * announces it (esbuild's `Transform failed with 1 error:` then `file:1:2: ERROR: ...`).
  */
-export async function importUserModule(file: string, cwd: string, option: string, reload = 0): Promise<Record<string, unknown>> {
+export function oneLineMessage(err: unknown): string {
+  const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
+  const first = lines[0] ?? 'unknown error';
+  return first.endsWith(':') && lines[1] ? `${first} ${lines[1]}` : first;
+}
+
+/**
+ * Imports the module at `file` (relative to `cwd`); errors say which file, which line, and why. A `reload`
+ * generation above 0 (SIGHUP, `--watch`; by default the one {@link nextModuleGeneration} set) loads it
+ * and the site's own modules it imports again, as new module instances; packages (node_modules) and
+ * Trellis itself stay loaded once.
+ */
+export async function importUserModule(file: string, cwd: string, option: string, reload = generation): Promise<Record<string, unknown>> {
   const path = resolvePath(cwd, file);
   if (!existsSync(path)) throw new CliError(`${option}: no such file ${path}`);
   await prepareLoader(path, option, reload > 0);
@@ -171,7 +191,7 @@ export async function importModuleVersion(path: string, version: string): Promis
  * | `./site.ts#Root`     | export `Root` of site.ts   |
  * | `./site.js`          | the default export         |
  */
-export async function loadExport(spec: string, cwd: string, option: string, reload = 0): Promise<unknown> {
+export async function loadExport(spec: string, cwd: string, option: string, reload?: number): Promise<unknown> {
   const hash = spec.lastIndexOf('#');
   const file = hash === -1 ? spec : spec.slice(0, hash);
   const name = hash === -1 ? 'default' : spec.slice(hash + 1);

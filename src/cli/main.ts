@@ -14,11 +14,24 @@ const HELP = `Usage: trellis COMMAND [options]
 
 Commands:
   web [options]     serve a site (files, resources, apps) over HTTP, HTTPS, HTTP/2
+  run FILE          serve a configuration module (.ts/.js) or a JSON configuration (--save-config)
   cgi [options]     answer one CGI request (run by a web server), or --relay it to SCGI/FastCGI
+  NAME [options]    run the plugin NAME an installed package declares
   help              show this help
-
-Run 'trellis COMMAND --help' for the options of a command.
 `;
+
+const HELP_END = "\nRun 'trellis COMMAND --help' for the options of a command.\n";
+
+/** The help text, with the plugins that installed packages declare. */
+async function help(): Promise<string> {
+  const { findDeclaredPlugins } = await import('./plugin.js');
+  const declared = [...findDeclaredPlugins(process.cwd()).values()].filter((p) => !['web', 'run', 'cgi', 'help', 'version'].includes(p.name));
+  if (!declared.length) return HELP + HELP_END;
+  declared.sort((a, b) => (a.name < b.name ? -1 : 1));
+  const width = Math.max(18, ...declared.map((p) => p.name.length + 12));
+  const rows = declared.map((p) => `  ${`${p.name} [options]`.padEnd(width)}plugin of ${p.pkg}`);
+  return `${HELP}\nPlugins:\n${rows.join('\n')}\n${HELP_END}`;
+}
 
 /**
  * Writes a line to stderr unless it is gone. A server whose stderr or stdout was a pipe that closed
@@ -51,6 +64,12 @@ async function main(argv: string[]): Promise<void> {
       await runWeb(rest);
       return;
     }
+    case 'run': {
+      keepServing();
+      const { runFile } = await import('./run.js');
+      await runFile(rest);
+      return;
+    }
     case 'cgi': {
       const { runCgi } = await import('./cgi.js');
       await runCgi(rest);
@@ -60,15 +79,20 @@ async function main(argv: string[]): Promise<void> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(HELP);
+      process.stdout.write(await help());
       return;
     case '--version':
     case 'version':
       process.stdout.write(`trellis ${VERSION}\n`);
       return;
     default: {
-      const guess = closestName(command, ['web', 'cgi', 'help', 'version']);
-      throw new CliError(`unknown command "${command}"; ${guess ? `did you mean 'trellis ${guess}'? ` : ''}run 'trellis --help' for the commands`);
+      if (!/^[a-z0-9][a-z0-9._-]*$/i.test(command)) throw new CliError(`unknown command "${command}"; run 'trellis --help' for the commands`);
+      const { runDeclaredPlugin } = await import('./run.js');
+      keepServing();
+      if (await runDeclaredPlugin(command, rest)) return;
+      const guess = closestName(command, ['web', 'run', 'cgi', 'help', 'version']);
+      if (guess) throw new CliError(`unknown command "${command}"; did you mean 'trellis ${guess}'? run 'trellis --help' for the commands`);
+      throw new CliError(`unknown command "${command}": no plugin of that name is built in or declared by an installed package; run 'trellis --help' for the commands`);
     }
   }
 }

@@ -40,16 +40,21 @@ export function browserCommand(url: string, env: NodeJS.ProcessEnv = process.env
   return { reason: 'no browser found (set BROWSER to the command that opens one)' };
 }
 
-/** Opens `url` in a browser, detached; returns a line saying what happened. Never throws. */
+/**
+ * Opens `url` in a browser, detached, once the current start-up lines are out (the browser is started
+ * on the next turn of the event loop); returns a line saying what happens. Never throws.
+ */
 export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env): string {
   const how = browserCommand(url, env);
   if ('reason' in how) return `--open: ${how.reason}; visit ${url}`;
-  try {
-    const child = spawn(how.command, how.args, { stdio: 'ignore', detached: true, env });
-    child.on('error', () => {});
-    child.unref();
-  } catch {
-    return `--open: could not run ${how.command}; visit ${url}`;
-  }
+  setImmediate(() => {
+    try {
+      const child = spawn(how.command, how.args, { stdio: 'ignore', detached: true, env });
+      child.on('error', () => process.stderr.write(`trellis: --open: could not run ${how.command}; visit ${url}\n`));
+      child.unref();
+    } catch {
+      process.stderr.write(`trellis: --open: could not run ${how.command}; visit ${url}\n`);
+    }
+  });
   return `Opening ${url} in a browser`;
 }

@@ -22,6 +22,8 @@ export interface OptionSpec<C> {
   /** The value is optional and only taken as `--name=value`; a bare `--name` applies `''`. */
   optionalValue?: boolean;
   help: string;
+  /** The option may be given more than once (saved as an array by `--save-config`). Default false. */
+  repeatable?: boolean;
   /** Stores the option into the config; throws CliError for a bad value. */
   apply(config: C, value: string): void;
 }

@@ -185,20 +185,21 @@ function port(text: string, option: string): number {
 /** The options of `trellis web`. */
 export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   {
-    name: 'port',
+    name: 'port', repeatable: true,
     short: 'p',
     value: 'N|EP',
     help: 'HTTP port (or endpoint string); same as --listen',
     apply: (c, v) => void c.listen.push(/^\d+$/.test(v) ? { type: 'tcp', port: port(v, 'port') } : endpoint(v)),
   },
   {
-    name: 'listen',
+    name: 'listen', repeatable: true,
     value: 'EP',
     help: 'listen on an endpoint: tcp:8080, tcp:8080:interface=127.0.0.1, ssl:8443:privateKey=K:certKey=C, unix:/path:mode=660 (repeatable; default tcp:8080)',
     apply: (c, v) => void c.listen.push(endpoint(v)),
   },
   {
     name: 'https',
+    repeatable: true,
     value: 'PORT',
     help: 'HTTPS port (HTTP/2 and HTTP/1.1) using --certificate and --privkey; without them, server.pem if present, else a self-signed development certificate made at start-up',
     apply: (c, v) => void c.https.push(port(v, 'https')),
@@ -235,16 +236,16 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   { name: 'path', value: 'DIR', help: 'serve files from DIR (a file or a directory; default: the current directory)', apply: (c, v) => void (c.root = { kind: 'path', dir: v }) },
   { name: 'vhost-path', value: 'DIR', help: 'serve each subdirectory of DIR as the virtual host of its name', apply: (c, v) => void (c.root = { kind: 'vhost-path', dir: v }) },
   {
-    name: 'trust-proxy',
+    name: 'trust-proxy', repeatable: true,
     value: 'CIDR',
     help: 'believe X-Forwarded-*, Forwarded and X-App-* headers from these front ends (repeatable; default nobody)',
     apply: (c, v) => void c.proxy.trustProxy.push(...parseTrustProxy(v)),
   },
   { name: 'vhost-monster', help: 'mount a VHostMonster at /vhost (/vhost/http/HOST:PORT/...) for trusted front ends', apply: (c) => void (c.proxy.vhostMonster = true) },
   { name: 'public-url', value: 'URL', help: 'the public URL the site is served at, for front ends that send no headers', apply: (c, v) => void (c.proxy.publicUrl = checkPublicUrl(v)) },
-  { name: 'proxy', value: 'PATH=URL', help: 'reverse-proxy PATH to an http:// backend, e.g. /api=http://127.0.0.1:9000/ (repeatable)', apply: (c, v) => void c.proxy.proxies.push(parseProxy(v)) },
+  { name: 'proxy', repeatable: true, value: 'PATH=URL', help: 'reverse-proxy PATH to an http:// backend, e.g. /api=http://127.0.0.1:9000/ (repeatable)', apply: (c, v) => void c.proxy.proxies.push(parseProxy(v)) },
   {
-    name: 'index',
+    name: 'index', repeatable: true,
     short: 'i',
     value: 'NAME',
     help: 'index file name for directories (repeatable; replaces index.html, index.htm, index)',
@@ -254,7 +255,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     },
   },
   {
-    name: 'ignore-ext',
+    name: 'ignore-ext', repeatable: true,
     value: 'EXT',
     help: 'extension tried when a name is missing, e.g. .html so /page finds page.html (repeatable)',
     apply: (c, v) => {
@@ -264,7 +265,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   },
   { name: 'allow-ignore-ext', help: 'let /name find name.<any extension>', apply: (c) => void c.files.ignoreExts.push('*') },
   {
-    name: 'mime-type',
+    name: 'mime-type', repeatable: true,
     short: 'm',
     value: 'TYPE|.ext=TYPE',
     help: 'type for unknown extensions (default application/octet-stream), or map one extension (repeatable)',
@@ -280,7 +281,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     },
   },
   {
-    name: 'processor',
+    name: 'processor', repeatable: true,
     value: '.ext=KIND',
     help: 'handle files with this extension by KIND: script, cgi, cgi:INTERPRETER (e.g. .pl=cgi:/usr/bin/perl), php, fastcgi:ADDRESS (e.g. .php=fastcgi:tcp:127.0.0.1:9000), asis, or MODULE#export (a function (path) => Resource) (repeatable); .rpy.ts/.rpy.js=script, .cgi=cgi and .php=php (with php-cgi) are on by default',
     apply: (c, v) => {
@@ -312,6 +313,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   },
   {
     name: 'cgi-pass-env',
+    repeatable: true,
     value: 'NAME',
     help: "hand this variable of the server's environment to CGI scripts, e.g. LANG (repeatable; default none, PATH is /usr/bin:/bin)",
     apply: (c, v) => {
@@ -330,7 +332,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     },
   },
   {
-    name: 'add-header',
+    name: 'add-header', repeatable: true,
     value: '"Name: value"',
     help: 'add a header to every response, error pages included (repeatable)',
     apply: (c, v) => {
@@ -372,7 +374,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   { name: 'display-tracebacks', help: 'show error stacks in 500 pages (never on a public site)', apply: (c) => void (c.displayTracebacks = true) },
   { name: 'notracebacks', short: 'n', help: 'do not show error stacks (the default)', apply: (c) => void (c.displayTracebacks = false) },
   {
-    name: 'ajp',
+    name: 'ajp', repeatable: true,
     value: 'EP',
     help: 'serve AJP13 (Apache mod_proxy_ajp) on an endpoint: 8009 or tcp:8009 (loopback), unix:/run/app.ajp (repeatable)',
     apply: (c, v) => void c.ajp.push(gatewayEndpoint(v)),
@@ -396,19 +398,19 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     },
   },
   {
-    name: 'fastcgi',
+    name: 'fastcgi', repeatable: true,
     value: 'EP',
     help: 'serve FastCGI (nginx fastcgi_pass, Apache mod_proxy_fcgi, lighttpd, HAProxy) on an endpoint: 9000 or tcp:9000 (loopback), unix:/run/app.fcgi (repeatable)',
     apply: (c, v) => void c.fastcgi.push(gatewayEndpoint(v)),
   },
   {
-    name: 'scgi',
+    name: 'scgi', repeatable: true,
     value: 'EP',
     help: 'serve SCGI (nginx scgi_pass, Apache mod_proxy_scgi, lighttpd mod_scgi) on an endpoint: 4000 or tcp:4000 (loopback), unix:/run/app.scgi (repeatable)',
     apply: (c, v) => void c.scgi.push(gatewayEndpoint(v)),
   },
   {
-    name: 'gateway-trusted-peers',
+    name: 'gateway-trusted-peers', repeatable: true,
     value: 'CIDR',
     help: 'front-end addresses allowed to reach --fastcgi/--scgi off loopback, e.g. 10.0.0.0/8 (repeatable or comma-separated)',
     apply: (c, v) => void c.gatewayTrustedPeers.push(...v.split(',').map((s) => s.trim())),
