@@ -45,9 +45,9 @@ test("'trellis' gives resource authors Request as a type only; the class is in '
   assert.equal(typeof testing.testRequest, 'function');
 });
 
-test('the package exports map names the three entry points and the bundle builds each', () => {
+test('the package exports map names the three entry points (and the configuration schema) and the bundle builds each', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
-  assert.deepEqual(Object.keys(pkg.exports), ['.', './channels', './testing', './package.json']);
+  assert.deepEqual(Object.keys(pkg.exports), ['.', './channels', './testing', './package.json', './schema/trellis-config.schema.json']);
   const bundle = readFileSync(join(ROOT, 'scripts/bundle.mjs'), 'utf8');
   for (const entry of ['src/index.ts', 'src/channels/index.ts', 'src/testing.ts']) assert.ok(bundle.includes(`'${entry}'`), entry);
 });
