@@ -263,7 +263,7 @@ test('--watch reloads the --class module and the files it imports; a broken edit
   write('first');
   writeFileSync(
     join(dir.path, 'site.ts'),
-    `import { Resource } from 'trellis';\nimport { greeting } from './greeting.js';\n` +
+    `import { Resource } from 'trellis';\nimport { greeting } from './greeting.ts';\n` +
       `export class Root extends Resource {\n  override isLeaf = true;\n  GET() {\n    return greeting;\n  }\n}\n`,
   );
   const server = await spawnTrellis(['web', '--listen', LOOPBACK, '--class', './site.ts#Root', '--watch'], { cwd: dir.path, timeoutMs: 30_000 });
