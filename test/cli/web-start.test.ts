@@ -240,6 +240,8 @@ test('--open runs $BROWSER with the URL, and never under CI or tests', async () 
   try {
     await until(() => existsSync(opened) && readFileSync(opened, 'utf8').includes('\n'), 'the browser script');
     assert.equal(readFileSync(opened, 'utf8').trim(), server.url);
+    // The browser starts before the line is printed, and may write its file before the line arrives.
+    await until(() => server.stdout().includes('Opening'), 'the Opening line');
     assert.match(server.stdout(), /Opening http:\/\/127\.0\.0\.1:\d+\/ in a browser/);
   } finally {
     await server.stop();
