@@ -202,11 +202,19 @@ test('HTTP/2: the :authority is the one Host field; a host field beside it is dr
     session.on('error', () => {});
     t.after(() => session.destroy());
     const r = await exchange(session, { ':path': '/hosts', ':authority': 'a.example', host: 'a.example' });
-    // nghttp2 lets userinfo through in an :authority; the Host rule does not.
-    const bad = await exchange(session, { ':path': '/hosts', ':authority': 'user@evil.example' });
-    session.destroy();
+    // Userinfo in an :authority is never taken as the Host. The nghttp2 in Node 20 lets it through and the
+    // Host rule answers 400; the nghttp2 in Node 22 and later resets the stream itself (PROTOCOL_ERROR)
+    // before a request exists. Either way the resource is not reached.
+    const bad = await exchange(session, { ':path': '/hosts', ':authority': 'user@evil.example' }).then(
+      (answer) => String(answer.headers[':status']),
+      (err: NodeJS.ErrnoException) => err.code === 'ERR_HTTP2_STREAM_ERROR' && /PROTOCOL_ERROR/.test(err.message) ? 'reset' : String(err),
+    );
     assert.equal(r.body, 'a.example 1');
-    assert.equal(bad.headers[':status'], 400);
+    assert.ok(bad === '400' || bad === 'reset', `userinfo in :authority: ${bad}`);
+    // Only that stream was refused: the connection still serves the next request.
+    const next = await exchange(session, { ':path': '/hosts', ':authority': 'a.example' });
+    session.destroy();
+    assert.equal(next.body, 'a.example 1');
   });
 });
 

@@ -46,7 +46,10 @@ for (const workers of [[], ['--workers', '2']]) {
     await waitForListener(port);
     const res = await fetch(`http://127.0.0.1:${port}/`);
     assert.equal(await res.text(), 'socket activated\n', err);
-    assert.match(out, new RegExp(`serving http://127\\.0\\.0\\.1:${port}/`));
+    // The socket listens before Trellis starts, so a worker can answer before the banner is printed.
+    const banner = new RegExp(`serving http://127\\.0\\.0\\.1:${port}/`);
+    for (const end = Date.now() + 15_000; !banner.test(out) && Date.now() < end; ) await sleep(20);
+    assert.match(out, banner);
     assert.equal((await fetch(`http://127.0.0.1:${port}/missing`)).status, 404);
     child.kill('SIGTERM');
     assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0);

@@ -240,6 +240,8 @@ test('--open runs $BROWSER with the URL, and never under CI or tests', async () 
   try {
     await until(() => existsSync(opened) && readFileSync(opened, 'utf8').includes('\n'), 'the browser script');
     assert.equal(readFileSync(opened, 'utf8').trim(), server.url);
+    // The browser starts before the line is printed, and may write its file before the line arrives.
+    await until(() => server.stdout().includes('Opening'), 'the Opening line');
     assert.match(server.stdout(), /Opening http:\/\/127\.0\.0\.1:\d+\/ in a browser/);
   } finally {
     await server.stop();
@@ -263,7 +265,7 @@ test('--watch reloads the --class module and the files it imports; a broken edit
   write('first');
   writeFileSync(
     join(dir.path, 'site.ts'),
-    `import { Resource } from 'trellis';\nimport { greeting } from './greeting.js';\n` +
+    `import { Resource } from 'trellis';\nimport { greeting } from './greeting.ts';\n` +
       `export class Root extends Resource {\n  override isLeaf = true;\n  GET() {\n    return greeting;\n  }\n}\n`,
   );
   const server = await spawnTrellis(['web', '--listen', LOOPBACK, '--class', './site.ts#Root', '--watch'], { cwd: dir.path, timeoutMs: 30_000 });

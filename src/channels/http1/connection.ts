@@ -543,6 +543,13 @@ class Connection {
   #finishBody(): void {
     this.#bodyDone = true;
     if (!this.#discarding) this.#body!.close();
+    // A body whose last bytes filled the reader's buffer is never asked for more (an ended stream
+    // reads no further), so its pause ends here; otherwise the next request on the connection is
+    // never read. Pipelined bytes are still held back by PIPELINE_BUFFER.
+    if (this.#bodyPaused) {
+      this.#bodyPaused = false;
+      if (!this.#pipelinePaused) this.socket.resume();
+    }
     if (this.#responseDone) this.#next();
   }
 

@@ -29,6 +29,15 @@ class Echo extends Resource {
   }
 }
 
+/** Reads the whole body only 200 ms after the request arrived, then answers its length and SHA-256. */
+class LateEcho extends Resource {
+  override isLeaf = true;
+  override async POST(request: Request) {
+    await delay(200);
+    return digest(await request.readBody());
+  }
+}
+
 /** Answers at once without reading the request body. */
 class Ignore extends Resource {
   override isLeaf = true;
@@ -182,6 +191,7 @@ async function start(t: TestContext, limits: Partial<SiteLimits> = {}): Promise<
   root.putChild('late-abort', lateAbort);
   root.putChild('hello', new Hello());
   root.putChild('echo', echo);
+  root.putChild('late-echo', new LateEcho());
   root.putChild('ignore', new Ignore());
   root.putChild('stream', new Stream());
   root.putChild('slow', new Slow());
@@ -245,6 +255,20 @@ describe('HTTP/1.1 channel: pipelining', () => {
     assert.equal((await conn.readResponse()).text, 'hello /hello/a');
     assert.equal((await conn.readResponse()).text, digest('hello world'));
     assert.equal((await conn.readResponse()).text, 'hello /hello/b');
+  });
+
+  test('a body whose last bytes arrive while the resource is not reading still lets the next request in', async (t) => {
+    // The 64 KiB body fills the body buffer in one piece while the resource waits: reading pauses
+    // for it and the body ends paused. The connection must read the next request all the same.
+    const h = await start(t);
+    const conn = await h.open();
+    const body = 'b'.repeat(64 * 1024);
+    await conn.write(`POST /late-echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+    await delay(50);
+    await conn.write(body);
+    assert.equal((await conn.readResponse()).text, digest(body));
+    await conn.write(get('/hello/next'));
+    assert.equal((await conn.readResponse({ timeoutMs: 2000 })).text, 'hello /hello/next');
   });
 
   test('a transcript of GET, HEAD, POST and a closing GET holds four responses in order', async (t) => {
