@@ -84,6 +84,8 @@ test('in a terminal the access log is on stdout, readable and coloured; NO_COLOR
     const base: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
     delete base.FORCE_COLOR;
     delete base.NO_COLOR;
+    // Node's colour detection (tty.hasColors) counts any CI variable as a 2-colour terminal.
+    delete base.CI;
     const proc = spawn(script, ['-qfec', command, '/dev/null'], { env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
