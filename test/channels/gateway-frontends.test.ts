@@ -68,13 +68,20 @@ for (const fe of FRONT_ENDS) {
 
     if (fe.chunked !== undefined) {
       await t.test(`a chunked 1 MiB upload: ${fe.chunked === 'ok' ? 'arrives whole' : `the front end refuses it (${fe.chunked})`}`, async () => {
-        const r = await client.request('POST', '/app/upload', { body: upload, chunked: true, headers: { 'Content-Type': 'application/octet-stream' } });
+        const sent = client.request('POST', '/app/upload', { body: upload, chunked: true, headers: { 'Content-Type': 'application/octet-stream' } });
         if (fe.chunked === 'ok') {
+          const r = await sent;
           assert.equal(r.status, 200, log());
           assert.equal(r.body.toString(), uploadAnswer);
-        } else {
-          assert.equal(r.status, fe.chunked);
+          return;
         }
+        // A front end that refuses answers from the head alone and closes: the client may still be
+        // writing the body then, and see the close (EPIPE, ECONNRESET) before it reads the answer.
+        const r = await sent.catch((err: NodeJS.ErrnoException) => {
+          assert.ok(err.code === 'EPIPE' || err.code === 'ECONNRESET', String(err));
+          return null;
+        });
+        if (r) assert.equal(r.status, fe.chunked);
       });
     }
 
