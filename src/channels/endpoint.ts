@@ -56,7 +56,7 @@ function splitFields(text: string): string[] {
 }
 
 /** Removes the escape markers left by splitFields. */
-function unescape(text: string): string {
+function unescapeField(text: string): string {
   return text.replace(/\u0000(.)/g, '$1');
 }
 
@@ -96,7 +96,7 @@ export function parseEndpoint(text: string): Endpoint {
   const raw = text.trim();
   if (/^\d+$/.test(raw)) return { type: 'tcp', port: parsePort(raw, raw) };
   const fields = splitFields(raw);
-  let kind = unescape(fields.shift() ?? '').toLowerCase();
+  let kind = unescapeField(fields.shift() ?? '').toLowerCase();
   let ipv6 = false;
   if (kind === 'tcp6') {
     kind = 'tcp';
@@ -112,12 +112,12 @@ export function parseEndpoint(text: string): Endpoint {
     const eq = field.indexOf('=');
     if (eq === -1) {
       const key = keys[positional++];
-      if (!key || values.has(key)) throw new EndpointError(raw, `unexpected value "${unescape(field)}"`);
-      values.set(key, unescape(field));
+      if (!key || values.has(key)) throw new EndpointError(raw, `unexpected value "${unescapeField(field)}"`);
+      values.set(key, unescapeField(field));
     } else {
-      const key = unescape(field.slice(0, eq));
+      const key = unescapeField(field.slice(0, eq));
       if (!keys.includes(key)) throw new EndpointError(raw, `unknown option "${key}" for ${kind} (known: ${keys.join(', ')})`);
-      values.set(key, unescape(field.slice(eq + 1)));
+      values.set(key, unescapeField(field.slice(eq + 1)));
     }
   }
   if (kind === 'fd') {

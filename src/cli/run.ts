@@ -160,7 +160,10 @@ function commonOptions(): CommonOptions {
 function commonSpecs<C>(common: CommonOptions, own: ReadonlySet<string> = new Set()): Array<OptionSpec<C>> {
   const proc = processOptions<CommonOptions>()
     .filter((s) => !own.has(s.name))
-    .map(({ short: _short, ...s }): OptionSpec<C> => ({ ...s, apply: (_c, v) => (common.processGiven.push(s.name), s.apply(common, v)) }));
+    .map(({ short: _short, ...s }): OptionSpec<C> => ({ ...s, apply: (_c, v) => {
+      common.processGiven.push(s.name);
+      s.apply(common, v);
+    } }));
   return [
     { name: 'config-dir', value: 'DIR', help: 'apply the drop-in modules of DIR to the site, in name order (Debian local.d)', apply: (_c, v) => void (common.configDir = v) },
     { name: 'save-config', value: 'FILE', help: 'write these options as a JSON configuration for `trellis run FILE` and exit', apply: (_c, v) => void (common.saveConfig = v) },

@@ -11,7 +11,6 @@ import {
   type BackendConnection,
   type Exchange,
   type ExchangeError,
-  type ExchangeHandler,
 } from './backend-client.js';
 import { backendTarget } from './backend-path.js';
 import { ProxyError, exchangeFailure, failProxied } from './proxy-error.js';

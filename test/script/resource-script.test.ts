@@ -249,6 +249,7 @@ describe('ResourceScriptDirectory and ResourceScript in process', () => {
     const dir = tempDir('trellis-rpydir-');
     writeFileSync(join(dir.path, 'package.json'), '{"type":"module"}');
     const path = join(dir.path, 'ctx.rpy.js');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a resource script written as source
     writeFileSync(path, jsScript("export function resource({ registry, path }) { const loads = registry.component('loads', () => ({ n: 0 })); loads.n++; return Object.assign(new Resource(), { isLeaf: true, GET: () => `${path} ${loads.n}` }); }"));
     const registry = new Registry();
     const server = await serveSite(new Site(new ResourceScript(path, { registry }), { logError: () => {} }));
