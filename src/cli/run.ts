@@ -20,6 +20,7 @@ import { defaultProcessConfig, processOptions, type ProcessConfig } from './proc
 import { reloadOnHangup } from './reload.js';
 import { devCertificateNotes, RunningApp } from './serve.js';
 import { onReopenLogs } from './signals.js';
+import { leavePool } from './workers.js';
 
 /** What the process needs to know of a service before it starts (see {@link Service} in process.ts). */
 export interface ServiceFiles {
@@ -72,7 +73,10 @@ export function drainOnSignals(running: RunningApp): void {
     if (stopping) process.exit(1);
     stopping = true;
     process.stderr.write(`trellis: ${signal} received, finishing in-flight requests\n`);
-    running.close(running.plan.sites[0]!.site.limits.shutdownTimeout).then(() => process.exit(0), () => process.exit(1));
+    running
+      .close(running.plan.sites[0]!.site.limits.shutdownTimeout)
+      .then(leavePool)
+      .then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
