@@ -243,7 +243,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   },
   { name: 'vhost-monster', help: 'mount a VHostMonster at /vhost (/vhost/http/HOST:PORT/...) for trusted front ends', apply: (c) => void (c.proxy.vhostMonster = true) },
   { name: 'public-url', value: 'URL', help: 'the public URL the site is served at, for front ends that send no headers', apply: (c, v) => void (c.proxy.publicUrl = checkPublicUrl(v)) },
-  { name: 'proxy', repeatable: true, value: 'PATH=URL', help: 'reverse-proxy PATH to an http:// backend, e.g. /api=http://127.0.0.1:9000/ (repeatable)', apply: (c, v) => void c.proxy.proxies.push(parseProxy(v)) },
+  { name: 'proxy', repeatable: true, value: 'PATH=URL', help: 'reverse-proxy PATH to an http:// or UNIX-socket backend, e.g. /api=http://127.0.0.1:9000/ or /api=unix:/run/api.sock:/base (repeatable)', apply: (c, v) => void c.proxy.proxies.push(parseProxy(v)) },
   {
     name: 'index', repeatable: true,
     short: 'i',
