@@ -44,6 +44,12 @@ function createUser(t: TestContext, options: { home?: boolean } = {}): User {
     } catch {
       // already gone
     }
+    try {
+      // userdel keeps a user's group that another user is a member of.
+      execFileSync('groupdel', [name], { stdio: 'ignore' });
+    } catch {
+      // removed with the user
+    }
   });
   const field = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
   const home = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':')[5]!;
@@ -283,4 +289,31 @@ test('option errors of --user and --personal exit 2 with one line each', async (
     assert.ok(oneLine(r.stderr), r.stderr);
     assert.match(r.stderr, message, args.join(' '));
   }
+});
+
+test('a main server running as a user reaches the homes it may enter and the sockets of its group only', async (t) => {
+  if (!canCreateUsers(t)) return;
+  const ann = createUser(t);
+  const web = createUser(t);
+  const annGroup = execFileSync('id', ['-gn', ann.name], { encoding: 'utf8' }).trim();
+  execFileSync('usermod', ['--append', '--groups', annGroup, web.name]);
+  give(ann, { 'public_html/index.html': '<p>ann</p>', 'site.mjs': WHERE_MODULE });
+  chmodSync(join(ann.home, 'public_html'), 0o750);
+  chmodSync(join(ann.home, 'public_html/index.html'), 0o640);
+  chmodSync(ann.home, 0o700);
+  const main = await spawnTrellis(['web', '--user', '--listen', 'tcp:0:interface=127.0.0.1', '--uid', web.name]);
+  t.after(() => main.stop());
+  const base = main.url.replace(/\/$/, '');
+
+  assert.equal((await fetchRaw(`${base}/~${ann.name}/`)).status, 404, 'a home the server cannot enter');
+  chmodSync(ann.home, 0o750);
+  assert.equal((await fetchRaw(`${base}/~${ann.name}/`)).body, '<p>ann</p>', 'entered through the group');
+
+  const alone = await startPersonal(t, ann, ['--class', './site.mjs#Where']);
+  assert.equal((await fetchRaw(`${base}/~${ann.name}.trellis/`)).status, 502, 'a 0600 socket is the user\'s alone');
+  await alone.stop();
+  await startPersonal(t, ann, ['--class', './site.mjs#Where', '--personal-group', annGroup]);
+  const shared = await fetchRaw(`${base}/~${ann.name}.trellis/`);
+  assert.equal(shared.status, 200, shared.body);
+  assert.equal((JSON.parse(shared.body) as { uid: number }).uid, ann.uid);
 });
