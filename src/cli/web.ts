@@ -162,8 +162,9 @@ function watchClass(site: Site, config: WebConfig, cwd: string, spec: string): {
  */
 export async function buildWebSite(config: WebConfig, cwd: string): Promise<WrappedSiteDefinition> {
   const root = await buildRoot(config, cwd);
-  const personal = config.personal.on ? personalEndpoint(config) : null;
-  const personalRoot = personal ? (await import('../users/personal-server.js')).personalRoot : null;
+  // --personal listens on ~/.trellis-web.sock unless --listen or --https name listeners.
+  const personal = config.personal.on && !config.listen.length && !config.https.length ? personalEndpoint(config) : null;
+  const personalRoot = config.personal.on ? (await import('../users/personal-server.js')).personalRoot : null;
   const wrap = (r: typeof root) => (personalRoot ? personalRoot(wrapRoot(r, config.proxy)) : wrapRoot(r, config.proxy));
   const accessLog = accessLogFor(config);
   const cap = isWorker() ? perWorkerCap(config.maxConnectionsPerIp, config.process.workers) : config.maxConnectionsPerIp;
@@ -181,7 +182,10 @@ export async function buildWebSite(config: WebConfig, cwd: string): Promise<Wrap
   if (config.root.kind === 'user') {
     notes.push(config.users.scripts ? `User directories: ${await describeProcessors(config.files)}` : 'Nothing executes in user directories (--user-scripts allows it); program files there answer 403');
   }
-  if (personal) notes.push(`Personal server: forwarding headers believed from the socket's peer only${config.listen.length ? '' : ` (${personal.path}, mode ${(personal.mode ?? 0).toString(8)})`}`);
+  if (config.personal.on) {
+    const socket = personal ? ` (${personal.path}, mode ${(personal.mode ?? 0).toString(8)})` : '';
+    notes.push(`Personal server: forwarding headers believed from a UNIX-socket peer only${socket}`);
+  }
   if (config.cors) notes.push(`CORS: ${config.cors.includes('*') ? 'any origin' : config.cors.join(', ')}${config.corsCredentials ? ', with credentials' : ''}`);
   if (accessLog && config.logfile === null) notes.push('Access log below (--logfile FILE to keep it, --no-logfile to hide it)');
   let watcher: SourceWatcher | null = null;
@@ -196,7 +200,7 @@ export async function buildWebSite(config: WebConfig, cwd: string): Promise<Wrap
   };
   return {
     site,
-    listen: personal && !config.listen.length && !config.https.length ? [personal] : httpEndpoints(config, cwd),
+    listen: personal ? [personal] : httpEndpoints(config, cwd),
     ajp: config.ajp.map((e) => absoluteEndpoint(e, cwd)),
     fastcgi: config.fastcgi.map((e) => absoluteEndpoint(e, cwd)),
     scgi: config.scgi.map((e) => absoluteEndpoint(e, cwd)),
