@@ -3,6 +3,7 @@
 // Split by concern: `request/reading.ts` (what the request says), `request/urls.ts` (addresses and
 // URLs), and here sessions and the response; `request/parts.ts` holds the shapes they share.
 import type { Transform } from 'node:stream';
+import { encodePathSegment } from './http/path.js';
 import { assertHeader } from './http/headers.js';
 import { ResponseHeaders, headerKey } from './http/response-headers.js';
 import { bodyless, reasonPhrase } from './http/status.js';
@@ -116,7 +117,8 @@ export class Request extends RequestURLs {
   }
 
   /**
-   * The visitor's session, created (and its cookie set: HttpOnly, SameSite=Lax, Secure over TLS) when
+   * The visitor's session, created (and its cookie set: HttpOnly, SameSite=Lax, Secure over TLS, the
+   * path `/` or, for a nested site, its sitepath such as `/~alice.trellis/`) when
    * there is none. Sessions are lazy: nothing is stored for a visitor until this is called.
    */
   async getSession(): Promise<Session> {
@@ -128,7 +130,9 @@ export class Request extends RequestURLs {
     let session = id && /^[0-9a-f]{64}$/.test(id) ? await store.get(id) : undefined;
     if (!session) {
       session = await store.create();
-      this.addCookie(name, session.uid, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
+      // A nested site (a gateway mount, a personal server behind its relay) keeps its cookie to its own path.
+      const path = this.sitepath.length ? `/${this.sitepath.map(encodePathSegment).join('/')}/` : '/';
+      this.addCookie(name, session.uid, { path, httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
     }
     this.#session = session;
     return session;

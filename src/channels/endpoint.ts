@@ -14,7 +14,7 @@ export type Endpoint =
       certKey: string;
       extraCertChain?: string;
     }
-  | { type: 'unix'; path: string; mode?: number; backlog?: number; lockfile?: boolean }
+  | { type: 'unix'; path: string; mode?: number; group?: string; backlog?: number; lockfile?: boolean }
   /**
    * A socket already listening, inherited as file descriptor `fd`: what a FastCGI front end that
    * spawns the application hands it (FCGI_LISTENSOCK_FILENO, fd 0: lighttpd `bin-path`, spawn-fcgi,
@@ -63,7 +63,7 @@ function unescapeField(text: string): string {
 const KEYS: Record<Endpoint['type'], readonly string[]> = {
   tcp: ['port', 'interface', 'backlog'],
   ssl: ['port', 'interface', 'backlog', 'privateKey', 'certKey', 'extraCertChain'],
-  unix: ['address', 'mode', 'backlog', 'lockfile'],
+  unix: ['address', 'mode', 'group', 'backlog', 'lockfile'],
   fd: ['fileno'],
   systemd: ['domain', 'index'],
 };
@@ -88,6 +88,7 @@ function parseInt10(text: string, raw: string, what: string): number {
  * | `tcp:8080:interface=127.0.0.1`          | tcp, port 8080 on 127.0.0.1                   |
  * | `ssl:8443:privateKey=k.pem`             | ssl, certKey defaults to privateKey           |
  * | `unix:/run/a.sock:mode=660`             | unix, mode 0o660                              |
+ * | `unix:/run/a.sock:group=www-data`       | unix, group www-data, mode 0o660 unless given |
  * | `fd:0` (or `fd:fileno=0`)               | the listening socket inherited as fd 0        |
  * | `systemd:domain=INET:index=0`           | the first socket systemd passed (fd 3)        |
  * | `tcp:http`                              | EndpointError (port must be a number)         |
@@ -140,6 +141,12 @@ export function parseEndpoint(text: string): Endpoint {
       if (!/^[0-7]{3,4}$/.test(mode)) throw new EndpointError(raw, `mode must be octal like 660, not "${mode}"`);
       ep.mode = parseInt(mode, 8);
     }
+    if (values.has('group')) {
+      const group = values.get('group')!;
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(group)) throw new EndpointError(raw, `group must be a group name or number, not "${group}"`);
+      ep.group = group;
+      ep.mode ??= 0o660;
+    }
     if (backlog !== undefined) ep.backlog = backlog;
     if (values.has('lockfile')) ep.lockfile = values.get('lockfile') === '1';
     return ep;
@@ -171,7 +178,7 @@ export function formatEndpoint(ep: Endpoint): string {
     case 'ssl':
       return `ssl:${ep.port}${ep.interface ? `:interface=${esc(ep.interface)}` : ''}:privateKey=${esc(ep.privateKey)}:certKey=${esc(ep.certKey)}`;
     case 'unix':
-      return `unix:${esc(ep.path)}${ep.mode !== undefined ? `:mode=${ep.mode.toString(8)}` : ''}`;
+      return `unix:${esc(ep.path)}${ep.mode !== undefined ? `:mode=${ep.mode.toString(8)}` : ''}${ep.group !== undefined ? `:group=${ep.group}` : ''}`;
     case 'fd':
       return `fd:${ep.fd}`;
     case 'systemd':
