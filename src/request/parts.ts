@@ -66,6 +66,12 @@ export interface ResponseSink {
    * it cannot tell. Zero means every chunk written so far was let go of, so its memory may be reused.
    */
   queuedBytes(): number | null;
+  /**
+   * The trailer fields (flat `[name, value, ...]`, already checked) to send after the body when `end`
+   * or `endText` comes next. Only channels that carry trailers have it (HTTP/1.1 on a chunked
+   * response, HTTP/2); elsewhere a response's trailers are dropped.
+   */
+  setTrailers?(fields: string[]): void;
 }
 
 /** Body size and form limits applied to one request. */
@@ -112,6 +118,11 @@ export interface RequestParts {
    * Default none.
    */
   prepath?: string[];
+  /**
+   * Where the channel puts the body's trailer fields once the body has ended (HTTP/1.1 chunked,
+   * HTTP/2); the forbidden ones (src/http/trailers.ts) are left out. Default none.
+   */
+  trailers?: RequestHeaders | null;
   /** The raw connection of an Upgrade or CONNECT request (HTTP/1.1 only). Default none. */
   upgrade?: UpgradeSocket | null;
 }

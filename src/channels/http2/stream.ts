@@ -4,6 +4,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { RequestHeaders } from '../../http/headers.js';
 import { headerKey } from '../../http/response-headers.js';
+import { allowedTrailers } from '../../http/trailers.js';
 import type { Address, ResponseSink } from '../../request.js';
 import type { Site } from '../../site.js';
 import { socketAddresses, type SocketLike } from '../address.js';
@@ -77,10 +78,14 @@ type AddressedSession = { socket: SocketLike; [ADDRESSES]?: { client: Address; l
 class StreamSink implements ResponseSink {
   readonly #stream: ServerHttp2Stream;
   readonly #head: boolean;
+  /** The client sent `TE: trailers` (gRPC does): every response with a body keeps room for trailers. */
+  readonly #teTrailers: boolean;
+  #trailers: OutgoingHttpHeaders | null = null;
 
-  constructor(stream: ServerHttp2Stream, head: boolean) {
+  constructor(stream: ServerHttp2Stream, head: boolean, teTrailers: boolean) {
     this.#stream = stream;
     this.#head = head;
+    this.#teTrailers = teTrailers;
   }
 
   /** Sends `:status` and the fields (names in lower case, repeated fields as lists), never a connection field. */
@@ -90,18 +95,36 @@ class StreamSink implements ResponseSink {
     const stream = this.#stream;
     if (stream.destroyed || stream.closed || stream.headersSent) return;
     const out: OutgoingHttpHeaders = { ':status': code };
-    let empty = this.#head || code === 204 || code === 304;
+    const bodyless = this.#head || code === 204 || code === 304;
+    let zeroLength = false;
+    let trailerDeclared = false;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const key = headerKey(flat[i]!);
       const value = flat[i + 1]!;
       if (H2_CONNECTION_FIELDS.has(key)) continue;
-      if (key === 'content-length' && value === '0') empty = true;
-      const prev = out[key];
-      if (prev === undefined) out[key] = value;
-      else if (Array.isArray(prev)) prev.push(value);
-      else out[key] = [String(prev), value];
+      if (key === 'content-length' && value === '0') zeroLength = true;
+      else if (key === 'trailer') trailerDeclared = true;
+      addField(out, key, value);
     }
-    stream.respond(out, { endStream: empty });
+    // Trailers need the stream left open after the last DATA (a trailing HEADERS frame ends it,
+    // RFC 9113 §8.1): asked for by a `Trailer` field or the client's `TE: trailers`. A response of
+    // no content with declared trailers (gRPC's trailers-only answer) still gets them.
+    const trailing = !bodyless && (trailerDeclared || (this.#teTrailers && !zeroLength));
+    if (!trailing) {
+      stream.respond(out, { endStream: bodyless || zeroLength });
+      return;
+    }
+    stream.respond(out, { waitForTrailers: true });
+    stream.once('wantTrailers', () => {
+      if (!stream.closed && !stream.destroyed) stream.sendTrailers(this.#trailers ?? {});
+    });
+  }
+
+  /** Kept for the trailing HEADERS frame (names in lower case, as HTTP/2 has them). */
+  setTrailers(fields: string[]): void {
+    const out: OutgoingHttpHeaders = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) addField(out, fields[i]!.toLowerCase(), fields[i + 1]!);
+    this.#trailers = out;
   }
 
   write(chunk: Buffer): boolean {
@@ -144,6 +167,14 @@ class StreamSink implements ResponseSink {
   }
 }
 
+/** Adds `value` to `out[key]`, a repeated field becoming a list. */
+function addField(out: OutgoingHttpHeaders, key: string, value: string): void {
+  const prev = out[key];
+  if (prev === undefined) out[key] = value;
+  else if (Array.isArray(prev)) prev.push(value);
+  else out[key] = [String(prev), value];
+}
+
 /**
  * An HTTP/2 request body: DATA from the stream fed into a {@link GatewayBody}, the stream paused
  * while the resource has enough buffered. Nothing is read until the resource first asks (then a
@@ -151,7 +182,7 @@ class StreamSink implements ResponseSink {
  * bytes are counted where node:http2 pushes them, so the watchdog sees them whether or not the
  * resource reads.
  */
-function streamBody(stream: ServerHttp2Stream, expectContinue: boolean): { body: GatewayBody; progress: BodyProgress } {
+function streamBody(stream: ServerHttp2Stream, expectContinue: boolean, trailers: RequestHeaders): { body: GatewayBody; progress: BodyProgress } {
   let received = 0;
   let complete = false;
   const push = stream.push;
@@ -160,6 +191,12 @@ function streamBody(stream: ServerHttp2Stream, expectContinue: boolean): { body:
     else if (chunk instanceof Uint8Array) received += chunk.length;
     return push.call(this, chunk, encoding);
   };
+  // A trailing HEADERS frame arrives before the end of the DATA it follows is read.
+  stream.once('trailers', (_fields: IncomingHttpHeaders, _flags: number, raw: string[]) => {
+    const pairs: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
+    for (const [name, value] of allowedTrailers(pairs)) trailers.append(name, value);
+  });
   let flowing = false;
   const body = new GatewayBody(() => {
     if (!flowing) {
@@ -240,7 +277,8 @@ export function serveHttp2Stream(
   const hasBody = !stream.endAfterHeaders;
   const expect = options.compat ? undefined : headers.expect;
   const expectContinue = expect !== undefined && expect.toLowerCase() === '100-continue';
-  const reading = hasBody ? streamBody(stream, expectContinue) : null;
+  const trailers = hasBody ? new RequestHeaders() : null;
+  const reading = trailers !== null ? streamBody(stream, expectContinue, trailers) : null;
   const refusal =
     checkRequestHead(uri, '2.0', flat, site.limits) ??
     (method === 'CONNECT' && !options.compat ? CONNECT_REFUSED : null) ??
@@ -257,8 +295,11 @@ export function serveHttp2Stream(
     secure: options.secure,
     channel: 'h2',
     contentLength: contentLength === undefined ? null : Number(contentLength),
+    trailers,
   };
-  const request = serveParts(site, parts, new StreamSink(stream, method === 'HEAD'), refusal);
+  const te = headers.te;
+  const sink = new StreamSink(stream, method === 'HEAD', te !== undefined && /\btrailers\b/i.test(String(te)));
+  const request = serveParts(site, parts, sink, refusal);
   if (refusal) return;
   // Most responses are complete by now; only one still being written needs to hear that the
   // client left (events arrive after this synchronous turn, so none is missed). A reset closes the
