@@ -22,11 +22,7 @@ export interface FetchApp {
  * undici Request.
  */
 export function fetchRequestFor(request: Request): LazyFetchRequest {
-  const lazy = new LazyFetchRequest(request, publicUrl(request));
-  request.whenDone((done) => {
-    if (done.disconnected) lazy.abort();
-  });
-  return lazy;
+  return new LazyFetchRequest(request, publicUrl(request));
 }
 
 /** The key of undici's internal Response state, when this Node's Response has one. */
@@ -38,8 +34,10 @@ const RESPONSE_STATE = Object.getOwnPropertySymbols(new Response('')).find((s) =
  * whose Response keeps no such state; the body is then read from its stream.
  */
 function bodySource(response: Response): string | Uint8Array | null {
-  if (!RESPONSE_STATE || response.bodyUsed) return null;
+  if (!RESPONSE_STATE) return null;
   const body = (response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>)[RESPONSE_STATE]?.body;
+  // Reading a body locks its stream; `bodyUsed` is not asked (it costs a call into the stream on every
+  // response), so a body read and released, or cancelled, before the app returned it goes out whole.
   if (!body || body.stream?.locked) return null;
   const source = body.source;
   return typeof source === 'string' || source instanceof Uint8Array ? source : null;
