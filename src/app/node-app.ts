@@ -1,6 +1,7 @@
 // `NodeAppResource`: a `(req, res)` app (Express, Connect, Koa's callback, Fastify's routing, a bare
 // node:http listener, or a node:http Server with its listeners) mounted in the resource tree. The app
 // gets node:http's own IncomingMessage and ServerResponse, fed from and into the Trellis Request.
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { IncomingMessage, ServerResponse, type Server } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
@@ -141,14 +142,17 @@ export interface AppRequest extends IncomingMessage {
 /** node:http's way in for the lines its parser read: headers, or trailers once `complete` is set. */
 type HeaderLines = { _addHeaderLines(lines: string[], n: number): void };
 
-/** Builds the IncomingMessage for `request` on `socket`, mount fields set. */
-function incomingFor(request: Request, socket: AppSocket | Duplex): AppRequest {
+/**
+ * Builds the IncomingMessage for `request` on `socket`, mount fields set. `upgrade` shows an HTTP/2
+ * WebSocket stream as the HTTP/1.1 Upgrade request a WebSocket server expects.
+ */
+function incomingFor(request: Request, socket: AppSocket | Duplex, upgrade: string[] | null = null): AppRequest {
   const req = new IncomingMessage(socket as unknown as import('node:net').Socket) as AppRequest;
-  const [major, minor] = versionOf(request.clientproto);
+  const [major, minor] = upgrade ? [1, 1] : versionOf(request.clientproto);
   req.httpVersionMajor = major;
   req.httpVersionMinor = minor;
   req.httpVersion = `${major}.${minor}`;
-  req.method = request.method;
+  req.method = upgrade ? 'GET' : request.method;
   const paths = appPaths(request);
   req.url = paths.url;
   req.originalUrl = paths.original;
@@ -163,6 +167,7 @@ function incomingFor(request: Request, socket: AppSocket | Duplex): AppRequest {
   // for one, so the app sees the body as node:http shows one of unknown length.
   const headers = request.requestHeaders;
   if (request.hasBody && !headers.has('content-length') && !headers.has('transfer-encoding')) flat.push('Transfer-Encoding', 'chunked');
+  if (upgrade) flat.push(...upgrade);
   // node:http's parser hands its header lines over this way; `req.headers` is then built on first use.
   (req as unknown as HeaderLines)._addHeaderLines(flat, flat.length);
   return req;
@@ -449,13 +454,20 @@ export function serveNodeApp(listener: NodeRequestListener, request: Request): v
 
 /**
  * Hands an HTTP/1.1 Upgrade request with its raw socket to `upgrade`, as node:http's `upgrade` event
- * does. Returns false when there is no socket to hand (other channels, or not an Upgrade).
+ * does; an HTTP/2 WebSocket stream (RFC 8441 extended CONNECT) goes the same way, shown as the
+ * HTTP/1.1 Upgrade GET it stands for. Returns false when there is no socket to hand (gateways, or
+ * not an Upgrade).
  */
 export function upgradeNodeApp(upgrade: NodeUpgradeListener, request: Request): boolean {
   const raw = request.upgrade;
-  if (!raw || !request.requestHeaders.has('upgrade')) return false;
+  if (!raw) return false;
+  // An HTTP/2 WebSocket (RFC 8441) has no Upgrade field and no key: the app sees the HTTP/1.1 form,
+  // with a key of its own (the tunnel drops the Sec-WebSocket-Accept made from it).
+  const h2 = raw.protocol === 'websocket' && request.method === 'CONNECT';
+  if (!h2 && !request.requestHeaders.has('upgrade')) return false;
   raw.take();
-  const req = incomingFor(request, raw.socket);
+  const fields = h2 ? ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Key', randomBytes(16).toString('base64')] : null;
+  const req = incomingFor(request, raw.socket, fields);
   (req as unknown as { upgrade: boolean }).upgrade = true;
   req.complete = true;
   req.push(null);

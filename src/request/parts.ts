@@ -123,7 +123,7 @@ export interface RequestParts {
    * HTTP/2); the forbidden ones (src/http/trailers.ts) are left out. Default none.
    */
   trailers?: RequestHeaders | null;
-  /** The raw connection of an Upgrade or CONNECT request (HTTP/1.1 only). Default none. */
+  /** The raw connection of an Upgrade or CONNECT request (HTTP/1.1), or of an RFC 8441 WebSocket stream (HTTP/2). Default none. */
   upgrade?: UpgradeSocket | null;
 }
 
@@ -139,6 +139,12 @@ export interface UpgradeSocket {
   head: Buffer;
   /** Marks the socket as taken: the Request's response will not be written to it. */
   take(): void;
+  /**
+   * Over HTTP/2, the `:protocol` of an extended CONNECT (RFC 8441): `websocket`. The request is then
+   * `CONNECT` with no Upgrade field, and `socket` takes the HTTP/1.1 answer (`101`) a WebSocket
+   * server writes and turns it into the stream's response. Undefined over HTTP/1.1.
+   */
+  protocol?: string;
 }
 
 /** The raw connection of an Upgrade or CONNECT request (`request.upgrade`), or undefined for an ordinary one. */

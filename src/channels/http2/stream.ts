@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from
 import { RequestHeaders } from '../../http/headers.js';
 import { headerKey } from '../../http/response-headers.js';
 import { allowedTrailers } from '../../http/trailers.js';
-import type { Address, ResponseSink } from '../../request.js';
+import type { Address, ResponseSink, UpgradeSocket } from '../../request.js';
 import type { Site } from '../../site.js';
 import { socketAddresses, type SocketLike } from '../address.js';
 import { watchBody, type BodyProgress } from '../body-watch.js';
@@ -13,6 +13,7 @@ import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { GatewayBody } from '../gateway.js';
 import { H2_CANCEL, H2_INTERNAL_ERROR, resetStream } from '../h2-session.js';
 import { checkRequestHead } from '../head-checks.js';
+import { H2Tunnel } from './tunnel.js';
 
 /**
  * Connection-specific fields, which an HTTP/2 response must not carry (RFC 9113 §8.2.2): dropped
@@ -28,7 +29,7 @@ const H2_CONNECTION_FIELDS = new Set([
   'http2-settings',
 ]);
 
-const CONNECT_REFUSED: Refusal = { status: 405, detail: 'CONNECT is not supported over HTTP/2.' };
+const CONNECT_REFUSED: Refusal = { status: 405, detail: 'Over HTTP/2 only a WebSocket CONNECT (RFC 8441, :protocol websocket) is supported.' };
 const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-continue" is supported.' };
 
 /** Stream errors arrive as the stream's close (and its reset code); this keeps them from being uncaught. */
@@ -167,6 +168,19 @@ class StreamSink implements ResponseSink {
   }
 }
 
+/** The raw connection of an RFC 8441 WebSocket stream, made when a resource takes it. */
+function tunnelFor(stream: ServerHttp2Stream): UpgradeSocket {
+  let tunnel: H2Tunnel | null = null;
+  return {
+    get socket() {
+      return (tunnel ??= new H2Tunnel(stream));
+    },
+    head: Buffer.alloc(0),
+    protocol: 'websocket',
+    take() {},
+  };
+}
+
 /** Adds `value` to `out[key]`, a repeated field becoming a list. */
 function addField(out: OutgoingHttpHeaders, key: string, value: string): void {
   const prev = out[key];
@@ -235,8 +249,11 @@ function streamBody(stream: ServerHttp2Stream, expectContinue: boolean, trailers
  * | request                                              | answer |
  * |------------------------------------------------------|--------|
  * | the head checks of `checkRequestHead` (URI, fields, Host) | 414, 431, 400 |
- * | CONNECT (no tunnels over HTTP/2)                     | 405 |
+ * | CONNECT (no tunnels over HTTP/2) but RFC 8441's `:protocol websocket` | 405 |
  * | `Expect` other than `100-continue`                   | 417 |
+ *
+ * A WebSocket CONNECT (RFC 8441) gets `request.upgrade`, a tunnel over the stream (`tunnel.ts`) that
+ * a resource may take as NodeAppResource does; unless taken it is answered as any request would be.
  *
  * A client reset or a lost connection before the response is complete fails `notifyFinish()`; a
  * response failing after its head resets the stream (INTERNAL_ERROR); a stalled body resets it
@@ -274,14 +291,16 @@ export function serveHttp2Stream(
     flat.push(name, value);
   }
   const uri = (headers[':path'] as string | undefined) ?? authority ?? '';
-  const hasBody = !stream.endAfterHeaders;
+  // RFC 8441: an extended CONNECT for a WebSocket is a tunnel the resource may take, not a body.
+  const websocket = method === 'CONNECT' && !options.compat && headers[':protocol'] === 'websocket' && headers[':path'] !== undefined;
+  const hasBody = !stream.endAfterHeaders && !websocket;
   const expect = options.compat ? undefined : headers.expect;
   const expectContinue = expect !== undefined && expect.toLowerCase() === '100-continue';
   const trailers = hasBody ? new RequestHeaders() : null;
   const reading = trailers !== null ? streamBody(stream, expectContinue, trailers) : null;
   const refusal =
     checkRequestHead(uri, '2.0', flat, site.limits) ??
-    (method === 'CONNECT' && !options.compat ? CONNECT_REFUSED : null) ??
+    (method === 'CONNECT' && !options.compat && !websocket ? CONNECT_REFUSED : null) ??
     (expect !== undefined && !expectContinue ? EXPECT_REFUSED : null);
   if (reading && !refusal) watchBody(reading.progress, site.limits);
   const parts = {
@@ -296,6 +315,7 @@ export function serveHttp2Stream(
     channel: 'h2',
     contentLength: contentLength === undefined ? null : Number(contentLength),
     trailers,
+    upgrade: websocket ? tunnelFor(stream) : null,
   };
   const te = headers.te;
   const sink = new StreamSink(stream, method === 'HEAD', te !== undefined && /\btrailers\b/i.test(String(te)));
