@@ -76,11 +76,3 @@ export function assertTrailer(name: string, value: string): void {
 export function allowedTrailers(pairs: Array<[string, string]>): Array<[string, string]> {
   return pairs.filter(([name]) => !isForbiddenTrailer(name));
 }
-
-/** The names of a `Trailer` field value (`a, b`), lower-cased. */
-export function declaredTrailers(value: string): string[] {
-  return value
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter((name) => name !== '');
-}

@@ -5,7 +5,7 @@
 // nghttp and node's own clients.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { connect as h2Connect, type IncomingHttpHeaders } from 'node:http2';
 import { connect } from 'node:net';
 import { test } from 'node:test';
@@ -19,7 +19,8 @@ import { listenScgi } from '../../src/channels/scgi/server.js';
 import { cgiParams, parseCgiReply } from '../helpers/fastcgi-client.js';
 import { withH2Server, type H2Server } from '../helpers/h2.js';
 import { needPeer } from '../helpers/peers.js';
-import { serveSite } from '../helpers/server.js';
+import { listenLoopback, serveSite } from '../helpers/server.js';
+import { toNodeListener } from '../../src/channels/node-listener.js';
 
 const run = promisify(execFile);
 
@@ -95,6 +96,25 @@ class Grpc extends Resource {
   }
 }
 
+/** gRPC's trailers-only answer: no message, the error in the trailers; a trailer after finish() is an Error. */
+class GrpcError extends Resource {
+  override isLeaf = true;
+  lateError = '';
+  override POST(request: Request) {
+    request.setHeader('Content-Type', 'application/grpc');
+    request.setTrailer('grpc-status', '5');
+    request.setTrailer('grpc-message', 'not found');
+    request.writeWhole('');
+    try {
+      request.setTrailer('x-too-late', '1');
+    } catch (err) {
+      this.lateError = (err as Error).message;
+    }
+    return NOT_DONE_YET;
+  }
+}
+const grpcError = new GrpcError();
+
 /** A (req, res) app: echoes `req.trailers`, answers with `res.addTrailers`. */
 const nodeApp = new NodeAppResource((req, res) => {
   const chunks: Buffer[] = [];
@@ -114,6 +134,7 @@ function tree(): Resource {
   root.putChild('echo', new EchoTrailers());
   root.putChild('forbidden', new Forbidden());
   root.putChild('grpc', new Grpc());
+  root.putChild('grpc-error', grpcError);
   root.putChild('app', nodeApp);
   return root;
 }
@@ -167,6 +188,18 @@ test('HTTP/1.1: trailers declared before the body go out on a chunked answer (no
       const { stdout } = await run(curl, ['-sS', '-D', '-', '-o', '/dev/null', '-H', 'TE: trailers', `${server.base}/declared`]);
       assert.match(stdout, /^X-Checksum: abc\r?$/m);
     }
+  } finally {
+    await server.close();
+  }
+});
+
+test('HTTP/1.1: an empty answer with declared trailers is chunked and carries them', async () => {
+  const server = await serveSite(new Site(tree()));
+  try {
+    const wire = await raw(server.port!, 'POST /grpc-error HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    assert.match(wire, /\r\nTrailer: grpc-status, grpc-message\r\n/);
+    assert.doesNotMatch(wire, /Content-Length/i);
+    assert.ok(wire.endsWith('\r\n\r\n0\r\ngrpc-status: 5\r\ngrpc-message: not found\r\n\r\n'), wire);
   } finally {
     await server.close();
   }
@@ -306,6 +339,12 @@ test('HTTP/2: a gRPC-style call gets grpc-status in the trailers (node:http2 cli
     assert.equal(call.trailers?.['grpc-status'], '0');
     assert.equal(call.trailers?.['grpc-message'], 'OK');
 
+    const failed = await h2Request(server, { ':path': '/grpc-error', ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' }, '');
+    assert.equal(failed.body, '');
+    assert.equal(failed.trailers?.['grpc-status'], '5');
+    assert.equal(failed.trailers?.['grpc-message'], 'not found');
+    assert.match(grpcError.lateError, /^setTrailer\("x-too-late"\) after finish\(\)/);
+
     const nghttp = needPeer(t, 'nghttp');
     if (!nghttp) return;
     // nghttp -v prints every frame: the trailing HEADERS frame ends the stream after the DATA.
@@ -343,5 +382,18 @@ test('a gateway (SCGI) cannot carry trailers: the answer is whole, without them'
     }
   } finally {
     await listener.close(100);
+  }
+});
+
+test('toNodeListener(site) on a node:http server: request trailers shown, response trailers sent on chunked answers', async () => {
+  const server = await listenLoopback(createServer(toNodeListener(new Site(tree()))));
+  try {
+    const late = await nodeGet(server.port, '/late');
+    assert.equal(late.body, 'part one, part two');
+    assert.deepEqual(late.trailers, { 'x-late': 'yes' });
+    const echo = await nodeGet(server.port, '/echo', { method: 'POST', body: 'abc', trailers: { 'X-Sum': '3', Cookie: 'a=b' } });
+    assert.deepEqual(JSON.parse(echo.body).trailers, [['X-Sum', '3']]);
+  } finally {
+    await server.close();
   }
 });
