@@ -135,6 +135,7 @@ function tree(): Resource {
   root.putChild('forbidden', new Forbidden());
   root.putChild('grpc', new Grpc());
   root.putChild('grpc-error', grpcError);
+  root.putChild('accepts', new Resource({ GET: (request) => String(request.acceptsTrailers) }));
   root.putChild('app', nodeApp);
   return root;
 }
@@ -181,6 +182,10 @@ test('HTTP/1.1: trailers declared before the body go out on a chunked answer (no
     const wire = await raw(server.port!, 'GET /declared HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.match(wire, /\r\nTransfer-Encoding: chunked\r\n/);
     assert.ok(wire.endsWith('\r\n0\r\nX-Checksum: abc\r\n\r\n'), wire);
+
+    const asked = await raw(server.port!, 'GET /accepts HTTP/1.1\r\nHost: x\r\nTE: gzip, trailers\r\nConnection: close\r\n\r\n');
+    assert.ok(asked.endsWith('\r\n\r\ntrue'), asked);
+    assert.equal((await nodeGet(server.port!, '/accepts')).body, 'false');
 
     const curl = needPeer(t, 'curl');
     if (curl) {
