@@ -5,6 +5,7 @@
 import type { Transform } from 'node:stream';
 import { encodePathSegment } from './http/path.js';
 import { assertHeader } from './http/headers.js';
+import { assertTrailer } from './http/trailers.js';
 import { ResponseHeaders, headerKey } from './http/response-headers.js';
 import { bodyless, reasonPhrase } from './http/status.js';
 import { evaluatePreconditions, formatETag } from './http/conditional.js';
@@ -57,6 +58,8 @@ export class Request extends RequestURLs {
   #sink: ResponseSink;
   #headers = new ResponseHeaders();
   #setCookies: string[] | null = null;
+  /** Trailer fields to send after the body, flat `[name, value, ...]`; null when none. */
+  #trailers: string[] | null = null;
   #etag: string | undefined;
   #lastModified: number | undefined;
   #encoder: ContentEncoder | null = null;
@@ -191,10 +194,59 @@ export class Request extends RequestURLs {
     return this.#headers.pairs();
   }
 
+  /**
+   * Sets a trailer field, sent after the body (RFC 9110 §6.5), replacing an earlier value of the
+   * same name. Called before the head goes out it also names the field in the `Trailer` header,
+   * which a channel needs to know in time (HTTP/2 keeps the stream open for them; HTTP/1.1 then
+   * sends the body chunked even with a Content-Length). Called later it still works on HTTP/1.1
+   * when the body is chunked, and on HTTP/2 when the `Trailer` header was set or the client sent
+   * `TE: trailers`. Gateways (FastCGI, SCGI, AJP, CGI) cannot carry trailers and drop them.
+   * A field that may not be a trailer (framing, routing, authentication, `Content-*` but
+   * `Content-Digest`, ...: src/http/trailers.ts), a bad name or a control character is a TypeError.
+   *
+   * ```ts
+   * request.setTrailer('grpc-status', '0');   // before or while writing the body
+   * request.finish();
+   * ```
+   */
+  setTrailer(name: string, value: string | number): void {
+    const v = String(value);
+    assertTrailer(name, v);
+    if (this.finished) throw new Error(`setTrailer("${name}") after finish(): trailers go out with the end of the body`);
+    const list = (this.#trailers ??= []);
+    const key = name.toLowerCase();
+    for (let i = list.length - 2; i >= 0; i -= 2) if (list[i]!.toLowerCase() === key) list.splice(i, 2);
+    list.push(name, v);
+    if (this.startedWriting) return;
+    const declared = this.#headers.get('trailer');
+    if (declared === undefined) this.#headers.set('trailer', 'Trailer', name);
+    else if (!declared.toLowerCase().split(',').some((n) => n.trim() === key)) this.#headers.set('trailer', 'Trailer', `${declared}, ${name}`);
+  }
+
+  /** The trailer fields set so far, `[name, value]` in order. */
+  responseTrailerPairs(): Array<[string, string]> {
+    const list = this.#trailers ?? [];
+    const pairs: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < list.length; i += 2) pairs.push([list[i]!, list[i + 1]!]);
+    return pairs;
+  }
+
+  /** Whether the client said it takes trailers (`TE: trailers`, RFC 9110 §10.1.4). */
+  get acceptsTrailers(): boolean {
+    const te = this.requestHeaders.get('te');
+    return te !== undefined && /(?:^|,)\s*trailers\s*(?:;|,|$)/i.test(te);
+  }
+
+  /** Hands the trailers to the channel, just before the body ends. */
+  #passTrailers(): void {
+    if (this.#trailers !== null && this.#sink.setTrailers) this.#sink.setTrailers(this.#trailers);
+  }
+
   /** Forgets every response header and cookie (the Site does this before an error page). */
   #resetResponse(): void {
     this.#headers.clear();
     this.#setCookies = null;
+    this.#trailers = null;
     this.#encoder = null;
     this.code = 200;
     this.codeMessage = null;
@@ -323,6 +375,7 @@ export class Request extends RequestURLs {
     }
     this.#sendHeaders(body.length);
     this.#markFinished();
+    this.#passTrailers();
     if (this.#noBody()) this.#sink.end();
     else this.#sink.end(body);
     this.#done();
@@ -334,6 +387,7 @@ export class Request extends RequestURLs {
     if (!bodyless(this.code)) this.#headers.set('content-length', 'Content-Length', String(length));
     this.#sendHeaders(length);
     this.#markFinished();
+    this.#passTrailers();
     if (this.#noBody() || length === 0) this.#sink.end();
     else this.#sink.endText(text);
     this.#done();
@@ -430,12 +484,16 @@ export class Request extends RequestURLs {
     const encoding = this.#encoding;
     if (encoding) {
       encoding.once('end', () => {
-        if (!this.disconnected) this.#sink.end();
+        if (!this.disconnected) {
+          this.#passTrailers();
+          this.#sink.end();
+        }
         this.#done();
       });
       encoding.end();
       return;
     }
+    this.#passTrailers();
     this.#sink.end();
     this.#done();
   }

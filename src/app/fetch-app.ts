@@ -22,15 +22,32 @@ export interface FetchApp {
  * undici Request.
  */
 export function fetchRequestFor(request: Request): LazyFetchRequest {
-  const lazy = new LazyFetchRequest(request, publicUrl(request));
-  request.whenDone((done) => {
-    if (done.disconnected) lazy.abort();
-  });
-  return lazy;
+  return new LazyFetchRequest(request, publicUrl(request));
 }
 
 /** The key of undici's internal Response state, when this Node's Response has one. */
 const RESPONSE_STATE = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state');
+
+/** What undici keeps of a Response's head: its header list (lower-case names, Set-Cookie values apart in `cookies`). */
+interface HeadState {
+  headersList?: Iterable<[string, string]> & { cookies?: string[] | null };
+}
+
+/** undici's header list of `response`, when this Node keeps one as expected; else null. */
+function headerList(response: Response): HeadState['headersList'] | null {
+  if (!RESPONSE_STATE) return null;
+  const list = (response as unknown as Record<symbol, HeadState | undefined>)[RESPONSE_STATE]?.headersList;
+  return list && typeof list[Symbol.iterator] === 'function' ? list : null;
+}
+
+/** Checks once that undici's header list reads as `Headers` does (names, values, Set-Cookie apart). */
+const HEADER_LIST_READS = ((): boolean => {
+  const probe = new Response('', { headers: [['X-A', '1'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']] });
+  const list = headerList(probe);
+  if (!list) return false;
+  const pairs = [...list];
+  return pairs.some(([n, v]) => n === 'x-a' && v === '1') && JSON.stringify(list.cookies) === '["a=1","b=2"]';
+})();
 
 /**
  * The body a Response was made from when it was a string or bytes and nobody read it yet (undici
@@ -38,8 +55,10 @@ const RESPONSE_STATE = Object.getOwnPropertySymbols(new Response('')).find((s) =
  * whose Response keeps no such state; the body is then read from its stream.
  */
 function bodySource(response: Response): string | Uint8Array | null {
-  if (!RESPONSE_STATE || response.bodyUsed) return null;
+  if (!RESPONSE_STATE) return null;
   const body = (response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>)[RESPONSE_STATE]?.body;
+  // Reading a body locks its stream; `bodyUsed` is not asked (it costs a call into the stream on every
+  // response), so a body read and released, or cancelled, before the app returned it goes out whole.
   if (!body || body.stream?.locked) return null;
   const source = body.source;
   return typeof source === 'string' || source instanceof Uint8Array ? source : null;
@@ -55,12 +74,7 @@ const nextTurn = (): Promise<typeof TICK> => new Promise((resolve) => setImmedia
  */
 export async function sendFetchResponse(response: Response, request: Request): Promise<void> {
   request.setResponseCode(response.status, response.statusText || undefined);
-  let cookies = false;
-  response.headers.forEach((value, name) => {
-    if (name === 'set-cookie') cookies = true;
-    else if (!HOP_BY_HOP.has(name)) request.setHeader(name, value);
-  });
-  if (cookies) for (const cookie of response.headers.getSetCookie()) request.addHeader('Set-Cookie', cookie);
+  copyHeaders(response, request);
   const source = bodySource(response);
   if (source !== null) {
     request.writeWhole(source);
@@ -97,6 +111,26 @@ export async function sendFetchResponse(response: Response, request: Request): P
     next = reader.read();
   }
   request.finish();
+}
+
+/**
+ * Copies the Response's fields into `request`, the connection's own left out and each Set-Cookie kept
+ * apart. undici's header list is read directly where it reads as expected (in the order the app set
+ * them): `Headers.forEach` sorts the names first, a cost on every response.
+ */
+function copyHeaders(response: Response, request: Request): void {
+  const list = HEADER_LIST_READS ? headerList(response) : null;
+  if (list) {
+    for (const [name, value] of list) if (name !== 'set-cookie' && !HOP_BY_HOP.has(name)) request.setHeader(name, value);
+    if (list.cookies) for (const cookie of list.cookies) request.addHeader('Set-Cookie', cookie);
+    return;
+  }
+  let cookies = false;
+  response.headers.forEach((value, name) => {
+    if (name === 'set-cookie') cookies = true;
+    else if (!HOP_BY_HOP.has(name)) request.setHeader(name, value);
+  });
+  if (cookies) for (const cookie of response.headers.getSetCookie()) request.addHeader('Set-Cookie', cookie);
 }
 
 /**

@@ -30,16 +30,15 @@ function webBody(request: Request): ReadableStream<Uint8Array> {
 }
 
 /**
- * A Fetch `Request` (it passes `instanceof Request`) for a Trellis request at `url`. `signal` aborts
- * once {@link LazyFetchRequest.abort} is called (the client left).
+ * A Fetch `Request` (it passes `instanceof Request`) for a Trellis request at `url`. `signal` is the
+ * Trellis request's own (`request.signal`): it aborts when the client leaves, and costs nothing
+ * until an app asks for it.
  */
 export class LazyFetchRequest {
   readonly #request: Request;
   readonly #url: string;
   #headers: Headers | null = null;
-  #controller: AbortController | null = null;
   #real: globalThis.Request | null = null;
-  #aborted = false;
 
   constructor(request: Request, url: string) {
     this.#request = request;
@@ -66,28 +65,14 @@ export class LazyFetchRequest {
 
   get signal(): AbortSignal {
     if (this.#real) return this.#real.signal;
-    return this.#control().signal;
-  }
-
-  #control(): AbortController {
-    if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(new Error('The client left'));
-    }
-    return this.#controller;
-  }
-
-  /** The client left: the signal aborts (now, or when it is first made). */
-  abort(): void {
-    this.#aborted = true;
-    this.#controller?.abort(new Error('The client left'));
+    return this.#request.signal;
   }
 
   /** The real Request, made on first need, with the same headers, body stream and signal. */
   real(): globalThis.Request {
     if (this.#real) return this.#real;
     const request = this.#request;
-    const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers: this.headers, signal: this.#control().signal };
+    const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers: this.headers, signal: this.#request.signal };
     if (request.hasBody && !NO_BODY.has(request.method)) {
       init.body = webBody(request);
       init.duplex = 'half';

@@ -25,9 +25,9 @@ export interface AppPaths {
 export function appPaths(request: Request): AppPaths {
   const query = request.queryString ? `?${request.queryString}` : '';
   const base = request.prepath.length ? `/${request.prepath.map(encodePathSegment).join('/')}` : '';
-  const below = request.postpath.length ? `/${request.postpath.map(encodePathSegment).join('/')}` : '';
   // A root app sees the path as sent (encoding kept); a mounted one sees its segments re-encoded.
-  const rawBelow = !base && below && request.path.length > 0 ? request.path : below;
+  const rawBelow =
+    request.postpath.length === 0 ? '' : !base && request.path.length > 0 ? request.path : `/${request.postpath.map(encodePathSegment).join('/')}`;
   return { base, url: (rawBelow || '/') + query, original: (base + rawBelow || '/') + query };
 }
 

@@ -1,9 +1,11 @@
 // `NodeAppResource`: a `(req, res)` app (Express, Connect, Koa's callback, Fastify's routing, a bare
 // node:http listener, or a node:http Server with its listeners) mounted in the resource tree. The app
 // gets node:http's own IncomingMessage and ServerResponse, fed from and into the Trellis Request.
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { IncomingMessage, ServerResponse, type Server } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
+import { isForbiddenTrailer } from '../http/trailers.js';
 import { HOP_BY_HOP } from '../proxy/hop-by-hop.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { Resource, type RenderResult } from '../resource.js';
@@ -137,14 +139,20 @@ export interface AppRequest extends IncomingMessage {
   baseUrl: string;
 }
 
-/** Builds the IncomingMessage for `request` on `socket`, mount fields set. */
-function incomingFor(request: Request, socket: AppSocket | Duplex): AppRequest {
+/** node:http's way in for the lines its parser read: headers, or trailers once `complete` is set. */
+type HeaderLines = { _addHeaderLines(lines: string[], n: number): void };
+
+/**
+ * Builds the IncomingMessage for `request` on `socket`, mount fields set. `upgrade` shows an HTTP/2
+ * WebSocket stream as the HTTP/1.1 Upgrade request a WebSocket server expects.
+ */
+function incomingFor(request: Request, socket: AppSocket | Duplex, upgrade: string[] | null = null): AppRequest {
   const req = new IncomingMessage(socket as unknown as import('node:net').Socket) as AppRequest;
-  const [major, minor] = versionOf(request.clientproto);
+  const [major, minor] = upgrade ? [1, 1] : versionOf(request.clientproto);
   req.httpVersionMajor = major;
   req.httpVersionMinor = minor;
   req.httpVersion = `${major}.${minor}`;
-  req.method = request.method;
+  req.method = upgrade ? 'GET' : request.method;
   const paths = appPaths(request);
   req.url = paths.url;
   req.originalUrl = paths.original;
@@ -159,8 +167,9 @@ function incomingFor(request: Request, socket: AppSocket | Duplex): AppRequest {
   // for one, so the app sees the body as node:http shows one of unknown length.
   const headers = request.requestHeaders;
   if (request.hasBody && !headers.has('content-length') && !headers.has('transfer-encoding')) flat.push('Transfer-Encoding', 'chunked');
+  if (upgrade) flat.push(...upgrade);
   // node:http's parser hands its header lines over this way; `req.headers` is then built on first use.
-  (req as unknown as { _addHeaderLines(lines: string[], n: number): void })._addHeaderLines(flat, flat.length);
+  (req as unknown as HeaderLines)._addHeaderLines(flat, flat.length);
   return req;
 }
 
@@ -186,6 +195,9 @@ function pumpBody(request: Request, req: AppRequest, socket: AppSocket): void {
     });
     body.once('end', () => {
       req.complete = true;
+      // Complete, node:http's IncomingMessage files these lines as `trailers`/`rawTrailers`.
+      const trailers = request.trailers.raw;
+      if (trailers.length > 0) (req as unknown as HeaderLines)._addHeaderLines(trailers.flat(), trailers.length * 2);
       req.push(null);
     });
     body.once('error', (err) => req.destroy(err));
@@ -254,6 +266,11 @@ function writeHead(this: AppResponse, code: number, reason?: unknown, headers?: 
   request.setResponseCode(code, typeof reason === 'string' ? reason : this.statusMessage || undefined);
   for (const [name, value] of outgoingFields(this)) {
     const key = name.toLowerCase();
+    // `Trailer` announces the app's trailers; the channel needs it to send them.
+    if (key === 'trailer') {
+      request.setHeader(name, Array.isArray(value) ? value.join(', ') : String(value));
+      continue;
+    }
     // The connection's own fields (RFC 9110 §7.6.1) are the channel's: it frames and keeps alive.
     if (HOP_BY_HOP.has(key)) {
       if (key === 'connection' && /\bclose\b/i.test(String(value))) request.closeConnection();
@@ -338,6 +355,25 @@ function destroyResponse(this: AppResponse, err?: Error): AppResponse {
   return this;
 }
 
+/**
+ * `res.addTrailers()`: the fields go to the Request, sent after the body where the channel carries
+ * trailers. A field that may not be a trailer (RFC 9110 §6.5.1) is dropped with a line in the error log.
+ */
+function addTrailers(this: AppResponse, headers: unknown): void {
+  const request = this[REQUEST];
+  const pairs: Array<[string, unknown]> = Array.isArray(headers)
+    ? (headers as Array<[string, unknown]>)
+    : Object.entries((headers ?? {}) as Record<string, unknown>);
+  for (const [name, value] of pairs) {
+    if (request.finished) return;
+    if (isForbiddenTrailer(String(name))) {
+      request.site?.logError(`A mounted app's trailer ${name} was dropped: it may not be a trailer (RFC 9110 §6.5.1).`);
+      continue;
+    }
+    request.setTrailer(String(name), String(value));
+  }
+}
+
 function returnThis<T>(this: T): T {
   return this;
 }
@@ -357,6 +393,7 @@ function responseFor(request: Request, req: AppRequest, socket: AppSocket | Dupl
   own.write = writeBody;
   own.end = endBody;
   own.flushHeaders = flushHeaders;
+  own.addTrailers = addTrailers;
   own.destroy = destroyResponse;
   // The channel sends `100 Continue` itself, when the app first reads the body.
   own.writeContinue = noop;
@@ -417,13 +454,20 @@ export function serveNodeApp(listener: NodeRequestListener, request: Request): v
 
 /**
  * Hands an HTTP/1.1 Upgrade request with its raw socket to `upgrade`, as node:http's `upgrade` event
- * does. Returns false when there is no socket to hand (other channels, or not an Upgrade).
+ * does; an HTTP/2 WebSocket stream (RFC 8441 extended CONNECT) goes the same way, shown as the
+ * HTTP/1.1 Upgrade GET it stands for. Returns false when there is no socket to hand (gateways, or
+ * not an Upgrade).
  */
 export function upgradeNodeApp(upgrade: NodeUpgradeListener, request: Request): boolean {
   const raw = request.upgrade;
-  if (!raw || !request.requestHeaders.has('upgrade')) return false;
+  if (!raw) return false;
+  // An HTTP/2 WebSocket (RFC 8441) has no Upgrade field and no key: the app sees the HTTP/1.1 form,
+  // with a key of its own (the tunnel drops the Sec-WebSocket-Accept made from it).
+  const h2 = raw.protocol === 'websocket' && request.method === 'CONNECT';
+  if (!h2 && !request.requestHeaders.has('upgrade')) return false;
   raw.take();
-  const req = incomingFor(request, raw.socket);
+  const fields = h2 ? ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Key', randomBytes(16).toString('base64')] : null;
+  const req = incomingFor(request, raw.socket, fields);
   (req as unknown as { upgrade: boolean }).upgrade = true;
   req.complete = true;
   req.push(null);

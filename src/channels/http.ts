@@ -85,6 +85,8 @@ export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<Http
       settings: {
         maxConcurrentStreams: limits.h2MaxConcurrentStreams,
         maxHeaderListSize: limits.h2MaxHeaderListSize,
+        // RFC 8441: WebSockets over HTTP/2, for resources that take them (NodeAppResource with `ws`).
+        enableConnectProtocol: true,
       },
       maxSessionMemory: 10,
       maxHeaderListPairs: limits.maxHeaderCount + 4,

@@ -4,7 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
-import { RequestHeaders } from '../http/headers.js';
+import { fieldPairs, RequestHeaders } from '../http/headers.js';
+import { allowedTrailers } from '../http/trailers.js';
 import type { Address, ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
 import { socketAddresses } from './address.js';
@@ -56,7 +57,22 @@ function h1Sink(req: IncomingMessage, res: ServerResponse): ResponseSink {
       close = true;
     },
     queuedBytes: () => null,
+    // node:http sends them on a chunked response only.
+    setTrailers: (fields) => {
+      const pairs: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < fields.length; i += 2) pairs.push([fields[i]!, fields[i + 1]!]);
+      res.addTrailers(pairs);
+    },
   };
+}
+
+/** The trailers of a chunked node:http request body, filled in when it ends. */
+function h1Trailers(req: IncomingMessage): RequestHeaders {
+  const trailers = new RequestHeaders();
+  req.once('end', () => {
+    for (const [name, value] of allowedTrailers(fieldPairs(req.rawTrailers))) trailers.append(name, value);
+  });
+  return trailers;
 }
 
 /** A node:http request body's progress, read from its socket. */
@@ -128,6 +144,7 @@ export function nodeRequestListener(
       secure,
       channel: 'http/1.1',
       contentLength: contentLengthHeader === undefined ? null : Number(contentLengthHeader),
+      trailers: framing.chunked ? h1Trailers(h1) : null,
     };
     const refusal = checkRequestHead(h1.url!, h1.httpVersion, rawHeaders, site.limits);
     if (hasBody && !refusal) watchBody(h1BodyProgress(h1), site.limits);

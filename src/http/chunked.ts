@@ -13,7 +13,7 @@ export interface ChunkedLimits {
 
 /** Default longest chunk-size line, extensions included (RFC 9112 §7.1.1). */
 export const MAX_CHUNK_LINE_BYTES = 4096;
-/** Default largest trailer section (RFC 9112 §7.1.2); trailers are read and dropped. */
+/** Default largest trailer section (RFC 9112 §7.1.2); its fields are kept in {@link ChunkedDecoder.trailers}. */
 export const MAX_TRAILER_BYTES = 16 * 1024;
 /** Most hex digits of a chunk size once leading zeros are gone: 13 keeps every size a safe integer. */
 const MAX_CHUNK_SIZE_DIGITS = 13;
@@ -93,7 +93,7 @@ for (const step of [Step.SizeMore, Step.ExtNameMore, Step.ExtToken, Step.ExtQuot
  * | a trailer line without `:`, with a name not a token, or starting with SP/HTAB | error |
  * | a bare LF or CR after a size, after data, in the trailers  | error   |
  * | data longer than its size (no CRLF where it ends)          | error   |
- * | trailer fields `name: value` (discarded), within `maxTrailerBytes` (16 KiB) | accepted |
+ * | trailer fields `name: value` (kept in `trailers`), within `maxTrailerBytes` (16 KiB) | accepted |
  * | trailers over `maxTrailerBytes`                            | error   |
  * | bytes after the final CRLF                                 | not consumed |
  *
@@ -113,6 +113,8 @@ export class ChunkedDecoder {
   #digits = 0;
   #lineBytes = 0;
   #trailerBytes = 0;
+  /** The trailer lines received so far, each ending in LF (latin1, as on the wire). */
+  #trailerText = '';
 
   constructor(limits: Partial<ChunkedLimits> = {}) {
     this.#limits = { maxChunkLineBytes: limits.maxChunkLineBytes ?? MAX_CHUNK_LINE_BYTES, maxTrailerBytes: limits.maxTrailerBytes ?? MAX_TRAILER_BYTES };
@@ -128,8 +130,24 @@ export class ChunkedDecoder {
     return this.#error;
   }
 
+  /**
+   * The trailer fields of the body, `[name, value]` in order, values without surrounding blanks
+   * (RFC 9112 §7.1.2); empty when there were none. Complete once {@link done}.
+   */
+  get trailers(): Array<[string, string]> {
+    const text = this.#trailerText;
+    if (text === '') return [];
+    const pairs: Array<[string, string]> = [];
+    for (const line of text.split('\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0) pairs.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+    }
+    return pairs;
+  }
+
   /** Makes the decoder ready for the next body. */
   reset(): void {
+    this.#trailerText = '';
     this.#step = Step.Size;
     this.#error = null;
     this.#remaining = 0;
@@ -249,14 +267,19 @@ export class ChunkedDecoder {
     return this.#fail('a chunk extension is malformed');
   }
 
-  /** Trailer lines (`name: value`) up to the empty line: shape, controls and size checked, content dropped. */
+  /** Trailer lines (`name: value`) up to the empty line: shape, controls and size checked, content kept. */
   #trailer(c: number): boolean {
     if (++this.#trailerBytes > this.#limits.maxTrailerBytes) return this.#fail('the trailer section is too large');
-    switch (this.#step) {
+    const step = this.#step;
+    if ((step === Step.TrailerName || step === Step.TrailerValue) && c !== CR) this.#trailerText += String.fromCharCode(c);
+    switch (step) {
       case Step.TrailerStart:
         // A CR at the start of a line begins the empty line that ends the message.
         if (c === CR) return this.#to(Step.FinalLF);
-        if (TCHAR[c] === 1) return this.#to(Step.TrailerName);
+        if (TCHAR[c] === 1) {
+          this.#trailerText += String.fromCharCode(c);
+          return this.#to(Step.TrailerName);
+        }
         if (c === SP || c === HTAB) return this.#fail('a trailer line starts with whitespace (obsolete line folding)');
         return this.#fail(c === LF ? 'a bare LF in the trailer section' : 'a trailer field name is malformed');
       case Step.TrailerName:
@@ -270,7 +293,8 @@ export class ChunkedDecoder {
       case Step.TrailerLF:
       case Step.FinalLF:
         if (c !== LF) return this.#fail('a bare CR in the trailer section');
-        return this.#to(this.#step === Step.FinalLF ? Step.Done : Step.TrailerStart);
+        if (step === Step.TrailerLF) this.#trailerText += '\n';
+        return this.#to(step === Step.FinalLF ? Step.Done : Step.TrailerStart);
       default:
         return false;
     }

@@ -110,6 +110,12 @@ export class RequestHeaders {
     this.#index = null;
   }
 
+  /** Adds one occurrence of the field after the others (a channel filling in trailers). */
+  append(name: string, value: string): void {
+    this.raw.push([name, value]);
+    this.#index = null;
+  }
+
   /** Removes every occurrence of the field. */
   delete(name: string): void {
     const key = name.toLowerCase();

@@ -66,6 +66,12 @@ export interface ResponseSink {
    * it cannot tell. Zero means every chunk written so far was let go of, so its memory may be reused.
    */
   queuedBytes(): number | null;
+  /**
+   * The trailer fields (flat `[name, value, ...]`, already checked) to send after the body when `end`
+   * or `endText` comes next. Only channels that carry trailers have it (HTTP/1.1 on a chunked
+   * response, HTTP/2); elsewhere a response's trailers are dropped.
+   */
+  setTrailers?(fields: string[]): void;
 }
 
 /** Body size and form limits applied to one request. */
@@ -112,7 +118,12 @@ export interface RequestParts {
    * Default none.
    */
   prepath?: string[];
-  /** The raw connection of an Upgrade or CONNECT request (HTTP/1.1 only). Default none. */
+  /**
+   * Where the channel puts the body's trailer fields once the body has ended (HTTP/1.1 chunked,
+   * HTTP/2); the forbidden ones (src/http/trailers.ts) are left out. Default none.
+   */
+  trailers?: RequestHeaders | null;
+  /** The raw connection of an Upgrade or CONNECT request (HTTP/1.1), or of an RFC 8441 WebSocket stream (HTTP/2). Default none. */
   upgrade?: UpgradeSocket | null;
 }
 
@@ -128,6 +139,12 @@ export interface UpgradeSocket {
   head: Buffer;
   /** Marks the socket as taken: the Request's response will not be written to it. */
   take(): void;
+  /**
+   * Over HTTP/2, the `:protocol` of an extended CONNECT (RFC 8441): `websocket`. The request is then
+   * `CONNECT` with no Upgrade field, and `socket` takes the HTTP/1.1 answer (`101`) a WebSocket
+   * server writes and turns it into the stream's response. Undefined over HTTP/1.1.
+   */
+  protocol?: string;
 }
 
 /** The raw connection of an Upgrade or CONNECT request (`request.upgrade`), or undefined for an ordinary one. */

@@ -2,7 +2,7 @@
 // arguments, cookies, credentials and the body. `Request` extends it (by way of `RequestURLs`).
 import { Readable } from 'node:stream';
 import { HttpError } from '../errors.js';
-import type { RequestHeaders } from '../http/headers.js';
+import { RequestHeaders } from '../http/headers.js';
 import { parseCookies } from '../http/cookies.js';
 import { parseQuery, parseMultipart, type Args, type UploadedFile } from '../http/form.js';
 import { splitSegments } from '../http/path.js';
@@ -37,6 +37,7 @@ export class RequestReading {
    */
   readonly upgrade: UpgradeSocket | null;
   #body: Readable | null;
+  #trailers: RequestHeaders | null;
   #contentLength: number | null;
   #bodyUsed = false;
   #bodyBuffer: Promise<Buffer> | null = null;
@@ -51,6 +52,7 @@ export class RequestReading {
     this.requestHeaders = init.headers;
     this.channel = init.channel ?? 'http';
     this.#body = init.body ?? null;
+    this.#trailers = init.trailers ?? null;
     this.#contentLength = init.contentLength ?? null;
     this.upgrade = init.upgrade ?? null;
 
@@ -107,6 +109,22 @@ export class RequestReading {
     if (this.#bodyUsed) throw new Error('The request body was already read');
     this.#bodyUsed = true;
     return this.#body ?? Readable.from([]);
+  }
+
+  /**
+   * The trailer fields the client sent after the body (RFC 9110 §6.5), read like `requestHeaders`.
+   * Filled once the body has been read to its end, on the channels that carry them (an HTTP/1.1
+   * chunked body, HTTP/2); empty before that, and always empty elsewhere. Fields that may not be
+   * trailers (framing, routing, authentication, `Content-*`, ...: src/http/trailers.ts) are left out.
+   * They are never merged into `requestHeaders`.
+   *
+   * ```ts
+   * const body = await request.readBody();
+   * const digest = request.trailers.get('content-digest');
+   * ```
+   */
+  get trailers(): RequestHeaders {
+    return (this.#trailers ??= new RequestHeaders());
   }
 
   /** Declared body length, when known. */

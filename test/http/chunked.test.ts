@@ -60,7 +60,7 @@ describe('ChunkedDecoder accepts', () => {
     ['extensions, token and quoted', '5;a=b;c="d e"\r\nhello\r\n3;x\r\n123\r\n0;z;n=1\r\n\r\n', 'hello123'],
     ['a quoted extension with escapes, `;` and obs-text', '5;q="I \\"x\\"; \\\\ \xe9"\r\nhi!!!\r\n0\r\n\r\n', 'hi!!!'],
     ['an empty quoted extension value', '5;q=""\r\nhello\r\n0\r\n\r\n', 'hello'],
-    ['trailer fields (discarded)', '5\r\nhello\r\n0\r\nX-A: 1\r\nX-B:\t\xe9\r\n\r\n', 'hello'],
+    ['trailer fields', '5\r\nhello\r\n0\r\nX-A: 1\r\nX-B:\t\xe9\r\n\r\n', 'hello'],
     ['CRLF and digits inside the data', '4\r\n\r\n0\r\r\n0\r\n\r\n', '\r\n0\r'],
     ['a chunk-size line at the limit', `1;${'x'.repeat(14)}\r\na\r\n0\r\n\r\n`, 'a', 16],
     ['13 significant hex digits, split over bytes', '00000000000000000000003\r\nabc\r\n0\r\n\r\n', 'abc'],
@@ -80,6 +80,25 @@ describe('ChunkedDecoder accepts', () => {
     assert.equal(decoder.done, true);
     assert.deepEqual(pieces, ['abc']);
     assert.equal(decoder.push(input, 13, () => assert.fail('data after the end')), 0);
+  });
+
+  test('ChunkedDecoder keeps the trailer fields, blanks trimmed, whole and split at every byte', () => {
+    const input = Buffer.from('5\r\nhello\r\n0\r\nX-A: 1\r\nX-B:\t\xe9 \r\nx-a:2\r\nX-Empty:\r\n\r\n', 'latin1');
+    for (let cut = 0; cut <= input.length; cut++) {
+      const decoder = new ChunkedDecoder();
+      const first = decoder.push(input.subarray(0, cut), 0, () => {});
+      decoder.push(input.subarray(cut), 0, () => {});
+      assert.ok(first >= 0 && decoder.done, `cut at ${cut}`);
+      assert.deepEqual(decoder.trailers, [['X-A', '1'], ['X-B', '\xe9'], ['x-a', '2'], ['X-Empty', '']], `cut at ${cut}`);
+    }
+    const plain = new ChunkedDecoder();
+    plain.push(Buffer.from('0\r\n\r\n'), 0, () => {});
+    assert.deepEqual(plain.trailers, []);
+    plain.reset();
+    plain.push(Buffer.from('0\r\nA: b\r\n\r\n'), 0, () => {});
+    assert.deepEqual(plain.trailers, [['A', 'b']]);
+    plain.reset();
+    assert.deepEqual(plain.trailers, [], 'reset() forgets them');
   });
 
   test('ChunkedDecoder starts over after reset()', () => {

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { ChunkedDecoder } from '../../http/chunked.js';
 import { RequestHeaders } from '../../http/headers.js';
 import { LAST_CHUNK, fieldSet, writeChunk, writeResponseHead } from '../../http/head-writer.js';
+import { allowedTrailers } from '../../http/trailers.js';
 import type { Address, Request, ResponseSink } from '../../request.js';
 import type { Site, SiteLimits } from '../../site.js';
 import { GatewayBody } from '../gateway.js';
@@ -33,6 +34,8 @@ const COALESCE_LIMIT = 16 * 1024;
 const CONTINUE = Buffer.from(writeResponseHead(100, 'Continue', []), 'latin1');
 /** Framing and connection fields are the channel's to write (RFC 9112 §6, §9.6): a resource's are left out. */
 const CHANNEL_FIELDS = fieldSet(['connection', 'keep-alive', 'transfer-encoding']);
+/** The same, and the Content-Length of a response sent chunked to carry its declared trailers. */
+const CHANNEL_FIELDS_AND_LENGTH = fieldSet(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 
 /** The head answered for when a refused head never became a request: no body, no keep-alive. */
 const GET_STAND_IN: RequestHead = {
@@ -201,6 +204,10 @@ class ExchangeSink implements ResponseSink {
   queuedBytes(): number {
     return this.#connection.socket.writableLength;
   }
+
+  setTrailers(fields: string[]): void {
+    this.#connection.setTrailers(this.#serial, fields);
+  }
 }
 
 /** One client connection: a state machine over its bytes, one exchange at a time. */
@@ -241,6 +248,8 @@ class Connection {
   #bodyDone = true;
   #bodyRemaining = 0;
   #decoder: ChunkedDecoder | null = null;
+  /** Where a chunked body's trailer fields go when it ends (the Request's `trailers`). */
+  #requestTrailers: RequestHeaders | null = null;
   #discarding = false;
   #discarded = 0;
   #expectContinue = false;
@@ -254,6 +263,8 @@ class Connection {
   #framing = Framing.None;
   #declaredLength = 0;
   #written = 0;
+  /** The response's trailer lines (each ending in CRLF), sent in place of the empty trailer section. */
+  #trailerText: string | null = null;
   #keepAlive = false;
   #responseDone = false;
   // Write stall detection.
@@ -435,6 +446,8 @@ class Connection {
     this.#headText = null;
     this.#headSent = false;
     this.#responseDone = false;
+    this.#trailerText = null;
+    this.#requestTrailers = null;
     this.#discarding = false;
     this.#discarded = 0;
     // RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.
@@ -447,6 +460,7 @@ class Connection {
       if (head.chunked) {
         this.#decoder ??= new ChunkedDecoder();
         this.#decoder.reset();
+        this.#requestTrailers = new RequestHeaders();
       }
       const now = Date.now();
       this.#bodyStartedAt = now;
@@ -473,6 +487,7 @@ class Connection {
       secure: server.secure,
       channel: 'http/1.1',
       contentLength: head.contentLength,
+      trailers: this.#requestTrailers,
     };
     if (refusal === null && head.expectation !== null && !head.expectContinue) refusal = EXPECT_REFUSED;
     const request = serveParts(server.site, parts, new ExchangeSink(this, serial), refusal);
@@ -542,6 +557,10 @@ class Connection {
 
   #finishBody(): void {
     this.#bodyDone = true;
+    const trailers = this.#requestTrailers;
+    if (trailers !== null && !this.#discarding) {
+      for (const [name, value] of allowedTrailers(this.#decoder!.trailers)) trailers.append(name, value);
+    }
     if (!this.#discarding) this.#body!.close();
     // A body whose last bytes filled the reader's buffer is never asked for more (an ended stream
     // reads no further), so its pause ends here; otherwise the next request on the connection is
@@ -560,19 +579,27 @@ class Connection {
     if (serial !== this.#serial || this.#headText !== null || this.#phase !== Phase.Exchange) return;
     let closeAsked = this.#closeAsked;
     let length = -1;
+    let trailerDeclared = false;
     // The resource's Connection and Content-Length decide the framing; the head writer leaves out
     // the fields in CHANNEL_FIELDS, and the channel writes its own.
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const n = flat[i]!.length;
-      if (n !== 10 && n !== 14) continue;
+      if (n !== 10 && n !== 14 && n !== 7) continue;
       const lower = flat[i]!.toLowerCase();
-      if (lower === 'connection') {
+      if (lower === 'trailer') trailerDeclared = true;
+      else if (lower === 'connection') {
         if (/(?:^|,)\s*close\s*(?:,|$)/i.test(flat[i + 1]!)) closeAsked = true;
       } else if (lower === 'content-length') length = Number(flat[i + 1]!);
     }
     let framing: Framing;
+    let drop = CHANNEL_FIELDS;
     if (this.#isHead || code < 200 || code === 204 || code === 304) framing = Framing.None;
-    else if (length >= 0) framing = Framing.Length;
+    else if (trailerDeclared && this.#minor === 1) {
+      // Declared trailers need the chunked framing (RFC 9112 §7.1.2): a Content-Length gives way.
+      framing = Framing.Chunked;
+      if (length >= 0) drop = CHANNEL_FIELDS_AND_LENGTH;
+      length = -1;
+    } else if (length >= 0) framing = Framing.Length;
     else if (this.#minor === 1) framing = Framing.Chunked;
     else framing = Framing.Close;
     const server = this.#server;
@@ -593,7 +620,7 @@ class Connection {
     this.#framing = framing;
     this.#declaredLength = length;
     this.#written = 0;
-    this.#headText = writeResponseHead(code, reason, flat, CHANNEL_FIELDS, own);
+    this.#headText = writeResponseHead(code, reason, flat, drop, own);
   }
 
   /** Writes part of the body in the response's framing; false when the socket's buffer is full. */
@@ -621,6 +648,24 @@ class Connection {
     return this.#send(chunk);
   }
 
+  /**
+   * Keeps the trailer fields to send with the end of a chunked body (RFC 9112 §7.1.2); other framings
+   * cannot carry them and they are dropped. HTTP/1.1 recipients of a chunked body read its trailer
+   * section whether or not they sent `TE: trailers`, so they go out either way.
+   */
+  setTrailers(serial: number, fields: string[]): void {
+    if (serial !== this.#serial || this.#responseDone) return;
+    let text = '';
+    for (let i = 0; i + 1 < fields.length; i += 2) text += `${fields[i]!}: ${fields[i + 1]!}\r\n`;
+    this.#trailerText = text === '' ? null : text;
+  }
+
+  /** The end of a chunked body: the last chunk, the trailer section, the empty line. */
+  #lastChunk(): Buffer | string {
+    const trailers = this.#trailerText;
+    return trailers === null ? LAST_CHUNK : `0\r\n${trailers}\r\n`;
+  }
+
   /** Writes the last of the body (a Buffer, or text as UTF-8) and ends the response. */
   endBody(serial: number, last: Buffer | string | null): void {
     if (serial !== this.#serial || this.#responseDone) return;
@@ -643,14 +688,14 @@ class Connection {
         const socket = this.socket;
         socket.cork();
         this.writeBody(serial, typeof last === 'string' ? Buffer.from(last) : last);
-        if (framing === Framing.Chunked) socket.write(LAST_CHUNK);
+        if (framing === Framing.Chunked) socket.write(this.#lastChunk(), 'latin1');
         socket.uncork();
       }
     } else {
       const socket = this.socket;
       socket.cork();
       this.#flushHead();
-      if (framing === Framing.Chunked) socket.write(LAST_CHUNK);
+      if (framing === Framing.Chunked) socket.write(this.#lastChunk(), 'latin1');
       socket.uncork();
     }
     this.#responseDone = true;

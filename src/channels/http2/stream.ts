@@ -4,7 +4,8 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { RequestHeaders } from '../../http/headers.js';
 import { headerKey } from '../../http/response-headers.js';
-import type { Address, ResponseSink } from '../../request.js';
+import { allowedTrailers } from '../../http/trailers.js';
+import type { Address, ResponseSink, UpgradeSocket } from '../../request.js';
 import type { Site } from '../../site.js';
 import { socketAddresses, type SocketLike } from '../address.js';
 import { watchBody, type BodyProgress } from '../body-watch.js';
@@ -12,6 +13,7 @@ import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { GatewayBody } from '../gateway.js';
 import { H2_CANCEL, H2_INTERNAL_ERROR, resetStream } from '../h2-session.js';
 import { checkRequestHead } from '../head-checks.js';
+import { H2Tunnel } from './tunnel.js';
 
 /**
  * Connection-specific fields, which an HTTP/2 response must not carry (RFC 9113 §8.2.2): dropped
@@ -27,7 +29,7 @@ const H2_CONNECTION_FIELDS = new Set([
   'http2-settings',
 ]);
 
-const CONNECT_REFUSED: Refusal = { status: 405, detail: 'CONNECT is not supported over HTTP/2.' };
+const CONNECT_REFUSED: Refusal = { status: 405, detail: 'Over HTTP/2 only a WebSocket CONNECT (RFC 8441, :protocol websocket) is supported.' };
 const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-continue" is supported.' };
 
 /** Stream errors arrive as the stream's close (and its reset code); this keeps them from being uncaught. */
@@ -77,10 +79,14 @@ type AddressedSession = { socket: SocketLike; [ADDRESSES]?: { client: Address; l
 class StreamSink implements ResponseSink {
   readonly #stream: ServerHttp2Stream;
   readonly #head: boolean;
+  /** The client sent `TE: trailers` (gRPC does): every response with a body keeps room for trailers. */
+  readonly #teTrailers: boolean;
+  #trailers: OutgoingHttpHeaders | null = null;
 
-  constructor(stream: ServerHttp2Stream, head: boolean) {
+  constructor(stream: ServerHttp2Stream, head: boolean, teTrailers: boolean) {
     this.#stream = stream;
     this.#head = head;
+    this.#teTrailers = teTrailers;
   }
 
   /** Sends `:status` and the fields (names in lower case, repeated fields as lists), never a connection field. */
@@ -90,18 +96,36 @@ class StreamSink implements ResponseSink {
     const stream = this.#stream;
     if (stream.destroyed || stream.closed || stream.headersSent) return;
     const out: OutgoingHttpHeaders = { ':status': code };
-    let empty = this.#head || code === 204 || code === 304;
+    const bodyless = this.#head || code === 204 || code === 304;
+    let zeroLength = false;
+    let trailerDeclared = false;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const key = headerKey(flat[i]!);
       const value = flat[i + 1]!;
       if (H2_CONNECTION_FIELDS.has(key)) continue;
-      if (key === 'content-length' && value === '0') empty = true;
-      const prev = out[key];
-      if (prev === undefined) out[key] = value;
-      else if (Array.isArray(prev)) prev.push(value);
-      else out[key] = [String(prev), value];
+      if (key === 'content-length' && value === '0') zeroLength = true;
+      else if (key === 'trailer') trailerDeclared = true;
+      addField(out, key, value);
     }
-    stream.respond(out, { endStream: empty });
+    // Trailers need the stream left open after the last DATA (a trailing HEADERS frame ends it,
+    // RFC 9113 §8.1): asked for by a `Trailer` field or the client's `TE: trailers`. A response of
+    // no content with declared trailers (gRPC's trailers-only answer) still gets them.
+    const trailing = !bodyless && (trailerDeclared || (this.#teTrailers && !zeroLength));
+    if (!trailing) {
+      stream.respond(out, { endStream: bodyless || zeroLength });
+      return;
+    }
+    stream.respond(out, { waitForTrailers: true });
+    stream.once('wantTrailers', () => {
+      if (!stream.closed && !stream.destroyed) stream.sendTrailers(this.#trailers ?? {});
+    });
+  }
+
+  /** Kept for the trailing HEADERS frame (names in lower case, as HTTP/2 has them). */
+  setTrailers(fields: string[]): void {
+    const out: OutgoingHttpHeaders = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) addField(out, fields[i]!.toLowerCase(), fields[i + 1]!);
+    this.#trailers = out;
   }
 
   write(chunk: Buffer): boolean {
@@ -144,6 +168,27 @@ class StreamSink implements ResponseSink {
   }
 }
 
+/** The raw connection of an RFC 8441 WebSocket stream, made when a resource takes it. */
+function tunnelFor(stream: ServerHttp2Stream): UpgradeSocket {
+  let tunnel: H2Tunnel | null = null;
+  return {
+    get socket() {
+      return (tunnel ??= new H2Tunnel(stream));
+    },
+    head: Buffer.alloc(0),
+    protocol: 'websocket',
+    take() {},
+  };
+}
+
+/** Adds `value` to `out[key]`, a repeated field becoming a list. */
+function addField(out: OutgoingHttpHeaders, key: string, value: string): void {
+  const prev = out[key];
+  if (prev === undefined) out[key] = value;
+  else if (Array.isArray(prev)) prev.push(value);
+  else out[key] = [String(prev), value];
+}
+
 /**
  * An HTTP/2 request body: DATA from the stream fed into a {@link GatewayBody}, the stream paused
  * while the resource has enough buffered. Nothing is read until the resource first asks (then a
@@ -151,7 +196,7 @@ class StreamSink implements ResponseSink {
  * bytes are counted where node:http2 pushes them, so the watchdog sees them whether or not the
  * resource reads.
  */
-function streamBody(stream: ServerHttp2Stream, expectContinue: boolean): { body: GatewayBody; progress: BodyProgress } {
+function streamBody(stream: ServerHttp2Stream, expectContinue: boolean, trailers: RequestHeaders): { body: GatewayBody; progress: BodyProgress } {
   let received = 0;
   let complete = false;
   const push = stream.push;
@@ -160,6 +205,12 @@ function streamBody(stream: ServerHttp2Stream, expectContinue: boolean): { body:
     else if (chunk instanceof Uint8Array) received += chunk.length;
     return push.call(this, chunk, encoding);
   };
+  // A trailing HEADERS frame arrives before the end of the DATA it follows is read.
+  stream.once('trailers', (_fields: IncomingHttpHeaders, _flags: number, raw: string[]) => {
+    const pairs: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
+    for (const [name, value] of allowedTrailers(pairs)) trailers.append(name, value);
+  });
   let flowing = false;
   const body = new GatewayBody(() => {
     if (!flowing) {
@@ -198,8 +249,11 @@ function streamBody(stream: ServerHttp2Stream, expectContinue: boolean): { body:
  * | request                                              | answer |
  * |------------------------------------------------------|--------|
  * | the head checks of `checkRequestHead` (URI, fields, Host) | 414, 431, 400 |
- * | CONNECT (no tunnels over HTTP/2)                     | 405 |
+ * | CONNECT (no tunnels over HTTP/2) but RFC 8441's `:protocol websocket` | 405 |
  * | `Expect` other than `100-continue`                   | 417 |
+ *
+ * A WebSocket CONNECT (RFC 8441) gets `request.upgrade`, a tunnel over the stream (`tunnel.ts`) that
+ * a resource may take as NodeAppResource does; unless taken it is answered as any request would be.
  *
  * A client reset or a lost connection before the response is complete fails `notifyFinish()`; a
  * response failing after its head resets the stream (INTERNAL_ERROR); a stalled body resets it
@@ -237,13 +291,16 @@ export function serveHttp2Stream(
     flat.push(name, value);
   }
   const uri = (headers[':path'] as string | undefined) ?? authority ?? '';
-  const hasBody = !stream.endAfterHeaders;
+  // RFC 8441: an extended CONNECT for a WebSocket is a tunnel the resource may take, not a body.
+  const websocket = method === 'CONNECT' && !options.compat && headers[':protocol'] === 'websocket' && headers[':path'] !== undefined;
+  const hasBody = !stream.endAfterHeaders && !websocket;
   const expect = options.compat ? undefined : headers.expect;
   const expectContinue = expect !== undefined && expect.toLowerCase() === '100-continue';
-  const reading = hasBody ? streamBody(stream, expectContinue) : null;
+  const trailers = hasBody ? new RequestHeaders() : null;
+  const reading = trailers !== null ? streamBody(stream, expectContinue, trailers) : null;
   const refusal =
     checkRequestHead(uri, '2.0', flat, site.limits) ??
-    (method === 'CONNECT' && !options.compat ? CONNECT_REFUSED : null) ??
+    (method === 'CONNECT' && !options.compat && !websocket ? CONNECT_REFUSED : null) ??
     (expect !== undefined && !expectContinue ? EXPECT_REFUSED : null);
   if (reading && !refusal) watchBody(reading.progress, site.limits);
   const parts = {
@@ -257,8 +314,12 @@ export function serveHttp2Stream(
     secure: options.secure,
     channel: 'h2',
     contentLength: contentLength === undefined ? null : Number(contentLength),
+    trailers,
+    upgrade: websocket ? tunnelFor(stream) : null,
   };
-  const request = serveParts(site, parts, new StreamSink(stream, method === 'HEAD'), refusal);
+  const te = headers.te;
+  const sink = new StreamSink(stream, method === 'HEAD', te !== undefined && /\btrailers\b/i.test(String(te)));
+  const request = serveParts(site, parts, sink, refusal);
   if (refusal) return;
   // Most responses are complete by now; only one still being written needs to hear that the
   // client left (events arrive after this synchronous turn, so none is missed). A reset closes the
