@@ -51,11 +51,12 @@ function endSession(session: Http2Session, code: number, lastStreamId: number): 
  * | sends no request on a new connection                | `headerTimeout`             | GOAWAY and close |
  * | sends no new request once every stream is done      | `keepAliveTimeout`          | GOAWAY and close |
  *
- * A reset counts whether or not the answer had started (a fast resource answers before the reset is
- * read; Rapid Reset, CVE-2023-44487, SECURITY.md §4.1): the stream channel (`http2/stream.ts`) holds
- * each stream's final END_STREAM one loop turn so that such a reset still finds its stream open (a
- * reset of a closed stream never reaches JavaScript). Resets the server sends itself
- * ({@link resetStream}) and streams closed normally do not count. node:http2 tells nothing of a header block
+ * Early resets count (Rapid Reset, CVE-2023-44487, SECURITY.md §4.1): a client reset of a stream
+ * whose response has not been sent in full, the case that lets a client start work without bound.
+ * A reset that crosses a complete answer on the wire finds a closed stream and never reaches
+ * JavaScript; its work was done and its stream slot freed, so it costs what a request costs, and
+ * requests are capped per connection. Resets the server sends itself ({@link resetStream}) and
+ * streams closed normally do not count. node:http2 tells nothing of a header block
  * until it is complete, so the unfinished one is seen in nghttp2's state: a block has begun
  * (`lastProcStreamID`) for a stream that never became a request.
  * Pinned by test/channels/http2-limits.test.ts and test/channels/http2-timeouts.test.ts.

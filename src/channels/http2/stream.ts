@@ -35,27 +35,6 @@ const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-contin
 /** Stream errors arrive as the stream's close (and its reset code); this keeps them from being uncaught. */
 function ignoreError(): void {}
 
-/** Streams whose END_STREAM waits for the next turn of the event loop ({@link endSoon}). */
-let ending: ServerHttp2Stream[] = [];
-
-function endWaiting(): void {
-  const streams = ending;
-  ending = [];
-  for (const stream of streams) if (!stream.writableEnded && !stream.closed && !stream.destroyed) stream.end();
-}
-
-/**
- * Ends `stream` one turn of the event loop after its last DATA went out (RFC 9113 §8.1: a stream
- * both sides have ended is closed, and node:http2 forgets it). A client's RST_STREAM sent just after
- * its request (Rapid Reset, CVE-2023-44487) then finds the stream still open and is counted by the
- * session guard (`h2-session.ts`), even when the resource answered at once; a reset of a forgotten
- * stream is invisible. One timer serves every stream ending in the same turn.
- * Pinned by test/channels/http2-limits.test.ts.
- */
-function endSoon(stream: ServerHttp2Stream): void {
-  if (ending.push(stream) === 1) setImmediate(endWaiting);
-}
-
 /** Options of {@link serveHttp2Stream}. */
 export interface Http2StreamOptions {
   /** Whether the connection is TLS (`isSecure()`). */
@@ -73,8 +52,8 @@ type AddressedSession = { socket: SocketLike; [ADDRESSES]?: { client: Address; l
 /**
  * The response side of one stream. The head goes out with `respond()` when the Request sends it,
  * ending the stream at once when no body can follow (HEAD, 204, 304, `Content-Length: 0`); node:http2
- * sends the HEADERS and DATA frames of one turn in one write, so a small body leaves with its head,
- * and the empty DATA frame that ends the stream follows a turn later ({@link endSoon}).
+ * sends the HEADERS and DATA frames of one turn in one write, so a small body leaves with its head
+ * and ends the stream in the same DATA frame.
  */
 class StreamSink implements ResponseSink {
   readonly #stream: ServerHttp2Stream;
@@ -135,14 +114,13 @@ class StreamSink implements ResponseSink {
 
   end(chunk?: Buffer): void {
     if (this.#over()) return;
-    if (chunk && chunk.length > 0) this.#stream.write(chunk);
-    endSoon(this.#stream);
+    if (chunk && chunk.length > 0) this.#stream.end(chunk);
+    else this.#stream.end();
   }
 
   endText(text: string): void {
     if (this.#over()) return;
-    this.#stream.write(text, 'utf8');
-    endSoon(this.#stream);
+    this.#stream.end(text, 'utf8');
   }
 
   onDrain(listener: () => void): void {
