@@ -8,7 +8,7 @@ import { ResponseHeaders, headerKey } from './http/response-headers.js';
 import { bodyless, reasonPhrase } from './http/status.js';
 import { evaluatePreconditions, formatETag } from './http/conditional.js';
 import { formatSetCookie, type CookieOptions } from './http/cookies.js';
-import type { Session } from './session/session.js';
+import { isSessionId, type Session, setSessionCookieWriter, storeCall } from './session/session.js';
 import { installRequestInternals } from './request-internals.js';
 import { CACHED, type ContentEncoder, type RequestInit, type RequestParts, type ResponseSink, type SiteContext } from './request/parts.js';
 import { RequestURLs } from './request/urls.js';
@@ -117,7 +117,12 @@ export class Request extends RequestURLs {
 
   /**
    * The visitor's session, created (and its cookie set: HttpOnly, SameSite=Lax, Secure over TLS) when
-   * there is none. Sessions are lazy: nothing is stored for a visitor until this is called.
+   * there is none. Sessions are lazy: nothing is stored for a visitor until this is called. A store
+   * that cannot be reached rejects with `SessionStoreUnavailable` (503): the visitor is never handed a
+   * new session in place of the one their cookie names. With a shared store, changed data is written
+   * back before a returned body goes out; a resource that streams or finishes the response itself
+   * calls `await session.save()` first (otherwise the write-back happens after the response, and a
+   * failure only reaches the error log).
    */
   async getSession(): Promise<Session> {
     if (this.#session && !this.#session.expired) return this.#session;
@@ -125,13 +130,34 @@ export class Request extends RequestURLs {
     if (!store) throw new Error('getSession() needs a Site with a session store');
     const name = this.sessionCookieName();
     const id = this.getCookie(name);
-    let session = id && /^[0-9a-f]{64}$/.test(id) ? await store.get(id) : undefined;
+    let session = id && isSessionId(id) ? await storeCall(() => store.load(id)) : undefined;
     if (!session) {
-      session = await store.create();
-      this.addCookie(name, session.uid, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
+      session = await storeCall(() => store.create());
+      this.#setSessionCookie(session.uid);
+    }
+    setSessionCookieWriter(session, (uid) => this.#setSessionCookie(uid));
+    if (!store.live && !this.#session) {
+      this.whenDone(() => {
+        const late = this.#session;
+        if (!late?.changed) return;
+        late.save().catch((err: unknown) => this.site?.logError(`Session not saved after ${this.method} ${this.uri}: ${(err as Error).message}`));
+      });
     }
     this.#session = session;
     return session;
+  }
+
+  /** The write-back of this request's changed session, or null when there is nothing to write. */
+  saveSession(): Promise<void> | null {
+    const session = this.#session;
+    return session?.changed ? session.save() : null;
+  }
+
+  #setSessionCookie(uid: string): void {
+    const name = this.sessionCookieName();
+    const prefix = `${name}=`;
+    if (this.#setCookies) this.#setCookies = this.#setCookies.filter((c) => !c.startsWith(prefix));
+    this.addCookie(name, uid, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
   }
 
   // ----- response side -----
