@@ -66,6 +66,8 @@ export class Request extends RequestURLs {
   #settleFinish: ((err?: Error) => void) | null = null;
   #doneCallbacks: Array<(request: Request) => void> | null = null;
   #session: Session | null = null;
+  /** Whether the Site wrote the session back (or tried to) before answering. */
+  #sessionWriteBack = false;
   #abort: AbortController | null = null;
   #warnedLateWrite = false;
   #completed = false;
@@ -139,7 +141,7 @@ export class Request extends RequestURLs {
     if (!store.live && !this.#session) {
       this.whenDone(() => {
         const late = this.#session;
-        if (!late?.changed) return;
+        if (this.#sessionWriteBack || !late?.changed) return;
         late.save().catch((err: unknown) => this.site?.logError(`Session not saved after ${this.method} ${this.uri}: ${(err as Error).message}`));
       });
     }
@@ -150,7 +152,9 @@ export class Request extends RequestURLs {
   /** The write-back of this request's changed session, or null when there is nothing to write. */
   saveSession(): Promise<void> | null {
     const session = this.#session;
-    return session?.changed ? session.save() : null;
+    if (!session?.changed) return null;
+    this.#sessionWriteBack = true;
+    return session.save();
   }
 
   #setSessionCookie(uid: string): void {
