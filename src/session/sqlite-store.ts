@@ -68,15 +68,26 @@ function prepareFile(file: string): void {
 
 interface Row {
   created_at: number;
+  last_used: number;
   data: string;
+}
+
+/** A write waiting for the next transaction. */
+interface QueuedWrite {
+  statement: Statement;
+  params: unknown[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 /**
  * Sessions in a SQLite file, shared by every process that opens it: the default for `--workers` above
  * 1, so a visitor keeps their session whichever worker answers and across restarts. The file is created
  * `0600` (SQLite gives its `-wal` and `-shm` files the same mode) in WAL mode, so readers never wait for
- * a writer. Each load moves the session's last use (idle expiry) in one statement; the absolute
- * lifetime and the cap (least recently used first) hold across processes.
+ * a writer. Loads are plain reads; the writes of one turn of the event loop (write-backs, last uses,
+ * new sessions) share one transaction, which is what makes a write cheap: each caller's promise
+ * settles once that transaction committed. The absolute lifetime and the cap (least recently used
+ * first) hold across processes.
  *
  * ```ts
  * const store = await SqliteSessionStore.open('/var/lib/trellis/sessions.sqlite');
@@ -99,6 +110,8 @@ export class SqliteSessionStore implements SessionStore {
   #count: Statement;
   #evict: Statement;
   #sweep: Statement;
+  #touch: Statement;
+  #queue: QueuedWrite[] = [];
 
   /** Opens (creating if needed) the store in `file`. */
   static async open(file: string, options: SqliteSessionStoreOptions = {}): Promise<SqliteSessionStore> {
@@ -118,13 +131,13 @@ export class SqliteSessionStore implements SessionStore {
     db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeout ?? 5000))}`);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA wal_autocheckpoint = 10000');
     db.exec(`CREATE TABLE IF NOT EXISTS trellis_sessions (
       id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, last_used INTEGER NOT NULL, data TEXT NOT NULL
     ) WITHOUT ROWID`);
     db.exec('CREATE INDEX IF NOT EXISTS trellis_sessions_last_used ON trellis_sessions (last_used)');
-    this.#load = db.prepare(
-      'UPDATE trellis_sessions SET last_used = ? WHERE id = ? AND last_used > ? AND created_at > ? RETURNING created_at, data',
-    );
+    this.#load = db.prepare('SELECT created_at, last_used, data FROM trellis_sessions WHERE id = ? AND last_used > ? AND created_at > ?');
+    this.#touch = db.prepare('UPDATE trellis_sessions SET last_used = ? WHERE id = ? AND last_used < ?');
     this.#insert = db.prepare('INSERT OR REPLACE INTO trellis_sessions (id, created_at, last_used, data) VALUES (?, ?, ?, ?)');
     this.#update = db.prepare('UPDATE trellis_sessions SET last_used = ?, data = ? WHERE id = ?');
     this.#destroy = db.prepare('DELETE FROM trellis_sessions WHERE id = ?');
@@ -141,10 +154,40 @@ export class SqliteSessionStore implements SessionStore {
     this.#timer.unref();
   }
 
+  /** Queues a write for the transaction that runs at the end of this turn of the event loop. */
+  #write(statement: Statement, ...params: unknown[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ statement, params, resolve, reject });
+      if (this.#queue.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#queue;
+    this.#queue = [];
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+      try {
+        for (const w of batch) w.statement.run(...w.params);
+        this.#db.exec('COMMIT');
+      } catch (err) {
+        this.#db.exec('ROLLBACK');
+        throw err;
+      }
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    for (const w of batch) w.resolve();
+  }
+
   async load(uid: string): Promise<Session | undefined> {
     const now = this.#now();
-    const row = this.#load.get(now, uid, now - this.idleTimeout, now - this.absoluteTimeout) as Row | undefined;
+    const row = this.#load.get(uid, now - this.idleTimeout, now - this.absoluteTimeout) as Row | undefined;
     if (!row) return undefined;
+    // The last use moves in the next transaction (a write-back moves it too); within a hundredth of
+    // the idle timeout (a second at most) it is left as it is, so a burst of reads writes once.
+    if (now - Number(row.last_used) >= Math.min(1000, this.idleTimeout / 100)) this.#write(this.#touch, now, uid, now).catch(() => {});
     return new Session({ uid, createdAt: Number(row.created_at), lastUsed: now, data: JSON.parse(row.data) as Record<string, unknown>, store: this });
   }
 
@@ -152,7 +195,7 @@ export class SqliteSessionStore implements SessionStore {
     const now = this.#now();
     this.#makeRoom(now);
     const session = new Session({ uid: newSessionId(), createdAt: now, store: this });
-    this.#insert.run(session.uid, now, now, '{}');
+    await this.#write(this.#insert, session.uid, now, now, '{}');
     return session;
   }
 
@@ -167,18 +210,18 @@ export class SqliteSessionStore implements SessionStore {
 
   async save(session: Session): Promise<void> {
     const json = session.serialize();
-    this.#update.run(this.#now(), json, session.uid);
+    await this.#write(this.#update, this.#now(), json, session.uid);
     session.markSaved(json);
   }
 
   async insert(session: Session): Promise<void> {
     const now = this.#now();
     this.#makeRoom(now);
-    this.#insert.run(session.uid, session.createdAt, now, session.serialize());
+    await this.#write(this.#insert, session.uid, session.createdAt, now, session.serialize());
   }
 
   async destroy(uid: string): Promise<void> {
-    this.#destroy.run(uid);
+    await this.#write(this.#destroy, uid);
   }
 
   async count(): Promise<number> {
@@ -195,6 +238,7 @@ export class SqliteSessionStore implements SessionStore {
   close(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    if (this.#queue.length) this.#flush();
     this.#db.close();
   }
 }
