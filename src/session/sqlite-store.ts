@@ -76,15 +76,26 @@ interface Row {
 interface QueuedWrite {
   statement: Statement;
   params: unknown[];
-  resolve: () => void;
+  resolve: (changes: number) => void;
   reject: (err: unknown) => void;
 }
+
+/** A row as this process last read or wrote it. */
+interface Cached {
+  createdAt: number;
+  lastUsed: number;
+  json: string;
+}
+
+/** Rows kept in this process's read cache at most. */
+const CACHE_ROWS = 10_000;
 
 /**
  * Sessions in a SQLite file, shared by every process that opens it: the default for `--workers` above
  * 1, so a visitor keeps their session whichever worker answers and across restarts. The file is created
  * `0600` (SQLite gives its `-wal` and `-shm` files the same mode) in WAL mode, so readers never wait for
- * a writer. Loads are plain reads; the writes of one turn of the event loop (write-backs, last uses,
+ * a writer. Loads are plain reads, served from a cache of rows while no other process has written to
+ * the file since (SQLite's `data_version`, checked once per turn of the event loop); the writes of one turn of the event loop (write-backs, last uses,
  * new sessions) share one transaction, which is what makes a write cheap: each caller's promise
  * settles once that transaction committed. The absolute lifetime and the cap (least recently used
  * first) hold across processes.
@@ -111,7 +122,14 @@ export class SqliteSessionStore implements SessionStore {
   #evict: Statement;
   #sweep: Statement;
   #touch: Statement;
+  #updateData: Statement;
+  #begin: Statement;
+  #commit: Statement;
   #queue: QueuedWrite[] = [];
+  #dataVersion: Statement;
+  #version = -1;
+  #versionChecked = false;
+  #cache = new Map<string, Cached>();
 
   /** Opens (creating if needed) the store in `file`. */
   static async open(file: string, options: SqliteSessionStoreOptions = {}): Promise<SqliteSessionStore> {
@@ -137,9 +155,13 @@ export class SqliteSessionStore implements SessionStore {
     ) WITHOUT ROWID`);
     db.exec('CREATE INDEX IF NOT EXISTS trellis_sessions_last_used ON trellis_sessions (last_used)');
     this.#load = db.prepare('SELECT created_at, last_used, data FROM trellis_sessions WHERE id = ? AND last_used > ? AND created_at > ?');
+    this.#dataVersion = db.prepare('PRAGMA data_version');
     this.#touch = db.prepare('UPDATE trellis_sessions SET last_used = ? WHERE id = ? AND last_used < ?');
     this.#insert = db.prepare('INSERT OR REPLACE INTO trellis_sessions (id, created_at, last_used, data) VALUES (?, ?, ?, ?)');
     this.#update = db.prepare('UPDATE trellis_sessions SET last_used = ?, data = ? WHERE id = ?');
+    this.#updateData = db.prepare('UPDATE trellis_sessions SET data = ? WHERE id = ?');
+    this.#begin = db.prepare('BEGIN IMMEDIATE');
+    this.#commit = db.prepare('COMMIT');
     this.#destroy = db.prepare('DELETE FROM trellis_sessions WHERE id = ?');
     this.#count = db.prepare('SELECT count(*) AS n FROM trellis_sessions WHERE last_used > ? AND created_at > ?');
     this.#evict = db.prepare('DELETE FROM trellis_sessions WHERE id IN (SELECT id FROM trellis_sessions ORDER BY last_used LIMIT ?)');
@@ -155,7 +177,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /** Queues a write for the transaction that runs at the end of this turn of the event loop. */
-  #write(statement: Statement, ...params: unknown[]): Promise<void> {
+  #write(statement: Statement, ...params: unknown[]): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ statement, params, resolve, reject });
       if (this.#queue.length === 1) setImmediate(() => this.#flush());
@@ -165,11 +187,12 @@ export class SqliteSessionStore implements SessionStore {
   #flush(): void {
     const batch = this.#queue;
     this.#queue = [];
+    const changes: number[] = [];
     try {
-      this.#db.exec('BEGIN IMMEDIATE');
+      this.#begin.run();
       try {
-        for (const w of batch) w.statement.run(...w.params);
-        this.#db.exec('COMMIT');
+        for (const w of batch) changes.push(Number(w.statement.run(...w.params).changes));
+        this.#commit.run();
       } catch (err) {
         this.#db.exec('ROLLBACK');
         throw err;
@@ -178,17 +201,54 @@ export class SqliteSessionStore implements SessionStore {
       for (const w of batch) w.reject(err);
       return;
     }
-    for (const w of batch) w.resolve();
+    batch.forEach((w, i) => w.resolve(changes[i] ?? 0));
+  }
+
+  /**
+   * Empties the read cache when another process committed since it was last checked (SQLite's
+   * data_version), at most once per turn of the event loop: rows this process wrote itself it keeps
+   * up to date as it writes them.
+   */
+  #checkVersion(): void {
+    if (this.#versionChecked) return;
+    this.#versionChecked = true;
+    setImmediate(() => (this.#versionChecked = false));
+    const version = Number((this.#dataVersion.get() as { data_version: number }).data_version);
+    if (version !== this.#version) {
+      this.#cache.clear();
+      this.#version = version;
+    }
+  }
+
+  #remember(uid: string, row: Cached): void {
+    this.#cache.delete(uid);
+    this.#cache.set(uid, row);
+    if (this.#cache.size > CACHE_ROWS) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
   }
 
   async load(uid: string): Promise<Session | undefined> {
     const now = this.#now();
-    const row = this.#load.get(uid, now - this.idleTimeout, now - this.absoluteTimeout) as Row | undefined;
-    if (!row) return undefined;
+    this.#checkVersion();
+    let row = this.#cache.get(uid);
+    if (!row) {
+      const found = this.#load.get(uid, now - this.idleTimeout, now - this.absoluteTimeout) as Row | undefined;
+      if (!found) return undefined;
+      row = { createdAt: Number(found.created_at), lastUsed: Number(found.last_used), json: found.data };
+      this.#remember(uid, row);
+    } else if (now - row.lastUsed >= this.idleTimeout || now - row.createdAt >= this.absoluteTimeout) {
+      this.#cache.delete(uid);
+      return undefined;
+    }
     // The last use moves in the next transaction (a write-back moves it too); within a hundredth of
     // the idle timeout (a second at most) it is left as it is, so a burst of reads writes once.
-    if (now - Number(row.last_used) >= Math.min(1000, this.idleTimeout / 100)) this.#write(this.#touch, now, uid, now).catch(() => {});
-    return new Session({ uid, createdAt: Number(row.created_at), lastUsed: now, data: JSON.parse(row.data) as Record<string, unknown>, store: this });
+    if (now - row.lastUsed >= this.#touchStep) {
+      row.lastUsed = now;
+      this.#write(this.#touch, now, uid, now).catch(() => this.#cache.delete(uid));
+    }
+    return new Session({ uid, createdAt: row.createdAt, lastUsed: now, data: JSON.parse(row.json) as Record<string, unknown>, store: this });
   }
 
   async create(): Promise<Session> {
@@ -196,31 +256,50 @@ export class SqliteSessionStore implements SessionStore {
     this.#makeRoom(now);
     const session = new Session({ uid: newSessionId(), createdAt: now, store: this });
     await this.#write(this.#insert, session.uid, now, now, '{}');
+    this.#remember(session.uid, { createdAt: now, lastUsed: now, json: '{}' });
     return session;
   }
 
   /** Deletes expired rows, then the least recently used ones past the cap, leaving room for one more. */
+  /** How far the last use must have moved before it is written: a hundredth of the idle timeout, 1 s at most. */
+  get #touchStep(): number {
+    return Math.min(1000, this.idleTimeout / 100);
+  }
+
   #makeRoom(now: number): void {
+    // Last uses still queued decide who is least recently used.
+    if (this.#queue.length) this.#flush();
     const live = Number((this.#count.get(now - this.idleTimeout, now - this.absoluteTimeout) as { n: number }).n);
     if (live < this.maxSessions) return;
     this.sweep();
     const left = Number((this.#count.get(now - this.idleTimeout, now - this.absoluteTimeout) as { n: number }).n);
     if (left >= this.maxSessions) this.#evict.run(left - this.maxSessions + 1);
+    this.#cache.clear();
   }
 
   async save(session: Session): Promise<void> {
     const json = session.serialize();
-    await this.#write(this.#update, this.#now(), json, session.uid);
+    const now = this.#now();
+    // The last use (and its index) is written only when it moved more than the touch step.
+    const cached = this.#cache.get(session.uid);
+    const lastUsed = cached && now - cached.lastUsed < this.#touchStep ? cached.lastUsed : now;
+    const changed = await (lastUsed === now ? this.#write(this.#update, now, json, session.uid) : this.#write(this.#updateData, json, session.uid));
+    // A row destroyed meanwhile (elsewhere) stays destroyed, and out of the cache.
+    if (changed) this.#remember(session.uid, { createdAt: session.createdAt, lastUsed, json });
+    else this.#cache.delete(session.uid);
     session.markSaved(json);
   }
 
   async insert(session: Session): Promise<void> {
     const now = this.#now();
     this.#makeRoom(now);
-    await this.#write(this.#insert, session.uid, session.createdAt, now, session.serialize());
+    const json = session.serialize();
+    await this.#write(this.#insert, session.uid, session.createdAt, now, json);
+    this.#remember(session.uid, { createdAt: session.createdAt, lastUsed: now, json });
   }
 
   async destroy(uid: string): Promise<void> {
+    this.#cache.delete(uid);
     await this.#write(this.#destroy, uid);
   }
 
@@ -233,6 +312,7 @@ export class SqliteSessionStore implements SessionStore {
   sweep(): void {
     const now = this.#now();
     this.#sweep.run(now - this.idleTimeout, now - this.absoluteTimeout);
+    this.#cache.clear();
   }
 
   close(): void {

@@ -89,14 +89,15 @@ export function storeContract(open: Open, clock: () => ContractClock): Array<[st
       'past the cap the least recently used session goes',
       async (t) => {
         const c = clock();
-        const store = await withStore(t, { maxSessions: 2 }, c);
+        // The SQLite store moves a last use once per hundredth of the idle timeout: steps of 100 ms.
+        const store = await withStore(t, { maxSessions: 2, idleTimeout: 5000 }, c);
         if (!store) return;
         const a = await store.create();
-        await c.advance(20);
+        await c.advance(100);
         const b = await store.create();
-        await c.advance(20);
+        await c.advance(100);
         assert.ok(await store.load(a.uid));
-        await c.advance(20);
+        await c.advance(100);
         const third = await store.create();
         assert.equal(await store.count(), 2);
         assert.equal(await store.load(b.uid), undefined);
