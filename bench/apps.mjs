@@ -1,7 +1,7 @@
 // `npm run bench -- apps`: the same Express and Hono hello apps on their own servers (Express's
 // app.listen, @hono/node-server) and mounted in Trellis (`trellis web --app`), each pinned to core 0
 // with wrk on core 1, rounds alternating, the best round counted.
-import { ROOT, alternateRounds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import { ROOT, alternateRounds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');

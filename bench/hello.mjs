@@ -2,7 +2,7 @@
 // process each pinned to core 0 with wrk on core 1; then spawn-to-first-answer time against node:http.
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { ROOT, alternateRounds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import { ROOT, alternateRounds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');

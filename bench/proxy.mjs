@@ -3,7 +3,7 @@
 // The proxy under test runs on core 0; wrk and the backend share core 1 (the machine has 2 cores).
 // Then RSS of the Trellis proxy before and after 100,000 more proxied requests.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOAD_CORE, ROOT, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, startNginx, stop, waitForPort, wrk } from './lib.mjs';

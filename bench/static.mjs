@@ -2,7 +2,7 @@
 // files: 1 KiB and 100 KiB (requests/s), 64 MiB (MB/s), and compressible text with Accept-Encoding:
 // gzip; and the directory listing of a 40-entry folder against nginx's `autoindex on` (sirv has no
 // listings). One process per server pinned to core 0, loaded one at a time by wrk on core 1; no access logs.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

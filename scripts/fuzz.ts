@@ -32,9 +32,12 @@ function options(argv: string[]): Options {
   const o: Options = { seconds: 20, out: resolve('fuzz-escapes'), seed: Date.now() >>> 0 };
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
-    if (argv[i] === '--seconds' && value) (o.seconds = Number(value)), i++;
-    else if (argv[i] === '--out' && value) (o.out = resolve(value)), i++;
-    else if (argv[i] === '--seed' && value) (o.seed = Number(value) >>> 0), i++;
+    if (!value) continue;
+    if (argv[i] === '--seconds') o.seconds = Number(value);
+    else if (argv[i] === '--out') o.out = resolve(value);
+    else if (argv[i] === '--seed') o.seed = Number(value) >>> 0;
+    else continue;
+    i++;
   }
   if (!(o.seconds > 0)) throw new Error('--seconds takes a positive number');
   return o;

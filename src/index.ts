@@ -63,8 +63,14 @@ export { GzipEncoderFactory, BrotliEncoderFactory } from './encoding/encoders.js
 export type { EncoderFactory } from './encoding/encoders.js';
 export { negotiateEncoding } from './encoding/negotiate.js';
 export { shouldCompress, MIN_COMPRESS_BYTES } from './encoding/compressible.js';
-export { ReverseProxyResource } from './proxy/reverse-proxy.js';
-export type { ReverseProxyOptions, Backend } from './proxy/reverse-proxy.js';
+export { ReverseProxyResource, parseUnixBackend } from './proxy/reverse-proxy.js';
+export type { ReverseProxyOptions, Backend, UnixBackendAddress } from './proxy/reverse-proxy.js';
+export { UserDirectory, userTildeRule, USER_DIR_NAME, PERSONAL_SOCKET_NAME, PERSONAL_SUFFIX, personalSocketPath } from './users/user-directory.js';
+export type { UserDirectoryOptions } from './users/user-directory.js';
+export { PasswdFile, parsePasswd, realName } from './users/passwd.js';
+export type { PasswdEntry, UserDatabase } from './users/passwd.js';
+export { personalRoot, UserVirtualHost } from './users/personal-server.js';
+export type { UserVirtualHostOptions } from './users/personal-server.js';
 export { ForwardProxyResource, DENIED_DESTINATIONS } from './proxy/forward-proxy.js';
 export type { ForwardProxyPolicy } from './proxy/forward-proxy.js';
 export { TrustedProxies, CidrError, trustForwarded, tcpPeer } from './proxy/trusted-proxies.js';

@@ -3,6 +3,7 @@
 // Split by concern: `request/reading.ts` (what the request says), `request/urls.ts` (addresses and
 // URLs), and here sessions and the response; `request/parts.ts` holds the shapes they share.
 import type { Transform } from 'node:stream';
+import { encodePathSegment } from './http/path.js';
 import { assertHeader } from './http/headers.js';
 import { ResponseHeaders, headerKey } from './http/response-headers.js';
 import { bodyless, reasonPhrase } from './http/status.js';
@@ -118,13 +119,14 @@ export class Request extends RequestURLs {
   }
 
   /**
-   * The visitor's session, created (and its cookie set: HttpOnly, SameSite=Lax, Secure over TLS) when
-   * there is none. Sessions are lazy: nothing is stored for a visitor until this is called. A store
-   * that cannot be reached rejects with `SessionStoreUnavailable` (503): the visitor is never handed a
-   * new session in place of the one their cookie names. With a shared store, changed data is written
-   * back before a returned body goes out; a resource that streams or finishes the response itself
-   * calls `await session.save()` first (otherwise the write-back happens after the response, and a
-   * failure only reaches the error log).
+   * The visitor's session, created (and its cookie set: HttpOnly, SameSite=Lax, Secure over TLS, the
+   * path `/` or, for a nested site, its sitepath such as `/~alice.trellis/`) when there is none.
+   * Sessions are lazy: nothing is stored for a visitor until this is called. A store that cannot be
+   * reached rejects with `SessionStoreUnavailable` (503): the visitor is never handed a new session in
+   * place of the one their cookie names. With a shared store, changed data is written back before a
+   * returned body goes out; a resource that streams or finishes the response itself calls
+   * `await session.save()` first (otherwise the write-back happens after the response, and a failure
+   * only reaches the error log).
    */
   async getSession(): Promise<Session> {
     if (this.#session && !this.#session.expired) return this.#session;
@@ -157,11 +159,14 @@ export class Request extends RequestURLs {
     return session.save();
   }
 
+  /** Sets the session cookie (replacing one set earlier in this response, after `regenerate()`). */
   #setSessionCookie(uid: string): void {
     const name = this.sessionCookieName();
     const prefix = `${name}=`;
     if (this.#setCookies) this.#setCookies = this.#setCookies.filter((c) => !c.startsWith(prefix));
-    this.addCookie(name, uid, { path: '/', httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
+    // A nested site (a gateway mount, a personal server behind its relay) keeps its cookie to its own path.
+    const path = this.sitepath.length ? `/${this.sitepath.map(encodePathSegment).join('/')}/` : '/';
+    this.addCookie(name, uid, { path, httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
   }
 
   // ----- response side -----

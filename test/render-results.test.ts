@@ -136,6 +136,7 @@ test('request.signal does not fire for a response that completed', async () => {
 
 test('a stream that fails before its first chunk gets a 500 page; after it, the connection drops', async () => {
   const early = await render(quiet(new Resource({
+    // biome-ignore lint/correctness/useYield: a stream that fails before its first chunk
     GET: () => (async function* () {
       throw new Error('no data');
     })(),

@@ -30,6 +30,9 @@ const runs = [
   [files.filter(isPackage), 600_000],
 ].filter(([list]) => list.length);
 
+// Which Node runs the suite, first and last: CI runs it on several.
+const node = `Node ${process.version} (${process.execPath})`;
+console.log(`trellis tests: ${files.length} file${files.length === 1 ? '' : 's'} on ${node}`);
 let status = 0;
 for (const [list, timeout] of runs) {
   const result = spawnSync(
@@ -40,4 +43,5 @@ for (const [list, timeout] of runs) {
   if (result.error) console.error(`test run stopped: ${result.error.message} (the whole suite normally takes a few minutes)`);
   if (result.status !== 0) status = result.status ?? 1;
 }
+console.log(`trellis tests on ${node}: ${status === 0 ? 'passed' : `failed (exit ${status})`}`);
 process.exit(status);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const app = express();
 app.set('etag', false);
-app.get('/', (req, res) => res.send('Hello, world!'));
+app.get('/', (_req, res) => res.send('Hello, world!'));
 export default app;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) app.listen(Number(process.argv[2]), '127.0.0.1');

@@ -317,7 +317,7 @@ function endBody(this: AppResponse, chunk?: unknown, encoding?: unknown, callbac
   if (request.disconnected) return this;
   if (!request.startedWriting && buffer && this._hasBody) request.writeWhole(buffer);
   else {
-    if (buffer && buffer.length && this._hasBody) request.write(buffer);
+    if (buffer?.length && this._hasBody) request.write(buffer);
     request.finish();
   }
   return this;

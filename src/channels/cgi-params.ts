@@ -74,7 +74,7 @@ const PROTOCOL = /^HTTP\/\d(\.\d)?$/;
 const PORT = /^\d{1,5}$/;
 const HTTPS_ON = /^(on|1)$/i;
 /** SERVER_NAME: `[v6]` or `host`, with an optional `:port`; a bare IPv6 address has no port. */
-const SERVER_NAME = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*))(?::(\d{1,5}))?$/;
+const SERVER_NAME = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*))(?::(\d{1,5}))?$/;
 
 /** Header names already worked out, by variable; emptied when full, so it stays small whatever arrives. */
 const headerNames = new Map<string, string | null>();

@@ -14,7 +14,7 @@ export type Endpoint =
       certKey: string;
       extraCertChain?: string;
     }
-  | { type: 'unix'; path: string; mode?: number; backlog?: number; lockfile?: boolean }
+  | { type: 'unix'; path: string; mode?: number; group?: string; backlog?: number; lockfile?: boolean }
   /**
    * A socket already listening, inherited as file descriptor `fd`: what a FastCGI front end that
    * spawns the application hands it (FCGI_LISTENSOCK_FILENO, fd 0: lighttpd `bin-path`, spawn-fcgi,
@@ -56,14 +56,14 @@ function splitFields(text: string): string[] {
 }
 
 /** Removes the escape markers left by splitFields. */
-function unescape(text: string): string {
+function unescapeField(text: string): string {
   return text.replace(/\u0000(.)/g, '$1');
 }
 
 const KEYS: Record<Endpoint['type'], readonly string[]> = {
   tcp: ['port', 'interface', 'backlog'],
   ssl: ['port', 'interface', 'backlog', 'privateKey', 'certKey', 'extraCertChain'],
-  unix: ['address', 'mode', 'backlog', 'lockfile'],
+  unix: ['address', 'mode', 'group', 'backlog', 'lockfile'],
   fd: ['fileno'],
   systemd: ['domain', 'index'],
 };
@@ -88,6 +88,7 @@ function parseInt10(text: string, raw: string, what: string): number {
  * | `tcp:8080:interface=127.0.0.1`          | tcp, port 8080 on 127.0.0.1                   |
  * | `ssl:8443:privateKey=k.pem`             | ssl, certKey defaults to privateKey           |
  * | `unix:/run/a.sock:mode=660`             | unix, mode 0o660                              |
+ * | `unix:/run/a.sock:group=www-data`       | unix, group www-data, mode 0o660 unless given |
  * | `fd:0` (or `fd:fileno=0`)               | the listening socket inherited as fd 0        |
  * | `systemd:domain=INET:index=0`           | the first socket systemd passed (fd 3)        |
  * | `tcp:http`                              | EndpointError (port must be a number)         |
@@ -96,7 +97,7 @@ export function parseEndpoint(text: string): Endpoint {
   const raw = text.trim();
   if (/^\d+$/.test(raw)) return { type: 'tcp', port: parsePort(raw, raw) };
   const fields = splitFields(raw);
-  let kind = unescape(fields.shift() ?? '').toLowerCase();
+  let kind = unescapeField(fields.shift() ?? '').toLowerCase();
   let ipv6 = false;
   if (kind === 'tcp6') {
     kind = 'tcp';
@@ -112,12 +113,12 @@ export function parseEndpoint(text: string): Endpoint {
     const eq = field.indexOf('=');
     if (eq === -1) {
       const key = keys[positional++];
-      if (!key || values.has(key)) throw new EndpointError(raw, `unexpected value "${unescape(field)}"`);
-      values.set(key, unescape(field));
+      if (!key || values.has(key)) throw new EndpointError(raw, `unexpected value "${unescapeField(field)}"`);
+      values.set(key, unescapeField(field));
     } else {
-      const key = unescape(field.slice(0, eq));
+      const key = unescapeField(field.slice(0, eq));
       if (!keys.includes(key)) throw new EndpointError(raw, `unknown option "${key}" for ${kind} (known: ${keys.join(', ')})`);
-      values.set(key, unescape(field.slice(eq + 1)));
+      values.set(key, unescapeField(field.slice(eq + 1)));
     }
   }
   if (kind === 'fd') {
@@ -139,6 +140,12 @@ export function parseEndpoint(text: string): Endpoint {
       const mode = values.get('mode')!;
       if (!/^[0-7]{3,4}$/.test(mode)) throw new EndpointError(raw, `mode must be octal like 660, not "${mode}"`);
       ep.mode = parseInt(mode, 8);
+    }
+    if (values.has('group')) {
+      const group = values.get('group')!;
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(group)) throw new EndpointError(raw, `group must be a group name or number, not "${group}"`);
+      ep.group = group;
+      ep.mode ??= 0o660;
     }
     if (backlog !== undefined) ep.backlog = backlog;
     if (values.has('lockfile')) ep.lockfile = values.get('lockfile') === '1';
@@ -171,7 +178,7 @@ export function formatEndpoint(ep: Endpoint): string {
     case 'ssl':
       return `ssl:${ep.port}${ep.interface ? `:interface=${esc(ep.interface)}` : ''}:privateKey=${esc(ep.privateKey)}:certKey=${esc(ep.certKey)}`;
     case 'unix':
-      return `unix:${esc(ep.path)}${ep.mode !== undefined ? `:mode=${ep.mode.toString(8)}` : ''}`;
+      return `unix:${esc(ep.path)}${ep.mode !== undefined ? `:mode=${ep.mode.toString(8)}` : ''}${ep.group !== undefined ? `:group=${ep.group}` : ''}`;
     case 'fd':
       return `fd:${ep.fd}`;
     case 'systemd':

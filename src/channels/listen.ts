@@ -1,7 +1,7 @@
 // Binding any net.Server (HTTP, HTTPS, FastCGI, SCGI, AJP) to an endpoint, with clear errors,
 // stale UNIX socket clean-up, socket modes, per-IP connection caps and graceful shutdown.
 import cluster from 'node:cluster';
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect, type Server, type Socket } from 'node:net';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 import { domainMatches, systemdFd } from './systemd.js';
@@ -59,6 +59,48 @@ function explain(ep: Endpoint, err: NodeJS.ErrnoException): ListenError {
     default:
       return new ListenError(`cannot listen on ${where}: ${err.message}`, err.code ?? 'ELISTEN');
   }
+}
+
+/** The id of group `name` (a number, or a name from /etc/group), or null when there is none. */
+export function groupId(name: string, groupFile = '/etc/group'): number | null {
+  if (/^\d+$/.test(name)) return Number(name);
+  let text = '';
+  try {
+    text = readFileSync(groupFile, 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    const [group, , gid] = line.split(':');
+    if (group === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  return null;
+}
+
+/**
+ * Gives a freshly bound UNIX socket to `group` (`unix:PATH:group=NAME`), so a server running in that
+ * group may connect: the server's user must be in the group (or be root), else the socket is closed
+ * and removed and a ListenError says so.
+ */
+function giveToGroup(server: Server, path: string, group: string): void {
+  const gid = groupId(group);
+  let failure: string | null = gid === null ? `there is no group "${group}"` : null;
+  if (gid !== null) {
+    try {
+      chownSync(path, -1, gid);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      failure = code === 'EPERM' ? `this user is not in group "${group}" (EPERM); join it or pick one of its own groups` : `cannot give it to group "${group}" (${code})`;
+    }
+  }
+  if (failure === null) return;
+  server.close();
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+  throw new ListenError(`cannot listen on unix:${path}: ${failure}`, 'EGROUP');
 }
 
 /**
@@ -161,6 +203,7 @@ export async function bindServer(channel: ChannelServer, ep: Endpoint, options: 
     else if (fd !== null) server.listen({ fd }, done);
     else if (ep.type === 'tcp' || ep.type === 'ssl') server.listen({ port: ep.port, host: ep.interface, backlog: ep.backlog ?? 511 }, done);
   });
+  if (ep.type === 'unix' && ep.group !== undefined && !shared) giveToGroup(server, ep.path, ep.group);
   if (ep.type === 'unix' && ep.mode !== undefined && !shared) chmodSync(ep.path, ep.mode);
   if (ep.type === 'systemd' && !domainMatches(ep.domain, server.address())) {
     server.close();

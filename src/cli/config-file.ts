@@ -121,6 +121,7 @@ export function configSchema(plugins: readonly TrellisPlugin[]): Record<string, 
     },
     allOf: plugins.map((p) => ({
       if: { properties: { service: { const: p.name } } },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword
       then: { properties: { options: optionsSchema(p) } },
     })),
   };

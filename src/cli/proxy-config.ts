@@ -1,7 +1,7 @@
 // The proxy-related options of `trellis web` (--trust-proxy, --vhost-monster, --public-url, --proxy,
 // --vhost-path) and how they wrap the root: trusted-proxy rewriting outermost, so it sees every
 // request before traversal; then the fixed public URL; then the mounts (/vhost, --proxy paths).
-import { ReverseProxyResource } from '../proxy/reverse-proxy.js';
+import { ReverseProxyResource, parseUnixBackend } from '../proxy/reverse-proxy.js';
 import { CidrError, TrustedProxies, applyPublicView, fromTrustedPeer, readForwarded, trustForwarded } from '../proxy/trusted-proxies.js';
 import { NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
 import type { Request } from '../request.js';
@@ -19,7 +19,7 @@ export interface ProxyConfig {
   vhostMonster: boolean;
   /** `--public-url URL`: the fixed public URL for front ends that send no headers. */
   publicUrl: string | null;
-  /** `--proxy PATH=URL` (repeatable): reverse-proxy PATH to an http:// backend. */
+  /** `--proxy PATH=URL` (repeatable): reverse-proxy PATH to an http:// or unix: backend. */
   proxies: Array<{ path: string; url: string }>;
 }
 
@@ -55,15 +55,23 @@ export function parseProxy(value: string): { path: string; url: string } {
   const eq = value.indexOf('=');
   const path = eq === -1 ? '' : value.slice(0, eq);
   const url = eq === -1 ? '' : value.slice(eq + 1);
-  const usage = `--proxy needs PATH=URL such as /app=http://127.0.0.1:8080/, not "${value}"`;
+  const usage = `--proxy needs PATH=URL such as /app=http://127.0.0.1:8080/ or /app=unix:/run/app.sock, not "${value}"`;
   if (!path.startsWith('/') || hasCtl(path) || /[?#]/.test(path) || path.split('/').some((s) => s === '.' || s === '..')) throw new CliError(usage);
+  if (url.startsWith('unix:')) {
+    try {
+      parseUnixBackend(url);
+    } catch (err) {
+      throw new CliError(`--proxy ${value}: ${(err as Error).message}`);
+    }
+    return { path, url };
+  }
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     throw new CliError(usage);
   }
-  if (u.protocol !== 'http:') throw new CliError(`--proxy ${value}: only http:// backends are supported`);
+  if (u.protocol !== 'http:') throw new CliError(`--proxy ${value}: only http:// and unix:/path backends are supported`);
   if (u.username || u.password || u.search || u.hash) throw new CliError(`--proxy ${value}: the backend URL must not carry credentials, a query or a fragment`);
   return { path, url };
 }
@@ -107,6 +115,12 @@ export class MountResource extends Resource {
   }
 }
 
+function httpProxy(url: string): ReverseProxyResource {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return new ReverseProxyResource(host, u.port ? Number(u.port) : 80, u.pathname === '/' ? '' : u.pathname);
+}
+
 /** Wraps `root` as the proxy options ask. */
 export function wrapRoot(root: Resource, config: ProxyConfig): Resource {
   const trusted = new TrustedProxies(config.trustProxy);
@@ -116,9 +130,7 @@ export function wrapRoot(root: Resource, config: ProxyConfig): Resource {
   const mounts: Array<[string[], Resource]> = [];
   let top = root;
   for (const { path, url } of config.proxies) {
-    const u = new URL(url);
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    const proxy = new ReverseProxyResource(host, u.port ? Number(u.port) : 80, u.pathname === '/' ? '' : u.pathname);
+    const proxy = url.startsWith('unix:') ? new ReverseProxyResource(url as `unix:${string}`) : httpProxy(url);
     const segs = segments(path);
     if (segs.length === 0) top = proxy;
     else mounts.push([segs, proxy]);

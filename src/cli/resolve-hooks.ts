@@ -2,7 +2,10 @@
 // this package wherever the module lives on disk, and `.ts` files load as ES modules even without a
 // package.json saying "type": "module" (write `.cts` for CommonJS); so do resource scripts (`.rpy.js`).
 // A module loaded with `?trellis-reload=N` (`--watch`) passes that query to the site's own files it
-// imports, so they load afresh too.
+// imports, so they load afresh too. Under Node's own type stripping a `.js` import of a file that
+// exists only as `.ts` fails with one line saying to import the `.ts` name (tsx maps one to the other).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 let indexUrl = '';
 let tsFormat = 'module';
@@ -31,7 +34,12 @@ export async function resolve(specifier: string, context: unknown, nextResolve: 
   if (specifier === 'trellis') return { url: indexUrl, format: 'module', shortCircuit: true };
   const sub = SUBPATHS[specifier];
   if (sub) return { url: new URL(sub, indexUrl).href, format: 'module', shortCircuit: true };
-  let resolved = await nextResolve(specifier, context);
+  let resolved: Resolved;
+  try {
+    resolved = await nextResolve(specifier, context);
+  } catch (err) {
+    throw tsNameError(err, specifier, (context as { parentURL?: string }).parentURL) ?? err;
+  }
   const own = resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/') && !resolved.url.startsWith(new URL('.', indexUrl).href);
   if (!own) return resolved;
   const reload = RELOAD.exec((context as { parentURL?: string }).parentURL ?? '')?.[1];
@@ -42,4 +50,28 @@ export async function resolve(specifier: string, context: unknown, nextResolve: 
   if (/\.(ts|mts|tsx)$/i.test(path)) return { ...resolved, format: tsFormat };
   if (/\.rpy\.js$/i.test(path)) return { ...resolved, format: 'module' };
   return resolved;
+}
+
+/**
+ * For a relative `.js` (`.mjs`, `.cjs`) import that is not found while the `.ts` (`.mts`, `.cts`) of
+ * the same name exists, under Node's type stripping: an error saying to import the `.ts` name.
+ */
+function tsNameError(err: unknown, specifier: string, parentURL: string | undefined): Error | null {
+  if (tsFormat !== 'module-typescript' || (err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') return null;
+  const js = /^(\.\.?\/.*)\.([cm]?)js$/.exec(specifier);
+  if (!js || !parentURL?.startsWith('file:')) return null;
+  const ts = `${js[1]}.${js[2]}ts`;
+  let target: string;
+  try {
+    target = fileURLToPath(new URL(ts, parentURL));
+  } catch {
+    return null;
+  }
+  if (!existsSync(target)) return null;
+  const parent = fileURLToPath(parentURL.replace(/[?#].*$/, ''));
+  const error = new Error(
+    `${parent} imports '${specifier}', which does not exist: import '${ts}' instead (Node's type stripping loads the file name as written)`,
+  );
+  (error as Error & { code?: string }).code = 'ERR_MODULE_NOT_FOUND';
+  return error;
 }

@@ -5,6 +5,7 @@ import { Resource } from '../resource.js';
 import { importModuleVersion, loadExport } from './load-module.js';
 import { CliError } from './options.js';
 import type { ProcessorSettings } from '../static/processors.js';
+import type { SymlinkPolicy } from '../static/path-safety.js';
 import type { FilesConfig, WebConfig } from './web-config.js';
 import { Welcome } from './welcome.js';
 
@@ -40,7 +41,7 @@ export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string
  * Loads what the static options name (processor modules) once, and returns a synchronous maker of
  * File roots with those options: `--path` uses it once, `--vhost-path` once per host when first asked.
  */
-async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: string) => Resource> {
+async function fileRootFactory(files: FilesConfig, cwd: string, extra: { symlinks?: SymlinkPolicy } = {}): Promise<(path: string) => Resource> {
   const { File } = await import('../static/file.js');
   const { processorKind, processorKinds, registerProcessorKind } = await import('../static/processors.js');
   await import('../cgi/processors.js');
@@ -77,6 +78,7 @@ async function fileRootFactory(files: FilesConfig, cwd: string): Promise<(path: 
     processors,
     listing: files.listing,
     cacheControl: files.cacheControl,
+    ...extra,
   });
 }
 
@@ -175,7 +177,7 @@ async function buildAppRoot(spec: string, config: WebConfig, cwd: string): Promi
 export async function buildRoot(config: WebConfig, cwd: string): Promise<Resource> {
   const root = config.root;
   if (config.appKind && root.kind !== 'app') throw new CliError('--app-kind only applies to --app; drop it or serve an app with --app MODULE#export');
-  if (root.kind !== 'path' && root.kind !== 'vhost-path') checkFilesUnused(config);
+  if (root.kind !== 'path' && root.kind !== 'vhost-path' && root.kind !== 'user') checkFilesUnused(config);
   switch (root.kind) {
     case 'welcome':
       return new Welcome();
@@ -197,5 +199,25 @@ export async function buildRoot(config: WebConfig, cwd: string): Promise<Resourc
       return buildAppRoot(root.spec, config, cwd);
     case 'resource-script':
       return buildScriptRoot(root.file, cwd);
+    case 'user':
+      return buildUserRoot(config, cwd);
   }
+}
+
+/**
+ * `--user`: `/` and `/users/` list the users, `/~NAME/` (Twisted's tildeToUsers) serves their
+ * public_html with the `--path` file options, the owner-match symlink policy and, unless
+ * `--user-scripts`, no processor at all; `/~NAME.trellis/` and `--user-vhost`'s NAME.DOMAIN relay to
+ * personal servers.
+ */
+async function buildUserRoot(config: WebConfig, cwd: string): Promise<Resource> {
+  const { UserDirectory, userTildeRule } = await import('../users/user-directory.js');
+  const { UserVirtualHost } = await import('../users/personal-server.js');
+  const { RewriterResource } = await import('../rewrite/rewriter.js');
+  const files = await fileRootFactory(config.users.scripts ? config.files : { ...config.files, noProcessors: true }, cwd, { symlinks: 'owner-match' });
+  const users = new UserDirectory({ files: (dir) => files(dir) });
+  const top = new Resource({ GET: (request) => users.listing(request, './~') });
+  top.putChild('users', users);
+  const root = new RewriterResource(top, userTildeRule);
+  return config.users.vhost ? new UserVirtualHost({ domain: config.users.vhost, users, default: root }) : root;
 }

@@ -20,6 +20,7 @@ import { defaultProcessConfig, processOptions, type ProcessConfig } from './proc
 import { reloadOnHangup } from './reload.js';
 import { devCertificateNotes, RunningApp } from './serve.js';
 import { onReopenLogs } from './signals.js';
+import { leavePool } from './workers.js';
 
 /** What the process needs to know of a service before it starts (see {@link Service} in process.ts). */
 export interface ServiceFiles {
@@ -72,7 +73,10 @@ export function drainOnSignals(running: RunningApp): void {
     if (stopping) process.exit(1);
     stopping = true;
     process.stderr.write(`trellis: ${signal} received, finishing in-flight requests\n`);
-    running.close(running.plan.sites[0]!.site.limits.shutdownTimeout).then(() => process.exit(0), () => process.exit(1));
+    running
+      .close(running.plan.sites[0]!.site.limits.shutdownTimeout)
+      .then(leavePool)
+      .then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -160,7 +164,10 @@ function commonOptions(): CommonOptions {
 function commonSpecs<C>(common: CommonOptions, own: ReadonlySet<string> = new Set()): Array<OptionSpec<C>> {
   const proc = processOptions<CommonOptions>()
     .filter((s) => !own.has(s.name))
-    .map(({ short: _short, ...s }): OptionSpec<C> => ({ ...s, apply: (_c, v) => (common.processGiven.push(s.name), s.apply(common, v)) }));
+    .map(({ short: _short, ...s }): OptionSpec<C> => ({ ...s, apply: (_c, v) => {
+      common.processGiven.push(s.name);
+      s.apply(common, v);
+    } }));
   return [
     { name: 'config-dir', value: 'DIR', help: 'apply the drop-in modules of DIR to the site, in name order (Debian local.d)', apply: (_c, v) => void (common.configDir = v) },
     { name: 'save-config', value: 'FILE', help: 'write these options as a JSON configuration for `trellis run FILE` and exit', apply: (_c, v) => void (common.saveConfig = v) },

@@ -14,7 +14,8 @@ export type RootChoice =
   | { kind: 'vhost-path'; dir: string }
   | { kind: 'class'; spec: string }
   | { kind: 'app'; spec: string }
-  | { kind: 'resource-script'; file: string };
+  | { kind: 'resource-script'; file: string }
+  | { kind: 'user' };
 
 /** How `--path` serves files (applied in buildRoot, so option order does not matter). */
 export interface FilesConfig {
@@ -100,6 +101,10 @@ export interface WebConfig {
   process: ProcessConfig;
   /** `--app-kind node|fetch`: how to call an `--app` function; null detects it (src/app/detect.ts). */
   appKind: 'node' | 'fetch' | null;
+  /** `--user-scripts`, `--user-vhost DOMAIN`: how the `--user` root serves users (docs/users.md). */
+  users: { scripts: boolean; vhost: string | null };
+  /** `--personal`, `--personal-group GROUP`: serve as a user's personal server on ~/.trellis-web.sock. */
+  personal: { on: boolean; group: string | null };
 }
 
 /** A fresh configuration with the defaults. */
@@ -130,6 +135,8 @@ export function defaultWebConfig(): WebConfig {
     sessions: null,
     process: defaultProcessConfig(),
     appKind: null,
+    users: { scripts: false, vhost: null },
+    personal: { on: false, group: null },
   };
 }
 
@@ -241,6 +248,36 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     apply: (c, v) => void (c.root = { kind: 'resource-script', file: v }),
   },
   { name: 'path', value: 'DIR', help: 'serve files from DIR (a file or a directory; default: the current directory)', apply: (c, v) => void (c.root = { kind: 'path', dir: v }) },
+  {
+    name: 'user',
+    help: "serve each user's ~/public_html at /~NAME/ (users from /etc/passwd; nothing there executes), relay /~NAME.trellis/ to NAME's personal server; / lists them",
+    apply: (c) => void (c.root = { kind: 'user' }),
+  },
+  { name: 'user-scripts', help: 'with --user: run the --path processors (.rpy.ts, .cgi, .php) in user directories too, as the server\'s user (default: program files there answer 403)', apply: (c) => void (c.users.scripts = true) },
+  {
+    name: 'user-vhost',
+    value: 'DOMAIN',
+    help: "with --user: relay NAME.DOMAIN (e.g. alice.example.com for --user-vhost example.com) to NAME's personal server",
+    apply: (c, v) => {
+      const domain = v.toLowerCase().replace(/\.$/, '');
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(domain)) throw new CliError(`--user-vhost needs a domain such as example.com, not "${v}"`);
+      c.users.vhost = domain;
+    },
+  },
+  {
+    name: 'personal',
+    help: "serve as this user's personal server on unix:~/.trellis-web.sock (mode 600) for a --user server to relay /~NAME.trellis/ to; forwarding headers are believed from the socket's peer only",
+    apply: (c) => void (c.personal.on = true),
+  },
+  {
+    name: 'personal-group',
+    value: 'GROUP',
+    help: 'with --personal: give the socket to GROUP with mode 660, for a main server running in that group (this user must be in it)',
+    apply: (c, v) => {
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(v)) throw new CliError(`--personal-group needs a group name or number, not "${v}"`);
+      c.personal.group = v;
+    },
+  },
   { name: 'vhost-path', value: 'DIR', help: 'serve each subdirectory of DIR as the virtual host of its name', apply: (c, v) => void (c.root = { kind: 'vhost-path', dir: v }) },
   {
     name: 'trust-proxy', repeatable: true,
@@ -250,7 +287,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   },
   { name: 'vhost-monster', help: 'mount a VHostMonster at /vhost (/vhost/http/HOST:PORT/...) for trusted front ends', apply: (c) => void (c.proxy.vhostMonster = true) },
   { name: 'public-url', value: 'URL', help: 'the public URL the site is served at, for front ends that send no headers', apply: (c, v) => void (c.proxy.publicUrl = checkPublicUrl(v)) },
-  { name: 'proxy', repeatable: true, value: 'PATH=URL', help: 'reverse-proxy PATH to an http:// backend, e.g. /api=http://127.0.0.1:9000/ (repeatable)', apply: (c, v) => void c.proxy.proxies.push(parseProxy(v)) },
+  { name: 'proxy', repeatable: true, value: 'PATH=URL', help: 'reverse-proxy PATH to an http:// or UNIX-socket backend, e.g. /api=http://127.0.0.1:9000/ or /api=unix:/run/api.sock:/base (repeatable)', apply: (c, v) => void c.proxy.proxies.push(parseProxy(v)) },
   {
     name: 'index', repeatable: true,
     short: 'i',

@@ -1,11 +1,13 @@
 // `trellis web`, written as a plugin like any other: its options are WEB_OPTIONS (web-config.ts), its
 // build makes the Site and names its listeners; serving (the process options, the banner),
 // --save-config, --config-dir and SIGHUP are the command runner's (run.ts).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { openAccessLog, terminalAccessLog, type AccessLog } from '../access-log.js';
 import type { Endpoint } from '../channels/endpoint.js';
 import { Site } from '../site.js';
+import { PERSONAL_SOCKET_NAME, PERSONAL_SUFFIX, personalSocketPath } from '../users/names.js';
 import { SourceWatcher } from '../util/source-watcher.js';
 import { definePlugin, type PluginOption, type PluginOptionValues } from './app.js';
 import { UNWRAPPED, type WrappedSiteDefinition } from './app-plan.js';
@@ -43,6 +45,16 @@ function checkCombinations(config: WebConfig): void {
     throw new OptionError('cors-credentials', '--cors-credentials needs named origins, e.g. --cors=https://app.example (browsers refuse credentials with any origin)');
   }
   if (config.single && config.root.kind !== 'path') throw new OptionError('single', "--single only applies to --path; serve the app's files with --path DIR --single");
+  if (config.users.scripts && config.root.kind !== 'user') throw new OptionError('user-scripts', '--user-scripts only applies to --user; add --user to serve user directories');
+  if (config.users.vhost !== null && config.root.kind !== 'user') throw new OptionError('user-vhost', '--user-vhost only applies to --user; add --user to relay NAME.DOMAIN to personal servers');
+  if (config.personal.group !== null && !config.personal.on) throw new OptionError('personal-group', '--personal-group only applies to --personal; add --personal to serve on ~/.trellis-web.sock');
+  if (config.personal.group !== null && (config.listen.length || config.https.length)) {
+    throw new OptionError('personal-group', '--personal-group sets the group of ~/.trellis-web.sock; with --listen give unix:PATH:group=GROUP instead');
+  }
+  if (config.personal.on && config.root.kind === 'user') throw new OptionError('personal', "--personal serves one user's site and --user everyone's: run them as two servers");
+  if (config.personal.on && config.process.uid !== null) {
+    throw new OptionError('personal', '--personal runs as the user it serves, so its socket goes in their home: start it as that user (runuser -u NAME -- trellis web --personal) instead of with --uid');
+  }
   if (config.watch && config.root.kind !== 'class') throw new OptionError('watch', '--watch reloads a --class module; give --class MODULE#export (files under --path are always served fresh)');
 }
 
@@ -115,6 +127,8 @@ function describeRoot(config: WebConfig, cwd: string): string {
       return `Resource script ${resolvePath(cwd, root.file)} (reloaded when it changes)`;
     case 'welcome':
       return 'The welcome page (nothing to serve was given)';
+    case 'user':
+      return `Users' ~/public_html at /~NAME/ (from /etc/passwd), personal servers at /~NAME${PERSONAL_SUFFIX}/${config.users.vhost ? ` and NAME.${config.users.vhost}` : ''}`;
   }
 }
 
@@ -151,7 +165,10 @@ function watchClass(site: Site, config: WebConfig, cwd: string, spec: string): {
  */
 export async function buildWebSite(config: WebConfig, cwd: string): Promise<WrappedSiteDefinition> {
   const root = await buildRoot(config, cwd);
-  const wrap = (r: typeof root) => wrapRoot(r, config.proxy);
+  // --personal listens on ~/.trellis-web.sock unless --listen or --https name listeners.
+  const personal = config.personal.on && !config.listen.length && !config.https.length ? personalEndpoint(config) : null;
+  const personalRoot = config.personal.on ? (await import('../users/personal-server.js')).personalRoot : null;
+  const wrap = (r: typeof root) => (personalRoot ? personalRoot(wrapRoot(r, config.proxy)) : wrapRoot(r, config.proxy));
   const accessLog = accessLogFor(config);
   const cap = isWorker() ? perWorkerCap(config.maxConnectionsPerIp, config.process.workers) : config.maxConnectionsPerIp;
   const sessions = sessionsFor(config, cwd);
@@ -169,6 +186,13 @@ export async function buildWebSite(config: WebConfig, cwd: string): Promise<Wrap
   if (sessions.kind !== 'memory' || config.sessions) notes.push(`Sessions: ${describeSessions(sessions)}`);
   // Which extensions execute under --path (SECURITY.md §2.1: said at start).
   if (config.root.kind === 'path' || config.root.kind === 'vhost-path') notes.push(await describeProcessors(config.files));
+  if (config.root.kind === 'user') {
+    notes.push(config.users.scripts ? `User directories: ${await describeProcessors(config.files)}` : 'Nothing executes in user directories (--user-scripts allows it); program files there answer 403');
+  }
+  if (config.personal.on) {
+    const socket = personal ? ` (${personal.path}, mode ${(personal.mode ?? 0).toString(8)})` : '';
+    notes.push(`Personal server: forwarding headers believed from a UNIX-socket peer only${socket}`);
+  }
   if (config.cors) notes.push(`CORS: ${config.cors.includes('*') ? 'any origin' : config.cors.join(', ')}${config.corsCredentials ? ', with credentials' : ''}`);
   if (accessLog && config.logfile === null) notes.push('Access log below (--logfile FILE to keep it, --no-logfile to hide it)');
   let watcher: SourceWatcher | null = null;
@@ -184,7 +208,7 @@ export async function buildWebSite(config: WebConfig, cwd: string): Promise<Wrap
   };
   return {
     site,
-    listen: httpEndpoints(config, cwd),
+    listen: personal ? [personal] : httpEndpoints(config, cwd),
     ajp: config.ajp.map((e) => absoluteEndpoint(e, cwd)),
     fastcgi: config.fastcgi.map((e) => absoluteEndpoint(e, cwd)),
     scgi: config.scgi.map((e) => absoluteEndpoint(e, cwd)),
@@ -217,6 +241,27 @@ async function openStore(spec: SessionsSpec): Promise<SessionStore> {
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code && !(err as Error).message.includes((err as NodeJS.ErrnoException).code ?? '') ? `${(err as NodeJS.ErrnoException).code}: ` : '';
     throw new CliError(`Cannot open the session store ${describeSessions(spec)}: ${why}${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/**
+ * The socket `--personal` listens on: ~/.trellis-web.sock in the home directory of the user running
+ * it (from the user database, not $HOME), mode 600, or 660 and `--personal-group`'s group.
+ */
+function personalEndpoint(config: WebConfig): Extract<Endpoint, { type: 'unix' }> {
+  const me = userInfo();
+  if (!statIs(me.homedir, (st) => st.isDirectory())) {
+    throw new CliError(`--personal: the home directory ${me.homedir} of user ${me.username} does not exist; create it (the socket ${PERSONAL_SOCKET_NAME} goes there) or give --listen unix:PATH`);
+  }
+  const group = config.personal.group;
+  return { type: 'unix', path: personalSocketPath(me.homedir), mode: group === null ? 0o600 : 0o660, ...(group === null ? {} : { group }) };
+}
+
+function statIs(path: string, test: (st: Stats) => boolean): boolean {
+  try {
+    return test(statSync(path));
+  } catch {
+    return false;
   }
 }
 

@@ -35,6 +35,25 @@ export function workerReady(lines: string[]): void {
   process.on('SIGHUP', () => {});
 }
 
+/**
+ * In a worker whose listeners are closed: leaves the pool and resolves once the primary knows, so the
+ * worker can exit. The primary may have passed this worker a connection just before it learnt that
+ * the listener closed; until the worker answers, the primary holds it, and a worker that exits
+ * without answering leaves its client waiting for ever. The worker-initiated disconnect asks the
+ * primary and waits for its reply, which comes after every connection it sent before, and each of
+ * those is handed back to another worker. Outside a pool, or once the primary is gone, at once.
+ */
+export function leavePool(): Promise<void> {
+  const worker = cluster.worker;
+  if (!worker?.isConnected()) return Promise.resolve();
+  return new Promise((resolve) => {
+    worker.once('disconnect', () => resolve());
+    // A primary that never answers must not keep the worker for ever.
+    setTimeout(resolve, 5000).unref();
+    worker.disconnect();
+  });
+}
+
 /** In a worker: it could not start; the primary reports `message` and exits. */
 export function workerFailed(message: string, exitCode: number): void {
   process.send!({ trellis: 'failed', message, exitCode } satisfies WorkerMessage, () => process.exit(exitCode));

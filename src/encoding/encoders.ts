@@ -29,7 +29,7 @@ function acceptFor(encoding: string, request: Request, length: number | null): b
   if (!shouldCompress(candidate)) return false;
   request.setHeader('Content-Encoding', encoding);
   const etag = request.getResponseHeader('etag');
-  if (etag && etag.startsWith('"')) request.setHeader('ETag', `W/${etag}`);
+  if (etag?.startsWith('"')) request.setHeader('ETag', `W/${etag}`);
   return true;
 }
 

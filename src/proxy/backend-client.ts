@@ -1,4 +1,4 @@
-// A lean HTTP/1.1 client for the reverse proxy: one pool of kept-alive TCP connections per backend,
+// A lean HTTP/1.1 client for the reverse proxy: one pool of kept-alive TCP or UNIX-socket connections per backend,
 // each request written as one head followed by its streamed body, each response read by ResponseParser.
 import { connect, type Socket } from 'node:net';
 import { writeChunk } from '../http/head-writer.js';
@@ -15,6 +15,8 @@ export interface BackendPoolOptions {
   connectTimeout?: number;
   /** An idle connection unused this long is closed, ms. Default 30 s. */
   idleTimeout?: number;
+  /** Connect to this UNIX socket instead of `host:port` (which then only name the backend). */
+  socketPath?: string;
 }
 
 /** Why an exchange failed; `stage` says how far it got, which decides between retry, 502 and 504. */
@@ -396,6 +398,8 @@ const CLOSING: ExchangeError = {
 export class BackendPool {
   readonly host: string;
   readonly port: number;
+  /** The UNIX socket connected to, or null for TCP. */
+  readonly socketPath: string | null;
   #idle: BackendConnection[] = [];
   #open = 0;
   #waiters: Waiter[] = [];
@@ -410,6 +414,7 @@ export class BackendPool {
   constructor(host: string, port: number, options: BackendPoolOptions = {}) {
     this.host = host;
     this.port = port;
+    this.socketPath = options.socketPath ?? null;
     this.#maxSockets = options.maxSockets ?? 256;
     this.#maxFree = options.maxFreeSockets ?? 64;
     this.#connectTimeout = options.connectTimeout ?? 5_000;
@@ -473,7 +478,8 @@ export class BackendPool {
         return true;
       },
     };
-    const socket = streaming ? connect({ host: this.host, port: this.port }) : connect({ host: this.host, port: this.port, onread });
+    const where = this.socketPath === null ? { host: this.host, port: this.port } : { path: this.socketPath };
+    const socket = streaming ? connect(where) : connect({ ...where, onread });
     const conn = new BackendConnection(this, socket, streaming);
     socket.setTimeout(this.#connectTimeout);
     const fail = (code: ProxyErrorCode, message: string) => {

@@ -5,10 +5,14 @@ import { writeRequestHead } from '../http/head-writer.js';
 import { encodePathSegment } from '../request.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
 
-/** One backend server. */
+/**
+ * One backend server. A UNIX-socket backend has `socketPath`; its `host` and `port` are then
+ * `localhost` and 80, what its Host field and Location rewriting go by.
+ */
 export interface Backend {
   host: string;
   port: number;
+  socketPath?: string;
 }
 
 /** What the forwarding policy reads of the client's request. */
@@ -23,6 +27,8 @@ export interface ClientRequest {
   hasBody: boolean;
   /** The TCP peer's address; null over a Unix socket or a gateway that does not say. */
   peerIp: string | null;
+  /** The client's address as the Site believes it (after `--trust-proxy`); null when it has none. */
+  clientIp: string | null;
   /** Whether the client connection is TLS. */
   secure: boolean;
   /** Decoded segments of the public path the proxy is mounted at. */
@@ -37,6 +43,11 @@ export interface ForwardingOptions {
   xForwarded: boolean;
   forwarded: boolean;
   forwardedPrefix: boolean;
+  /**
+   * `append`: X-Forwarded-For is the client's list plus the TCP peer. `client`: only the client's
+   * address as the Site resolved it, for a backend that trusts this proxy alone (a personal server).
+   */
+  forwardedFor: 'append' | 'client';
 }
 
 /**
@@ -73,6 +84,7 @@ export function bracket(host: string): string {
  * | `Upgrade: h2c`, `HTTP2-Settings`            | nothing                                              |
  * | a name holding `_`, `Proxy`, `X-Real-IP`, `Expect`, X-Forwarded-Proto/-Host/-Prefix/-Port | nothing |
  * | `X-Forwarded-For: a` from peer `p`          | `X-Forwarded-For: a, p`; with `xForwarded: false`, `a` |
+ * | the same, option `forwardedFor: 'client'`   | `X-Forwarded-For: c`, the client the Site resolved   |
  * | any request                                 | `X-Forwarded-Proto`, `X-Forwarded-Host: public`      |
  * | mounted at `/app`, base path `/`            | `X-Forwarded-Prefix: /app`                           |
  * | `Forwarded: x` (option `forwarded`)         | `Forwarded: x`, then `Forwarded: x, for=p;proto=…;host="public"` |
@@ -114,7 +126,8 @@ export function backendRequestFields(
   const peerIp = request.peerIp;
   const proto = request.secure ? 'https' : 'http';
   if (options.xForwarded) {
-    if (peerIp) xff.push(peerIp);
+    if (options.forwardedFor === 'client') xff.splice(0, xff.length, ...(request.clientIp ? [request.clientIp] : []));
+    else if (peerIp) xff.push(peerIp);
     if (xff.length) out.push(['X-Forwarded-For', xff.join(', ')]);
     out.push(['X-Forwarded-Proto', proto]);
     if (publicHost) out.push(['X-Forwarded-Host', publicHost]);

@@ -11,7 +11,6 @@ import {
   type BackendConnection,
   type Exchange,
   type ExchangeError,
-  type ExchangeHandler,
 } from './backend-client.js';
 import { backendTarget } from './backend-path.js';
 import { ProxyError, exchangeFailure, failProxied } from './proxy-error.js';
@@ -62,6 +61,42 @@ export interface ReverseProxyOptions {
   idleTimeout?: number;
   /** Largest request body forwarded; past it 413. Default: the Site's `maxBodySize` (10 MiB). */
   maxBodySize?: number;
+  /**
+   * `append` (default): X-Forwarded-For is the client's list plus the TCP peer. `client`: only the
+   * client address the Site resolved (after `--trust-proxy`), for a backend that trusts this proxy alone.
+   */
+  forwardedFor?: 'append' | 'client';
+}
+
+/** A UNIX-socket backend address split into its socket and its base path. */
+export interface UnixBackendAddress {
+  socketPath: string;
+  /** The base path on the backend, without a trailing slash (`''` for `/`). */
+  path: string;
+}
+
+/**
+ * Parses a UNIX-socket backend address (nginx's `proxy_pass http://unix:...` spelling):
+ *
+ * | address                        | socket             | base path |
+ * |--------------------------------|--------------------|-----------|
+ * | `unix:/run/app.sock`           | `/run/app.sock`    | `''`      |
+ * | `unix:/run/app.sock:/base/`    | `/run/app.sock`    | `/base`   |
+ * | `unix:run/app.sock`, `unix:`   | RangeError: the socket path must be absolute |
+ *
+ * The socket path ends at the first `:` followed by `/`, so a socket path holding `:/` cannot be named.
+ */
+export function parseUnixBackend(address: string): UnixBackendAddress {
+  if (!address.startsWith('unix:')) throw new RangeError(`A UNIX-socket backend is written unix:/path/to.sock, not "${address}"`);
+  const rest = address.slice(5);
+  const split = rest.indexOf(':/');
+  const socketPath = split === -1 ? rest : rest.slice(0, split);
+  const path = split === -1 ? '' : rest.slice(split + 1);
+  if (!socketPath.startsWith('/') || /[\0\r\n]/.test(socketPath)) {
+    throw new RangeError(`A UNIX-socket backend needs an absolute socket path, as in unix:/run/app.sock or unix:/run/app.sock:/base, not "${address}"`);
+  }
+  if (/[?#\0\r\n]/.test(path)) throw new RangeError(`The base path of "${address}" must be a plain path, without a query or fragment`);
+  return { socketPath, path: path.replace(/\/+$/, '') };
 }
 
 /** The public URL pieces of `request`, computed only when read. */
@@ -111,14 +146,21 @@ function publicURLOf(request: Request): PublicURL {
  * proxy-error.ts. Pinned by test/proxy/reverse-proxy.test.ts, forwarding.test.ts, retry.test.ts,
  * proxy-error.test.ts, backend-client.test.ts and response-parser.test.ts.
  *
+ * - A backend on a UNIX socket is named `unix:/path/to.sock`, or `unix:/path/to.sock:/base` with a
+ *   base path ({@link parseUnixBackend}); it gets `Host: localhost` unless `preserveHost`. A socket
+ *   that is missing or that nobody listens on is a 502 at once (test/proxy/unix-backend.test.ts).
+ *
  * ```ts
  * root.putChild('app', new ReverseProxyResource('127.0.0.1', 8080, '/', { preserveHost: true }));
+ * root.putChild('local', new ReverseProxyResource('unix:/run/app.sock:/base'));
  * ```
  */
 export class ReverseProxyResource extends Resource {
   override isLeaf = true;
   readonly host: string;
   readonly port: number;
+  /** The first backend's UNIX socket, or null for TCP. */
+  readonly socketPath: string | null;
   readonly path: string;
   readonly backends: readonly Backend[];
   readonly options: Readonly<ReverseProxyOptions>;
@@ -127,13 +169,30 @@ export class ReverseProxyResource extends Resource {
   #forwarding: ForwardingOptions;
   #rotation: BackendRotation;
 
-  constructor(host: string, port: number, path = '', options: ReverseProxyOptions = {}) {
+  /** A backend on a UNIX socket: `unix:/run/app.sock`, or `unix:/run/app.sock:/base` with a base path. */
+  constructor(unixAddress: `unix:${string}`, options?: ReverseProxyOptions);
+  /** A backend at `host:port`, with the base path `path` there. */
+  constructor(host: string, port: number, path?: string, options?: ReverseProxyOptions);
+  constructor(hostOrAddress: string, portOrOptions?: number | ReverseProxyOptions, pathArg = '', optionsArg: ReverseProxyOptions = {}) {
     super();
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`Invalid backend port ${port}`);
-    this.host = host;
-    this.port = port;
+    let first: Backend;
+    let path = pathArg;
+    let options = optionsArg;
+    if (typeof portOrOptions !== 'number' && hostOrAddress.startsWith('unix:')) {
+      const unix = parseUnixBackend(hostOrAddress);
+      first = { host: 'localhost', port: 80, socketPath: unix.socketPath };
+      path = unix.path;
+      options = portOrOptions ?? {};
+    } else {
+      const port = portOrOptions;
+      if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`Invalid backend port ${String(port)}`);
+      first = { host: hostOrAddress, port };
+    }
+    this.host = first.host;
+    this.port = first.port;
+    this.socketPath = first.socketPath ?? null;
     this.path = path.replace(/\/+$/, '');
-    this.backends = [{ host, port }, ...(options.backends ?? [])];
+    this.backends = [first, ...(options.backends ?? [])];
     this.options = options;
     this.#forwarding = {
       basePath: this.path,
@@ -141,6 +200,7 @@ export class ReverseProxyResource extends Resource {
       xForwarded: options.xForwarded ?? true,
       forwarded: options.forwarded ?? false,
       forwardedPrefix: options.forwardedPrefix ?? true,
+      forwardedFor: options.forwardedFor ?? 'append',
     };
     const poolOptions = {
       maxSockets: options.maxSockets ?? 256,
@@ -150,7 +210,9 @@ export class ReverseProxyResource extends Resource {
     };
     const retryAfter = options.retryAfter;
     this.#rotation = new BackendRotation(this.backends, retryAfter === undefined ? {} : { retryAfter });
-    this.pools = this.backends.map((b) => new BackendPool(b.host, b.port, poolOptions));
+    this.pools = this.backends.map(
+      (b) => new BackendPool(b.host, b.port, b.socketPath === undefined ? poolOptions : { ...poolOptions, socketPath: b.socketPath }),
+    );
   }
 
   /** Closes the idle pooled connections (call when the Site shuts down). */
@@ -176,6 +238,7 @@ export class ReverseProxyResource extends Resource {
       contentLength: request.contentLength,
       hasBody: request.hasBody,
       peerIp: peer && peer.type !== 'UNIX' ? peer.host : null,
+      clientIp: request.getClientIP(),
       secure: request.isSecure(),
       prepath: request.prepath,
     };

@@ -52,7 +52,7 @@ export class RewriterResource extends Resource {
  */
 export const tildeToUsers: RewriteRule = (request) => {
   const first = request.postpath[0];
-  if (first !== undefined && first.startsWith('~') && first.length > 1) {
+  if (first?.startsWith('~') && first.length > 1) {
     request.postpath.splice(0, 1, 'users', first.slice(1));
   }
 };

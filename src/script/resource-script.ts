@@ -121,7 +121,7 @@ function mustCheck(path: string, entry: Loaded, now: number): boolean {
 function versionOf(path: string): string | null {
   // A plain stat (mtimeMs keeps microseconds) costs less than a bigint one: this runs per request.
   const st = statSync(path, { throwIfNoEntry: false });
-  if (!st || !st.isFile()) return null;
+  if (!st?.isFile()) return null;
   return `${st.mtimeMs}-${st.size}-${st.ino}`;
 }
 

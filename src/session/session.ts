@@ -103,7 +103,7 @@ export function assertSessionValue(key: string, value: unknown): void {
     const proto = Object.getPrototypeOf(v) as unknown;
     if (Array.isArray(v)) {
       seen.add(v);
-      v.forEach((item, i) => walk(item, `${path}[${i}]`, depth + 1));
+      for (let i = 0; i < v.length; i++) walk(v[i], `${path}[${i}]`, depth + 1);
     } else if (proto === Object.prototype || proto === null) {
       seen.add(v);
       for (const [k, item] of Object.entries(v)) walk(item, `${path}.${k}`, depth + 1);

@@ -201,7 +201,7 @@ export class SqliteSessionStore implements SessionStore {
       for (const w of batch) w.reject(err);
       return;
     }
-    batch.forEach((w, i) => w.resolve(changes[i] ?? 0));
+    for (let i = 0; i < batch.length; i++) batch[i]?.resolve(changes[i] ?? 0);
   }
 
   /**

@@ -744,7 +744,7 @@ export class File extends Resource {
 }
 
 /** Sends a body already in memory: whole, one range, or the multipart pieces. */
-function sliceBody(request: Request, data: Buffer, pieces: BodyPiece[] | null): Buffer {
+function sliceBody(_request: Request, data: Buffer, pieces: BodyPiece[] | null): Buffer {
   if (!pieces) return data;
   const out: Buffer[] = [];
   for (const p of pieces) out.push(Buffer.isBuffer(p) ? p : data.subarray(p.start, p.end + 1));

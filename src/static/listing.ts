@@ -145,6 +145,7 @@ const SCRIPT =
   'const rows=[...document.querySelectorAll("tbody tr:not(.p)")].map(r=>[r,r.querySelector("a").textContent.toLowerCase()]);' +
   'f.hidden=false;f.addEventListener("input",()=>{const q=f.value.trim().toLowerCase();let n=0;' +
   'for(const [r,name] of rows){const ok=!q||name.includes(q);r.hidden=!ok;if(ok)n++}' +
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the filter script is JavaScript source
   'c.textContent=q?` (${n} shown)`:""});' +
   'document.addEventListener("keydown",e=>{if(e.key==="/"&&document.activeElement!==f){e.preventDefault();f.focus()}})})();';
 
@@ -362,7 +363,7 @@ export class DirectoryLister extends Resource {
     const sortArg = request.arg('sort') as ListingSortKey | undefined;
     const sort = sortArg && SORT_KEYS.has(sortArg) ? sortArg : 'name';
     const descending = request.arg('order') === 'desc';
-    const decodedPath = '/' + request.prepath.join('/');
+    const decodedPath = `/${request.prepath.join('/')}`;
     const parent = request.prepath.length > 1;
     request.setHeader('Content-Type', 'text/html; charset=utf-8');
     request.setHeader('X-Content-Type-Options', 'nosniff');

@@ -150,7 +150,7 @@ function openedRealPath(fd: number, path: string, opened: Stats): string | null 
       // No /proc: judge through the name below.
     }
     // A name ending in " (deleted)" may be a real one: those go through the name check below.
-    if (named !== null && named.startsWith('/') && !named.endsWith(DELETED)) return named;
+    if (named?.startsWith('/') && !named.endsWith(DELETED)) return named;
   }
   const real = realpathSync.native(path);
   const at = lstatSync(real);

@@ -67,7 +67,7 @@ describe('NodeAppResource', () => {
   });
 
   test('a listener that fails after the head drops the connection instead of finishing the body', async () => {
-    const { site } = siteFor(new NodeAppResource((req, res) => {
+    const { site } = siteFor(new NodeAppResource((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('partial');
       setImmediate(() => res.destroy(new Error('late failure')));

@@ -17,7 +17,7 @@ const LAYERS: Array<[string, RegExp]> = [
   ['sessions', /^session\//],
   ['request', /^request(-internals)?\.ts$|^request\//],
   ['resource', /^resource\.ts$/],
-  ['resources', /^(static|proxy|vhost|rewrite|encoding|util|cgi|app|script|fcgi-client)\/|^data\.ts$/],
+  ['resources', /^(static|proxy|vhost|rewrite|encoding|util|cgi|app|script|fcgi-client|users)\/|^data\.ts$/],
   ['site', /^(site|access-log|testing)\.ts$/],
   ['channels', /^channels\//],
   ['cli', /^cli\//],

@@ -66,7 +66,7 @@ describe('CGIScript', () => {
     assert.match(res!.body.toString(), /length=5 .* body=abcde/);
     const big = await fetch(`${server.base}/echo.cgi`, { method: 'POST', body: 'x'.repeat(1001) });
     assert.equal(big.status, 413);
-    const bigChunk = 'POST /echo.cgi HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3e9\r\n' + 'y'.repeat(1001) + '\r\n0\r\n\r\n';
+    const bigChunk = `POST /echo.cgi HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3e9\r\n${'y'.repeat(1001)}\r\n0\r\n\r\n`;
     assert.equal(parseResponses(await rawHttp(server.port!, bigChunk))[0]!.status, 413);
   });
 

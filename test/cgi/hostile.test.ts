@@ -198,7 +198,10 @@ describe('CGI under a gateway mount point', () => {
     const done = new Promise<void>((resolve) => {
       const sink = {
         writeHead: (status: number) => void (code = status),
-        write: (chunk: Buffer) => (chunks.push(Buffer.from(chunk)), true),
+        write: (chunk: Buffer) => {
+          chunks.push(Buffer.from(chunk));
+          return true;
+        },
         end: (chunk?: Buffer) => {
           if (chunk) chunks.push(Buffer.from(chunk));
           resolve();

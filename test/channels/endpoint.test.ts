@@ -14,6 +14,8 @@ const good: Array<[string, unknown]> = [
   ['ssl:8443:privateKey=both.pem', { type: 'ssl', port: 8443, privateKey: 'both.pem', certKey: 'both.pem' }],
   ['ssl:8443', { type: 'ssl', port: 8443, privateKey: 'server.pem', certKey: 'server.pem' }],
   ['unix:/run/app.sock:mode=660', { type: 'unix', path: '/run/app.sock', mode: 0o660 }],
+  ['unix:/run/app.sock:group=www-data', { type: 'unix', path: '/run/app.sock', mode: 0o660, group: 'www-data' }],
+  ['unix:/run/app.sock:mode=640:group=33', { type: 'unix', path: '/run/app.sock', mode: 0o640, group: '33' }],
   ['unix:address=/tmp/a.sock', { type: 'unix', path: '/tmp/a.sock' }],
   ['systemd:domain=INET:index=0', { type: 'systemd', domain: 'INET', index: 0 }],
   ['systemd:domain=inet6:index=2', { type: 'systemd', domain: 'INET6', index: 2 }],
@@ -49,7 +51,7 @@ for (const [text, message] of bad) {
 }
 
 test('formatEndpoint round-trips', () => {
-  for (const text of ['tcp:8080:interface=127.0.0.1', 'unix:/run/a.sock:mode=660', 'ssl:443:privateKey=k.pem:certKey=c.pem', 'systemd:domain=INET6:index=1']) {
+  for (const text of ['tcp:8080:interface=127.0.0.1', 'unix:/run/a.sock:mode=660', 'unix:/run/a.sock:mode=660:group=www-data', 'ssl:443:privateKey=k.pem:certKey=c.pem', 'systemd:domain=INET6:index=1']) {
     assert.deepEqual(parseEndpoint(formatEndpoint(parseEndpoint(text))), parseEndpoint(text));
   }
 });

@@ -57,7 +57,7 @@ test('--config-dir drop-ins add children, a virtual host, a processor and a list
 });
 
 test('--config-dir works for trellis run (a module, and a saved configuration that names the directory)', async (t) => {
-  const { dir, localD } = setup();
+  const { dir } = setup();
   t.after(() => dir.cleanup());
   writeFileSync(join(dir.path, 'site.ts'), `import { File, Site } from 'trellis';\nexport default new Site(new File(${JSON.stringify(join(dir.path, 'site'))}));\n`);
   const fromModule = await spawnTrellis(['run', 'site.ts', '--listen', LOOPBACK, '--config-dir', 'local.d'], { cwd: dir.path, timeoutMs: START });

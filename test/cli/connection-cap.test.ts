@@ -72,7 +72,9 @@ async function closedOf(t: import('node:test').TestContext, port: number, count:
       s.on('connect', () => resolve(state));
     })),
   );
-  t.after(() => sockets.forEach((s) => s.destroy()));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+  });
   await sleep(500);
   return sockets.filter((s) => s.closed).length;
 }

@@ -34,6 +34,27 @@ test('a --class module that throws while loading names the file and the error', 
   }
 });
 
+// Node's type stripping loads the file name written; tsx (Node 20) maps `.js` to `.ts` and loads it.
+const stripsTypes = typeof (process.features as { typescript?: unknown }).typescript === 'string';
+
+test("a .js import of a .ts file under Node's type stripping: one line saying to import the .ts name", async (t) => {
+  if (!stripsTypes) {
+    t.skip(`Node ${process.version} strips no types: tsx loads the module and maps .js to .ts`);
+    return;
+  }
+  const dir = tempDir('trellis-js-import-');
+  try {
+    writeFileSync(join(dir.path, 'lib.ts'), 'export const word: string = "hi";\n');
+    writeFileSync(join(dir.path, 'site.ts'), 'import { Resource } from "trellis";\nimport { word } from "./lib.js";\nexport class Root extends Resource {\n  override GET() { return word; }\n}\n');
+    const r = await runTrellis(['web', '--class', './site.ts#Root', '--port', '0'], { cwd: dir.path });
+    assert.equal(r.code, 1);
+    const site = join(dir.path, 'site.ts');
+    assert.equal(r.stderr, `trellis: --class: cannot load ${site}: ${site} imports './lib.js', which does not exist: import './lib.ts' instead (Node's type stripping loads the file name as written)\n`);
+  } finally {
+    dir.cleanup();
+  }
+});
+
 test('stack traces from trellis name src/ files (the bundle ships source maps and the command turns them on)', async () => {
   const dir = tempDir('trellis-maps-');
   try {

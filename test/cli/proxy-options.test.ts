@@ -11,7 +11,7 @@ describe('trellis web proxy options', () => {
     [['--public-url', 'example.com/app'], /--public-url: "example.com\/app" is not an absolute URL/],
     [['--public-url', 'https://example.com/?x=1'], /--public-url: .*must not carry credentials, a query or a fragment/],
     [['--proxy', 'app=http://127.0.0.1:9/'], /--proxy needs PATH=URL/],
-    [['--proxy', '/app=https://127.0.0.1:9/'], /only http:\/\/ backends are supported/],
+    [['--proxy', '/app=https://127.0.0.1:9/'], /only http:\/\/ and unix:\/path backends are supported/],
     [['--proxy', '/app'], /--proxy needs PATH=URL/],
     [['--vhost-path', '/nonexistent/vhosts'], /--vhost-path \/nonexistent\/vhosts: .* is not a directory/],
   ];

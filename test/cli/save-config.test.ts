@@ -27,7 +27,12 @@ test('options served by no round trip are saved all the same', async () => {
     assert.equal(r.code, 0, r.stderr);
     const options = (JSON.parse(readFileSync(file, 'utf8')) as { options: Record<string, unknown> }).options;
     assert.deepEqual(options, { path: '.', daemon: true, uid: 'root', gid: 'root' });
-    for (const name of Object.keys(SAVED_ONLY)) assert.ok(name in options, name);
+    const personal = join(dir.path, 'personal.json');
+    const p = await runTrellis(['web', '--path', '.', '--personal', '--personal-group', 'root', '--save-config', personal], { cwd: dir.path });
+    assert.equal(p.code, 0, p.stderr);
+    const personalOptions = (JSON.parse(readFileSync(personal, 'utf8')) as { options: Record<string, unknown> }).options;
+    assert.deepEqual(personalOptions, { path: '.', personal: true, 'personal-group': 'root' });
+    for (const name of Object.keys(SAVED_ONLY)) assert.ok(name in options || name in personalOptions, name);
   } finally {
     dir.cleanup();
   }

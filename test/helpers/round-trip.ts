@@ -157,6 +157,17 @@ export const cases: Case[] = [
       () => get(urls[0]!, '/sub', { 'x-forwarded-host': 'proxied.example', 'x-forwarded-proto': 'https' }),
     ],
   },
+  {
+    name: 'user directories',
+    // The listing changes as other tests add users: the proxied /api is what answers 200 here.
+    args: ['--user', '--user-scripts', '--user-vhost', 'people.test', '--proxy', '/api=http://127.0.0.1:BACKEND/v1', '--listen', LOOPBACK],
+    listeners: 1,
+    requests: (urls) => [
+      ...['/api/x', '/~root/', '/~tr-nobody-here/', '/users', '/~tr-nobody-here.trellis/'].map((p) => () => get(urls[0]!, p)),
+      () => get(urls[0]!, '/', { host: 'tr-nobody-here.people.test' }),
+    ],
+  },
+  { name: 'personal server on a port', args: ['--path', 'site', '--personal', '--listen', LOOPBACK], listeners: 1, requests: http(['/main.html', '/sub'], { 'x-forwarded-host': 'ignored.example' }) },
   { name: 'public URL', args: ['--path', 'site', '--public-url', 'https://public.example/app/', '--listen', LOOPBACK], listeners: 1, requests: http(['/sub', '/main.html']) },
   {
     name: 'HTTPS with certificate and key',
@@ -201,7 +212,11 @@ export const cases: Case[] = [
  * coverage test checks that they are saved. --daemon would detach from the test, and --gid only
  * makes sense beside --uid (served: --uid root, as the tests run).
  */
-export const SAVED_ONLY: Readonly<Record<string, string>> = { daemon: 'detaches from the test', gid: 'needs root' };
+export const SAVED_ONLY: Readonly<Record<string, string>> = {
+  daemon: 'detaches from the test',
+  gid: 'needs root',
+  'personal-group': 'sets the group of the socket in the home directory, never a test port (test/cli/users.test.ts)',
+};
 
 cases.push(
   {

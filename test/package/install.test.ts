@@ -35,6 +35,7 @@ const CJS = [
   '  const server = http.createServer(toNodeListener(new Site(new Hello())));',
   "  server.listen(0, '127.0.0.1', () => {",
   '    const address = server.address();',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a user module written as source
   "    if (address && typeof address === 'object') console.log(`listening on http://127.0.0.1:${address.port}`);",
   '  });',
   '}',

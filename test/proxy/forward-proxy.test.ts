@@ -152,7 +152,7 @@ describe('ForwardProxyResource', () => {
       const originPort = (server.address() as AddressInfo).port;
       try {
         await withProxy({ allowPorts: [originPort], allowDestinations: ['127.0.0.1'] }, async (port) => {
-          const got = await raw(port, `GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, /\r\n\r\n[^]*$/);
+          const got = await raw(port, `GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, /\r\n\r\n[\s\S]*$/);
           assert.match(got, /^HTTP\/1.1 502/, JSON.stringify(answer));
         });
       } finally {

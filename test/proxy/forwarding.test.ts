@@ -20,11 +20,12 @@ const DEFAULTS: ForwardingOptions = {
   xForwarded: true,
   forwarded: false,
   forwardedPrefix: true,
+  forwardedFor: 'append',
 };
 
 function client(headers: Fields, more: Partial<ClientRequest> = {}): ClientRequest {
   const host = headers.find(([n]) => n.toLowerCase() === 'host')?.[1];
-  const defaults = { method: 'GET', contentLength: null, hasBody: false, peerIp: '10.0.0.9', secure: false };
+  const defaults = { method: 'GET', contentLength: null, hasBody: false, peerIp: '10.0.0.9', clientIp: '10.0.0.9', secure: false };
   return { ...defaults, prepath: [], headers, host, ...more };
 }
 
@@ -124,6 +125,18 @@ describe('backendRequestFields', () => {
       request: client([H, ['X-Forwarded-For', '1.1.1.1']]),
       options: { xForwarded: false },
       expect: [['Host', '127.0.0.1:8080'], ['X-Forwarded-For', '1.1.1.1']],
+    },
+    {
+      name: "with forwardedFor 'client', sends only the client the Site resolved as X-Forwarded-For",
+      request: client([H, ['X-Forwarded-For', '6.6.6.6, 1.1.1.1']], { clientIp: '1.1.1.1' }),
+      options: { forwardedFor: 'client' },
+      expect: [['Host', '127.0.0.1:8080'], ['X-Forwarded-For', '1.1.1.1'], ['X-Forwarded-Proto', 'http'], ['X-Forwarded-Host', 'public.example']],
+    },
+    {
+      name: "with forwardedFor 'client' and no client address, sends no X-Forwarded-For at all",
+      request: client([H, ['X-Forwarded-For', '6.6.6.6']], { clientIp: null, peerIp: null }),
+      options: { forwardedFor: 'client' },
+      expect: [['Host', '127.0.0.1:8080'], ['X-Forwarded-Proto', 'http'], ['X-Forwarded-Host', 'public.example']],
     },
     {
       name: 'says https and adds no X-Forwarded-For without a peer address (Unix socket)',

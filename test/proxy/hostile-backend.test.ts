@@ -149,7 +149,7 @@ const CASES: Case[] = [
   },
   {
     name: 'more than 16 interim responses',
-    bytes: 'HTTP/1.1 103 Early Hints\r\n\r\n'.repeat(20) + `${OK}Content-Length: 5\r\n\r\nhello`,
+    bytes: `${'HTTP/1.1 103 Early Hints\r\n\r\n'.repeat(20)}${OK}Content-Length: 5\r\n\r\nhello`,
     outcome: 'bad',
   },
   // Early closes

@@ -47,7 +47,7 @@ describe('ResponseParser accepts', () => {
     { name: 'a body read until close (not kept alive)', input: 'HTTP/1.1 200 OK\r\n\r\nabc', options: { close: true }, status: 200, body: 'abc', keepAlive: false },
     { name: 'HEAD with a Content-Length and no body', input: 'HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n', options: { head: true }, status: 200, body: '' },
     { name: '204 and 304 without a body', input: 'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n', status: 304, body: '' },
-    { name: '100 Continue before the final answer', input: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n' + OK, status: 200, body: 'hello' },
+    { name: '100 Continue before the final answer', input: `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n${OK}`, status: 200, body: 'hello' },
     { name: 'an empty reason phrase and no separator', input: 'HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n', status: 404, body: '' },
     { name: 'OWS around values trimmed, obs-text kept', input: 'HTTP/1.1 200 OK\r\nX-A: \t v\xe9 1 \t\r\nContent-Length: 0\r\n\r\n', status: 200, body: '', headers: ['X-A', 'v\xe9 1', 'Content-Length', '0'] },
     { name: 'Connection: close (not kept alive)', input: 'HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n', status: 200, body: '', keepAlive: false },
@@ -105,7 +105,7 @@ describe('ResponseParser accepts', () => {
 });
 
 describe('ResponseParser rejects', () => {
-  const big = 'X-Big: ' + 'a'.repeat(MAX_RESPONSE_HEAD_BYTES) + '\r\n';
+  const big = `X-Big: ${'a'.repeat(MAX_RESPONSE_HEAD_BYTES)}\r\n`;
   const many = Array.from({ length: 101 }, (_, i) => `X-${i}: v\r\n`).join('');
   const cases: Array<[string, string, Partial<ExpectOptions> & { close?: boolean }]> = [
     ['a garbage status line', 'HTTTP/1.1 200 OK\r\n\r\n', {}],

@@ -107,6 +107,29 @@ describe('resource scripts under trellis web --path', () => {
     }
   });
 
+  test("a script's .js import of a .ts file under Node's type stripping: a 500 whose log line says to import the .ts name", async (t) => {
+    if (typeof (process.features as { typescript?: unknown }).typescript !== 'string') {
+      t.skip(`Node ${process.version} strips no types: tsx loads the script and maps .js to .ts`);
+      return;
+    }
+    const dir = tempDir('trellis-rpy-');
+    copyFileSync(join(FIXTURES, 'silly-web.ts'), join(dir.path, 'silly-web.ts'));
+    const script = join(dir.path, 'counter.rpy.ts');
+    writeFileSync(script, (await import('node:fs')).readFileSync(join(FIXTURES, 'counter.rpy.ts'), 'utf8').replace("'./silly-web.ts'", "'./silly-web.js'"));
+    const t2 = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--path', dir.path]);
+    try {
+      const r = await get(`${t2.url}counter.rpy.ts`);
+      assert.equal(r.status, 500);
+      assert.ok(
+        t2.stderr().includes(`resource script ${script} did not load: ${script} imports './silly-web.js', which does not exist: import './silly-web.ts' instead`),
+        t2.stderr(),
+      );
+    } finally {
+      await t2.stop();
+      dir.cleanup();
+    }
+  });
+
   test('index.rpy.ts answers for its directory; .rpy.js scripts run too', async () => {
     const dir = tempDir('trellis-rpy-');
     mkdirSync(join(dir.path, 'app'));
@@ -249,6 +272,7 @@ describe('ResourceScriptDirectory and ResourceScript in process', () => {
     const dir = tempDir('trellis-rpydir-');
     writeFileSync(join(dir.path, 'package.json'), '{"type":"module"}');
     const path = join(dir.path, 'ctx.rpy.js');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a resource script written as source
     writeFileSync(path, jsScript("export function resource({ registry, path }) { const loads = registry.component('loads', () => ({ n: 0 })); loads.n++; return Object.assign(new Resource(), { isLeaf: true, GET: () => `${path} ${loads.n}` }); }"));
     const registry = new Registry();
     const server = await serveSite(new Site(new ResourceScript(path, { registry }), { logError: () => {} }));

@@ -34,10 +34,10 @@ export const RANGE_CASES: Array<[string, string | undefined, RangeDecision]> = [
   ['sum over the size ignored (overlap abuse)', 'bytes=0-99,0-99', { kind: 'full' }],
   [
     '50 ranges served',
-    'bytes=' + Array.from({ length: 50 }, (_, i) => `${i * 2}-${i * 2}`).join(','),
+    `bytes=${Array.from({ length: 50 }, (_, i) => `${i * 2}-${i * 2}`).join(',')}`,
     { kind: 'partial', ranges: Array.from({ length: 50 }, (_, i) => ({ start: i * 2, end: i * 2 })) },
   ],
-  ['100 copies of one byte coalesced to one range', 'bytes=' + Array.from({ length: 100 }, () => '0-0').join(','), { kind: 'partial', ranges: [{ start: 0, end: 0 }] }],
+  ['100 copies of one byte coalesced to one range', `bytes=${Array.from({ length: 100 }, () => '0-0').join(',')}`, { kind: 'partial', ranges: [{ start: 0, end: 0 }] }],
 ];
 
 /** A response read whole. */

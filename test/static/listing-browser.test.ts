@@ -40,7 +40,7 @@ test('the directory listing in Chromium: hostile names shown as text, links work
   mkdirSync(join(root, 'zz-dir'));
   writeFileSync(join(root, '.secret'), 'hidden');
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(5000));
-  HOSTILE.forEach((name, i) => writeFileSync(join(root, name), `content ${i}`));
+  for (const [i, name] of HOSTILE.entries()) writeFileSync(join(root, name), `content ${i}`);
   const server = await serveSite(new Site(new File(root)));
   const context = await driver.launchPersistentContext(profile, {
     executablePath: chromium,

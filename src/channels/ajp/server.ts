@@ -372,7 +372,7 @@ class AjpConnection {
         if (ended) return;
         ended = true;
         if (this.#state === 'closed') return;
-        if (chunk && chunk.length) for (const p of sendBodyChunkPackets(chunk, size)) socket.write(p);
+        if (chunk?.length) for (const p of sendBodyChunkPackets(chunk, size)) socket.write(p);
         this.#endRequest();
       },
       endText(text) {
@@ -434,7 +434,7 @@ export function createAjpServer(site: Site, options: AjpOptions = {}): ChannelSe
   const settings = {
     secret: options.secret ? digest(options.secret) : null,
     allowed: new Set(options.allowedRequestAttributes ?? DEFAULT_AJP_REQUEST_ATTRIBUTES),
-    mount: mount && mount.length ? mount : null,
+    mount: mount?.length ? mount : null,
     packetSize,
     idleTimeout: options.idleTimeout ?? 5 * 60_000,
   };

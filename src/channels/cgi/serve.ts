@@ -74,7 +74,7 @@ export function cgiSink(out: Writable, onEnd: () => void, onAbort: () => void): 
     },
     write: (chunk) => out.write(chunk),
     end(chunk) {
-      if (chunk && chunk.length) out.write(chunk);
+      if (chunk?.length) out.write(chunk);
       onEnd();
     },
     endText(text) {

@@ -172,7 +172,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   const lineLimit = lineStart + limits.maxUriLength + REQUEST_LINE_SLACK;
 
   // Request line (RFC 9112 §3): method SP request-target SP HTTP-version CRLF.
-  let stop = end < lineLimit ? end : lineLimit;
+  let stop = Math.min(end , lineLimit);
   while (i < stop && TCHAR[buf[i]!] === 1) i++;
   if (i === end) return PARTIAL;
   if (buf[i] !== Byte.SP && i === stop) return refuse(414, `The request line is longer than ${limits.maxUriLength + REQUEST_LINE_SLACK} bytes.`);
@@ -181,7 +181,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
 
   const targetStart = i;
   const targetLimit = targetStart + limits.maxUriLength;
-  stop = end < targetLimit ? end : targetLimit;
+  stop = Math.min(end , targetLimit);
   if (stop > lineLimit) stop = lineLimit;
   while (i < stop && TARGET[buf[i]!] === 1) i++;
   if (i === end) return PARTIAL;
@@ -212,7 +212,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
 
   // Field lines (RFC 9112 §5), then the framing they ask for (one table with the proxy's responses).
   const headerLimit = i + limits.maxHeaderBytes;
-  scanFields(buf, i, end, end < headerLimit ? end : headerLimit, limits.maxHeaderCount, minor, true, scan);
+  scanFields(buf, i, end, Math.min(end , headerLimit), limits.maxHeaderCount, minor, true, scan);
   if (scan.fault !== ScanFault.None) return scanRefusal(scan.fault, limits);
   i = scan.end;
   const count = scan.count;

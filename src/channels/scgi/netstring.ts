@@ -81,11 +81,11 @@ export function parseScgiHeader(buf: Buffer, limits: ScgiHeaderLimits = DEFAULT_
     offset = valueEnd + 1;
   }
   const first = pairs[0];
-  if (!first || first[0] !== 'CONTENT_LENGTH') return { kind: 'error', reason: 'the first header must be CONTENT_LENGTH' };
+  if (first?.[0] !== 'CONTENT_LENGTH') return { kind: 'error', reason: 'the first header must be CONTENT_LENGTH' };
   const cl = first[1].toString('latin1');
   if (!isContentLength(cl)) return { kind: 'error', reason: 'CONTENT_LENGTH is not a decimal number' };
   const scgi = pairs.find(([name]) => name === 'SCGI');
-  if (!scgi || scgi[1].toString('latin1') !== '1') return { kind: 'error', reason: 'SCGI=1 is missing' };
+  if (scgi?.[1].toString('latin1') !== '1') return { kind: 'error', reason: 'SCGI=1 is missing' };
   return { kind: 'header', header: { pairs, contentLength: Number(cl), bodyOffset: end + 1 } };
 }
 

@@ -83,11 +83,11 @@ class Peer {
     this.socket = typeof path === 'number' ? connect(path, '127.0.0.1') : connect(path);
     this.socket.on('data', (d: Buffer) => {
       this.buf = Buffer.concat([this.buf, d]);
-      this.waiters.splice(0).forEach((w) => w());
+      for (const w of this.waiters.splice(0)) w();
     });
     this.socket.on('close', () => {
       this.closed = true;
-      this.waiters.splice(0).forEach((w) => w());
+      for (const w of this.waiters.splice(0)) w();
     });
     this.socket.on('error', () => {});
   }

@@ -73,7 +73,10 @@ describe('serveCgi', () => {
     const stdin = new PassThrough();
     stdin.write('hello world and more');
     const out: Buffer[] = [];
-    const stdout = new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) });
+    const stdout = new Writable({ write: (c: Buffer, _e, cb) => {
+        out.push(c);
+        cb();
+      }, });
     await serveCgi(site().site, { env: { REQUEST_METHOD: 'POST', PATH_INFO: '/echo', CONTENT_LENGTH: '11' }, stdin, stdout });
     assert.match(Buffer.concat(out).toString(), /\r\n\r\ngot hello world$/);
   });

@@ -45,10 +45,14 @@ function alive(pid: number): boolean {
 
 /**
  * A temp dir with the documented wrapper script in it; the test adds lines that record Trellis's pid
- * (exec keeps it) and its stderr, so the test can stop it and read what it said. Trellis is stopped
- * and the dir removed after the test.
+ * (exec keeps it) and its stderr, so the test can stop it and read what it said. After the test, the
+ * front end given to `stopFirst` stops (lighttpd starts Trellis again when it exits, writing into the
+ * dir), then Trellis, and the dir is removed.
  */
-function wrapperDir(t: TestContext, env: Record<string, string> = {}): { dir: string; pidFile: string; errFile: string } {
+function wrapperDir(
+  t: TestContext,
+  env: Record<string, string> = {},
+): { dir: string; pidFile: string; errFile: string; stopFirst(stop: () => Promise<unknown>): void } {
   const tmp = tempDir('trellis-spawned-');
   const dir = tmp.path;
   const pidFile = join(dir, 'trellis.pid');
@@ -58,12 +62,14 @@ function wrapperDir(t: TestContext, env: Record<string, string> = {}): { dir: st
   const script = recipe('trellis-fastcgi.sh', { NODE: process.execPath, TRELLIS: CLI, SITE }).replace('\n', () => `\n${added}`);
   writeFileSync(join(dir, 'trellis-fastcgi.sh'), script);
   chmodSync(join(dir, 'trellis-fastcgi.sh'), 0o755);
-  t.after(() => {
+  let frontEnd: (() => Promise<unknown>) | null = null;
+  t.after(async () => {
+    await frontEnd?.();
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
     if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
     tmp.cleanup();
   });
-  return { dir, pidFile, errFile };
+  return { dir, pidFile, errFile, stopFirst: (stop) => void (frontEnd = stop) };
 }
 
 test('parseEndpoint reads fd:N as an inherited listening socket', () => {
@@ -97,10 +103,10 @@ test('trellis web --fastcgi fd:0 without a listening socket on fd 0 says so and 
 test('spawned by lighttpd (bin-path): serves the site under /app over the socket lighttpd made', async (t) => {
   const lighttpd = needPeer(t, 'lighttpd');
   if (!lighttpd) return;
-  const { dir, pidFile, errFile } = wrapperDir(t);
+  const { dir, pidFile, errFile, stopFirst } = wrapperDir(t);
   const port = await freePort();
   const daemon = await startLighttpd(lighttpd, dir, port, recipe('lighttpd-fastcgi-spawned.conf', { DIR: dir }));
-  t.after(() => daemon.stop());
+  stopFirst(() => daemon.stop());
   const log = () => daemon.output();
 
   const info = await fetch(`http://127.0.0.1:${port}/app/info/a%20b?x=1`);

@@ -275,7 +275,7 @@ describe('HTTP/1.1 channel: pipelining', () => {
     const h = await start(t);
     const text = await rawHttp(
       h.port,
-      get('/hello/1') + `HEAD /hello/2 HTTP/1.1\r\nHost: x\r\n\r\n` + post('/echo', 'abc') + get('/hello/4', 'Connection: close\r\n'),
+      `${get('/hello/1')}HEAD /hello/2 HTTP/1.1\r\nHost: x\r\n\r\n${post('/echo', 'abc')}${get('/hello/4', 'Connection: close\r\n')}`,
     );
     const responses = parseResponses(text, { methods: ['GET', 'HEAD', 'POST', 'GET'] });
     assert.deepEqual(
@@ -305,7 +305,7 @@ describe('HTTP/1.1 channel: request bodies', () => {
     const h = await start(t);
     const conn = await h.open();
     const body = '5;ext=1\r\nhello\r\n6;a=b;c="d e"\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n';
-    await conn.write(`POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}` + get('/hello/after'));
+    await conn.write(`POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}${get('/hello/after')}`);
     const r = await conn.readResponse();
     assert.equal(r.status, 200);
     assert.equal(r.text, digest('hello world'));
@@ -320,7 +320,7 @@ describe('HTTP/1.1 channel: request bodies', () => {
   for (const [name, body] of malformedChunked) {
     test(`a chunked body with ${name} is answered 400 and the connection closed`, async (t) => {
       const h = await start(t);
-      const text = await rawHttp(h.port, `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}` + get('/hello/after'));
+      const text = await rawHttp(h.port, `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}${get('/hello/after')}`);
       const responses = parseResponses(text);
       assert.deepEqual(responses.map((r) => r.status), [400], 'one 400, and nothing after it answered');
       assert.deepEqual(connectionTokens(responses[0]!), ['close']);
@@ -490,7 +490,7 @@ describe('HTTP/1.1 channel: response framing', () => {
   test('HEAD gets the headers GET would, no body, and the connection is reused', async (t) => {
     const h = await start(t);
     const conn = await h.open();
-    await conn.write(`HEAD /hello/h HTTP/1.1\r\nHost: x\r\n\r\n` + get('/hello/h'));
+    await conn.write(`HEAD /hello/h HTTP/1.1\r\nHost: x\r\n\r\n${get('/hello/h')}`);
     const head = await conn.readResponse({ head: true });
     const body = await conn.readResponse();
     assert.equal(head.status, 200);
@@ -504,7 +504,7 @@ describe('HTTP/1.1 channel: response framing', () => {
   test('HEAD of a streamed resource sends no chunk bytes, and the connection is reused', async (t) => {
     const h = await start(t);
     const conn = await h.open();
-    await conn.write(`HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n` + get('/hello/after'));
+    await conn.write(`HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n${get('/hello/after')}`);
     const head = await conn.readResponse({ head: true });
     assert.equal(head.status, 200);
     const next = await conn.readResponse();
@@ -869,7 +869,7 @@ describe('HTTP/1.1 channel: connection lifetime', () => {
 
   test('a malformed request pipelined after a good one is answered 400 after the first answer', async (t) => {
     const h = await start(t);
-    const responses = parseResponses(await rawHttp(h.port, get('/hello/1') + 'HELLO THERE\r\n\r\n' + get('/hello/2')));
+    const responses = parseResponses(await rawHttp(h.port, `${get('/hello/1')}HELLO THERE\r\n\r\n${get('/hello/2')}`));
     assert.deepEqual(responses.map((r) => r.status), [200, 400]);
     assert.equal(responses[0]!.text, 'hello /hello/1');
     assert.deepEqual(connectionTokens(responses[1]!), ['close']);

@@ -13,7 +13,7 @@ import { parseResponses, RawConnection, type RawResponse } from '../../helpers/r
 import { serveSite } from '../../helpers/server.js';
 
 /** Answers `<method> <uri> <body length>`; a body cut short is answered 400. */
-class Reflect extends Resource {
+class Echo extends Resource {
   override isLeaf = true;
   override async render(request: Request) {
     try {
@@ -126,7 +126,7 @@ describe('HTTP/1.1 framing matrix with a canary', () => {
   let port = 0;
   let close: () => Promise<void>;
   before(async () => {
-    const server = await serveSite(new Site(new Reflect(), { logError: () => {} }));
+    const server = await serveSite(new Site(new Echo(), { logError: () => {} }));
     port = server.port!;
     close = server.close;
   });

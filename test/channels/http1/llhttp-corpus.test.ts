@@ -12,7 +12,7 @@ import { LLHTTP_REQUEST_CASES, WHY, type CorpusCase } from './llhttp-corpus.js';
 import { parseStream, type ParsedMessage, type StreamOutcome } from './stream-parse.js';
 
 /** Answers every request with what it received, as JSON: method, target, version, fields, body. */
-class Reflect extends Resource {
+class Echo extends Resource {
   override isLeaf = true;
   override async render(request: Request) {
     let body: Buffer;
@@ -82,7 +82,7 @@ describe('llhttp request corpus, over a socket', () => {
   let port = 0;
   let close: () => Promise<void>;
   before(async () => {
-    const server = await serveSite(new Site(new Reflect(), { logError: () => {} }));
+    const server = await serveSite(new Site(new Echo(), { logError: () => {} }));
     port = server.port!;
     close = server.close;
   });

@@ -101,7 +101,7 @@ describe('parseRequestHead refuses', () => {
   const many = (n: number) => Array.from({ length: n }, (_, i) => `X-${i}: v\r\n`).join('');
   const cases: Array<[string, string, number, HeadLimits?]> = [
     ['9 leading empty lines', '\r\n'.repeat(9) + GET, 400],
-    ['a leading bare LF', '\n' + GET, 400],
+    ['a leading bare LF', `\n${GET}`, 400],
     ['a leading bare CR', '\rGET / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
     ['a request line ending in a bare LF', 'GET / HTTP/1.1\nHost: a\r\n\r\n', 400],
     ['a request line ending in a bare CR', 'GET / HTTP/1.1\rHost: a\r\n\r\n', 400],
@@ -191,7 +191,7 @@ describe('parseRequestHead decides the limits before the head ends', () => {
     const limits = { ...LIMITS, maxUriLength: 100 };
     assert.deepEqual(parse('M'.repeat(164), limits), { kind: 'partial' });
     assert.equal(errorStatus(parse('M'.repeat(165), limits)), 414);
-    assert.equal(errorStatus(parse('GET /' + 'a'.repeat(200), limits)), 414);
+    assert.equal(errorStatus(parse(`GET /${'a'.repeat(200)}`, limits)), 414);
   });
 
   test('parseRequestHead answers 414 for the default limit on an endless target', () => {
@@ -201,10 +201,10 @@ describe('parseRequestHead decides the limits before the head ends', () => {
 
   test('parseRequestHead answers 431 once the header section passes maxHeaderBytes without its end', () => {
     const line = 'GET / HTTP/1.1\r\n';
-    assert.deepEqual(parse(line + 'X: ' + 'b'.repeat(37), SMALL), { kind: 'partial' });
-    assert.equal(errorStatus(parse(line + 'X: ' + 'b'.repeat(38), SMALL)), 431);
-    assert.equal(errorStatus(parse(line + 'Host: a\r\n' + 'X: b\r\n'.repeat(5) + 'Y', SMALL)), 431);
-    assert.equal(errorStatus(parse(line + 'X: ' + 'b'.repeat(20000))), 431);
+    assert.deepEqual(parse(`${line}X: ${'b'.repeat(37)}`, SMALL), { kind: 'partial' });
+    assert.equal(errorStatus(parse(`${line}X: ${'b'.repeat(38)}`, SMALL)), 431);
+    assert.equal(errorStatus(parse(`${line}Host: a\r\n${'X: b\r\n'.repeat(5)}Y`, SMALL)), 431);
+    assert.equal(errorStatus(parse(`${line}X: ${'b'.repeat(20000)}`)), 431);
   });
 
   test('parseRequestHead answers 431 at the first field past maxHeaderCount, before the head ends', () => {
@@ -272,7 +272,7 @@ describe('parseRequestHead on random input', () => {
           `${r.method} ${r.target} HTTP/1.${r.minor}\r\nHost: ${r.host}\r\n` +
           fields.map(([n, v, before, after]) => `${n}:${before}${v}${after}\r\n`).join('') +
           '\r\n';
-        const buf = Buffer.from(text + 'rest', 'latin1');
+        const buf = Buffer.from(`${text}rest`, 'latin1');
         const cut = Math.min(split, text.length - 1);
         assert.deepEqual(parseRequestHead(buf, 0, cut, LIMITS), { kind: 'partial' });
         const result = parseRequestHead(buf, 0, buf.length, LIMITS);
@@ -282,7 +282,7 @@ describe('parseRequestHead on random input', () => {
         assert.equal(head.target, r.target);
         assert.equal(head.minor, r.minor);
         assert.equal(head.host, r.host);
-        assert.deepEqual(head.rawHeaders, ['Host', r.host, ...fields.flatMap(([n, v]) => [n, v])]);
+        assert.deepEqual(head.rawHeaders, ['Host', r.host, ...fields.flatMap(([name, value]) => [name, value])]);
       }),
       { numRuns: 2000 },
     );

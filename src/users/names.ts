@@ -1,0 +1,15 @@
+// The names user directories and personal servers go by, apart so the command reads them without
+// loading the resources.
+import { join } from 'node:path';
+
+/** The directory of a user's home that is published (Twisted's `userDirName`). */
+export const USER_DIR_NAME = 'public_html';
+/** The socket a personal server listens on, in its user's home directory (Twisted's `.twistd-web-pb`). */
+export const PERSONAL_SOCKET_NAME = '.trellis-web.sock';
+/** The suffix of a user's name that reaches their personal server: `/~alice.trellis/` (Twisted's `.twistd`). */
+export const PERSONAL_SUFFIX = '.trellis';
+
+/** The personal server socket of a home directory. */
+export function personalSocketPath(home: string): string {
+  return join(home, PERSONAL_SOCKET_NAME);
+}
