@@ -1,11 +1,15 @@
 // The SQLite session store: its file (0600, WAL, directory 0700), two processes sharing it, the
-// better-sqlite3 fallback, and a file that cannot be opened.
+// better-sqlite3 fallback, a file that cannot be opened, and one locked by another process (503).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { createRequire } from 'node:module';
+import { Resource } from '../../src/resource.js';
 import { SqliteSessionStore, openSqlite } from '../../src/session/sqlite-store.js';
+import { Site } from '../../src/site.js';
+import { render } from '../helpers/dummy.js';
 import { ROOT, tempDir } from '../helpers/server.js';
 
 test('the store file is created 0600 in a 0700 directory, in WAL mode, and an existing file is made 0600', async (t) => {
@@ -101,4 +105,38 @@ test('two processes share the file: a session written by one is read and updated
     console.log('done');`)));
   assert.deepEqual(counters, ['done', 'done']);
   assert.equal(await store.count(), 2);
+});
+
+test('a file another process keeps locked past the busy timeout: 503 with one log line; released, the session goes on', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const file = join(dir.path, 'locked.sqlite');
+  const store = await SqliteSessionStore.open(file, { busyTimeout: 200 });
+  t.after(() => store.close());
+  const root = new Resource();
+  root.putChild('count', new Resource({
+    GET: async (request) => {
+      const session = await request.getSession();
+      session.set('n', (session.get<number>('n') ?? 0) + 1);
+      return String(session.get('n'));
+    },
+  }));
+  const logged: string[] = [];
+  const site = new Site(root, { sessionStore: store, logError: (m) => void logged.push(m) });
+  const first = await render(site, { uri: '/count' });
+  const cookie = (first.header('set-cookie') ?? '').split(';')[0]!;
+  assert.equal(first.text(), '1');
+  const Better = createRequire(import.meta.url)('better-sqlite3') as new (f: string) => { exec(sql: string): void; close(): void };
+  const other = new Better(file);
+  other.exec('BEGIN EXCLUSIVE');
+  const locked = await render(site, { uri: '/count', headers: { Cookie: cookie } });
+  assert.equal(locked.code, 503);
+  assert.equal(locked.header('set-cookie'), undefined);
+  assert.equal(logged.length, 1);
+  assert.match(logged[0]!, /Session store unavailable: database is locked/);
+  other.exec('ROLLBACK');
+  other.close();
+  const after = await render(site, { uri: '/count', headers: { Cookie: cookie } });
+  assert.equal(after.code, 200);
+  assert.equal(after.text(), '2', 'the write refused while locked was not counted; the session goes on');
 });
