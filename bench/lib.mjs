@@ -98,11 +98,12 @@ function parseBytes(text) {
 
 /**
  * Runs wrk against `url` pinned to the load core; returns requests/s, p99 latency (ms) and MB/s.
- * `headers` is a list of "Name: value" strings.
+ * `headers` is a list of "Name: value" strings; `script` a wrk Lua script file (`-s`).
  */
-export function wrk(url, { seconds = 5, connections = 50, threads = 1, headers = [] } = {}) {
+export function wrk(url, { seconds = 5, connections = 50, threads = 1, headers = [], script = null } = {}) {
   const args = ['-c', String(LOAD_CORE), 'wrk', '--latency', '-t', String(threads), '-c', String(connections), '-d', `${seconds}s`];
   for (const h of headers) args.push('-H', h);
+  if (script) args.push('-s', script);
   args.push(url);
   const r = spawnSync('taskset', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
   const out = r.stdout ?? '';
@@ -127,14 +128,14 @@ export function printTable(rows) {
 /**
  * Loads every server of `running` (`{ url, child }`) with wrk: a 1 s warm-up each, then `rounds`
  * alternating rounds of `seconds`; sets `best` on each (the round with the most req/s, with `cpuUs`,
- * the server's CPU time per request in that round).
+ * the server's CPU time per request in that round). `wrkOptions(r)` adds wrk options per server.
  */
-export function alternateRounds(running, { seconds, rounds, connections = 50 }) {
-  for (const r of running) wrk(r.url, { seconds: 1, connections }); // warm up the JIT
+export function alternateRounds(running, { seconds, rounds, connections = 50, wrkOptions = () => ({}) }) {
+  for (const r of running) wrk(r.url, { seconds: 1, connections, ...wrkOptions(r) }); // warm up the JIT
   for (let round = 0; round < rounds; round++) {
     for (const r of running) {
       const cpu0 = cpuSeconds(r.child.pid);
-      const result = wrk(r.url, { seconds, connections });
+      const result = wrk(r.url, { seconds, connections, ...wrkOptions(r) });
       result.cpuUs = ((cpuSeconds(r.child.pid) - cpu0) * 1e6) / (result.rps * seconds);
       if (!r.best || result.rps > r.best.rps) r.best = result;
     }

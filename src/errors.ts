@@ -11,6 +11,8 @@ export interface HttpErrorOptions {
   /** Headers to add to the error response. */
   headers?: Record<string, string>;
   cause?: unknown;
+  /** Whether the error log gets the stack of a 5xx, or only its message on one line. Default: true. */
+  logStack?: boolean;
 }
 
 /**
@@ -27,6 +29,7 @@ export class HttpError extends Error {
   readonly expose: boolean;
   readonly close: boolean;
   readonly headers: Record<string, string>;
+  readonly logStack: boolean;
 
   constructor(status: number, message: string, options: HttpErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -36,5 +39,6 @@ export class HttpError extends Error {
     this.expose = options.expose ?? status < 500;
     this.close = options.close ?? false;
     this.headers = options.headers ?? {};
+    this.logStack = options.logStack ?? true;
   }
 }

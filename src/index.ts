@@ -41,10 +41,16 @@ export type { CgiHead, CgiHeadError, CgiHeadLimits, CgiResponseKind } from './ht
 import './cgi/processors.js';
 export type { SymlinkPolicy, HiddenPolicy } from './static/path-safety.js';
 export { Redirect, ParentRedirect, redirectTo } from './util/redirect.js';
-export { Session } from './session/session.js';
-export type { SessionStore } from './session/session.js';
+export { Session, SessionStoreUnavailable } from './session/session.js';
+export type { SessionData, SessionLimits, SessionStore } from './session/session.js';
 export { MemorySessionStore } from './session/memory-store.js';
 export type { MemorySessionStoreOptions } from './session/memory-store.js';
+export { SqliteSessionStore } from './session/sqlite-store.js';
+export type { SqliteSessionStoreOptions } from './session/sqlite-store.js';
+export { RedisSessionStore } from './session/redis-store.js';
+export type { RedisSessionStoreOptions } from './session/redis-store.js';
+export { openSessionStore, parseSessionsUrl } from './session/open-store.js';
+export type { SessionsSpec } from './session/open-store.js';
 export { openAccessLog, terminalAccessLog, combinedLogLine, readableLogLine, jsonLogLine, type AccessLogOptions } from './access-log.js';
 export type { AccessLog, AccessLogEntry } from './access-log.js';
 export { parseEndpoint, formatEndpoint, EndpointError } from './channels/endpoint.js';

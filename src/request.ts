@@ -10,7 +10,7 @@ import { ResponseHeaders, headerKey } from './http/response-headers.js';
 import { bodyless, reasonPhrase } from './http/status.js';
 import { evaluatePreconditions, formatETag } from './http/conditional.js';
 import { formatSetCookie, type CookieOptions } from './http/cookies.js';
-import type { Session } from './session/session.js';
+import { isSessionId, type Session, setSessionCookieWriter, storeCall } from './session/session.js';
 import { installRequestInternals } from './request-internals.js';
 import { CACHED, type ContentEncoder, type RequestInit, type RequestParts, type ResponseSink, type SiteContext } from './request/parts.js';
 import { RequestURLs } from './request/urls.js';
@@ -70,6 +70,8 @@ export class Request extends RequestURLs {
   #settleFinish: ((err?: Error) => void) | null = null;
   #doneCallbacks: Array<(request: Request) => void> | null = null;
   #session: Session | null = null;
+  /** Whether the Site wrote the session back (or tried to) before answering. */
+  #sessionWriteBack = false;
   #abort: AbortController | null = null;
   #warnedLateWrite = false;
   #completed = false;
@@ -121,8 +123,13 @@ export class Request extends RequestURLs {
 
   /**
    * The visitor's session, created (and its cookie set: HttpOnly, SameSite=Lax, Secure over TLS, the
-   * path `/` or, for a nested site, its sitepath such as `/~alice.trellis/`) when
-   * there is none. Sessions are lazy: nothing is stored for a visitor until this is called.
+   * path `/` or, for a nested site, its sitepath such as `/~alice.trellis/`) when there is none.
+   * Sessions are lazy: nothing is stored for a visitor until this is called. A store that cannot be
+   * reached rejects with `SessionStoreUnavailable` (503): the visitor is never handed a new session in
+   * place of the one their cookie names. With a shared store, changed data is written back before a
+   * returned body goes out; a resource that streams or finishes the response itself calls
+   * `await session.save()` first (otherwise the write-back happens after the response, and a failure
+   * only reaches the error log).
    */
   async getSession(): Promise<Session> {
     if (this.#session && !this.#session.expired) return this.#session;
@@ -130,15 +137,39 @@ export class Request extends RequestURLs {
     if (!store) throw new Error('getSession() needs a Site with a session store');
     const name = this.sessionCookieName();
     const id = this.getCookie(name);
-    let session = id && /^[0-9a-f]{64}$/.test(id) ? await store.get(id) : undefined;
+    let session = id && isSessionId(id) ? await storeCall(() => store.load(id)) : undefined;
     if (!session) {
-      session = await store.create();
-      // A nested site (a gateway mount, a personal server behind its relay) keeps its cookie to its own path.
-      const path = this.sitepath.length ? `/${this.sitepath.map(encodePathSegment).join('/')}/` : '/';
-      this.addCookie(name, session.uid, { path, httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
+      session = await storeCall(() => store.create());
+      this.#setSessionCookie(session.uid);
+    }
+    setSessionCookieWriter(session, (uid) => this.#setSessionCookie(uid));
+    if (!store.live && !this.#session) {
+      this.whenDone(() => {
+        const late = this.#session;
+        if (this.#sessionWriteBack || !late?.changed) return;
+        late.save().catch((err: unknown) => this.site?.logError(`Session not saved after ${this.method} ${this.uri}: ${(err as Error).message}`));
+      });
     }
     this.#session = session;
     return session;
+  }
+
+  /** The write-back of this request's changed session, or null when there is nothing to write. */
+  saveSession(): Promise<void> | null {
+    const session = this.#session;
+    if (!session?.changed) return null;
+    this.#sessionWriteBack = true;
+    return session.save();
+  }
+
+  /** Sets the session cookie (replacing one set earlier in this response, after `regenerate()`). */
+  #setSessionCookie(uid: string): void {
+    const name = this.sessionCookieName();
+    const prefix = `${name}=`;
+    if (this.#setCookies) this.#setCookies = this.#setCookies.filter((c) => !c.startsWith(prefix));
+    // A nested site (a gateway mount, a personal server behind its relay) keeps its cookie to its own path.
+    const path = this.sitepath.length ? `/${this.sitepath.map(encodePathSegment).join('/')}/` : '/';
+    this.addCookie(name, uid, { path, httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
   }
 
   // ----- response side -----

@@ -301,12 +301,12 @@ export class Site implements SiteContext {
    */
   #deliver(request: Request, result: unknown): void {
     if (result === NOT_DONE_YET) return;
-    if (typeof result === 'string' || result instanceof Uint8Array) {
-      request.writeWhole(result);
-      return;
-    }
-    if (result === CACHED) {
-      request.writeWhole('');
+    if (typeof result === 'string' || result instanceof Uint8Array || result === CACHED) {
+      const body: string | Uint8Array = result === CACHED ? '' : (result as string | Uint8Array);
+      // A shared session store gets the changed data before the answer goes out: if it cannot, 503.
+      const saving = request.saveSession();
+      if (!saving) request.writeWhole(body);
+      else saving.then(() => request.writeWhole(body), (err: unknown) => this.processingFailed(request, err));
       return;
     }
     if (result && typeof (result as Promise<unknown>).then === 'function') {
@@ -342,7 +342,8 @@ export class Site implements SiteContext {
     if (request.disconnected || request.finished) return;
     const isHttp = error instanceof HttpError;
     if (!isHttp || (error.status >= 500 && !(error instanceof UnsupportedMethod))) {
-      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      const brief = isHttp && !error.logStack;
+      const text = error instanceof Error ? (brief ? error.message : (error.stack ?? error.message)) : String(error);
       this.logError(`Error rendering ${request.method} ${request.uri}: ${text}`);
     }
     if (request.startedWriting) {

@@ -4,6 +4,7 @@ import { parseEndpoint, EndpointError, type Endpoint } from '../channels/endpoin
 import { CliError, type OptionSpec } from './options.js';
 import { hasControlChars, hasCtl, isToken } from '../http/syntax.js';
 import { checkPublicUrl, defaultProxyConfig, parseProxy, parseTrustProxy, type ProxyConfig } from './proxy-config.js';
+import { parseSessionsUrl, type SessionsSpec } from '../session/open-store.js';
 import { defaultProcessConfig, processOptions, type ProcessConfig } from './process-options.js';
 
 /** Which resource serves `/`: the last root option given wins, as in twistd. */
@@ -91,6 +92,11 @@ export interface WebConfig {
    * `--workers`, each worker holds an equal share). `--trust-proxy` addresses are exempt.
    */
   maxConnectionsPerIp: number;
+  /**
+   * `--sessions URL`: the session store (memory:, sqlite:FILE, redis://..., rediss://...); null for the
+   * default: memory in one process, a SQLite file in the state directory with `--workers` above 1.
+   */
+  sessions: SessionsSpec | null;
   /** `--pidfile`, `--daemon`, `--uid`, `--gid`, `--umask`, `--chdir`, `--errorlog`, `--log-format`, `--workers`. */
   process: ProcessConfig;
   /** `--app-kind node|fetch`: how to call an `--app` function; null detects it (src/app/detect.ts). */
@@ -126,6 +132,7 @@ export function defaultWebConfig(): WebConfig {
     gatewayTrustedPeers: [],
     proxy: defaultProxyConfig(),
     maxConnectionsPerIp: 256,
+    sessions: null,
     process: defaultProcessConfig(),
     appKind: null,
     users: { scripts: false, vhost: null },
@@ -459,6 +466,18 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     apply: (c, v) => {
       if (!/^\d{1,7}$/.test(v) || Number(v) < 1) throw new CliError(`--max-connections-per-ip needs a number of 1 or more, not "${v}"`);
       c.maxConnectionsPerIp = Number(v);
+    },
+  },
+  {
+    name: 'sessions',
+    value: 'URL',
+    help: 'session store: memory: (default in one process), sqlite:FILE (default with --workers above 1: a file in the state directory), redis://[:password@]host:port/db or rediss:// (TLS) for several machines',
+    apply: (c, v) => {
+      try {
+        c.sessions = parseSessionsUrl(v);
+      } catch (err) {
+        throw new CliError(`--sessions: ${(err as Error).message}`);
+      }
     },
   },
   ...processOptions<WebConfig>(),

@@ -20,6 +20,9 @@ import { buildRoot, describeProcessors, toResource } from './root.js';
 import { declareServiceFiles, runPluginCommand } from './run.js';
 import { defaultWebConfig, WEB_OPTIONS, type WebConfig } from './web-config.js';
 import { isWorker, perWorkerCap } from './workers.js';
+import { describeSessions, openSessionStore, resolveSessionsSpec, type SessionsSpec } from '../session/open-store.js';
+import type { SessionStore } from '../session/session.js';
+import { defaultSessionFile } from './state-dir.js';
 
 export { DEV_CERTIFICATE } from './dev-certificate.js';
 
@@ -168,7 +171,10 @@ export async function buildWebSite(config: WebConfig, cwd: string): Promise<Wrap
   const wrap = (r: typeof root) => (personalRoot ? personalRoot(wrapRoot(r, config.proxy)) : wrapRoot(r, config.proxy));
   const accessLog = accessLogFor(config);
   const cap = isWorker() ? perWorkerCap(config.maxConnectionsPerIp, config.process.workers) : config.maxConnectionsPerIp;
+  const sessions = sessionsFor(config, cwd);
+  const sessionStore = await openStore(sessions);
   const site = new Site(wrap(root), {
+    sessionStore,
     displayTracebacks: config.displayTracebacks,
     accessLog,
     headers: config.addHeaders,
@@ -177,6 +183,7 @@ export async function buildWebSite(config: WebConfig, cwd: string): Promise<Wrap
     uncappedPeers: config.proxy.trustProxy,
   });
   const notes: string[] = [];
+  if (sessions.kind !== 'memory' || config.sessions) notes.push(`Sessions: ${describeSessions(sessions)}`);
   // Which extensions execute under --path (SECURITY.md §2.1: said at start).
   if (config.root.kind === 'path' || config.root.kind === 'vhost-path') notes.push(await describeProcessors(config.files));
   if (config.root.kind === 'user') {
@@ -196,6 +203,7 @@ export async function buildWebSite(config: WebConfig, cwd: string): Promise<Wrap
   }
   const dispose = async () => {
     watcher?.close();
+    await sessionStore.close?.();
     await accessLog?.close();
   };
   return {
@@ -213,6 +221,27 @@ export async function buildWebSite(config: WebConfig, cwd: string): Promise<Wrap
     open: config.open,
     dispose,
   };
+}
+
+/**
+ * The session store `config` asks for: `--sessions`, else memory in one process and, with `--workers`
+ * above 1, a SQLite file in the state directory that every worker shares and that outlives restarts.
+ */
+function sessionsFor(config: WebConfig, cwd: string): SessionsSpec {
+  if (config.sessions) return resolveSessionsSpec(config.sessions, cwd);
+  if (config.process.workers <= 1) return { kind: 'memory' };
+  const listeners = [...config.listen, ...config.https].map((e) => JSON.stringify(e));
+  return { kind: 'sqlite', file: defaultSessionFile(cwd, listeners) };
+}
+
+/** Opens the session store; one line naming the store and the reason when it cannot be. */
+async function openStore(spec: SessionsSpec): Promise<SessionStore> {
+  try {
+    return await openSessionStore(spec);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code && !(err as Error).message.includes((err as NodeJS.ErrnoException).code ?? '') ? `${(err as NodeJS.ErrnoException).code}: ` : '';
+    throw new CliError(`Cannot open the session store ${describeSessions(spec)}: ${why}${(err as Error).message.split('\n')[0]}`);
+  }
 }
 
 /**

@@ -1,25 +1,23 @@
 // The in-memory session store: idle and absolute expiry, a cap on live sessions, lazy sweeping.
-import { Session, type SessionStore, SESSION_ABSOLUTE_MS, SESSION_CAP, SESSION_IDLE_MS, newSessionId } from './session.js';
+import { Session, type SessionLimits, type SessionStore, SESSION_ABSOLUTE_MS, SESSION_CAP, SESSION_IDLE_MS, newSessionId } from './session.js';
 
-/** Options of {@link MemorySessionStore}. */
-export interface MemorySessionStoreOptions {
-  /** Idle expiry in ms. Default 15 minutes. */
-  idleTimeout?: number;
-  /** Absolute lifetime in ms. Default 12 hours. */
-  absoluteTimeout?: number;
-  /** Live sessions kept at most; past it the least recently used expires. Default 100 000. */
-  maxSessions?: number;
-  /** Clock, for tests. Default `Date.now`. */
-  now?: () => number;
+/** Options of {@link MemorySessionStore}: the limits (idle 15 min, absolute 12 h, cap 100 000) and the sweep. */
+export interface MemorySessionStoreOptions extends SessionLimits {
   /** Sweep interval in ms. Default 60 s. */
   sweepInterval?: number;
 }
 
 /**
- * Sessions in this process's memory. The Map's order is kept as least-recently-used first, so the cap
- * evicts the least recently used session cheaply.
+ * Sessions in this process's memory: the default for one process. The Map's order is kept as
+ * least-recently-used first, so the cap evicts the least recently used session cheaply. `get` and
+ * `create` answer synchronously; the `SessionStore` calls are the same ones.
+ *
+ * ```ts
+ * new Site(root, { sessionStore: new MemorySessionStore({ idleTimeout: 5 * 60_000 }) });
+ * ```
  */
 export class MemorySessionStore implements SessionStore {
+  readonly live = true;
   readonly idleTimeout: number;
   readonly absoluteTimeout: number;
   readonly maxSessions: number;
@@ -40,16 +38,21 @@ export class MemorySessionStore implements SessionStore {
     return this.#sessions.size;
   }
 
+  count(): number {
+    return this.#sessions.size;
+  }
+
   #isStale(session: Session, now: number): boolean {
     return now - session.lastUsed >= this.idleTimeout || now - session.createdAt >= this.absoluteTimeout;
   }
 
+  /** The live session with this id, touched; undefined when unknown or expired. */
   get(uid: string): Session | undefined {
     const session = this.#sessions.get(uid);
     if (!session) return undefined;
     const now = this.#now();
     if (this.#isStale(session, now)) {
-      session.expire();
+      void session.expire();
       return undefined;
     }
     session.touch(now);
@@ -59,23 +62,44 @@ export class MemorySessionStore implements SessionStore {
     return session;
   }
 
+  load(uid: string): Session | undefined {
+    return this.get(uid);
+  }
+
   create(): Session {
     this.#ensureSweeper();
+    this.#makeRoom();
+    const session = new Session({ uid: newSessionId(), createdAt: this.#now(), store: this });
+    this.#sessions.set(session.uid, session);
+    return session;
+  }
+
+  #makeRoom(): void {
     while (this.#sessions.size >= this.maxSessions) {
       const oldest = this.#sessions.values().next().value;
       if (!oldest) break;
-      oldest.expire();
+      this.#sessions.delete(oldest.uid);
+      void oldest.expire();
     }
-    const session = new Session(newSessionId(), this.#now(), (s) => this.#sessions.delete(s.uid));
+  }
+
+  /** Nothing to write: the store holds the Session object itself. */
+  save(): void {}
+
+  insert(session: Session): void {
+    this.#makeRoom();
     this.#sessions.set(session.uid, session);
-    return session;
+  }
+
+  destroy(uid: string): void {
+    this.#sessions.delete(uid);
   }
 
   /** Expires every stale session now (the timer calls this). */
   sweep(): void {
     const now = this.#now();
     for (const session of this.#sessions.values()) {
-      if (this.#isStale(session, now)) session.expire();
+      if (this.#isStale(session, now)) void session.expire();
     }
   }
 

@@ -231,6 +231,7 @@ cases.push(
     listeners: 1,
     requests: http(['/main.html', '/users/42', '/app.js'], { origin: 'https://a.example' }),
   },
+  { name: 'SQLite sessions', args: ['--path', 'site', '--sessions', 'sqlite:state/sessions.sqlite', '--listen', LOOPBACK], listeners: 1, requests: http(['/main.html']) },
   { name: 'any origin', args: ['--path', 'site', '--cors', '--listen', LOOPBACK], listeners: 1, requests: http(['/main.html'], { origin: 'https://c.example' }) },
   { name: 'resource script', args: ['--resource-script', './hello.rpy.js', '--listen', LOOPBACK], listeners: 1, requests: http(['/', '/x']) },
   { name: 'Node app', args: ['--app', './app.mjs', '--app-kind', 'node', '--listen', LOOPBACK], listeners: 1, requests: http(['/x?y=1', '/']) },
