@@ -38,8 +38,7 @@ interface Database {
 export async function openSqlite(file: string, driver?: 'node:sqlite' | 'better-sqlite3'): Promise<{ db: Database; driver: string }> {
   if (driver !== 'better-sqlite3') {
     try {
-      const sqliteModule = 'node:sqlite';
-      const mod = (await import(sqliteModule)) as { DatabaseSync: new (path: string) => Database };
+      const mod = await importNodeSqlite();
       return { db: new mod.DatabaseSync(file), driver: 'node:sqlite' };
     } catch (err) {
       if (driver === 'node:sqlite') throw new Error(`node:sqlite is not available in Node ${process.versions.node} (${(err as Error).message})`);
@@ -52,7 +51,34 @@ export async function openSqlite(file: string, driver?: 'node:sqlite' | 'better-
   } catch {
     throw new Error(`SQLite sessions need Node 22.13 or later (node:sqlite) or the better-sqlite3 package: npm install better-sqlite3`);
   }
-  return { db: new Better(file), driver: 'better-sqlite3' };
+  try {
+    return { db: new Better(file), driver: 'better-sqlite3' };
+  } catch (err) {
+    // The native part is loaded on first use: built for another Node, it cannot load in this one.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_DLOPEN_FAILED') {
+      throw new Error(`better-sqlite3 was built for another Node version than ${process.version}: npm rebuild better-sqlite3`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Imports node:sqlite without the ExperimentalWarning some Node lines print for it (a server's
+ * error output should not say its session store is experimental once per start).
+ */
+async function importNodeSqlite(): Promise<{ DatabaseSync: new (path: string) => Database }> {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function quietSqlite(this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (/SQLite is an experimental feature/.test(text)) return;
+    return (emitWarning as (...args: unknown[]) => void).call(this, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    const sqliteModule = 'node:sqlite';
+    return (await import(sqliteModule)) as { DatabaseSync: new (path: string) => Database };
+  } finally {
+    process.emitWarning = emitWarning;
+  }
 }
 
 /** Creates `file` (and its directory, 0700) if missing, and makes it 0600 either way. */
@@ -114,6 +140,7 @@ export class SqliteSessionStore implements SessionStore {
   #db: Database;
   #now: () => number;
   #timer: NodeJS.Timeout | null;
+  #closed = false;
   #load: Statement;
   #insert: Statement;
   #update: Statement;
@@ -315,7 +342,10 @@ export class SqliteSessionStore implements SessionStore {
     this.#cache.clear();
   }
 
+  /** Writes what is queued and closes the file; a second call does nothing. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     if (this.#queue.length) this.#flush();
