@@ -4,20 +4,6 @@ import {
   encodeRecord, encodeStream, FCGI_HEADER_LEN, FCGI_KEEP_CONN, FCGI_VERSION_1, FcgiRole, FcgiType, STREAM_CHUNK,
 } from '../channels/fastcgi/records.js';
 
-/** Bytes of one name or value length: 1 below 128, else 4 with the top bit set (§3.4). */
-function lengthSize(length: number): number {
-  return length < 128 ? 1 : 4;
-}
-
-function writeLength(buf: Buffer, at: number, length: number): number {
-  if (length < 128) {
-    buf[at] = length;
-    return at + 1;
-  }
-  buf.writeUInt32BE((length | 0x80000000) >>> 0, at);
-  return at + 4;
-}
-
 function writeHeader(buf: Buffer, at: number, type: number, requestId: number, contentLength: number, padding: number): void {
   buf[at] = FCGI_VERSION_1;
   buf[at + 1] = type;
@@ -34,42 +20,39 @@ function paddingFor(length: number): number {
   return (8 - (length & 7)) & 7;
 }
 
+/** The one-byte length forms (§3.4) as latin1 characters. */
+const SHORT_LENGTHS = Array.from({ length: 128 }, (_, n) => String.fromCharCode(n));
+
+/** A length as the latin1 characters of its bytes: 1 below 128, else 4 with the top bit set. */
+function lengthChars(length: number): string {
+  if (length < 128) return SHORT_LENGTHS[length]!;
+  return String.fromCharCode(0x80 | ((length >>> 24) & 0x7f), (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
+}
+
 /**
- * Name-value pairs (§3.4) gathered for one request: names as latin1 (they are ASCII), values as
- * UTF-8, measured as they are added so they can be written once, straight into the final buffer.
+ * Name-value pairs (§3.4) gathered for one request, names as latin1 (they are ASCII), values as
+ * UTF-8. The pairs are kept as one latin1 string of their bytes, lengths included, so they are
+ * copied into the final buffer in one write rather than one per name and value.
  */
 export class ParamsWriter {
-  readonly #names: string[] = [];
-  readonly #values: string[] = [];
-  readonly #valueLengths: number[] = [];
-  #bytes = 0;
+  #text = '';
 
   /** Adds a pair. */
   add(name: string, value: string): void {
     const valueLength = Buffer.byteLength(value, 'utf8');
-    this.#names.push(name);
-    this.#values.push(value);
-    this.#valueLengths.push(valueLength);
-    this.#bytes += lengthSize(name.length) + lengthSize(valueLength) + name.length + valueLength;
+    // A value of ASCII only is its own bytes; any other is replaced by its UTF-8 bytes as latin1.
+    const bytes = valueLength === value.length ? value : Buffer.from(value, 'utf8').toString('latin1');
+    this.#text += lengthChars(name.length) + lengthChars(valueLength) + name + bytes;
   }
 
   /** Encoded size of the pairs added so far. */
   get byteLength(): number {
-    return this.#bytes;
+    return this.#text.length;
   }
 
   /** Writes the pairs at `at`; returns the offset after them. */
   writeTo(buf: Buffer, at: number): number {
-    const names = this.#names;
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      const valueLength = this.#valueLengths[i]!;
-      at = writeLength(buf, at, name.length);
-      at = writeLength(buf, at, valueLength);
-      at += buf.write(name, at, 'latin1');
-      if (valueLength) at += buf.write(this.#values[i]!, at, valueLength, 'utf8');
-    }
-    return at;
+    return at + buf.write(this.#text, at, 'latin1');
   }
 }
 
