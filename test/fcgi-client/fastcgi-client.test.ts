@@ -208,6 +208,9 @@ describe('FastCGI client to php-cgi -b', () => {
       assert.equal(res.headers.get('content-length'), '14');
       assert.equal(await res.text(), 'Hello, world!\n');
     }
+    const head = await fetch(`${base}/hello.php`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
     const bodies = await Promise.all(Array.from({ length: 12 }, () => fetch(`${base}/hello.php`).then((r) => r.text())));
     assert.deepEqual(bodies, Array(12).fill('Hello, world!\n'));
   });
