@@ -238,7 +238,9 @@ class Exchange {
       this.#owner.pool.release(socket);
       return;
     }
-    request.notifyFinish().catch(() => this.#clientLeft());
+    request.whenDone((done) => {
+      if (done.disconnected) this.#clientLeft();
+    });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.once('close', this.#closeListener);
     socket.setTimeout(this.#owner.timeout, () => this.#fail(new ProxyError('BACKEND_TIMEOUT', 'The FastCGI application did not answer in time.')));
