@@ -55,11 +55,34 @@ export function checkScriptSegments(segments: readonly string[], what: 'SCRIPT_N
   }
 }
 
+/** The last origin {@link serverNameAndPort} parsed, and its answer: a site's requests mostly share one. */
+let lastOrigin = '';
+let lastNameAndPort = { name: '', port: '' };
+
 /** The host and port of the public origin (`scheme://host[:port]`), as SERVER_NAME and SERVER_PORT. */
 function serverNameAndPort(request: Request): { name: string; port: string } {
-  const url = new URL(request.origin());
+  const origin = request.origin();
+  if (origin === lastOrigin) return lastNameAndPort;
+  const url = new URL(origin);
   const name = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  return { name, port: url.port || (request.isSecure() ? '443' : '80') };
+  lastNameAndPort = { name, port: url.port || (url.protocol === 'https:' ? '443' : '80') };
+  lastOrigin = origin;
+  return lastNameAndPort;
+}
+
+/**
+ * The meta-variables that depend on the script only, not on the request: GATEWAY_INTERFACE,
+ * SERVER_SOFTWARE, SCRIPT_FILENAME and DOCUMENT_ROOT (when the script has one), in the order
+ * {@link cgiMetaVariables} sets them. A FastCGI client encodes them once per script.
+ */
+export function scriptMetaVariables(script: Pick<CgiScriptFacts, 'filename' | 'documentRoot'>): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [
+    ['GATEWAY_INTERFACE', 'CGI/1.1'],
+    ['SERVER_SOFTWARE', `Trellis/${VERSION}`],
+    ['SCRIPT_FILENAME', script.filename],
+  ];
+  if (script.documentRoot !== null) pairs.push(['DOCUMENT_ROOT', script.documentRoot]);
+  return pairs;
 }
 
 /**
@@ -82,57 +105,91 @@ function serverNameAndPort(request: Request): { name: string; port: string } {
  * | `HTTP_*`          | each header named `[A-Za-z0-9-]+` but Proxy, Content-*, Transfer-Encoding; `, `-joined |
  * | `HTTP_COOKIE`     | the Cookie fields joined with `; ` |
  * | `HTTP_PROXY`      | never (httpoxy, SECURITY.md §2.4) |
+ * | `GATEWAY_INTERFACE`, `SERVER_SOFTWARE`, `SCRIPT_FILENAME`, `DOCUMENT_ROOT` | {@link scriptMetaVariables} |
  *
  * Pinned by test/cgi/environment.test.ts and test/fcgi-client/fastcgi-client.test.ts.
  */
 export function cgiMetaVariables(request: Request, script: CgiScriptFacts): Record<string, string> {
+  const env: Record<string, string> = Object.create(null) as Record<string, string>;
+  visitMetaVariables(request, script, true, (name, value) => {
+    env[name] = value;
+  });
+  return env;
+}
+
+/**
+ * Gives each meta-variable of {@link cgiMetaVariables} to `emit`, in order, each name once (headers
+ * first, so no meta-variable can be overwritten by one); without `withScript`, the
+ * {@link scriptMetaVariables} are left out for the caller to add. Throws a 400 HttpError for a path
+ * that cannot be given to a script.
+ */
+export function visitMetaVariables(request: Request, script: CgiScriptFacts, withScript: boolean, emit: (name: string, value: string) => void): void {
   checkScriptSegments(request.prepath, 'SCRIPT_NAME');
   checkScriptSegments(request.postpath, 'PATH_INFO');
-  const env: Record<string, string> = Object.create(null) as Record<string, string>;
-  // Headers first, so no meta-variable below can be overwritten by one.
-  const joined = new Map<string, string>();
-  for (const [name, value] of request.requestHeaders.raw) {
+  // Repeated fields are joined; most requests have none, so the Map is only made for a repeat.
+  const raw = request.requestHeaders.raw;
+  const variables: Array<string | null> = [];
+  let joined: Map<string, string> | null = null;
+  for (const [name, value] of raw) {
     const variable = variableForHeader(name);
+    variables.push(variable);
     if (variable === null) continue;
-    const earlier = joined.get(variable);
-    const separator = variable === 'HTTP_COOKIE' ? '; ' : ', ';
-    joined.set(variable, earlier === undefined ? value : `${earlier}${separator}${value}`);
+    if (joined === null && variables.indexOf(variable) !== variables.length - 1) joined = new Map();
   }
-  for (const [variable, value] of joined) env[variable] = value;
+  if (joined === null) {
+    for (let i = 0; i < raw.length; i++) {
+      const variable = variables[i];
+      if (variable) emit(variable, raw[i]![1]);
+    }
+  } else {
+    for (let i = 0; i < raw.length; i++) {
+      const variable = variables[i];
+      if (!variable) continue;
+      const earlier = joined.get(variable);
+      const separator = variable === 'HTTP_COOKIE' ? '; ' : ', ';
+      joined.set(variable, earlier === undefined ? raw[i]![1] : `${earlier}${separator}${raw[i]![1]}`);
+    }
+    for (const [variable, value] of joined) emit(variable, value);
+  }
 
-  const scriptName = request.prepath.length ? `/${request.prepath.join('/')}` : '';
-  const pathInfo = request.postpath.length ? `/${request.postpath.join('/')}` : '';
-  const encodedPath = [...request.prepath, ...request.postpath].map(encodePathSegment).join('/');
+  const prepath = request.prepath;
+  const postpath = request.postpath;
+  const scriptName = prepath.length ? `/${prepath.join('/')}` : '';
+  const pathInfo = postpath.length ? `/${postpath.join('/')}` : '';
+  const encodedPath = [...prepath, ...postpath].map(encodePathSegment).join('/');
   const { name, port } = serverNameAndPort(request);
   const secure = request.isSecure();
-  env.GATEWAY_INTERFACE = 'CGI/1.1';
-  env.SERVER_SOFTWARE = `Trellis/${VERSION}`;
-  env.SERVER_PROTOCOL = request.clientproto === 'HTTP/2' ? 'HTTP/2.0' : request.clientproto;
-  env.SERVER_NAME = name;
-  env.SERVER_PORT = port;
-  env.REQUEST_SCHEME = secure ? 'https' : 'http';
-  if (secure) env.HTTPS = 'on';
-  env.REQUEST_METHOD = request.method;
-  env.SCRIPT_NAME = scriptName;
-  if (pathInfo) env.PATH_INFO = pathInfo;
-  if (pathInfo && script.pathTranslated !== null) env.PATH_TRANSLATED = script.pathTranslated;
-  env.QUERY_STRING = request.queryString;
-  env.REQUEST_URI = `/${encodedPath}${request.queryString ? `?${request.queryString}` : ''}`;
-  env.SCRIPT_FILENAME = script.filename;
-  if (script.documentRoot !== null) env.DOCUMENT_ROOT = script.documentRoot;
+  if (withScript) {
+    emit('GATEWAY_INTERFACE', 'CGI/1.1');
+    emit('SERVER_SOFTWARE', `Trellis/${VERSION}`);
+  }
+  emit('SERVER_PROTOCOL', request.clientproto === 'HTTP/2' ? 'HTTP/2.0' : request.clientproto);
+  emit('SERVER_NAME', name);
+  emit('SERVER_PORT', port);
+  emit('REQUEST_SCHEME', secure ? 'https' : 'http');
+  if (secure) emit('HTTPS', 'on');
+  emit('REQUEST_METHOD', request.method);
+  emit('SCRIPT_NAME', scriptName);
+  if (pathInfo) emit('PATH_INFO', pathInfo);
+  if (pathInfo && script.pathTranslated !== null) emit('PATH_TRANSLATED', script.pathTranslated);
+  const query = request.queryString;
+  emit('QUERY_STRING', query);
+  emit('REQUEST_URI', query ? `/${encodedPath}?${query}` : `/${encodedPath}`);
+  if (withScript) {
+    emit('SCRIPT_FILENAME', script.filename);
+    if (script.documentRoot !== null) emit('DOCUMENT_ROOT', script.documentRoot);
+  }
   const client = request.getClientAddress();
   if (client && client.type !== 'UNIX') {
-    env.REMOTE_ADDR = client.host;
-    env.REMOTE_PORT = String(client.port);
+    emit('REMOTE_ADDR', client.host);
+    emit('REMOTE_PORT', String(client.port));
   } else {
     // A UNIX-socket client has no address; never pretend it is loopback, which scripts may trust.
-    env.REMOTE_ADDR = '';
+    emit('REMOTE_ADDR', '');
   }
-  if (script.contentLength !== null) env.CONTENT_LENGTH = String(script.contentLength);
+  if (script.contentLength !== null) emit('CONTENT_LENGTH', String(script.contentLength));
   const type = request.getHeader('content-type');
-  if (type !== undefined) env.CONTENT_TYPE = type;
-  delete env.HTTP_PROXY;
-  return env;
+  if (type !== undefined) emit('CONTENT_TYPE', type);
 }
 
 /**

@@ -1,11 +1,9 @@
 // FastCGIClientResource: Trellis as a FastCGI client (nginx's fastcgi_pass, Caddy's php_fastcgi) to
 // php-fpm, `php-cgi -b` or any FastCGI responder, streaming both ways over pooled kept-alive connections.
 import type { Socket } from 'node:net';
-import { encodeNameValuePairs } from '../channels/fastcgi/name-value.js';
-import {
-  encodeRecord, encodeStream, FCGI_KEEP_CONN, FcgiProtocolStatus, FcgiRole, FcgiType, RecordReader, type FcgiRecord,
-} from '../channels/fastcgi/records.js';
-import { cgiMetaVariables } from '../cgi/environment.js';
+import { encodeRecord, encodeStream, FcgiProtocolStatus, FcgiType, RecordReader, type FcgiRecord } from '../channels/fastcgi/records.js';
+import { scriptMetaVariables, visitMetaVariables } from '../cgi/environment.js';
+import { localRedirect } from '../cgi/local-redirect.js';
 import { translatePathInfo } from '../cgi/script-file.js';
 import { HttpError } from '../errors.js';
 import { CGI_HEAD_LIMITS, CGI_HEAD_PARTIAL, isCgiHeadError, parseCgiHead, type CgiHeadLimits } from '../http/cgi-head.js';
@@ -14,6 +12,9 @@ import { NOT_DONE_YET, type Request } from '../request.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { formatFastCGIAddress, parseFastCGIAddress, type FastCGIAddress } from './address.js';
 import { FastCGIPool, type FastCGIPoolOptions, type PooledSocket } from './pool.js';
+import { encodeParams, encodeRequestStart, ParamsWriter } from './request-records.js';
+
+const EMPTY = Buffer.alloc(0);
 
 /** The one request id used on a connection: one request at a time, as php-fpm and php-cgi serve. */
 const REQUEST_ID = 1;
@@ -45,6 +46,33 @@ export interface FastCGIClientOptions {
 
 const pools = new Map<string, FastCGIPool>();
 
+/**
+ * The encoded PARAMS that depend on the script only ({@link constantParams}), by script and root,
+ * for resources without extra `params` (a `fastcgi:` processor makes one resource per request).
+ */
+const constantsByScript = new Map<string, Buffer>();
+const MAX_REMEMBERED_SCRIPTS = 256;
+
+/**
+ * The PARAMS every request to one script repeats, encoded once: `scriptMetaVariables` (SCRIPT_FILENAME,
+ * DOCUMENT_ROOT, ...), REDIRECT_STATUS=200 for php-cgi's `cgi.force_redirect`, then `params`.
+ */
+function constantParams(filename: string, documentRoot: string | null, params: ReadonlyArray<readonly [string, string]>): Buffer {
+  const key = params.length ? null : `${filename}\0${documentRoot ?? ''}`;
+  if (key !== null) {
+    const known = constantsByScript.get(key);
+    if (known) return known;
+  }
+  const pairs: Array<readonly [string, string]> = scriptMetaVariables({ filename, documentRoot });
+  pairs.push(['REDIRECT_STATUS', '200'], ...params);
+  const encoded = encodeParams(pairs);
+  if (key !== null) {
+    if (constantsByScript.size >= MAX_REMEMBERED_SCRIPTS) constantsByScript.clear();
+    constantsByScript.set(key, encoded);
+  }
+  return encoded;
+}
+
 /** The pool every resource without its own `pool` shares for `address` (made with `options` on first use). */
 export function sharedFastCGIPool(address: FastCGIAddress, options: FastCGIPoolOptions = {}): FastCGIPool {
   const key = formatFastCGIAddress(address);
@@ -68,9 +96,14 @@ function defaultLog(message: string): void {
  * - A body of known length streams to STDIN record by record with backpressure (the client is read
  *   only as fast as the application takes it); a chunked body of unknown length is read whole first
  *   (up to the Site's body limit, then 413) because CGI applications need CONTENT_LENGTH.
+ * - The request's records (BEGIN_REQUEST, PARAMS, and STDIN when the body is known) leave in one
+ *   socket write; the PARAMS that depend on the script only are encoded once.
  * - STDOUT is parsed as a CGI response head (`parseCgiHead`: `Status:`, `Location:`, cookies), then
  *   streamed to the client; the connection is paused while the client is slow, so memory stays at
- *   one record per request. STDERR is logged (the first 4 KiB of each request).
+ *   one record per request. A response that ends in the read that brought it goes out whole, with
+ *   its Content-Length, in one write. STDERR is logged (the first 4 KiB of each request).
+ * - A lone local `Location: /path` (no `Status:`, RFC 3875 §6.2.2) is served inside the Site, as
+ *   CGIScript does (`localRedirect`: a GET from the Site's root, at most 10 in a row, then a 502).
  * - Connections are kept alive (FCGI_KEEP_CONN) in a {@link FastCGIPool}; a kept connection the
  *   application closed meanwhile is retried once on a new one when no body was sent.
  *
@@ -93,6 +126,7 @@ export class FastCGIClientResource extends Resource {
   readonly timeout: number;
   readonly headLimits: CgiHeadLimits;
   readonly logError: (message: string) => void;
+  #constant: Buffer | null = null;
 
   constructor(options: FastCGIClientOptions) {
     super();
@@ -125,25 +159,29 @@ export class FastCGIClientResource extends Resource {
   }
 
   /**
-   * The PARAMS for `request`: the CGI meta-variables (`cgiMetaVariables`, the one builder CGI
-   * scripts share), REDIRECT_STATUS=200 for php-cgi's `cgi.force_redirect`, then `params`. Throws a
-   * 400 for a path that cannot be given to an application.
+   * The PARAMS for `request`: the CGI meta-variables of the request (`visitMetaVariables`, the one
+   * builder CGI scripts share), then the encoded ones of the script ({@link constantParams}), so
+   * `params` come last and win. Throws a 400 for a path that cannot be given to an application.
    */
-  #params(request: Request, contentLength: number): Array<[string, string]> {
+  #params(request: Request, contentLength: number): ParamsWriter {
     const root = this.documentRoot || null;
-    const meta = cgiMetaVariables(request, {
+    const facts = {
       filename: this.scriptFilename,
       documentRoot: root,
-      pathTranslated: root !== null ? translatePathInfo(root, request.postpath) : null,
+      pathTranslated: root !== null && request.postpath.length ? translatePathInfo(root, request.postpath) : null,
       contentLength,
-    });
-    const env = Object.entries(meta);
-    env.push(['REDIRECT_STATUS', '200']);
-    for (const pair of this.params) env.push([pair[0], pair[1]]);
-    return env;
+    };
+    const writer = new ParamsWriter();
+    visitMetaVariables(request, facts, false, (name, value) => writer.add(name, value));
+    return writer;
   }
 
-  #start(request: Request, params: Array<[string, string]>, whole: Buffer | null, length: number, mayRetry: boolean): void {
+  /** The encoded PARAMS every request of this resource repeats. */
+  get constantParams(): Buffer {
+    return (this.#constant ??= constantParams(this.scriptFilename, this.documentRoot || null, this.params));
+  }
+
+  #start(request: Request, params: ParamsWriter, whole: Buffer | null, length: number, mayRetry: boolean): void {
     this.pool.acquire().then(
       (lent) => new Exchange(this, request, lent, params, whole, length, (retry) => {
         if (retry && mayRetry) this.#start(request, params, whole, length, false);
@@ -162,7 +200,7 @@ class Exchange {
   readonly #whole: Buffer | null;
   readonly #length: number;
   readonly #onRetry: (retry: boolean) => void;
-  readonly #params: Array<[string, string]>;
+  readonly #params: ParamsWriter;
   readonly #reader = new RecordReader();
   #head: Buffer[] | null = [];
   #headBytes = 0;
@@ -174,8 +212,15 @@ class Exchange {
   #stderr = '';
   #stderrBytes = 0;
   #done = false;
+  /**
+   * STDOUT body bytes of the read being handled, held until its records are all seen: a response
+   * whose END_REQUEST came in the same read goes out whole, in one write with its Content-Length.
+   */
+  #pending: Buffer[] | null = null;
+  /** Whether the answer was a local redirect: the Site serves it, the rest of STDOUT is dropped. */
+  #redirected = false;
 
-  constructor(owner: FastCGIClientResource, request: Request, lent: PooledSocket, params: Array<[string, string]>, whole: Buffer | null, length: number, onRetry: (retry: boolean) => void) {
+  constructor(owner: FastCGIClientResource, request: Request, lent: PooledSocket, params: ParamsWriter, whole: Buffer | null, length: number, onRetry: (retry: boolean) => void) {
     this.#owner = owner;
     this.#request = request;
     this.#socket = lent.socket;
@@ -193,34 +238,26 @@ class Exchange {
       this.#owner.pool.release(socket);
       return;
     }
-    request.notifyFinish().catch(() => this.#clientLeft());
+    request.whenDone((done) => {
+      if (done.disconnected) this.#clientLeft();
+    });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.once('close', this.#closeListener);
     socket.setTimeout(this.#owner.timeout, () => this.#fail(new ProxyError('BACKEND_TIMEOUT', 'The FastCGI application did not answer in time.')));
-    const env = this.#params;
-    const begin = Buffer.alloc(8);
-    begin.writeUInt16BE(FcgiRole.RESPONDER, 0);
-    begin[2] = FCGI_KEEP_CONN;
-    const head = [
-      encodeRecord(FcgiType.BEGIN_REQUEST, REQUEST_ID, begin),
-      ...encodeStream(FcgiType.PARAMS, REQUEST_ID, encodeNameValuePairs(env)),
-      encodeRecord(FcgiType.PARAMS, REQUEST_ID),
-    ];
-    if (this.#length === 0) {
-      head.push(encodeRecord(FcgiType.STDIN, REQUEST_ID));
+    // One write: BEGIN_REQUEST, PARAMS and, when the body is known (none, or read whole), STDIN.
+    const constant = this.#owner.constantParams;
+    if (this.#length === 0 || this.#whole) {
+      const body = this.#whole ?? EMPTY;
+      this.#bodySent = this.#length !== 0;
       this.#stdinEnded = true;
-      socket.write(Buffer.concat(head));
+      socket.write(encodeRequestStart(REQUEST_ID, this.#params, constant, body));
       return;
     }
-    if (this.#whole) {
-      head.push(...encodeStream(FcgiType.STDIN, REQUEST_ID, this.#whole), encodeRecord(FcgiType.STDIN, REQUEST_ID));
-      this.#bodySent = true;
-      this.#stdinEnded = true;
-      socket.write(Buffer.concat(head));
-      return;
-    }
-    socket.write(Buffer.concat(head));
+    // A streamed body: its first records join the head in the socket's next write.
+    socket.cork();
+    socket.write(encodeRequestStart(REQUEST_ID, this.#params, constant, null));
     this.#streamBody();
+    process.nextTick(() => socket.uncork());
   }
 
   /** The request body to STDIN, paused while the connection's buffer is full. */
@@ -254,6 +291,23 @@ class Exchange {
       this.#onRecord(record);
     }
     if (error && !this.#done) this.#fail(new ProxyError('BAD_RESPONSE', `The FastCGI application sent an invalid record: ${error}.`), true);
+    if (this.#pending !== null && !this.#done) this.#flush();
+  }
+
+  /** Writes the held STDOUT bytes; while the client's side is full, the connection waits. */
+  #flush(): void {
+    const pending = this.#pending;
+    this.#pending = null;
+    if (pending === null) return;
+    const request = this.#request;
+    let ok = true;
+    for (const data of pending) ok = request.write(data) && ok;
+    if (!ok) {
+      this.#socket.pause();
+      void request.drain().then(() => {
+        if (!this.#done) this.#socket.resume();
+      });
+    }
   }
 
   #onRecord(record: FcgiRecord): void {
@@ -281,12 +335,7 @@ class Exchange {
   #onStdout(data: Buffer): void {
     const request = this.#request;
     if (this.#head === null) {
-      if (!request.write(data)) {
-        this.#socket.pause();
-        void request.drain().then(() => {
-          if (!this.#done) this.#socket.resume();
-        });
-      }
+      if (!this.#redirected) (this.#pending ??= []).push(data);
       return;
     }
     this.#head.push(data);
@@ -304,11 +353,15 @@ class Exchange {
       return;
     }
     this.#head = null;
-    // A local redirect (`Location: /path` alone) goes to the client as a 302, as nginx's fastcgi_pass does.
-    const status = parsed.kind === 'local-redirect' ? 302 : parsed.status;
+    if (parsed.kind === 'local-redirect') {
+      // Served inside the Site (RFC 3875 §6.2.2); this exchange only reads the application out.
+      this.#redirected = true;
+      localRedirect(request, parsed.location!, (err) => failProxied(request, err));
+      return;
+    }
     const fields = parsed.fields;
     try {
-      request.setResponseCode(status, parsed.reason || undefined);
+      request.setResponseCode(parsed.status, parsed.reason || undefined);
       for (let i = 0; i < fields.length; i += 2) request.addHeader(fields[i]!, fields[i + 1]!);
     } catch (err) {
       this.#fail(new ProxyError('BAD_RESPONSE', `The FastCGI application sent an unusable header: ${(err as Error).message}.`), true);
@@ -343,7 +396,16 @@ class Exchange {
     // request would share the connection with the rest of this one.
     if (this.#reader.pending === 0 && this.#stdinEnded) this.#owner.pool.release(socket);
     else this.#owner.pool.discard(socket);
-    this.#request.finish();
+    if (this.#redirected) return;
+    const request = this.#request;
+    const pending = this.#pending;
+    this.#pending = null;
+    if (pending !== null && !request.startedWriting && request.method !== 'HEAD') {
+      request.writeWhole(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+      return;
+    }
+    if (pending !== null) for (const data of pending) request.write(data);
+    request.finish();
   }
 
   #flushStderr(): void {
@@ -376,6 +438,12 @@ class Exchange {
     if (this.#done) return;
     this.#done = true;
     this.#flushStderr();
+    if (this.#redirected) {
+      // The Site answers the client; only this connection is lost.
+      this.#owner.logError(`FastCGI error for ${this.#request.method} ${this.#request.uri} after its local redirect: ${error.message}`);
+      this.#owner.pool.discard(this.#socket);
+      return;
+    }
     if (log && this.#request.startedWriting) this.#owner.logError(`FastCGI error for ${this.#request.method} ${this.#request.uri}: ${error.message}`);
     this.#owner.pool.discard(this.#socket);
     failProxied(this.#request, error);

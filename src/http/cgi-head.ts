@@ -150,7 +150,7 @@ export function parseCgiHead(
     if (colon <= 0) return { error: `the response head line ${i + 1} is not a "Name: value" field` };
     const name = line.slice(0, colon);
     if (!isToken(name)) return { error: `the response head line ${i + 1} has an invalid field name` };
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    const value = trimWhitespace(line, colon + 1);
     if (hasControlChars(value)) return { error: `the ${name} field holds control characters` };
     fieldCount++;
     const key = name.toLowerCase();
@@ -180,6 +180,14 @@ export function parseCgiHead(
     }
   }
   return { kind, status: status || 200, reason, fields, location, bodyStart: found.bodyStart };
+}
+
+/** `line` from `start` without the spaces and tabs around the value (a scan, not a regex: it runs per field). */
+function trimWhitespace(line: string, start: number): string {
+  let end = line.length;
+  while (start < end && (line.charCodeAt(start) === 0x20 || line.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (line.charCodeAt(end - 1) === 0x20 || line.charCodeAt(end - 1) === 0x09)) end--;
+  return line.slice(start, end);
 }
 
 /** Whether {@link parseCgiHead} found a malformed head. */

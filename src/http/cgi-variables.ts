@@ -26,6 +26,10 @@ export function headerNameFromVariable(variable: string): string {
     .join('-');
 }
 
+/** Header names already mapped by {@link variableForHeader}, at most {@link MAX_REMEMBERED_NAMES}. */
+const variables = new Map<string, string | null>();
+const MAX_REMEMBERED_NAMES = 512;
+
 /**
  * The meta-variable a request header becomes in a script's environment, or null when it is dropped.
  *
@@ -38,8 +42,17 @@ export function headerNameFromVariable(variable: string): string {
  * | `Transfer-Encoding`                      | null: the server removed the coding (RFC 3875 §4.1.18) |
  */
 export function variableForHeader(name: string): string | null {
-  if (!VARIABLE_HEADER.test(name)) return null;
-  const variable = `HTTP_${name.toUpperCase().replace(/-/g, '_')}`;
-  if (DROPPED_HTTP_VARIABLES.has(variable) || variable === 'HTTP_TRANSFER_ENCODING') return null;
+  const known = variables.get(name);
+  if (known !== undefined) return known;
+  let variable: string | null = null;
+  if (VARIABLE_HEADER.test(name)) {
+    variable = `HTTP_${name.toUpperCase().replace(/-/g, '_')}`;
+    if (DROPPED_HTTP_VARIABLES.has(variable) || variable === 'HTTP_TRANSFER_ENCODING') variable = null;
+  }
+  // Clients repeat the same few names: remember short ones, within a bound hostile names cannot pass.
+  if (name.length <= 64) {
+    if (variables.size >= MAX_REMEMBERED_NAMES) variables.clear();
+    variables.set(name, variable);
+  }
   return variable;
 }

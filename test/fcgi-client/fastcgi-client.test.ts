@@ -145,6 +145,28 @@ describe('FastCGI client to php-cgi -b', () => {
     assert.equal(await missing.text(), 'not here\n');
   });
 
+  test('a local Location (no Status) is served inside the Site as a GET, the client sees only its answer', async (t) => {
+    if (!skipWithoutPhp(t)) return;
+    const res = await fetch(`${base}/local.php`, { method: 'POST', body: new URLSearchParams({ name: 'Ada' }), redirect: 'manual' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('location'), null);
+    assert.equal(res.headers.get('content-type'), 'text/plain;charset=UTF-8');
+    // The body went to local.php only: form.php gets a GET without one.
+    assert.equal(await res.text(), 'method=GET\n');
+    const head = await fetch(`${base}/local.php`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+  });
+
+  test('local redirects stop after 10 in a row with a 502 and a log line; the connections stay usable', async (t) => {
+    if (!skipWithoutPhp(t)) return;
+    const before = errors.length;
+    const res = await fetch(`${base}/loop.php`);
+    assert.equal(res.status, 502);
+    assert.doesNotMatch(await res.text(), /loop\.php/);
+    assert.ok(errors.slice(before).some((e) => e.includes('TOO_MANY_REDIRECTS')), errors.slice(before).join('\n'));
+    for (let i = 0; i < 6; i++) assert.equal(await (await fetch(`${base}/hello.php`)).text(), 'Hello, world!\n');
+  });
+
   test('cookies: two Set-Cookie fields out, the Cookie header in', async (t) => {
     if (!skipWithoutPhp(t)) return;
     const res = await fetch(`${base}/cookie.php`, { headers: { Cookie: 'x=1; y=2' } });
@@ -180,7 +202,15 @@ describe('FastCGI client to php-cgi -b', () => {
 
   test('connections are kept alive and reused across requests', async (t) => {
     if (!skipWithoutPhp(t)) return;
-    for (let i = 0; i < 20; i++) assert.equal(await (await fetch(`${base}/hello.php`)).text(), 'Hello, world!\n');
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${base}/hello.php`);
+      // The answer came in one read: it goes out whole, with its length rather than chunked.
+      assert.equal(res.headers.get('content-length'), '14');
+      assert.equal(await res.text(), 'Hello, world!\n');
+    }
+    const head = await fetch(`${base}/hello.php`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
     const bodies = await Promise.all(Array.from({ length: 12 }, () => fetch(`${base}/hello.php`).then((r) => r.text())));
     assert.deepEqual(bodies, Array(12).fill('Hello, world!\n'));
   });
