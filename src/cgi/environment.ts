@@ -130,7 +130,7 @@ export function visitMetaVariables(request: Request, script: CgiScriptFacts, wit
   const raw = request.requestHeaders.raw;
   const variables: Array<string | null> = [];
   let joined: Map<string, string> | null = null;
-  for (const [name, value] of raw) {
+  for (const [name] of raw) {
     const variable = variableForHeader(name);
     variables.push(variable);
     if (variable === null) continue;
