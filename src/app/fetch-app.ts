@@ -5,7 +5,7 @@ import { HOP_BY_HOP } from '../proxy/hop-by-hop.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { LazyFetchRequest } from './fetch-request.js';
-import { lightResponseParts, undiciResponse, type LightResponseParts } from './light-response.js';
+import { UndiciResponse, lightResponseParts, undiciResponse, type LightResponseParts } from './light-response.js';
 import { publicUrl } from './mount.js';
 
 /** A Fetch handler: a Request in, a Response (or a promise of one) out. */
@@ -26,8 +26,8 @@ export function fetchRequestFor(request: Request): LazyFetchRequest {
   return new LazyFetchRequest(request, publicUrl(request));
 }
 
-/** The key of undici's internal Response state, when this Node's Response has one. */
-const RESPONSE_STATE = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state');
+/** The key of undici's internal Response state, when this Node's Response has one (asked of undici's, whatever the global is). */
+const RESPONSE_STATE = Object.getOwnPropertySymbols(new UndiciResponse('')).find((s) => s.description === 'state');
 
 /** What undici keeps of a Response's head: its header list (lower-case names, Set-Cookie values apart in `cookies`). */
 interface HeadState {
@@ -43,7 +43,7 @@ function headerList(response: Response): HeadState['headersList'] | null {
 
 /** Checks once that undici's header list reads as `Headers` does (names, values, Set-Cookie apart). */
 const HEADER_LIST_READS = ((): boolean => {
-  const probe = new Response('', { headers: [['X-A', '1'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']] });
+  const probe = new UndiciResponse('', { headers: [['X-A', '1'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']] });
   const list = headerList(probe);
   if (!list) return false;
   const pairs = [...list];

@@ -4,7 +4,8 @@
 // app's time; `installLightResponse()` puts this class in its place as the global `Response`.
 
 /** The Response this Node had when Trellis was loaded: undici's, which every LightResponse delegates to. */
-const RealResponse = globalThis.Response;
+export const UndiciResponse: typeof Response = globalThis.Response;
+const RealResponse = UndiciResponse;
 
 type BodyArgument = ConstructorParameters<typeof Response>[0];
 type InitArgument = ConstructorParameters<typeof Response>[1];
