@@ -102,6 +102,7 @@ export class LightResponse {
     const parts = this.#parts as LightResponseParts;
     const init = { status: parts.status, statusText: parts.statusText };
     this.#real = new RealResponse(parts.body, parts.headers ? { ...init, headers: parts.headers } : init);
+    this.#parts = null;
     return this.#real;
   }
 
