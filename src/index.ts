@@ -94,6 +94,7 @@ export { NodeAppResource, AppSocket, serveNodeApp } from './app/node-app.js';
 export type { NodeAppOptions, NodeRequestListener, NodeUpgradeListener, AppRequest } from './app/node-app.js';
 export { FetchAppResource, serveFetchApp, fetchRequestFor, sendFetchResponse } from './app/fetch-app.js';
 export { LazyFetchRequest } from './app/fetch-request.js';
+export { LightResponse, installLightResponse, lightResponseInstalled } from './app/light-response.js';
 export type { FetchHandler, FetchApp } from './app/fetch-app.js';
 export { appResource, koaListener } from './app/detect.js';
 export type { AppKind, AppResourceOptions } from './app/detect.js';

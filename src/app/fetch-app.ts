@@ -5,6 +5,7 @@ import { HOP_BY_HOP } from '../proxy/hop-by-hop.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { LazyFetchRequest } from './fetch-request.js';
+import { UndiciResponse, lightResponseParts, undiciResponse, type LightResponseParts } from './light-response.js';
 import { publicUrl } from './mount.js';
 
 /** A Fetch handler: a Request in, a Response (or a promise of one) out. */
@@ -25,8 +26,8 @@ export function fetchRequestFor(request: Request): LazyFetchRequest {
   return new LazyFetchRequest(request, publicUrl(request));
 }
 
-/** The key of undici's internal Response state, when this Node's Response has one. */
-const RESPONSE_STATE = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state');
+/** The key of undici's internal Response state, when this Node's Response has one (asked of undici's, whatever the global is). */
+const RESPONSE_STATE = Object.getOwnPropertySymbols(new UndiciResponse('')).find((s) => s.description === 'state');
 
 /** What undici keeps of a Response's head: its header list (lower-case names, Set-Cookie values apart in `cookies`). */
 interface HeadState {
@@ -42,7 +43,7 @@ function headerList(response: Response): HeadState['headersList'] | null {
 
 /** Checks once that undici's header list reads as `Headers` does (names, values, Set-Cookie apart). */
 const HEADER_LIST_READS = ((): boolean => {
-  const probe = new Response('', { headers: [['X-A', '1'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']] });
+  const probe = new UndiciResponse('', { headers: [['X-A', '1'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']] });
   const list = headerList(probe);
   if (!list) return false;
   const pairs = [...list];
@@ -72,7 +73,14 @@ const nextTurn = (): Promise<typeof TICK> => new Promise((resolve) => setImmedia
  * Set-Cookie kept apart), then the body with backpressure. A body that is complete at once goes out
  * whole with its Content-Length; one still arriving is streamed. The client leaving cancels the body.
  */
-export async function sendFetchResponse(response: Response, request: Request): Promise<void> {
+export async function sendFetchResponse(app: Response, request: Request): Promise<void> {
+  const kept = lightResponseParts(app);
+  if (kept) {
+    sendKeptResponse(kept, request);
+    return;
+  }
+  // undici's own Response, whose state holds the header list and the body's source.
+  const response = undiciResponse(app);
   request.setResponseCode(response.status, response.statusText || undefined);
   copyHeaders(response, request);
   const source = bodySource(response);
@@ -111,6 +119,26 @@ export async function sendFetchResponse(response: Response, request: Request): P
     next = reader.read();
   }
   request.finish();
+}
+
+/**
+ * Writes a {@link LightResponse} that no undici Response was made for, from what it was made with:
+ * the fields as undici would hold them (its Headers copy; a string body's default Content-Type
+ * last), then the body whole, or no body.
+ */
+function sendKeptResponse(kept: LightResponseParts, request: Request): void {
+  request.setResponseCode(kept.status, kept.statusText || undefined);
+  let typed = false;
+  if (kept.headers) {
+    for (const [name, value] of kept.headers) {
+      if (name === 'content-type') typed = true;
+      if (name === 'set-cookie') request.addHeader('Set-Cookie', value);
+      else if (!HOP_BY_HOP.has(name)) request.setHeader(name, value);
+    }
+  }
+  if (typeof kept.body === 'string' && !typed) request.setHeader('content-type', 'text/plain;charset=UTF-8');
+  if (kept.body === null) request.finish();
+  else request.writeWhole(kept.body);
 }
 
 /**

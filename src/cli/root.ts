@@ -161,22 +161,33 @@ function checkFilesUnused(config: WebConfig): void {
   if (used.length) throw new CliError(`${used.join(', ')} only apply to --path; drop them or serve files with --path DIR`);
 }
 
-/** `--app MODULE#export`: the app's resource, its kind detected (or `--app-kind`); a one-line error when it is no app. */
+/**
+ * `--app MODULE#export`: the app's resource, its kind detected (or `--app-kind`); a one-line error when
+ * it is no app. A Fetch app gets `LightResponse` as the global `Response` unless `--no-light-response`.
+ */
 async function buildAppRoot(spec: string, config: WebConfig, cwd: string): Promise<Resource> {
   const value = await loadExport(spec, cwd, '--app');
   const { appResource } = await import('../app/detect.js');
+  let resource: Resource;
   try {
-    return await appResource(value, config.appKind ? { kind: config.appKind } : {});
+    resource = await appResource(value, config.appKind ? { kind: config.appKind } : {});
   } catch (err) {
     if (err instanceof TypeError) throw new CliError(`--app ${spec}: ${err.message}${/say which kind/.test(err.message) ? ' with --app-kind node or --app-kind fetch' : ''}`);
     throw err;
   }
+  const { FetchAppResource } = await import('../app/fetch-app.js');
+  if (config.lightResponse && resource instanceof FetchAppResource) {
+    const { installLightResponse } = await import('../app/light-response.js');
+    installLightResponse();
+  }
+  return resource;
 }
 
 /** The root resource for `config`. */
 export async function buildRoot(config: WebConfig, cwd: string): Promise<Resource> {
   const root = config.root;
   if (config.appKind && root.kind !== 'app') throw new CliError('--app-kind only applies to --app; drop it or serve an app with --app MODULE#export');
+  if (!config.lightResponse && root.kind !== 'app') throw new CliError('--no-light-response only applies to --app; drop it or serve a Fetch app with --app MODULE#export');
   if (root.kind !== 'path' && root.kind !== 'vhost-path' && root.kind !== 'user') checkFilesUnused(config);
   switch (root.kind) {
     case 'welcome':

@@ -101,6 +101,11 @@ export interface WebConfig {
   process: ProcessConfig;
   /** `--app-kind node|fetch`: how to call an `--app` function; null detects it (src/app/detect.ts). */
   appKind: 'node' | 'fetch' | null;
+  /**
+   * `--no-light-response` sets false: a Fetch `--app` keeps undici's global `Response` instead of
+   * Trellis's `LightResponse` (src/app/light-response.ts).
+   */
+  lightResponse: boolean;
   /** `--user-scripts`, `--user-vhost DOMAIN`: how the `--user` root serves users (docs/users.md). */
   users: { scripts: boolean; vhost: string | null };
   /** `--personal`, `--personal-group GROUP`: serve as a user's personal server on ~/.trellis-web.sock. */
@@ -135,6 +140,7 @@ export function defaultWebConfig(): WebConfig {
     sessions: null,
     process: defaultProcessConfig(),
     appKind: null,
+    lightResponse: true,
     users: { scripts: false, vhost: null },
     personal: { on: false, group: null },
   };
@@ -240,6 +246,11 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
       if (v !== 'node' && v !== 'fetch') throw new CliError(`--app-kind needs node or fetch, not "${v}"`);
       c.appKind = v;
     },
+  },
+  {
+    name: 'no-light-response',
+    help: "keep Node's own global Response for a Fetch --app (default: Trellis's LightResponse, made into undici's only when the app reads it)",
+    apply: (c) => void (c.lightResponse = false),
   },
   {
     name: 'resource-script',

@@ -109,6 +109,7 @@ function site(): { path: string; cleanup(): void } {
   copyFileSync(join(ROOT, 'test/fixtures/class-site.ts'), join(dir.path, 'class-site.ts'));
   writeFileSync(join(dir.path, 'hello.rpy.js'), `import { Data } from 'trellis';\nexport const resource = () => new Data('script says hello', 'text/plain');\n`);
   writeFileSync(join(dir.path, 'app.mjs'), `export default (req, res) => res.end('node app saw ' + req.url);\n`);
+  writeFileSync(join(dir.path, 'fetch-app.mjs'), `const Loaded = Response;\nexport default { fetch: (r) => new Response(r.url + ' light=' + (Response !== Loaded)) };\n`);
   writeFileSync(join(dir.path, 'upper.mjs'), `import { Data } from 'trellis';\nexport const upper = (path) => new Data('processed ' + path.split('/').pop(), 'text/plain');\n`);
   return dir;
 }
@@ -235,6 +236,7 @@ cases.push(
   { name: 'any origin', args: ['--path', 'site', '--cors', '--listen', LOOPBACK], listeners: 1, requests: http(['/main.html'], { origin: 'https://c.example' }) },
   { name: 'resource script', args: ['--resource-script', './hello.rpy.js', '--listen', LOOPBACK], listeners: 1, requests: http(['/', '/x']) },
   { name: 'Node app', args: ['--app', './app.mjs', '--app-kind', 'node', '--listen', LOOPBACK], listeners: 1, requests: http(['/x?y=1', '/']) },
+  { name: 'Fetch app, no light Response', args: ['--app', './fetch-app.mjs', '--no-light-response', '--listen', LOOPBACK], listeners: 1, requests: http(['/x?y=1']) },
   { name: 'watch and open', args: ['--class', './class-site.ts#Root', '--watch', '--open', '--listen', LOOPBACK], listeners: 1, requests: http(['/hello']) },
   {
     name: 'process options',
