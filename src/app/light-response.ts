@@ -168,7 +168,9 @@ export class LightResponse {
    * Response` holds for `fetch()`'s answers once this is the global); a subclass is asked as usual.
    */
   static [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked, LightResponse or a subclass
     if (this === LightResponse) return value instanceof RealResponse;
+    // biome-ignore lint/complexity/noThisInStatic: as above
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 }
