@@ -113,7 +113,8 @@ test('--class errors: missing file, missing export, not a Resource', async () =>
   try {
     const cases: Array<[string, RegExp]> = [
       ['./nope.ts#Root', /--class: no such file .*nope\.ts/],
-      ['./site.ts#Missing', /--class: \.\/site\.ts has no export "Missing" \(exports: .*Root/],
+      ['./site.ts#Missing', /--class: \.\/site\.ts has no export "Missing" \(exports: .*Root.*\); name one, e\.g\. \.\/site\.ts#\w+$/m],
+      ['./site.ts', /--class: \.\/site\.ts has no export "default" \(exports: .*\); name one, e\.g\. \.\/site\.ts#\w+$/m],
       ['./site.ts#notAResource', /is not a Resource class or instance/],
     ];
     for (const [spec, message] of cases) {
