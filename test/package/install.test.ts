@@ -99,6 +99,10 @@ test('npm pack, npm install into an empty project, tsc --strict on the README to
     const fromTsx = (name: string) => !stripsTypes && /^node_modules\/(@esbuild\/[^/]+|esbuild)$/.test(name);
     const scripted = Object.entries(lock.packages).filter(([name, p]) => p.hasInstallScript && !fromTsx(name)).map(([name]) => name);
     assert.deepEqual(scripted, [], 'installing trellis runs no install scripts');
+    // npm 11 warns about every dependency with one of these, `prepare` included, on each install.
+    const shipped = JSON.parse(readFileSync(join(app, 'node_modules/trellis/package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    const lifecycle = Object.keys(shipped.scripts ?? {}).filter((name) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(name));
+    assert.deepEqual(lifecycle, [], 'the package declares no install-time scripts');
     const installed = readdirSync(join(app, 'node_modules'));
     if (stripsTypes) {
       assert.equal(installed.includes('esbuild'), false, 'esbuild is not installed with trellis');
