@@ -19,6 +19,13 @@ function readmeFile(name: string): string {
   throw new Error(`README.md has no \`\`\`ts block starting "// ${name}"`);
 }
 
+/** The README's tsconfig.json (its one ```json block), which the test tightens further. */
+function readmeTsconfig(): { compilerOptions: Record<string, unknown> } {
+  const block = /```json\n([\s\S]*?)```/.exec(README);
+  if (!block) throw new Error('README.md has no ```json block (the tsconfig.json for tsc)');
+  return JSON.parse(block[1]!) as { compilerOptions: Record<string, unknown> };
+}
+
 /** A CommonJS server: require('trellis') and require('trellis/testing') (TypeScript's `import = require`). */
 const CJS = [
   "import http = require('node:http');",
@@ -115,6 +122,7 @@ test('npm pack, npm install into an empty project, tsc --strict on the README to
       join(app, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: {
+          ...readmeTsconfig().compilerOptions,
           strict: true,
           module: 'nodenext',
           moduleResolution: 'nodenext',
