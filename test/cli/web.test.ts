@@ -62,8 +62,13 @@ test('a port in use is one line and exit 1', async () => {
 test('an unreadable certificate is one line and exit 1', async () => {
   const r = await runTrellis(['web', '--https', '0', '--certificate', '/nonexistent/cert.pem', '--privkey', '/nonexistent/key.pem']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /cannot read the TLS private key \/nonexistent\/key\.pem: no such file/);
+  assert.match(r.stderr, /cannot read the TLS certificate \/nonexistent\/cert\.pem: no such file/);
   assert.ok(oneLine(r.stderr));
+  // Without --privkey the key is read from the certificate file: the error names the certificate.
+  const alone = await runTrellis(['web', '--https', '0', '--certificate', '/nonexistent/cert.pem']);
+  assert.equal(alone.code, 1);
+  assert.match(alone.stderr, /cannot read the TLS certificate \/nonexistent\/cert\.pem: no such file/);
+  assert.ok(oneLine(alone.stderr));
 });
 
 test('a certificate that does not match its key is one line and exit 1', async (t) => {
