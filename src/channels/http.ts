@@ -45,7 +45,9 @@ export function readTlsFiles(privateKey: string, certKey: string): TlsFiles {
       throw new ListenError(`cannot read the TLS ${what} ${path}: ${reason}; pass --certificate and --privkey (PEM files)`, 'ETLS');
     }
   };
-  return { key: read(privateKey, 'private key'), cert: read(certKey, 'certificate') };
+  // The certificate first: without --privkey the key is read from it, and that file is the one named.
+  const cert = read(certKey, 'certificate');
+  return { key: read(privateKey, 'private key'), cert };
 }
 
 /**

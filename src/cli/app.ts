@@ -92,7 +92,7 @@ export interface TrellisPlugin {
   options: Readonly<Record<string, PluginOption>>;
   /**
    * Checks the option values without building anything (no files read, nothing started): run before
-   * `--save-config` writes them. Throw an Error saying what is wrong. Optional.
+   * `--save-config` writes them and before every build. Throw an Error saying what is wrong. Optional.
    */
   check?(options: PluginOptionValues): void;
   /**

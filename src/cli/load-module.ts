@@ -198,8 +198,9 @@ export async function loadExport(spec: string, cwd: string, option: string, relo
   if (!file) throw new CliError(`${option} needs MODULE#export, e.g. ./site.ts#Root`);
   const mod = await importUserModule(file, cwd, option, reload);
   if (!(name in mod)) {
-    const known = Object.keys(mod).join(', ') || 'none';
-    throw new CliError(`${option}: ${file} has no export "${name}" (exports: ${known})`);
+    const names = Object.keys(mod);
+    const hint = names.length ? `name one, e.g. ${file}#${names[0]}` : `export it from ${file}`;
+    throw new CliError(`${option}: ${file} has no export "${name}" (exports: ${names.join(', ') || 'none'}); ${hint}`);
   }
   return mod[name];
 }

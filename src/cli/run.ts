@@ -120,7 +120,7 @@ function startLines(running: RunningApp): string[] {
 }
 
 /**
- * Builds the plan of `plugin` with `values`. A failure becomes the CliError `fail` makes, given the
+ * Checks and builds the plan of `plugin` with `values`. A failure becomes the CliError `fail` makes, given the
  * option it names (an {@link OptionError}'s key, or `name` in a message starting `--name`) or null.
  */
 async function buildPlugin(
@@ -131,6 +131,7 @@ async function buildPlugin(
 ): Promise<AppPlan> {
   let built: unknown;
   try {
+    plugin.check?.(values);
     built = await plugin.build(values, { cwd });
   } catch (err) {
     throw pluginError(plugin, err, fail);

@@ -41,7 +41,7 @@ const BRAND = Symbol.for('trellis.proxy.ProxyError');
 
 /**
  * A proxied request failed upstream: 504 for a timeout, 502 otherwise, its message shown to the
- * client, its code in the error log line (`ProxyError [BACKEND_RESET]: …`).
+ * client, its code in the error log line (`ProxyError [BACKEND_RESET]: …`), which is one line.
  *
  * ```ts
  * if (isProxyError(err) && err.code === 'BACKEND_CONNECT_TIMEOUT') retryLater();
@@ -53,9 +53,9 @@ export class ProxyError extends HttpError {
 
   constructor(code: ProxyErrorCode, message: string) {
     super(TIMEOUTS.has(code) ? 504 : 502, message, { expose: true, code });
-    // The stack's first line is written when first read: it names the code, the name stays plain.
-    this.name = `ProxyError [${code}]`;
-    void this.stack;
+    // The stack is its one line naming the code (the name stays plain): the frames would only show
+    // Trellis's transport, and a backend that is down must not write a trace per request to the log.
+    this.stack = `ProxyError [${code}]: ${message}`;
     this.name = 'ProxyError';
   }
 }

@@ -89,11 +89,14 @@ test('plugin errors are one line: unknown option, build failure, check failure, 
   const dir = project();
   t.after(() => dir.cleanup());
   writeFileSync(join(dir.path, 'bad.json'), JSON.stringify({ service: 'bannerfish', options: { text: ['a', 'b'] } }));
+  writeFileSync(join(dir.path, 'empty.json'), JSON.stringify({ service: 'bannerfish', options: { text: '', listen: [LOOPBACK] } }));
   writeFileSync(join(dir.path, 'boom.json'), JSON.stringify({ service: 'bannerfish', options: { text: 'boom' } }));
   const cases: Array<[string[], RegExp]> = [
     [['bannerfish', '--bogus'], /unknown option --bogus; run 'trellis bannerfish --help'/],
     [['bannerfish', '--text', 'boom', '--listen', LOOPBACK], /^trellis: bannerfish: the banner cannot say boom$/m],
     [['bannerfish', '--text', '', '--save-config', 'x.json'], /^trellis: bannerfish: --text needs some text$/m],
+    [['bannerfish', '--text', '', '--listen', LOOPBACK], /^trellis: bannerfish: --text needs some text$/m],
+    [['run', 'empty.json'], /empty\.json: .*--text needs some text$/m],
     [['broken'], /plugin "broken" of @acme\/odd: .*broken\.js does not export default definePlugin/],
     [['misnamed'], /exports a plugin named "bannerfish"; package.json and the module must agree/],
     [['run', 'bad.json'], /bad\.json: "options\.text": needs one TEXT/],

@@ -62,8 +62,13 @@ test('a port in use is one line and exit 1', async () => {
 test('an unreadable certificate is one line and exit 1', async () => {
   const r = await runTrellis(['web', '--https', '0', '--certificate', '/nonexistent/cert.pem', '--privkey', '/nonexistent/key.pem']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /cannot read the TLS private key \/nonexistent\/key\.pem: no such file/);
+  assert.match(r.stderr, /cannot read the TLS certificate \/nonexistent\/cert\.pem: no such file/);
   assert.ok(oneLine(r.stderr));
+  // Without --privkey the key is read from the certificate file: the error names the certificate.
+  const alone = await runTrellis(['web', '--https', '0', '--certificate', '/nonexistent/cert.pem']);
+  assert.equal(alone.code, 1);
+  assert.match(alone.stderr, /cannot read the TLS certificate \/nonexistent\/cert\.pem: no such file/);
+  assert.ok(oneLine(alone.stderr));
 });
 
 test('a certificate that does not match its key is one line and exit 1', async (t) => {
@@ -113,7 +118,8 @@ test('--class errors: missing file, missing export, not a Resource', async () =>
   try {
     const cases: Array<[string, RegExp]> = [
       ['./nope.ts#Root', /--class: no such file .*nope\.ts/],
-      ['./site.ts#Missing', /--class: \.\/site\.ts has no export "Missing" \(exports: .*Root/],
+      ['./site.ts#Missing', /--class: \.\/site\.ts has no export "Missing" \(exports: .*Root.*\); name one, e\.g\. \.\/site\.ts#\w+$/m],
+      ['./site.ts', /--class: \.\/site\.ts has no export "default" \(exports: .*\); name one, e\.g\. \.\/site\.ts#\w+$/m],
       ['./site.ts#notAResource', /is not a Resource class or instance/],
     ];
     for (const [spec, message] of cases) {

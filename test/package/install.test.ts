@@ -19,6 +19,13 @@ function readmeFile(name: string): string {
   throw new Error(`README.md has no \`\`\`ts block starting "// ${name}"`);
 }
 
+/** The README's tsconfig.json (its one ```json block), which the test tightens further. */
+function readmeTsconfig(): { compilerOptions: Record<string, unknown> } {
+  const block = /```json\n([\s\S]*?)```/.exec(README);
+  if (!block) throw new Error('README.md has no ```json block (the tsconfig.json for tsc)');
+  return JSON.parse(block[1]!) as { compilerOptions: Record<string, unknown> };
+}
+
 /** A CommonJS server: require('trellis') and require('trellis/testing') (TypeScript's `import = require`). */
 const CJS = [
   "import http = require('node:http');",
@@ -99,6 +106,10 @@ test('npm pack, npm install into an empty project, tsc --strict on the README to
     const fromTsx = (name: string) => !stripsTypes && /^node_modules\/(@esbuild\/[^/]+|esbuild)$/.test(name);
     const scripted = Object.entries(lock.packages).filter(([name, p]) => p.hasInstallScript && !fromTsx(name)).map(([name]) => name);
     assert.deepEqual(scripted, [], 'installing trellis runs no install scripts');
+    // npm 11 warns about every dependency with one of these, `prepare` included, on each install.
+    const shipped = JSON.parse(readFileSync(join(app, 'node_modules/trellis/package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    const lifecycle = Object.keys(shipped.scripts ?? {}).filter((name) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(name));
+    assert.deepEqual(lifecycle, [], 'the package declares no install-time scripts');
     const installed = readdirSync(join(app, 'node_modules'));
     if (stripsTypes) {
       assert.equal(installed.includes('esbuild'), false, 'esbuild is not installed with trellis');
@@ -111,6 +122,7 @@ test('npm pack, npm install into an empty project, tsc --strict on the README to
       join(app, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: {
+          ...readmeTsconfig().compilerOptions,
           strict: true,
           module: 'nodenext',
           moduleResolution: 'nodenext',

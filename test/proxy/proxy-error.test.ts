@@ -26,8 +26,8 @@ describe('ProxyError', () => {
     }
   });
 
-  test('ProxyError names its code on the first line of its stack', () => {
-    assert.match(new ProxyError('BACKEND_RESET', 'gone').stack!, /^ProxyError \[BACKEND_RESET\]: gone\n/);
+  test('ProxyError names its code in its stack, which is that one line', () => {
+    assert.equal(new ProxyError('BACKEND_RESET', 'gone').stack, 'ProxyError [BACKEND_RESET]: gone');
   });
 
   test('isProxyError goes by the Symbol.for brand', () => {
@@ -112,7 +112,7 @@ describe('ReverseProxyResource error codes', () => {
         const r = await fetchRaw(`${front.base}/x`);
         assert.equal(r.status, c.status);
         assert.equal(logged.length, 1, logged.join('\n'));
-        assert.match(logged[0]!, new RegExp(`^Error rendering GET /x: ProxyError \\[${c.code}\\]: `));
+        assert.match(logged[0]!, new RegExp(`^Error rendering GET /x: ProxyError \\[${c.code}\\]: [^\\n]+$`));
       } finally {
         p.close();
         await front.close();
