@@ -11,13 +11,10 @@ import { NoResource, Resource, type ChildResult, type RenderResult } from '../re
 import { tildeToUsers, type RewriteRule } from '../rewrite/rewriter.js';
 import { File } from '../static/file.js';
 import { redirectTo } from '../util/redirect.js';
-import { PERSONAL_SUFFIX, USER_DIR_NAME, personalSocketPath } from './names.js';
+import { PERSONAL_SUFFIX, USER_DIR_NAME, isAccountName, personalSocketPath } from './names.js';
 import { PasswdFile, realName, type PasswdEntry, type UserDatabase } from './passwd.js';
 
 export { PERSONAL_SOCKET_NAME, PERSONAL_SUFFIX, USER_DIR_NAME, personalSocketPath } from './names.js';
-
-/** Login names looked up; anything else is a 404 without asking the user database. */
-const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
 
 /** Requests whose first segment `~name` {@link userTildeRule} rewrote to `users/name`. */
 const viaTilde = new WeakSet<Request>();
@@ -119,7 +116,7 @@ export class UserDirectory extends Resource {
   published(): Published[] {
     const out: Published[] = [];
     for (const entry of this.users.list()) {
-      if (!USER_NAME.test(entry.name)) continue;
+      if (!isAccountName(entry.name)) continue;
       const files = isDirectory(join(entry.home, USER_DIR_NAME));
       const personal = this.personal && isSocket(personalSocketPath(entry.home));
       if (files || personal) out.push({ entry, files, personal });
@@ -169,7 +166,8 @@ export class UserDirectory extends Resource {
     if (segment === '') return this;
     const personal = this.personal && segment.endsWith(PERSONAL_SUFFIX);
     const name = personal ? segment.slice(0, -PERSONAL_SUFFIX.length) : segment;
-    const user = USER_NAME.test(name) ? this.users.lookup(name) : undefined;
+    // A name that cannot be a login is a 404 without asking the user database.
+    const user = isAccountName(name) ? this.users.lookup(name) : undefined;
     if (!user) return new NoResource('No such user.');
     if (personal) {
       const shown = this.#publicPrepath(segment, request);
