@@ -5,6 +5,7 @@
 import type { Transform } from 'node:stream';
 import { encodePathSegment } from './http/path.js';
 import { assertHeader } from './http/headers.js';
+import { listHas } from './http/syntax.js';
 import { assertTrailer } from './http/trailers.js';
 import { ResponseHeaders, headerKey } from './http/response-headers.js';
 import { bodyless, reasonPhrase } from './http/status.js';
@@ -220,7 +221,7 @@ export class Request extends RequestURLs {
     if (this.startedWriting) return;
     const declared = this.#headers.get('trailer');
     if (declared === undefined) this.#headers.set('trailer', 'Trailer', name);
-    else if (!declared.toLowerCase().split(',').some((n) => n.trim() === key)) this.#headers.set('trailer', 'Trailer', `${declared}, ${name}`);
+    else if (!listHas(declared, name)) this.#headers.set('trailer', 'Trailer', `${declared}, ${name}`);
   }
 
   /** The trailer fields set so far, `[name, value]` in order. */
@@ -234,7 +235,7 @@ export class Request extends RequestURLs {
   /** Whether the client said it takes trailers (`TE: trailers`, RFC 9110 §10.1.4). */
   get acceptsTrailers(): boolean {
     const te = this.requestHeaders.get('te');
-    return te !== undefined && /(?:^|,)\s*trailers\s*(?:;|,|$)/i.test(te);
+    return te !== undefined && listHas(te, 'trailers');
   }
 
   /** Hands the trailers to the channel, just before the body ends. */

@@ -56,6 +56,26 @@ export function hasCtl(text: string): boolean {
   return CTL.test(text);
 }
 
+/**
+ * Whether the comma-separated list `value` (RFC 9110 §5.6.1) has the element `token`, any case; the
+ * OWS around elements and any parameters after `;` are passed over. The one test for a token in
+ * `Connection`, `TE`, `Upgrade` and `Trailer`.
+ *
+ * | value                     | token      | result |
+ * |---------------------------|------------|--------|
+ * | `keep-alive, Close`       | `close`    | true   |
+ * | `deflate;q=0.5, trailers` | `trailers` | true   |
+ * | `x-close`, `closed`       | `close`    | false  |
+ */
+export function listHas(value: string, token: string): boolean {
+  const want = token.toLowerCase();
+  for (const element of value.split(',')) {
+    const semi = element.indexOf(';');
+    if ((semi === -1 ? element : element.slice(0, semi)).trim().toLowerCase() === want) return true;
+  }
+  return false;
+}
+
 /** Whether `value` is a valid Content-Length: 1 to 15 ASCII digits, nothing else (no sign, space or list). */
 export function isContentLength(value: string): boolean {
   return CONTENT_LENGTH.test(value);

@@ -1,6 +1,6 @@
 // The reverse proxy's forwarding policy as pure functions from data to data: the fields of the request
 // a backend gets, and which of the backend's response fields reach the client and how.
-import { hasControlChars } from '../http/syntax.js';
+import { hasControlChars, listHas } from '../http/syntax.js';
 import { writeRequestHead } from '../http/head-writer.js';
 import { encodePathSegment } from '../request.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
@@ -64,7 +64,7 @@ export const OWN_FIELDS: ReadonlySet<string> = new Set([
 /** Whether the request asks for a WebSocket (RFC 6455 §4.1: a GET with `Upgrade: websocket`). */
 export function wantsWebSocket(method: string, upgrade: string | undefined): boolean {
   if (method !== 'GET' || upgrade === undefined) return false;
-  return upgrade.split(',').some((t) => t.trim().toLowerCase() === 'websocket');
+  return listHas(upgrade, 'websocket');
 }
 
 /** `host` as it appears in a Host field or URL: an IPv6 address in brackets. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  TCHAR, hasControlChars, hasCtl, isContentLength, isHost, isToken, parseContentLength, safeReason, splitAuthority,
+  TCHAR, hasControlChars, hasCtl, isContentLength, isHost, isToken, listHas, parseContentLength, safeReason, splitAuthority,
 } from '../../src/http/syntax.js';
 
 test('tokens: the tchar table and the string test agree on every byte', () => {
@@ -18,6 +18,21 @@ test('controls: a field value may hold HTAB, nothing else below SP, nor DEL; has
   assert.equal(hasControlChars('\u007f'), true);
   assert.equal(hasCtl('\u007f'), true);
   assert.equal(hasControlChars('caf\u00e9 ok'), false);
+});
+
+test('listHas finds a token among list elements, any case, OWS and parameters passed over', () => {
+  const table: Array<[string, string, boolean]> = [
+    ['close', 'close', true],
+    ['keep-alive, Close', 'close', true],
+    [' ,, close ,', 'close', true],
+    ['deflate;q=0.5, trailers', 'trailers', true],
+    ['trailers;q=1', 'trailers', true],
+    ['x-close', 'close', false],
+    ['closed, enclose', 'close', false],
+    ['', 'close', false],
+    ['Grpc-Status, grpc-message', 'grpc-status', true],
+  ];
+  for (const [value, token, expected] of table) assert.equal(listHas(value, token), expected, `${JSON.stringify(value)} has ${token}`);
 });
 
 test('Content-Length: 1 to 15 ASCII digits only', () => {

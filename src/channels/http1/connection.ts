@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { ChunkedDecoder } from '../../http/chunked.js';
 import { RequestHeaders } from '../../http/headers.js';
 import { LAST_CHUNK, fieldSet, writeChunk, writeResponseHead } from '../../http/head-writer.js';
+import { listHas } from '../../http/syntax.js';
 import { allowedTrailers } from '../../http/trailers.js';
 import type { Address, Request, ResponseSink } from '../../request.js';
 import type { Site, SiteLimits } from '../../site.js';
@@ -588,7 +589,7 @@ class Connection {
       const lower = flat[i]!.toLowerCase();
       if (lower === 'trailer') trailerDeclared = true;
       else if (lower === 'connection') {
-        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(flat[i + 1]!)) closeAsked = true;
+        if (listHas(flat[i + 1]!, 'close')) closeAsked = true;
       } else if (lower === 'content-length') length = Number(flat[i + 1]!);
     }
     let framing: Framing;

@@ -4,6 +4,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { RequestHeaders } from '../../http/headers.js';
 import { headerKey } from '../../http/response-headers.js';
+import { listHas } from '../../http/syntax.js';
 import { allowedTrailers } from '../../http/trailers.js';
 import type { Address, ResponseSink, UpgradeSocket } from '../../request.js';
 import type { Site } from '../../site.js';
@@ -296,7 +297,7 @@ export function serveHttp2Stream(
     upgrade: websocket ? tunnelFor(stream) : null,
   };
   const te = headers.te;
-  const sink = new StreamSink(stream, method === 'HEAD', te !== undefined && /\btrailers\b/i.test(String(te)));
+  const sink = new StreamSink(stream, method === 'HEAD', te !== undefined && listHas(String(te), 'trailers'));
   const request = serveParts(site, parts, sink, refusal);
   if (refusal) return;
   // Most responses are complete by now; only one still being written needs to hear that the
