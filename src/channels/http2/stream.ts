@@ -14,21 +14,8 @@ import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { GatewayBody } from '../gateway.js';
 import { H2_CANCEL, H2_INTERNAL_ERROR, resetStream } from '../h2-session.js';
 import { checkRequestHead } from '../head-checks.js';
+import { H2_CONNECTION_FIELDS, addField } from './fields.js';
 import { H2Tunnel } from './tunnel.js';
-
-/**
- * Connection-specific fields, which an HTTP/2 response must not carry (RFC 9113 §8.2.2): dropped
- * from every response head (node:http2 would throw on them).
- */
-const H2_CONNECTION_FIELDS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'http2-settings',
-]);
 
 const CONNECT_REFUSED: Refusal = { status: 405, detail: 'Over HTTP/2 only a WebSocket CONNECT (RFC 8441, :protocol websocket) is supported.' };
 const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-continue" is supported.' };
@@ -158,14 +145,6 @@ function tunnelFor(stream: ServerHttp2Stream): UpgradeSocket {
     protocol: 'websocket',
     take() {},
   };
-}
-
-/** Adds `value` to `out[key]`, a repeated field becoming a list. */
-function addField(out: OutgoingHttpHeaders, key: string, value: string): void {
-  const prev = out[key];
-  if (prev === undefined) out[key] = value;
-  else if (Array.isArray(prev)) prev.push(value);
-  else out[key] = [String(prev), value];
 }
 
 /**

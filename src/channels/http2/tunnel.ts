@@ -6,12 +6,11 @@
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Duplex } from 'node:stream';
 import { H2_CANCEL, resetStream } from '../h2-session.js';
+import { H2_CONNECTION_FIELDS, addField } from './fields.js';
 
 /** Largest response head the tunnel waits for before it gives up on the stream. */
 const MAX_HEAD_BYTES = 16 * 1024;
 
-/** Fields of an HTTP/1.1 Upgrade answer that have no place in an HTTP/2 response (RFC 8441 §5, RFC 9113 §8.2.2). */
-const DROPPED = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'sec-websocket-accept', 'te']);
 
 /**
  * The Duplex a resource takes for an extended CONNECT stream. It reports the client's address like
@@ -119,12 +118,9 @@ function responseHead(text: string): OutgoingHttpHeaders | null {
     const colon = lines[i]!.indexOf(':');
     if (colon <= 0) return null;
     const key = lines[i]!.slice(0, colon).trim().toLowerCase();
-    if (DROPPED.has(key)) continue;
-    const value = lines[i]!.slice(colon + 1).trim();
-    const prev = out[key];
-    if (prev === undefined) out[key] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else out[key] = [String(prev), value];
+    // Sec-WebSocket-Accept answers the key the app was shown, not one the client sent (RFC 8441 §5).
+    if (H2_CONNECTION_FIELDS.has(key) || key === 'sec-websocket-accept') continue;
+    addField(out, key, lines[i]!.slice(colon + 1).trim());
   }
   return out;
 }
