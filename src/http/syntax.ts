@@ -56,6 +56,15 @@ export function hasCtl(text: string): boolean {
   return CTL.test(text);
 }
 
+/** `value` without the OWS (SP and HTAB, RFC 9110 §5.6.3) around it; obs-text such as NBSP (0xa0) stays. */
+export function trimOws(value: string): string {
+  let s = 0;
+  let e = value.length;
+  while (s < e && FIELD_VALUE[value.charCodeAt(s)] === 2) s++;
+  while (e > s && FIELD_VALUE[value.charCodeAt(e - 1)] === 2) e--;
+  return s === 0 && e === value.length ? value : value.slice(s, e);
+}
+
 /**
  * Whether the comma-separated list `value` (RFC 9110 §5.6.1) has the element `token`, any case; the
  * OWS around elements and any parameters after `;` are passed over. The one test for a token in
@@ -71,7 +80,7 @@ export function listHas(value: string, token: string): boolean {
   const want = token.toLowerCase();
   for (const element of value.split(',')) {
     const semi = element.indexOf(';');
-    if ((semi === -1 ? element : element.slice(0, semi)).trim().toLowerCase() === want) return true;
+    if (trimOws(semi === -1 ? element : element.slice(0, semi)).toLowerCase() === want) return true;
   }
   return false;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  TCHAR, hasControlChars, hasCtl, isContentLength, isHost, isToken, listHas, parseContentLength, safeReason, splitAuthority,
+  TCHAR, hasControlChars, hasCtl, isContentLength, isHost, isToken, listHas, parseContentLength, trimOws, safeReason, splitAuthority,
 } from '../../src/http/syntax.js';
 
 test('tokens: the tchar table and the string test agree on every byte', () => {
@@ -18,6 +18,13 @@ test('controls: a field value may hold HTAB, nothing else below SP, nor DEL; has
   assert.equal(hasControlChars('\u007f'), true);
   assert.equal(hasCtl('\u007f'), true);
   assert.equal(hasControlChars('caf\u00e9 ok'), false);
+});
+
+test('trimOws removes SP and HTAB around a value, nothing else', () => {
+  assert.equal(trimOws(' \t a b \t'), 'a b');
+  assert.equal(trimOws('\xa0a\xa0'), '\xa0a\xa0');
+  assert.equal(trimOws('   '), '');
+  assert.equal(trimOws('x'), 'x');
 });
 
 test('listHas finds a token among list elements, any case, OWS and parameters passed over', () => {
