@@ -3,7 +3,7 @@
 // Split by concern: `request/reading.ts` (what the request says), `request/urls.ts` (addresses and
 // URLs), and here sessions and the response; `request/parts.ts` holds the shapes they share.
 import type { Transform } from 'node:stream';
-import { encodePathSegment } from './http/path.js';
+import { encodePath } from './http/path.js';
 import { assertHeader } from './http/headers.js';
 import { listHas } from './http/syntax.js';
 import { assertTrailer } from './http/trailers.js';
@@ -32,7 +32,7 @@ export {
   type SiteContext,
   type UpgradeSocket,
 } from './request/parts.js';
-export { encodePathSegment, isDotSegment, splitPath } from './http/path.js';
+export { encodePath, encodePathSegment, isDotSegment, splitPath } from './http/path.js';
 
 const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
 
@@ -135,7 +135,7 @@ export class Request extends RequestURLs {
     if (!session) {
       session = await store.create();
       // A nested site (a gateway mount, a personal server behind its relay) keeps its cookie to its own path.
-      const path = this.sitepath.length ? `/${this.sitepath.map(encodePathSegment).join('/')}/` : '/';
+      const path = this.sitepath.length ? `${encodePath(this.sitepath)}/` : '/';
       this.addCookie(name, session.uid, { path, httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
     }
     this.#session = session;

@@ -2,7 +2,7 @@
 // a backend gets, and which of the backend's response fields reach the client and how.
 import { hasControlChars, listHas } from '../http/syntax.js';
 import { writeRequestHead } from '../http/head-writer.js';
-import { encodePathSegment } from '../request.js';
+import { encodePath } from '../request.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
 
 /**
@@ -132,7 +132,7 @@ export function backendRequestFields(
     out.push(['X-Forwarded-Proto', proto]);
     if (publicHost) out.push(['X-Forwarded-Host', publicHost]);
     if (options.forwardedPrefix && options.basePath === '' && request.prepath.length) {
-      out.push(['X-Forwarded-Prefix', `/${request.prepath.map(encodePathSegment).join('/')}`]);
+      out.push(['X-Forwarded-Prefix', encodePath(request.prepath)]);
     }
   } else if (xff.length) {
     out.push(['X-Forwarded-For', xff.join(', ')]);

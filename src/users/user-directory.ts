@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { escapeHtml } from '../internal/escape.js';
 import { PAGE_STYLE } from '../pages.js';
 import { ReverseProxyResource, type ReverseProxyOptions } from '../proxy/reverse-proxy.js';
-import { encodePathSegment, type Request } from '../request.js';
+import { encodePath, encodePathSegment, type Request } from '../request.js';
 import { NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
 import { tildeToUsers, type RewriteRule } from '../rewrite/rewriter.js';
 import { File } from '../static/file.js';
@@ -158,7 +158,7 @@ export class UserDirectory extends Resource {
   /** A redirect to the public URL of `prepath` with a trailing slash, the query kept. */
   #slashRedirect(prepath: readonly string[], request: Request): Resource {
     const query = request.queryString ? `?${request.queryString}` : '';
-    const url = `${request.origin()}/${prepath.map(encodePathSegment).join('/')}/${query}`;
+    const url = `${request.origin()}${encodePath(prepath)}/${query}`;
     return new Resource({ GET: (r) => redirectTo(url, r), isLeaf: true });
   }
 
