@@ -144,6 +144,16 @@ export function isHost(value: string): boolean {
   return true;
 }
 
+/** `host` as it appears in a Host field or URL: an IPv6 address in brackets (RFC 3986 §3.2.2). */
+export function bracket(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/** `host` without the brackets of an IPv6 literal (`[::1]` → `::1`), as sockets and DNS take it; the inverse of {@link bracket}. */
+export function unbracket(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
 /**
  * Splits an authority `host:port` whose port is required (a CONNECT target, RFC 9112 §3.2.3), the
  * host as {@link isHost} accepts it and never empty; null when it is not one.

@@ -1,6 +1,6 @@
 // The reverse proxy's forwarding policy as pure functions from data to data: the fields of the request
 // a backend gets, and which of the backend's response fields reach the client and how.
-import { hasControlChars, listHas } from '../http/syntax.js';
+import { bracket, hasControlChars, listHas, unbracket } from '../http/syntax.js';
 import { writeRequestHead } from '../http/head-writer.js';
 import { encodePath } from '../request.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
@@ -65,11 +65,6 @@ export const OWN_FIELDS: ReadonlySet<string> = new Set([
 export function wantsWebSocket(method: string, upgrade: string | undefined): boolean {
   if (method !== 'GET' || upgrade === undefined) return false;
   return listHas(upgrade, 'websocket');
-}
-
-/** `host` as it appears in a Host field or URL: an IPv6 address in brackets. */
-export function bracket(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 /**
@@ -190,7 +185,7 @@ export function rewriteLocation(
   }
   if (url.protocol !== 'http:') return value;
   const port = url.port ? Number(url.port) : 80;
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const host = unbracket(url.hostname).toLowerCase();
   if (!backends.some((b) => b.host.toLowerCase() === host && b.port === port)) return value;
   const tail = url.search + url.hash;
   if (url.pathname === basePath || url.pathname.startsWith(`${basePath}/`)) {
