@@ -113,7 +113,7 @@ export class UserDirectory extends Resource {
   }
 
   /** The users with something public, in passwd order. */
-  published(): Published[] {
+  #published(): Published[] {
     const out: Published[] = [];
     for (const entry of this.users.list()) {
       if (!isAccountName(entry.name)) continue;
@@ -193,7 +193,7 @@ export class UserDirectory extends Resource {
    */
   listing(request: Request, hrefPrefix: string): string {
     const items: string[] = [];
-    for (const { entry, files, personal } of this.published()) {
+    for (const { entry, files, personal } of this.#published()) {
       const shown = escapeHtml(realName(entry));
       if (files) items.push(`<li><a href="${hrefPrefix}${encodePathSegment(entry.name)}/">${shown}</a> (files)</li>`);
       if (personal) items.push(`<li><a href="${hrefPrefix}${encodePathSegment(entry.name + PERSONAL_SUFFIX)}/">${shown}</a> (personal server)</li>`);
