@@ -581,8 +581,9 @@ class Connection {
     let closeAsked = this.#closeAsked;
     let length = -1;
     let trailerDeclared = false;
-    // The resource's Connection and Content-Length decide the framing; the head writer leaves out
-    // the fields in CHANNEL_FIELDS, and the channel writes its own.
+    // The resource's Connection, Content-Length and Trailer decide the framing; the head writer
+    // leaves out the fields in CHANNEL_FIELDS (and the Content-Length a chunked answer gives way),
+    // and the channel writes its own.
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const n = flat[i]!.length;
       if (n !== 10 && n !== 14 && n !== 7) continue;
