@@ -1,7 +1,6 @@
 // UserDirectory (Twisted's distrib.UserDirectory): every user's ~/public_html as /users/NAME/ (or
 // /~NAME/ through tildeToUsers), and each user's personal server, reached over the UNIX socket in
 // their home directory, as /users/NAME.trellis/ (/~NAME.trellis/).
-import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeHtml } from '../internal/escape.js';
 import { PAGE_STYLE } from '../pages.js';
@@ -11,6 +10,7 @@ import { NoResource, Resource, type ChildResult, type RenderResult } from '../re
 import { tildeToUsers, type RewriteRule } from '../rewrite/rewriter.js';
 import { File } from '../static/file.js';
 import { redirectTo } from '../util/redirect.js';
+import { statIs } from '../util/stat-is.js';
 import { PERSONAL_SUFFIX, USER_DIR_NAME, isAccountName, personalSocketPath } from './names.js';
 import { PasswdFile, realName, type PasswdEntry, type UserDatabase } from './passwd.js';
 
@@ -51,22 +51,6 @@ interface Published {
   entry: PasswdEntry;
   files: boolean;
   personal: boolean;
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isSocket(path: string): boolean {
-  try {
-    return statSync(path).isSocket();
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -117,8 +101,8 @@ export class UserDirectory extends Resource {
     const out: Published[] = [];
     for (const entry of this.users.list()) {
       if (!isAccountName(entry.name)) continue;
-      const files = isDirectory(join(entry.home, USER_DIR_NAME));
-      const personal = this.personal && isSocket(personalSocketPath(entry.home));
+      const files = statIs(join(entry.home, USER_DIR_NAME), (st) => st.isDirectory());
+      const personal = this.personal && statIs(personalSocketPath(entry.home), (st) => st.isSocket());
       if (files || personal) out.push({ entry, files, personal });
     }
     return out;
@@ -175,7 +159,7 @@ export class UserDirectory extends Resource {
       return this.personalServer(user);
     }
     const dir = join(user.home, USER_DIR_NAME);
-    if (!isDirectory(dir)) return new NoResource('This user publishes no web directory.');
+    if (!statIs(dir, (st) => st.isDirectory())) return new NoResource('This user publishes no web directory.');
     const shown = this.#publicPrepath(segment, request);
     if (request.postpath.length === 0) return this.#slashRedirect(shown, request);
     return this.#filesOf(user, dir);
