@@ -3,8 +3,9 @@
 // Split by concern: `request/reading.ts` (what the request says), `request/urls.ts` (addresses and
 // URLs), and here sessions and the response; `request/parts.ts` holds the shapes they share.
 import type { Transform } from 'node:stream';
-import { encodePathSegment } from './http/path.js';
+import { encodePath } from './http/path.js';
 import { assertHeader } from './http/headers.js';
+import { listHas } from './http/syntax.js';
 import { assertTrailer } from './http/trailers.js';
 import { ResponseHeaders, headerKey } from './http/response-headers.js';
 import { bodyless, reasonPhrase } from './http/status.js';
@@ -31,7 +32,7 @@ export {
   type SiteContext,
   type UpgradeSocket,
 } from './request/parts.js';
-export { encodePathSegment, isDotSegment, splitPath } from './http/path.js';
+export { encodePath, encodePathSegment, isDotSegment, splitPath } from './http/path.js';
 
 const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
 
@@ -168,7 +169,7 @@ export class Request extends RequestURLs {
     const prefix = `${name}=`;
     if (this.#setCookies) this.#setCookies = this.#setCookies.filter((c) => !c.startsWith(prefix));
     // A nested site (a gateway mount, a personal server behind its relay) keeps its cookie to its own path.
-    const path = this.sitepath.length ? `/${this.sitepath.map(encodePathSegment).join('/')}/` : '/';
+    const path = this.sitepath.length ? `${encodePath(this.sitepath)}/` : '/';
     this.addCookie(name, uid, { path, httpOnly: true, sameSite: 'lax', secure: this.isSecure() });
   }
 
@@ -251,7 +252,7 @@ export class Request extends RequestURLs {
     if (this.startedWriting) return;
     const declared = this.#headers.get('trailer');
     if (declared === undefined) this.#headers.set('trailer', 'Trailer', name);
-    else if (!declared.toLowerCase().split(',').some((n) => n.trim() === key)) this.#headers.set('trailer', 'Trailer', `${declared}, ${name}`);
+    else if (!listHas(declared, name)) this.#headers.set('trailer', 'Trailer', `${declared}, ${name}`);
   }
 
   /** The trailer fields set so far, `[name, value]` in order. */
@@ -265,7 +266,7 @@ export class Request extends RequestURLs {
   /** Whether the client said it takes trailers (`TE: trailers`, RFC 9110 §10.1.4). */
   get acceptsTrailers(): boolean {
     const te = this.requestHeaders.get('te');
-    return te !== undefined && /(?:^|,)\s*trailers\s*(?:;|,|$)/i.test(te);
+    return te !== undefined && listHas(te, 'trailers');
   }
 
   /** Hands the trailers to the channel, just before the body ends. */

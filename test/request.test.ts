@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { CACHED, NOT_DONE_YET, splitPath, type Request } from '../src/request.js';
+import { CACHED, NOT_DONE_YET, encodePath, splitPath, type Request } from '../src/request.js';
 import { Resource } from '../src/resource.js';
 import { Site } from '../src/site.js';
 import { HttpError } from '../src/errors.js';
@@ -59,6 +59,16 @@ test('splitPath agrees with splitting on / and decoding each segment once', () =
       assert.deepEqual(splitPath(p), expected);
     }),
   );
+});
+
+test('encodePath joins encoded segments after a /, and splitPath gives them back', () => {
+  assert.equal(encodePath(['a', 'b c']), '/a/b%20c');
+  assert.equal(encodePath(['~alice', '']), '/~alice/');
+  assert.equal(encodePath(['a/b', 'ü']), '/a%2Fb/%C3%BC');
+  assert.equal(encodePath([]), '/');
+  fc.assert(fc.property(fc.array(fc.string(), { minLength: 1, maxLength: 5 }), (segments) => {
+    assert.deepEqual(splitPath(encodePath(segments).slice(1)), segments);
+  }));
 });
 
 test('a Request splits its path into postpath, after the leading slash and before the query', () => {

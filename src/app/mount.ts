@@ -1,6 +1,6 @@
 // Where a mounted app sits: the public mount prefix, the path below it that the app routes on, and the
 // public URL, all read from a Request at render time (after traversal and `--trust-proxy`).
-import { encodePathSegment, type Request } from '../request.js';
+import { encodePath, type Request } from '../request.js';
 
 /** A request's paths as a mounted app sees them. */
 export interface AppPaths {
@@ -24,10 +24,10 @@ export interface AppPaths {
  */
 export function appPaths(request: Request): AppPaths {
   const query = request.queryString ? `?${request.queryString}` : '';
-  const base = request.prepath.length ? `/${request.prepath.map(encodePathSegment).join('/')}` : '';
+  const base = request.prepath.length ? encodePath(request.prepath) : '';
   // A root app sees the path as sent (encoding kept); a mounted one sees its segments re-encoded.
   const rawBelow =
-    request.postpath.length === 0 ? '' : !base && request.path.length > 0 ? request.path : `/${request.postpath.map(encodePathSegment).join('/')}`;
+    request.postpath.length === 0 ? '' : !base && request.path.length > 0 ? request.path : encodePath(request.postpath);
   return { base, url: (rawBelow || '/') + query, original: (base + rawBelow || '/') + query };
 }
 

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { IncomingMessage, ServerResponse, type Server } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
+import { listHas } from '../http/syntax.js';
 import { isForbiddenTrailer } from '../http/trailers.js';
 import { HOP_BY_HOP } from '../proxy/hop-by-hop.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
@@ -273,7 +274,7 @@ function writeHead(this: AppResponse, code: number, reason?: unknown, headers?: 
     }
     // The connection's own fields (RFC 9110 §7.6.1) are the channel's: it frames and keeps alive.
     if (HOP_BY_HOP.has(key)) {
-      if (key === 'connection' && /\bclose\b/i.test(String(value))) request.closeConnection();
+      if (key === 'connection' && listHas(String(value), 'close')) request.closeConnection();
       continue;
     }
     if (key === 'set-cookie' && Array.isArray(value)) for (const cookie of value) request.addHeader(name, cookie);

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { DROPPED_HTTP_VARIABLES, headerNameFromVariable } from '../http/cgi-variables.js';
 import { RequestHeaders } from '../http/headers.js';
 import { hasControlChars, isContentLength, isToken } from '../http/syntax.js';
-import { encodePathSegment, splitPath } from '../request.js';
+import { encodePath, splitPath } from '../request.js';
 import type { Address, Request, RequestParts, ResponseSink } from '../request.js';
 import type { Site } from '../site.js';
 import { hostAddress } from './address.js';
@@ -315,7 +315,7 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
   const scriptSegments = scriptSegmentsOf(vars.scriptName);
   const rebuilt = () => {
     const segments = [...scriptSegments, ...(pathInfo ? pathInfo.replace(/^\//, '').split('/') : [])];
-    const path = `/${segments.map(encodePathSegment).join('/')}`;
+    const path = encodePath(segments);
     return query ? `${path}?${query}` : path;
   };
   let uri = requestUri ?? rebuilt();

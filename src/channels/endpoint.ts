@@ -1,6 +1,7 @@
 // Endpoint strings, after Twisted's strports: `tcp:8080:interface=127.0.0.1`,
 // `ssl:8443:privateKey=key.pem:certKey=cert.pem`, `unix:/run/app.sock:mode=660`, and `fd:0` for a
 // listening socket inherited from the parent process.
+import { isAccountName } from '../users/names.js';
 
 /** A parsed endpoint. */
 export type Endpoint =
@@ -143,7 +144,7 @@ export function parseEndpoint(text: string): Endpoint {
     }
     if (values.has('group')) {
       const group = values.get('group')!;
-      if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(group)) throw new EndpointError(raw, `group must be a group name or number, not "${group}"`);
+      if (!isAccountName(group)) throw new EndpointError(raw, `group must be a group name or number, not "${group}"`);
       ep.group = group;
       ep.mode ??= 0o660;
     }

@@ -1,8 +1,9 @@
 // Binding any net.Server (HTTP, HTTPS, FastCGI, SCGI, AJP) to an endpoint, with clear errors,
 // stale UNIX socket clean-up, socket modes, per-IP connection caps and graceful shutdown.
 import cluster from 'node:cluster';
-import { chmodSync, chownSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, type Server, type Socket } from 'node:net';
+import { groupId } from '../users/nss.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 import { domainMatches, systemdFd } from './systemd.js';
 
@@ -59,22 +60,6 @@ function explain(ep: Endpoint, err: NodeJS.ErrnoException): ListenError {
     default:
       return new ListenError(`cannot listen on ${where}: ${err.message}`, err.code ?? 'ELISTEN');
   }
-}
-
-/** The id of group `name` (a number, or a name from /etc/group), or null when there is none. */
-export function groupId(name: string, groupFile = '/etc/group'): number | null {
-  if (/^\d+$/.test(name)) return Number(name);
-  let text = '';
-  try {
-    text = readFileSync(groupFile, 'utf8');
-  } catch {
-    return null;
-  }
-  for (const line of text.split('\n')) {
-    const [group, , gid] = line.split(':');
-    if (group === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
-  }
-  return null;
 }
 
 /**

@@ -1,6 +1,6 @@
 // `--uid`/`--gid`: the user and group a server started as root becomes once its listeners are bound.
-import { execFileSync } from 'node:child_process';
 import { fchownSync } from 'node:fs';
+import { getentEntry } from '../users/nss.js';
 import { CliError } from './options.js';
 
 /** The credentials to switch to: numeric ids, and the user's name for its supplementary groups. */
@@ -11,15 +11,6 @@ export interface Credentials {
   user: string | null;
 }
 
-/** One entry of the system's user or group database (NSS, through `getent`), or null when there is none. */
-function lookup(database: 'passwd' | 'group', key: string): string[] | null {
-  try {
-    const line = execFileSync('getent', [database, key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return line.split('\n')[0]!.split(':');
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Resolves `--uid` and `--gid` (names or numbers) before anything binds, so a typo fails at once.
@@ -32,7 +23,7 @@ export function resolveCredentials(uid: string | null, gid: string | null): Cred
   let userId = process.getuid!();
   let primaryGid: number | null = null;
   if (uid !== null) {
-    const entry = lookup('passwd', uid);
+    const entry = getentEntry('passwd', uid);
     if (entry) {
       user = entry[0]!;
       userId = Number(entry[2]);
@@ -45,7 +36,7 @@ export function resolveCredentials(uid: string | null, gid: string | null): Cred
   }
   let groupId: number;
   if (gid !== null) {
-    const entry = lookup('group', gid);
+    const entry = getentEntry('group', gid);
     if (entry) groupId = Number(entry[2]);
     else if (/^\d+$/.test(gid)) groupId = Number(gid);
     else throw new CliError(`--gid: no group named "${gid}" on this system; give an existing group name or a number`);

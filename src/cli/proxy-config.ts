@@ -9,7 +9,7 @@ import { RewriterResource } from '../rewrite/rewriter.js';
 import { VHostURIRewrite, parsePublicUrl } from '../rewrite/vhost-uri-rewrite.js';
 import { VHostMonsterResource } from '../vhost/vhost-monster.js';
 import { CliError } from './options.js';
-import { hasCtl } from '../http/syntax.js';
+import { hasCtl, unbracket } from '../http/syntax.js';
 
 /** The proxy settings of `trellis web`. */
 export interface ProxyConfig {
@@ -117,7 +117,7 @@ export class MountResource extends Resource {
 
 function httpProxy(url: string): ReverseProxyResource {
   const u = new URL(url);
-  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const host = unbracket(u.hostname);
   return new ReverseProxyResource(host, u.port ? Number(u.port) : 80, u.pathname === '/' ? '' : u.pathname);
 }
 

@@ -1,11 +1,12 @@
 // Building the root resource `trellis web` serves from its configuration.
-import { accessSync, constants, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Resource } from '../resource.js';
 import { importModuleVersion, loadExport } from './load-module.js';
 import { CliError } from './options.js';
 import type { ProcessorSettings } from '../static/processors.js';
 import type { SymlinkPolicy } from '../static/path-safety.js';
+import { statIs } from '../util/stat-is.js';
 import type { FilesConfig, WebConfig } from './web-config.js';
 import { Welcome } from './welcome.js';
 
@@ -112,15 +113,6 @@ export async function describeProcessors(files: FilesConfig): Promise<string> {
   if (files.noProcessors) return 'No file executes (--no-processors); program files answer 403';
   const list = (await effectiveProcessors(files)).map(([ext, kind]) => `${ext} (${kind})`).join(', ');
   return `Executing ${list}; other program files answer 403`;
-}
-
-/** Whether `path` can be stat'ed and passes `test` (a missing or unreadable path does not). */
-function statIs(path: string, test: (st: Stats) => boolean): boolean {
-  try {
-    return test(statSync(path));
-  } catch {
-    return false;
-  }
 }
 
 /** `--vhost-path DIR`: each subdirectory is served, as by `--path`, for the host of its name. */

@@ -6,6 +6,7 @@ import { hasControlChars, hasCtl, isToken } from '../http/syntax.js';
 import { checkPublicUrl, defaultProxyConfig, parseProxy, parseTrustProxy, type ProxyConfig } from './proxy-config.js';
 import { parseSessionsUrl, type SessionsSpec } from '../session/open-store.js';
 import { defaultProcessConfig, processOptions, type ProcessConfig } from './process-options.js';
+import { isAccountName } from '../users/names.js';
 
 /** Which resource serves `/`: the last root option given wins, as in twistd. */
 export type RootChoice =
@@ -285,7 +286,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     value: 'GROUP',
     help: 'with --personal: give the socket to GROUP with mode 660, for a main server running in that group (this user must be in it)',
     apply: (c, v) => {
-      if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(v)) throw new CliError(`--personal-group needs a group name or number, not "${v}"`);
+      if (!isAccountName(v)) throw new CliError(`--personal-group needs a group name or number, not "${v}"`);
       c.personal.group = v;
     },
   },

@@ -1,7 +1,7 @@
 // `trellis web`, written as a plugin like any other: its options are WEB_OPTIONS (web-config.ts), its
 // build makes the Site and names its listeners; serving (the process options, the banner),
 // --save-config, --config-dir and SIGHUP are the command runner's (run.ts).
-import { existsSync, statSync, type Stats } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { openAccessLog, terminalAccessLog, type AccessLog } from '../access-log.js';
@@ -9,6 +9,7 @@ import type { Endpoint } from '../channels/endpoint.js';
 import { Site } from '../site.js';
 import { PERSONAL_SOCKET_NAME, PERSONAL_SUFFIX, personalSocketPath } from '../users/names.js';
 import { SourceWatcher } from '../util/source-watcher.js';
+import { statIs } from '../util/stat-is.js';
 import { definePlugin, type PluginOption, type PluginOptionValues } from './app.js';
 import { UNWRAPPED, type WrappedSiteDefinition } from './app-plan.js';
 import { DEV_CERTIFICATE } from './dev-certificate.js';
@@ -257,13 +258,6 @@ function personalEndpoint(config: WebConfig): Extract<Endpoint, { type: 'unix' }
   return { type: 'unix', path: personalSocketPath(me.homedir), mode: group === null ? 0o600 : 0o660, ...(group === null ? {} : { group }) };
 }
 
-function statIs(path: string, test: (st: Stats) => boolean): boolean {
-  try {
-    return test(statSync(path));
-  } catch {
-    return false;
-  }
-}
 
 /** `config` with the paths it opens by name made absolute from `cwd` (certificates, access log). */
 function resolvePaths(config: WebConfig, cwd: string): WebConfig {

@@ -2,7 +2,7 @@
 // application (`Status:` line, fields, blank line), and parsed when Trellis runs a CGI script or
 // fronts a FastCGI application (FastCGIClientResource) and reads what it printed. Both directions share the fields a gateway response never carries.
 import { cgiStatusLine, fieldSet, writeHead } from './head-writer.js';
-import { hasControlChars, isToken } from './syntax.js';
+import { hasControlChars, isToken, trimOws } from './syntax.js';
 
 /**
  * Hop-by-hop fields (RFC 9110 §7.6.1) a gateway response must not carry: the front end frames the
@@ -150,7 +150,7 @@ export function parseCgiHead(
     if (colon <= 0) return { error: `the response head line ${i + 1} is not a "Name: value" field` };
     const name = line.slice(0, colon);
     if (!isToken(name)) return { error: `the response head line ${i + 1} has an invalid field name` };
-    const value = trimWhitespace(line, colon + 1);
+    const value = trimOws(line, colon + 1);
     if (hasControlChars(value)) return { error: `the ${name} field holds control characters` };
     fieldCount++;
     const key = name.toLowerCase();
@@ -180,14 +180,6 @@ export function parseCgiHead(
     }
   }
   return { kind, status: status || 200, reason, fields, location, bodyStart: found.bodyStart };
-}
-
-/** `line` from `start` without the spaces and tabs around the value (a scan, not a regex: it runs per field). */
-function trimWhitespace(line: string, start: number): string {
-  let end = line.length;
-  while (start < end && (line.charCodeAt(start) === 0x20 || line.charCodeAt(start) === 0x09)) start++;
-  while (end > start && (line.charCodeAt(end - 1) === 0x20 || line.charCodeAt(end - 1) === 0x09)) end--;
-  return line.slice(start, end);
 }
 
 /** Whether {@link parseCgiHead} found a malformed head. */

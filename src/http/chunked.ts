@@ -1,7 +1,7 @@
 // An incremental decoder of the chunked transfer coding (RFC 9112 §7.1), shared by the HTTP/1.1
 // server channel (request bodies) and the proxy's response parser: it hands out views of the bytes
 // it is given and never copies them.
-import { FIELD_VALUE, TCHAR } from './syntax.js';
+import { FIELD_VALUE, TCHAR, trimOws } from './syntax.js';
 
 /** Bounds of the framing around the data. */
 export interface ChunkedLimits {
@@ -131,7 +131,7 @@ export class ChunkedDecoder {
   }
 
   /**
-   * The trailer fields of the body, `[name, value]` in order, values without surrounding blanks
+   * The trailer fields of the body, `[name, value]` in order, values without surrounding OWS
    * (RFC 9112 §7.1.2); empty when there were none. Complete once {@link done}.
    */
   get trailers(): Array<[string, string]> {
@@ -140,7 +140,7 @@ export class ChunkedDecoder {
     const pairs: Array<[string, string]> = [];
     for (const line of text.split('\n')) {
       const colon = line.indexOf(':');
-      if (colon > 0) pairs.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+      if (colon > 0) pairs.push([line.slice(0, colon), trimOws(line.slice(colon + 1))]);
     }
     return pairs;
   }

@@ -1,9 +1,24 @@
-// The path of a request-target: percent-encoding a segment, splitting a raw path into decoded
+// The path of a request-target: percent-encoding a segment or a path, splitting a raw path into decoded
 // segments, and the dot-segment rule (RFC 3986 §3.3).
 
 /** Percent-encodes a path segment, leaving the characters RFC 3986 §3.3 allows in a segment. */
 export function encodePathSegment(segment: string): string {
   return encodeURIComponent(segment).replace(/%(3A|40|24|26|2B|2C|3B|3D)/g, (m) => decodeURIComponent(m));
+}
+
+/**
+ * The path of decoded `segments`, the inverse of {@link splitPath}: each segment percent-encoded,
+ * all joined after a leading `/`.
+ *
+ * | segments           | path          |
+ * |--------------------|---------------|
+ * | `['a', 'b c']`     | `/a/b%20c`    |
+ * | `['~alice', '']`   | `/~alice/`    |
+ * | `['a/b']`          | `/a%2Fb`      |
+ * | `[]`               | `/`           |
+ */
+export function encodePath(segments: readonly string[]): string {
+  return `/${segments.map(encodePathSegment).join('/')}`;
 }
 
 /**

@@ -56,6 +56,35 @@ export function hasCtl(text: string): boolean {
   return CTL.test(text);
 }
 
+/** `value` without the OWS (SP and HTAB, RFC 9110 §5.6.3) around it; obs-text such as NBSP (0xa0) stays. */
+export function trimOws(value: string, start = 0): string {
+  let s = start;
+  let e = value.length;
+  while (s < e && FIELD_VALUE[value.charCodeAt(s)] === 2) s++;
+  while (e > s && FIELD_VALUE[value.charCodeAt(e - 1)] === 2) e--;
+  return s === 0 && e === value.length ? value : value.slice(s, e);
+}
+
+/**
+ * Whether the comma-separated list `value` (RFC 9110 §5.6.1) has the element `token`, any case; the
+ * OWS around elements and any parameters after `;` are passed over. The one test for a token in
+ * `Connection`, `TE`, `Upgrade` and `Trailer`.
+ *
+ * | value                     | token      | result |
+ * |---------------------------|------------|--------|
+ * | `keep-alive, Close`       | `close`    | true   |
+ * | `deflate;q=0.5, trailers` | `trailers` | true   |
+ * | `x-close`, `closed`       | `close`    | false  |
+ */
+export function listHas(value: string, token: string): boolean {
+  const want = token.toLowerCase();
+  for (const element of value.split(',')) {
+    const semi = element.indexOf(';');
+    if (trimOws(semi === -1 ? element : element.slice(0, semi)).toLowerCase() === want) return true;
+  }
+  return false;
+}
+
 /** Whether `value` is a valid Content-Length: 1 to 15 ASCII digits, nothing else (no sign, space or list). */
 export function isContentLength(value: string): boolean {
   return CONTENT_LENGTH.test(value);
@@ -113,6 +142,16 @@ export function isHost(value: string): boolean {
   if (!isHostBytes(bytes, 0, bytes.length)) return false;
   lastHost = value;
   return true;
+}
+
+/** `host` as it appears in a Host field or URL: an IPv6 address in brackets (RFC 3986 §3.2.2). */
+export function bracket(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/** `host` without the brackets of an IPv6 literal (`[::1]` → `::1`), as sockets and DNS take it; the inverse of {@link bracket}. */
+export function unbracket(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
 /**

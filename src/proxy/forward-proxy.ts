@@ -4,7 +4,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, connect as netConnect } from 'node:net';
 import { HttpError } from '../errors.js';
 import { LAST_CHUNK, writeRequestHead, writeResponseHead } from '../http/head-writer.js';
-import { hasControlChars, splitAuthority } from '../http/syntax.js';
+import { hasControlChars, splitAuthority, unbracket } from '../http/syntax.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, upgradeOf, type Request } from '../request.js';
 import { spliceSockets } from '../util/splice.js';
@@ -95,7 +95,7 @@ export class ForwardProxyResource extends Resource {
 
   /** Resolves `host` and returns the one address to connect to; throws a 403 when any address is refused. */
   async resolve(host: string): Promise<string> {
-    const bare = host.replace(/^\[|\]$/g, '');
+    const bare = unbracket(host);
     const addresses = isIP(bare) ? [{ address: bare, family: isIP(bare) }] : await this.#lookup(bare).catch(() => []);
     if (!addresses.length) throw new HttpError(502, `Could not resolve ${bare}.`, { expose: true, code: 'PROXY_DNS' });
     for (const { address } of addresses) {

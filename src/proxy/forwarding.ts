@@ -1,8 +1,8 @@
 // The reverse proxy's forwarding policy as pure functions from data to data: the fields of the request
 // a backend gets, and which of the backend's response fields reach the client and how.
-import { hasControlChars } from '../http/syntax.js';
+import { bracket, hasControlChars, listHas, unbracket } from '../http/syntax.js';
 import { writeRequestHead } from '../http/head-writer.js';
-import { encodePathSegment } from '../request.js';
+import { encodePath } from '../request.js';
 import { HOP_BY_HOP, connectionListed, stripHopByHop } from './hop-by-hop.js';
 
 /**
@@ -64,12 +64,7 @@ export const OWN_FIELDS: ReadonlySet<string> = new Set([
 /** Whether the request asks for a WebSocket (RFC 6455 §4.1: a GET with `Upgrade: websocket`). */
 export function wantsWebSocket(method: string, upgrade: string | undefined): boolean {
   if (method !== 'GET' || upgrade === undefined) return false;
-  return upgrade.split(',').some((t) => t.trim().toLowerCase() === 'websocket');
-}
-
-/** `host` as it appears in a Host field or URL: an IPv6 address in brackets. */
-export function bracket(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return listHas(upgrade, 'websocket');
 }
 
 /**
@@ -132,7 +127,7 @@ export function backendRequestFields(
     out.push(['X-Forwarded-Proto', proto]);
     if (publicHost) out.push(['X-Forwarded-Host', publicHost]);
     if (options.forwardedPrefix && options.basePath === '' && request.prepath.length) {
-      out.push(['X-Forwarded-Prefix', `/${request.prepath.map(encodePathSegment).join('/')}`]);
+      out.push(['X-Forwarded-Prefix', encodePath(request.prepath)]);
     }
   } else if (xff.length) {
     out.push(['X-Forwarded-For', xff.join(', ')]);
@@ -190,7 +185,7 @@ export function rewriteLocation(
   }
   if (url.protocol !== 'http:') return value;
   const port = url.port ? Number(url.port) : 80;
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const host = unbracket(url.hostname).toLowerCase();
   if (!backends.some((b) => b.host.toLowerCase() === host && b.port === port)) return value;
   const tail = url.search + url.hash;
   if (url.pathname === basePath || url.pathname.startsWith(`${basePath}/`)) {

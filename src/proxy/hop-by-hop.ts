@@ -1,4 +1,5 @@
 // Hop-by-hop header stripping for both directions of a proxy (SECURITY.md §6.5, RFC 9110 §7.6.1).
+import { listHas } from '../http/syntax.js';
 
 /** Fields that describe one connection, never forwarded (RFC 9110 §7.6.1, RFC 9112 §9.6, SECURITY.md §4.4). */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -63,7 +64,7 @@ export function stripHopByHop(pairs: ReadonlyArray<readonly [string, string]>, o
     const key = name.toLowerCase();
     if (options.drop?.has(key)) continue;
     if (key === 'te') {
-      if (/(^|,)\s*trailers\s*(;|,|$)/i.test(value)) trailers = true;
+      if (listHas(value, 'trailers')) trailers = true;
       continue;
     }
     if (keepUpgrade && key === 'upgrade') {

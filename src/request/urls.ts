@@ -1,6 +1,6 @@
 // Where a Request came from and where it is answered: client and local addresses, TLS, the public
 // host (`setHost`), and the URLs built from them (`prePathURL`, links). `Request` extends it.
-import { encodePathSegment } from '../http/path.js';
+import { encodePath, encodePathSegment } from '../http/path.js';
 import { URLPath } from '../url-path.js';
 import type { Address, RequestParts } from './parts.js';
 import { RequestReading } from './reading.js';
@@ -130,7 +130,7 @@ export class RequestURLs extends RequestReading {
 
   /** The absolute URL of the resource being rendered: origin plus the encoded `prepath`. */
   prePathURL(): string {
-    return `${this.origin()}/${this.prepath.map(encodePathSegment).join('/')}`;
+    return `${this.origin()}${encodePath(this.prepath)}`;
   }
 
   /** `prePathURL()` as a {@link URLPath}, to build links relative to the current resource. */

@@ -11,7 +11,7 @@ import {
   readForwarded,
 } from '../proxy/trusted-proxies.js';
 import { RewriterResource, oncePerRequest } from './rewriter.js';
-import { isHost } from '../http/syntax.js';
+import { isHost, unbracket } from '../http/syntax.js';
 
 /** Host values accepted from a header (SECURITY.md §6.3). */
 
@@ -93,7 +93,7 @@ export class VHostURIRewrite extends RewriterResource {
   constructor(uri: string, resource: Resource) {
     const url = parsePublicUrl(uri);
     const secure = url.protocol === 'https:';
-    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const host = unbracket(url.hostname);
     const port = url.port ? Number(url.port) : secure ? 443 : 80;
     const prefix = prefixSegments(url.pathname) ?? [];
     super(

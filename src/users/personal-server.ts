@@ -16,7 +16,7 @@ const NOBODY = new TrustedProxies([]);
  * header) has its X-Forwarded-For/-Proto/-Host/-Prefix applied: the client address, the public
  * scheme and host, and the public prefix (`/~alice.trellis`) on `prepath` and as the `sitepath`, so
  * URLs, redirects and the session cookie (its name and its path) belong to that prefix. A request
- * over TCP changes nothing. Pinned by test/users/personal-server.test.ts.
+ * over TCP changes nothing. Pinned by test/users/user-directory.test.ts.
  *
  * ```ts
  * const site = new Site(personalRoot(new File(join(homedir(), 'public_html'))));
@@ -39,8 +39,8 @@ export interface UserVirtualHostOptions {
 }
 
 /**
- * Relays `NAME.DOMAIN` to NAME's personal server (the slides' `UserNameVirtualHost`), the whole
- * path, with no prefix: the personal server is that host's root. Any other host goes to `default`;
+ * Relays `NAME.DOMAIN` to NAME's personal server (the Twisted Web tutorial's `UserNameVirtualHost`),
+ * the whole path, with no prefix: the personal server is that host's root. Any other host goes to `default`;
  * a host naming no user is a 404 that does not echo it (SECURITY.md §6.3).
  *
  * ```ts

@@ -1,23 +1,20 @@
 // UserDirectory (Twisted's distrib.UserDirectory): every user's ~/public_html as /users/NAME/ (or
 // /~NAME/ through tildeToUsers), and each user's personal server, reached over the UNIX socket in
 // their home directory, as /users/NAME.trellis/ (/~NAME.trellis/).
-import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeHtml } from '../internal/escape.js';
 import { PAGE_STYLE } from '../pages.js';
 import { ReverseProxyResource, type ReverseProxyOptions } from '../proxy/reverse-proxy.js';
-import { encodePathSegment, type Request } from '../request.js';
+import { encodePath, encodePathSegment, type Request } from '../request.js';
 import { NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
 import { tildeToUsers, type RewriteRule } from '../rewrite/rewriter.js';
 import { File } from '../static/file.js';
 import { redirectTo } from '../util/redirect.js';
-import { PERSONAL_SUFFIX, USER_DIR_NAME, personalSocketPath } from './names.js';
+import { statIs } from '../util/stat-is.js';
+import { PERSONAL_SUFFIX, USER_DIR_NAME, isAccountName, personalSocketPath } from './names.js';
 import { PasswdFile, realName, type PasswdEntry, type UserDatabase } from './passwd.js';
 
 export { PERSONAL_SOCKET_NAME, PERSONAL_SUFFIX, USER_DIR_NAME, personalSocketPath } from './names.js';
-
-/** Login names looked up; anything else is a 404 without asking the user database. */
-const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
 
 /** Requests whose first segment `~name` {@link userTildeRule} rewrote to `users/name`. */
 const viaTilde = new WeakSet<Request>();
@@ -54,22 +51,6 @@ interface Published {
   entry: PasswdEntry;
   files: boolean;
   personal: boolean;
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isSocket(path: string): boolean {
-  try {
-    return statSync(path).isSocket();
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -116,12 +97,12 @@ export class UserDirectory extends Resource {
   }
 
   /** The users with something public, in passwd order. */
-  published(): Published[] {
+  #published(): Published[] {
     const out: Published[] = [];
     for (const entry of this.users.list()) {
-      if (!USER_NAME.test(entry.name)) continue;
-      const files = isDirectory(join(entry.home, USER_DIR_NAME));
-      const personal = this.personal && isSocket(personalSocketPath(entry.home));
+      if (!isAccountName(entry.name)) continue;
+      const files = statIs(join(entry.home, USER_DIR_NAME), (st) => st.isDirectory());
+      const personal = this.personal && statIs(personalSocketPath(entry.home), (st) => st.isSocket());
       if (files || personal) out.push({ entry, files, personal });
     }
     return out;
@@ -161,7 +142,7 @@ export class UserDirectory extends Resource {
   /** A redirect to the public URL of `prepath` with a trailing slash, the query kept. */
   #slashRedirect(prepath: readonly string[], request: Request): Resource {
     const query = request.queryString ? `?${request.queryString}` : '';
-    const url = `${request.origin()}/${prepath.map(encodePathSegment).join('/')}/${query}`;
+    const url = `${request.origin()}${encodePath(prepath)}/${query}`;
     return new Resource({ GET: (r) => redirectTo(url, r), isLeaf: true });
   }
 
@@ -169,7 +150,8 @@ export class UserDirectory extends Resource {
     if (segment === '') return this;
     const personal = this.personal && segment.endsWith(PERSONAL_SUFFIX);
     const name = personal ? segment.slice(0, -PERSONAL_SUFFIX.length) : segment;
-    const user = USER_NAME.test(name) ? this.users.lookup(name) : undefined;
+    // A name that cannot be a login is a 404 without asking the user database.
+    const user = isAccountName(name) ? this.users.lookup(name) : undefined;
     if (!user) return new NoResource('No such user.');
     if (personal) {
       const shown = this.#publicPrepath(segment, request);
@@ -177,7 +159,7 @@ export class UserDirectory extends Resource {
       return this.personalServer(user);
     }
     const dir = join(user.home, USER_DIR_NAME);
-    if (!isDirectory(dir)) return new NoResource('This user publishes no web directory.');
+    if (!statIs(dir, (st) => st.isDirectory())) return new NoResource('This user publishes no web directory.');
     const shown = this.#publicPrepath(segment, request);
     if (request.postpath.length === 0) return this.#slashRedirect(shown, request);
     return this.#filesOf(user, dir);
@@ -195,7 +177,7 @@ export class UserDirectory extends Resource {
    */
   listing(request: Request, hrefPrefix: string): string {
     const items: string[] = [];
-    for (const { entry, files, personal } of this.published()) {
+    for (const { entry, files, personal } of this.#published()) {
       const shown = escapeHtml(realName(entry));
       if (files) items.push(`<li><a href="${hrefPrefix}${encodePathSegment(entry.name)}/">${shown}</a> (files)</li>`);
       if (personal) items.push(`<li><a href="${hrefPrefix}${encodePathSegment(entry.name + PERSONAL_SUFFIX)}/">${shown}</a> (personal server)</li>`);

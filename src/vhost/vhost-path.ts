@@ -1,8 +1,8 @@
 // `--vhost-path DIR`: every subdirectory of DIR is the site of the host it is named after (web2).
-import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resource } from '../resource.js';
 import type { Request } from '../request.js';
+import { statIs } from '../util/stat-is.js';
 import { NameVirtualHost, type NameVirtualHostOptions } from './name-virtual-host.js';
 
 /** Host names that may name a directory: dot-separated labels, never `.`, `..` or a leading dot. */
@@ -33,13 +33,7 @@ export class VHostPath extends NameVirtualHost {
     if (!HOST_DIR.test(name)) return null;
     const cached = this.#cache.get(name);
     const path = join(this.dir, name);
-    let isDir = false;
-    try {
-      isDir = statSync(path).isDirectory();
-    } catch {
-      isDir = false;
-    }
-    if (!isDir) {
+    if (!statIs(path, (st) => st.isDirectory())) {
       this.#cache.delete(name);
       return null;
     }

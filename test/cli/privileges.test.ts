@@ -7,8 +7,8 @@ import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { needPeer } from '../helpers/peers.js';
 import { runTrellis, spawnTrellis, tempDir } from '../helpers/server.js';
+import { canCreateUsers, createUser } from '../helpers/system-users.js';
 
 /** Uid, Gid and Groups lines of /proc/PID/status: `[real, effective, saved, fs]` ids and the groups. */
 function credentials(pid: number): { uid: number[]; gid: number[]; groups: number[] } {
@@ -31,24 +31,8 @@ function privilegedPort(): number {
 }
 
 test('--uid/--gid as root: binds a port below 1024, then runs as the user; its files belong to the user', async (t) => {
-  if (process.getuid!() !== 0) {
-    if (process.env.CI === 'true') throw new Error('the privilege-drop test must run as root under CI=true');
-    t.skip('needs root (it creates a user and binds a port below 1024)');
-    return;
-  }
-  const useradd = needPeer(t, 'useradd');
-  if (!useradd) return;
-  const user = `trellis-t${process.pid % 100000}`;
-  execFileSync(useradd, ['--system', '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', user]);
-  t.after(() => {
-    try {
-      execFileSync('userdel', ['--force', user]);
-    } catch {
-      // already gone
-    }
-  });
-  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
+  if (!canCreateUsers(t, 'it creates a user and binds a port below 1024')) return;
+  const { name: user, uid, gid } = createUser(t, { home: false, system: true });
   const dir = tempDir();
   t.after(() => dir.cleanup());
   chmodSync(dir.path, 0o755);
@@ -85,24 +69,8 @@ test('--uid/--gid as root: binds a port below 1024, then runs as the user; its f
 });
 
 test('--uid with --workers 2 as root: the primary and every worker run as the user', async (t) => {
-  if (process.getuid!() !== 0) {
-    if (process.env.CI === 'true') throw new Error('the privilege-drop test must run as root under CI=true');
-    t.skip('needs root (it creates a user and binds a port below 1024)');
-    return;
-  }
-  const useradd = needPeer(t, 'useradd');
-  if (!useradd) return;
-  const user = `trellis-w${process.pid % 100000}`;
-  execFileSync(useradd, ['--system', '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', user]);
-  t.after(() => {
-    try {
-      execFileSync('userdel', ['--force', user]);
-    } catch {
-      // already gone
-    }
-  });
-  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
+  if (!canCreateUsers(t, 'it creates a user and binds a port below 1024')) return;
+  const { name: user, uid, gid } = createUser(t, { home: false, system: true });
   const port = privilegedPort();
   const server = await spawnTrellis(['web', '--class', 'test/fixtures/process-site.ts#Root', '--listen', `tcp:${port}:interface=127.0.0.1`, '--uid', String(uid), '--workers', '2'], { timeoutMs: 30_000 });
   t.after(() => server.stop('SIGKILL'));

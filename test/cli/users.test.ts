@@ -6,55 +6,14 @@
 // it is down. Every error a user can cause exits non-zero with one line. Option errors need no root.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fetchRaw } from '../proxy/http-client.js';
-import { needPeer } from '../helpers/peers.js';
 import { CLI, runTrellis, spawnTrellis } from '../helpers/server.js';
 import { oneLine } from '../helpers/serving.js';
-
-interface User {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-}
-
-/** Whether the test can create users; skips (or fails under CI=true) when it cannot. */
-function canCreateUsers(t: TestContext): boolean {
-  if (process.getuid!() !== 0) {
-    if (process.env.CI === 'true') throw new Error('the user-directory test must run as root under CI=true');
-    t.skip('needs root (it creates users with home directories)');
-    return false;
-  }
-  return Boolean(needPeer(t, 'useradd') && needPeer(t, 'setpriv'));
-}
-
-/** Creates a user (`useradd`, with a home unless `home` is false), removed with its home when the test ends. */
-function createUser(t: TestContext, options: { home?: boolean } = {}): User {
-  const name = `tr${randomBytes(4).toString('hex')}`;
-  const withHome = options.home ?? true;
-  execFileSync('useradd', [withHome ? '--create-home' : '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', '--comment', `Test ${name},,,`, name]);
-  t.after(() => {
-    try {
-      execFileSync('userdel', ['--force', '--remove', name], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-    try {
-      // userdel keeps a user's group that another user is a member of.
-      execFileSync('groupdel', [name], { stdio: 'ignore' });
-    } catch {
-      // removed with the user
-    }
-  });
-  const field = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
-  const home = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':')[5]!;
-  return { name, uid: field('-u'), gid: field('-g'), home };
-}
+import { canCreateUsers, createUser, type SystemUser as User } from '../helpers/system-users.js';
 
 /** Writes `files` (path → content) under the user's home, owned by the user. */
 function give(user: User, files: Record<string, string>): void {
@@ -140,7 +99,7 @@ export class Where extends Resource {
 `;
 
 test('--user and --personal with real users: files, listing, redirect, refusals, relay, 502', async (t) => {
-  if (!canCreateUsers(t)) return;
+  if (!canCreateUsers(t, 'it creates users with home directories', ['setpriv'])) return;
   const ann = createUser(t);
   const ben = createUser(t);
   give(ann, {
@@ -228,7 +187,7 @@ test('--user and --personal with real users: files, listing, redirect, refusals,
 });
 
 test('--personal-group: the socket is 0660 in that group; a group the user is not in, or none, is refused in one line', async (t) => {
-  if (!canCreateUsers(t)) return;
+  if (!canCreateUsers(t, 'it creates users with home directories', ['setpriv'])) return;
   const user = createUser(t);
   give(user, { 'public_html/index.html': 'hi' });
   const group = execFileSync('id', ['-gn', user.name], { encoding: 'utf8' }).trim();
@@ -249,7 +208,7 @@ test('--personal-group: the socket is 0660 in that group; a group the user is no
 });
 
 test('--personal for a user whose home directory does not exist exits with one line', async (t) => {
-  if (!canCreateUsers(t)) return;
+  if (!canCreateUsers(t, 'it creates users with home directories', ['setpriv'])) return;
   const user = createUser(t, { home: false });
   const bad = spawnAs({ ...user, home: '/' }, ['web', '--personal', '--path', '/tmp']);
   const code = await bad.exited;
@@ -259,7 +218,7 @@ test('--personal for a user whose home directory does not exist exits with one l
 });
 
 test('--user-scripts runs the --path processors in user directories', async (t) => {
-  if (!canCreateUsers(t)) return;
+  if (!canCreateUsers(t, 'it creates users with home directories', ['setpriv'])) return;
   const user = createUser(t);
   give(user, { 'public_html/hello.cgi': '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho ran\n' });
   chmodSync(join(user.home, 'public_html/hello.cgi'), 0o755);
@@ -292,7 +251,7 @@ test('option errors of --user and --personal exit 2 with one line each', async (
 });
 
 test('a main server running as a user reaches the homes it may enter and the sockets of its group only', async (t) => {
-  if (!canCreateUsers(t)) return;
+  if (!canCreateUsers(t, 'it creates users with home directories', ['setpriv'])) return;
   const ann = createUser(t);
   const web = createUser(t);
   const annGroup = execFileSync('id', ['-gn', ann.name], { encoding: 'utf8' }).trim();

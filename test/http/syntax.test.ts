@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  TCHAR, hasControlChars, hasCtl, isContentLength, isHost, isToken, parseContentLength, safeReason, splitAuthority,
+  TCHAR, bracket, hasControlChars, hasCtl, isContentLength, isHost, isToken, listHas, parseContentLength, trimOws, safeReason, splitAuthority, unbracket,
 } from '../../src/http/syntax.js';
 
 test('tokens: the tchar table and the string test agree on every byte', () => {
@@ -18,6 +18,38 @@ test('controls: a field value may hold HTAB, nothing else below SP, nor DEL; has
   assert.equal(hasControlChars('\u007f'), true);
   assert.equal(hasCtl('\u007f'), true);
   assert.equal(hasControlChars('caf\u00e9 ok'), false);
+});
+
+test('bracket puts an IPv6 literal in brackets, unbracket takes them off, names and IPv4 unchanged', () => {
+  const table: Array<[string, string]> = [['::1', '[::1]'], ['example.com', 'example.com'], ['127.0.0.1', '127.0.0.1']];
+  for (const [bare, shown] of table) {
+    assert.equal(bracket(bare), shown);
+    assert.equal(bracket(shown), shown);
+    assert.equal(unbracket(shown), bare);
+    assert.equal(unbracket(bare), bare);
+  }
+});
+
+test('trimOws removes SP and HTAB around a value, nothing else', () => {
+  assert.equal(trimOws(' \t a b \t'), 'a b');
+  assert.equal(trimOws('\xa0a\xa0'), '\xa0a\xa0');
+  assert.equal(trimOws('   '), '');
+  assert.equal(trimOws('x'), 'x');
+});
+
+test('listHas finds a token among list elements, any case, OWS and parameters passed over', () => {
+  const table: Array<[string, string, boolean]> = [
+    ['close', 'close', true],
+    ['keep-alive, Close', 'close', true],
+    [' ,, close ,', 'close', true],
+    ['deflate;q=0.5, trailers', 'trailers', true],
+    ['trailers;q=1', 'trailers', true],
+    ['x-close', 'close', false],
+    ['closed, enclose', 'close', false],
+    ['', 'close', false],
+    ['Grpc-Status, grpc-message', 'grpc-status', true],
+  ];
+  for (const [value, token, expected] of table) assert.equal(listHas(value, token), expected, `${JSON.stringify(value)} has ${token}`);
 });
 
 test('Content-Length: 1 to 15 ASCII digits only', () => {

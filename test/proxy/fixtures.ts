@@ -4,18 +4,23 @@ import { Resource, type RenderResult } from '../../src/resource.js';
 import type { Request } from '../../src/request.js';
 import { redirectTo } from '../../src/util/redirect.js';
 
+/** How `request` sees itself: its prePathURL, client, scheme, Host and path split. */
+export function whereOf(request: Request): Record<string, unknown> {
+  return {
+    prePathURL: request.prePathURL(),
+    client: request.getClientIP(),
+    secure: request.isSecure(),
+    host: request.getHeader('host') ?? null,
+    prepath: request.prepath,
+    postpath: request.postpath,
+  };
+}
+
 export class Where extends Resource {
   override isLeaf = true;
   override GET(request: Request): RenderResult {
     request.setHeader('Content-Type', 'application/json');
-    return JSON.stringify({
-      prePathURL: request.prePathURL(),
-      client: request.getClientIP(),
-      secure: request.isSecure(),
-      host: request.getHeader('host') ?? null,
-      prepath: request.prepath,
-      postpath: request.postpath,
-    });
+    return JSON.stringify(whereOf(request));
   }
 }
 

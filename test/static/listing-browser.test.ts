@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import type { Page } from 'playwright-core';
 import { File } from '../../src/static/file.js';
 import { Site } from '../../src/site.js';
 import { needPeer } from '../helpers/peers.js';
@@ -29,12 +30,27 @@ const HOSTILE = [
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-test('the directory listing in Chromium: hostile names shown as text, links work, sortable, no script runs', async (t) => {
+/** A page in a fresh headless Chromium profile, and how to close it; null when Chromium is missing (skipped). */
+async function openChromium(t: TestContext, options: { javaScriptEnabled?: boolean } = {}): Promise<{ page: Page; close(): Promise<void> } | null> {
   const chromium = needPeer(t, 'chromium');
-  if (!chromium) return;
+  if (!chromium) return null;
   const { chromium: driver } = await import('playwright-core');
-  const dir = tempDir('trellis-listing-');
   const profile = mkdtempSync(join(tmpdir(), 'trellis-chromium-'));
+  const context = await driver.launchPersistentContext(profile, { executablePath: chromium, headless: true, args: CHROMIUM_ARGS, ...options });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    page,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+test('the directory listing in Chromium: hostile names shown as text, links work, sortable, no script runs', async (t) => {
+  const browser = await openChromium(t);
+  if (!browser) return;
+  const dir = tempDir('trellis-listing-');
   const root = join(dir.path, 'www');
   mkdirSync(join(root, 'a sub dir'), { recursive: true });
   mkdirSync(join(root, 'zz-dir'));
@@ -42,13 +58,8 @@ test('the directory listing in Chromium: hostile names shown as text, links work
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(5000));
   for (const [i, name] of HOSTILE.entries()) writeFileSync(join(root, name), `content ${i}`);
   const server = await serveSite(new Site(new File(root)));
-  const context = await driver.launchPersistentContext(profile, {
-    executablePath: chromium,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
+    const { page } = browser;
     const dialogs: string[] = [];
     page.on('dialog', (d) => {
       dialogs.push(d.message());
@@ -84,19 +95,16 @@ test('the directory listing in Chromium: hostile names shown as text, links work
     mkdirSync(join(ROOT, 'test/.artifacts'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test/.artifacts/static-listing.png'), fullPage: true });
   } finally {
-    await context.close();
+    await browser.close();
     await server.close();
-    rmSync(profile, { recursive: true, force: true });
     dir.cleanup();
   }
 });
 
 test('the listing and an error page in Chromium: no horizontal overflow at 390 px and on a desktop, the filter box filters, icons inline, CSP quiet', async (t) => {
-  const chromium = needPeer(t, 'chromium');
-  if (!chromium) return;
-  const { chromium: driver } = await import('playwright-core');
+  const browser = await openChromium(t);
+  if (!browser) return;
   const dir = tempDir('trellis-listing-');
-  const profile = mkdtempSync(join(tmpdir(), 'trellis-chromium-'));
   const root = join(dir.path, 'www');
   mkdirSync(join(root, 'assets', 'images'), { recursive: true });
   mkdirSync(join(root, 'docs'));
@@ -107,11 +115,10 @@ test('the listing and an error page in Chromium: no horizontal overflow at 390 p
   for (const name of names) writeFileSync(join(root, name), `content of ${name}`);
   writeFileSync(join(root, 'assets', 'images', 'logo.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
   const server = await serveSite(new Site(new File(root)));
-  const context = await driver.launchPersistentContext(profile, { executablePath: chromium, headless: true, args: CHROMIUM_ARGS });
   const artifacts = join(ROOT, 'test/.artifacts');
   mkdirSync(artifacts, { recursive: true });
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
+    const { page } = browser;
     const violations: string[] = [];
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
@@ -165,34 +172,29 @@ test('the listing and an error page in Chromium: no horizontal overflow at 390 p
     await page.screenshot({ path: join(artifacts, 'static-error-desktop.png'), fullPage: true });
     assert.deepEqual(violations, [], 'no CSP violations');
   } finally {
-    await context.close();
+    await browser.close();
     await server.close();
-    rmSync(profile, { recursive: true, force: true });
     dir.cleanup();
   }
 });
 
 test('the listing works with JavaScript off: every row shown, no filter box, sorting by links', async (t) => {
-  const chromium = needPeer(t, 'chromium');
-  if (!chromium) return;
-  const { chromium: driver } = await import('playwright-core');
+  const browser = await openChromium(t, { javaScriptEnabled: false });
+  if (!browser) return;
   const dir = tempDir('trellis-listing-');
-  const profile = mkdtempSync(join(tmpdir(), 'trellis-chromium-'));
   writeFileSync(join(dir.path, 'small.txt'), 'a');
   writeFileSync(join(dir.path, 'large.txt'), 'a'.repeat(5000));
   const server = await serveSite(new Site(new File(dir.path)));
-  const context = await driver.launchPersistentContext(profile, { executablePath: chromium, headless: true, args: CHROMIUM_ARGS, javaScriptEnabled: false });
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
+    const { page } = browser;
     await page.goto(`${server.base}/`);
     assert.equal(await page.isVisible('#filter'), false);
     await page.click('th a:text("Size")');
     await page.click('th a:text("Size")');
     assert.deepEqual(await page.$$eval('tbody tr td.n a', (links) => links.map((a) => a.textContent)), ['large.txt', 'small.txt']);
   } finally {
-    await context.close();
+    await browser.close();
     await server.close();
-    rmSync(profile, { recursive: true, force: true });
     dir.cleanup();
   }
 });

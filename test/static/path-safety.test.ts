@@ -76,17 +76,25 @@ test('statusForFsError maps permission errors to 403 and the rest to 404', () =>
   assert.equal(statusForFsError(null), 404);
 });
 
+/**
+ * A root under `dir` holding `in.txt`, with `out.txt` beside it, a link `out-link` to it from the
+ * root and a link `in-link` to `in.txt`; returns the root's path and its root record.
+ */
+function linkedRoot(dir: string): { root: string; r: { path: string; real: string } } {
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  writeFileSync(join(root, 'in.txt'), 'in');
+  writeFileSync(join(dir, 'out.txt'), 'out');
+  symlinkSync(join(dir, 'out.txt'), join(root, 'out-link'));
+  symlinkSync('in.txt', join(root, 'in-link'));
+  return { root, r: { path: root, real: root } };
+}
+
 test('checkContainment applies each symlink policy', () => {
   const dir = tempDir();
   try {
-    const root = join(dir.path, 'root');
-    mkdirSync(root);
-    writeFileSync(join(root, 'in.txt'), 'in');
-    writeFileSync(join(dir.path, 'out.txt'), 'out');
-    symlinkSync(join(dir.path, 'out.txt'), join(root, 'out-link'));
-    symlinkSync('in.txt', join(root, 'in-link'));
+    const { root, r } = linkedRoot(dir.path);
     symlinkSync('loop', join(root, 'loop'));
-    const r = { path: root, real: root };
     const check = (name: string, policy: Parameters<typeof checkContainment>[3]) => checkContainment(join(root, name), r, [name], policy).ok;
     assert.equal(check('in.txt', 'inside-root'), true);
     assert.equal(check('in-link', 'inside-root'), true);
@@ -110,13 +118,7 @@ test('checkOpened judges the file a descriptor opened, not what its name leads t
   const dir = tempDir();
   const fds: number[] = [];
   try {
-    const root = join(dir.path, 'root');
-    mkdirSync(root);
-    writeFileSync(join(root, 'in.txt'), 'in');
-    writeFileSync(join(dir.path, 'out.txt'), 'out');
-    symlinkSync(join(dir.path, 'out.txt'), join(root, 'out-link'));
-    symlinkSync('in.txt', join(root, 'in-link'));
-    const r = { path: root, real: root };
+    const { root, r } = linkedRoot(dir.path);
     const check = (name: string, policy: Parameters<typeof checkOpened>[5], swap?: () => void) => {
       const fd = openSync(join(root, name), 'r');
       fds.push(fd);

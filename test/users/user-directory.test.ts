@@ -15,6 +15,7 @@ import { MemorySessionStore } from '../../src/session/memory-store.js';
 import { parsePasswd, type UserDatabase } from '../../src/users/passwd.js';
 import { UserVirtualHost, personalRoot } from '../../src/users/personal-server.js';
 import { UserDirectory, personalSocketPath, userTildeRule } from '../../src/users/user-directory.js';
+import { whereOf } from '../proxy/fixtures.js';
 import { fetchRaw } from '../proxy/http-client.js';
 import { serveSite, tempDir } from '../helpers/server.js';
 
@@ -39,15 +40,7 @@ class Where extends Resource {
   override async GET(request: Request) {
     const session = await request.getSession();
     request.setHeader('Content-Type', 'application/json');
-    return JSON.stringify({
-      prePathURL: request.prePathURL(),
-      client: request.getClientIP(),
-      secure: request.isSecure(),
-      host: request.getHeader('host') ?? null,
-      prepath: request.prepath,
-      postpath: request.postpath,
-      session: session.uid.length,
-    });
+    return JSON.stringify({ ...whereOf(request), session: session.uid.length });
   }
 }
 

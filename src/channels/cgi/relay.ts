@@ -4,7 +4,7 @@
 import { connect, type Socket } from 'node:net';
 import { encodeNameValuePairs } from '../fastcgi/name-value.js';
 import { RELAY_MARK } from './relay-mark.js';
-import { parseContentLength } from '../../http/syntax.js';
+import { parseContentLength, unbracket } from '../../http/syntax.js';
 import { decodeRecord, encodeRecord, encodeStream, FcgiRole, FcgiType } from '../fastcgi/records.js';
 
 /** Where the relay sends the request: `scgi:` or `fastcgi:` then `unix:/path` or `tcp:HOST:PORT`. */
@@ -22,7 +22,7 @@ export function parseRelayTarget(text: string): RelayTarget | string {
   if (m[2] !== undefined) return { protocol, address: { path: m[2] } };
   const port = Number(m[4]);
   if (port < 1 || port > 65535) return usage;
-  return { protocol, address: { host: m[3]!.replace(/^\[|\]$/g, ''), port } };
+  return { protocol, address: { host: unbracket(m[3]!), port } };
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { ChunkedDecoder } from '../../http/chunked.js';
 import { RequestHeaders } from '../../http/headers.js';
 import { LAST_CHUNK, fieldSet, writeChunk, writeResponseHead } from '../../http/head-writer.js';
+import { listHas } from '../../http/syntax.js';
 import { allowedTrailers } from '../../http/trailers.js';
 import type { Address, Request, ResponseSink } from '../../request.js';
 import type { Site, SiteLimits } from '../../site.js';
@@ -580,15 +581,16 @@ class Connection {
     let closeAsked = this.#closeAsked;
     let length = -1;
     let trailerDeclared = false;
-    // The resource's Connection and Content-Length decide the framing; the head writer leaves out
-    // the fields in CHANNEL_FIELDS, and the channel writes its own.
+    // The resource's Connection, Content-Length and Trailer decide the framing; the head writer
+    // leaves out the fields in CHANNEL_FIELDS (and the Content-Length a chunked answer gives way),
+    // and the channel writes its own.
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const n = flat[i]!.length;
       if (n !== 10 && n !== 14 && n !== 7) continue;
       const lower = flat[i]!.toLowerCase();
       if (lower === 'trailer') trailerDeclared = true;
       else if (lower === 'connection') {
-        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(flat[i + 1]!)) closeAsked = true;
+        if (listHas(flat[i + 1]!, 'close')) closeAsked = true;
       } else if (lower === 'content-length') length = Number(flat[i + 1]!);
     }
     let framing: Framing;

@@ -4,6 +4,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { RequestHeaders } from '../../http/headers.js';
 import { headerKey } from '../../http/response-headers.js';
+import { listHas } from '../../http/syntax.js';
 import { allowedTrailers } from '../../http/trailers.js';
 import type { Address, ResponseSink, UpgradeSocket } from '../../request.js';
 import type { Site } from '../../site.js';
@@ -13,21 +14,8 @@ import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { GatewayBody } from '../gateway.js';
 import { H2_CANCEL, H2_INTERNAL_ERROR, resetStream } from '../h2-session.js';
 import { checkRequestHead } from '../head-checks.js';
+import { H2_CONNECTION_FIELDS, addField } from './fields.js';
 import { H2Tunnel } from './tunnel.js';
-
-/**
- * Connection-specific fields, which an HTTP/2 response must not carry (RFC 9113 §8.2.2): dropped
- * from every response head (node:http2 would throw on them).
- */
-const H2_CONNECTION_FIELDS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'http2-settings',
-]);
 
 const CONNECT_REFUSED: Refusal = { status: 405, detail: 'Over HTTP/2 only a WebSocket CONNECT (RFC 8441, :protocol websocket) is supported.' };
 const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-continue" is supported.' };
@@ -159,14 +147,6 @@ function tunnelFor(stream: ServerHttp2Stream): UpgradeSocket {
   };
 }
 
-/** Adds `value` to `out[key]`, a repeated field becoming a list. */
-function addField(out: OutgoingHttpHeaders, key: string, value: string): void {
-  const prev = out[key];
-  if (prev === undefined) out[key] = value;
-  else if (Array.isArray(prev)) prev.push(value);
-  else out[key] = [String(prev), value];
-}
-
 /**
  * An HTTP/2 request body: DATA from the stream fed into a {@link GatewayBody}, the stream paused
  * while the resource has enough buffered. Nothing is read until the resource first asks (then a
@@ -296,7 +276,7 @@ export function serveHttp2Stream(
     upgrade: websocket ? tunnelFor(stream) : null,
   };
   const te = headers.te;
-  const sink = new StreamSink(stream, method === 'HEAD', te !== undefined && /\btrailers\b/i.test(String(te)));
+  const sink = new StreamSink(stream, method === 'HEAD', te !== undefined && listHas(String(te), 'trailers'));
   const request = serveParts(site, parts, sink, refusal);
   if (refusal) return;
   // Most responses are complete by now; only one still being written needs to hear that the

@@ -5,13 +5,10 @@
 // later write, are the stream's DATA.
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Duplex } from 'node:stream';
+import { CGI_HEAD_PARTIAL, isCgiHeadError, parseCgiHead } from '../../http/cgi-head.js';
 import { H2_CANCEL, resetStream } from '../h2-session.js';
+import { H2_CONNECTION_FIELDS, addField } from './fields.js';
 
-/** Largest response head the tunnel waits for before it gives up on the stream. */
-const MAX_HEAD_BYTES = 16 * 1024;
-
-/** Fields of an HTTP/1.1 Upgrade answer that have no place in an HTTP/2 response (RFC 8441 §5, RFC 9113 §8.2.2). */
-const DROPPED = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'sec-websocket-accept', 'te']);
 
 /**
  * The Duplex a resource takes for an extended CONNECT stream. It reports the client's address like
@@ -54,24 +51,19 @@ export class H2Tunnel extends Duplex {
       return;
     }
     const held = Buffer.concat([this.#head, chunk]);
-    const end = held.indexOf('\r\n\r\n');
-    if (end === -1) {
-      if (held.length > MAX_HEAD_BYTES) {
-        callback(new Error('the Upgrade answer written to an HTTP/2 WebSocket stream has no end of head'));
-        return;
-      }
+    const answer = upgradeAnswer(held);
+    if (answer === CGI_HEAD_PARTIAL) {
       this.#head = held;
       callback();
       return;
     }
     this.#head = null;
-    const respond = responseHead(held.subarray(0, end).toString('latin1'));
-    if (respond === null) {
-      callback(new Error('the Upgrade answer written to an HTTP/2 WebSocket stream is not an HTTP/1.1 response head'));
+    if ('error' in answer) {
+      callback(new Error(`The answer written to an HTTP/2 WebSocket stream is not a usable HTTP/1.1 response head: ${answer.error}`));
       return;
     }
-    if (!stream.headersSent) stream.respond(respond);
-    const rest = held.subarray(end + 4);
+    if (!stream.headersSent) stream.respond(answer.headers);
+    const rest = held.subarray(answer.bodyStart);
     if (rest.length > 0) stream.write(rest, callback);
     else callback();
   }
@@ -103,28 +95,40 @@ export class H2Tunnel extends Duplex {
   }
 }
 
+/** What {@link upgradeAnswer} makes of the bytes written so far. */
+export type UpgradeAnswer =
+  | { headers: OutgoingHttpHeaders; bodyStart: number }
+  | { error: string }
+  | typeof CGI_HEAD_PARTIAL;
+
 /**
- * The HTTP/2 response for an HTTP/1.1 response head (`HTTP/1.1 101 ...` and its field lines): a
- * `101 Switching Protocols` is RFC 8441's `200`; other statuses stay (a refusal with its body); the
- * connection's own fields and `Sec-WebSocket-Accept` are left out. Null when it is not one.
+ * The HTTP/2 response for the HTTP/1.1 response head at the start of `held`, read by the shared
+ * head parser (src/http/cgi-head.ts, as a non-parsed-header script's head, within its 16 KiB and
+ * 100 lines): a `101 Switching Protocols` is RFC 8441's `200`; other final statuses stay (a refusal
+ * with its body, from `bodyStart`). Left out: the connection's own fields, those the parser leaves to
+ * the server (Content-Length, Date, Server: the stream frames and node:http2 dates), and
+ * `Sec-WebSocket-Accept` (made from the key the app was shown, not one the client sent).
+ *
+ * | held                                                   | result |
+ * |--------------------------------------------------------|--------|
+ * | `HTTP/1.1 101 Switching Protocols`, Upgrade, Connection, Sec-WebSocket-Accept, blank line | `:status 200`, no field |
+ * | `HTTP/1.1 400 Bad Request`, Content-Type, blank line, body | `:status 400`, content-type |
+ * | no blank line yet, within the limits                   | `'partial'` |
+ * | `HTTP/1.1 100 Continue`, or no status line            | error |
+ *
+ * Pinned by test/channels/http2-tunnel.test.ts and test/app/h2-websocket.test.ts.
  */
-function responseHead(text: string): OutgoingHttpHeaders | null {
-  const lines = text.split('\r\n');
-  const status = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0] ?? '');
-  if (!status) return null;
-  const code = Number(status[1]);
-  const out: OutgoingHttpHeaders = { ':status': code === 101 ? 200 : code };
-  if (code < 200 && code !== 101) return null;
-  for (let i = 1; i < lines.length; i++) {
-    const colon = lines[i]!.indexOf(':');
-    if (colon <= 0) return null;
-    const key = lines[i]!.slice(0, colon).trim().toLowerCase();
-    if (DROPPED.has(key)) continue;
-    const value = lines[i]!.slice(colon + 1).trim();
-    const prev = out[key];
-    if (prev === undefined) out[key] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else out[key] = [String(prev), value];
+export function upgradeAnswer(held: Buffer): UpgradeAnswer {
+  const head = parseCgiHead(held, { nph: true });
+  if (head === CGI_HEAD_PARTIAL) return head;
+  if (isCgiHeadError(head)) return { error: head.error };
+  if (head.status < 200 && head.status !== 101) return { error: `the status ${head.status} is not a final answer` };
+  const headers: OutgoingHttpHeaders = { ':status': head.status === 101 ? 200 : head.status };
+  const fields = head.fields;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const key = fields[i]!.toLowerCase();
+    if (H2_CONNECTION_FIELDS.has(key) || key === 'sec-websocket-accept') continue;
+    addField(headers, key, fields[i + 1]!);
   }
-  return out;
+  return { headers, bodyStart: head.bodyStart };
 }
