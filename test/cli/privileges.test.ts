@@ -70,7 +70,7 @@ test('--uid/--gid as root: binds a port below 1024, then runs as the user; its f
 
 test('--uid with --workers 2 as root: the primary and every worker run as the user', async (t) => {
   if (!canCreateUsers(t, 'it creates a user and binds a port below 1024')) return;
-  const { name: user, uid, gid } = createUser(t, { home: false, system: true });
+  const { uid, gid } = createUser(t, { home: false, system: true });
   const port = privilegedPort();
   const server = await spawnTrellis(['web', '--class', 'test/fixtures/process-site.ts#Root', '--listen', `tcp:${port}:interface=127.0.0.1`, '--uid', String(uid), '--workers', '2'], { timeoutMs: 30_000 });
   t.after(() => server.stop('SIGKILL'));
