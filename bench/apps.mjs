@@ -1,7 +1,7 @@
 // `npm run bench -- apps`: the same Express and Hono hello apps on their own servers (Express's
 // app.listen, @hono/node-server) and mounted in Trellis (`trellis web --app`), each pinned to core 0
 // with wrk on core 1, rounds alternating, the best round counted.
-import { ROOT, alternateRounds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, } from './lib.mjs';
+import { ROOT, alternateRounds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');
@@ -9,10 +9,25 @@ requireTool('taskset', 'util-linux');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const server = (name) => `${ROOT}bench/servers/${name}`;
-const trellis = (app) => (port) => [`${ROOT}dist/cli/main.js`, 'web', '--listen', `tcp:${port}:interface=127.0.0.1`, '--app', server(app)];
+const trellis = (app) => (port) => [
+  `${ROOT}dist/cli/main.js`,
+  'web',
+  '--listen',
+  `tcp:${port}:interface=127.0.0.1`,
+  '--app',
+  server(app),
+];
 const pairs = [
-  { app: 'express', own: { name: 'express app.listen', args: (port) => [server('express-hello.mjs'), String(port)] }, trellis: { name: 'express in trellis', args: trellis('express-hello.mjs') } },
-  { app: 'hono', own: { name: 'hono @hono/node-server', args: (port) => [server('hono-hello.mjs'), String(port)] }, trellis: { name: 'hono in trellis', args: trellis('hono-hello.mjs') } },
+  {
+    app: 'express',
+    own: { name: 'express app.listen', args: (port) => [server('express-hello.mjs'), String(port)] },
+    trellis: { name: 'express in trellis', args: trellis('express-hello.mjs') },
+  },
+  {
+    app: 'hono',
+    own: { name: 'hono @hono/node-server', args: (port) => [server('hono-hello.mjs'), String(port)] },
+    trellis: { name: 'hono in trellis', args: trellis('hono-hello.mjs') },
+  },
 ];
 
 let port = 18950;
@@ -46,5 +61,7 @@ for (const r of rows) {
   r['vs own req/s'] = `${(r['req/s'] / own['req/s']).toFixed(2)}x`;
   r['vs own CPU'] = `${(own['CPU µs/req'] / r['CPU µs/req']).toFixed(2)}x`;
 }
-console.log(`\nhello apps, best of ${ROUNDS} alternating rounds of ${SECONDS}s, 50 connections (servers on core 0, wrk on core 1)`);
+console.log(
+  `\nhello apps, best of ${ROUNDS} alternating rounds of ${SECONDS}s, 50 connections (servers on core 0, wrk on core 1)`,
+);
 printTable(rows);

@@ -37,7 +37,11 @@ const baseline = `process.stdout.write(Buffer.from('${sample.stdout.toString('ba
 
 const scgiSock = join(dir, 'scgi.sock');
 const fcgiSock = join(dir, 'fcgi.sock');
-const server = spawnPinned(process.execPath, [CLI, 'web', '--class', SITE, '--scgi', `unix:${scgiSock}`, '--fastcgi', `unix:${fcgiSock}`], { core: LOAD_CORE });
+const server = spawnPinned(
+  process.execPath,
+  [CLI, 'web', '--class', SITE, '--scgi', `unix:${scgiSock}`, '--fastcgi', `unix:${fcgiSock}`],
+  { core: LOAD_CORE },
+);
 await new Promise((resolve, reject) => {
   let out = '';
   server.stdout.on('data', (d) => {
@@ -56,7 +60,10 @@ const commands = [
 ];
 for (const [name, cmd] of commands.slice(1)) {
   const r = spawnSync('sh', ['-c', cmd], { env, input: '' });
-  if (r.stdout.toString() !== sample.stdout.toString().replace(/Date: [^\r]*/, (m) => r.stdout.toString().match(/Date: [^\r]*/)?.[0] ?? m)) {
+  if (
+    r.stdout.toString() !==
+    sample.stdout.toString().replace(/Date: [^\r]*/, (m) => r.stdout.toString().match(/Date: [^\r]*/)?.[0] ?? m)
+  ) {
     console.error(`bench: ${name} answered differently:\n${r.stdout}\n${r.stderr}`);
   }
 }
@@ -64,7 +71,9 @@ for (const [name, cmd] of commands.slice(1)) {
 // Interleaved rounds (each command once per round) so that load from elsewhere on the machine falls
 // on every command alike; the median and the minimum are reported.
 const times = commands.map(() => []);
-for (let w = 0; w < 3; w++) for (const [, cmd] of commands) spawnSync('taskset', ['-c', String(SERVER_CORE), 'sh', '-c', `exec ${cmd}`], { env, input: '' });
+for (let w = 0; w < 3; w++)
+  for (const [, cmd] of commands)
+    spawnSync('taskset', ['-c', String(SERVER_CORE), 'sh', '-c', `exec ${cmd}`], { env, input: '' });
 const deadline = Date.now() + 90_000;
 for (let round = 0; round < runs && Date.now() < deadline; round++) {
   commands.forEach(([, cmd], i) => {
@@ -90,4 +99,6 @@ printTable(
     'x node -e (min)': Math.min(...times[i]) / floorMin,
   })),
 );
-console.log(`\n${times[0].length} interleaved rounds after 3 warm-ups, each process pinned to core ${SERVER_CORE} (through sh -c exec); target: at most 2x node -e.`);
+console.log(
+  `\n${times[0].length} interleaved rounds after 3 warm-ups, each process pinned to core ${SERVER_CORE} (through sh -c exec); target: at most 2x node -e.`,
+);

@@ -5,7 +5,18 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, LOAD_CORE, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, wrk } from './lib.mjs';
+import {
+  ROOT,
+  LOAD_CORE,
+  cpuSeconds,
+  printTable,
+  requireTool,
+  rssMiB,
+  spawnPinned,
+  stop,
+  waitForPort,
+  wrk,
+} from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');
@@ -60,13 +71,21 @@ ${fastcgiServer}
 );
 
 const trellis = spawnPinned(process.execPath, [
-  `${ROOT}dist/cli/main.js`, 'web',
-  '--listen', `tcp:${HTTP_PORT}:interface=127.0.0.1`,
-  '--fastcgi', `tcp:${FCGI_PORT}`,
-  '--class', `${ROOT}bench/servers/hello-trellis.mjs`,
+  `${ROOT}dist/cli/main.js`,
+  'web',
+  '--listen',
+  `tcp:${HTTP_PORT}:interface=127.0.0.1`,
+  '--fastcgi',
+  `tcp:${FCGI_PORT}`,
+  '--class',
+  `${ROOT}bench/servers/hello-trellis.mjs`,
 ]);
 trellis.stdout.resume();
-const nginx = spawnPinned('/usr/sbin/nginx', ['-p', work, '-c', join(work, 'nginx.conf'), '-e', join(work, 'error.log')], { core: LOAD_CORE });
+const nginx = spawnPinned(
+  '/usr/sbin/nginx',
+  ['-p', work, '-c', join(work, 'nginx.conf'), '-e', join(work, 'error.log')],
+  { core: LOAD_CORE },
+);
 nginx.stdout.resume();
 
 const paths = [
@@ -79,7 +98,8 @@ try {
   await Promise.all([waitForPort(HTTP_PORT), waitForPort(FCGI_PORT), waitForPort(NGINX_FCGI), waitForPort(NGINX_HTTP)]);
   await new Promise((r) => setTimeout(r, 200));
   // Another process on one of these ports would be measured instead: stop rather than mislead.
-  if (trellis.exitCode !== null || nginx.exitCode !== null) throw new Error('Trellis or nginx exited at startup (a port in use?)');
+  if (trellis.exitCode !== null || nginx.exitCode !== null)
+    throw new Error('Trellis or nginx exited at startup (a port in use?)');
   for (const p of paths) wrk(p.url, { seconds: 1, connections: 50 }); // warm up the JIT and the pools
   // Alternate the paths so drift on a shared machine hits both alike.
   for (let round = 0; round < ROUNDS; round++) {
@@ -101,10 +121,20 @@ try {
     const rps = runs.reduce((a, r) => a + r.rps, 0) / (runs.length || 1);
     const p99 = runs.reduce((a, r) => a + r.p99, 0) / (runs.length || 1);
     const cpuUs = runs.reduce((a, r) => a + r.cpuUs, 0) / (runs.length || 1);
-    return { path: p.name, 'req/s': Math.round(rps), 'p99 ms': p99, 'Trellis CPU µs/req': Math.round(cpuUs), 'non-2xx': runs.reduce((a, r) => a + r.errors, 0), 'socket errors': runs.map((r) => r.socketErrors ?? '-').join(' / '), rounds: runs.map((r) => Math.round(r.rps)).join(' / ') };
+    return {
+      path: p.name,
+      'req/s': Math.round(rps),
+      'p99 ms': p99,
+      'Trellis CPU µs/req': Math.round(cpuUs),
+      'non-2xx': runs.reduce((a, r) => a + r.errors, 0),
+      'socket errors': runs.map((r) => r.socketErrors ?? '-').join(' / '),
+      rounds: runs.map((r) => Math.round(r.rps)).join(' / '),
+    };
   });
   const proxy = rows[1]['req/s'];
   for (const r of rows) r['vs HTTP proxy'] = `${(r['req/s'] / proxy).toFixed(2)}x`;
-  console.log(`\nhello behind nginx, ${ROUNDS} x ${SECONDS}s per path, 50 connections (Trellis on core 0; nginx, one worker, and wrk on core 1); Trellis RSS ${Math.round(rss)} MiB`);
+  console.log(
+    `\nhello behind nginx, ${ROUNDS} x ${SECONDS}s per path, 50 connections (Trellis on core 0; nginx, one worker, and wrk on core 1); Trellis RSS ${Math.round(rss)} MiB`,
+  );
   printTable(rows);
 }

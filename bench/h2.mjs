@@ -21,13 +21,34 @@ mkdirSync(www);
 writeFileSync(join(www, '1k.bin'), randomBytes(1024));
 const key = join(work, 'key.pem');
 const cert = join(work, 'cert.pem');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key,
-  '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+  ],
+  { stdio: 'ignore' },
+);
 
 const nginxDir = join(work, 'nginx');
 mkdirSync(nginxDir);
 const nginxPort = 18960;
-writeFileSync(join(nginxDir, 'nginx.conf'), `daemon off;
+writeFileSync(
+  join(nginxDir, 'nginx.conf'),
+  `daemon off;
 master_process off;
 worker_processes 1;
 pid ${nginxDir}/nginx.pid;
@@ -51,19 +72,44 @@ http {
     root ${www};
   }
 }
-`);
+`,
+);
 
 const servers = [
-  { name: 'nginx', port: nginxPort, cmd: '/usr/sbin/nginx', args: ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-e', join(nginxDir, 'error.log')] },
-  { name: 'trellis', port: 18961, cmd: process.execPath, args: [`${ROOT}dist/cli/main.js`, 'web', '--path', www, '--listen',
-    `ssl:18961:interface=127.0.0.1:privateKey=${key}:certKey=${cert}`] },
-  { name: 'node:http2', port: 18962, cmd: process.execPath, args: [`${ROOT}bench/servers/h2-node.mjs`, join(www, '1k.bin'), '18962', key, cert] },
+  {
+    name: 'nginx',
+    port: nginxPort,
+    cmd: '/usr/sbin/nginx',
+    args: ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-e', join(nginxDir, 'error.log')],
+  },
+  {
+    name: 'trellis',
+    port: 18961,
+    cmd: process.execPath,
+    args: [
+      `${ROOT}dist/cli/main.js`,
+      'web',
+      '--path',
+      www,
+      '--listen',
+      `ssl:18961:interface=127.0.0.1:privateKey=${key}:certKey=${cert}`,
+    ],
+  },
+  {
+    name: 'node:http2',
+    port: 18962,
+    cmd: process.execPath,
+    args: [`${ROOT}bench/servers/h2-node.mjs`, join(www, '1k.bin'), '18962', key, cert],
+  },
 ];
 
 /** Runs h2load against `url` on the load core; returns requests/s and how many requests succeeded. */
 function h2load(url, seconds) {
-  const r = spawnSync('taskset', ['-c', String(LOAD_CORE), 'h2load', '-c', '50', '-m', '10', '-t', '1', '-D', String(seconds), url],
-    { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+  const r = spawnSync(
+    'taskset',
+    ['-c', String(LOAD_CORE), 'h2load', '-c', '50', '-m', '10', '-t', '1', '-D', String(seconds), url],
+    { encoding: 'utf8', timeout: (seconds + 30) * 1000 },
+  );
   const out = r.stdout ?? '';
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN);
   const m = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(out);
@@ -92,16 +138,20 @@ try {
 
 const node = results.get('node:http2');
 const nginx = results.get('nginx');
-console.log(`\n1 KiB over TLS + HTTP/2, best of ${ROUNDS} rounds of ${SECONDS}s (h2load -c 50 -m 10 on core ${LOAD_CORE}, servers on core 0)`);
-printTable(servers.map((s) => {
-  const r = results.get(s.name);
-  return {
-    server: s.name,
-    'req/s': Math.round(r.rps),
-    'vs node:http2': `${(r.rps / node.rps).toFixed(2)}x`,
-    'vs nginx': `${(r.rps / nginx.rps).toFixed(2)}x`,
-    'CPU µs/req': Number(r.cpuPerReq.toFixed(1)),
-    'RSS MiB': Math.round(r.rss),
-    failed: r.failed,
-  };
-}));
+console.log(
+  `\n1 KiB over TLS + HTTP/2, best of ${ROUNDS} rounds of ${SECONDS}s (h2load -c 50 -m 10 on core ${LOAD_CORE}, servers on core 0)`,
+);
+printTable(
+  servers.map((s) => {
+    const r = results.get(s.name);
+    return {
+      server: s.name,
+      'req/s': Math.round(r.rps),
+      'vs node:http2': `${(r.rps / node.rps).toFixed(2)}x`,
+      'vs nginx': `${(r.rps / nginx.rps).toFixed(2)}x`,
+      'CPU µs/req': Number(r.cpuPerReq.toFixed(1)),
+      'RSS MiB': Math.round(r.rss),
+      failed: r.failed,
+    };
+  }),
+);

@@ -2,7 +2,7 @@
 // process each pinned to core 0 with wrk on core 1; then spawn-to-first-answer time against node:http.
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { ROOT, alternateRounds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort, } from './lib.mjs';
+import { ROOT, alternateRounds, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort } from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');
@@ -13,7 +13,14 @@ const servers = [
   { name: 'fastify', args: (port) => [`${ROOT}bench/servers/hello-fastify.mjs`, String(port)] },
   {
     name: 'trellis',
-    args: (port) => [`${ROOT}dist/cli/main.js`, 'web', '--listen', `tcp:${port}:interface=127.0.0.1`, '--class', `${ROOT}bench/servers/hello-trellis.mjs`],
+    args: (port) => [
+      `${ROOT}dist/cli/main.js`,
+      'web',
+      '--listen',
+      `tcp:${port}:interface=127.0.0.1`,
+      '--class',
+      `${ROOT}bench/servers/hello-trellis.mjs`,
+    ],
   },
 ];
 
@@ -36,13 +43,22 @@ try {
   for (const r of running) r.rss = rssMiB(r.child.pid);
   await Promise.all(running.map((r) => stop(r.child)));
 }
-const rows = running.map((r) => ({ server: r.name, 'req/s': Math.round(r.best.rps), 'p99 ms': r.best.p99, 'CPU µs/req': Number(r.best.cpuUs.toFixed(1)), 'RSS MiB': r.rss, errors: r.best.errors }));
+const rows = running.map((r) => ({
+  server: r.name,
+  'req/s': Math.round(r.best.rps),
+  'p99 ms': r.best.p99,
+  'CPU µs/req': Number(r.best.cpuUs.toFixed(1)),
+  'RSS MiB': r.rss,
+  errors: r.best.errors,
+}));
 const base = rows.find((r) => r.server === 'node:http');
 for (const r of rows) {
   r['vs node req/s'] = `${(r['req/s'] / base['req/s']).toFixed(2)}x`;
   r['vs node CPU'] = `${(base['CPU µs/req'] / r['CPU µs/req']).toFixed(2)}x`;
 }
-console.log(`\nhello world, best of ${ROUNDS} alternating rounds of ${SECONDS}s, 50 connections (servers on core 0, wrk on core 1)`);
+console.log(
+  `\nhello world, best of ${ROUNDS} alternating rounds of ${SECONDS}s, 50 connections (servers on core 0, wrk on core 1)`,
+);
 printTable(rows);
 
 /** Milliseconds from spawn until the first 200 answer. */

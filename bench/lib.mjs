@@ -25,7 +25,10 @@ export async function waitForPort(port, timeoutMs = 10_000) {
   for (;;) {
     const ok = await new Promise((resolve) => {
       const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -36,7 +39,11 @@ export async function waitForPort(port, timeoutMs = 10_000) {
 
 /** Spawns `cmd args` pinned to `core` with taskset; returns the child. */
 export function spawnPinned(cmd, args, { core = SERVER_CORE, env, cwd } = {}) {
-  return spawn('taskset', ['-c', String(core), cmd, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env }, cwd });
+  return spawn('taskset', ['-c', String(core), cmd, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+    cwd,
+  });
 }
 
 /** Resident set size of a process in MiB (from /proc). */
@@ -101,7 +108,18 @@ function parseBytes(text) {
  * `headers` is a list of "Name: value" strings; `script` a wrk Lua script file (`-s`).
  */
 export function wrk(url, { seconds = 5, connections = 50, threads = 1, headers = [], script = null } = {}) {
-  const args = ['-c', String(LOAD_CORE), 'wrk', '--latency', '-t', String(threads), '-c', String(connections), '-d', `${seconds}s`];
+  const args = [
+    '-c',
+    String(LOAD_CORE),
+    'wrk',
+    '--latency',
+    '-t',
+    String(threads),
+    '-c',
+    String(connections),
+    '-d',
+    `${seconds}s`,
+  ];
   for (const h of headers) args.push('-H', h);
   if (script) args.push('-s', script);
   args.push(url);
@@ -112,14 +130,25 @@ export function wrk(url, { seconds = 5, connections = 50, threads = 1, headers =
   const transfer = parseBytes(/Transfer\/sec:\s+(\S+)/.exec(out)?.[1] ?? '') / 1024 ** 2;
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
   const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
-  return { rps, p99, mbps: transfer, errors: errors ? Number(errors) : 0, socketErrors: socketErrors ?? null, raw: out };
+  return {
+    rps,
+    p99,
+    mbps: transfer,
+    errors: errors ? Number(errors) : 0,
+    socketErrors: socketErrors ?? null,
+    raw: out,
+  };
 }
 
 /** Prints rows (objects with the same keys) as an aligned table. */
 export function printTable(rows) {
   if (!rows.length) return;
   const keys = Object.keys(rows[0]);
-  const cells = rows.map((r) => keys.map((k) => (typeof r[k] === 'number' ? (Number.isInteger(r[k]) ? String(r[k]) : r[k].toFixed(2)) : String(r[k] ?? ''))));
+  const cells = rows.map((r) =>
+    keys.map((k) =>
+      typeof r[k] === 'number' ? (Number.isInteger(r[k]) ? String(r[k]) : r[k].toFixed(2)) : String(r[k] ?? ''),
+    ),
+  );
   const widths = keys.map((k, i) => Math.max(k.length, ...cells.map((c) => c[i].length)));
   console.log(keys.map((k, i) => k.padEnd(widths[i])).join('  '));
   for (const c of cells) console.log(c.map((v, i) => v.padEnd(widths[i])).join('  '));

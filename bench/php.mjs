@@ -8,7 +8,20 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, SERVER_CORE, cpuSeconds, freePort, printTable, requireTool, rssMiB, spawnPinned, startNginx, stop, waitForPort, wrk } from './lib.mjs';
+import {
+  ROOT,
+  SERVER_CORE,
+  cpuSeconds,
+  freePort,
+  printTable,
+  requireTool,
+  rssMiB,
+  spawnPinned,
+  startNginx,
+  stop,
+  waitForPort,
+  wrk,
+} from './lib.mjs';
 
 requireTool('wrk');
 requireTool('nginx');
@@ -31,7 +44,11 @@ const phpGroups = [];
 async function startPhp() {
   const port = await freePort();
   const env = { ...process.env, PHP_FCGI_CHILDREN: String(WORKERS), PHP_FCGI_MAX_REQUESTS: '10000000' };
-  const child = spawn('taskset', ['-c', String(SERVER_CORE), 'php-cgi', '-b', `127.0.0.1:${port}`], { env, stdio: 'ignore', detached: true });
+  const child = spawn('taskset', ['-c', String(SERVER_CORE), 'php-cgi', '-b', `127.0.0.1:${port}`], {
+    env,
+    stdio: 'ignore',
+    detached: true,
+  });
   phpGroups.push(child.pid);
   await waitForPort(port);
   return { port, child };
@@ -63,14 +80,29 @@ try {
   );
   children.push(nginx);
   const trellis = spawnPinned(process.execPath, [
-    join(ROOT, 'dist/cli/main.js'), 'web', '--listen', `tcp:${trellisPort}:interface=127.0.0.1`, '--path', DOCS,
-    '--processor', `.php=fastcgi:tcp:127.0.0.1:${phpTrellis.port}`,
+    join(ROOT, 'dist/cli/main.js'),
+    'web',
+    '--listen',
+    `tcp:${trellisPort}:interface=127.0.0.1`,
+    '--path',
+    DOCS,
+    '--processor',
+    `.php=fastcgi:tcp:127.0.0.1:${phpTrellis.port}`,
   ]);
   trellis.stdout.resume();
   children.push(trellis);
-  const direct = spawnPinned(process.execPath, [
-    join(ROOT, 'dist/cli/main.js'), 'web', '--listen', `tcp:${directPort}:interface=127.0.0.1`, '--class', join(ROOT, 'bench/servers/php-direct.mjs'),
-  ], { env: { BENCH_PHP_ADDRESS: `tcp:127.0.0.1:${phpDirect.port}` } });
+  const direct = spawnPinned(
+    process.execPath,
+    [
+      join(ROOT, 'dist/cli/main.js'),
+      'web',
+      '--listen',
+      `tcp:${directPort}:interface=127.0.0.1`,
+      '--class',
+      join(ROOT, 'bench/servers/php-direct.mjs'),
+    ],
+    { env: { BENCH_PHP_ADDRESS: `tcp:127.0.0.1:${phpDirect.port}` } },
+  );
   direct.stdout.resume();
   children.push(direct);
   await waitForPort(nginxPort);
@@ -78,9 +110,27 @@ try {
   await waitForPort(directPort);
 
   const fronts = [
-    { name: 'nginx fastcgi_pass', url: `http://127.0.0.1:${nginxPort}/hello.php`, child: nginx, php: phpNginx.child, best: null },
-    { name: 'trellis --path, .php=fastcgi:tcp', url: `http://127.0.0.1:${trellisPort}/hello.php`, child: trellis, php: phpTrellis.child, best: null },
-    { name: 'trellis FastCGIClientResource root', url: `http://127.0.0.1:${directPort}/`, child: direct, php: phpDirect.child, best: null },
+    {
+      name: 'nginx fastcgi_pass',
+      url: `http://127.0.0.1:${nginxPort}/hello.php`,
+      child: nginx,
+      php: phpNginx.child,
+      best: null,
+    },
+    {
+      name: 'trellis --path, .php=fastcgi:tcp',
+      url: `http://127.0.0.1:${trellisPort}/hello.php`,
+      child: trellis,
+      php: phpTrellis.child,
+      best: null,
+    },
+    {
+      name: 'trellis FastCGIClientResource root',
+      url: `http://127.0.0.1:${directPort}/`,
+      child: direct,
+      php: phpDirect.child,
+      best: null,
+    },
   ];
   for (const f of fronts) {
     const check = await fetch(f.url);
@@ -97,7 +147,14 @@ try {
     }
   }
   for (const f of fronts) {
-    rows.push({ 'front end': f.name, 'req/s': Math.round(f.best.rps), 'p99 ms': f.best.p99, 'front CPU µs/req': Number(f.best.cpuUs.toFixed(1)), 'front RSS MiB': rssMiB(f.child.pid), errors: f.best.errors + (f.best.socketErrors ? 1 : 0) });
+    rows.push({
+      'front end': f.name,
+      'req/s': Math.round(f.best.rps),
+      'p99 ms': f.best.p99,
+      'front CPU µs/req': Number(f.best.cpuUs.toFixed(1)),
+      'front RSS MiB': rssMiB(f.child.pid),
+      errors: f.best.errors + (f.best.socketErrors ? 1 : 0),
+    });
   }
 } finally {
   await Promise.all(children.map((c) => stop(c)));
@@ -112,5 +169,7 @@ try {
 }
 const base = rows[0];
 for (const r of rows) r['vs nginx req/s'] = `${(r['req/s'] / base['req/s']).toFixed(2)}x`;
-console.log(`\nhello.php through FastCGI to php-cgi -b (${WORKERS} workers each), best of ${ROUNDS} alternating rounds of ${SECONDS}s, 50 connections; target >= 0.8x nginx`);
+console.log(
+  `\nhello.php through FastCGI to php-cgi -b (${WORKERS} workers each), best of ${ROUNDS} alternating rounds of ${SECONDS}s, 50 connections; target >= 0.8x nginx`,
+);
 printTable(rows);

@@ -6,7 +6,19 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOAD_CORE, ROOT, cpuSeconds, printTable, requireTool, rssMiB, spawnPinned, startNginx, stop, waitForPort, wrk } from './lib.mjs';
+import {
+  LOAD_CORE,
+  ROOT,
+  cpuSeconds,
+  printTable,
+  requireTool,
+  rssMiB,
+  spawnPinned,
+  startNginx,
+  stop,
+  waitForPort,
+  wrk,
+} from './lib.mjs';
 
 requireTool('wrk');
 requireTool('nginx');
@@ -24,7 +36,14 @@ const backendCode = `require('node:http').createServer((q, s) => { s.setHeader('
 const backend = spawn('taskset', ['-c', String(LOAD_CORE), process.execPath, '-e', backendCode], { stdio: 'ignore' });
 children.push(backend);
 
-const trellis = spawnPinned(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'web', '--listen', `tcp:${TRELLIS}:interface=127.0.0.1`, '--proxy', `/=http://127.0.0.1:${BACKEND}/`]);
+const trellis = spawnPinned(process.execPath, [
+  join(ROOT, 'dist/cli/main.js'),
+  'web',
+  '--listen',
+  `tcp:${TRELLIS}:interface=127.0.0.1`,
+  '--proxy',
+  `/=http://127.0.0.1:${BACKEND}/`,
+]);
 children.push(trellis);
 
 const nginx = startNginx(
@@ -63,7 +82,14 @@ try {
     const r = wrk(`http://127.0.0.1:${port}/`, { seconds: SECONDS, connections: 50 });
     const cpu = pid ? cpuSeconds(pid) - cpu0 : NaN;
     r.perCpu = totalRequests(r.raw) / cpu;
-    rows.push({ server: name, 'req/s': Math.round(r.rps), 'req per CPU-s': Number.isFinite(r.perCpu) ? Math.round(r.perCpu) : '-', 'p99 ms': r.p99, 'MB/s': r.mbps, errors: r.errors + (r.socketErrors ? ` (${r.socketErrors})` : '') });
+    rows.push({
+      server: name,
+      'req/s': Math.round(r.rps),
+      'req per CPU-s': Number.isFinite(r.perCpu) ? Math.round(r.perCpu) : '-',
+      'p99 ms': r.p99,
+      'MB/s': r.mbps,
+      errors: r.errors + (r.socketErrors ? ` (${r.socketErrors})` : ''),
+    });
     return r;
   };
   const direct = run('direct to backend', BACKEND, 0);
@@ -74,7 +100,9 @@ try {
   ng = best(ng, run('nginx proxy_pass (1 worker, core 0), round 2', NGINX, nginx.pid));
   tr = best(tr, run('Trellis ReverseProxyResource (core 0), round 2', TRELLIS, trellis.pid));
   printTable(rows);
-  console.log(`\nTrellis / nginx: ${(tr.rps / ng.rps).toFixed(2)}x req/s, ${(tr.perCpu / ng.perCpu).toFixed(2)}x req per CPU-second (target >= 0.5x); vs direct: Trellis ${(tr.rps / direct.rps).toFixed(2)}x, nginx ${(ng.rps / direct.rps).toFixed(2)}x`);
+  console.log(
+    `\nTrellis / nginx: ${(tr.rps / ng.rps).toFixed(2)}x req/s, ${(tr.perCpu / ng.perCpu).toFixed(2)}x req per CPU-second (target >= 0.5x); vs direct: Trellis ${(tr.rps / direct.rps).toFixed(2)}x, nginx ${(ng.rps / direct.rps).toFixed(2)}x`,
+  );
 
   // Memory: RSS before and after at least 100,000 more proxied requests.
   const before = rssMiB(trellis.pid);
@@ -83,7 +111,9 @@ try {
   const long = wrk(`http://127.0.0.1:${TRELLIS}/`, { seconds, connections: 50 });
   await new Promise((r) => setTimeout(r, 500));
   const afterRss = rssMiB(trellis.pid);
-  console.log(`Trellis proxy RSS: ${before.toFixed(1)} MiB before, ${afterRss.toFixed(1)} MiB after ${totalRequests(long.raw)} more proxied requests (${(afterRss - before >= 0 ? '+' : '') + (afterRss - before).toFixed(1)} MiB)`);
+  console.log(
+    `Trellis proxy RSS: ${before.toFixed(1)} MiB before, ${afterRss.toFixed(1)} MiB after ${totalRequests(long.raw)} more proxied requests (${(afterRss - before >= 0 ? '+' : '') + (afterRss - before).toFixed(1)} MiB)`,
+  );
 } finally {
   for (const c of children) await stop(c);
   rmSync(dir, { recursive: true, force: true });

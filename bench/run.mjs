@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 
 const dir = new URL('.', import.meta.url).pathname;
 const name = process.argv[2];
-const available = readdirSync(dir).filter((f) => f.endsWith('.mjs') && !['run.mjs', 'lib.mjs'].includes(f)).map((f) => f.slice(0, -4));
+const available = readdirSync(dir)
+  .filter((f) => f.endsWith('.mjs') && !['run.mjs', 'lib.mjs'].includes(f))
+  .map((f) => f.slice(0, -4));
 if (!name || !existsSync(`${dir}${name}.mjs`)) {
   console.error(`usage: npm run bench -- NAME   (NAME: ${available.join(', ')})`);
   process.exit(2);

@@ -8,7 +8,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, SERVER_CORE, alternateRounds, freePort, printTable, requireTool, rssMiB, spawnPinned, stop, waitForPort } from './lib.mjs';
+import {
+  ROOT,
+  SERVER_CORE,
+  alternateRounds,
+  freePort,
+  printTable,
+  requireTool,
+  rssMiB,
+  spawnPinned,
+  stop,
+  waitForPort,
+} from './lib.mjs';
 
 requireTool('wrk');
 requireTool('taskset', 'util-linux');
@@ -32,7 +43,25 @@ const children = [];
 const rows = [];
 try {
   const redisPort = await freePort();
-  const redis = spawn('taskset', ['-c', String(SERVER_CORE), 'redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work], { stdio: 'ignore' });
+  const redis = spawn(
+    'taskset',
+    [
+      '-c',
+      String(SERVER_CORE),
+      'redis-server',
+      '--port',
+      String(redisPort),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      work,
+    ],
+    { stdio: 'ignore' },
+  );
   children.push(redis);
   await waitForPort(redisPort, 10_000);
 
@@ -44,20 +73,33 @@ try {
   const running = [];
   for (const s of stores) {
     const port = await freePort();
-    const child = spawnPinned(process.execPath, [`${ROOT}dist/cli/main.js`, 'web', '--class', `${ROOT}bench/servers/sessions-trellis.mjs`, '--listen', `tcp:${port}:interface=127.0.0.1`, '--sessions', s.url, '--no-logfile']);
+    const child = spawnPinned(process.execPath, [
+      `${ROOT}dist/cli/main.js`,
+      'web',
+      '--class',
+      `${ROOT}bench/servers/sessions-trellis.mjs`,
+      '--listen',
+      `tcp:${port}:interface=127.0.0.1`,
+      '--sessions',
+      s.url,
+      '--no-logfile',
+    ]);
     child.stdout.resume();
     children.push(child);
     await waitForPort(port, 30_000);
     const cookies = [];
     for (let i = 0; i < VISITORS; i++) cookies.push(await get(port, undefined));
     const script = join(work, `${s.name}.lua`);
-    writeFileSync(script, `local cookies = {${cookies.map((c) => JSON.stringify(c)).join(',')}}
+    writeFileSync(
+      script,
+      `local cookies = {${cookies.map((c) => JSON.stringify(c)).join(',')}}
 local i = 0
 request = function()
   i = i % #cookies + 1
   return wrk.format("GET", "/", { ["Cookie"] = cookies[i] })
 end
-`);
+`,
+    );
     running.push({ ...s, child, url: `http://127.0.0.1:${port}/`, script });
   }
   alternateRounds(running, { seconds: SECONDS, rounds: ROUNDS, wrkOptions: (r) => ({ script: r.script }) });
@@ -77,5 +119,7 @@ end
   await Promise.all(children.map(stop));
   rmSync(work, { recursive: true, force: true });
 }
-console.log(`\nsession read-and-write per request, ${VISITORS} sessions, best of ${ROUNDS} alternating rounds of ${SECONDS}s, 50 connections (Trellis and redis-server on core ${SERVER_CORE}, wrk on core 1)`);
+console.log(
+  `\nsession read-and-write per request, ${VISITORS} sessions, best of ${ROUNDS} alternating rounds of ${SECONDS}s, 50 connections (Trellis and redis-server on core ${SERVER_CORE}, wrk on core 1)`,
+);
 printTable(rows);

@@ -20,7 +20,18 @@ writeFileSync(join(www, '1k.bin'), randomBytes(1024));
 writeFileSync(join(www, '100k.bin'), randomBytes(100 * 1024));
 writeFileSync(join(www, '64m.bin'), randomBytes(64 * 1024 * 1024));
 // Compressible text: log-like lines, about 200 KiB, compressing roughly 5:1.
-const words = ['GET', 'POST', '/index.html', '/api/v1/items', '200', '304', '404', 'Mozilla/5.0', 'curl/8.0', 'trellis'];
+const words = [
+  'GET',
+  'POST',
+  '/index.html',
+  '/api/v1/items',
+  '200',
+  '304',
+  '404',
+  'Mozilla/5.0',
+  'curl/8.0',
+  'trellis',
+];
 let text = '';
 for (let i = 0; text.length < 200 * 1024; i++) {
   text += `${new Date(1_700_000_000_000 + i * 997).toISOString()} 10.0.${i % 256}.${(i * 7) % 256} ${words[i % 10]} ${words[(i * 3) % 10]} ${words[(i * 7) % 10]} ${(i * 7919) % 100000}\n`;
@@ -31,7 +42,8 @@ const list = join(www, 'list');
 mkdirSync(list);
 for (let i = 0; i < 8; i++) mkdirSync(join(list, `folder-${i}`));
 const exts = ['html', 'js', 'css', 'png', 'json', 'txt', 'pdf', 'tar.gz'];
-for (let i = 0; i < 32; i++) writeFileSync(join(list, `file-${String(i).padStart(2, '0')}.${exts[i % exts.length]}`), randomBytes(100 + i * 997));
+for (let i = 0; i < 32; i++)
+  writeFileSync(join(list, `file-${String(i).padStart(2, '0')}.${exts[i % exts.length]}`), randomBytes(100 + i * 997));
 
 const nginxDir = join(work, 'nginx');
 mkdirSync(nginxDir);
@@ -69,8 +81,18 @@ http {
 );
 
 const servers = [
-  { name: 'nginx', port: nginxPort, cmd: '/usr/sbin/nginx', args: ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-e', join(nginxDir, 'error.log')] },
-  { name: 'trellis', port: 18951, cmd: process.execPath, args: [`${ROOT}dist/cli/main.js`, 'web', '--path', www, '--listen', 'tcp:18951:interface=127.0.0.1'] },
+  {
+    name: 'nginx',
+    port: nginxPort,
+    cmd: '/usr/sbin/nginx',
+    args: ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-e', join(nginxDir, 'error.log')],
+  },
+  {
+    name: 'trellis',
+    port: 18951,
+    cmd: process.execPath,
+    args: [`${ROOT}dist/cli/main.js`, 'web', '--path', www, '--listen', 'tcp:18951:interface=127.0.0.1'],
+  },
   { name: 'sirv', port: 18952, cmd: process.execPath, args: [`${ROOT}bench/servers/static-sirv.mjs`, www, '18952'] },
 ];
 
@@ -134,5 +156,7 @@ for (const c of cases) {
     });
   }
 }
-console.log(`\nstatic files, best of ${ROUNDS} rounds of ${SECONDS}s per case (server on core 0, wrk on core 1; 64 MiB with 4 connections, others 50)`);
+console.log(
+  `\nstatic files, best of ${ROUNDS} rounds of ${SECONDS}s per case (server on core 0, wrk on core 1; 64 MiB with 4 connections, others 50)`,
+);
 printTable(rows);

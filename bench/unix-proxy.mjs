@@ -6,7 +6,18 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOAD_CORE, ROOT, cpuSeconds, printTable, requireTool, spawnPinned, startNginx, stop, waitForPort, wrk } from './lib.mjs';
+import {
+  LOAD_CORE,
+  ROOT,
+  cpuSeconds,
+  printTable,
+  requireTool,
+  spawnPinned,
+  startNginx,
+  stop,
+  waitForPort,
+  wrk,
+} from './lib.mjs';
 
 requireTool('wrk');
 requireTool('nginx');
@@ -27,8 +38,22 @@ s.listen(${BACKEND}, '127.0.0.1'); const u = require('node:http').createServer(s
 children.push(spawn('taskset', ['-c', String(LOAD_CORE), process.execPath, '-e', backendCode], { stdio: 'ignore' }));
 
 const cli = join(ROOT, 'dist/cli/main.js');
-const overTcp = spawnPinned(process.execPath, [cli, 'web', '--listen', `tcp:${TRELLIS_TCP}:interface=127.0.0.1`, '--proxy', `/=http://127.0.0.1:${BACKEND}/`]);
-const overUnix = spawnPinned(process.execPath, [cli, 'web', '--listen', `tcp:${TRELLIS_UNIX}:interface=127.0.0.1`, '--proxy', `/=unix:${socket}`]);
+const overTcp = spawnPinned(process.execPath, [
+  cli,
+  'web',
+  '--listen',
+  `tcp:${TRELLIS_TCP}:interface=127.0.0.1`,
+  '--proxy',
+  `/=http://127.0.0.1:${BACKEND}/`,
+]);
+const overUnix = spawnPinned(process.execPath, [
+  cli,
+  'web',
+  '--listen',
+  `tcp:${TRELLIS_UNIX}:interface=127.0.0.1`,
+  '--proxy',
+  `/=unix:${socket}`,
+]);
 children.push(overTcp, overUnix);
 const nginx = startNginx(
   dir,
@@ -54,13 +79,20 @@ function totalRequests(raw) {
 
 try {
   await Promise.all([waitForPort(BACKEND), waitForPort(TRELLIS_TCP), waitForPort(TRELLIS_UNIX), waitForPort(NGINX)]);
-  for (const port of [TRELLIS_TCP, TRELLIS_UNIX, NGINX]) wrk(`http://127.0.0.1:${port}/`, { seconds: 3, connections: 50 });
+  for (const port of [TRELLIS_TCP, TRELLIS_UNIX, NGINX])
+    wrk(`http://127.0.0.1:${port}/`, { seconds: 3, connections: 50 });
   const rows = [];
   const run = (name, port, pid) => {
     const cpu0 = cpuSeconds(pid);
     const r = wrk(`http://127.0.0.1:${port}/`, { seconds: SECONDS, connections: 50 });
     r.perCpu = totalRequests(r.raw) / (cpuSeconds(pid) - cpu0);
-    rows.push({ proxy: name, 'req/s': Math.round(r.rps), 'req per CPU-s': Math.round(r.perCpu), 'p99 ms': r.p99, errors: r.errors });
+    rows.push({
+      proxy: name,
+      'req/s': Math.round(r.rps),
+      'req per CPU-s': Math.round(r.perCpu),
+      'p99 ms': r.p99,
+      errors: r.errors,
+    });
     return r;
   };
   // Two alternating rounds each (the machine is shared): the better round of each counts.
@@ -72,7 +104,9 @@ try {
   tcp = best(tcp, run('Trellis to tcp, round 2', TRELLIS_TCP, overTcp.pid));
   ng = best(ng, run('nginx to unix:SOCK (1 worker), round 2', NGINX, nginx.pid));
   printTable(rows);
-  console.log(`\nTrellis over a UNIX socket / over TCP: ${(unix.rps / tcp.rps).toFixed(2)}x req/s; / nginx to the same socket: ${(unix.rps / ng.rps).toFixed(2)}x req/s, ${(unix.perCpu / ng.perCpu).toFixed(2)}x req per CPU-second`);
+  console.log(
+    `\nTrellis over a UNIX socket / over TCP: ${(unix.rps / tcp.rps).toFixed(2)}x req/s; / nginx to the same socket: ${(unix.rps / ng.rps).toFixed(2)}x req/s, ${(unix.perCpu / ng.perCpu).toFixed(2)}x req per CPU-second`,
+  );
 } finally {
   for (const c of children) await stop(c);
   rmSync(dir, { recursive: true, force: true });

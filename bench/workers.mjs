@@ -45,7 +45,14 @@ function childrenOf(pid) {
 
 async function start(workers) {
   const port = await freePort();
-  const args = [`${ROOT}dist/cli/main.js`, 'web', '--listen', `tcp:${port}:interface=127.0.0.1`, '--class', `${ROOT}bench/servers/hello-trellis.mjs`];
+  const args = [
+    `${ROOT}dist/cli/main.js`,
+    'web',
+    '--listen',
+    `tcp:${port}:interface=127.0.0.1`,
+    '--class',
+    `${ROOT}bench/servers/hello-trellis.mjs`,
+  ];
   if (workers) args.push('--workers', String(workers));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout.resume();
@@ -100,7 +107,9 @@ try {
         'req/s': Math.round(r.rps),
         'vs one process': `${(r.rps / base).toFixed(2)}x`,
         'p99 ms': Number(r.p99.toFixed(1)),
-        'RSS MiB': s.workers ? `primary ${rssMiB(s.child.pid).toFixed(0)}, workers ${workerPids.map((p) => rssMiB(p).toFixed(0)).join(' + ')}` : rssMiB(s.child.pid).toFixed(0),
+        'RSS MiB': s.workers
+          ? `primary ${rssMiB(s.child.pid).toFixed(0)}, workers ${workerPids.map((p) => rssMiB(p).toFixed(0)).join(' + ')}`
+          : rssMiB(s.child.pid).toFixed(0),
         errors: r.errors + (r.socketErrors ? ` (${r.socketErrors})` : ''),
       });
     }

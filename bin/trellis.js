@@ -9,7 +9,9 @@ const main = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(main)) {
   process.stderr.write('trellis: building dist/ first (a clone of the repository)\n');
   try {
-    execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.mjs', import.meta.url))], { stdio: 'inherit' });
+    execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.mjs', import.meta.url))], {
+      stdio: 'inherit',
+    });
   } catch {
     process.stderr.write('trellis: the build failed; run `npm install` in the clone, then `npm run build`\n');
     process.exit(1);

@@ -109,7 +109,8 @@ function mutate(seed: Buffer, seeds: Buffer[], random: Random): Buffer {
       case 1: // an interesting byte
         if (out.length) out[at % out.length] = INTERESTING[random.below(INTERESTING.length)]!;
         break;
-      case 2: { // insert random bytes
+      case 2: {
+        // insert random bytes
         const n = 1 + random.below(8);
         const pick = () => (random.below(2) ? INTERESTING[random.below(INTERESTING.length)]! : random.below(256));
         const ins = Buffer.alloc(n).map(pick);
@@ -119,7 +120,8 @@ function mutate(seed: Buffer, seeds: Buffer[], random: Random): Buffer {
       case 3: // delete a range
         out = Buffer.concat([out.subarray(0, at), out.subarray(Math.min(out.length, at + 1 + random.below(16)))]);
         break;
-      case 4: { // splice with another seed
+      case 4: {
+        // splice with another seed
         const other = seeds[random.below(seeds.length)]!;
         const from = random.below(other.length);
         out = Buffer.concat([out.subarray(0, at), other.subarray(from, from + 1 + random.below(64))]);
@@ -128,7 +130,8 @@ function mutate(seed: Buffer, seeds: Buffer[], random: Random): Buffer {
       case 5: // duplicate a slice
         out = Buffer.concat([out.subarray(0, at), out.subarray(at, at + 1 + random.below(32)), out.subarray(at)]);
         break;
-      case 6: { // a length field tweaked: a byte or big-endian int16 nudged or set to an extreme
+      case 6: {
+        // a length field tweaked: a byte or big-endian int16 nudged or set to an extreme
         if (out.length < 2) break;
         const p = at % (out.length - 1);
         const v = out.readUInt16BE(p);
@@ -200,13 +203,15 @@ function dechunk(input: Buffer, cuts: number[]): Decoded {
   for (let p = 0; p + 1 < bounds.length; p++) {
     const piece = Buffer.concat([Buffer.from('##'), input.subarray(bounds[p], bounds[p + 1])]);
     const n = decoder.push(piece, 2, (data) => {
-      const inside = data.byteOffset >= piece.byteOffset + 2 && data.byteOffset + data.length <= piece.byteOffset + piece.length;
+      const inside =
+        data.byteOffset >= piece.byteOffset + 2 && data.byteOffset + data.length <= piece.byteOffset + piece.length;
       if (data.buffer !== piece.buffer || !inside) {
         throw new Violation('a body piece outside the bytes given');
       }
       parts.push(Buffer.from(data));
     });
-    if (n < 0) return { body: Buffer.concat(parts).toString('hex'), used: -1, done: decoder.done, error: decoder.error };
+    if (n < 0)
+      return { body: Buffer.concat(parts).toString('hex'), used: -1, done: decoder.done, error: decoder.error };
     if (n > piece.length - 2) throw new Violation(`consumed ${n} of ${piece.length - 2}`);
     used += n;
     if (n < piece.length - 2) break;
@@ -247,12 +252,27 @@ const fastcgiRecords: Target = {
   seeds: [
     Buffer.concat([
       encodeRecord(FcgiType.BEGIN_REQUEST, 1, Buffer.from([0, 1, 1, 0, 0, 0, 0, 0])),
-      encodeRecord(FcgiType.PARAMS, 1, encodeNameValuePairs([['SCRIPT_NAME', '/x'], ['REQUEST_METHOD', 'POST'], ['CONTENT_LENGTH', '5']])),
+      encodeRecord(
+        FcgiType.PARAMS,
+        1,
+        encodeNameValuePairs([
+          ['SCRIPT_NAME', '/x'],
+          ['REQUEST_METHOD', 'POST'],
+          ['CONTENT_LENGTH', '5'],
+        ]),
+      ),
       encodeRecord(FcgiType.PARAMS, 1),
       encodeRecord(FcgiType.STDIN, 1, Buffer.from('hello')),
       encodeRecord(FcgiType.STDIN, 1),
     ]),
-    encodeRecord(FcgiType.GET_VALUES, 0, encodeNameValuePairs([['FCGI_MAX_CONNS', ''], ['FCGI_MPXS_CONNS', '']])),
+    encodeRecord(
+      FcgiType.GET_VALUES,
+      0,
+      encodeNameValuePairs([
+        ['FCGI_MAX_CONNS', ''],
+        ['FCGI_MPXS_CONNS', ''],
+      ]),
+    ),
   ],
   check(input, random) {
     const whole = fcgiRecords(input, []);
@@ -264,7 +284,12 @@ const fastcgiRecords: Target = {
     const a = decodeRecord(big, at);
     const b = decodeRecord(input, 0);
     if (a.kind === 'record' && b.kind === 'record') {
-      const shape = (r: { type: number; requestId: number; content: Buffer }, next: number) => [r.type, r.requestId, r.content.toString('hex'), next];
+      const shape = (r: { type: number; requestId: number; content: Buffer }, next: number) => [
+        r.type,
+        r.requestId,
+        r.content.toString('hex'),
+        next,
+      ];
       same(shape(a.record, a.next - at), shape(b.record, b.next), 'decodeRecord at an offset');
       if (b.next > input.length) throw new Violation('decodeRecord past the end');
     } else same(a, b, 'decodeRecord at an offset');
@@ -274,8 +299,16 @@ const fastcgiRecords: Target = {
 const fastcgiNameValue: Target = {
   name: 'fastcgi name-value',
   seeds: [
-    encodeNameValuePairs([['SCRIPT_NAME', '/x'], ['HTTP_HOST', 'example.test'], ['QUERY_STRING', 'a=b'.repeat(50)], ['EMPTY', '']]),
-    encodeNameValuePairs([['X'.repeat(200), 'y'.repeat(300)], ['CONTENT_LENGTH', '12']]),
+    encodeNameValuePairs([
+      ['SCRIPT_NAME', '/x'],
+      ['HTTP_HOST', 'example.test'],
+      ['QUERY_STRING', 'a=b'.repeat(50)],
+      ['EMPTY', ''],
+    ]),
+    encodeNameValuePairs([
+      ['X'.repeat(200), 'y'.repeat(300)],
+      ['CONTENT_LENGTH', '12'],
+    ]),
   ],
   check(input) {
     const limits = { maxBytes: 4096, maxPairs: 50 };
@@ -294,16 +327,30 @@ const fastcgiNameValue: Target = {
 const scgi: Target = {
   name: 'scgi netstring',
   seeds: [
-    encodeScgiHeader([['CONTENT_LENGTH', '5'], ['SCGI', '1'], ['REQUEST_METHOD', 'POST'], ['REQUEST_URI', '/a?b']]),
-    Buffer.concat([encodeScgiHeader([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ['HTTP_X', '\xe9']]), Buffer.from('body')]),
+    encodeScgiHeader([
+      ['CONTENT_LENGTH', '5'],
+      ['SCGI', '1'],
+      ['REQUEST_METHOD', 'POST'],
+      ['REQUEST_URI', '/a?b'],
+    ]),
+    Buffer.concat([
+      encodeScgiHeader([
+        ['CONTENT_LENGTH', '0'],
+        ['SCGI', '1'],
+        ['HTTP_X', '\xe9'],
+      ]),
+      Buffer.from('body'),
+    ]),
   ],
   check(input, random) {
     const limits = { maxBytes: 4096, maxPairs: 50 };
     const whole = parseScgiHeader(input, limits);
     if (whole.kind === 'header') {
       const h = whole.header;
-      if (h.bodyOffset > input.length || h.bodyOffset < 3) throw new Violation(`bodyOffset ${h.bodyOffset} of ${input.length}`);
-      if (!(h.contentLength >= 0) || !Number.isSafeInteger(h.contentLength)) throw new Violation(`contentLength ${h.contentLength}`);
+      if (h.bodyOffset > input.length || h.bodyOffset < 3)
+        throw new Violation(`bodyOffset ${h.bodyOffset} of ${input.length}`);
+      if (!(h.contentLength >= 0) || !Number.isSafeInteger(h.contentLength))
+        throw new Violation(`contentLength ${h.contentLength}`);
       // The bytes after the header do not change it.
       same(parseScgiHeader(embedded(input, 0, 1 + random.below(16), random), limits), whole, 'with more bytes after');
     }
@@ -311,7 +358,8 @@ const scgi: Target = {
     if (input.length > 1) {
       const k = 1 + random.below(input.length - 1);
       const prefix = parseScgiHeader(input.subarray(0, k), limits);
-      if (prefix.kind === 'error' && whole.kind !== 'error') throw new Violation(`prefix of ${k} refused, whole accepted`);
+      if (prefix.kind === 'error' && whole.kind !== 'error')
+        throw new Violation(`prefix of ${k} refused, whole accepted`);
       if (prefix.kind === 'header' && whole.kind === 'header') same(prefix, whole, `prefix of ${k}`);
     }
   },
@@ -320,16 +368,20 @@ const scgi: Target = {
 const ajp: Target = {
   name: 'ajp packets',
   seeds: [
-    Buffer.concat([
-      Buffer.from([0x12, 0x34, 0, 0]),
-      bodyPacket(Buffer.from('hello')),
-    ]),
+    Buffer.concat([Buffer.from([0x12, 0x34, 0, 0]), bodyPacket(Buffer.from('hello'))]),
     (() => {
       const payload = forwardRequestPayload({
         method: 'POST',
         reqUri: '/a',
-        headers: [['Host', 'example.test'], ['Content-Length', '5'], ['X-Custom', 'v']],
-        attributes: [[0x05, 'q=1'], [0x0a, 'AJP_REMOTE_PORT', '1234']],
+        headers: [
+          ['Host', 'example.test'],
+          ['Content-Length', '5'],
+          ['X-Custom', 'v'],
+        ],
+        attributes: [
+          [0x05, 'q=1'],
+          [0x0a, 'AJP_REMOTE_PORT', '1234'],
+        ],
       });
       const head = Buffer.from([0x12, 0x34, payload.length >> 8, payload.length & 0xff]);
       return Buffer.concat([head, payload, bodyPacket(Buffer.from('hello'))]);
@@ -345,7 +397,8 @@ const ajp: Target = {
           out.push(f);
           break;
         }
-        if (f.next <= at || f.next > buf.length) throw new Violation(`frame next ${f.next} from ${at} of ${buf.length}`);
+        if (f.next <= at || f.next > buf.length)
+          throw new Violation(`frame next ${f.next} from ${at} of ${buf.length}`);
         const request = parseForwardRequest(f.payload);
         out.push(isAjpError(request) ? request : JSON.parse(JSON.stringify(request, replacer)));
         out.push(parseBodyChunk(f.payload).toString('hex'));
@@ -372,12 +425,21 @@ const cgiHead: Target = {
     const whole = parseCgiHead(input, { nph, limits });
     if (whole !== CGI_HEAD_PARTIAL && !isCgiHeadError(whole)) {
       if (whole.status < 100 || whole.status > 599) throw new Violation(`status ${whole.status}`);
-      if (whole.bodyStart > input.length || whole.bodyStart > limits.maxBytes) throw new Violation(`bodyStart ${whole.bodyStart}`);
+      if (whole.bodyStart > input.length || whole.bodyStart > limits.maxBytes)
+        throw new Violation(`bodyStart ${whole.bodyStart}`);
       for (let i = 0; i < whole.fields.length; i += 2) {
-        if (!isToken(whole.fields[i]!) || hasControlChars(whole.fields[i + 1]!)) throw new Violation(`field ${whole.fields[i]}`);
+        if (!isToken(whole.fields[i]!) || hasControlChars(whole.fields[i + 1]!))
+          throw new Violation(`field ${whole.fields[i]}`);
       }
       // The bytes after the head do not change it.
-      same(parseCgiHead(Buffer.concat([input, embedded(Buffer.alloc(0), 0, 1 + random.below(16), random)]), { nph, limits }), whole, 'with more bytes after');
+      same(
+        parseCgiHead(Buffer.concat([input, embedded(Buffer.alloc(0), 0, 1 + random.below(16), random)]), {
+          nph,
+          limits,
+        }),
+        whole,
+        'with more bytes after',
+      );
     }
     if (whole === CGI_HEAD_PARTIAL && input.length >= limits.maxBytes) throw new Violation('partial past the limit');
   },

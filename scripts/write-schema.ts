@@ -4,4 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { configSchema } from '../src/cli/config-file.js';
 import { webPlugin } from '../src/cli/web.js';
 
-writeFileSync(new URL('../schema/trellis-config.schema.json', import.meta.url), `${JSON.stringify(configSchema([webPlugin]), null, 2)}\n`);
+writeFileSync(
+  new URL('../schema/trellis-config.schema.json', import.meta.url),
+  `${JSON.stringify(configSchema([webPlugin]), null, 2)}\n`,
+);

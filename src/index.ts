@@ -1,7 +1,16 @@
 // Trellis's public surface: everything user code imports from 'trellis'.
 // Channel authors import from 'trellis/channels' (src/channels/index.ts), tests from 'trellis/testing'
 // (src/testing.ts). `Request` is a type here: only a channel builds one.
-export { Resource, ErrorPage, NoResource, ForbiddenResource, UnsupportedMethod, getChildForRequest, allowedMethods, KNOWN_METHODS } from './resource.js';
+export {
+  Resource,
+  ErrorPage,
+  NoResource,
+  ForbiddenResource,
+  UnsupportedMethod,
+  getChildForRequest,
+  allowedMethods,
+  KNOWN_METHODS,
+} from './resource.js';
 export type { RenderResult, RenderBody, ChildResult, Handler, HandlerName, ResourceInit } from './resource.js';
 export { NOT_DONE_YET, CACHED, encodePathSegment, splitPath, DEFAULT_REQUEST_LIMITS } from './request.js';
 export type { Request, Address, RequestLimits, NotDoneYet, Cached } from './request.js';
@@ -26,7 +35,12 @@ export { SinglePageFallback } from './static/single-page.js';
 export { SourceWatcher } from './util/source-watcher.js';
 export type { CorsPolicy } from './http/cors.js';
 export { AsisResource } from './static/asis.js';
-export { registerProcessorKind, registerProcessorFamily, processorFor, PROGRAM_EXTENSIONS } from './static/processors.js';
+export {
+  registerProcessorKind,
+  registerProcessorFamily,
+  processorFor,
+  PROGRAM_EXTENSIONS,
+} from './static/processors.js';
 export type { Processor, ProcessorContext, ProcessorFamily, ProcessorSettings } from './static/processors.js';
 export { CGIScript, FilteredScript, PHPScript, findPhpCgi } from './cgi/cgi-script.js';
 export type { CGIScriptOptions } from './cgi/cgi-script.js';
@@ -51,7 +65,14 @@ export { RedisSessionStore } from './session/redis-store.js';
 export type { RedisSessionStoreOptions } from './session/redis-store.js';
 export { openSessionStore, parseSessionsUrl } from './session/open-store.js';
 export type { SessionsSpec } from './session/open-store.js';
-export { openAccessLog, terminalAccessLog, combinedLogLine, readableLogLine, jsonLogLine, type AccessLogOptions } from './access-log.js';
+export {
+  openAccessLog,
+  terminalAccessLog,
+  combinedLogLine,
+  readableLogLine,
+  jsonLogLine,
+  type AccessLogOptions,
+} from './access-log.js';
 export type { AccessLog, AccessLogEntry } from './access-log.js';
 export { parseEndpoint, formatEndpoint, EndpointError } from './channels/endpoint.js';
 export type { Endpoint } from './channels/endpoint.js';
@@ -65,7 +86,14 @@ export { negotiateEncoding } from './encoding/negotiate.js';
 export { shouldCompress, MIN_COMPRESS_BYTES } from './encoding/compressible.js';
 export { ReverseProxyResource, parseUnixBackend } from './proxy/reverse-proxy.js';
 export type { ReverseProxyOptions, Backend, UnixBackendAddress } from './proxy/reverse-proxy.js';
-export { UserDirectory, userTildeRule, USER_DIR_NAME, PERSONAL_SOCKET_NAME, PERSONAL_SUFFIX, personalSocketPath } from './users/user-directory.js';
+export {
+  UserDirectory,
+  userTildeRule,
+  USER_DIR_NAME,
+  PERSONAL_SOCKET_NAME,
+  PERSONAL_SUFFIX,
+  personalSocketPath,
+} from './users/user-directory.js';
 export type { UserDirectoryOptions } from './users/user-directory.js';
 export { PasswdFile, parsePasswd, realName } from './users/passwd.js';
 export type { PasswdEntry, UserDatabase } from './users/passwd.js';
@@ -104,7 +132,13 @@ export { serveFetch } from './channels/fetch.js';
 export type { FetchServeOptions } from './channels/fetch.js';
 export { Registry } from './script/registry.js';
 export type { ComponentKey } from './script/registry.js';
-export { ResourceScript, importScript, defaultRegistry, isScriptName, SCRIPT_EXTENSIONS } from './script/resource-script.js';
+export {
+  ResourceScript,
+  importScript,
+  defaultRegistry,
+  isScriptName,
+  SCRIPT_EXTENSIONS,
+} from './script/resource-script.js';
 export type { ScriptContext, ScriptLoader, ResourceScriptOptions } from './script/resource-script.js';
 export { ResourceScriptDirectory, SCRIPT_INDEX_NAMES } from './script/directory.js';
 export type { ResourceScriptDirectoryOptions } from './script/directory.js';
@@ -118,4 +152,14 @@ export { fastcgiProcessor } from './fcgi-client/processor.js';
 export { parseFastCGIAddress, formatFastCGIAddress } from './fcgi-client/address.js';
 export type { FastCGIAddress } from './fcgi-client/address.js';
 export { defineApp, definePlugin, defineDropIn } from './cli/app.js';
-export type { AppDefinition, SiteDefinition, AppExport, TrellisPlugin, PluginOption, PluginOptionValues, PluginContext, DropIn, DropInContext } from './cli/app.js';
+export type {
+  AppDefinition,
+  SiteDefinition,
+  AppExport,
+  TrellisPlugin,
+  PluginOption,
+  PluginOptionValues,
+  PluginContext,
+  DropIn,
+  DropInContext,
+} from './cli/app.js';

@@ -24,7 +24,11 @@ export function errorPageHtml(code: number, brief: string, detail: string): stri
 }
 
 /** The page for an unhandled error when tracebacks are off (it says nothing about the cause). */
-export const PROCESSING_FAILED_HTML = errorPageHtml(500, 'Processing Failed', 'The server could not answer this request.');
+export const PROCESSING_FAILED_HTML = errorPageHtml(
+  500,
+  'Processing Failed',
+  'The server could not answer this request.',
+);
 
 /** The traceback page shown with `--display-tracebacks`: the error's stack, escaped. */
 export function tracebackHtml(error: unknown, request: { method: string; uri: string }): string {

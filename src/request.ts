@@ -13,7 +13,14 @@ import { evaluatePreconditions, formatETag } from './http/conditional.js';
 import { formatSetCookie, type CookieOptions } from './http/cookies.js';
 import { isSessionId, type Session, setSessionCookieWriter, storeCall } from './session/session.js';
 import { installRequestInternals } from './request-internals.js';
-import { CACHED, type ContentEncoder, type RequestInit, type RequestParts, type ResponseSink, type SiteContext } from './request/parts.js';
+import {
+  CACHED,
+  type ContentEncoder,
+  type RequestInit,
+  type RequestParts,
+  type ResponseSink,
+  type SiteContext,
+} from './request/parts.js';
 import { RequestURLs } from './request/urls.js';
 
 export {
@@ -148,7 +155,11 @@ export class Request extends RequestURLs {
       this.whenDone(() => {
         const late = this.#session;
         if (this.#sessionWriteBack || !late?.changed) return;
-        late.save().catch((err: unknown) => this.site?.logError(`Session not saved after ${this.method} ${this.uri}: ${(err as Error).message}`));
+        late
+          .save()
+          .catch((err: unknown) =>
+            this.site?.logError(`Session not saved after ${this.method} ${this.uri}: ${(err as Error).message}`),
+          );
       });
     }
     this.#session = session;
@@ -244,7 +255,8 @@ export class Request extends RequestURLs {
   setTrailer(name: string, value: string | number): void {
     const v = String(value);
     assertTrailer(name, v);
-    if (this.finished) throw new Error(`setTrailer("${name}") after finish(): trailers go out with the end of the body`);
+    if (this.finished)
+      throw new Error(`setTrailer("${name}") after finish(): trailers go out with the end of the body`);
     const list = (this.#trailers ??= []);
     const key = name.toLowerCase();
     for (let i = list.length - 2; i >= 0; i -= 2) if (list[i]!.toLowerCase() === key) list.splice(i, 2);
@@ -393,7 +405,12 @@ export class Request extends RequestURLs {
       this.#writeWholeText(data);
       return;
     }
-    let body = typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let body =
+      typeof data === 'string'
+        ? Buffer.from(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     this.sentLength = body.length;
     let lengthKnown = true;
     if (this.#encoder && !bodyless(this.code) && body.length > 0 && this.#encoder.accept(this, body.length)) {
@@ -437,7 +454,12 @@ export class Request extends RequestURLs {
       }
       return false;
     }
-    const chunk = typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const chunk =
+      typeof data === 'string'
+        ? Buffer.from(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     if (!this.startedWriting) {
       if (this.#encoder && !this.#noBody()) {
         const declared = this.#headers.get('content-length');
@@ -496,7 +518,8 @@ export class Request extends RequestURLs {
 
   /** Resolves when the channel can take more data (at once when it is not backed up, or once the client left). */
   drain(): Promise<void> {
-    if ((!this.#backedUp && !this.#encoding?.writableNeedDrain) || this.disconnected || this.finished) return Promise.resolve();
+    if ((!this.#backedUp && !this.#encoding?.writableNeedDrain) || this.disconnected || this.finished)
+      return Promise.resolve();
     return new Promise((resolve) => {
       if (this.#encoding?.writableNeedDrain && !this.#backedUp) this.#encoding.once('drain', () => resolve());
       else (this.#drainWaiters ??= []).push(resolve);

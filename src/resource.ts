@@ -56,11 +56,24 @@ export type ChildResult = Resource | Promise<Resource>;
 /** Methods answered with 405 (with Allow) when a resource has no handler; any other method gets 501. */
 export const KNOWN_METHODS: ReadonlySet<string> = new Set([
   // RFC 9110 §9.3
-  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE',
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
   // RFC 5789
   'PATCH',
   // RFC 4918 (WebDAV)
-  'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK',
+  'PROPFIND',
+  'PROPPATCH',
+  'MKCOL',
+  'COPY',
+  'MOVE',
+  'LOCK',
+  'UNLOCK',
 ]);
 
 /** The order methods are listed in an Allow header. */

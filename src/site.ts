@@ -150,7 +150,8 @@ export class Site implements SiteContext {
     this.serverHeader = options.serverHeader === undefined ? `Trellis/${VERSION}` : options.serverHeader;
     this.headers = [...(options.headers ?? [])];
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.logError = options.logError ?? ((message) => void process.stderr.write(`${new Date().toISOString()} ${message}\n`));
+    this.logError =
+      options.logError ?? ((message) => void process.stderr.write(`${new Date().toISOString()} ${message}\n`));
     this.#sessionStore = options.sessionStore ?? null;
     this.#uncapped = options.uncappedPeers?.length ? parseCidrs(options.uncappedPeers) : null;
     if (this.serverHeader) assertHeader('Server', this.serverHeader);
@@ -172,7 +173,8 @@ export class Site implements SiteContext {
    * ```
    */
   fetch(request: globalThis.Request): Promise<Response> {
-    if (!fetchChannel) return Promise.reject(new Error("site.fetch() needs the Fetch channel: import Site from 'trellis'"));
+    if (!fetchChannel)
+      return Promise.reject(new Error("site.fetch() needs the Fetch channel: import Site from 'trellis'"));
     return fetchChannel(this, request);
   }
 
@@ -242,7 +244,10 @@ export class Site implements SiteContext {
       return;
     }
     if (request.badPath) {
-      this.processingFailed(request, new HttpError(400, 'The request path is not valid percent-encoded UTF-8.', { code: 'BAD_PATH' }));
+      this.processingFailed(
+        request,
+        new HttpError(400, 'The request path is not valid percent-encoded UTF-8.', { code: 'BAD_PATH' }),
+      );
       return;
     }
     const postpath = request.postpath;
@@ -306,7 +311,11 @@ export class Site implements SiteContext {
       // A shared session store gets the changed data before the answer goes out: if it cannot, 503.
       const saving = request.saveSession();
       if (!saving) request.writeWhole(body);
-      else saving.then(() => request.writeWhole(body), (err: unknown) => this.processingFailed(request, err));
+      else
+        saving.then(
+          () => request.writeWhole(body),
+          (err: unknown) => this.processingFailed(request, err),
+        );
       return;
     }
     if (result && typeof (result as Promise<unknown>).then === 'function') {

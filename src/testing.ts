@@ -174,7 +174,10 @@ export interface RenderOptions extends TestRequestOptions {
  * assert.equal(response.text(), 'Hello, world!');
  * ```
  */
-export async function render(target: Resource | Site, options: RenderOptions = {}): Promise<TestResponse & { request: Request }> {
+export async function render(
+  target: Resource | Site,
+  options: RenderOptions = {},
+): Promise<TestResponse & { request: Request }> {
   const site = target instanceof Resource ? new Site(target, { serverHeader: null }) : target;
   const { request, response } = testRequest(options);
   const timeout = options.timeout ?? 5000;
@@ -182,7 +185,12 @@ export async function render(target: Resource | Site, options: RenderOptions = {
   const done = new Promise<void>((resolve) => request.whenDone(() => resolve()));
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`render(): ${request.method} ${request.uri} did not finish within ${timeout} ms (a NOT_DONE_YET handler that never calls finish()?)`)),
+      () =>
+        reject(
+          new Error(
+            `render(): ${request.method} ${request.uri} did not finish within ${timeout} ms (a NOT_DONE_YET handler that never calls finish()?)`,
+          ),
+        ),
       timeout,
     );
   });

@@ -18,7 +18,10 @@ const entry = {
 };
 
 test('combinedLogLine writes the combined log format', () => {
-  assert.equal(combinedLogLine(entry), '10.0.0.1 - - [22/Nov/2026:02:34:47 +0000] "GET /a?b=1 HTTP/1.1" 200 12 "http://ref/" "curl/8.0"\n');
+  assert.equal(
+    combinedLogLine(entry),
+    '10.0.0.1 - - [22/Nov/2026:02:34:47 +0000] "GET /a?b=1 HTTP/1.1" 200 12 "http://ref/" "curl/8.0"\n',
+  );
 });
 
 test('combinedLogLine writes - for empty bodies, missing fields and UNIX peers', () => {
@@ -64,8 +67,14 @@ test('readableLogLine: local time, client, method, path, status, size; escaped; 
   const t = entry.time;
   const hhmmss = [t.getHours(), t.getMinutes(), t.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
   assert.equal(readableLogLine(entry), `${hhmmss} 10.0.0.1 GET /a?b=1 200 12 B\n`);
-  assert.equal(readableLogLine({ ...entry, status: 404, bytes: 2048, aborted: true }), `${hhmmss} 10.0.0.1 GET /a?b=1 404 2.0 KiB aborted\n`);
-  assert.equal(readableLogLine({ ...entry, uri: '/x\r\nFAKE 200' }), `${hhmmss} 10.0.0.1 GET /x\\x0d\\x0aFAKE 200 200 12 B\n`);
+  assert.equal(
+    readableLogLine({ ...entry, status: 404, bytes: 2048, aborted: true }),
+    `${hhmmss} 10.0.0.1 GET /a?b=1 404 2.0 KiB aborted\n`,
+  );
+  assert.equal(
+    readableLogLine({ ...entry, uri: '/x\r\nFAKE 200' }),
+    `${hhmmss} 10.0.0.1 GET /x\\x0d\\x0aFAKE 200 200 12 B\n`,
+  );
   const coloured = readableLogLine({ ...entry, status: 503, bytes: 0 }, true);
   assert.equal(coloured, `\x1b[2m${hhmmss}\x1b[0m 10.0.0.1 GET /a?b=1 \x1b[31m503\x1b[0m \x1b[2m-\x1b[0m\n`);
 });

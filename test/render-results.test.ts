@@ -73,17 +73,25 @@ test('a child with a handler answers its trailing slash; a resource without hand
 test('a Node Readable, an async generator and a web ReadableStream are streamed to the end', async () => {
   const sources: Array<[string, () => RenderResult]> = [
     ['readable', () => Readable.from(['a', 'b', Buffer.from('c')])],
-    ['generator', () => (async function* () {
-      yield 'a';
-      yield new TextEncoder().encode('b');
-      yield 'c';
-    })()],
-    ['web stream', () => new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (const s of ['a', 'b', 'c']) controller.enqueue(new TextEncoder().encode(s));
-        controller.close();
-      },
-    })],
+    [
+      'generator',
+      () =>
+        (async function* () {
+          yield 'a';
+          yield new TextEncoder().encode('b');
+          yield 'c';
+        })(),
+    ],
+    [
+      'web stream',
+      () =>
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (const s of ['a', 'b', 'c']) controller.enqueue(new TextEncoder().encode(s));
+            controller.close();
+          },
+        }),
+    ],
   ];
   for (const [name, make] of sources) {
     const r = await render(new Resource({ isLeaf: true, GET: make }));
@@ -135,41 +143,68 @@ test('request.signal does not fire for a response that completed', async () => {
 });
 
 test('a stream that fails before its first chunk gets a 500 page; after it, the connection drops', async () => {
-  const early = await render(quiet(new Resource({
-    // biome-ignore lint/correctness/useYield: a stream that fails before its first chunk
-    GET: () => (async function* () {
-      throw new Error('no data');
-    })(),
-  })));
+  const early = await render(
+    quiet(
+      new Resource({
+        GET: () =>
+          // biome-ignore lint/correctness/useYield: a stream that fails before its first chunk
+          (async function* () {
+            throw new Error('no data');
+          })(),
+      }),
+    ),
+  );
   assert.equal(early.code, 500);
-  const late = await render(quiet(new Resource({
-    GET: () => (async function* () {
-      yield 'part';
-      throw new Error('cut');
-    })(),
-  })));
+  const late = await render(
+    quiet(
+      new Resource({
+        GET: () =>
+          (async function* () {
+            yield 'part';
+            throw new Error('cut');
+          })(),
+      }),
+    ),
+  );
   assert.equal(late.aborted, true);
 });
 
 test('a stream yielding something other than text or bytes is a 500 naming it', async () => {
   const errors: string[] = [];
-  const site = new Site(new Resource({ GET: () => (async function* () { yield 42 as unknown as string; })() }), { logError: (m) => errors.push(m) });
+  const site = new Site(
+    new Resource({
+      GET: () =>
+        (async function* () {
+          yield 42 as unknown as string;
+        })(),
+    }),
+    { logError: (m) => errors.push(m) },
+  );
   const r = await render(site);
   assert.equal(r.code, 500);
   assert.match(errors.join('\n'), /yielded a number/);
 });
 
 test('a Fetch Response gives its status, headers, cookies and streamed body', async () => {
-  const headers = new Headers({ 'Content-Type': 'text/plain; charset=utf-8', 'X-Test': 'yes', 'Content-Length': '999' });
+  const headers = new Headers({
+    'Content-Type': 'text/plain; charset=utf-8',
+    'X-Test': 'yes',
+    'Content-Length': '999',
+  });
   headers.append('Set-Cookie', 'a=1');
   headers.append('Set-Cookie', 'b=2');
-  const r = await render(new Resource({ GET: () => new Response('created!', { status: 201, statusText: 'Made', headers }) }));
+  const r = await render(
+    new Resource({ GET: () => new Response('created!', { status: 201, statusText: 'Made', headers }) }),
+  );
   assert.equal(r.code, 201);
   assert.equal(r.reason, 'Made');
   assert.equal(r.text(), 'created!');
   assert.equal(r.header('x-test'), 'yes');
   assert.equal(r.header('content-length'), undefined, "the Response's own Content-Length is not passed on");
-  assert.deepEqual(r.headers.filter(([n]) => n.toLowerCase() === 'set-cookie').map(([, v]) => v), ['a=1', 'b=2']);
+  assert.deepEqual(
+    r.headers.filter(([n]) => n.toLowerCase() === 'set-cookie').map(([, v]) => v),
+    ['a=1', 'b=2'],
+  );
   const json = await render(new Resource({ GET: async () => Response.json({ ok: true }) }));
   assert.deepEqual(json.json(), { ok: true });
   const empty = await render(new Resource({ GET: () => new Response(null, { status: 204 }) }));
@@ -177,7 +212,10 @@ test('a Fetch Response gives its status, headers, cookies and streamed body', as
 });
 
 test('request.json() sets the type, the status, and escapes what could close a script element', async () => {
-  const r = await render(new Resource({ POST: (request) => request.json({ html: '</script><b>&', n: 1 }, { status: 201 }) }), { method: 'POST' });
+  const r = await render(
+    new Resource({ POST: (request) => request.json({ html: '</script><b>&', n: 1 }, { status: 201 }) }),
+    { method: 'POST' },
+  );
   assert.equal(r.code, 201);
   assert.equal(r.header('content-type'), 'application/json; charset=utf-8');
   assert.doesNotMatch(r.text(), /[<>&]/);
@@ -212,7 +250,10 @@ test('handlers on a subclass are checked against RenderResult', () => {
 });
 
 test('properties beside the Twisted getters', async () => {
-  const { request } = testRequest({ headers: { Host: 'example.org:8080', Authorization: `Basic ${Buffer.from('ada:pw').toString('base64')}` }, secure: true });
+  const { request } = testRequest({
+    headers: { Host: 'example.org:8080', Authorization: `Basic ${Buffer.from('ada:pw').toString('base64')}` },
+    secure: true,
+  });
   assert.equal(request.hostname, request.getRequestHostname());
   assert.equal(request.hostname, 'example.org');
   assert.equal(request.secure, request.isSecure());
@@ -226,7 +267,10 @@ test('properties beside the Twisted getters', async () => {
 });
 
 test('render() from trellis/testing rejects when a response never finishes', async () => {
-  await assert.rejects(render(new Resource({ GET: () => NOT_DONE_YET }), { timeout: 50 }), /did not finish within 50 ms/);
+  await assert.rejects(
+    render(new Resource({ GET: () => NOT_DONE_YET }), { timeout: 50 }),
+    /did not finish within 50 ms/,
+  );
 });
 
 test('a handler written as a typed property gets request typed and is dispatched and listed in Allow', async () => {

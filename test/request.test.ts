@@ -43,11 +43,14 @@ const SPLITS: Array<[string, string[] | null]> = [
   ['a/%C3', null],
 ];
 for (const [path, segments] of SPLITS) {
-  test(`splitPath(${JSON.stringify(path)}) is ${JSON.stringify(segments)}`, () => assert.deepEqual(splitPath(path), segments));
+  test(`splitPath(${JSON.stringify(path)}) is ${JSON.stringify(segments)}`, () =>
+    assert.deepEqual(splitPath(path), segments));
 }
 
 test('splitPath agrees with splitting on / and decoding each segment once', () => {
-  const path = fc.array(fc.constantFrom('a', '/', '%', '2', 'F', 'C', '3', 'B', 'c', 'e'), { maxLength: 12 }).map((cs) => cs.join(''));
+  const path = fc
+    .array(fc.constantFrom('a', '/', '%', '2', 'F', 'C', '3', 'B', 'c', 'e'), { maxLength: 12 })
+    .map((cs) => cs.join(''));
   fc.assert(
     fc.property(path, (p) => {
       let expected: string[] | null;
@@ -66,9 +69,11 @@ test('encodePath joins encoded segments after a /, and splitPath gives them back
   assert.equal(encodePath(['~alice', '']), '/~alice/');
   assert.equal(encodePath(['a/b', 'ü']), '/a%2Fb/%C3%BC');
   assert.equal(encodePath([]), '/');
-  fc.assert(fc.property(fc.array(fc.string(), { minLength: 1, maxLength: 5 }), (segments) => {
-    assert.deepEqual(splitPath(encodePath(segments).slice(1)), segments);
-  }));
+  fc.assert(
+    fc.property(fc.array(fc.string(), { minLength: 1, maxLength: 5 }), (segments) => {
+      assert.deepEqual(splitPath(encodePath(segments).slice(1)), segments);
+    }),
+  );
 });
 
 test('a Request splits its path into postpath, after the leading slash and before the query', () => {
@@ -78,7 +83,14 @@ test('a Request splits its path into postpath, after the leading slash and befor
 });
 
 test('raw request headers keep duplicates visible; get joins them', () => {
-  const { request } = dummyRequest({ headers: [['X-A', '1'], ['x-a', '2'], ['Cookie', 'a=1'], ['Cookie', 'b=2']] });
+  const { request } = dummyRequest({
+    headers: [
+      ['X-A', '1'],
+      ['x-a', '2'],
+      ['Cookie', 'a=1'],
+      ['Cookie', 'b=2'],
+    ],
+  });
   assert.equal(request.getHeader('x-a'), '1, 2');
   assert.deepEqual(request.requestHeaders.getAll('X-A'), ['1', '2']);
   assert.equal(request.requestHeaders.raw.length, 4);
@@ -87,7 +99,12 @@ test('raw request headers keep duplicates visible; get joins them', () => {
 });
 
 test('parseForm reads urlencoded bodies into args', async () => {
-  const { request } = dummyRequest({ method: 'POST', uri: '/f?q=1', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'name=J%C3%B6rg&q=2' });
+  const { request } = dummyRequest({
+    method: 'POST',
+    uri: '/f?q=1',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'name=J%C3%B6rg&q=2',
+  });
   const args = await request.parseForm();
   assert.deepEqual(args.get('name'), ['Jörg']);
   assert.deepEqual(args.get('q'), ['1', '2']);
@@ -96,11 +113,23 @@ test('parseForm reads urlencoded bodies into args', async () => {
 test('parseForm reads multipart fields and files', async () => {
   const boundary = 'XyZ';
   const body = [
-    `--${boundary}`, 'Content-Disposition: form-data; name="title"', '', 'hello',
-    `--${boundary}`, 'Content-Disposition: form-data; name="up"; filename="a.txt"', 'Content-Type: text/plain', '', 'file body',
-    `--${boundary}--`, '',
+    `--${boundary}`,
+    'Content-Disposition: form-data; name="title"',
+    '',
+    'hello',
+    `--${boundary}`,
+    'Content-Disposition: form-data; name="up"; filename="a.txt"',
+    'Content-Type: text/plain',
+    '',
+    'file body',
+    `--${boundary}--`,
+    '',
   ].join('\r\n');
-  const { request } = dummyRequest({ method: 'POST', headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` }, body });
+  const { request } = dummyRequest({
+    method: 'POST',
+    headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+    body,
+  });
   const args = await request.parseForm();
   assert.deepEqual(args.get('title'), ['hello']);
   assert.equal(request.files.length, 1);
@@ -109,13 +138,28 @@ test('parseForm reads multipart fields and files', async () => {
 });
 
 test('a malformed multipart body is a 400', async () => {
-  const site = siteWith('f', leaf(async (r) => { await r.parseForm(); return 'ok'; }, 'POST'));
-  const res = await render(site, { method: 'POST', uri: '/f', headers: { 'Content-Type': 'multipart/form-data; boundary=B' }, body: '--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nunterminated' });
+  const site = siteWith(
+    'f',
+    leaf(async (r) => {
+      await r.parseForm();
+      return 'ok';
+    }, 'POST'),
+  );
+  const res = await render(site, {
+    method: 'POST',
+    uri: '/f',
+    headers: { 'Content-Type': 'multipart/form-data; boundary=B' },
+    body: '--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nunterminated',
+  });
   assert.equal(res.code, 400);
 });
 
 test('readBody past the limit is a 413 and the connection is asked to close', async () => {
-  const site = siteWith('u', leaf(async (r) => (await r.readBody()).length.toString(), 'POST'), { limits: { maxBodySize: 10 } });
+  const site = siteWith(
+    'u',
+    leaf(async (r) => (await r.readBody()).length.toString(), 'POST'),
+    { limits: { maxBodySize: 10 } },
+  );
   const res = await render(site, { method: 'POST', uri: '/u', body: 'x'.repeat(11) });
   assert.equal(res.code, 413);
   assert.equal(res.closeAfter, true);
@@ -124,16 +168,31 @@ test('readBody past the limit is a 413 and the connection is asked to close', as
 });
 
 test('too many form fields is a 413', async () => {
-  const site = siteWith('f', leaf(async (r) => { await r.parseForm(); return 'ok'; }, 'POST'), { limits: { maxFields: 3 } });
-  const res = await render(site, { method: 'POST', uri: '/f', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'a=1&b=2&c=3&d=4' });
+  const site = siteWith(
+    'f',
+    leaf(async (r) => {
+      await r.parseForm();
+      return 'ok';
+    }, 'POST'),
+    { limits: { maxFields: 3 } },
+  );
+  const res = await render(site, {
+    method: 'POST',
+    uri: '/f',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'a=1&b=2&c=3&d=4',
+  });
   assert.equal(res.code, 413);
 });
 
 test('addCookie builds Set-Cookie and refuses CR/LF', async () => {
-  const site = siteWith('c', leaf((r) => {
-    r.addCookie('k', 'v', { path: '/', httpOnly: true, sameSite: 'strict', maxAge: 60 });
-    return 'ok';
-  }));
+  const site = siteWith(
+    'c',
+    leaf((r) => {
+      r.addCookie('k', 'v', { path: '/', httpOnly: true, sameSite: 'strict', maxAge: 60 });
+      return 'ok';
+    }),
+  );
   const res = await render(site, { uri: '/c' });
   assert.equal(res.header('set-cookie'), 'k=v; Max-Age=60; Path=/; HttpOnly; SameSite=Strict');
   const { request } = dummyRequest();
@@ -152,7 +211,10 @@ test('setHeader refuses CR, LF and NUL in values and bad names', () => {
 
 test('setLastModified answers 304 to a matching If-Modified-Since, with no body', async () => {
   const when = new Date('2026-01-01T00:00:00Z');
-  const site = siteWith('lm', leaf((r) => (r.setLastModified(when) === CACHED ? '' : 'fresh')));
+  const site = siteWith(
+    'lm',
+    leaf((r) => (r.setLastModified(when) === CACHED ? '' : 'fresh')),
+  );
   const fresh = await render(site, { uri: '/lm' });
   assert.equal(fresh.code, 200);
   assert.equal(fresh.header('last-modified'), when.toUTCString());
@@ -161,7 +223,10 @@ test('setLastModified answers 304 to a matching If-Modified-Since, with no body'
   assert.equal(cached.body().length, 0);
   assert.equal(cached.header('content-type'), undefined);
   assert.equal(cached.header('last-modified'), when.toUTCString());
-  const older = await render(site, { uri: '/lm', headers: { 'If-Modified-Since': new Date('2025-01-01').toUTCString() } });
+  const older = await render(site, {
+    uri: '/lm',
+    headers: { 'If-Modified-Since': new Date('2025-01-01').toUTCString() },
+  });
   assert.equal(older.code, 200);
 });
 
@@ -183,21 +248,39 @@ test('setETag: If-None-Match weak match is 304 for GET, 412 for POST; If-Match m
 });
 
 test('If-Unmodified-Since older than Last-Modified is 412', async () => {
-  const site = siteWith('u', leaf((r) => (r.setLastModified(new Date('2026-01-02T00:00:00Z')) === CACHED ? '' : 'ok'), 'PUT'));
-  const res = await render(site, { uri: '/u', method: 'PUT', headers: { 'If-Unmodified-Since': 'Thu, 01 Jan 2026 00:00:00 GMT' } });
+  const site = siteWith(
+    'u',
+    leaf((r) => (r.setLastModified(new Date('2026-01-02T00:00:00Z')) === CACHED ? '' : 'ok'), 'PUT'),
+  );
+  const res = await render(site, {
+    uri: '/u',
+    method: 'PUT',
+    headers: { 'If-Unmodified-Since': 'Thu, 01 Jan 2026 00:00:00 GMT' },
+  });
   assert.equal(res.code, 412);
 });
 
 test('prePathURL, URLPath, childLink and sibLink follow the traversal', async () => {
   let seen: Record<string, string> = {};
-  const site = siteWith('app', (() => {
-    const app = new Resource();
-    app.putChild('page', leaf((r) => {
-      seen = { pre: r.prePathURL(), child: r.URLPath().child('x y').toString(), childLink: r.childLink('c'), sibLink: r.sibLink('s') };
-      return 'ok';
-    }));
-    return app;
-  })());
+  const site = siteWith(
+    'app',
+    (() => {
+      const app = new Resource();
+      app.putChild(
+        'page',
+        leaf((r) => {
+          seen = {
+            pre: r.prePathURL(),
+            child: r.URLPath().child('x y').toString(),
+            childLink: r.childLink('c'),
+            sibLink: r.sibLink('s'),
+          };
+          return 'ok';
+        }),
+      );
+      return app;
+    })(),
+  );
   await render(site, { uri: '/app/page/rest', headers: { Host: 'example.com' } });
   assert.deepEqual(seen, {
     pre: 'http://example.com/app/page',
@@ -234,7 +317,9 @@ test('invalid percent-encoding in the path is a 400', async () => {
 });
 
 test('getUser and getPassword read HTTP Basic credentials', () => {
-  const { request } = dummyRequest({ headers: { Authorization: `Basic ${Buffer.from('ann:s3:cret').toString('base64')}` } });
+  const { request } = dummyRequest({
+    headers: { Authorization: `Basic ${Buffer.from('ann:s3:cret').toString('base64')}` },
+  });
   assert.equal(request.getUser(), 'ann');
   assert.equal(request.getPassword(), 's3:cret');
   assert.equal(dummyRequest().request.getUser(), '');
@@ -272,17 +357,22 @@ test('notifyFinish resolves on finish and rejects when the client goes away', as
 test('a streaming resource stops when notifyFinish rejects', async () => {
   let ticks = 0;
   let stopped = false;
-  const site = siteWith('clock', leaf((r) => {
-    const timer = setInterval(() => {
-      ticks++;
-      r.write('tick\n');
-    }, 1);
-    r.notifyFinish().catch(() => {}).finally(() => {
-      stopped = true;
-      clearInterval(timer);
-    });
-    return NOT_DONE_YET;
-  }));
+  const site = siteWith(
+    'clock',
+    leaf((r) => {
+      const timer = setInterval(() => {
+        ticks++;
+        r.write('tick\n');
+      }, 1);
+      r.notifyFinish()
+        .catch(() => {})
+        .finally(() => {
+          stopped = true;
+          clearInterval(timer);
+        });
+      return NOT_DONE_YET;
+    }),
+  );
   const { request } = dummyRequest({ uri: '/clock' });
   site.handle(request);
   await new Promise((r) => setTimeout(r, 20));
@@ -295,18 +385,24 @@ test('a streaming resource stops when notifyFinish rejects', async () => {
 });
 
 test('an error thrown after the headers went out drops the connection', async () => {
-  const site = siteWith('half', leaf(async (r) => {
-    r.write('partial');
-    throw new Error('late failure');
-  }));
+  const site = siteWith(
+    'half',
+    leaf(async (r) => {
+      r.write('partial');
+      throw new Error('late failure');
+    }),
+  );
   const res = await render(site, { uri: '/half' });
   assert.equal(res.aborted, true);
 });
 
 test('an HttpError renders its status page with the message when exposed', async () => {
-  const site = siteWith('h', leaf(() => {
-    throw new HttpError(409, 'Name <taken>', { headers: { 'Retry-After': '5' } });
-  }));
+  const site = siteWith(
+    'h',
+    leaf(() => {
+      throw new HttpError(409, 'Name <taken>', { headers: { 'Retry-After': '5' } });
+    }),
+  );
   const res = await render(site, { uri: '/h' });
   assert.equal(res.code, 409);
   assert.equal(res.header('retry-after'), '5');
@@ -314,7 +410,10 @@ test('an HttpError renders its status page with the message when exposed', async
 });
 
 test('a render method returning nothing is a 500, not a hang', async () => {
-  const site = siteWith('n', leaf(() => undefined));
+  const site = siteWith(
+    'n',
+    leaf(() => undefined),
+  );
   const res = await render(site, { uri: '/n' });
   assert.equal(res.code, 500);
 });

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NOT_DONE_YET, type Request } from '../src/request.js';
-import { ErrorPage, ForbiddenResource, NoResource, Resource, allowedMethods, getChildForRequest } from '../src/resource.js';
+import {
+  ErrorPage,
+  ForbiddenResource,
+  NoResource,
+  Resource,
+  allowedMethods,
+  getChildForRequest,
+} from '../src/resource.js';
 import { Site } from '../src/site.js';
 import { Data } from '../src/data.js';
 import { Redirect, redirectTo } from '../src/util/redirect.js';

@@ -42,8 +42,9 @@ const CASES: Record<string, (request: Request) => void> = {
 
 /** Markers of a bad framing header that must never be seen in a response head. */
 const BAD_ON_WIRE = new RegExp(
-  ['0x10', 'abc', '-16', '1\\.6e1', '9{30}', '16, 16', 'transfer-encoding', 'content-length[^]*content-length']
-    .join('|'),
+  ['0x10', 'abc', '-16', '1\\.6e1', '9{30}', '16, 16', 'transfer-encoding', 'content-length[^]*content-length'].join(
+    '|',
+  ),
   'i',
 );
 

@@ -34,16 +34,33 @@ const runs = [
 const node = `Node ${process.version} (${process.execPath})`;
 console.log(`trellis tests: ${files.length} file${files.length === 1 ? '' : 's'} on ${node}`);
 // TRELLIS_TEST_LIGHT_RESPONSE=1 runs the tests with LightResponse as the global Response.
-const preload = process.env.TRELLIS_TEST_LIGHT_RESPONSE === '1' ? ['--import', './test/helpers/light-response-global.ts'] : [];
+const preload =
+  process.env.TRELLIS_TEST_LIGHT_RESPONSE === '1' ? ['--import', './test/helpers/light-response-global.ts'] : [];
 if (preload.length) console.log('with LightResponse as the global Response');
 let status = 0;
 for (const [list, timeout] of runs) {
   const result = spawnSync(
     process.execPath,
-    ['--import', 'tsx', ...preload, '--test', '--test-concurrency=4', `--test-timeout=${timeout}`, '--test-reporter=spec', ...list],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, TRELLIS_TEST: '1' }, timeout: 30 * 60_000, killSignal: 'SIGKILL' },
+    [
+      '--import',
+      'tsx',
+      ...preload,
+      '--test',
+      '--test-concurrency=4',
+      `--test-timeout=${timeout}`,
+      '--test-reporter=spec',
+      ...list,
+    ],
+    {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, TRELLIS_TEST: '1' },
+      timeout: 30 * 60_000,
+      killSignal: 'SIGKILL',
+    },
   );
-  if (result.error) console.error(`test run stopped: ${result.error.message} (the whole suite normally takes a few minutes)`);
+  if (result.error)
+    console.error(`test run stopped: ${result.error.message} (the whole suite normally takes a few minutes)`);
   if (result.status !== 0) status = result.status ?? 1;
 }
 console.log(`trellis tests on ${node}: ${status === 0 ? 'passed' : `failed (exit ${status})`}`);

@@ -80,7 +80,9 @@ test('extra headers (--add-header) reach normal responses and error pages alike'
 
 test('the access log gets one entry per request, also for errors', async () => {
   const entries: AccessLogEntry[] = [];
-  const site = new Site(new Resource(), { accessLog: { log: (e) => entries.push(e), reopen() {}, close: async () => {} } });
+  const site = new Site(new Resource(), {
+    accessLog: { log: (e) => entries.push(e), reopen() {}, close: async () => {} },
+  });
   await render(site, { uri: '/x?y=1', headers: { 'User-Agent': 'ua', Referer: 'http://ref/' } });
   assert.equal(entries.length, 1);
   assert.equal(entries[0]!.status, 404);
@@ -108,7 +110,10 @@ test('over TLS the session cookie is TRELLIS_SECURE_SESSION with Secure', async 
   const root = new Resource();
   root.putChild('count', new Counter());
   const res = await render(new Site(root), { uri: '/count', secure: true });
-  assert.match(res.header('set-cookie')!, /^TRELLIS_SECURE_SESSION=[0-9a-f]{64}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+  assert.match(
+    res.header('set-cookie')!,
+    /^TRELLIS_SECURE_SESSION=[0-9a-f]{64}; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+  );
 });
 
 test('an unknown or malformed session id gets a brand-new session', async () => {

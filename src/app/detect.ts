@@ -23,16 +23,27 @@ function isKoa(value: object): value is Koa {
 }
 
 function isFastify(value: object): value is Fastify {
-  return typeof (value as Fastify).routing === 'function' && typeof (value as Fastify).ready === 'function' && 'server' in value;
+  return (
+    typeof (value as Fastify).routing === 'function' &&
+    typeof (value as Fastify).ready === 'function' &&
+    'server' in value
+  );
 }
 
 function isNodeServer(value: object): value is Server {
-  return typeof (value as Server).listen === 'function' && typeof (value as Server).listeners === 'function' && typeof (value as Server).emit === 'function';
+  return (
+    typeof (value as Server).listen === 'function' &&
+    typeof (value as Server).listeners === 'function' &&
+    typeof (value as Server).emit === 'function'
+  );
 }
 
 /** An Express or Connect app: a function with `handle` and `use`. */
 function isConnectLike(value: object): boolean {
-  return typeof (value as { handle?: unknown }).handle === 'function' && typeof (value as { use?: unknown }).use === 'function';
+  return (
+    typeof (value as { handle?: unknown }).handle === 'function' &&
+    typeof (value as { use?: unknown }).use === 'function'
+  );
 }
 
 /**
@@ -101,7 +112,9 @@ export async function appResource(app: unknown, options: AppResourceOptions = {}
       return new NodeAppResource(app as NodeRequestListener);
     }
     if (kind === 'fetch' || (kind === undefined && app.length === 1)) return new FetchAppResource(app as FetchHandler);
-    throw new TypeError(`${describeValue(app)}: cannot tell a (req, res) listener from a (Request) => Response function; say which kind`);
+    throw new TypeError(
+      `${describeValue(app)}: cannot tell a (req, res) listener from a (Request) => Response function; say which kind`,
+    );
   }
   throw new TypeError(`${describeValue(app)} is not an app; export ${APP_KINDS_HELP}`);
 }

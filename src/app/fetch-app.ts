@@ -43,7 +43,13 @@ function headerList(response: Response): HeadState['headersList'] | null {
 
 /** Checks once that undici's header list reads as `Headers` does (names, values, Set-Cookie apart). */
 const HEADER_LIST_READS = ((): boolean => {
-  const probe = new UndiciResponse('', { headers: [['X-A', '1'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']] });
+  const probe = new UndiciResponse('', {
+    headers: [
+      ['X-A', '1'],
+      ['Set-Cookie', 'a=1'],
+      ['Set-Cookie', 'b=2'],
+    ],
+  });
   const list = headerList(probe);
   if (!list) return false;
   const pairs = [...list];
@@ -57,7 +63,9 @@ const HEADER_LIST_READS = ((): boolean => {
  */
 function bodySource(response: Response): string | Uint8Array | null {
   if (!RESPONSE_STATE) return null;
-  const body = (response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>)[RESPONSE_STATE]?.body;
+  const body = (response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>)[
+    RESPONSE_STATE
+  ]?.body;
   // Reading a body locks its stream; `bodyUsed` is not asked (it costs a call into the stream on every
   // response), so a body read and released, or cancelled, before the app returned it goes out whole.
   if (!body || body.stream?.locked) return null;
@@ -149,7 +157,8 @@ function sendKeptResponse(kept: LightResponseParts, request: Request): void {
 function copyHeaders(response: Response, request: Request): void {
   const list = HEADER_LIST_READS ? headerList(response) : null;
   if (list) {
-    for (const [name, value] of list) if (name !== 'set-cookie' && !HOP_BY_HOP.has(name)) request.setHeader(name, value);
+    for (const [name, value] of list)
+      if (name !== 'set-cookie' && !HOP_BY_HOP.has(name)) request.setHeader(name, value);
     if (list.cookies) for (const cookie of list.cookies) request.addHeader('Set-Cookie', cookie);
     return;
   }
@@ -176,7 +185,9 @@ export function serveFetchApp(handler: FetchHandler, request: Request): void {
   }
   const send = (response: Response): Promise<void> | void => {
     if (!(response instanceof Response)) {
-      throw new TypeError(`The fetch app returned ${describe(response)} for ${request.method} ${request.uri}, not a Response`);
+      throw new TypeError(
+        `The fetch app returned ${describe(response)} for ${request.method} ${request.uri}, not a Response`,
+      );
     }
     return sendFetchResponse(response, request);
   };
@@ -211,7 +222,8 @@ export class FetchAppResource extends Resource {
   constructor(app: FetchHandler | FetchApp) {
     super();
     if (typeof app === 'function') this.#handler = app;
-    else if (app && typeof (app as FetchApp).fetch === 'function') this.#handler = (req) => (app as FetchApp).fetch(req);
+    else if (app && typeof (app as FetchApp).fetch === 'function')
+      this.#handler = (req) => (app as FetchApp).fetch(req);
     else throw new TypeError('FetchAppResource needs a (Request) => Response function or an object with fetch()');
   }
 

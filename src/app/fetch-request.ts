@@ -72,7 +72,11 @@ export class LazyFetchRequest {
   real(): globalThis.Request {
     if (this.#real) return this.#real;
     const request = this.#request;
-    const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers: this.headers, signal: this.#request.signal };
+    const init: RequestInit & { duplex?: 'half' } = {
+      method: request.method,
+      headers: this.headers,
+      signal: this.#request.signal,
+    };
     if (request.hasBody && !NO_BODY.has(request.method)) {
       init.body = webBody(request);
       init.duplex = 'half';

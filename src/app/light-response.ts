@@ -54,7 +54,8 @@ function keepParts(body: unknown, init: unknown): LightResponseParts | null {
   if (body === undefined || body === null) kept = null;
   else if (typeof body === 'string') kept = body;
   // undici copies a view's bytes at construction; so does this, so later writes to it change nothing.
-  else if (body instanceof Uint8Array) kept = new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+  else if (body instanceof Uint8Array)
+    kept = new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
   else return null;
   if (kept !== null && NULL_BODY_STATUS.has(status as number)) return null;
   let headers: Headers | null = null;
@@ -137,7 +138,8 @@ export class LightResponse {
       }
     }
     // What Trellis reads to send a Response needs no undici Response while none was made.
-    const parts = (response: LightResponse): LightResponseParts | null => (response.#real === null ? response.#parts : null);
+    const parts = (response: LightResponse): LightResponseParts | null =>
+      response.#real === null ? response.#parts : null;
     Object.defineProperty(LightResponse.prototype, 'status', {
       configurable: true,
       enumerable: true,

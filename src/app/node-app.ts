@@ -167,7 +167,8 @@ function incomingFor(request: Request, socket: AppSocket | Duplex, upgrade: stri
   // An HTTP/2 (or length-less gateway) body has neither field; body parsers (type-is's hasBody) look
   // for one, so the app sees the body as node:http shows one of unknown length.
   const headers = request.requestHeaders;
-  if (request.hasBody && !headers.has('content-length') && !headers.has('transfer-encoding')) flat.push('Transfer-Encoding', 'chunked');
+  if (request.hasBody && !headers.has('content-length') && !headers.has('transfer-encoding'))
+    flat.push('Transfer-Encoding', 'chunked');
   if (upgrade) flat.push(...upgrade);
   // node:http's parser hands its header lines over this way; `req.headers` is then built on first use.
   (req as unknown as HeaderLines)._addHeaderLines(flat, flat.length);
@@ -230,14 +231,16 @@ type AppResponse = Omit<ServerResponse, 'writeHead'> & {
   getRawHeaderNames(): string[];
 };
 
-
 /** Where node:http keeps a response's fields (`{ lower: [name, value] }`), when this Node has it. */
-const OUT_HEADERS = Object.getOwnPropertySymbols(new ServerResponse(new IncomingMessage(null as unknown as import('node:net').Socket)))
-  .find((s) => s.description === 'kOutHeaders');
+const OUT_HEADERS = Object.getOwnPropertySymbols(
+  new ServerResponse(new IncomingMessage(null as unknown as import('node:net').Socket)),
+).find((s) => s.description === 'kOutHeaders');
 
 /** The fields set on `res`, names as given: node:http's own store read at once, else name by name. */
 function outgoingFields(res: AppResponse): Array<[string, string | number | string[]]> {
-  const store = OUT_HEADERS ? (res as unknown as Record<symbol, Record<string, [string, string | number | string[]]> | null>)[OUT_HEADERS] : undefined;
+  const store = OUT_HEADERS
+    ? (res as unknown as Record<symbol, Record<string, [string, string | number | string[]]> | null>)[OUT_HEADERS]
+    : undefined;
   if (store !== undefined) return store ? Object.values(store) : [];
   return res.getRawHeaderNames().map((name) => [name, res.getHeader(name)!]);
 }
@@ -254,7 +257,8 @@ function writeHead(this: AppResponse, code: number, reason?: unknown, headers?: 
   }
   if (Array.isArray(headers)) {
     const list = headers as unknown[];
-    if (list.length && Array.isArray(list[0])) for (const [name, value] of list as Array<[string, string]>) this.appendHeader(name, value);
+    if (list.length && Array.isArray(list[0]))
+      for (const [name, value] of list as Array<[string, string]>) this.appendHeader(name, value);
     else for (let i = 0; i + 1 < list.length; i += 2) this.appendHeader(list[i] as string, list[i + 1] as string);
   } else if (headers && typeof headers === 'object') {
     for (const [name, value] of Object.entries(headers as Record<string, string | number | string[]>)) {
@@ -467,7 +471,9 @@ export function upgradeNodeApp(upgrade: NodeUpgradeListener, request: Request): 
   const h2 = raw.protocol === 'websocket' && request.method === 'CONNECT';
   if (!h2 && !request.requestHeaders.has('upgrade')) return false;
   raw.take();
-  const fields = h2 ? ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Key', randomBytes(16).toString('base64')] : null;
+  const fields = h2
+    ? ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Key', randomBytes(16).toString('base64')]
+    : null;
   const req = incomingFor(request, raw.socket, fields);
   (req as unknown as { upgrade: boolean }).upgrade = true;
   req.complete = true;
@@ -482,7 +488,11 @@ export function upgradeNodeApp(upgrade: NodeUpgradeListener, request: Request): 
 
 /** Whether `value` is a node:http Server (its `request` listeners are the app). */
 function isServer(value: unknown): value is Server {
-  return value instanceof EventEmitter && typeof (value as Server).listen === 'function' && typeof (value as Server).listeners === 'function';
+  return (
+    value instanceof EventEmitter &&
+    typeof (value as Server).listen === 'function' &&
+    typeof (value as Server).listeners === 'function'
+  );
 }
 
 /**
@@ -508,7 +518,9 @@ export class NodeAppResource extends Resource {
     if (isServer(app)) {
       const server = app;
       this.#listener = (req, res) => server.emit('request', req, res);
-      this.#upgrade = options.upgrade ?? (server.listenerCount('upgrade') ? (req, socket, head) => server.emit('upgrade', req, socket, head) : null);
+      this.#upgrade =
+        options.upgrade ??
+        (server.listenerCount('upgrade') ? (req, socket, head) => server.emit('upgrade', req, socket, head) : null);
     } else if (typeof app === 'function') {
       this.#listener = app;
       this.#upgrade = options.upgrade ?? null;

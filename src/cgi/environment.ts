@@ -75,7 +75,9 @@ function serverNameAndPort(request: Request): { name: string; port: string } {
  * SERVER_SOFTWARE, SCRIPT_FILENAME and DOCUMENT_ROOT (when the script has one), in the order
  * {@link cgiMetaVariables} sets them. A FastCGI client encodes them once per script.
  */
-export function scriptMetaVariables(script: Pick<CgiScriptFacts, 'filename' | 'documentRoot'>): Array<[string, string]> {
+export function scriptMetaVariables(
+  script: Pick<CgiScriptFacts, 'filename' | 'documentRoot'>,
+): Array<[string, string]> {
   const pairs: Array<[string, string]> = [
     ['GATEWAY_INTERFACE', 'CGI/1.1'],
     ['SERVER_SOFTWARE', `Trellis/${VERSION}`],
@@ -123,7 +125,12 @@ export function cgiMetaVariables(request: Request, script: CgiScriptFacts): Reco
  * {@link scriptMetaVariables} are left out for the caller to add. Throws a 400 HttpError for a path
  * that cannot be given to a script.
  */
-export function visitMetaVariables(request: Request, script: CgiScriptFacts, withScript: boolean, emit: (name: string, value: string) => void): void {
+export function visitMetaVariables(
+  request: Request,
+  script: CgiScriptFacts,
+  withScript: boolean,
+  emit: (name: string, value: string) => void,
+): void {
   checkScriptSegments(request.prepath, 'SCRIPT_NAME');
   checkScriptSegments(request.postpath, 'PATH_INFO');
   // Repeated fields are joined; most requests have none, so the Map is only made for a repeat.

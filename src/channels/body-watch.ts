@@ -31,30 +31,33 @@ export function watchBody(body: BodyProgress, limits: SiteLimits): void {
   let lastProgress = lastTick;
   // Time the client is held to: the body's age minus the time the resource was not reading.
   let clientMs = 0;
-  const timer = setInterval(() => {
-    if (body.over()) {
-      clearInterval(timer);
-      return;
-    }
-    const now = Date.now();
-    const tick = now - lastTick;
-    lastTick = now;
-    const bytes = body.received();
-    if (body.held()) {
-      lastBytes = bytes;
-      lastProgress = now;
-      return;
-    }
-    clientMs += tick;
-    if (bytes !== lastBytes) {
-      lastBytes = bytes;
-      lastProgress = now;
-    }
-    const tooSlow = clientMs > BODY_RATE_GRACE_MS && (bytes - startBytes) / (clientMs / 1000) < limits.bodyMinRate;
-    if (now - lastProgress >= limits.bodyIdleTimeout || tooSlow) {
-      clearInterval(timer);
-      body.cut();
-    }
-  }, Math.min(1000, limits.bodyIdleTimeout));
+  const timer = setInterval(
+    () => {
+      if (body.over()) {
+        clearInterval(timer);
+        return;
+      }
+      const now = Date.now();
+      const tick = now - lastTick;
+      lastTick = now;
+      const bytes = body.received();
+      if (body.held()) {
+        lastBytes = bytes;
+        lastProgress = now;
+        return;
+      }
+      clientMs += tick;
+      if (bytes !== lastBytes) {
+        lastBytes = bytes;
+        lastProgress = now;
+      }
+      const tooSlow = clientMs > BODY_RATE_GRACE_MS && (bytes - startBytes) / (clientMs / 1000) < limits.bodyMinRate;
+      if (now - lastProgress >= limits.bodyIdleTimeout || tooSlow) {
+        clearInterval(timer);
+        body.cut();
+      }
+    },
+    Math.min(1000, limits.bodyIdleTimeout),
+  );
   timer.unref();
 }

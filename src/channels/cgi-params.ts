@@ -162,24 +162,59 @@ export class CgiVariables {
       return this;
     }
     switch (name) {
-      case 'REQUEST_METHOD': this.method = value; break;
-      case 'SERVER_PROTOCOL': this.protocol = value; break;
-      case 'CONTENT_TYPE': this.contentType = value; break;
-      case 'CONTENT_LENGTH': this.contentLength = value; break;
-      case 'HTTPS': this.https = value; break;
-      case 'REQUEST_SCHEME': this.scheme = value; break;
-      case 'SERVER_NAME': this.serverName = value; break;
-      case 'SERVER_PORT': this.serverPort = value; break;
-      case 'SERVER_ADDR': this.serverAddr = value; break;
-      case 'REMOTE_ADDR': this.remoteAddr = value; break;
-      case 'REMOTE_PORT': this.remotePort = value; break;
-      case 'SCRIPT_NAME': this.scriptName = value; break;
-      case 'SERVER_SOFTWARE': this.serverSoftware = value; break;
-      case RELAY_MARK: this.relayed = value === '1'; return this;
-      case 'PATH_INFO': this.pathInfo = value; break;
-      case 'QUERY_STRING': this.query = value; break;
-      case 'REQUEST_URI': this.requestUri = value === '' ? undefined : value; break;
-      default: return this;
+      case 'REQUEST_METHOD':
+        this.method = value;
+        break;
+      case 'SERVER_PROTOCOL':
+        this.protocol = value;
+        break;
+      case 'CONTENT_TYPE':
+        this.contentType = value;
+        break;
+      case 'CONTENT_LENGTH':
+        this.contentLength = value;
+        break;
+      case 'HTTPS':
+        this.https = value;
+        break;
+      case 'REQUEST_SCHEME':
+        this.scheme = value;
+        break;
+      case 'SERVER_NAME':
+        this.serverName = value;
+        break;
+      case 'SERVER_PORT':
+        this.serverPort = value;
+        break;
+      case 'SERVER_ADDR':
+        this.serverAddr = value;
+        break;
+      case 'REMOTE_ADDR':
+        this.remoteAddr = value;
+        break;
+      case 'REMOTE_PORT':
+        this.remotePort = value;
+        break;
+      case 'SCRIPT_NAME':
+        this.scriptName = value;
+        break;
+      case 'SERVER_SOFTWARE':
+        this.serverSoftware = value;
+        break;
+      case RELAY_MARK:
+        this.relayed = value === '1';
+        return this;
+      case 'PATH_INFO':
+        this.pathInfo = value;
+        break;
+      case 'QUERY_STRING':
+        this.query = value;
+        break;
+      case 'REQUEST_URI':
+        this.requestUri = value === '' ? undefined : value;
+        break;
+      default:
+        return this;
     }
     this.#check(name, value, clean);
     return this;
@@ -321,7 +356,8 @@ export function parseCgiParams(params: CgiParams, options: CgiParseOptions = {})
   let uri = requestUri ?? rebuilt();
   let path = pathOf(uri);
   let segments = uri.charCodeAt(0) === 47 /* / */ ? splitPath(path.slice(1)) : uri === '*' ? [] : null;
-  if (requestUri !== undefined && uri.charCodeAt(0) === 47 && segments === null) return refuse('The request path is not valid percent-encoded UTF-8.');
+  if (requestUri !== undefined && uri.charCodeAt(0) === 47 && segments === null)
+    return refuse('The request path is not valid percent-encoded UTF-8.');
   if (requestUri !== undefined && mount === null && (segments === null || !isUnder(segments, scriptSegments))) {
     uri = rebuilt();
     path = pathOf(uri);

@@ -105,7 +105,10 @@ export function parseEndpoint(text: string): Endpoint {
     ipv6 = true;
   }
   if (kind !== 'tcp' && kind !== 'ssl' && kind !== 'unix' && kind !== 'fd' && kind !== 'systemd') {
-    throw new EndpointError(raw, `unknown type "${kind}" (use tcp:PORT, ssl:PORT:privateKey=KEY:certKey=CERT, unix:PATH, fd:N or systemd:domain=INET:index=0)`);
+    throw new EndpointError(
+      raw,
+      `unknown type "${kind}" (use tcp:PORT, ssl:PORT:privateKey=KEY:certKey=CERT, unix:PATH, fd:N or systemd:domain=INET:index=0)`,
+    );
   }
   const keys = KEYS[kind];
   const values = new Map<string, string>();
@@ -118,7 +121,8 @@ export function parseEndpoint(text: string): Endpoint {
       values.set(key, unescapeField(field));
     } else {
       const key = unescapeField(field.slice(0, eq));
-      if (!keys.includes(key)) throw new EndpointError(raw, `unknown option "${key}" for ${kind} (known: ${keys.join(', ')})`);
+      if (!keys.includes(key))
+        throw new EndpointError(raw, `unknown option "${key}" for ${kind} (known: ${keys.join(', ')})`);
       values.set(key, unescapeField(field.slice(eq + 1)));
     }
   }
@@ -129,7 +133,8 @@ export function parseEndpoint(text: string): Endpoint {
   }
   if (kind === 'systemd') {
     const domain = (values.get('domain') ?? 'INET').toUpperCase();
-    if (domain !== 'INET' && domain !== 'INET6' && domain !== 'UNIX') throw new EndpointError(raw, `domain must be INET, INET6 or UNIX, not "${values.get('domain')}"`);
+    if (domain !== 'INET' && domain !== 'INET6' && domain !== 'UNIX')
+      throw new EndpointError(raw, `domain must be INET, INET6 or UNIX, not "${values.get('domain')}"`);
     return { type: 'systemd', domain, index: parseInt10(values.get('index') ?? '0', raw, 'the index') };
   }
   const backlog = values.has('backlog') ? parseInt10(values.get('backlog')!, raw, 'backlog') : undefined;

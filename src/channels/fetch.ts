@@ -28,7 +28,11 @@ export interface FetchServeOptions {
  * const response = await site.fetch(new globalThis.Request('http://localhost/hello'));
  * ```
  */
-export function serveFetch(site: Site, fetchRequest: globalThis.Request, options: FetchServeOptions = {}): Promise<Response> {
+export function serveFetch(
+  site: Site,
+  fetchRequest: globalThis.Request,
+  options: FetchServeOptions = {},
+): Promise<Response> {
   const url = new URL(fetchRequest.url);
   const fields: Array<[string, string]> = [];
   let host = false;

@@ -53,8 +53,12 @@ export function parseTrustedPeers(cidrs: readonly string[]): BlockList {
  * ```
  */
 export function parseWebServerAddrs(text: string): string[] {
-  const addrs = text.split(',').map((a) => a.trim()).filter((a) => a !== '');
-  for (const a of addrs) if (!isIP(a)) throw new CidrError(a, 'an IP address (a comma-separated list such as 127.0.0.1,10.0.0.5)');
+  const addrs = text
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  for (const a of addrs)
+    if (!isIP(a)) throw new CidrError(a, 'an IP address (a comma-separated list such as 127.0.0.1,10.0.0.5)');
   return addrs;
 }
 
@@ -77,7 +81,11 @@ export function isLoopback(host: string): boolean {
 export function checkGatewayEndpoint(kind: string, ep: Endpoint, trustedPeers: readonly string[]): void {
   // An inherited socket is checked once it is known what it is (checkInheritedSocket).
   if (ep.type === 'unix' || ep.type === 'fd' || ep.type === 'systemd') return;
-  if (ep.type === 'ssl') throw new ListenError(`--${kind} cannot use ${formatEndpoint(ep)}: gateways speak to a local front end over tcp: or unix:, not TLS`, 'EGATEWAY');
+  if (ep.type === 'ssl')
+    throw new ListenError(
+      `--${kind} cannot use ${formatEndpoint(ep)}: gateways speak to a local front end over tcp: or unix:, not TLS`,
+      'EGATEWAY',
+    );
   const iface = ep.interface;
   if (iface !== undefined && isLoopback(iface)) return;
   if (trustedPeers.length) return;
@@ -130,8 +138,14 @@ export function checkInheritedSocket(kind: string, ep: Endpoint, server: Server,
  * earlier one. `into` is a new Map unless given (SCGI hands cgi-params' CgiVariables straight in).
  */
 export function paramsToMap(pairs: ReadonlyArray<readonly [string, Buffer]>): Map<string, string>;
-export function paramsToMap<T extends { set(name: string, value: string): unknown }>(pairs: ReadonlyArray<readonly [string, Buffer]>, into: T): T;
-export function paramsToMap(pairs: ReadonlyArray<readonly [string, Buffer]>, into: { set(name: string, value: string): unknown } = new Map<string, string>()): unknown {
+export function paramsToMap<T extends { set(name: string, value: string): unknown }>(
+  pairs: ReadonlyArray<readonly [string, Buffer]>,
+  into: T,
+): T;
+export function paramsToMap(
+  pairs: ReadonlyArray<readonly [string, Buffer]>,
+  into: { set(name: string, value: string): unknown } = new Map<string, string>(),
+): unknown {
   for (const [name, value] of pairs) into.set(name, value.toString(name.startsWith('HTTP_') ? 'latin1' : 'utf8'));
   return into;
 }

@@ -24,7 +24,8 @@ export function checkRequestHead(
   rawHeaders: readonly string[],
   limits: Pick<SiteLimits, 'maxUriLength' | 'maxHeaderCount' | 'maxHeaderBytes'>,
 ): Refusal | null {
-  if (uri.length > limits.maxUriLength) return { status: 414, detail: `The request URI is longer than ${limits.maxUriLength} bytes.` };
+  if (uri.length > limits.maxUriLength)
+    return { status: 414, detail: `The request URI is longer than ${limits.maxUriLength} bytes.` };
   if (rawHeaders.length / 2 > limits.maxHeaderCount) {
     return { status: 431, detail: `The request has more than ${limits.maxHeaderCount} header fields.` };
   }
@@ -44,12 +45,15 @@ export function checkRequestHead(
       te = te === undefined ? value : `${te}, ${value}`;
     }
   }
-  if (bytes > limits.maxHeaderBytes) return { status: 431, detail: `The request headers are larger than ${limits.maxHeaderBytes} bytes.` };
+  if (bytes > limits.maxHeaderBytes)
+    return { status: 431, detail: `The request headers are larger than ${limits.maxHeaderBytes} bytes.` };
   if (hosts > 1) return { status: 400, detail: 'The request has more than one Host header.' };
-  if (host !== undefined && host !== '' && !isHost(host)) return { status: 400, detail: 'The Host header is not a valid host.' };
+  if (host !== undefined && host !== '' && !isHost(host))
+    return { status: 400, detail: 'The Host header is not a valid host.' };
   if (te !== undefined) {
     if (httpVersion === '1.0') return { status: 400, detail: 'Transfer-Encoding is not allowed in HTTP/1.0 requests.' };
-    if (te.trim().toLowerCase() !== 'chunked') return { status: 400, detail: 'Only "Transfer-Encoding: chunked" is accepted.' };
+    if (te.trim().toLowerCase() !== 'chunked')
+      return { status: 400, detail: 'Only "Transfer-Encoding: chunked" is accepted.' };
   }
   return null;
 }

@@ -42,7 +42,10 @@ export function readTlsFiles(privateKey: string, certKey: string): TlsFiles {
       return readFileSync(path);
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-      throw new ListenError(`cannot read the TLS ${what} ${path}: ${reason}; pass --certificate and --privkey (PEM files)`, 'ETLS');
+      throw new ListenError(
+        `cannot read the TLS ${what} ${path}: ${reason}; pass --certificate and --privkey (PEM files)`,
+        'ETLS',
+      );
     }
   };
   // The certificate first: without --privkey the key is read from it, and that file is the one named.
@@ -73,27 +76,31 @@ export interface HttpsServers extends ChannelServer<TlsServer> {
  * test/channels/client-abort.test.ts).
  */
 export async function createHttpsServer(site: Site, tls: TlsFiles): Promise<HttpsServers> {
-  const [{ createSecureServer }, { createServer: createTlsServer }] = await Promise.all([import('node:http2'), import('node:tls')]);
+  const [{ createSecureServer }, { createServer: createTlsServer }] = await Promise.all([
+    import('node:http2'),
+    import('node:tls'),
+  ]);
   const limits = site.limits;
   let server: TlsServer;
   try {
     server = createTlsServer({ key: tls.key, cert: tls.cert, ALPNProtocols: ['h2', 'http/1.1'], allowHalfOpen: true });
   } catch (err) {
-    throw new ListenError(`cannot use the TLS key and certificate: ${(err as Error).message}; check that --privkey and --certificate are a matching PEM pair`, 'ETLS');
+    throw new ListenError(
+      `cannot use the TLS key and certificate: ${(err as Error).message}; check that --privkey and --certificate are a matching PEM pair`,
+      'ETLS',
+    );
   }
-  const h2 = createSecureServer(
-    {
-      allowHTTP1: false,
-      settings: {
-        maxConcurrentStreams: limits.h2MaxConcurrentStreams,
-        maxHeaderListSize: limits.h2MaxHeaderListSize,
-        // RFC 8441: WebSockets over HTTP/2, for resources that take them (NodeAppResource with `ws`).
-        enableConnectProtocol: true,
-      },
-      maxSessionMemory: 10,
-      maxHeaderListPairs: limits.maxHeaderCount + 4,
+  const h2 = createSecureServer({
+    allowHTTP1: false,
+    settings: {
+      maxConcurrentStreams: limits.h2MaxConcurrentStreams,
+      maxHeaderListSize: limits.h2MaxHeaderListSize,
+      // RFC 8441: WebSockets over HTTP/2, for resources that take them (NodeAppResource with `ws`).
+      enableConnectProtocol: true,
     },
-  );
+    maxSessionMemory: 10,
+    maxHeaderListPairs: limits.maxHeaderCount + 4,
+  });
   // The core stream API, not node:http2's compatibility layer (no request listener is given).
   const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) =>
     serveHttp2Stream(site, stream, headers, rawHeaders, { secure: true });

@@ -45,9 +45,15 @@ function explain(ep: Endpoint, err: NodeJS.ErrnoException): ListenError {
   const where = formatEndpoint(ep);
   switch (err.code) {
     case 'EADDRINUSE':
-      return new ListenError(`cannot listen on ${where}: address already in use; stop the other server or choose another port with --port or --listen`, err.code);
+      return new ListenError(
+        `cannot listen on ${where}: address already in use; stop the other server or choose another port with --port or --listen`,
+        err.code,
+      );
     case 'EACCES':
-      return new ListenError(`cannot listen on ${where}: permission denied; use a port above 1023 or start as root with --uid/--gid to drop privileges`, err.code);
+      return new ListenError(
+        `cannot listen on ${where}: permission denied; use a port above 1023 or start as root with --uid/--gid to drop privileges`,
+        err.code,
+      );
     case 'EADDRNOTAVAIL':
       return new ListenError(`cannot listen on ${where}: that interface address is not on this machine`, err.code);
     case 'ENOENT':
@@ -55,7 +61,11 @@ function explain(ep: Endpoint, err: NodeJS.ErrnoException): ListenError {
     case 'EBADF':
     case 'ENOTSOCK':
     case 'EINVAL':
-      if (ep.type === 'fd' || ep.type === 'systemd') return new ListenError(`cannot listen on ${where}: file descriptor ${ep.type === 'fd' ? ep.fd : 3 + ep.index} is not a listening socket (start Trellis from a front end that passes one, e.g. lighttpd bin-path or spawn-fcgi)`, err.code);
+      if (ep.type === 'fd' || ep.type === 'systemd')
+        return new ListenError(
+          `cannot listen on ${where}: file descriptor ${ep.type === 'fd' ? ep.fd : 3 + ep.index} is not a listening socket (start Trellis from a front end that passes one, e.g. lighttpd bin-path or spawn-fcgi)`,
+          err.code,
+        );
       return new ListenError(`cannot listen on ${where}: ${err.message}`, err.code);
     default:
       return new ListenError(`cannot listen on ${where}: ${err.message}`, err.code ?? 'ELISTEN');
@@ -75,7 +85,10 @@ function giveToGroup(server: Server, path: string, group: string): void {
       chownSync(path, -1, gid);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      failure = code === 'EPERM' ? `this user is not in group "${group}" (EPERM); join it or pick one of its own groups` : `cannot give it to group "${group}" (${code})`;
+      failure =
+        code === 'EPERM'
+          ? `this user is not in group "${group}" (EPERM); join it or pick one of its own groups`
+          : `cannot give it to group "${group}" (${code})`;
     }
   }
   if (failure === null) return;
@@ -99,7 +112,8 @@ export async function clearStaleSocket(path: string): Promise<void> {
   } catch {
     return;
   }
-  if (!isSocket) throw new ListenError(`cannot listen on unix:${path}: a file that is not a socket is in the way`, 'EEXIST');
+  if (!isSocket)
+    throw new ListenError(`cannot listen on unix:${path}: a file that is not a socket is in the way`, 'EEXIST');
   const alive = await new Promise<boolean>((resolve) => {
     const probe = connect(path);
     probe.once('connect', () => {
@@ -108,7 +122,8 @@ export async function clearStaleSocket(path: string): Promise<void> {
     });
     probe.once('error', () => resolve(false));
   });
-  if (alive) throw new ListenError(`cannot listen on unix:${path}: another server is answering on that socket`, 'EADDRINUSE');
+  if (alive)
+    throw new ListenError(`cannot listen on unix:${path}: another server is answering on that socket`, 'EADDRINUSE');
   unlinkSync(path);
 }
 
@@ -173,7 +188,8 @@ export async function bindServer(channel: ChannelServer, ep: Endpoint, options: 
   let fd: number | null = ep.type === 'fd' ? ep.fd : null;
   if (ep.type === 'systemd') {
     const found = systemdFd(ep, process.env, shared ? process.ppid : process.pid);
-    if (typeof found === 'string') throw new ListenError(`cannot listen on ${formatEndpoint(ep)}: ${found}`, 'ENOLISTENFDS');
+    if (typeof found === 'string')
+      throw new ListenError(`cannot listen on ${formatEndpoint(ep)}: ${found}`, 'ENOLISTENFDS');
     fd = found;
   }
   const sockets = trackSockets(server);
@@ -186,13 +202,17 @@ export async function bindServer(channel: ChannelServer, ep: Endpoint, options: 
     };
     if (ep.type === 'unix') server.listen({ path: ep.path, backlog: ep.backlog ?? 511 }, done);
     else if (fd !== null) server.listen({ fd }, done);
-    else if (ep.type === 'tcp' || ep.type === 'ssl') server.listen({ port: ep.port, host: ep.interface, backlog: ep.backlog ?? 511 }, done);
+    else if (ep.type === 'tcp' || ep.type === 'ssl')
+      server.listen({ port: ep.port, host: ep.interface, backlog: ep.backlog ?? 511 }, done);
   });
   if (ep.type === 'unix' && ep.group !== undefined && !shared) giveToGroup(server, ep.path, ep.group);
   if (ep.type === 'unix' && ep.mode !== undefined && !shared) chmodSync(ep.path, ep.mode);
   if (ep.type === 'systemd' && !domainMatches(ep.domain, server.address())) {
     server.close();
-    throw new ListenError(`cannot listen on ${formatEndpoint(ep)}: socket ${fd} is not an ${ep.domain} socket; match domain= to ListenStream= in the .socket unit`, 'ENOTSOCK');
+    throw new ListenError(
+      `cannot listen on ${formatEndpoint(ep)}: socket ${fd} is not an ${ep.domain} socket; match domain= to ListenStream= in the .socket unit`,
+      'ENOTSOCK',
+    );
   }
 
   const address = server.address();
@@ -208,7 +228,8 @@ export async function bindServer(channel: ChannelServer, ep: Endpoint, options: 
     url = `${scheme}://${a.address.includes(':') ? `[${a.address}]` : a.address}:${port}/`;
   } else {
     const scheme = options.scheme ?? (ep.type === 'ssl' ? 'https' : 'http');
-    const host = ep.interface === undefined || ep.interface === '0.0.0.0' || ep.interface === '::' ? 'localhost' : ep.interface;
+    const host =
+      ep.interface === undefined || ep.interface === '0.0.0.0' || ep.interface === '::' ? 'localhost' : ep.interface;
     const shown = host.includes(':') ? `[${host}]` : host;
     url = `${scheme}://${shown}:${port}/`;
   }

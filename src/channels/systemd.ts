@@ -17,7 +17,11 @@ export const SD_LISTEN_FDS_START = 3;
  * | LISTEN_PID=pid LISTEN_FDS=1          | a problem         |
  * | LISTEN_PID=other                     | a problem         |
  */
-export function systemdFd(ep: Extract<Endpoint, { type: 'systemd' }>, env: NodeJS.ProcessEnv, pid: number): number | string {
+export function systemdFd(
+  ep: Extract<Endpoint, { type: 'systemd' }>,
+  env: NodeJS.ProcessEnv,
+  pid: number,
+): number | string {
   const count = env.LISTEN_FDS;
   if (count === undefined || !/^\d+$/.test(count)) {
     return `no sockets were passed (LISTEN_FDS is not set); start Trellis from a systemd .socket unit or systemd-socket-activate`;

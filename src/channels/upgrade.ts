@@ -55,7 +55,13 @@ export interface UpgradeHead {
  * closes (ignoring an Upgrade is allowed, RFC 9110 §7.8). The head was checked by the channel's
  * parser; `rest` holds the bytes that followed it.
  */
-export function serveUpgrade(site: Site, head: UpgradeHead, socket: Socket, rest: Buffer, options: { secure: boolean; unixPath?: string | null }): void {
+export function serveUpgrade(
+  site: Site,
+  head: UpgradeHead,
+  socket: Socket,
+  rest: Buffer,
+  options: { secure: boolean; unixPath?: string | null },
+): void {
   const unixPath = options.unixPath ?? null;
   socket.on('error', () => socket.destroy());
   let taken = false;
@@ -78,7 +84,11 @@ export function serveUpgrade(site: Site, head: UpgradeHead, socket: Socket, rest
       },
     },
   };
-  const request = serveParts(site, parts, rawSink(socket, () => taken));
+  const request = serveParts(
+    site,
+    parts,
+    rawSink(socket, () => taken),
+  );
   socket.once('close', () => {
     if (!taken) connectionLost(request);
   });

@@ -71,21 +71,30 @@ export function listenEndpoint(kind: ListenKind, value: string | Endpoint, what:
 
 function endpointList(value: unknown, what: string): Array<string | Endpoint> {
   if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' || (typeof v === 'object' && v !== null && 'type' in v))) {
+  if (
+    !Array.isArray(value) ||
+    !value.every((v) => typeof v === 'string' || (typeof v === 'object' && v !== null && 'type' in v))
+  ) {
     throw new CliError(`${what} must be an array of endpoint strings such as "tcp:8080"`);
   }
   return value as Array<string | Endpoint>;
 }
 
-function toSitePlan(def: unknown, what: string): SitePlan & Pick<WrappedSiteDefinition, 'dispose' | 'notes' | 'serves' | 'open'> {
-  if (typeof def !== 'object' || def === null || !('site' in def)) throw new CliError(`${what} must be an object { site, listen: [...] }`);
+function toSitePlan(
+  def: unknown,
+  what: string,
+): SitePlan & Pick<WrappedSiteDefinition, 'dispose' | 'notes' | 'serves' | 'open'> {
+  if (typeof def !== 'object' || def === null || !('site' in def))
+    throw new CliError(`${what} must be an object { site, listen: [...] }`);
   const d = def as WrappedSiteDefinition;
   const site = d.site instanceof Site ? d.site : d.site instanceof Resource ? new Site(d.site) : null;
-  if (!site) throw new CliError(`${what}.site is not a Site or a Resource; build it with new Site(root) from 'trellis'`);
+  if (!site)
+    throw new CliError(`${what}.site is not a Site or a Resource; build it with new Site(root) from 'trellis'`);
   const listeners: ListenSpec[] = [];
   for (const kind of ['listen', 'ajp', 'fastcgi', 'scgi'] as const) {
     const listenKind: ListenKind = kind === 'listen' ? 'http' : kind;
-    for (const value of endpointList(d[kind], `${what}.${kind}`)) listeners.push({ kind: listenKind, endpoint: listenEndpoint(listenKind, value, `${what}.${kind}`) });
+    for (const value of endpointList(d[kind], `${what}.${kind}`))
+      listeners.push({ kind: listenKind, endpoint: listenEndpoint(listenKind, value, `${what}.${kind}`) });
   }
   const unwrapped = d[UNWRAPPED];
   return {
@@ -93,7 +102,11 @@ function toSitePlan(def: unknown, what: string): SitePlan & Pick<WrappedSiteDefi
     root: unwrapped?.root ?? site.resource,
     wrap: unwrapped?.wrap ?? ((root) => root),
     listeners,
-    gateway: { trustedPeers: [...(d.gatewayTrustedPeers ?? [])], mount: d.mount ?? null, ajpSecret: d.ajpSecret ?? null },
+    gateway: {
+      trustedPeers: [...(d.gatewayTrustedPeers ?? [])],
+      mount: d.mount ?? null,
+      ajpSecret: d.ajpSecret ?? null,
+    },
     ...(d.dispose ? { dispose: d.dispose } : {}),
     ...(d.notes ? { notes: d.notes } : {}),
     ...(d.serves !== undefined ? { serves: d.serves } : {}),
@@ -114,9 +127,12 @@ function toSitePlan(def: unknown, what: string): SitePlan & Pick<WrappedSiteDefi
 export function planApp(value: AppExport | unknown, what: string): AppPlan {
   let defs: unknown[];
   if (value instanceof Site || value instanceof Resource) defs = [{ site: value }];
-  else if (typeof value === 'object' && value !== null && 'sites' in value && Array.isArray(value.sites)) defs = value.sites as unknown[];
+  else if (typeof value === 'object' && value !== null && 'sites' in value && Array.isArray(value.sites))
+    defs = value.sites as unknown[];
   else {
-    throw new CliError(`${what}: the default export is not a Site, a Resource or { sites: [...] }; export default new Site(root) or defineApp({ sites })`);
+    throw new CliError(
+      `${what}: the default export is not a Site, a Resource or { sites: [...] }; export default new Site(root) or defineApp({ sites })`,
+    );
   }
   if (!defs.length) throw new CliError(`${what}: sites is empty; give at least one { site, listen }`);
   const sites = defs.map((d, i) => toSitePlan(d, `${what}: sites[${i}]`));
@@ -135,5 +151,6 @@ export function planApp(value: AppExport | unknown, what: string): AppPlan {
 export function addDefaultListeners(plan: AppPlan, endpoints: Endpoint[]): void {
   const first = plan.sites[0]!;
   for (const endpoint of endpoints) first.listeners.push({ kind: 'http', endpoint });
-  if (plan.sites.every((s) => !s.listeners.length)) first.listeners.push({ kind: 'http', endpoint: { type: 'tcp', port: 8080 } });
+  if (plan.sites.every((s) => !s.listeners.length))
+    first.listeners.push({ kind: 'http', endpoint: { type: 'tcp', port: 8080 } });
 }

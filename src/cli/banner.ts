@@ -6,7 +6,10 @@ import type { Listener } from '../channels/listen.js';
 
 /** Whether a TCP/TLS endpoint listens on every interface (no interface, `0.0.0.0` or `::`). */
 export function bindsAll(ep: Endpoint): boolean {
-  return (ep.type === 'tcp' || ep.type === 'ssl') && (ep.interface === undefined || ep.interface === '0.0.0.0' || ep.interface === '::');
+  return (
+    (ep.type === 'tcp' || ep.type === 'ssl') &&
+    (ep.interface === undefined || ep.interface === '0.0.0.0' || ep.interface === '::')
+  );
 }
 
 /**
@@ -14,7 +17,10 @@ export function bindsAll(ep: Endpoint): boolean {
  * this machine (IPv6 ones, link-local excepted, only when bound to `::` or to nothing, which Node
  * makes dual-stack).
  */
-export function networkUrls(listener: Pick<Listener, 'endpoint' | 'url' | 'port'>, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string[] {
+export function networkUrls(
+  listener: Pick<Listener, 'endpoint' | 'url' | 'port'>,
+  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>,
+): string[] {
   const ep = listener.endpoint;
   if (!bindsAll(ep) || listener.port === null) return [];
   const scheme = listener.url.slice(0, listener.url.indexOf(':'));
@@ -24,7 +30,8 @@ export function networkUrls(listener: Pick<Listener, 'endpoint' | 'url' | 'port'
     for (const a of list ?? []) {
       if (a.internal) continue;
       if (a.family === 'IPv4') urls.push(`${scheme}://${a.address}:${listener.port}/`);
-      else if (v6 && !a.address.toLowerCase().startsWith('fe80:')) urls.push(`${scheme}://[${a.address}]:${listener.port}/`);
+      else if (v6 && !a.address.toLowerCase().startsWith('fe80:'))
+        urls.push(`${scheme}://[${a.address}]:${listener.port}/`);
     }
   }
   return urls;

@@ -26,7 +26,10 @@ function relayArg(args: readonly string[]): string | null {
 
 async function runRelayCommand(args: readonly string[], value: string): Promise<void> {
   const others = args.filter((a) => a !== '--relay' && a !== value && a !== `--relay=${value}`);
-  if (others.length) throw new CliError(`--relay loads no site and takes no other options (got "${others[0]}"); give site options to the Trellis it relays to`);
+  if (others.length)
+    throw new CliError(
+      `--relay loads no site and takes no other options (got "${others[0]}"); give site options to the Trellis it relays to`,
+    );
   const { parseRelayTarget, runRelay } = await import('../channels/cgi/relay.js');
   const target = parseRelayTarget(value);
   if (typeof target === 'string') throw new CliError(target);
@@ -52,11 +55,19 @@ export async function runCgi(args: readonly string[]): Promise<void> {
   const relay = relayArg(args);
   if (relay !== null) return runRelayCommand(args, relay);
 
-  const [{ parseOptions, formatHelp }, { defaultWebConfig, WEB_OPTIONS }] = await Promise.all([import('./options.js'), import('./web-config.js')]);
+  const [{ parseOptions, formatHelp }, { defaultWebConfig, WEB_OPTIONS }] = await Promise.all([
+    import('./options.js'),
+    import('./web-config.js'),
+  ]);
   const config = defaultWebConfig();
   const specs = [
     ...WEB_OPTIONS,
-    { name: 'relay', value: 'scgi:ADDR|fastcgi:ADDR', help: 'hand the request to a Trellis serving --scgi or --fastcgi at ADDR (unix:/path or tcp:HOST:PORT)', apply: () => {} },
+    {
+      name: 'relay',
+      value: 'scgi:ADDR|fastcgi:ADDR',
+      help: 'hand the request to a Trellis serving --scgi or --fastcgi at ADDR (unix:/path or tcp:HOST:PORT)',
+      apply: () => {},
+    },
   ];
   const parsed = parseOptions('cgi', args, specs, config);
   if (parsed.help) {
@@ -68,22 +79,43 @@ export async function runCgi(args: readonly string[]): Promise<void> {
     process.stdout.write(`trellis ${VERSION}\n`);
     return;
   }
-  if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}"; options start with -- (run 'trellis cgi --help')`);
+  if (parsed.positional.length)
+    throw new CliError(
+      `unexpected argument "${parsed.positional[0]}"; options start with -- (run 'trellis cgi --help')`,
+    );
   if (config.watch || config.open) throw new CliError('--watch and --open only apply to trellis web');
-  if (config.logfile === '-') throw new CliError("--logfile - would mix the access log into the CGI response; give a file name");
+  if (config.logfile === '-')
+    throw new CliError('--logfile - would mix the access log into the CGI response; give a file name');
   if (!process.env.REQUEST_METHOD) {
-    throw new CliError('no CGI request: REQUEST_METHOD is not set; run trellis cgi from a web server as a CGI program (see docs/deploy/cgi.md)');
+    throw new CliError(
+      'no CGI request: REQUEST_METHOD is not set; run trellis cgi from a web server as a CGI program (see docs/deploy/cgi.md)',
+    );
   }
 
-  const [{ buildRoot }, { Site }, { serveCgi }] = await Promise.all([import('./root.js'), import('../site.js'), import('../channels/cgi/serve.js')]);
+  const [{ buildRoot }, { Site }, { serveCgi }] = await Promise.all([
+    import('./root.js'),
+    import('../site.js'),
+    import('../channels/cgi/serve.js'),
+  ]);
   const root = await buildRoot(config, process.cwd());
   const accessLog = config.logfile ? (await import('../access-log.js')).openAccessLog(config.logfile) : null;
   const cors = config.cors ? { origins: config.cors, credentials: config.corsCredentials } : null;
-  const site = new Site(root, { displayTracebacks: config.displayTracebacks, accessLog, headers: config.addHeaders, cors });
+  const site = new Site(root, {
+    displayTracebacks: config.displayTracebacks,
+    accessLog,
+    headers: config.addHeaders,
+    cors,
+  });
   // lighttpd sends SIGTERM when the client goes away; stdout breaking says the same.
   const gone = new AbortController();
   process.once('SIGTERM', () => gone.abort());
-  const { completed } = await serveCgi(site, { env: process.env, stdin: process.stdin, stdout: process.stdout, mount: config.mount, signal: gone.signal });
+  const { completed } = await serveCgi(site, {
+    env: process.env,
+    stdin: process.stdin,
+    stdout: process.stdout,
+    mount: config.mount,
+    signal: gone.signal,
+  });
   await accessLog?.close();
   const flushed = () => process.exit(completed ? 0 : 1);
   if (completed) process.stdout.write('', flushed);

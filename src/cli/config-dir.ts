@@ -19,7 +19,9 @@ export function dropInFiles(dir: string): string[] {
     names = readdirSync(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(`--config-dir ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'is not readable' : 'is not a directory'}; give a directory of drop-in modules`);
+    throw new CliError(
+      `--config-dir ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'is not readable' : 'is not a directory'}; give a directory of drop-in modules`,
+    );
   }
   return names
     .filter((n) => DROP_IN.test(n) && !n.endsWith('.d.ts'))
@@ -56,11 +58,15 @@ export async function applyDropIns(plan: AppPlan, dir: string, cwd: string): Pro
       if (!(root instanceof File)) throw new Error('addProcessor needs a File root (trellis web --path DIR)');
       if (!/^\.[^/\\\0=]+$/.test(ext)) throw new Error(`addProcessor needs an extension like .rpy, not "${ext}"`);
       const made = typeof processor === 'string' ? processorKind(processor) : (path: string) => processor(path);
-      if (!made) throw new Error(`addProcessor("${ext}", "${processor as string}"): unknown kind; use one of ${processorKinds().join(', ')}, or a function`);
+      if (!made)
+        throw new Error(
+          `addProcessor("${ext}", "${processor as string}"): unknown kind; use one of ${processorKinds().join(', ')}, or a function`,
+        );
       root.processors[normalizeExt(ext)] = made;
     },
     listen: (endpoint, kind: ListenKind = 'http') => {
-      if (!['http', 'fastcgi', 'scgi', 'ajp'].includes(kind)) throw new Error(`listen kind must be http, fastcgi, scgi or ajp, not "${kind}"`);
+      if (!['http', 'fastcgi', 'scgi', 'ajp'].includes(kind))
+        throw new Error(`listen kind must be http, fastcgi, scgi or ajp, not "${kind}"`);
       sitePlan.listeners.push({ kind, endpoint: listenEndpoint(kind, endpoint, `listen("${endpoint}")`) });
     },
   };
@@ -68,7 +74,10 @@ export async function applyDropIns(plan: AppPlan, dir: string, cwd: string): Pro
     const mod = await importUserModule(file, cwd, `--config-dir: drop-in ${file}`);
     const dropIn = mod.default;
     if (typeof dropIn !== 'function') {
-      throw new CliError(`--config-dir: drop-in ${file} has no default export function; export default defineDropIn((site) => { ... })`, 1);
+      throw new CliError(
+        `--config-dir: drop-in ${file} has no default export function; export default defineDropIn((site) => { ... })`,
+        1,
+      );
     }
     try {
       await (dropIn as (c: DropInContext) => unknown)(context);

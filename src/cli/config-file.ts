@@ -38,7 +38,11 @@ export function readConfigFile(file: string): ConfigFile {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw configError(file, '', code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? (err as Error).message})`);
+    throw configError(
+      file,
+      '',
+      code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? (err as Error).message})`,
+    );
   }
   let json: unknown;
   try {
@@ -46,15 +50,19 @@ export function readConfigFile(file: string): ConfigFile {
   } catch (err) {
     throw configError(file, '', `is not valid JSON: ${oneLineMessage(err)}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw configError(file, '', 'must hold a JSON object { "service": "web", "options": {...} }');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw configError(file, '', 'must hold a JSON object { "service": "web", "options": {...} }');
   const obj = json as Record<string, unknown>;
   for (const key of Object.keys(obj)) {
     if (!TOP_KEYS.has(key)) throw configError(file, key, `is not a configuration key; use ${[...TOP_KEYS].join(', ')}`);
   }
-  if (obj.format !== undefined && obj.format !== CONFIG_FORMAT) throw configError(file, 'format', `must be ${CONFIG_FORMAT}, not ${JSON.stringify(obj.format)}`);
-  if (typeof obj.service !== 'string' || !obj.service) throw configError(file, 'service', 'must name the service to run, e.g. "web"');
+  if (obj.format !== undefined && obj.format !== CONFIG_FORMAT)
+    throw configError(file, 'format', `must be ${CONFIG_FORMAT}, not ${JSON.stringify(obj.format)}`);
+  if (typeof obj.service !== 'string' || !obj.service)
+    throw configError(file, 'service', 'must name the service to run, e.g. "web"');
   for (const key of ['directory', 'configDir'] as const) {
-    if (obj[key] !== undefined && (typeof obj[key] !== 'string' || !obj[key])) throw configError(file, key, 'must be a directory path');
+    if (obj[key] !== undefined && (typeof obj[key] !== 'string' || !obj[key]))
+      throw configError(file, key, 'must be a directory path');
   }
   const base = dirname(resolvePath(file));
   const directory = resolvePath(base, (obj.directory as string | undefined) ?? '.');
@@ -72,7 +80,13 @@ function schemaUrl(): string {
 }
 
 /** Writes `values` of `plugin` as a configuration file (mode 0644, replacing what was there). */
-export function writeConfigFile(file: string, plugin: TrellisPlugin, values: PluginOptionValues, cwd: string, configDir: string | null): void {
+export function writeConfigFile(
+  file: string,
+  plugin: TrellisPlugin,
+  values: PluginOptionValues,
+  cwd: string,
+  configDir: string | null,
+): void {
   const config: Record<string, unknown> = {
     $schema: schemaUrl(),
     format: CONFIG_FORMAT,
@@ -84,7 +98,10 @@ export function writeConfigFile(file: string, plugin: TrellisPlugin, values: Plu
   try {
     writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
   } catch (err) {
-    throw new CliError(`--save-config ${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 1);
+    throw new CliError(
+      `--save-config ${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      1,
+    );
   }
 }
 
@@ -107,17 +124,32 @@ export function configSchema(plugins: readonly TrellisPlugin[]): Record<string, 
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'trellis-config.schema.json',
     title: 'Trellis configuration',
-    description: "What `trellis NAME ... --save-config FILE` writes and `trellis run FILE` serves (docs/config.md).",
+    description: 'What `trellis NAME ... --save-config FILE` writes and `trellis run FILE` serves (docs/config.md).',
     type: 'object',
     required: ['service'],
     additionalProperties: false,
     properties: {
       $schema: { type: 'string' },
       format: { const: CONFIG_FORMAT, description: 'The version of this format.' },
-      service: { type: 'string', minLength: 1, description: 'The plugin to run: "web", or one an installed package declares.' },
-      directory: { type: 'string', minLength: 1, description: "Where relative paths start from. Default: this file's directory." },
-      options: { type: 'object', description: 'The options of the service, named as on its command line without the dashes.' },
-      configDir: { type: 'string', minLength: 1, description: 'Drop-in modules applied to the site, in name order (--config-dir).' },
+      service: {
+        type: 'string',
+        minLength: 1,
+        description: 'The plugin to run: "web", or one an installed package declares.',
+      },
+      directory: {
+        type: 'string',
+        minLength: 1,
+        description: "Where relative paths start from. Default: this file's directory.",
+      },
+      options: {
+        type: 'object',
+        description: 'The options of the service, named as on its command line without the dashes.',
+      },
+      configDir: {
+        type: 'string',
+        minLength: 1,
+        description: 'Drop-in modules applied to the site, in name order (--config-dir).',
+      },
     },
     allOf: plugins.map((p) => ({
       if: { properties: { service: { const: p.name } } },

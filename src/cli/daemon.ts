@@ -70,6 +70,8 @@ export async function daemonize(): Promise<number> {
     return 1;
   }
   const code = await exited;
-  process.stderr.write(`trellis: the server exited before it was serving (status ${code}); run without --daemon to see why\n`);
+  process.stderr.write(
+    `trellis: the server exited before it was serving (status ${code}); run without --daemon to see why\n`,
+  );
   return 1;
 }

@@ -42,11 +42,29 @@ export function makeDevCertificate(openssl = 'openssl'): DevCertificate {
   const cert = join(dir, 'cert.pem');
   const names = devCertificateNames();
   try {
-    execFileSync(openssl, [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '7', '-subj', '/O=Trellis development certificate/CN=localhost',
-      '-addext', `subjectAltName=${names.join(',')}`,
-    ], { stdio: 'ignore', timeout: 30_000 });
+    execFileSync(
+      openssl,
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '7',
+        '-subj',
+        '/O=Trellis development certificate/CN=localhost',
+        '-addext',
+        `subjectAltName=${names.join(',')}`,
+      ],
+      { stdio: 'ignore', timeout: 30_000 },
+    );
     const files = { key: readFileSync(key), cert: readFileSync(cert) };
     const x509 = new X509Certificate(files.cert);
     return { ...files, names, fingerprint: x509.fingerprint256, validTo: x509.validTo };

@@ -46,8 +46,13 @@ function record(text: string, format: LogFormat): string {
  */
 export function redirectStderr(path: string, format: LogFormat, creds: Credentials | null): ErrorLog {
   let fd = openLogFile(path, creds);
-  const write = (chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), cb?: (err?: Error | null) => void): boolean => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(typeof encoding === 'string' ? encoding : 'utf8');
+  const write = (
+    chunk: string | Uint8Array,
+    encoding?: BufferEncoding | ((err?: Error | null) => void),
+    cb?: (err?: Error | null) => void,
+  ): boolean => {
+    const text =
+      typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(typeof encoding === 'string' ? encoding : 'utf8');
     try {
       if (text) writeSync(fd, record(text, format));
     } catch {

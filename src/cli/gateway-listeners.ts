@@ -1,7 +1,14 @@
 // `trellis web --fastcgi EP` and `--scgi EP`: checks the gateway endpoints against the trusted-peers
 // rule (SECURITY.md §5.1) and starts their listeners next to the HTTP ones.
 import { ListenError, type Listener } from '../channels/listen.js';
-import { checkGatewayEndpoint, checkInheritedSocket, parseTrustedPeers, parseWebServerAddrs, TrustedPeerError, type GatewayOptions } from '../channels/gateway.js';
+import {
+  checkGatewayEndpoint,
+  checkInheritedSocket,
+  parseTrustedPeers,
+  parseWebServerAddrs,
+  TrustedPeerError,
+  type GatewayOptions,
+} from '../channels/gateway.js';
 import type { Site } from '../site.js';
 import { CliError } from './options.js';
 import type { WebConfig } from './web-config.js';
@@ -20,7 +27,11 @@ export function hasGatewayListeners(config: GatewayListenConfig): boolean {
  * socket (`fd:0`, from a front end that spawned Trellis) as soon as it is known to be one.
  * `FCGI_WEB_SERVER_ADDRS` in the environment limits FastCGI's TCP peers to the addresses it lists.
  */
-export async function startGatewayListeners(site: Site, config: GatewayListenConfig, env: NodeJS.ProcessEnv = process.env): Promise<Listener[]> {
+export async function startGatewayListeners(
+  site: Site,
+  config: GatewayListenConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Listener[]> {
   if (!hasGatewayListeners(config)) return [];
   try {
     parseTrustedPeers(config.gatewayTrustedPeers);
@@ -61,7 +72,8 @@ export async function startGatewayListeners(site: Site, config: GatewayListenCon
       for (const ep of config.scgi) {
         const listener = await listenScgi(site, ep, options);
         listeners.push(listener);
-        if (ep.type === 'fd' || ep.type === 'systemd') checkInheritedSocket('scgi', ep, listener.server, config.gatewayTrustedPeers.length > 0);
+        if (ep.type === 'fd' || ep.type === 'systemd')
+          checkInheritedSocket('scgi', ep, listener.server, config.gatewayTrustedPeers.length > 0);
       }
     }
   } catch (err) {

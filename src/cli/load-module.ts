@@ -150,7 +150,10 @@ export const RELOAD_QUERY = 'trellis-reload';
  * announces it (esbuild's `Transform failed with 1 error:` then `file:1:2: ERROR: ...`).
  */
 export function oneLineMessage(err: unknown): string {
-  const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = (err instanceof Error ? err.message : String(err))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const first = lines[0] ?? 'unknown error';
   return first.endsWith(':') && lines[1] ? `${first} ${lines[1]}` : first;
 }
@@ -161,7 +164,12 @@ export function oneLineMessage(err: unknown): string {
  * and the site's own modules it imports again, as new module instances; packages (node_modules) and
  * Trellis itself stay loaded once.
  */
-export async function importUserModule(file: string, cwd: string, option: string, reload = generation): Promise<Record<string, unknown>> {
+export async function importUserModule(
+  file: string,
+  cwd: string,
+  option: string,
+  reload = generation,
+): Promise<Record<string, unknown>> {
   const path = resolvePath(cwd, file);
   if (!existsSync(path)) throw new CliError(`${option}: no such file ${path}`);
   await prepareLoader(path, option, reload > 0);
@@ -180,7 +188,10 @@ export async function importUserModule(file: string, cwd: string, option: string
  */
 export async function importModuleVersion(path: string, version: string): Promise<Record<string, unknown>> {
   await prepareLoader(path, 'resource script', false);
-  return (await import(`${pathToFileURL(path).href}?version=${encodeURIComponent(version)}`)) as Record<string, unknown>;
+  return (await import(`${pathToFileURL(path).href}?version=${encodeURIComponent(version)}`)) as Record<
+    string,
+    unknown
+  >;
 }
 
 /**

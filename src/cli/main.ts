@@ -25,7 +25,9 @@ const HELP_END = "\nRun 'trellis COMMAND --help' for the options of a command.\n
 /** The help text, with the plugins that installed packages declare. */
 async function help(): Promise<string> {
   const { findDeclaredPlugins } = await import('./plugin.js');
-  const declared = [...findDeclaredPlugins(process.cwd()).values()].filter((p) => !['web', 'run', 'cgi', 'help', 'version'].includes(p.name));
+  const declared = [...findDeclaredPlugins(process.cwd()).values()].filter(
+    (p) => !['web', 'run', 'cgi', 'help', 'version'].includes(p.name),
+  );
   if (!declared.length) return HELP + HELP_END;
   declared.sort((a, b) => (a.name < b.name ? -1 : 1));
   const width = Math.max(18, ...declared.map((p) => p.name.length + 12));
@@ -48,7 +50,9 @@ function keepServing(): void {
   process.stderr.on('error', () => {});
   // One failing request must not take the server down for everyone else: log and go on.
   process.on('unhandledRejection', (reason) => {
-    logLine(`trellis: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`);
+    logLine(
+      `trellis: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`,
+    );
   });
   process.on('uncaughtException', (err) => {
     logLine(`trellis: uncaught exception: ${err.stack ?? err.message}\n`);
@@ -86,13 +90,19 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`trellis ${VERSION}\n`);
       return;
     default: {
-      if (!/^[a-z0-9][a-z0-9._-]*$/i.test(command)) throw new CliError(`unknown command "${command}"; run 'trellis --help' for the commands`);
+      if (!/^[a-z0-9][a-z0-9._-]*$/i.test(command))
+        throw new CliError(`unknown command "${command}"; run 'trellis --help' for the commands`);
       const { runDeclaredPlugin } = await import('./run.js');
       keepServing();
       if (await runDeclaredPlugin(command, rest)) return;
       const guess = closestName(command, ['web', 'run', 'cgi', 'help', 'version']);
-      if (guess) throw new CliError(`unknown command "${command}"; did you mean 'trellis ${guess}'? run 'trellis --help' for the commands`);
-      throw new CliError(`unknown command "${command}": no plugin of that name is built in or declared by an installed package; run 'trellis --help' for the commands`);
+      if (guess)
+        throw new CliError(
+          `unknown command "${command}"; did you mean 'trellis ${guess}'? run 'trellis --help' for the commands`,
+        );
+      throw new CliError(
+        `unknown command "${command}": no plugin of that name is built in or declared by an installed package; run 'trellis --help' for the commands`,
+      );
     }
   }
 }

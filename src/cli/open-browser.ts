@@ -29,7 +29,11 @@ function onPath(command: string, env: NodeJS.ProcessEnv): string | null {
  * | elsewhere, `xdg-open` on PATH and a display  | `xdg-open URL`                          |
  * | otherwise                                    | reason: no browser found                |
  */
-export function browserCommand(url: string, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): { command: string; args: string[] } | { reason: string } {
+export function browserCommand(
+  url: string,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): { command: string; args: string[] } | { reason: string } {
   const ci = env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0';
   if (ci || env.NODE_TEST_CONTEXT) return { reason: 'not opening a browser under CI or tests' };
   if (env.BROWSER) return { command: env.BROWSER, args: [url] };

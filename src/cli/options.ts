@@ -71,9 +71,16 @@ export function parseOptions<C>(
     }
     const spec = byName.get(name);
     if (!spec) {
-      const guess = long ? closestName(name, specs.map((s) => s.name)) : null;
+      const guess = long
+        ? closestName(
+            name,
+            specs.map((s) => s.name),
+          )
+        : null;
       const hint = guess ? `did you mean --${guess}? ` : '';
-      throw new CliError(`unknown option ${long ? '--' : '-'}${rawName}; ${hint}run 'trellis ${command} --help' for the list`);
+      throw new CliError(
+        `unknown option ${long ? '--' : '-'}${rawName}; ${hint}run 'trellis ${command} --help' for the list`,
+      );
     }
     if (spec.optionalValue) {
       spec.apply(config, eq === -1 ? '' : body.slice(eq + 1));
@@ -162,7 +169,11 @@ export function wrapText(text: string, width: number): string[] {
  * The help text for a command: usage, one entry per option (help wrapped under its column), then the
  * examples, each a comment line and a command line. Every line fits {@link HELP_COLUMNS}.
  */
-export function formatHelp<C>(usage: string, specs: ReadonlyArray<OptionSpec<C>>, examples: ReadonlyArray<readonly [string, string]> = []): string {
+export function formatHelp<C>(
+  usage: string,
+  specs: ReadonlyArray<OptionSpec<C>>,
+  examples: ReadonlyArray<readonly [string, string]> = [],
+): string {
   const rows: Array<readonly [string, string]> = specs.map((s) => {
     const value = s.value ? (s.optionalValue ? `[=${s.value}]` : ` ${s.value}`) : '';
     return [`${s.short ? `-${s.short}, ` : '    '}--${s.name}${value}`, s.help] as const;
@@ -181,7 +192,8 @@ export function formatHelp<C>(usage: string, specs: ReadonlyArray<OptionSpec<C>>
   }
   if (examples.length) {
     out.push('', 'Examples:');
-    for (const [what, command] of examples) out.push(...wrapText(`# ${what}`, HELP_COLUMNS - 2).map((l) => `  ${l}`), `  ${command}`);
+    for (const [what, command] of examples)
+      out.push(...wrapText(`# ${what}`, HELP_COLUMNS - 2).map((l) => `  ${l}`), `  ${command}`);
   }
   return `${out.join('\n')}\n`;
 }

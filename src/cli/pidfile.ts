@@ -41,7 +41,10 @@ export function claimPidfile(path: string): () => void {
   try {
     writeFileSync(mine, `${process.pid}\n`, { mode: 0o644 });
   } catch (err) {
-    throw new CliError(`--pidfile ${path}: cannot write there (${(err as NodeJS.ErrnoException).code}); choose a writable directory`, 1);
+    throw new CliError(
+      `--pidfile ${path}: cannot write there (${(err as NodeJS.ErrnoException).code}); choose a writable directory`,
+      1,
+    );
   }
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -49,7 +52,8 @@ export function claimPidfile(path: string): () => void {
         linkSync(mine, path);
         return () => release(path);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new CliError(`--pidfile ${path}: ${(err as Error).message}`, 1);
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw new CliError(`--pidfile ${path}: ${(err as Error).message}`, 1);
       }
       const holder = readPid(path);
       if (holder !== null && alive(holder)) refuse(path, holder);

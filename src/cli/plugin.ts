@@ -45,18 +45,25 @@ export function pluginOptionSpecs(plugin: TrellisPlugin): Array<OptionSpec<Plugi
  * Errors are {@link OptionError}s naming the key.
  */
 export function checkOptionValues(plugin: TrellisPlugin, raw: unknown): PluginOptionValues {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new OptionError('', 'must be an object of option names to values');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new OptionError('', 'must be an object of option names to values');
   const values: PluginOptionValues = {};
   for (const [key, value] of Object.entries(raw)) {
     const o = plugin.options[key];
-    if (!o) throw new OptionError(key, `unknown option of "${plugin.name}"; run 'trellis ${plugin.name} --help' for the list`);
+    if (!o)
+      throw new OptionError(
+        key,
+        `unknown option of "${plugin.name}"; run 'trellis ${plugin.name} --help' for the list`,
+      );
     const scalar = (v: unknown) => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
     if (o.value === undefined) {
-      if (typeof value !== 'boolean') throw new OptionError(key, `is a flag: true or false, not ${JSON.stringify(value)}`);
+      if (typeof value !== 'boolean')
+        throw new OptionError(key, `is a flag: true or false, not ${JSON.stringify(value)}`);
       if (value) values[key] = true;
     } else if (o.repeatable) {
       const list = Array.isArray(value) ? value : [value];
-      if (!list.every(scalar)) throw new OptionError(key, `needs ${o.value} or an array of them, not ${JSON.stringify(value)}`);
+      if (!list.every(scalar))
+        throw new OptionError(key, `needs ${o.value} or an array of them, not ${JSON.stringify(value)}`);
       values[key] = list.map(String);
     } else {
       if (!scalar(value)) throw new OptionError(key, `needs one ${o.value}, not ${JSON.stringify(value)}`);
@@ -70,7 +77,9 @@ export function checkOptionValues(plugin: TrellisPlugin, raw: unknown): PluginOp
 function isPlugin(value: unknown): value is TrellisPlugin {
   if (typeof value !== 'object' || value === null) return false;
   const p = value as Partial<TrellisPlugin>;
-  return typeof p.name === 'string' && typeof p.build === 'function' && typeof p.options === 'object' && p.options !== null;
+  return (
+    typeof p.name === 'string' && typeof p.build === 'function' && typeof p.options === 'object' && p.options !== null
+  );
 }
 
 /** A plugin an npm package declares. */
@@ -117,7 +126,8 @@ export function findDeclaredPlugins(cwd: string): Map<string, DeclaredPlugin> {
     const modules = join(dir, 'node_modules');
     for (const entry of listDir(modules)) {
       if (entry.startsWith('.')) continue;
-      if (entry.startsWith('@')) for (const scoped of listDir(join(modules, entry))) declaredIn(join(modules, entry, scoped), found);
+      if (entry.startsWith('@'))
+        for (const scoped of listDir(join(modules, entry))) declaredIn(join(modules, entry, scoped), found);
       else declaredIn(join(modules, entry), found);
     }
     if (dirname(dir) === dir) break;
@@ -144,7 +154,15 @@ export async function loadPlugin(name: string, cwd: string): Promise<TrellisPlug
   const what = `plugin "${name}" of ${declared.pkg}`;
   const mod = await importUserModule(declared.module, cwd, what);
   const plugin = mod.default;
-  if (!isPlugin(plugin)) throw new CliError(`${what}: ${declared.module} does not export default definePlugin({ name, description, options, build })`, 1);
-  if (plugin.name !== name) throw new CliError(`${what}: ${declared.module} exports a plugin named "${plugin.name}"; package.json and the module must agree`, 1);
+  if (!isPlugin(plugin))
+    throw new CliError(
+      `${what}: ${declared.module} does not export default definePlugin({ name, description, options, build })`,
+      1,
+    );
+  if (plugin.name !== name)
+    throw new CliError(
+      `${what}: ${declared.module} exports a plugin named "${plugin.name}"; package.json and the module must agree`,
+      1,
+    );
   return plugin;
 }

@@ -11,7 +11,6 @@ export interface Credentials {
   user: string | null;
 }
 
-
 /**
  * Resolves `--uid` and `--gid` (names or numbers) before anything binds, so a typo fails at once.
  * A numeric uid the user database does not know is allowed (with `--gid`, or its gid defaults to the
@@ -61,7 +60,10 @@ export function runningAs(creds: Credentials): boolean {
 export function dropPrivileges(creds: Credentials): void {
   if (runningAs(creds) && process.geteuid!() === creds.uid) return;
   if (process.geteuid!() !== 0) {
-    throw new CliError(`--uid/--gid: only root can switch to uid ${creds.uid} gid ${creds.gid}; start as root or leave the options out`, 1);
+    throw new CliError(
+      `--uid/--gid: only root can switch to uid ${creds.uid} gid ${creds.gid}; start as root or leave the options out`,
+      1,
+    );
   }
   process.setgid!(creds.gid);
   // initgroups(3) is in Node on POSIX systems but missing from some @types/node releases.

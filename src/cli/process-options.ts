@@ -29,7 +29,17 @@ export interface ProcessConfig {
 
 /** A fresh process configuration with the defaults. */
 export function defaultProcessConfig(): ProcessConfig {
-  return { pidfile: null, daemon: false, uid: null, gid: null, umask: null, chdir: null, errorlog: null, logFormat: 'text', workers: 0 };
+  return {
+    pidfile: null,
+    daemon: false,
+    uid: null,
+    gid: null,
+    umask: null,
+    chdir: null,
+    errorlog: null,
+    logFormat: 'text',
+    workers: 0,
+  };
 }
 
 /** A user or group option: a name (as `useradd` allows) or a number. */
@@ -52,9 +62,25 @@ export function processOptions<C extends { process: ProcessConfig }>(): Array<Op
         c.process.pidfile = v;
       },
     },
-    { name: 'daemon', help: 'detach once every listener is bound (exit status says whether it started)', apply: (c) => void (c.process.daemon = true) },
-    { name: 'uid', short: 'u', value: 'USER', help: 'run as USER (name or number) after binding the listeners (start as root)', apply: (c, v) => void (c.process.uid = principal(v, 'uid')) },
-    { name: 'gid', short: 'g', value: 'GROUP', help: "run as GROUP (name or number); default USER's primary group", apply: (c, v) => void (c.process.gid = principal(v, 'gid')) },
+    {
+      name: 'daemon',
+      help: 'detach once every listener is bound (exit status says whether it started)',
+      apply: (c) => void (c.process.daemon = true),
+    },
+    {
+      name: 'uid',
+      short: 'u',
+      value: 'USER',
+      help: 'run as USER (name or number) after binding the listeners (start as root)',
+      apply: (c, v) => void (c.process.uid = principal(v, 'uid')),
+    },
+    {
+      name: 'gid',
+      short: 'g',
+      value: 'GROUP',
+      help: "run as GROUP (name or number); default USER's primary group",
+      apply: (c, v) => void (c.process.gid = principal(v, 'gid')),
+    },
     {
       name: 'umask',
       value: 'MODE',
@@ -96,7 +122,8 @@ export function processOptions<C extends { process: ProcessConfig }>(): Array<Op
       value: 'N',
       help: 'serve from N worker processes sharing the listeners (a dead worker is replaced; SIGHUP restarts them one by one)',
       apply: (c, v) => {
-        if (!/^\d{1,3}$/.test(v) || Number(v) < 1 || Number(v) > 256) throw new CliError(`--workers needs a number from 1 to 256, not "${v}"`);
+        if (!/^\d{1,3}$/.test(v) || Number(v) < 1 || Number(v) > 256)
+          throw new CliError(`--workers needs a number from 1 to 256, not "${v}"`);
         c.process.workers = Number(v);
       },
     },

@@ -53,12 +53,16 @@ export async function runServerProcess(proc: ProcessConfig, service: Service): P
     try {
       process.chdir(proc.chdir);
     } catch (err) {
-      throw new CliError(`--chdir ${proc.chdir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}`);
+      throw new CliError(
+        `--chdir ${proc.chdir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}`,
+      );
     }
   }
   const creds = resolveCredentials(proc.uid, proc.gid);
   if (creds && process.geteuid!() !== 0 && !runningAs(creds)) {
-    throw new CliError(`--uid/--gid: only root can switch to uid ${creds.uid} gid ${creds.gid}; start as root or leave the options out`);
+    throw new CliError(
+      `--uid/--gid: only root can switch to uid ${creds.uid} gid ${creds.gid}; start as root or leave the options out`,
+    );
   }
   if (proc.errorlog !== null) {
     const path = resolve(proc.errorlog);

@@ -2,7 +2,14 @@
 // --vhost-path) and how they wrap the root: trusted-proxy rewriting outermost, so it sees every
 // request before traversal; then the fixed public URL; then the mounts (/vhost, --proxy paths).
 import { ReverseProxyResource, parseUnixBackend } from '../proxy/reverse-proxy.js';
-import { CidrError, TrustedProxies, applyPublicView, fromTrustedPeer, readForwarded, trustForwarded } from '../proxy/trusted-proxies.js';
+import {
+  CidrError,
+  TrustedProxies,
+  applyPublicView,
+  fromTrustedPeer,
+  readForwarded,
+  trustForwarded,
+} from '../proxy/trusted-proxies.js';
 import { NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
 import type { Request } from '../request.js';
 import { RewriterResource } from '../rewrite/rewriter.js';
@@ -29,7 +36,10 @@ export function defaultProxyConfig(): ProxyConfig {
 
 /** Checks a `--trust-proxy` value. */
 export function parseTrustProxy(value: string): string[] {
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   try {
     new TrustedProxies(items);
   } catch (err) {
@@ -56,7 +66,13 @@ export function parseProxy(value: string): { path: string; url: string } {
   const path = eq === -1 ? '' : value.slice(0, eq);
   const url = eq === -1 ? '' : value.slice(eq + 1);
   const usage = `--proxy needs PATH=URL such as /app=http://127.0.0.1:8080/ or /app=unix:/run/app.sock, not "${value}"`;
-  if (!path.startsWith('/') || hasCtl(path) || /[?#]/.test(path) || path.split('/').some((s) => s === '.' || s === '..')) throw new CliError(usage);
+  if (
+    !path.startsWith('/') ||
+    hasCtl(path) ||
+    /[?#]/.test(path) ||
+    path.split('/').some((s) => s === '.' || s === '..')
+  )
+    throw new CliError(usage);
   if (url.startsWith('unix:')) {
     try {
       parseUnixBackend(url);
@@ -71,8 +87,10 @@ export function parseProxy(value: string): { path: string; url: string } {
   } catch {
     throw new CliError(usage);
   }
-  if (u.protocol !== 'http:') throw new CliError(`--proxy ${value}: only http:// and unix:/path backends are supported`);
-  if (u.username || u.password || u.search || u.hash) throw new CliError(`--proxy ${value}: the backend URL must not carry credentials, a query or a fragment`);
+  if (u.protocol !== 'http:')
+    throw new CliError(`--proxy ${value}: only http:// and unix:/path backends are supported`);
+  if (u.username || u.password || u.search || u.hash)
+    throw new CliError(`--proxy ${value}: the backend URL must not carry credentials, a query or a fragment`);
   return { path, url };
 }
 
@@ -125,7 +143,9 @@ function httpProxy(url: string): ReverseProxyResource {
 export function wrapRoot(root: Resource, config: ProxyConfig): Resource {
   const trusted = new TrustedProxies(config.trustProxy);
   if (config.vhostMonster && trusted.empty) {
-    throw new CliError('--vhost-monster needs --trust-proxy CIDR naming the front end (it is refused to every other peer)');
+    throw new CliError(
+      '--vhost-monster needs --trust-proxy CIDR naming the front end (it is refused to every other peer)',
+    );
   }
   const mounts: Array<[string[], Resource]> = [];
   let top = root;
@@ -149,7 +169,8 @@ export function wrapRoot(root: Resource, config: ProxyConfig): Resource {
       // With --public-url the URL is fixed; a trusted front end still names the client.
       if (seen.has(request)) return;
       seen.add(request);
-      if (fromTrustedPeer(request, trusted)) applyPublicView(request, { ...readForwarded(request, trusted), scheme: null, host: null, prefix: null });
+      if (fromTrustedPeer(request, trusted))
+        applyPublicView(request, { ...readForwarded(request, trusted), scheme: null, host: null, prefix: null });
     });
   }
   return top;

@@ -5,7 +5,8 @@ import type { AppPlan } from './app-plan.js';
 import type { RunningApp } from './serve.js';
 
 function logLine(text: string): void {
-  if (process.stderr.writable && !process.stderr.destroyed) process.stderr.write(`${new Date().toISOString()} trellis: ${text}\n`);
+  if (process.stderr.writable && !process.stderr.destroyed)
+    process.stderr.write(`${new Date().toISOString()} trellis: ${text}\n`);
 }
 
 /**

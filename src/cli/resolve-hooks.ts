@@ -40,10 +40,14 @@ export async function resolve(specifier: string, context: unknown, nextResolve: 
   } catch (err) {
     throw tsNameError(err, specifier, (context as { parentURL?: string }).parentURL) ?? err;
   }
-  const own = resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/') && !resolved.url.startsWith(new URL('.', indexUrl).href);
+  const own =
+    resolved.url.startsWith('file:') &&
+    !resolved.url.includes('/node_modules/') &&
+    !resolved.url.startsWith(new URL('.', indexUrl).href);
   if (!own) return resolved;
   const reload = RELOAD.exec((context as { parentURL?: string }).parentURL ?? '')?.[1];
-  if (reload && !RELOAD.test(resolved.url)) resolved = { ...resolved, url: `${resolved.url}${resolved.url.includes('?') ? '&' : '?'}${reload}` };
+  if (reload && !RELOAD.test(resolved.url))
+    resolved = { ...resolved, url: `${resolved.url}${resolved.url.includes('?') ? '&' : '?'}${reload}` };
   // The path alone decides the format: a module may carry a query (`trellis-reload=N`, a resource
   // script's version). Resource scripts (`.rpy.js` too) are ES modules wherever they live.
   const path = resolved.url.replace(/[?#].*$/, '');

@@ -16,7 +16,9 @@ export function toResource(value: unknown, what: string): Resource {
   if (typeof value === 'function' && value.prototype instanceof Resource) {
     return new (value as new () => Resource)();
   }
-  throw new CliError(`${what} is not a Resource class or instance; export a class that extends Resource from 'trellis' (for an Express, Koa, Fastify or Fetch app, use --app)`);
+  throw new CliError(
+    `${what} is not a Resource class or instance; export a class that extends Resource from 'trellis' (for an Express, Koa, Fastify or Fetch app, use --app)`,
+  );
 }
 
 /**
@@ -31,10 +33,16 @@ export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string
     accessSync(path, st.isDirectory() ? constants.R_OK | constants.X_OK : constants.R_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? 'error'})`;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'is not readable'
+          : `cannot be read (${code ?? 'error'})`;
     throw new CliError(`--path ${dir}: ${path} ${why}; give a directory (or file) to serve`);
   }
-  if (!st.isDirectory() && !st.isFile()) throw new CliError(`--path ${dir}: ${path} is neither a directory nor a regular file`);
+  if (!st.isDirectory() && !st.isFile())
+    throw new CliError(`--path ${dir}: ${path} is neither a directory nor a regular file`);
   return (await fileRootFactory(files, cwd))(path);
 }
 
@@ -42,7 +50,11 @@ export async function buildFileRoot(dir: string, files: FilesConfig, cwd: string
  * Loads what the static options name (processor modules) once, and returns a synchronous maker of
  * File roots with those options: `--path` uses it once, `--vhost-path` once per host when first asked.
  */
-async function fileRootFactory(files: FilesConfig, cwd: string, extra: { symlinks?: SymlinkPolicy } = {}): Promise<(path: string) => Resource> {
+async function fileRootFactory(
+  files: FilesConfig,
+  cwd: string,
+  extra: { symlinks?: SymlinkPolicy } = {},
+): Promise<(path: string) => Resource> {
   const { File } = await import('../static/file.js');
   const { processorKind, processorKinds, registerProcessorKind } = await import('../static/processors.js');
   await import('../cgi/processors.js');
@@ -64,23 +76,28 @@ async function fileRootFactory(files: FilesConfig, cwd: string, extra: { symlink
         continue;
       }
       if (!kind.includes('#') && !/\.(m?[jt]s)$/.test(kind)) {
-        throw new CliError(`--processor ${ext}=${kind}: unknown kind "${kind}"; use one of ${processorKinds().join(', ')}, or MODULE#export`);
+        throw new CliError(
+          `--processor ${ext}=${kind}: unknown kind "${kind}"; use one of ${processorKinds().join(', ')}, or MODULE#export`,
+        );
       }
       const factory = await loadExport(kind, cwd, '--processor');
-      if (typeof factory !== 'function') throw new CliError(`--processor ${ext}=${kind} is not a function (path) => Resource`);
-      processors[ext] = (p, ctx) => toResource((factory as (p: string, ctx: { root: string }) => unknown)(p, ctx), `--processor ${kind}`);
+      if (typeof factory !== 'function')
+        throw new CliError(`--processor ${ext}=${kind} is not a function (path) => Resource`);
+      processors[ext] = (p, ctx) =>
+        toResource((factory as (p: string, ctx: { root: string }) => unknown)(p, ctx), `--processor ${kind}`);
     }
   }
-  return (path) => new File(path, {
-    ...(files.indexNames ? { indexNames: files.indexNames } : {}),
-    ignoredExts: files.ignoreExts,
-    ...(files.defaultType ? { defaultType: files.defaultType } : {}),
-    contentTypes: Object.fromEntries(files.mimeTypes),
-    processors,
-    listing: files.listing,
-    cacheControl: files.cacheControl,
-    ...extra,
-  });
+  return (path) =>
+    new File(path, {
+      ...(files.indexNames ? { indexNames: files.indexNames } : {}),
+      ignoredExts: files.ignoreExts,
+      ...(files.defaultType ? { defaultType: files.defaultType } : {}),
+      contentTypes: Object.fromEntries(files.mimeTypes),
+      processors,
+      listing: files.listing,
+      cacheControl: files.cacheControl,
+      ...extra,
+    });
 }
 
 /** What `--cgi-*` tells the processors that run programs. */
@@ -102,7 +119,11 @@ export async function effectiveProcessors(files: FilesConfig): Promise<Array<[st
   if (files.noProcessors) return [];
   const { findPhpCgi } = await import('../cgi/cgi-script.js');
   const { normalizeExt } = await import('../static/processors.js');
-  const chosen = new Map<string, string>([['.rpy.ts', 'script'], ['.rpy.js', 'script'], ['.cgi', 'cgi']]);
+  const chosen = new Map<string, string>([
+    ['.rpy.ts', 'script'],
+    ['.rpy.js', 'script'],
+    ['.cgi', 'cgi'],
+  ]);
   if (findPhpCgi() !== null) chosen.set('.php', 'php');
   for (const [ext, kind] of files.processors) chosen.set(normalizeExt(ext), kind);
   return [...chosen];
@@ -120,7 +141,10 @@ async function buildVHostPathRoot(dir: string, files: FilesConfig, cwd: string):
   const { VHostPath } = await import('../vhost/vhost-path.js');
   const { unknownHost } = await import('./proxy-config.js');
   const path = resolvePath(cwd, dir);
-  if (!statIs(path, (st) => st.isDirectory())) throw new CliError(`--vhost-path ${dir}: ${path} is not a directory; give a directory whose subdirectories are named after hosts`);
+  if (!statIs(path, (st) => st.isDirectory()))
+    throw new CliError(
+      `--vhost-path ${dir}: ${path} is not a directory; give a directory whose subdirectories are named after hosts`,
+    );
   // Each host's File is built like the --path root (same options) when its host is first asked for,
   // so a host directory added while serving needs no restart.
   return new VHostPath(path, await fileRootFactory(files, cwd), { default: unknownHost() });
@@ -134,8 +158,12 @@ async function buildScriptRoot(file: string, cwd: string): Promise<Resource> {
   const { ResourceScript, isScriptName, SCRIPT_EXTENSIONS } = await import('../script/resource-script.js');
   const { Registry } = await import('../script/registry.js');
   const path = resolvePath(cwd, file);
-  if (!statIs(path, (st) => st.isFile())) throw new CliError(`--resource-script ${file}: ${path} is not a file; give a resource script such as site.rpy.ts`);
-  if (!isScriptName(path)) throw new CliError(`--resource-script ${file}: a resource script's name ends in ${SCRIPT_EXTENSIONS.join(' or ')}; rename it`);
+  if (!statIs(path, (st) => st.isFile()))
+    throw new CliError(`--resource-script ${file}: ${path} is not a file; give a resource script such as site.rpy.ts`);
+  if (!isScriptName(path))
+    throw new CliError(
+      `--resource-script ${file}: a resource script's name ends in ${SCRIPT_EXTENSIONS.join(' or ')}; rename it`,
+    );
   return new ResourceScript(path, { registry: new Registry(), loader: importModuleVersion });
 }
 
@@ -150,7 +178,8 @@ function checkFilesUnused(config: WebConfig): void {
   if (!f.listing) used.push('--no-listing');
   if (f.cacheControl) used.push('--cache-control');
   if (f.cgi.timeout !== null || f.cgi.maxProcesses !== null || f.cgi.passEnv.length) used.push('--cgi-*');
-  if (used.length) throw new CliError(`${used.join(', ')} only apply to --path; drop them or serve files with --path DIR`);
+  if (used.length)
+    throw new CliError(`${used.join(', ')} only apply to --path; drop them or serve files with --path DIR`);
 }
 
 /**
@@ -164,7 +193,10 @@ async function buildAppRoot(spec: string, config: WebConfig, cwd: string): Promi
   try {
     resource = await appResource(value, config.appKind ? { kind: config.appKind } : {});
   } catch (err) {
-    if (err instanceof TypeError) throw new CliError(`--app ${spec}: ${err.message}${/say which kind/.test(err.message) ? ' with --app-kind node or --app-kind fetch' : ''}`);
+    if (err instanceof TypeError)
+      throw new CliError(
+        `--app ${spec}: ${err.message}${/say which kind/.test(err.message) ? ' with --app-kind node or --app-kind fetch' : ''}`,
+      );
     throw err;
   }
   const { FetchAppResource } = await import('../app/fetch-app.js');
@@ -178,8 +210,12 @@ async function buildAppRoot(spec: string, config: WebConfig, cwd: string): Promi
 /** The root resource for `config`. */
 export async function buildRoot(config: WebConfig, cwd: string): Promise<Resource> {
   const root = config.root;
-  if (config.appKind && root.kind !== 'app') throw new CliError('--app-kind only applies to --app; drop it or serve an app with --app MODULE#export');
-  if (!config.lightResponse && root.kind !== 'app') throw new CliError('--no-light-response only applies to --app; drop it or serve a Fetch app with --app MODULE#export');
+  if (config.appKind && root.kind !== 'app')
+    throw new CliError('--app-kind only applies to --app; drop it or serve an app with --app MODULE#export');
+  if (!config.lightResponse && root.kind !== 'app')
+    throw new CliError(
+      '--no-light-response only applies to --app; drop it or serve a Fetch app with --app MODULE#export',
+    );
   if (root.kind !== 'path' && root.kind !== 'vhost-path' && root.kind !== 'user') checkFilesUnused(config);
   switch (root.kind) {
     case 'welcome':
@@ -190,7 +226,9 @@ export async function buildRoot(config: WebConfig, cwd: string): Promise<Resourc
       const { SinglePageFallback } = await import('../static/single-page.js');
       const index = (config.files.indexNames ?? ['index.html'])[0]!;
       const fallback = await buildFileRoot(resolvePath(cwd, root.dir, index), config.files, cwd).catch(() => {
-        throw new CliError(`--single: ${resolvePath(cwd, root.dir, index)} does not exist; the app's ${index} is served for its routes`);
+        throw new CliError(
+          `--single: ${resolvePath(cwd, root.dir, index)} does not exist; the app's ${index} is served for its routes`,
+        );
       });
       return new SinglePageFallback(files, fallback);
     }
@@ -217,7 +255,11 @@ async function buildUserRoot(config: WebConfig, cwd: string): Promise<Resource> 
   const { UserDirectory, userTildeRule } = await import('../users/user-directory.js');
   const { UserVirtualHost } = await import('../users/personal-server.js');
   const { RewriterResource } = await import('../rewrite/rewriter.js');
-  const files = await fileRootFactory(config.users.scripts ? config.files : { ...config.files, noProcessors: true }, cwd, { symlinks: 'owner-match' });
+  const files = await fileRootFactory(
+    config.users.scripts ? config.files : { ...config.files, noProcessors: true },
+    cwd,
+    { symlinks: 'owner-match' },
+  );
   const users = new UserDirectory({ files: (dir) => files(dir) });
   const top = new Resource({ GET: (request) => users.listing(request, './~') });
   top.putChild('users', users);

@@ -33,7 +33,10 @@ export interface ServiceFiles {
 const serviceFiles = new WeakMap<TrellisPlugin, (values: PluginOptionValues, cwd: string) => ServiceFiles>();
 
 /** Says which endpoints and log files `plugin` uses with given option values (the `web` plugin does). */
-export function declareServiceFiles(plugin: TrellisPlugin, files: (values: PluginOptionValues, cwd: string) => ServiceFiles): void {
+export function declareServiceFiles(
+  plugin: TrellisPlugin,
+  files: (values: PluginOptionValues, cwd: string) => ServiceFiles,
+): void {
   serviceFiles.set(plugin, files);
 }
 
@@ -49,7 +52,11 @@ const PROCESS_OPTION_NAMES = new Set(processOptions<{ process: ProcessConfig }>(
  * `start` (those given to the runner, else the defaults). With `base`, the paths are made absolute (a JSON configuration): --chdir from `base`,
  * --pidfile and --errorlog from the --chdir directory or `base`.
  */
-function processConfigOf(values: PluginOptionValues, base: string | null, start = defaultProcessConfig()): ProcessConfig {
+function processConfigOf(
+  values: PluginOptionValues,
+  base: string | null,
+  start = defaultProcessConfig(),
+): ProcessConfig {
   const holder = { process: { ...start } };
   for (const spec of processOptions<typeof holder>()) {
     const value = values[spec.name];
@@ -76,7 +83,10 @@ export function drainOnSignals(running: RunningApp): void {
     running
       .close(running.plan.sites[0]!.site.limits.shutdownTimeout)
       .then(leavePool)
-      .then(() => process.exit(0), () => process.exit(1));
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -111,7 +121,15 @@ async function serve(load: () => Promise<AppPlan>, proc: ProcessConfig, files: S
 function startLines(running: RunningApp): string[] {
   const plan = running.plan;
   const notes = [...devCertificateNotes(), ...plan.notes];
-  const lines = bannerText({ version: VERSION, listeners: running.shown, serves: plan.serves, notes, interfaces: networkInterfaces() }).trimEnd().split('\n');
+  const lines = bannerText({
+    version: VERSION,
+    listeners: running.shown,
+    serves: plan.serves,
+    notes,
+    interfaces: networkInterfaces(),
+  })
+    .trimEnd()
+    .split('\n');
   if (plan.open) {
     const first = running.listeners.find((l) => l.port !== null);
     if (first) lines.push(openBrowser(first.url));
@@ -139,7 +157,11 @@ async function buildPlugin(
   return planApp(built, `plugin ${plugin.name}`);
 }
 
-function pluginError(plugin: TrellisPlugin, err: unknown, fail: (key: string | null, message: string, exitCode: number) => CliError): CliError {
+function pluginError(
+  plugin: TrellisPlugin,
+  err: unknown,
+  fail: (key: string | null, message: string, exitCode: number) => CliError,
+): CliError {
   if (err instanceof OptionError) return fail(err.key, err.message, err.exitCode);
   const message = oneLineMessage(err);
   const named = /^--([a-z0-9-]+)/.exec(message)?.[1];
@@ -165,19 +187,39 @@ function commonOptions(): CommonOptions {
 function commonSpecs<C>(common: CommonOptions, own: ReadonlySet<string> = new Set()): Array<OptionSpec<C>> {
   const proc = processOptions<CommonOptions>()
     .filter((s) => !own.has(s.name))
-    .map(({ short: _short, ...s }): OptionSpec<C> => ({ ...s, apply: (_c, v) => {
-      common.processGiven.push(s.name);
-      s.apply(common, v);
-    } }));
+    .map(
+      ({ short: _short, ...s }): OptionSpec<C> => ({
+        ...s,
+        apply: (_c, v) => {
+          common.processGiven.push(s.name);
+          s.apply(common, v);
+        },
+      }),
+    );
   return [
-    { name: 'config-dir', value: 'DIR', help: 'apply the drop-in modules of DIR to the site, in name order (Debian local.d)', apply: (_c, v) => void (common.configDir = v) },
-    { name: 'save-config', value: 'FILE', help: 'write these options as a JSON configuration for `trellis run FILE` and exit', apply: (_c, v) => void (common.saveConfig = v) },
+    {
+      name: 'config-dir',
+      value: 'DIR',
+      help: 'apply the drop-in modules of DIR to the site, in name order (Debian local.d)',
+      apply: (_c, v) => void (common.configDir = v),
+    },
+    {
+      name: 'save-config',
+      value: 'FILE',
+      help: 'write these options as a JSON configuration for `trellis run FILE` and exit',
+      apply: (_c, v) => void (common.saveConfig = v),
+    },
     ...proc,
   ];
 }
 
 /** Prints the help or the version when `parsed` asks for it; true if it did. */
-function answeredHelp<C>(parsed: { help: boolean; version: boolean }, usage: string, specs: ReadonlyArray<OptionSpec<C>>, examples?: ReadonlyArray<readonly [string, string]>): boolean {
+function answeredHelp<C>(
+  parsed: { help: boolean; version: boolean },
+  usage: string,
+  specs: ReadonlyArray<OptionSpec<C>>,
+  examples?: ReadonlyArray<readonly [string, string]>,
+): boolean {
   if (parsed.help) process.stdout.write(formatHelp(usage, specs, examples));
   else if (parsed.version) process.stdout.write(`trellis ${VERSION}\n`);
   return parsed.help || parsed.version;
@@ -193,12 +235,19 @@ export async function runPluginCommand(
   const values: PluginOptionValues = {};
   const common = commonOptions();
   const declaresProcess = new Set(Object.keys(plugin.options).filter((k) => PROCESS_OPTION_NAMES.has(k)));
-  const specs: Array<OptionSpec<PluginOptionValues>> = [...pluginOptionSpecs(plugin), ...commonSpecs(common, declaresProcess)];
+  const specs: Array<OptionSpec<PluginOptionValues>> = [
+    ...pluginOptionSpecs(plugin),
+    ...commonSpecs(common, declaresProcess),
+  ];
   const parsed = parseOptions(plugin.name, args, specs, values);
   if (answeredHelp(parsed, usage, specs, examples)) return;
-  if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}"; options start with -- (run 'trellis ${plugin.name} --help')`);
+  if (parsed.positional.length)
+    throw new CliError(
+      `unexpected argument "${parsed.positional[0]}"; options start with -- (run 'trellis ${plugin.name} --help')`,
+    );
   const cwd = process.cwd();
-  const onCommandLine = (_key: string | null, message: string, exitCode: number) => new CliError(plugin.name === 'web' ? message : `${plugin.name}: ${message}`, exitCode);
+  const onCommandLine = (_key: string | null, message: string, exitCode: number) =>
+    new CliError(plugin.name === 'web' ? message : `${plugin.name}: ${message}`, exitCode);
   if (common.saveConfig !== null) {
     try {
       plugin.check?.(values);
@@ -206,10 +255,14 @@ export async function runPluginCommand(
       throw pluginError(plugin, err, onCommandLine);
     }
     if (common.processGiven.length) {
-      throw new CliError(`--save-config: plugin ${plugin.name} does not declare --${common.processGiven[0]}, so a configuration cannot keep it; give it to 'trellis run FILE' instead`);
+      throw new CliError(
+        `--save-config: plugin ${plugin.name} does not declare --${common.processGiven[0]}, so a configuration cannot keep it; give it to 'trellis run FILE' instead`,
+      );
     }
     writeConfigFile(common.saveConfig, plugin, values, cwd, common.configDir);
-    process.stdout.write(`Wrote ${resolvePath(cwd, common.saveConfig)}; serve it with: trellis run ${common.saveConfig}\n`);
+    process.stdout.write(
+      `Wrote ${resolvePath(cwd, common.saveConfig)}; serve it with: trellis run ${common.saveConfig}\n`,
+    );
     return;
   }
   const configDir = common.configDir;
@@ -238,10 +291,22 @@ interface RunOptions extends CommonOptions {
 }
 
 /** A JSON configuration read and checked: its plugin and option values. */
-async function readJsonService(file: string): Promise<{ config: ReturnType<typeof readConfigFile>; plugin: TrellisPlugin; values: PluginOptionValues; proc: ProcessConfig; cwd: string; files: ServiceFiles }> {
+async function readJsonService(file: string): Promise<{
+  config: ReturnType<typeof readConfigFile>;
+  plugin: TrellisPlugin;
+  values: PluginOptionValues;
+  proc: ProcessConfig;
+  cwd: string;
+  files: ServiceFiles;
+}> {
   const config = readConfigFile(file);
   const plugin = await loadPlugin(config.service, dirname(file));
-  if (!plugin) throw configError(file, 'service', `names no plugin: "${config.service}" is neither built in nor declared by an installed package`);
+  if (!plugin)
+    throw configError(
+      file,
+      'service',
+      `names no plugin: "${config.service}" is neither built in nor declared by an installed package`,
+    );
   let values: PluginOptionValues;
   try {
     values = checkOptionValues(plugin, config.options);
@@ -253,7 +318,8 @@ async function readJsonService(file: string): Promise<{ config: ReturnType<typeo
   try {
     proc = processConfigOf(values, config.directory);
   } catch (err) {
-    if (err instanceof CliError) throw configError(file, `options.${/^--([a-z-]+)/.exec(err.message)?.[1] ?? ''}`, err.message);
+    if (err instanceof CliError)
+      throw configError(file, `options.${/^--([a-z-]+)/.exec(err.message)?.[1] ?? ''}`, err.message);
     throw err;
   }
   // A saved --chdir is where the command line's relative paths started from.
@@ -271,7 +337,12 @@ async function readJsonService(file: string): Promise<{ config: ReturnType<typeo
 /** Loads a JSON configuration file into a plan. */
 async function planFromJson(file: string): Promise<{ plan: AppPlan; configDir: string | null; base: string }> {
   const { config, plugin, values, cwd } = await readJsonService(file);
-  const plan = await buildPlugin(plugin, values, cwd, (key, message, exitCode) => new CliError(configError(file, key ? `options.${key}` : '', message).message, exitCode));
+  const plan = await buildPlugin(
+    plugin,
+    values,
+    cwd,
+    (key, message, exitCode) => new CliError(configError(file, key ? `options.${key}` : '', message).message, exitCode),
+  );
   return { plan, configDir: config.configDir, base: cwd };
 }
 
@@ -279,18 +350,38 @@ async function planFromJson(file: string): Promise<{ plan: AppPlan; configDir: s
 export async function runFile(args: readonly string[]): Promise<void> {
   const options: RunOptions = { ...commonOptions(), listen: [] };
   const specs: Array<OptionSpec<RunOptions>> = [
-    { name: 'port', short: 'p', value: 'N|EP', repeatable: true, help: 'HTTP port (or endpoint string) for a Site or Resource export; same as --listen', apply: (c, v) => void c.listen.push(listenEndpoint('http', /^\d+$/.test(v) ? `tcp:${v}` : v, '--port')) },
-    { name: 'listen', value: 'EP', repeatable: true, help: 'listen on an endpoint (repeatable; default tcp:8080 when the file names no listener)', apply: (c, v) => void c.listen.push(listenEndpoint('http', v, '--listen')) },
+    {
+      name: 'port',
+      short: 'p',
+      value: 'N|EP',
+      repeatable: true,
+      help: 'HTTP port (or endpoint string) for a Site or Resource export; same as --listen',
+      apply: (c, v) => void c.listen.push(listenEndpoint('http', /^\d+$/.test(v) ? `tcp:${v}` : v, '--port')),
+    },
+    {
+      name: 'listen',
+      value: 'EP',
+      repeatable: true,
+      help: 'listen on an endpoint (repeatable; default tcp:8080 when the file names no listener)',
+      apply: (c, v) => void c.listen.push(listenEndpoint('http', v, '--listen')),
+    },
     ...commonSpecs<RunOptions>(options).filter((s) => s.name !== 'save-config'),
   ];
   const parsed = parseOptions('run', args, specs, options);
   if (answeredHelp(parsed, RUN_USAGE, specs)) return;
   if (parsed.positional.length !== 1) {
-    throw new CliError(parsed.positional.length ? `trellis run takes one FILE, not ${parsed.positional.length}` : 'trellis run needs a FILE: a .ts/.js configuration module or a .json configuration');
+    throw new CliError(
+      parsed.positional.length
+        ? `trellis run takes one FILE, not ${parsed.positional.length}`
+        : 'trellis run needs a FILE: a .ts/.js configuration module or a .json configuration',
+    );
   }
   const file = resolvePath(process.cwd(), parsed.positional[0]!);
   const isJson = /\.json$/i.test(file);
-  if (!isJson && !/\.(m?[jt]s|c[jt]s)$/.test(file)) throw new CliError(`trellis run ${parsed.positional[0]}: give a .ts, .mts, .js or .mjs module, or a .json configuration`);
+  if (!isJson && !/\.(m?[jt]s|c[jt]s)$/.test(file))
+    throw new CliError(
+      `trellis run ${parsed.positional[0]}: give a .ts, .mts, .js or .mjs module, or a .json configuration`,
+    );
   // A JSON configuration's own process options apply, and those given here override them one by one.
   let proc = options.process;
   let files: ServiceFiles = { endpoints: [...options.listen], logFiles: [] };
@@ -304,24 +395,31 @@ export async function runFile(args: readonly string[]): Promise<void> {
     }
     files = { endpoints: [...json.files.endpoints, ...files.endpoints], logFiles: json.files.logFiles };
   }
-  await serve(async () => {
-    let plan: AppPlan;
-    let configDir = options.configDir;
-    let base = process.cwd();
-    if (isJson) {
-      const loaded = await planFromJson(file);
-      plan = loaded.plan;
-      configDir ??= loaded.configDir;
-      base = loaded.base;
-    } else {
-      const mod = await importUserModule(file, process.cwd(), file);
-      if (!('default' in mod)) throw new CliError(`${file}: no default export; end it with export default new Site(root) or defineApp({ sites })`);
-      plan = planApp(mod.default, file);
-    }
-    if (configDir !== null) await applyDropIns(plan, configDir, base);
-    addDefaultListeners(plan, options.listen);
-    return plan;
-  }, proc, files);
+  await serve(
+    async () => {
+      let plan: AppPlan;
+      let configDir = options.configDir;
+      let base = process.cwd();
+      if (isJson) {
+        const loaded = await planFromJson(file);
+        plan = loaded.plan;
+        configDir ??= loaded.configDir;
+        base = loaded.base;
+      } else {
+        const mod = await importUserModule(file, process.cwd(), file);
+        if (!('default' in mod))
+          throw new CliError(
+            `${file}: no default export; end it with export default new Site(root) or defineApp({ sites })`,
+          );
+        plan = planApp(mod.default, file);
+      }
+      if (configDir !== null) await applyDropIns(plan, configDir, base);
+      addDefaultListeners(plan, options.listen);
+      return plan;
+    },
+    proc,
+    files,
+  );
 }
 
 /** Runs `trellis NAME ARGS` for a plugin declared by an installed package. */

@@ -76,7 +76,13 @@ export class SiteSwitch extends Site {
 function listenerKey(spec: ListenSpec, plan: SitePlan): string {
   const ep = spec.endpoint;
   const where =
-    ep.type === 'unix' ? `unix:${ep.path}` : ep.type === 'fd' ? `fd:${ep.fd}` : ep.type === 'systemd' ? `systemd:${ep.domain}:${ep.index}` : `${ep.type}:${ep.interface ?? ''}:${ep.port}`;
+    ep.type === 'unix'
+      ? `unix:${ep.path}`
+      : ep.type === 'fd'
+        ? `fd:${ep.fd}`
+        : ep.type === 'systemd'
+          ? `systemd:${ep.domain}:${ep.index}`
+          : `${ep.type}:${ep.interface ?? ''}:${ep.port}`;
   if (spec.kind === 'http') return `http ${where}`;
   return `${spec.kind} ${where} ${JSON.stringify(plan.gateway)}`;
 }
@@ -120,11 +126,20 @@ async function startOne(spec: ListenSpec, plan: SitePlan, site: SiteSwitch): Pro
       case 'ajp': {
         const { listenAjp } = await import('../channels/ajp/server.js');
         const g = plan.gateway;
-        return await listenAjp(site, spec.endpoint, { secret: g.ajpSecret, mount: g.mount, trustedPeers: g.trustedPeers });
+        return await listenAjp(site, spec.endpoint, {
+          secret: g.ajpSecret,
+          mount: g.mount,
+          trustedPeers: g.trustedPeers,
+        });
       }
       case 'fastcgi':
       case 'scgi': {
-        const config = { fastcgi: [] as Endpoint[], scgi: [] as Endpoint[], gatewayTrustedPeers: plan.gateway.trustedPeers, mount: plan.gateway.mount };
+        const config = {
+          fastcgi: [] as Endpoint[],
+          scgi: [] as Endpoint[],
+          gatewayTrustedPeers: plan.gateway.trustedPeers,
+          mount: plan.gateway.mount,
+        };
         config[spec.kind].push(spec.endpoint);
         const [listener] = await startGatewayListeners(site, config);
         return listener!;
@@ -208,7 +223,8 @@ export class RunningApp {
       old.delete(w.key);
       const tls = contexts.get(w.key);
       if (tls) (kept.listener.server as TlsServer).setSecureContext({ key: tls.key, cert: tls.cert });
-      if (w.spec.endpoint.type === 'unix' && w.spec.endpoint.mode !== undefined) chmodSync(w.spec.endpoint.path, w.spec.endpoint.mode);
+      if (w.spec.endpoint.type === 'unix' && w.spec.endpoint.mode !== undefined)
+        chmodSync(w.spec.endpoint.path, w.spec.endpoint.mode);
       kept.site.swap(w.plan.site);
       next.push({ ...kept, spec: w.spec });
     }

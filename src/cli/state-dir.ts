@@ -19,7 +19,14 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
  * taken from the working directory and the listeners, so two sites on one machine never share a file
  * by accident.
  */
-export function defaultSessionFile(cwd: string, listeners: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
-  const hash = createHash('sha256').update(JSON.stringify([cwd, ...listeners])).digest('hex').slice(0, 12);
+export function defaultSessionFile(
+  cwd: string,
+  listeners: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const hash = createHash('sha256')
+    .update(JSON.stringify([cwd, ...listeners]))
+    .digest('hex')
+    .slice(0, 12);
   return join(stateDir(env), `sessions-${hash}.sqlite`);
 }

@@ -117,7 +117,17 @@ export interface WebConfig {
 export function defaultWebConfig(): WebConfig {
   return {
     root: { kind: 'path', dir: '.' },
-    files: { indexNames: null, ignoreExts: [], defaultType: null, mimeTypes: [], processors: [], noProcessors: false, listing: true, cacheControl: null, cgi: { timeout: null, maxProcesses: null, passEnv: [] } },
+    files: {
+      indexNames: null,
+      ignoreExts: [],
+      defaultType: null,
+      mimeTypes: [],
+      processors: [],
+      noProcessors: false,
+      listing: true,
+      cacheControl: null,
+      cgi: { timeout: null, maxProcesses: null, passEnv: [] },
+    },
     listen: [],
     https: [],
     certificate: null,
@@ -193,27 +203,33 @@ export function parseCorsOrigins(text: string): string[] {
     } catch {
       ok = false;
     }
-    if (!ok) throw new CliError(`--cors needs * or origins like https://app.example or http://localhost:3000 (comma-separated, no path), not "${origin}"`);
+    if (!ok)
+      throw new CliError(
+        `--cors needs * or origins like https://app.example or http://localhost:3000 (comma-separated, no path), not "${origin}"`,
+      );
   }
   return origins;
 }
 
 function port(text: string, option: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new CliError(`--${option} needs a port number from 0 to 65535, not "${text}"`);
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535)
+    throw new CliError(`--${option} needs a port number from 0 to 65535, not "${text}"`);
   return Number(text);
 }
 
 /** The options of `trellis web`. */
 export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   {
-    name: 'port', repeatable: true,
+    name: 'port',
+    repeatable: true,
     short: 'p',
     value: 'N|EP',
     help: 'HTTP port (or endpoint string); same as --listen',
     apply: (c, v) => void c.listen.push(/^\d+$/.test(v) ? { type: 'tcp', port: port(v, 'port') } : endpoint(v)),
   },
   {
-    name: 'listen', repeatable: true,
+    name: 'listen',
+    repeatable: true,
     value: 'EP',
     help: 'listen on an endpoint: tcp:8080, tcp:8080:interface=127.0.0.1, ssl:8443:privateKey=K:certKey=C, unix:/path:mode=660 (repeatable; default tcp:8080)',
     apply: (c, v) => void c.listen.push(endpoint(v)),
@@ -225,8 +241,20 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     help: 'HTTPS port (HTTP/2 and HTTP/1.1) using --certificate and --privkey; without them, server.pem if present, else a self-signed development certificate made at start-up',
     apply: (c, v) => void c.https.push(port(v, 'https')),
   },
-  { name: 'certificate', short: 'c', value: 'FILE', help: 'TLS certificate, PEM (default server.pem)', apply: (c, v) => void (c.certificate = v) },
-  { name: 'privkey', short: 'k', value: 'FILE', help: 'TLS private key, PEM (default: the certificate file)', apply: (c, v) => void (c.privkey = v) },
+  {
+    name: 'certificate',
+    short: 'c',
+    value: 'FILE',
+    help: 'TLS certificate, PEM (default server.pem)',
+    apply: (c, v) => void (c.certificate = v),
+  },
+  {
+    name: 'privkey',
+    short: 'k',
+    value: 'FILE',
+    help: 'TLS private key, PEM (default: the certificate file)',
+    apply: (c, v) => void (c.privkey = v),
+  },
   {
     name: 'class',
     value: 'MODULE#export',
@@ -242,7 +270,7 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
   {
     name: 'app-kind',
     value: 'node|fetch',
-    help: "how to call an --app function: node for (req, res), fetch for (Request) => Response (default: by its parameters)",
+    help: 'how to call an --app function: node for (req, res), fetch for (Request) => Response (default: by its parameters)',
     apply: (c, v) => {
       if (v !== 'node' && v !== 'fetch') throw new CliError(`--app-kind needs node or fetch, not "${v}"`);
       c.appKind = v;
@@ -259,20 +287,30 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     help: 'serve one resource script (a .rpy.ts/.rpy.js module exporting `resource`) as the whole site, reloaded when it changes',
     apply: (c, v) => void (c.root = { kind: 'resource-script', file: v }),
   },
-  { name: 'path', value: 'DIR', help: 'serve files from DIR (a file or a directory; default: the current directory)', apply: (c, v) => void (c.root = { kind: 'path', dir: v }) },
+  {
+    name: 'path',
+    value: 'DIR',
+    help: 'serve files from DIR (a file or a directory; default: the current directory)',
+    apply: (c, v) => void (c.root = { kind: 'path', dir: v }),
+  },
   {
     name: 'user',
     help: "serve each user's ~/public_html at /~NAME/ (users from /etc/passwd; nothing there executes), relay /~NAME.trellis/ to NAME's personal server; / lists them",
     apply: (c) => void (c.root = { kind: 'user' }),
   },
-  { name: 'user-scripts', help: 'with --user: run the --path processors (.rpy.ts, .cgi, .php) in user directories too, as the server\'s user (default: program files there answer 403)', apply: (c) => void (c.users.scripts = true) },
+  {
+    name: 'user-scripts',
+    help: "with --user: run the --path processors (.rpy.ts, .cgi, .php) in user directories too, as the server's user (default: program files there answer 403)",
+    apply: (c) => void (c.users.scripts = true),
+  },
   {
     name: 'user-vhost',
     value: 'DOMAIN',
     help: "with --user: relay NAME.DOMAIN (e.g. alice.example.com for --user-vhost example.com) to NAME's personal server",
     apply: (c, v) => {
       const domain = v.toLowerCase().replace(/\.$/, '');
-      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(domain)) throw new CliError(`--user-vhost needs a domain such as example.com, not "${v}"`);
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(domain))
+        throw new CliError(`--user-vhost needs a domain such as example.com, not "${v}"`);
       c.users.vhost = domain;
     },
   },
@@ -290,18 +328,40 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
       c.personal.group = v;
     },
   },
-  { name: 'vhost-path', value: 'DIR', help: 'serve each subdirectory of DIR as the virtual host of its name', apply: (c, v) => void (c.root = { kind: 'vhost-path', dir: v }) },
   {
-    name: 'trust-proxy', repeatable: true,
+    name: 'vhost-path',
+    value: 'DIR',
+    help: 'serve each subdirectory of DIR as the virtual host of its name',
+    apply: (c, v) => void (c.root = { kind: 'vhost-path', dir: v }),
+  },
+  {
+    name: 'trust-proxy',
+    repeatable: true,
     value: 'CIDR',
     help: 'believe X-Forwarded-*, Forwarded and X-App-* headers from these front ends (repeatable; default nobody)',
     apply: (c, v) => void c.proxy.trustProxy.push(...parseTrustProxy(v)),
   },
-  { name: 'vhost-monster', help: 'mount a VHostMonster at /vhost (/vhost/http/HOST:PORT/...) for trusted front ends', apply: (c) => void (c.proxy.vhostMonster = true) },
-  { name: 'public-url', value: 'URL', help: 'the public URL the site is served at, for front ends that send no headers', apply: (c, v) => void (c.proxy.publicUrl = checkPublicUrl(v)) },
-  { name: 'proxy', repeatable: true, value: 'PATH=URL', help: 'reverse-proxy PATH to an http:// or UNIX-socket backend, e.g. /api=http://127.0.0.1:9000/ or /api=unix:/run/api.sock:/base (repeatable)', apply: (c, v) => void c.proxy.proxies.push(parseProxy(v)) },
   {
-    name: 'index', repeatable: true,
+    name: 'vhost-monster',
+    help: 'mount a VHostMonster at /vhost (/vhost/http/HOST:PORT/...) for trusted front ends',
+    apply: (c) => void (c.proxy.vhostMonster = true),
+  },
+  {
+    name: 'public-url',
+    value: 'URL',
+    help: 'the public URL the site is served at, for front ends that send no headers',
+    apply: (c, v) => void (c.proxy.publicUrl = checkPublicUrl(v)),
+  },
+  {
+    name: 'proxy',
+    repeatable: true,
+    value: 'PATH=URL',
+    help: 'reverse-proxy PATH to an http:// or UNIX-socket backend, e.g. /api=http://127.0.0.1:9000/ or /api=unix:/run/api.sock:/base (repeatable)',
+    apply: (c, v) => void c.proxy.proxies.push(parseProxy(v)),
+  },
+  {
+    name: 'index',
+    repeatable: true,
     short: 'i',
     value: 'NAME',
     help: 'index file name for directories (repeatable; replaces index.html, index.htm, index)',
@@ -311,7 +371,8 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     },
   },
   {
-    name: 'ignore-ext', repeatable: true,
+    name: 'ignore-ext',
+    repeatable: true,
     value: 'EXT',
     help: 'extension tried when a name is missing, e.g. .html so /page finds page.html (repeatable)',
     apply: (c, v) => {
@@ -319,9 +380,14 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
       c.files.ignoreExts.push(v.startsWith('.') || v === '*' ? v : `.${v}`);
     },
   },
-  { name: 'allow-ignore-ext', help: 'let /name find name.<any extension>', apply: (c) => void c.files.ignoreExts.push('*') },
   {
-    name: 'mime-type', repeatable: true,
+    name: 'allow-ignore-ext',
+    help: 'let /name find name.<any extension>',
+    apply: (c) => void c.files.ignoreExts.push('*'),
+  },
+  {
+    name: 'mime-type',
+    repeatable: true,
     short: 'm',
     value: 'TYPE|.ext=TYPE',
     help: 'type for unknown extensions (default application/octet-stream), or map one extension (repeatable)',
@@ -337,24 +403,31 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     },
   },
   {
-    name: 'processor', repeatable: true,
+    name: 'processor',
+    repeatable: true,
     value: '.ext=KIND',
     help: 'handle files with this extension by KIND: script, cgi, cgi:INTERPRETER (e.g. .pl=cgi:/usr/bin/perl), php, fastcgi:ADDRESS (e.g. .php=fastcgi:tcp:127.0.0.1:9000), asis, or MODULE#export (a function (path) => Resource) (repeatable); .rpy.ts/.rpy.js=script, .cgi=cgi and .php=php (with php-cgi) are on by default',
     apply: (c, v) => {
       const eq = v.indexOf('=');
       const ext = v.slice(0, eq);
       const kind = v.slice(eq + 1);
-      if (eq === -1 || !/^\.[^/\\\0=]+$/.test(ext) || !kind) throw new CliError(`--processor needs .ext=KIND, e.g. .asis=asis, not "${v}"`);
+      if (eq === -1 || !/^\.[^/\\\0=]+$/.test(ext) || !kind)
+        throw new CliError(`--processor needs .ext=KIND, e.g. .asis=asis, not "${v}"`);
       c.files.processors.push([ext, kind]);
     },
   },
-  { name: 'no-processors', help: 'execute nothing, not even the default .cgi and .php; program files then answer 403', apply: (c) => void (c.files.noProcessors = true) },
+  {
+    name: 'no-processors',
+    help: 'execute nothing, not even the default .cgi and .php; program files then answer 403',
+    apply: (c) => void (c.files.noProcessors = true),
+  },
   {
     name: 'cgi-timeout',
     value: 'SECONDS',
     help: 'longest run of a CGI script before its process group is killed (default 60)',
     apply: (c, v) => {
-      if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86400) throw new CliError(`--cgi-timeout needs seconds from 0 to 86400, e.g. 30, not "${v}"`);
+      if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86400)
+        throw new CliError(`--cgi-timeout needs seconds from 0 to 86400, e.g. 30, not "${v}"`);
       c.files.cgi.timeout = Number(v) * 1000;
     },
   },
@@ -363,7 +436,8 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     value: 'N',
     help: 'CGI scripts running at once; past it 503 (default 32)',
     apply: (c, v) => {
-      if (!/^\d{1,5}$/.test(v) || Number(v) < 1) throw new CliError(`--cgi-max-processes needs a whole number from 1 to 99999, not "${v}"`);
+      if (!/^\d{1,5}$/.test(v) || Number(v) < 1)
+        throw new CliError(`--cgi-max-processes needs a whole number from 1 to 99999, not "${v}"`);
       c.files.cgi.maxProcesses = Number(v);
     },
   },
@@ -373,22 +447,29 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     value: 'NAME',
     help: "hand this variable of the server's environment to CGI scripts, e.g. LANG (repeatable; default none, PATH is /usr/bin:/bin)",
     apply: (c, v) => {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) || /^HTTP_/i.test(v)) throw new CliError(`--cgi-pass-env needs a variable name such as LANG (never HTTP_*), not "${v}"`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) || /^HTTP_/i.test(v))
+        throw new CliError(`--cgi-pass-env needs a variable name such as LANG (never HTTP_*), not "${v}"`);
       c.files.cgi.passEnv.push(v);
     },
   },
-  { name: 'no-listing', help: 'answer 403 for directories without an index instead of listing them', apply: (c) => void (c.files.listing = false) },
+  {
+    name: 'no-listing',
+    help: 'answer 403 for directories without an index instead of listing them',
+    apply: (c) => void (c.files.listing = false),
+  },
   {
     name: 'cache-control',
     value: 'VALUE',
     help: 'Cache-Control header for files, e.g. "public, max-age=3600"',
     apply: (c, v) => {
-      if (!v || hasControlChars(v)) throw new CliError(`--cache-control needs a header value without control characters, not "${v}"`);
+      if (!v || hasControlChars(v))
+        throw new CliError(`--cache-control needs a header value without control characters, not "${v}"`);
       c.files.cacheControl = v;
     },
   },
   {
-    name: 'add-header', repeatable: true,
+    name: 'add-header',
+    repeatable: true,
     value: '"Name: value"',
     help: 'add a header to every response, error pages included (repeatable)',
     apply: (c, v) => {
@@ -419,18 +500,40 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     help: 'allow cross-origin requests from any origin, or only from --cors=https://a.example,http://localhost:3000; answers preflights (OPTIONS with Access-Control-Request-Method)',
     apply: (c, v) => void (c.cors = parseCorsOrigins(v)),
   },
-  { name: 'cors-credentials', help: 'let --cors origins send cookies and credentials (Access-Control-Allow-Credentials)', apply: (c) => void (c.corsCredentials = true) },
+  {
+    name: 'cors-credentials',
+    help: 'let --cors origins send cookies and credentials (Access-Control-Allow-Credentials)',
+    apply: (c) => void (c.corsCredentials = true),
+  },
   {
     name: 'single',
     help: "single-page app: a missing path without an extension (/users/42) gets --path's index.html; a missing /app.js stays 404",
     apply: (c) => void (c.single = true),
   },
-  { name: 'watch', help: 'reload the --class module (and the files it imports) when a file in its directory changes', apply: (c) => void (c.watch = true) },
-  { name: 'open', help: 'open the site in a browser once it is serving (nothing happens where there is no browser)', apply: (c) => void (c.open = true) },
-  { name: 'display-tracebacks', help: 'show error stacks in 500 pages (never on a public site)', apply: (c) => void (c.displayTracebacks = true) },
-  { name: 'notracebacks', short: 'n', help: 'do not show error stacks (the default)', apply: (c) => void (c.displayTracebacks = false) },
   {
-    name: 'ajp', repeatable: true,
+    name: 'watch',
+    help: 'reload the --class module (and the files it imports) when a file in its directory changes',
+    apply: (c) => void (c.watch = true),
+  },
+  {
+    name: 'open',
+    help: 'open the site in a browser once it is serving (nothing happens where there is no browser)',
+    apply: (c) => void (c.open = true),
+  },
+  {
+    name: 'display-tracebacks',
+    help: 'show error stacks in 500 pages (never on a public site)',
+    apply: (c) => void (c.displayTracebacks = true),
+  },
+  {
+    name: 'notracebacks',
+    short: 'n',
+    help: 'do not show error stacks (the default)',
+    apply: (c) => void (c.displayTracebacks = false),
+  },
+  {
+    name: 'ajp',
+    repeatable: true,
     value: 'EP',
     help: 'serve AJP13 (Apache mod_proxy_ajp) on an endpoint: 8009 or tcp:8009 (loopback), unix:/run/app.ajp (repeatable)',
     apply: (c, v) => void c.ajp.push(gatewayEndpoint(v)),
@@ -449,24 +552,28 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     value: 'PREFIX',
     help: 'the path the front end serves the site under, for gateways that do not report it (AJP, Apache ProxyPass to FastCGI/SCGI); default: SCRIPT_NAME',
     apply: (c, v) => {
-      if (!v.startsWith('/') || hasCtl(v) || /[?#]/.test(v)) throw new CliError(`--mount needs a path starting with /, like /app, not "${v}"`);
+      if (!v.startsWith('/') || hasCtl(v) || /[?#]/.test(v))
+        throw new CliError(`--mount needs a path starting with /, like /app, not "${v}"`);
       c.mount = v;
     },
   },
   {
-    name: 'fastcgi', repeatable: true,
+    name: 'fastcgi',
+    repeatable: true,
     value: 'EP',
     help: 'serve FastCGI (nginx fastcgi_pass, Apache mod_proxy_fcgi, lighttpd, HAProxy) on an endpoint: 9000 or tcp:9000 (loopback), unix:/run/app.fcgi (repeatable)',
     apply: (c, v) => void c.fastcgi.push(gatewayEndpoint(v)),
   },
   {
-    name: 'scgi', repeatable: true,
+    name: 'scgi',
+    repeatable: true,
     value: 'EP',
     help: 'serve SCGI (nginx scgi_pass, Apache mod_proxy_scgi, lighttpd mod_scgi) on an endpoint: 4000 or tcp:4000 (loopback), unix:/run/app.scgi (repeatable)',
     apply: (c, v) => void c.scgi.push(gatewayEndpoint(v)),
   },
   {
-    name: 'gateway-trusted-peers', repeatable: true,
+    name: 'gateway-trusted-peers',
+    repeatable: true,
     value: 'CIDR',
     help: 'front-end addresses allowed to reach --fastcgi/--scgi off loopback, e.g. 10.0.0.0/8 (repeatable or comma-separated)',
     apply: (c, v) => void c.gatewayTrustedPeers.push(...v.split(',').map((s) => s.trim())),
@@ -476,7 +583,8 @@ export const WEB_OPTIONS: Array<OptionSpec<WebConfig>> = [
     value: 'N',
     help: 'open connections one client address may hold (default 256); --trust-proxy front ends are exempt',
     apply: (c, v) => {
-      if (!/^\d{1,7}$/.test(v) || Number(v) < 1) throw new CliError(`--max-connections-per-ip needs a number of 1 or more, not "${v}"`);
+      if (!/^\d{1,7}$/.test(v) || Number(v) < 1)
+        throw new CliError(`--max-connections-per-ip needs a number of 1 or more, not "${v}"`);
       c.maxConnectionsPerIp = Number(v);
     },
   },

@@ -33,30 +33,69 @@ const USAGE = 'Usage: trellis web [options]\n\nServe a site over HTTP, HTTPS (wi
 const EXAMPLES: ReadonlyArray<readonly [string, string]> = [
   ['serve the current directory on http://localhost:8080/', 'trellis web'],
   ['serve ./public on port 3000, open it in a browser', 'trellis web --path ./public --port 3000 --open'],
-  ['a single-page app: unknown routes get index.html, with CORS for any origin', 'trellis web --path dist --single --cors'],
+  [
+    'a single-page app: unknown routes get index.html, with CORS for any origin',
+    'trellis web --path dist --single --cors',
+  ],
   ['your own Resource, reloaded when its files change', 'trellis web --class ./site.ts#Root --watch'],
   ['HTTPS and HTTP/2 on 8443 with a development certificate made at start-up', 'trellis web --https 8443'],
-  ['only on this machine, access log to a file', 'trellis web --listen tcp:8080:interface=127.0.0.1 --logfile access.log'],
-  ['keep these options in a file and serve it (SIGHUP reads it again)', 'trellis web --path ./public --save-config site.json && trellis run site.json'],
+  [
+    'only on this machine, access log to a file',
+    'trellis web --listen tcp:8080:interface=127.0.0.1 --logfile access.log',
+  ],
+  [
+    'keep these options in a file and serve it (SIGHUP reads it again)',
+    'trellis web --path ./public --save-config site.json && trellis run site.json',
+  ],
 ];
 
 /** Checks what no single option can: combinations. */
 function checkCombinations(config: WebConfig): void {
   if (config.corsCredentials && (!config.cors || config.cors.includes('*'))) {
-    throw new OptionError('cors-credentials', '--cors-credentials needs named origins, e.g. --cors=https://app.example (browsers refuse credentials with any origin)');
+    throw new OptionError(
+      'cors-credentials',
+      '--cors-credentials needs named origins, e.g. --cors=https://app.example (browsers refuse credentials with any origin)',
+    );
   }
-  if (config.single && config.root.kind !== 'path') throw new OptionError('single', "--single only applies to --path; serve the app's files with --path DIR --single");
-  if (config.users.scripts && config.root.kind !== 'user') throw new OptionError('user-scripts', '--user-scripts only applies to --user; add --user to serve user directories');
-  if (config.users.vhost !== null && config.root.kind !== 'user') throw new OptionError('user-vhost', '--user-vhost only applies to --user; add --user to relay NAME.DOMAIN to personal servers');
-  if (config.personal.group !== null && !config.personal.on) throw new OptionError('personal-group', '--personal-group only applies to --personal; add --personal to serve on ~/.trellis-web.sock');
+  if (config.single && config.root.kind !== 'path')
+    throw new OptionError('single', "--single only applies to --path; serve the app's files with --path DIR --single");
+  if (config.users.scripts && config.root.kind !== 'user')
+    throw new OptionError(
+      'user-scripts',
+      '--user-scripts only applies to --user; add --user to serve user directories',
+    );
+  if (config.users.vhost !== null && config.root.kind !== 'user')
+    throw new OptionError(
+      'user-vhost',
+      '--user-vhost only applies to --user; add --user to relay NAME.DOMAIN to personal servers',
+    );
+  if (config.personal.group !== null && !config.personal.on)
+    throw new OptionError(
+      'personal-group',
+      '--personal-group only applies to --personal; add --personal to serve on ~/.trellis-web.sock',
+    );
   if (config.personal.group !== null && (config.listen.length || config.https.length)) {
-    throw new OptionError('personal-group', '--personal-group sets the group of ~/.trellis-web.sock; with --listen give unix:PATH:group=GROUP instead');
+    throw new OptionError(
+      'personal-group',
+      '--personal-group sets the group of ~/.trellis-web.sock; with --listen give unix:PATH:group=GROUP instead',
+    );
   }
-  if (config.personal.on && config.root.kind === 'user') throw new OptionError('personal', "--personal serves one user's site and --user everyone's: run them as two servers");
+  if (config.personal.on && config.root.kind === 'user')
+    throw new OptionError(
+      'personal',
+      "--personal serves one user's site and --user everyone's: run them as two servers",
+    );
   if (config.personal.on && config.process.uid !== null) {
-    throw new OptionError('personal', '--personal runs as the user it serves, so its socket goes in their home: start it as that user (runuser -u NAME -- trellis web --personal) instead of with --uid');
+    throw new OptionError(
+      'personal',
+      '--personal runs as the user it serves, so its socket goes in their home: start it as that user (runuser -u NAME -- trellis web --personal) instead of with --uid',
+    );
   }
-  if (config.watch && config.root.kind !== 'class') throw new OptionError('watch', '--watch reloads a --class module; give --class MODULE#export (files under --path are always served fresh)');
+  if (config.watch && config.root.kind !== 'class')
+    throw new OptionError(
+      'watch',
+      '--watch reloads a --class module; give --class MODULE#export (files under --path are always served fresh)',
+    );
 }
 
 /** The WebConfig that option values describe, applied in their order; a bad value is an OptionError naming its key. */
@@ -82,7 +121,8 @@ export function webConfigOf(values: PluginOptionValues): WebConfig {
  */
 export function accessLogFor(config: WebConfig, stdout: NodeJS.WriteStream = process.stdout): AccessLog | null {
   if (config.logfile === '') return null;
-  if (config.logfile !== null) return openAccessLog(config.logfile, { format: config.process.logFormat === 'json' ? 'json' : 'combined' });
+  if (config.logfile !== null)
+    return openAccessLog(config.logfile, { format: config.process.logFormat === 'json' ? 'json' : 'combined' });
   return stdout.isTTY ? terminalAccessLog(stdout) : null;
 }
 
@@ -98,14 +138,24 @@ export function httpsFiles(config: WebConfig, cwd: string): { privateKey: string
 /** `ep` with its file paths made absolute from `cwd` (a development certificate stays as it is). */
 function absoluteEndpoint(e: Endpoint, cwd: string): Endpoint {
   const abs = (p: string) => (p === DEV_CERTIFICATE ? p : resolvePath(cwd, p));
-  return e.type === 'unix' ? { ...e, path: abs(e.path) } : e.type === 'ssl' ? { ...e, privateKey: abs(e.privateKey), certKey: abs(e.certKey) } : e;
+  return e.type === 'unix'
+    ? { ...e, path: abs(e.path) }
+    : e.type === 'ssl'
+      ? { ...e, privateKey: abs(e.privateKey), certKey: abs(e.certKey) }
+      : e;
 }
 
 /** Every HTTP(S) endpoint the config asks for, paths absolute from `cwd`; `--https` without files gets {@link DEV_CERTIFICATE}. */
 export function httpEndpoints(config: WebConfig, cwd = process.cwd()): Endpoint[] {
   const eps = [...config.listen];
   const files = config.https.length ? httpsFiles(config, cwd) : null;
-  for (const port of config.https) eps.push({ type: 'ssl', port, privateKey: files?.privateKey ?? DEV_CERTIFICATE, certKey: files?.certKey ?? DEV_CERTIFICATE });
+  for (const port of config.https)
+    eps.push({
+      type: 'ssl',
+      port,
+      privateKey: files?.privateKey ?? DEV_CERTIFICATE,
+      certKey: files?.certKey ?? DEV_CERTIFICATE,
+    });
   return eps.map((e) => absoluteEndpoint(e, cwd));
 }
 
@@ -167,11 +217,14 @@ function watchClass(site: Site, config: WebConfig, cwd: string, spec: string): {
 export async function buildWebSite(config: WebConfig, cwd: string): Promise<WrappedSiteDefinition> {
   const root = await buildRoot(config, cwd);
   // --personal listens on ~/.trellis-web.sock unless --listen or --https name listeners.
-  const personal = config.personal.on && !config.listen.length && !config.https.length ? personalEndpoint(config) : null;
+  const personal =
+    config.personal.on && !config.listen.length && !config.https.length ? personalEndpoint(config) : null;
   const personalRoot = config.personal.on ? (await import('../users/personal-server.js')).personalRoot : null;
   const wrap = (r: typeof root) => (personalRoot ? personalRoot(wrapRoot(r, config.proxy)) : wrapRoot(r, config.proxy));
   const accessLog = accessLogFor(config);
-  const cap = isWorker() ? perWorkerCap(config.maxConnectionsPerIp, config.process.workers) : config.maxConnectionsPerIp;
+  const cap = isWorker()
+    ? perWorkerCap(config.maxConnectionsPerIp, config.process.workers)
+    : config.maxConnectionsPerIp;
   const sessions = sessionsFor(config, cwd);
   const sessionStore = await openStore(sessions);
   const site = new Site(wrap(root), {
@@ -186,16 +239,25 @@ export async function buildWebSite(config: WebConfig, cwd: string): Promise<Wrap
   const notes: string[] = [];
   if (sessions.kind !== 'memory' || config.sessions) notes.push(`Sessions: ${describeSessions(sessions)}`);
   // Which extensions execute under --path (SECURITY.md §2.1: said at start).
-  if (config.root.kind === 'path' || config.root.kind === 'vhost-path') notes.push(await describeProcessors(config.files));
+  if (config.root.kind === 'path' || config.root.kind === 'vhost-path')
+    notes.push(await describeProcessors(config.files));
   if (config.root.kind === 'user') {
-    notes.push(config.users.scripts ? `User directories: ${await describeProcessors(config.files)}` : 'Nothing executes in user directories (--user-scripts allows it); program files there answer 403');
+    notes.push(
+      config.users.scripts
+        ? `User directories: ${await describeProcessors(config.files)}`
+        : 'Nothing executes in user directories (--user-scripts allows it); program files there answer 403',
+    );
   }
   if (config.personal.on) {
     const socket = personal ? ` (${personal.path}, mode ${(personal.mode ?? 0).toString(8)})` : '';
     notes.push(`Personal server: forwarding headers believed from a UNIX-socket peer only${socket}`);
   }
-  if (config.cors) notes.push(`CORS: ${config.cors.includes('*') ? 'any origin' : config.cors.join(', ')}${config.corsCredentials ? ', with credentials' : ''}`);
-  if (accessLog && config.logfile === null) notes.push('Access log below (--logfile FILE to keep it, --no-logfile to hide it)');
+  if (config.cors)
+    notes.push(
+      `CORS: ${config.cors.includes('*') ? 'any origin' : config.cors.join(', ')}${config.corsCredentials ? ', with credentials' : ''}`,
+    );
+  if (accessLog && config.logfile === null)
+    notes.push('Access log below (--logfile FILE to keep it, --no-logfile to hide it)');
   let watcher: SourceWatcher | null = null;
   if (config.watch && config.root.kind === 'class') {
     const watching = watchClass(site, config, cwd, config.root.spec);
@@ -240,8 +302,13 @@ async function openStore(spec: SessionsSpec): Promise<SessionStore> {
   try {
     return await openSessionStore(spec);
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code && !(err as Error).message.includes((err as NodeJS.ErrnoException).code ?? '') ? `${(err as NodeJS.ErrnoException).code}: ` : '';
-    throw new CliError(`Cannot open the session store ${describeSessions(spec)}: ${why}${(err as Error).message.split('\n')[0]}`);
+    const why =
+      (err as NodeJS.ErrnoException).code && !(err as Error).message.includes((err as NodeJS.ErrnoException).code ?? '')
+        ? `${(err as NodeJS.ErrnoException).code}: `
+        : '';
+    throw new CliError(
+      `Cannot open the session store ${describeSessions(spec)}: ${why}${(err as Error).message.split('\n')[0]}`,
+    );
   }
 }
 
@@ -252,12 +319,18 @@ async function openStore(spec: SessionsSpec): Promise<SessionStore> {
 function personalEndpoint(config: WebConfig): Extract<Endpoint, { type: 'unix' }> {
   const me = userInfo();
   if (!statIs(me.homedir, (st) => st.isDirectory())) {
-    throw new CliError(`--personal: the home directory ${me.homedir} of user ${me.username} does not exist; create it (the socket ${PERSONAL_SOCKET_NAME} goes there) or give --listen unix:PATH`);
+    throw new CliError(
+      `--personal: the home directory ${me.homedir} of user ${me.username} does not exist; create it (the socket ${PERSONAL_SOCKET_NAME} goes there) or give --listen unix:PATH`,
+    );
   }
   const group = config.personal.group;
-  return { type: 'unix', path: personalSocketPath(me.homedir), mode: group === null ? 0o600 : 0o660, ...(group === null ? {} : { group }) };
+  return {
+    type: 'unix',
+    path: personalSocketPath(me.homedir),
+    mode: group === null ? 0o600 : 0o660,
+    ...(group === null ? {} : { group }),
+  };
 }
-
 
 /** `config` with the paths it opens by name made absolute from `cwd` (certificates, access log). */
 function resolvePaths(config: WebConfig, cwd: string): WebConfig {
@@ -266,7 +339,10 @@ function resolvePaths(config: WebConfig, cwd: string): WebConfig {
     ...config,
     certificate: abs(config.certificate),
     privkey: abs(config.privkey),
-    logfile: config.logfile === null || config.logfile === '' || config.logfile === '-' ? config.logfile : resolvePath(cwd, config.logfile),
+    logfile:
+      config.logfile === null || config.logfile === '' || config.logfile === '-'
+        ? config.logfile
+        : resolvePath(cwd, config.logfile),
   };
 }
 

@@ -79,7 +79,9 @@ function fork(): { worker: Worker; ready: Promise<string[]> } {
       else reject(new CliError(m.message, m.exitCode));
     };
     worker.on('message', onMessage);
-    worker.once('exit', (code, signal) => reject(new CliError(`a worker exited while starting (${signal ?? `status ${code}`})`, 1)));
+    worker.once('exit', (code, signal) =>
+      reject(new CliError(`a worker exited while starting (${signal ?? `status ${code}`})`, 1)),
+    );
   });
   ready.catch(() => {});
   return { worker, ready };
@@ -109,7 +111,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<string[]> {
         return;
       }
       if (retired) return;
-      process.stderr.write(`trellis: worker ${worker.process.pid} exited (${signal ?? `status ${code}`}); starting another\n`);
+      process.stderr.write(
+        `trellis: worker ${worker.process.pid} exited (${signal ?? `status ${code}`}); starting another\n`,
+      );
       started.then(
         () => spawnOne(),
         () => setTimeout(spawnOne, 1000).unref(),

@@ -74,7 +74,10 @@ export class BrotliEncoderFactory implements EncoderFactory {
       accept: (request, length) => acceptFor('br', request, length),
       encodeAll: (body) =>
         brotliCompressSync(body, {
-          params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_WHOLE_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: body.length },
+          params: {
+            [constants.BROTLI_PARAM_QUALITY]: BROTLI_WHOLE_QUALITY,
+            [constants.BROTLI_PARAM_SIZE_HINT]: body.length,
+          },
         }),
       createStream: () => createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_STREAM_QUALITY } }),
     };

@@ -28,7 +28,9 @@ export function negotiateEncoding(acceptEncoding: string | undefined, available:
   if (acceptEncoding === undefined || acceptEncoding.trim() === '') return null;
   // negotiator 1.x takes a server preference for ties; its published types predate that argument.
   const Negotiator = negotiatorClass();
-  const negotiator = new Negotiator({ headers: { 'accept-encoding': acceptEncoding } }) as unknown as PreferringNegotiator;
+  const negotiator = new Negotiator({
+    headers: { 'accept-encoding': acceptEncoding },
+  }) as unknown as PreferringNegotiator;
   const chosen = negotiator.encodings([...available], { preferred: [...available] });
   const first = chosen.find((c) => c !== 'identity');
   return first && available.includes(first) ? first : null;

@@ -73,7 +73,12 @@ export class FastCGIPool {
     }
     if (this.#open < this.maxConnections) return this.#connect();
     if (this.#waiting.length >= this.maxQueue) {
-      return Promise.reject(new HttpError(503, 'Too many requests wait for the FastCGI application.', { code: 'FASTCGI_QUEUE_FULL', expose: true }));
+      return Promise.reject(
+        new HttpError(503, 'Too many requests wait for the FastCGI application.', {
+          code: 'FASTCGI_QUEUE_FULL',
+          expose: true,
+        }),
+      );
     }
     return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }
@@ -107,7 +112,8 @@ export class FastCGIPool {
   close(): void {
     this.#closed = true;
     for (const s of this.#idle.splice(0)) s.destroy();
-    for (const w of this.#waiting.splice(0)) w.reject(new ProxyError('PROXY_CLOSING', 'The FastCGI client is closing.'));
+    for (const w of this.#waiting.splice(0))
+      w.reject(new ProxyError('PROXY_CLOSING', 'The FastCGI client is closing.'));
   }
 
   #connect(): Promise<PooledSocket> {
@@ -129,7 +135,9 @@ export class FastCGIPool {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ProxyError('BACKEND_CONNECT_TIMEOUT', 'The FastCGI application did not accept a connection in time.'));
+        reject(
+          new ProxyError('BACKEND_CONNECT_TIMEOUT', 'The FastCGI application did not accept a connection in time.'),
+        );
       }, this.connectTimeout);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -141,9 +149,19 @@ export class FastCGIPool {
         clearTimeout(timer);
         const where = formatFastCGIAddress(a);
         if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') {
-          reject(new ProxyError('BACKEND_CONNECT_REFUSED', `Could not connect to the FastCGI application at ${where} (${err.code}).`));
+          reject(
+            new ProxyError(
+              'BACKEND_CONNECT_REFUSED',
+              `Could not connect to the FastCGI application at ${where} (${err.code}).`,
+            ),
+          );
         } else {
-          reject(new ProxyError('BACKEND_CONNECT_FAILED', `Could not connect to the FastCGI application at ${where} (${err.code ?? err.message}).`));
+          reject(
+            new ProxyError(
+              'BACKEND_CONNECT_FAILED',
+              `Could not connect to the FastCGI application at ${where} (${err.code ?? err.message}).`,
+            ),
+          );
         }
       });
     });

@@ -13,11 +13,15 @@ import { FastCGIClientResource, sharedFastCGIPool, type FastCGIClientOptions } f
  * new File('/srv/www', { processors: { '.php': fastcgiProcessor('unix:/run/php/php8.2-fpm.sock') } });
  * ```
  */
-export function fastcgiProcessor(address: string, options: Omit<FastCGIClientOptions, 'address' | 'scriptFilename' | 'documentRoot'> = {}): Processor {
+export function fastcgiProcessor(
+  address: string,
+  options: Omit<FastCGIClientOptions, 'address' | 'scriptFilename' | 'documentRoot'> = {},
+): Processor {
   const parsed = parseFastCGIAddress(address);
   if (!parsed) throw new TypeError(`fastcgi: needs an address like tcp:127.0.0.1:9000 or unix:/path, not "${address}"`);
   const pool = options.pool ?? sharedFastCGIPool(parsed, options.poolOptions);
-  return (path, context) => new FastCGIClientResource({ ...options, pool, scriptFilename: path, documentRoot: context.root });
+  return (path, context) =>
+    new FastCGIClientResource({ ...options, pool, scriptFilename: path, documentRoot: context.root });
 }
 
 registerProcessorFamily('fastcgi', (address) => fastcgiProcessor(address));

@@ -1,10 +1,24 @@
 // The bytes that open a FastCGI request (spec §5.1, §5.2, §3.4), built into one buffer so a request
 // whose body is known leaves in a single socket write.
 import {
-  encodeRecord, encodeStream, FCGI_HEADER_LEN, FCGI_KEEP_CONN, FCGI_VERSION_1, FcgiRole, FcgiType, STREAM_CHUNK,
+  encodeRecord,
+  encodeStream,
+  FCGI_HEADER_LEN,
+  FCGI_KEEP_CONN,
+  FCGI_VERSION_1,
+  FcgiRole,
+  FcgiType,
+  STREAM_CHUNK,
 } from '../channels/fastcgi/records.js';
 
-function writeHeader(buf: Buffer, at: number, type: number, requestId: number, contentLength: number, padding: number): void {
+function writeHeader(
+  buf: Buffer,
+  at: number,
+  type: number,
+  requestId: number,
+  contentLength: number,
+  padding: number,
+): void {
   buf[at] = FCGI_VERSION_1;
   buf[at + 1] = type;
   buf[at + 2] = requestId >>> 8;
@@ -26,7 +40,12 @@ const SHORT_LENGTHS = Array.from({ length: 128 }, (_, n) => String.fromCharCode(
 /** A length as the latin1 characters of its bytes: 1 below 128, else 4 with the top bit set. */
 function lengthChars(length: number): string {
   if (length < 128) return SHORT_LENGTHS[length]!;
-  return String.fromCharCode(0x80 | ((length >>> 24) & 0x7f), (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
+  return String.fromCharCode(
+    0x80 | ((length >>> 24) & 0x7f),
+    (length >>> 16) & 0xff,
+    (length >>> 8) & 0xff,
+    length & 0xff,
+  );
 }
 
 /**
@@ -77,10 +96,16 @@ const BEGIN_BYTES = FCGI_HEADER_LEN + 8;
  * encodeRequestStart(1, params, encodeParams([['REDIRECT_STATUS', '200']]), Buffer.alloc(0))
  * ```
  */
-export function encodeRequestStart(requestId: number, params: ParamsWriter, constant: Buffer, stdin: Buffer | null): Buffer {
+export function encodeRequestStart(
+  requestId: number,
+  params: ParamsWriter,
+  constant: Buffer,
+  stdin: Buffer | null,
+): Buffer {
   const paramsLength = params.byteLength + constant.length;
   const stdinLength = stdin === null ? 0 : stdin.length;
-  if (paramsLength > STREAM_CHUNK || stdinLength > STREAM_CHUNK) return encodeLongRequestStart(requestId, params, constant, stdin);
+  if (paramsLength > STREAM_CHUNK || stdinLength > STREAM_CHUNK)
+    return encodeLongRequestStart(requestId, params, constant, stdin);
   const paramsPadding = paddingFor(paramsLength);
   const stdinPadding = paddingFor(stdinLength);
   let size = BEGIN_BYTES + FCGI_HEADER_LEN + paramsLength + paramsPadding + FCGI_HEADER_LEN;
@@ -117,12 +142,18 @@ function writeBegin(buf: Buffer, requestId: number): void {
 }
 
 /** {@link encodeRequestStart} for streams longer than one record: built from parts, then joined. */
-function encodeLongRequestStart(requestId: number, params: ParamsWriter, constant: Buffer, stdin: Buffer | null): Buffer {
+function encodeLongRequestStart(
+  requestId: number,
+  params: ParamsWriter,
+  constant: Buffer,
+  stdin: Buffer | null,
+): Buffer {
   const begin = Buffer.allocUnsafe(BEGIN_BYTES);
   writeBegin(begin, requestId);
   const content = Buffer.allocUnsafe(params.byteLength + constant.length);
   constant.copy(content, params.writeTo(content, 0));
   const parts = [begin, ...encodeStream(FcgiType.PARAMS, requestId, content), encodeRecord(FcgiType.PARAMS, requestId)];
-  if (stdin !== null) parts.push(...encodeStream(FcgiType.STDIN, requestId, stdin), encodeRecord(FcgiType.STDIN, requestId));
+  if (stdin !== null)
+    parts.push(...encodeStream(FcgiType.STDIN, requestId, stdin), encodeRecord(FcgiType.STDIN, requestId));
   return Buffer.concat(parts);
 }

@@ -1,12 +1,25 @@
 // FastCGIClientResource: Trellis as a FastCGI client (nginx's fastcgi_pass, Caddy's php_fastcgi) to
 // php-fpm, `php-cgi -b` or any FastCGI responder, streaming both ways over pooled kept-alive connections.
 import type { Socket } from 'node:net';
-import { encodeRecord, encodeStream, FcgiProtocolStatus, FcgiType, RecordReader, type FcgiRecord } from '../channels/fastcgi/records.js';
+import {
+  encodeRecord,
+  encodeStream,
+  FcgiProtocolStatus,
+  FcgiType,
+  RecordReader,
+  type FcgiRecord,
+} from '../channels/fastcgi/records.js';
 import { scriptMetaVariables, visitMetaVariables } from '../cgi/environment.js';
 import { localRedirect } from '../cgi/local-redirect.js';
 import { translatePathInfo } from '../cgi/script-file.js';
 import { HttpError } from '../errors.js';
-import { CGI_HEAD_LIMITS, CGI_HEAD_PARTIAL, isCgiHeadError, parseCgiHead, type CgiHeadLimits } from '../http/cgi-head.js';
+import {
+  CGI_HEAD_LIMITS,
+  CGI_HEAD_PARTIAL,
+  isCgiHeadError,
+  parseCgiHead,
+  type CgiHeadLimits,
+} from '../http/cgi-head.js';
 import { failProxied, ProxyError } from '../proxy/proxy-error.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { Resource, type RenderResult } from '../resource.js';
@@ -57,7 +70,11 @@ const MAX_REMEMBERED_SCRIPTS = 256;
  * The PARAMS every request to one script repeats, encoded once: `scriptMetaVariables` (SCRIPT_FILENAME,
  * DOCUMENT_ROOT, ...), REDIRECT_STATUS=200 for php-cgi's `cgi.force_redirect`, then `params`.
  */
-function constantParams(filename: string, documentRoot: string | null, params: ReadonlyArray<readonly [string, string]>): Buffer {
+function constantParams(
+  filename: string,
+  documentRoot: string | null,
+  params: ReadonlyArray<readonly [string, string]>,
+): Buffer {
   const key = params.length ? null : `${filename}\0${documentRoot ?? ''}`;
   if (key !== null) {
     const known = constantsByScript.get(key);
@@ -134,7 +151,10 @@ export class FastCGIClientResource extends Resource {
       this.pool = options.pool;
     } else {
       const address = typeof options.address === 'string' ? parseFastCGIAddress(options.address) : options.address;
-      if (!address) throw new TypeError(`FastCGIClientResource needs an address like tcp:127.0.0.1:9000 or unix:/path, not ${JSON.stringify(options.address)}`);
+      if (!address)
+        throw new TypeError(
+          `FastCGIClientResource needs an address like tcp:127.0.0.1:9000 or unix:/path, not ${JSON.stringify(options.address)}`,
+        );
       this.pool = sharedFastCGIPool(address, options.poolOptions);
     }
     this.scriptFilename = options.scriptFilename ?? '';
@@ -183,10 +203,12 @@ export class FastCGIClientResource extends Resource {
 
   #start(request: Request, params: ParamsWriter, whole: Buffer | null, length: number, mayRetry: boolean): void {
     this.pool.acquire().then(
-      (lent) => new Exchange(this, request, lent, params, whole, length, (retry) => {
-        if (retry && mayRetry) this.#start(request, params, whole, length, false);
-      }).run(),
-      (err: unknown) => failProxied(request, err instanceof HttpError ? err : new ProxyError('BACKEND_CONNECT_FAILED', String(err))),
+      (lent) =>
+        new Exchange(this, request, lent, params, whole, length, (retry) => {
+          if (retry && mayRetry) this.#start(request, params, whole, length, false);
+        }).run(),
+      (err: unknown) =>
+        failProxied(request, err instanceof HttpError ? err : new ProxyError('BACKEND_CONNECT_FAILED', String(err))),
     );
   }
 }
@@ -220,7 +242,15 @@ class Exchange {
   /** Whether the answer was a local redirect: the Site serves it, the rest of STDOUT is dropped. */
   #redirected = false;
 
-  constructor(owner: FastCGIClientResource, request: Request, lent: PooledSocket, params: ParamsWriter, whole: Buffer | null, length: number, onRetry: (retry: boolean) => void) {
+  constructor(
+    owner: FastCGIClientResource,
+    request: Request,
+    lent: PooledSocket,
+    params: ParamsWriter,
+    whole: Buffer | null,
+    length: number,
+    onRetry: (retry: boolean) => void,
+  ) {
     this.#owner = owner;
     this.#request = request;
     this.#socket = lent.socket;
@@ -243,7 +273,9 @@ class Exchange {
     });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.once('close', this.#closeListener);
-    socket.setTimeout(this.#owner.timeout, () => this.#fail(new ProxyError('BACKEND_TIMEOUT', 'The FastCGI application did not answer in time.')));
+    socket.setTimeout(this.#owner.timeout, () =>
+      this.#fail(new ProxyError('BACKEND_TIMEOUT', 'The FastCGI application did not answer in time.')),
+    );
     // One write: BEGIN_REQUEST, PARAMS and, when the body is known (none, or read whole), STDIN.
     const constant = this.#owner.constantParams;
     if (this.#length === 0 || this.#whole) {
@@ -290,7 +322,8 @@ class Exchange {
       if (this.#done) return;
       this.#onRecord(record);
     }
-    if (error && !this.#done) this.#fail(new ProxyError('BAD_RESPONSE', `The FastCGI application sent an invalid record: ${error}.`), true);
+    if (error && !this.#done)
+      this.#fail(new ProxyError('BAD_RESPONSE', `The FastCGI application sent an invalid record: ${error}.`), true);
     if (this.#pending !== null && !this.#done) this.#flush();
   }
 
@@ -314,7 +347,13 @@ class Exchange {
     if (record.requestId !== REQUEST_ID) {
       // Management records (id 0) answer questions this client never asks; anything else is a fault.
       if (record.requestId === 0) return;
-      this.#fail(new ProxyError('BAD_RESPONSE', `The FastCGI application answered request id ${record.requestId}, not ${REQUEST_ID}.`), true);
+      this.#fail(
+        new ProxyError(
+          'BAD_RESPONSE',
+          `The FastCGI application answered request id ${record.requestId}, not ${REQUEST_ID}.`,
+        ),
+        true,
+      );
       return;
     }
     switch (record.type) {
@@ -328,7 +367,10 @@ class Exchange {
         this.#onEnd(record.content);
         return;
       default:
-        this.#fail(new ProxyError('BAD_RESPONSE', `The FastCGI application sent an unexpected record of type ${record.type}.`), true);
+        this.#fail(
+          new ProxyError('BAD_RESPONSE', `The FastCGI application sent an unexpected record of type ${record.type}.`),
+          true,
+        );
     }
   }
 
@@ -364,7 +406,10 @@ class Exchange {
       request.setResponseCode(parsed.status, parsed.reason || undefined);
       for (let i = 0; i < fields.length; i += 2) request.addHeader(fields[i]!, fields[i + 1]!);
     } catch (err) {
-      this.#fail(new ProxyError('BAD_RESPONSE', `The FastCGI application sent an unusable header: ${(err as Error).message}.`), true);
+      this.#fail(
+        new ProxyError('BAD_RESPONSE', `The FastCGI application sent an unusable header: ${(err as Error).message}.`),
+        true,
+      );
       return;
     }
     const rest = buf.subarray(parsed.bodyStart);
@@ -372,7 +417,8 @@ class Exchange {
   }
 
   #onStderr(data: Buffer): void {
-    if (this.#stderrBytes < MAX_STDERR_LOGGED) this.#stderr += data.toString('utf8', 0, Math.min(data.length, MAX_STDERR_LOGGED - this.#stderrBytes));
+    if (this.#stderrBytes < MAX_STDERR_LOGGED)
+      this.#stderr += data.toString('utf8', 0, Math.min(data.length, MAX_STDERR_LOGGED - this.#stderrBytes));
     this.#stderrBytes += data.length;
   }
 
@@ -380,12 +426,18 @@ class Exchange {
     const protocolStatus = content.length >= 5 ? content[4]! : -1;
     this.#flushStderr();
     if (protocolStatus !== FcgiProtocolStatus.REQUEST_COMPLETE) {
-      const why = protocolStatus === FcgiProtocolStatus.OVERLOADED ? 'is overloaded' : `refused the request (protocol status ${protocolStatus})`;
+      const why =
+        protocolStatus === FcgiProtocolStatus.OVERLOADED
+          ? 'is overloaded'
+          : `refused the request (protocol status ${protocolStatus})`;
       this.#fail(new ProxyError('BAD_RESPONSE', `The FastCGI application ${why}.`), true);
       return;
     }
     if (this.#head !== null) {
-      this.#fail(new ProxyError('BAD_RESPONSE', 'The FastCGI application ended the request without a response head.'), true);
+      this.#fail(
+        new ProxyError('BAD_RESPONSE', 'The FastCGI application ended the request without a response head.'),
+        true,
+      );
       return;
     }
     this.#done = true;
@@ -411,7 +463,9 @@ class Exchange {
   #flushStderr(): void {
     if (!this.#stderrBytes) return;
     const more = this.#stderrBytes > MAX_STDERR_LOGGED ? ` (${this.#stderrBytes - MAX_STDERR_LOGGED} more bytes)` : '';
-    this.#owner.logError(`FastCGI stderr for ${this.#request.method} ${this.#request.uri}: ${this.#stderr.trimEnd()}${more}`);
+    this.#owner.logError(
+      `FastCGI stderr for ${this.#request.method} ${this.#request.uri}: ${this.#stderr.trimEnd()}${more}`,
+    );
     this.#stderr = '';
     this.#stderrBytes = 0;
   }
@@ -424,7 +478,9 @@ class Exchange {
       this.#onRetry(true);
       return;
     }
-    this.#fail(new ProxyError('BACKEND_RESET', 'The FastCGI application closed the connection before the response was whole.'));
+    this.#fail(
+      new ProxyError('BACKEND_RESET', 'The FastCGI application closed the connection before the response was whole.'),
+    );
   }
 
   #clientLeft(): void {
@@ -440,11 +496,14 @@ class Exchange {
     this.#flushStderr();
     if (this.#redirected) {
       // The Site answers the client; only this connection is lost.
-      this.#owner.logError(`FastCGI error for ${this.#request.method} ${this.#request.uri} after its local redirect: ${error.message}`);
+      this.#owner.logError(
+        `FastCGI error for ${this.#request.method} ${this.#request.uri} after its local redirect: ${error.message}`,
+      );
       this.#owner.pool.discard(this.#socket);
       return;
     }
-    if (log && this.#request.startedWriting) this.#owner.logError(`FastCGI error for ${this.#request.method} ${this.#request.uri}: ${error.message}`);
+    if (log && this.#request.startedWriting)
+      this.#owner.logError(`FastCGI error for ${this.#request.method} ${this.#request.uri}: ${error.message}`);
     this.#owner.pool.discard(this.#socket);
     failProxied(this.#request, error);
   }

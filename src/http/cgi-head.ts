@@ -9,7 +9,13 @@ import { hasControlChars, isToken, trimOws } from './syntax.js';
  * response itself (RFC 3875 §6.3.4 leaves framing to the server).
  */
 const HOP_BY_HOP = fieldSet([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
 ]);
 
 /**

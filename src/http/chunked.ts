@@ -29,7 +29,9 @@ const DQUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /** Hex digit values, -1 for other bytes. */
-const HEX = new Int8Array(256).map((_, c) => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1));
+const HEX = new Int8Array(256).map((_, c) =>
+  c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1,
+);
 /** Field value bytes (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text; no other control, no DEL. */
 const TEXT = FIELD_VALUE.map((kind) => (kind === 0 ? 0 : 1));
 /** qdtext (RFC 9110 §5.6.4): TEXT without `"` and `\`. */
@@ -117,7 +119,10 @@ export class ChunkedDecoder {
   #trailerText = '';
 
   constructor(limits: Partial<ChunkedLimits> = {}) {
-    this.#limits = { maxChunkLineBytes: limits.maxChunkLineBytes ?? MAX_CHUNK_LINE_BYTES, maxTrailerBytes: limits.maxTrailerBytes ?? MAX_TRAILER_BYTES };
+    this.#limits = {
+      maxChunkLineBytes: limits.maxChunkLineBytes ?? MAX_CHUNK_LINE_BYTES,
+      maxTrailerBytes: limits.maxTrailerBytes ?? MAX_TRAILER_BYTES,
+    };
   }
 
   /** The final CRLF arrived: the body is complete. */
@@ -271,7 +276,8 @@ export class ChunkedDecoder {
   #trailer(c: number): boolean {
     if (++this.#trailerBytes > this.#limits.maxTrailerBytes) return this.#fail('the trailer section is too large');
     const step = this.#step;
-    if ((step === Step.TrailerName || step === Step.TrailerValue) && c !== CR) this.#trailerText += String.fromCharCode(c);
+    if ((step === Step.TrailerName || step === Step.TrailerValue) && c !== CR)
+      this.#trailerText += String.fromCharCode(c);
     switch (step) {
       case Step.TrailerStart:
         // A CR at the start of a line begins the empty line that ends the message.

@@ -34,7 +34,8 @@ export function parseCookies(header: string | undefined): Record<string, string>
  */
 export function formatSetCookie(name: string, value: string, options: CookieOptions = {}): string {
   for (const part of [name, value, options.domain ?? '', options.path ?? '']) {
-    if (hasCtl(part)) throw new TypeError(`Cookie ${JSON.stringify(name)}: control characters (CR, LF, NUL) are not allowed`);
+    if (hasCtl(part))
+      throw new TypeError(`Cookie ${JSON.stringify(name)}: control characters (CR, LF, NUL) are not allowed`);
   }
   const opts: Parameters<CookieLib['serialize']>[2] = {};
   if (options.expires) opts.expires = options.expires;

@@ -60,7 +60,10 @@ export function corsAnswer(policy: CorsPolicy, req: CorsRequest): CorsAnswer {
   if (policy.credentials && !any) headers.push(['Access-Control-Allow-Credentials', 'true']);
   if (!preflight) return { headers, preflight };
   headers.push(['Access-Control-Allow-Methods', (policy.methods ?? CORS_METHODS).join(', ')]);
-  const names = (req.requestHeaders ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const names = (req.requestHeaders ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length && names.every(isToken)) {
     headers.push(['Access-Control-Allow-Headers', names.join(', ')]);
     headers.push(['Vary', 'Access-Control-Request-Headers']);

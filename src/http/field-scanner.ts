@@ -63,13 +63,35 @@ export interface FieldScan {
 /** A fresh scan record. */
 export function newFieldScan(): FieldScan {
   return {
-    fault: ScanFault.None, end: 0, count: 0, spans: [], hostCount: 0, hostField: -1, hostValid: true,
-    expectFields: null, upgradeField: false, close: false, keepAliveToken: false, upgradeToken: false,
-    otherToken: false, lengthCount: 0, contentLength: -1, codingCount: 0, chunked: false, framing: FramingFault.None,
+    fault: ScanFault.None,
+    end: 0,
+    count: 0,
+    spans: [],
+    hostCount: 0,
+    hostField: -1,
+    hostValid: true,
+    expectFields: null,
+    upgradeField: false,
+    close: false,
+    keepAliveToken: false,
+    upgradeToken: false,
+    otherToken: false,
+    lengthCount: 0,
+    contentLength: -1,
+    codingCount: 0,
+    chunked: false,
+    framing: FramingFault.None,
   };
 }
 
-const enum Byte { HTAB = 9, LF = 10, CR = 13, SP = 32, COMMA = 0x2c, COLON = 58 }
+const enum Byte {
+  HTAB = 9,
+  LF = 10,
+  CR = 13,
+  SP = 32,
+  COMMA = 0x2c,
+  COLON = 58,
+}
 
 function ascii(text: string): Uint8Array {
   return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
@@ -118,7 +140,14 @@ export function equalsFolded(buf: Uint8Array, at: number, length: number, word: 
  * test/channels/http1/request-head.test.ts, test/proxy/response-parser.test.ts and test/http/framing.test.ts.
  */
 export function scanFields(
-  buf: Uint8Array, i: number, end: number, stop: number, maxCount: number, minor: number, hostRule: boolean, out: FieldScan,
+  buf: Uint8Array,
+  i: number,
+  end: number,
+  stop: number,
+  maxCount: number,
+  minor: number,
+  hostRule: boolean,
+  out: FieldScan,
 ): void {
   const limit = stop;
   if (stop > end) stop = end;
@@ -140,26 +169,57 @@ export function scanFields(
   out.framing = FramingFault.None;
   let fault = ScanFault.None;
   for (;;) {
-    if (i === end) { fault = ScanFault.Partial; break; }
+    if (i === end) {
+      fault = ScanFault.Partial;
+      break;
+    }
     const first = buf[i]!;
     if (first === Byte.CR) {
-      if (++i === end) { fault = ScanFault.Partial; break; }
-      if (buf[i] !== Byte.LF) { fault = ScanFault.BareCR; break; }
+      if (++i === end) {
+        fault = ScanFault.Partial;
+        break;
+      }
+      if (buf[i] !== Byte.LF) {
+        fault = ScanFault.BareCR;
+        break;
+      }
       i++;
       break;
     }
-    if (first === Byte.LF) { fault = ScanFault.BareLF; break; }
-    if (first === Byte.SP || first === Byte.HTAB) { fault = ScanFault.ObsFold; break; }
-    if (count === maxCount) { fault = ScanFault.TooMany; break; }
+    if (first === Byte.LF) {
+      fault = ScanFault.BareLF;
+      break;
+    }
+    if (first === Byte.SP || first === Byte.HTAB) {
+      fault = ScanFault.ObsFold;
+      break;
+    }
+    if (count === maxCount) {
+      fault = ScanFault.TooMany;
+      break;
+    }
 
     const nameStart = i;
     while (i < stop && TCHAR[buf[i]!] === 1) i++;
-    if (i === stop) { fault = i === end ? ScanFault.Partial : ScanFault.TooLarge; break; }
-    if (buf[i] !== Byte.COLON) {
-      fault = buf[i] === Byte.SP || buf[i] === Byte.HTAB ? ScanFault.WhitespaceBeforeColon : buf[i] === Byte.LF ? ScanFault.BareLF : buf[i] === Byte.CR ? ScanFault.BareCR : ScanFault.BadName;
+    if (i === stop) {
+      fault = i === end ? ScanFault.Partial : ScanFault.TooLarge;
       break;
     }
-    if (i === nameStart) { fault = ScanFault.EmptyName; break; }
+    if (buf[i] !== Byte.COLON) {
+      fault =
+        buf[i] === Byte.SP || buf[i] === Byte.HTAB
+          ? ScanFault.WhitespaceBeforeColon
+          : buf[i] === Byte.LF
+            ? ScanFault.BareLF
+            : buf[i] === Byte.CR
+              ? ScanFault.BareCR
+              : ScanFault.BadName;
+      break;
+    }
+    if (i === nameStart) {
+      fault = ScanFault.EmptyName;
+      break;
+    }
     const nameEnd = i++;
     while (i < stop && FIELD_VALUE[buf[i]!] === 2) i++;
     const valueStart = i;
@@ -170,11 +230,26 @@ export function scanFields(
       i++;
       if (kind === 1) valueEnd = i;
     }
-    if (i === stop) { fault = i === end ? ScanFault.Partial : ScanFault.TooLarge; break; }
-    if (buf[i] !== Byte.CR) { fault = buf[i] === Byte.LF ? ScanFault.BareLF : ScanFault.Control; break; }
-    if (++i === end) { fault = ScanFault.Partial; break; }
-    if (i === limit) { fault = ScanFault.TooLarge; break; }
-    if (buf[i] !== Byte.LF) { fault = ScanFault.BareCR; break; }
+    if (i === stop) {
+      fault = i === end ? ScanFault.Partial : ScanFault.TooLarge;
+      break;
+    }
+    if (buf[i] !== Byte.CR) {
+      fault = buf[i] === Byte.LF ? ScanFault.BareLF : ScanFault.Control;
+      break;
+    }
+    if (++i === end) {
+      fault = ScanFault.Partial;
+      break;
+    }
+    if (i === limit) {
+      fault = ScanFault.TooLarge;
+      break;
+    }
+    if (buf[i] !== Byte.LF) {
+      fault = ScanFault.BareCR;
+      break;
+    }
     i++;
 
     switch (nameEnd - nameStart) {
@@ -182,7 +257,10 @@ export function scanFields(
         if (equalsFolded(buf, nameStart, 4, HOST)) {
           if (out.hostCount++ === 0) out.hostField = count;
           if (!isHostBytes(buf, valueStart, valueEnd)) out.hostValid = false;
-          if (hostRule && (out.hostCount > 1 || !out.hostValid)) { fault = ScanFault.Host; break; }
+          if (hostRule && (out.hostCount > 1 || !out.hostValid)) {
+            fault = ScanFault.Host;
+            break;
+          }
         }
         break;
       case 6:

@@ -39,7 +39,8 @@ export function parseQuery(query: string, into: Args = new Map(), maxFields = 10
   let count = 0;
   for (const pair of query.split('&')) {
     if (pair === '') continue;
-    if (++count > maxFields) throw new HttpError(413, `Too many form fields (more than ${maxFields}).`, { code: 'TOO_MANY_FIELDS' });
+    if (++count > maxFields)
+      throw new HttpError(413, `Too many form fields (more than ${maxFields}).`, { code: 'TOO_MANY_FIELDS' });
     const eq = pair.indexOf('=');
     const name = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
     const value = eq === -1 ? '' : decodeComponent(pair.slice(eq + 1));
@@ -73,7 +74,12 @@ export async function parseMultipart(
     try {
       parser = busboy({
         headers: { 'content-type': contentType },
-        limits: { fileSize: limits.maxBytes, fields: limits.maxFields, files: limits.maxFiles, parts: limits.maxFields + limits.maxFiles },
+        limits: {
+          fileSize: limits.maxBytes,
+          fields: limits.maxFields,
+          files: limits.maxFiles,
+          parts: limits.maxFields + limits.maxFiles,
+        },
         defParamCharset: 'utf8',
       });
     } catch (err) {
@@ -90,7 +96,8 @@ export async function parseMultipart(
       reject(error);
     };
     parser.on('field', (name, value, info) => {
-      if (info.nameTruncated || info.valueTruncated) return fail(new HttpError(413, 'A form field is too large.', { code: 'FIELD_TOO_LARGE' }));
+      if (info.nameTruncated || info.valueTruncated)
+        return fail(new HttpError(413, 'A form field is too large.', { code: 'FIELD_TOO_LARGE' }));
       const list = args.get(name);
       if (list) list.push(value);
       else args.set(name, [value]);
@@ -106,11 +113,15 @@ export async function parseMultipart(
     parser.on('fieldsLimit', () => fail(new HttpError(413, 'Too many form fields.', { code: 'TOO_MANY_FIELDS' })));
     parser.on('filesLimit', () => fail(new HttpError(413, 'Too many uploaded files.', { code: 'TOO_MANY_FILES' })));
     parser.on('partsLimit', () => fail(new HttpError(413, 'Too many form parts.', { code: 'TOO_MANY_PARTS' })));
-    parser.on('error', (err) => fail(new HttpError(400, 'Malformed multipart/form-data body.', { code: 'BAD_MULTIPART', cause: err })));
+    parser.on('error', (err) =>
+      fail(new HttpError(400, 'Malformed multipart/form-data body.', { code: 'BAD_MULTIPART', cause: err })),
+    );
     parser.on('close', () => {
       if (!failed) resolve(files);
     });
-    body.on('error', (err) => fail(err instanceof HttpError ? err : new HttpError(400, 'The request body could not be read.', { cause: err })));
+    body.on('error', (err) =>
+      fail(err instanceof HttpError ? err : new HttpError(400, 'The request body could not be read.', { cause: err })),
+    );
     body.pipe(parser);
   });
 }

@@ -24,7 +24,9 @@ export const FIELD_VALUE: Uint8Array = new Uint8Array(256).map((_, c) =>
 /** Host name bytes (SECURITY.md §6.3): letters, digits, `.` and `-`. */
 const HOST_NAME = byteClass((c) => isAlnum(c) || c === 0x2e || c === 0x2d);
 /** Bracketed IPv6 literal bytes (SECURITY.md §6.3): hex digits, `:` and `.`. */
-const HOST_IP6 = byteClass((c) => (c >= 0x30 && c <= 0x3a) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) || c === 0x2e);
+const HOST_IP6 = byteClass(
+  (c) => (c >= 0x30 && c <= 0x3a) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) || c === 0x2e,
+);
 
 /** RFC 9110 §5.6.2 token, as a string: the shape of a method and of a header field name. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -18,9 +18,23 @@ import { TrustedProxies as CidrList, tcpPeer } from './trusted-proxies.js';
  * multicast, reserved, `0.0.0.0/8` and `::` (SECURITY.md §6.1; RFC 6890 special-purpose registry).
  */
 export const DENIED_DESTINATIONS: readonly string[] = [
-  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12',
-  '192.0.0.0/24', '192.168.0.0/16', '198.18.0.0/15', '224.0.0.0/4', '240.0.0.0/4',
-  '::/128', '::1/128', 'fe80::/10', 'fc00::/7', 'ff00::/8', '64:ff9b::/96',
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.0.0.0/24',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+  '::/128',
+  '::1/128',
+  'fe80::/10',
+  'fc00::/7',
+  'ff00::/8',
+  '64:ff9b::/96',
 ];
 
 /** Who may use the proxy and where it may go. */
@@ -99,14 +113,16 @@ export class ForwardProxyResource extends Resource {
     const addresses = isIP(bare) ? [{ address: bare, family: isIP(bare) }] : await this.#lookup(bare).catch(() => []);
     if (!addresses.length) throw new HttpError(502, `Could not resolve ${bare}.`, { expose: true, code: 'PROXY_DNS' });
     for (const { address } of addresses) {
-      if (this.denied.contains(address) && !this.allowed.contains(address)) throw new Refused(403, `The destination ${bare} is not allowed.`);
+      if (this.denied.contains(address) && !this.allowed.contains(address))
+        throw new Refused(403, `The destination ${bare} is not allowed.`);
     }
     return addresses[0]!.address;
   }
 
   override render(request: Request): RenderResult {
     const peer = tcpPeer(request);
-    if (!peer || peer.type === 'UNIX' || !this.clients.contains(peer.host)) throw new Refused(403, 'This proxy does not serve your address.');
+    if (!peer || peer.type === 'UNIX' || !this.clients.contains(peer.host))
+      throw new Refused(403, 'This proxy does not serve your address.');
     if (request.method === 'CONNECT') return this.#connect(request);
     if (!/^http:\/\//i.test(request.uri)) {
       if (/^https:\/\//i.test(request.uri)) throw new Refused(400, 'Use CONNECT for https:// through this proxy.');
@@ -181,7 +197,8 @@ export class ForwardProxyResource extends Resource {
         const pairs: Array<[string, string]> = [];
         for (let i = 0; i + 1 < res.headers.length; i += 2) pairs.push([res.headers[i]!, res.headers[i + 1]!]);
         const kept = stripHopByHop(pairs);
-        for (const name of ['date', 'server']) if (kept.some(([n]) => n.toLowerCase() === name)) request.removeResponseHeader(name);
+        for (const name of ['date', 'server'])
+          if (kept.some(([n]) => n.toLowerCase() === name)) request.removeResponseHeader(name);
         for (const [name, value] of kept) if (!hasControlChars(value)) request.addHeader(name, value);
       },
       onBody: (chunk) => {
@@ -199,7 +216,11 @@ export class ForwardProxyResource extends Resource {
       onUpgrade: (socket) => socket.destroy(),
       onError: (error) => failProxied(request, exchangeFailure(error, 'origin')),
     };
-    const exchange = conn.start(head, handler, { head: request.method === 'HEAD', upgrade: false, timeout: this.timeout });
+    const exchange = conn.start(head, handler, {
+      head: request.method === 'HEAD',
+      upgrade: false,
+      timeout: this.timeout,
+    });
     request.whenDone((r) => {
       if (r.disconnected) exchange.abort();
     });
@@ -230,7 +251,13 @@ export class ForwardProxyResource extends Resource {
           const timer = setTimeout(() => upstream.destroy(new Error('timeout')), this.timeout);
           upstream.once('error', (err: NodeJS.ErrnoException) => {
             clearTimeout(timer);
-            reject(new HttpError(err.message === 'timeout' ? 504 : 502, `The destination could not be reached (${err.code ?? err.message}).`, { expose: true }));
+            reject(
+              new HttpError(
+                err.message === 'timeout' ? 504 : 502,
+                `The destination could not be reached (${err.code ?? err.message}).`,
+                { expose: true },
+              ),
+            );
           });
           upstream.once('connect', () => {
             clearTimeout(timer);

@@ -56,9 +56,15 @@ export interface ForwardingOptions {
  * proxy does not vouch for.
  */
 export const OWN_FIELDS: ReadonlySet<string> = new Set([
-  'host', 'content-length', 'expect',
-  'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-forwarded-port',
-  'proxy', 'x-real-ip',
+  'host',
+  'content-length',
+  'expect',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-prefix',
+  'x-forwarded-port',
+  'proxy',
+  'x-real-ip',
 ]);
 
 /** Whether the request asks for a WebSocket (RFC 6455 §4.1: a GET with `Upgrade: websocket`). */
@@ -96,7 +102,9 @@ export function backendRequestFields(
   const publicHost = request.host;
   const host = options.preserveHost
     ? (publicHost ?? bracket(backend.host))
-    : backend.port === 80 ? bracket(backend.host) : `${bracket(backend.host)}:${backend.port}`;
+    : backend.port === 80
+      ? bracket(backend.host)
+      : `${bracket(backend.host)}:${backend.port}`;
   const xff: string[] = [];
   const prior: string[] = [];
   const out: Array<[string, string]> = [['Host', host]];

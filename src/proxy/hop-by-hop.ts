@@ -47,7 +47,10 @@ export interface StripOptions {
  * | `TE: gzip, trailers`                    | `TE: trailers`     |
  * | `Upgrade: h2c`, `HTTP2-Settings: x`     | (nothing)          |
  */
-export function stripHopByHop(pairs: ReadonlyArray<readonly [string, string]>, options: StripOptions = {}): Array<[string, string]> {
+export function stripHopByHop(
+  pairs: ReadonlyArray<readonly [string, string]>,
+  options: StripOptions = {},
+): Array<[string, string]> {
   const listed = new Set<string>();
   for (const [name, value] of pairs) {
     if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;

@@ -369,7 +369,16 @@ export class ResponseParser {
       if (status === 101) {
         if (!this.#upgrade) return malformed('the backend switched protocols unasked');
         this.#state = State.Upgraded;
-        this.#events.onHead({ status, reason, minor, headers, contentLength: null, chunked: false, keepAlive: false, connectionNames });
+        this.#events.onHead({
+          status,
+          reason,
+          minor,
+          headers,
+          contentLength: null,
+          chunked: false,
+          keepAlive: false,
+          connectionNames,
+        });
         return null;
       }
       // 100 Continue and other interim answers are not relayed; the final response follows.
@@ -390,7 +399,16 @@ export class ResponseParser {
       this.#state = State.UntilClose;
       keepAlive = false;
     }
-    this.#events.onHead({ status, reason, minor, headers, contentLength: chunked ? null : contentLength, chunked, keepAlive, connectionNames });
+    this.#events.onHead({
+      status,
+      reason,
+      minor,
+      headers,
+      contentLength: chunked ? null : contentLength,
+      chunked,
+      keepAlive,
+      connectionNames,
+    });
     return null;
   }
 }

@@ -6,12 +6,7 @@ import { LAST_CHUNK, writeResponseHead } from '../http/head-writer.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { NOT_DONE_YET, upgradeOf, type Request } from '../request.js';
 import { spliceSockets } from '../util/splice.js';
-import {
-  BackendPool,
-  type BackendConnection,
-  type Exchange,
-  type ExchangeError,
-} from './backend-client.js';
+import { BackendPool, type BackendConnection, type Exchange, type ExchangeError } from './backend-client.js';
 import { backendTarget } from './backend-path.js';
 import { ProxyError, exchangeFailure, failProxied } from './proxy-error.js';
 import { BackendRotation, IDEMPOTENT, sendWithRetry, type AttemptHandler, type Transport } from './retry.js';
@@ -87,15 +82,19 @@ export interface UnixBackendAddress {
  * The socket path ends at the first `:` followed by `/`, so a socket path holding `:/` cannot be named.
  */
 export function parseUnixBackend(address: string): UnixBackendAddress {
-  if (!address.startsWith('unix:')) throw new RangeError(`A UNIX-socket backend is written unix:/path/to.sock, not "${address}"`);
+  if (!address.startsWith('unix:'))
+    throw new RangeError(`A UNIX-socket backend is written unix:/path/to.sock, not "${address}"`);
   const rest = address.slice(5);
   const split = rest.indexOf(':/');
   const socketPath = split === -1 ? rest : rest.slice(0, split);
   const path = split === -1 ? '' : rest.slice(split + 1);
   if (!socketPath.startsWith('/') || /[\0\r\n]/.test(socketPath)) {
-    throw new RangeError(`A UNIX-socket backend needs an absolute socket path, as in unix:/run/app.sock or unix:/run/app.sock:/base, not "${address}"`);
+    throw new RangeError(
+      `A UNIX-socket backend needs an absolute socket path, as in unix:/run/app.sock or unix:/run/app.sock:/base, not "${address}"`,
+    );
   }
-  if (/[?#\0\r\n]/.test(path)) throw new RangeError(`The base path of "${address}" must be a plain path, without a query or fragment`);
+  if (/[?#\0\r\n]/.test(path))
+    throw new RangeError(`The base path of "${address}" must be a plain path, without a query or fragment`);
   return { socketPath, path: path.replace(/\/+$/, '') };
 }
 
@@ -173,7 +172,12 @@ export class ReverseProxyResource extends Resource {
   constructor(unixAddress: `unix:${string}`, options?: ReverseProxyOptions);
   /** A backend at `host:port`, with the base path `path` there. */
   constructor(host: string, port: number, path?: string, options?: ReverseProxyOptions);
-  constructor(hostOrAddress: string, portOrOptions?: number | ReverseProxyOptions, pathArg = '', optionsArg: ReverseProxyOptions = {}) {
+  constructor(
+    hostOrAddress: string,
+    portOrOptions?: number | ReverseProxyOptions,
+    pathArg = '',
+    optionsArg: ReverseProxyOptions = {},
+  ) {
     super();
     let first: Backend;
     let path = pathArg;
@@ -185,7 +189,8 @@ export class ReverseProxyResource extends Resource {
       options = portOrOptions ?? {};
     } else {
       const port = portOrOptions;
-      if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`Invalid backend port ${String(port)}`);
+      if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+        throw new RangeError(`Invalid backend port ${String(port)}`);
       first = { host: hostOrAddress, port };
     }
     this.host = first.host;
@@ -211,7 +216,12 @@ export class ReverseProxyResource extends Resource {
     const retryAfter = options.retryAfter;
     this.#rotation = new BackendRotation(this.backends, retryAfter === undefined ? {} : { retryAfter });
     this.pools = this.backends.map(
-      (b) => new BackendPool(b.host, b.port, b.socketPath === undefined ? poolOptions : { ...poolOptions, socketPath: b.socketPath }),
+      (b) =>
+        new BackendPool(
+          b.host,
+          b.port,
+          b.socketPath === undefined ? poolOptions : { ...poolOptions, socketPath: b.socketPath },
+        ),
     );
   }
 
@@ -253,11 +263,16 @@ export class ReverseProxyResource extends Resource {
   override render(request: Request): RenderResult {
     const limit = this.options.maxBodySize ?? request.limits.maxBodySize;
     if (request.contentLength !== null && request.contentLength > limit) {
-      throw new HttpError(413, `The request body is larger than ${limit} bytes.`, { code: 'BODY_TOO_LARGE', close: true });
+      throw new HttpError(413, `The request body is larger than ${limit} bytes.`, {
+        code: 'BODY_TOO_LARGE',
+        close: true,
+      });
     }
     const up = upgradeOf(request);
     const websocket =
-      up !== undefined && (this.options.websocket ?? true) && wantsWebSocket(request.method, request.getHeader('upgrade'));
+      up !== undefined &&
+      (this.options.websocket ?? true) &&
+      wantsWebSocket(request.method, request.getHeader('upgrade'));
     // Decided before any backend is asked: a path that would leave the base is the client's 400.
     const target = this.backendPath(request);
     const handler = this.#receiver(request, websocket, limit);
@@ -434,7 +449,8 @@ export class ReverseProxyResource extends Resource {
    * (SECURITY.md §6.5), the Site's Date and Server replaced, Location rewritten (§6.6).
    */
   #responseHeaders(request: Request, flat: readonly string[], connectionNames: boolean): void {
-    const location = (this.options.rewriteLocation ?? true) ? (value: string) => this.rewriteLocation(value, request) : null;
+    const location =
+      (this.options.rewriteLocation ?? true) ? (value: string) => this.rewriteLocation(value, request) : null;
     const out = clientResponseFields(flat, connectionNames, location);
     // The Site's own Date and Server give way to the backend's (as Twisted does).
     if (out.date) request.removeResponseHeader('date');

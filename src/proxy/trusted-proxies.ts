@@ -185,12 +185,17 @@ export function readForwarded(request: Request, trusted: TrustedProxies): Public
   const chain = fwdFor.length ? fwdFor : xff;
   if (chain.length) {
     // A trusted UNIX-socket peer is the front end itself: the walk starts at the chain's last hop.
-    const client = peerIp ? clientFromChain(chain, peerIp, trusted) : clientFromChain(chain.slice(0, -1), nodeIp(chain.at(-1)!), trusted);
+    const client = peerIp
+      ? clientFromChain(chain, peerIp, trusted)
+      : clientFromChain(chain.slice(0, -1), nodeIp(chain.at(-1)!), trusted);
     if (isIP(client)) view.client = client;
   }
 
   const last = forwarded.at(-1);
-  view.scheme = scheme(request.requestHeaders.get('x-app-scheme')) ?? scheme(last?.proto) ?? scheme(lastOf(request, 'x-forwarded-proto'));
+  view.scheme =
+    scheme(request.requestHeaders.get('x-app-scheme')) ??
+    scheme(last?.proto) ??
+    scheme(lastOf(request, 'x-forwarded-proto'));
 
   let host = last?.host ?? lastOf(request, 'x-forwarded-host');
   if (host !== undefined && (host === '' || !isHost(host))) host = undefined;
@@ -202,7 +207,9 @@ export function readForwarded(request: Request, trusted: TrustedProxies): Public
   }
   view.host = host ?? null;
 
-  view.prefix = prefixSegments(request.requestHeaders.get('x-app-location')) ?? prefixSegments(lastOf(request, 'x-forwarded-prefix'));
+  view.prefix =
+    prefixSegments(request.requestHeaders.get('x-app-location')) ??
+    prefixSegments(lastOf(request, 'x-forwarded-prefix'));
   return view;
 }
 

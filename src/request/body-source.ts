@@ -93,7 +93,12 @@ function describe(value: unknown): string {
 // RFC 9110 §7.6.1 and RFC 9112 §6: the channel frames the body itself, so a Response's own framing
 // and connection fields are not passed on.
 const NOT_PASSED = new Set([
-  'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'set-cookie',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'upgrade',
+  'set-cookie',
 ]);
 
 /**

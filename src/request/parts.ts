@@ -40,9 +40,7 @@ export interface SiteContext {
 }
 
 /** A network address: TCP (IPv4 or IPv6) or a UNIX socket. */
-export type Address =
-  | { type: 'INET' | 'INET6'; host: string; port: number }
-  | { type: 'UNIX'; path: string | null };
+export type Address = { type: 'INET' | 'INET6'; host: string; port: number } | { type: 'UNIX'; path: string | null };
 
 /**
  * What a channel provides to send the response, the one shape every channel implements in full.

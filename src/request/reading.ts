@@ -77,7 +77,6 @@ export class RequestReading {
     if (init.prepath) this.prepath = init.prepath;
   }
 
-
   /** Query arguments (and form arguments after `parseForm()`): name → values. */
   get args(): Args {
     this.#args ??= parseQuery(this.queryString, new Map(), this.limits.maxFields);
@@ -170,9 +169,16 @@ export class RequestReading {
       };
       body.on('data', onData);
       body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-      body.once('error', (err) => reject(err instanceof HttpError ? err : new HttpError(400, 'The request body could not be read.', { cause: err, close: true })));
+      body.once('error', (err) =>
+        reject(
+          err instanceof HttpError
+            ? err
+            : new HttpError(400, 'The request body could not be read.', { cause: err, close: true }),
+        ),
+      );
       body.once('close', () => {
-        if (!body.readableEnded) reject(new HttpError(400, 'The request body was cut short.', { code: 'BODY_INCOMPLETE', close: true }));
+        if (!body.readableEnded)
+          reject(new HttpError(400, 'The request body was cut short.', { code: 'BODY_INCOMPLETE', close: true }));
       });
     });
     this.#bodyBuffer.catch(() => {});
@@ -191,7 +197,10 @@ export class RequestReading {
       parseQuery(body.toString('utf8'), args, this.limits.maxFields);
     } else if (type.startsWith('multipart/form-data')) {
       if (this.#contentLength !== null && this.#contentLength > this.limits.maxBodySize) {
-        throw new HttpError(413, `The request body is larger than ${this.limits.maxBodySize} bytes.`, { code: 'BODY_TOO_LARGE', close: true });
+        throw new HttpError(413, `The request body is larger than ${this.limits.maxBodySize} bytes.`, {
+          code: 'BODY_TOO_LARGE',
+          close: true,
+        });
       }
       const files = await parseMultipart(this.requestHeaders.get('content-type')!, this.stream(), args, {
         maxBytes: this.limits.maxBodySize,

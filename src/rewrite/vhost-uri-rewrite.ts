@@ -53,7 +53,9 @@ export class AutoVHostURIRewrite extends RewriterResource {
       oncePerRequest((request: Request) => {
         if (!fromTrustedPeer(request, trusted)) return;
         const view = readForwarded(request, trusted);
-        const host = sendsRealHost ? request.getHeader('host') : request.requestHeaders.getAll('x-forwarded-host').join(',').split(',').at(-1)?.trim();
+        const host = sendsRealHost
+          ? request.getHeader('host')
+          : request.requestHeaders.getAll('x-forwarded-host').join(',').split(',').at(-1)?.trim();
         if (!host || !isHost(host) || !request.getHeader('x-forwarded-for')) {
           throw new HttpError(
             400,
@@ -117,7 +119,9 @@ export function parsePublicUrl(uri: string): URL {
   } catch {
     throw new TypeError(`"${uri}" is not an absolute URL such as https://example.com/app/`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`"${uri}" must start with http:// or https://`);
-  if (url.username || url.password || url.search || url.hash) throw new TypeError(`"${uri}" must not carry credentials, a query or a fragment`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TypeError(`"${uri}" must start with http:// or https://`);
+  if (url.username || url.password || url.search || url.hash)
+    throw new TypeError(`"${uri}" must not carry credentials, a query or a fragment`);
   return url;
 }

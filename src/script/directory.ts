@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import type { Request } from '../request.js';
 import { ErrorPage, NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
 import { checkContainment, isHiddenName, isSafeSegment } from '../static/path-safety.js';
-import { defaultRegistry, isScriptName, ResourceScript, SCRIPT_EXTENSIONS, type ResourceScriptOptions } from './resource-script.js';
+import {
+  defaultRegistry,
+  isScriptName,
+  ResourceScript,
+  SCRIPT_EXTENSIONS,
+  type ResourceScriptOptions,
+} from './resource-script.js';
 
 /** Options of {@link ResourceScriptDirectory}. */
 export interface ResourceScriptDirectoryOptions extends ResourceScriptOptions {
@@ -37,10 +43,18 @@ export class ResourceScriptDirectory extends Resource {
   readonly #root: { path: string; real: string };
   readonly #rel: readonly string[];
 
-  constructor(path: string, options: ResourceScriptDirectoryOptions = {}, within?: { root: { path: string; real: string }; rel: readonly string[] }) {
+  constructor(
+    path: string,
+    options: ResourceScriptDirectoryOptions = {},
+    within?: { root: { path: string; real: string }; rel: readonly string[] },
+  ) {
     super();
     this.path = path;
-    this.#options = { ...options, registry: options.registry ?? defaultRegistry, indexNames: options.indexNames ?? SCRIPT_INDEX_NAMES };
+    this.#options = {
+      ...options,
+      registry: options.registry ?? defaultRegistry,
+      indexNames: options.indexNames ?? SCRIPT_INDEX_NAMES,
+    };
     if (within) {
       this.#root = within.root;
       this.#rel = within.rel;

@@ -100,7 +100,8 @@ function watchFolder(path: string): boolean {
         changeCounts.set(file, (changeCounts.get(file) ?? 0) + 1);
         return;
       }
-      for (const file of changeCounts.keys()) if (dirname(file) === dir) changeCounts.set(file, changeCounts.get(file)! + 1);
+      for (const file of changeCounts.keys())
+        if (dirname(file) === dir) changeCounts.set(file, changeCounts.get(file)! + 1);
     });
     watcher.on('error', () => watchedFolders.set(dir, false));
   } catch {
@@ -143,13 +144,18 @@ async function resourceOf(mod: Record<string, unknown>, context: ScriptContext):
     throw new Error(`exports no "resource" (exports: ${names}); export a Resource, or a function returning one`);
   }
   let value = mod.resource;
-  if (typeof value === 'function' && !(value.prototype instanceof Resource)) value = await (value as (c: ScriptContext) => unknown)(context);
+  if (typeof value === 'function' && !(value.prototype instanceof Resource))
+    value = await (value as (c: ScriptContext) => unknown)(context);
   else if (typeof value === 'function') value = new (value as new () => Resource)();
   if (value instanceof Resource) return value;
   if (typeof (value as { render?: unknown } | null)?.render === 'function') {
-    throw new Error('"resource" is a Resource from another copy of Trellis: import Resource from \'trellis\' as the server resolves it');
+    throw new Error(
+      '"resource" is a Resource from another copy of Trellis: import Resource from \'trellis\' as the server resolves it',
+    );
   }
-  throw new Error(`"resource" is ${value === null ? 'null' : typeof value}, not a Resource: export a Resource from 'trellis', or a function returning one`);
+  throw new Error(
+    `"resource" is ${value === null ? 'null' : typeof value}, not a Resource: export a Resource from 'trellis', or a function returning one`,
+  );
 }
 
 /**

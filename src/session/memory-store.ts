@@ -1,5 +1,13 @@
 // The in-memory session store: idle and absolute expiry, a cap on live sessions, lazy sweeping.
-import { Session, type SessionLimits, type SessionStore, SESSION_ABSOLUTE_MS, SESSION_CAP, SESSION_IDLE_MS, newSessionId } from './session.js';
+import {
+  Session,
+  type SessionLimits,
+  type SessionStore,
+  SESSION_ABSOLUTE_MS,
+  SESSION_CAP,
+  SESSION_IDLE_MS,
+  newSessionId,
+} from './session.js';
 
 /** Options of {@link MemorySessionStore}: the limits (idle 15 min, absolute 12 h, cap 100 000) and the sweep. */
 export interface MemorySessionStoreOptions extends SessionLimits {

@@ -24,7 +24,8 @@ export function parseSessionsUrl(text: string): SessionsSpec {
   if (text === 'memory:' || text === 'memory') return { kind: 'memory' };
   if (text.startsWith('sqlite:')) {
     const file = text.slice('sqlite:'.length);
-    if (!file || /[\0]/.test(file)) throw new Error(`"${text}" names no file: use sqlite:/var/lib/trellis/sessions.sqlite`);
+    if (!file || /[\0]/.test(file))
+      throw new Error(`"${text}" names no file: use sqlite:/var/lib/trellis/sessions.sqlite`);
     return { kind: 'sqlite', file };
   }
   if (text.startsWith('redis://') || text.startsWith('rediss://')) {
@@ -41,7 +42,10 @@ export function resolveSessionsSpec(spec: SessionsSpec, cwd: string): SessionsSp
 }
 
 /** Opens the store `spec` names with `limits`. */
-export async function openSessionStore(spec: SessionsSpec, limits: SessionLimits & { log?: (line: string) => void } = {}): Promise<SessionStore> {
+export async function openSessionStore(
+  spec: SessionsSpec,
+  limits: SessionLimits & { log?: (line: string) => void } = {},
+): Promise<SessionStore> {
   if (spec.kind === 'sqlite') return SqliteSessionStore.open(spec.file, limits);
   if (spec.kind === 'redis') return RedisSessionStore.open(spec.url, limits);
   return new MemorySessionStore(limits);

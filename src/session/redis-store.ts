@@ -89,7 +89,8 @@ export function parseRedisUrl(text: string): RedisTarget {
   } catch {
     throw new Error(`"${text}" is not a Redis URL: use redis://[:password@]host:port/db or rediss://... for TLS`);
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`"${text}" is not a Redis URL: it must start with redis:// or rediss://`);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new Error(`"${text}" is not a Redis URL: it must start with redis:// or rediss://`);
   if (!url.hostname) throw new Error(`"${text}" names no host: use redis://host:port/db`);
   if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d{1,5}$/.test(url.pathname)) {
     throw new Error(`"${text}": the path must be a database number, like /0`);
@@ -97,7 +98,8 @@ export function parseRedisUrl(text: string): RedisTarget {
   let prefix: string | null = null;
   for (const [key, value] of url.searchParams) {
     if (key !== 'prefix') throw new Error(`"${text}": unknown parameter "${key}" (only prefix=... is understood)`);
-    if (!value || /[\0-\x20]/.test(value)) throw new Error(`"${text}": prefix must be non-empty, without spaces or control characters`);
+    if (!value || /[\0-\x20]/.test(value))
+      throw new Error(`"${text}": prefix must be non-empty, without spaces or control characters`);
     prefix = value;
   }
   url.search = '';
@@ -111,7 +113,9 @@ export function parseRedisUrl(text: string): RedisTarget {
 function loadRedis(): (options: Record<string, unknown>) => RedisClient {
   try {
     // createRequire: redis is an optional peer dependency, loaded only when a Redis store is asked for.
-    const mod = createRequire(import.meta.url)('redis') as { createClient: (options: Record<string, unknown>) => RedisClient };
+    const mod = createRequire(import.meta.url)('redis') as {
+      createClient: (options: Record<string, unknown>) => RedisClient;
+    };
     return mod.createClient;
   } catch {
     throw new Error('Redis sessions need the redis package: npm install redis');
@@ -193,7 +197,9 @@ export class RedisSessionStore implements SessionStore {
     if (this.#closed || this.#down !== null) return;
     const why = err instanceof Error ? err.message || (err as NodeJS.ErrnoException).code || err.name : String(err);
     this.#down = why;
-    this.#log(`Session store ${this.target.display} unreachable (${why.split('\n')[0]}): requests that need a session answer 503 until it is back`);
+    this.#log(
+      `Session store ${this.target.display} unreachable (${why.split('\n')[0]}): requests that need a session answer 503 until it is back`,
+    );
   }
 
   #key(uid: string): string {
@@ -215,11 +221,21 @@ export class RedisSessionStore implements SessionStore {
 
   async load(uid: string): Promise<Session | undefined> {
     const now = this.#now();
-    const value = await this.#eval(LOAD, [this.#key(uid), this.#lru], [now, this.idleTimeout, this.absoluteTimeout, uid]);
+    const value = await this.#eval(
+      LOAD,
+      [this.#key(uid), this.#lru],
+      [now, this.idleTimeout, this.absoluteTimeout, uid],
+    );
     if (typeof value !== 'string') return undefined;
     const bar = value.indexOf('|');
     const createdAt = Number(value.slice(0, bar));
-    return new Session({ uid, createdAt, lastUsed: now, data: JSON.parse(value.slice(bar + 1)) as Record<string, unknown>, store: this });
+    return new Session({
+      uid,
+      createdAt,
+      lastUsed: now,
+      data: JSON.parse(value.slice(bar + 1)) as Record<string, unknown>,
+      store: this,
+    });
   }
 
   async create(): Promise<Session> {
@@ -233,7 +249,11 @@ export class RedisSessionStore implements SessionStore {
     const json = session.serialize();
     const ttl = this.#ttl(session.createdAt, now);
     if (ttl <= 0) return;
-    await this.#eval(INSERT, [this.#lru, this.#key(session.uid)], [now, this.idleTimeout, this.maxSessions, session.uid, `${session.createdAt}|${json}`, ttl, this.prefix]);
+    await this.#eval(
+      INSERT,
+      [this.#lru, this.#key(session.uid)],
+      [now, this.idleTimeout, this.maxSessions, session.uid, `${session.createdAt}|${json}`, ttl, this.prefix],
+    );
   }
 
   async save(session: Session): Promise<void> {
@@ -244,7 +264,11 @@ export class RedisSessionStore implements SessionStore {
       await this.destroy(session.uid);
       return;
     }
-    await this.#eval(SAVE, [this.#key(session.uid), this.#lru], [`${session.createdAt}|${json}`, ttl, now, session.uid]);
+    await this.#eval(
+      SAVE,
+      [this.#key(session.uid), this.#lru],
+      [`${session.createdAt}|${json}`, ttl, now, session.uid],
+    );
     session.markSaved(json);
   }
 

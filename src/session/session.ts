@@ -69,7 +69,12 @@ export interface SessionStore {
 export class SessionStoreUnavailable extends HttpError {
   constructor(cause: unknown) {
     const why = cause instanceof Error ? cause.message : String(cause);
-    super(503, `Session store unavailable: ${why.split('\n')[0]}`, { code: 'SESSION_STORE_UNAVAILABLE', headers: { 'Retry-After': '5' }, cause, logStack: false });
+    super(503, `Session store unavailable: ${why.split('\n')[0]}`, {
+      code: 'SESSION_STORE_UNAVAILABLE',
+      headers: { 'Retry-After': '5' },
+      cause,
+      logStack: false,
+    });
     this.name = 'SessionStoreUnavailable';
   }
 }
@@ -114,7 +119,9 @@ export function assertSessionValue(key: string, value: unknown): void {
     seen.delete(v);
   };
   const refuse = (path: string, what: string) =>
-    new TypeError(`Session value ${path} is ${what}: sessions hold plain JSON (strings, finite numbers, booleans, null, arrays, plain objects)`);
+    new TypeError(
+      `Session value ${path} is ${what}: sessions hold plain JSON (strings, finite numbers, booleans, null, arrays, plain objects)`,
+    );
   walk(value, JSON.stringify(key), 0);
 }
 

@@ -35,13 +35,17 @@ interface Database {
 }
 
 /** Opens `file` with node:sqlite or better-sqlite3; a one-line error naming what to install when neither loads. */
-export async function openSqlite(file: string, driver?: 'node:sqlite' | 'better-sqlite3'): Promise<{ db: Database; driver: string }> {
+export async function openSqlite(
+  file: string,
+  driver?: 'node:sqlite' | 'better-sqlite3',
+): Promise<{ db: Database; driver: string }> {
   if (driver !== 'better-sqlite3') {
     try {
       const mod = await importNodeSqlite();
       return { db: new mod.DatabaseSync(file), driver: 'node:sqlite' };
     } catch (err) {
-      if (driver === 'node:sqlite') throw new Error(`node:sqlite is not available in Node ${process.versions.node} (${(err as Error).message})`);
+      if (driver === 'node:sqlite')
+        throw new Error(`node:sqlite is not available in Node ${process.versions.node} (${(err as Error).message})`);
     }
   }
   let Better: new (path: string) => Database;
@@ -49,14 +53,18 @@ export async function openSqlite(file: string, driver?: 'node:sqlite' | 'better-
     // createRequire: better-sqlite3 is CommonJS and an optional peer dependency.
     Better = createRequire(import.meta.url)('better-sqlite3') as typeof Better;
   } catch {
-    throw new Error(`SQLite sessions need Node 22.13 or later (node:sqlite) or the better-sqlite3 package: npm install better-sqlite3`);
+    throw new Error(
+      `SQLite sessions need Node 22.13 or later (node:sqlite) or the better-sqlite3 package: npm install better-sqlite3`,
+    );
   }
   try {
     return { db: new Better(file), driver: 'better-sqlite3' };
   } catch (err) {
     // The native part is loaded on first use: built for another Node, it cannot load in this one.
     if ((err as NodeJS.ErrnoException).code === 'ERR_DLOPEN_FAILED') {
-      throw new Error(`better-sqlite3 was built for another Node version than ${process.version}: npm rebuild better-sqlite3`);
+      throw new Error(
+        `better-sqlite3 was built for another Node version than ${process.version}: npm rebuild better-sqlite3`,
+      );
     }
     throw err;
   }
@@ -181,17 +189,23 @@ export class SqliteSessionStore implements SessionStore {
       id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, last_used INTEGER NOT NULL, data TEXT NOT NULL
     ) WITHOUT ROWID`);
     db.exec('CREATE INDEX IF NOT EXISTS trellis_sessions_last_used ON trellis_sessions (last_used)');
-    this.#load = db.prepare('SELECT created_at, last_used, data FROM trellis_sessions WHERE id = ? AND last_used > ? AND created_at > ?');
+    this.#load = db.prepare(
+      'SELECT created_at, last_used, data FROM trellis_sessions WHERE id = ? AND last_used > ? AND created_at > ?',
+    );
     this.#dataVersion = db.prepare('PRAGMA data_version');
     this.#touch = db.prepare('UPDATE trellis_sessions SET last_used = ? WHERE id = ? AND last_used < ?');
-    this.#insert = db.prepare('INSERT OR REPLACE INTO trellis_sessions (id, created_at, last_used, data) VALUES (?, ?, ?, ?)');
+    this.#insert = db.prepare(
+      'INSERT OR REPLACE INTO trellis_sessions (id, created_at, last_used, data) VALUES (?, ?, ?, ?)',
+    );
     this.#update = db.prepare('UPDATE trellis_sessions SET last_used = ?, data = ? WHERE id = ?');
     this.#updateData = db.prepare('UPDATE trellis_sessions SET data = ? WHERE id = ?');
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#destroy = db.prepare('DELETE FROM trellis_sessions WHERE id = ?');
     this.#count = db.prepare('SELECT count(*) AS n FROM trellis_sessions WHERE last_used > ? AND created_at > ?');
-    this.#evict = db.prepare('DELETE FROM trellis_sessions WHERE id IN (SELECT id FROM trellis_sessions ORDER BY last_used LIMIT ?)');
+    this.#evict = db.prepare(
+      'DELETE FROM trellis_sessions WHERE id IN (SELECT id FROM trellis_sessions ORDER BY last_used LIMIT ?)',
+    );
     this.#sweep = db.prepare('DELETE FROM trellis_sessions WHERE last_used <= ? OR created_at <= ?');
     this.#timer = setInterval(() => {
       try {
@@ -275,7 +289,13 @@ export class SqliteSessionStore implements SessionStore {
       row.lastUsed = now;
       this.#write(this.#touch, now, uid, now).catch(() => this.#cache.delete(uid));
     }
-    return new Session({ uid, createdAt: row.createdAt, lastUsed: now, data: JSON.parse(row.json) as Record<string, unknown>, store: this });
+    return new Session({
+      uid,
+      createdAt: row.createdAt,
+      lastUsed: now,
+      data: JSON.parse(row.json) as Record<string, unknown>,
+      store: this,
+    });
   }
 
   async create(): Promise<Session> {
@@ -310,7 +330,9 @@ export class SqliteSessionStore implements SessionStore {
     // The last use (and its index) is written only when it moved more than the touch step.
     const cached = this.#cache.get(session.uid);
     const lastUsed = cached && now - cached.lastUsed < this.#touchStep ? cached.lastUsed : now;
-    const changed = await (lastUsed === now ? this.#write(this.#update, now, json, session.uid) : this.#write(this.#updateData, json, session.uid));
+    const changed = await (lastUsed === now
+      ? this.#write(this.#update, now, json, session.uid)
+      : this.#write(this.#updateData, json, session.uid));
     // A row destroyed meanwhile (elsewhere) stays destroyed, and out of the cache.
     if (changed) this.#remember(session.uid, { createdAt: session.createdAt, lastUsed, json });
     else this.#cache.delete(session.uid);

@@ -79,7 +79,13 @@ export class FileCache {
   #entry(path: string, st: Stats, create: boolean): Entry | undefined {
     const e = this.#entries.get(path);
     if (e) {
-      if (e.ino === st.ino && e.dev === st.dev && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs) {
+      if (
+        e.ino === st.ino &&
+        e.dev === st.dev &&
+        e.size === st.size &&
+        e.mtimeMs === st.mtimeMs &&
+        e.ctimeMs === st.ctimeMs
+      ) {
         // Refresh its place in the LRU order, unless it is still in the newer half (fewer moves since its
         // own than half the entries): a hot file is then not moved on every request.
         if (this.#moves - e.stamp >= this.#entries.size / 2) {
@@ -96,7 +102,16 @@ export class FileCache {
       const [oldest, victim] = this.#entries.entries().next().value!;
       this.#drop(oldest, victim);
     }
-    const fresh: Entry = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, variants: {}, bytes: 0, stamp: ++this.#moves };
+    const fresh: Entry = {
+      dev: st.dev,
+      ino: st.ino,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      ctimeMs: st.ctimeMs,
+      variants: {},
+      bytes: 0,
+      stamp: ++this.#moves,
+    };
     this.#entries.set(path, fresh);
     return fresh;
   }
@@ -124,7 +139,14 @@ export class FileCache {
   facts(path: string, st: Stats): FileFacts | undefined {
     const e = this.#entries.get(path);
     if (!e) return undefined;
-    if (e.ino === st.ino && e.dev === st.dev && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs) return e.facts;
+    if (
+      e.ino === st.ino &&
+      e.dev === st.dev &&
+      e.size === st.size &&
+      e.mtimeMs === st.mtimeMs &&
+      e.ctimeMs === st.ctimeMs
+    )
+      return e.facts;
     this.#drop(path, e);
     return undefined;
   }
@@ -190,6 +212,8 @@ export class FileCache {
     if (raw.length !== st.size) return null;
     return coding === 'gzip'
       ? gzipAsync(raw, { level: 9 })
-      : brotliAsync(raw, { params: { [constants.BROTLI_PARAM_QUALITY]: 9, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+      : brotliAsync(raw, {
+          params: { [constants.BROTLI_PARAM_QUALITY]: 9, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length },
+        });
   }
 }

@@ -13,7 +13,14 @@ import { reasonPhrase } from '../http/status.js';
 import { errorPageHtml } from '../pages.js';
 import { NOT_DONE_YET, encodePathSegment, splitPath, type Request } from '../request.js';
 import { setTrustedHeader } from '../request-internals.js';
-import { ErrorPage, ForbiddenResource, NoResource, Resource, type ChildResult, type RenderResult } from '../resource.js';
+import {
+  ErrorPage,
+  ForbiddenResource,
+  NoResource,
+  Resource,
+  type ChildResult,
+  type RenderResult,
+} from '../resource.js';
 import { redirectTo } from '../util/redirect.js';
 import { FileCache, type CachedCoding, type FileFacts, type HeldFile } from './file-cache.js';
 import { DirectoryLister, ListingCache } from './listing.js';
@@ -29,7 +36,15 @@ import {
   type HiddenPolicy,
   type SymlinkPolicy,
 } from './path-safety.js';
-import { isProgramName, normalizeExt, processorFor, PROGRAM_EXTENSIONS, RefusedProgram, refuseProgram, type Processor } from './processors.js';
+import {
+  isProgramName,
+  normalizeExt,
+  processorFor,
+  PROGRAM_EXTENSIONS,
+  RefusedProgram,
+  refuseProgram,
+  type Processor,
+} from './processors.js';
 import { contentRange, parseRange, unsatisfiedRange } from './range.js';
 import { checkOpenedFile, openChecked, streamPieces, type BodyPiece, type OpenedCheck } from './send-file.js';
 import './asis.js';
@@ -310,7 +325,9 @@ export class File extends Resource {
     this.processors = {};
     for (const [ext, p] of Object.entries(options.processors ?? {})) this.processors[normalizeExt(ext)] = p;
     // As Twisted's index.rpy: each processed extension adds an index name after the static ones.
-    this.indexNames = [...(options.indexNames ?? [...DEFAULT_INDEX_NAMES, ...Object.keys(this.processors).map((ext) => `index${ext}`)])];
+    this.indexNames = [
+      ...(options.indexNames ?? [...DEFAULT_INDEX_NAMES, ...Object.keys(this.processors).map((ext) => `index${ext}`)]),
+    ];
     this.listing = options.listing ?? true;
     this.cacheControl = options.cacheControl ?? null;
     let real = this.path;
@@ -327,7 +344,10 @@ export class File extends Resource {
       precompressed: options.precompressed ?? true,
       compress: options.compress ?? true,
       cache: options.cache === undefined ? new FileCache() : options.cache,
-      programs: options.programExtensions === undefined ? PROGRAM_EXTENSIONS : new Set([...options.programExtensions].map(normalizeExt)),
+      programs:
+        options.programExtensions === undefined
+          ? PROGRAM_EXTENSIONS
+          : new Set([...options.programExtensions].map(normalizeExt)),
       types: new Map(),
       typesVersion: 0,
       checkedCacheControl: null,
@@ -367,7 +387,14 @@ export class File extends Resource {
     let ft = types.get(key);
     if (!ft) {
       const t = typeForName(`x${tk}`, { overrides: this.#tree.contentTypes, defaultType: this.defaultType });
-      const compressible = shouldCompress({ status: 200, contentType: t.type, contentEncoding: undefined, cacheControl: undefined, contentRange: undefined, length: null });
+      const compressible = shouldCompress({
+        status: 200,
+        contentType: t.type,
+        contentEncoding: undefined,
+        cacheControl: undefined,
+        contentRange: undefined,
+        length: null,
+      });
       ft = { ...t, compressible };
       if (types.size >= 1000) types.clear();
       types.set(key, ft);
@@ -418,7 +445,8 @@ export class File extends Resource {
           return null;
         }
         for (const entry of entries) {
-          if (!entry.startsWith(`${name}.`) || isHiddenName(entry, this.#tree.hidden) || this.#executes(entry)) continue;
+          if (!entry.startsWith(`${name}.`) || isHiddenName(entry, this.#tree.hidden) || this.#executes(entry))
+            continue;
           const st = statQuiet(childPath(this.path, entry));
           if (typeof st !== 'number') return { name: entry, st };
         }
@@ -437,7 +465,10 @@ export class File extends Resource {
    * (SECURITY.md §2.1), so `/page` cannot run `page.php`.
    */
   #executes(name: string): boolean {
-    return isProgramName(name, this.#tree.programs) || (hasKeys(this.processors) && processorFor(this.processors, name) !== undefined);
+    return (
+      isProgramName(name, this.#tree.programs) ||
+      (hasKeys(this.processors) && processorFor(this.processors, name) !== undefined)
+    );
   }
 
   /** The resource for the entry `name` (already stat'ed): a processor's, or a child File. */
@@ -481,7 +512,8 @@ export class File extends Resource {
     if (!this.listing) return new ForbiddenResource('Directory listing is turned off.');
     const rel = this.#rel();
     const c = this.#containment(this.path, rel);
-    if (!c.ok) return new ErrorPage(c.status, reasonPhrase(c.status), c.status === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
+    if (!c.ok)
+      return new ErrorPage(c.status, reasonPhrase(c.status), c.status === 403 ? 'Forbidden.' : NOT_FOUND_DETAIL);
     return new DirectoryLister({
       path: this.path,
       hidden: this.#tree.hidden,
@@ -601,7 +633,9 @@ export class File extends Resource {
     }
 
     const rangeHeader = request.getHeader('range');
-    let rep: Representation = body ? { path: this.path, st, etag: facts.etag, coding: ft.encoding, body } : { path: this.path, st, etag: facts.etag, coding: ft.encoding };
+    let rep: Representation = body
+      ? { path: this.path, st, etag: facts.etag, coding: ft.encoding, body }
+      : { path: this.path, st, etag: facts.etag, coding: ft.encoding };
     if (ft.encoding) {
       request.setHeader('Content-Encoding', ft.encoding);
     } else {
@@ -617,8 +651,17 @@ export class File extends Resource {
     const ifNoneMatch = h.get('if-none-match');
     const ifModifiedSince = h.get('if-modified-since');
     const ifUnmodifiedSince = h.get('if-unmodified-since');
-    const conditional = ifMatch !== undefined || ifNoneMatch !== undefined || ifModifiedSince !== undefined || ifUnmodifiedSince !== undefined;
-    const pre = conditional ? evaluatePreconditions({ method: request.method, ifMatch, ifNoneMatch, ifModifiedSince, ifUnmodifiedSince }, { etag: rep.etag, lastModified }) : 200;
+    const conditional =
+      ifMatch !== undefined ||
+      ifNoneMatch !== undefined ||
+      ifModifiedSince !== undefined ||
+      ifUnmodifiedSince !== undefined;
+    const pre = conditional
+      ? evaluatePreconditions(
+          { method: request.method, ifMatch, ifNoneMatch, ifModifiedSince, ifUnmodifiedSince },
+          { etag: rep.etag, lastModified },
+        )
+      : 200;
     if (pre !== 200) {
       request.setEncoder(null);
       request.setResponseCode(pre);
@@ -627,7 +670,11 @@ export class File extends Resource {
 
     const size = rep.st.size;
     let pieces: BodyPiece[] | null = null;
-    if (rangeHeader !== undefined && rep.coding === ft.encoding && evaluateIfRange(h.get('if-range'), { etag: rep.etag, lastModified })) {
+    if (
+      rangeHeader !== undefined &&
+      rep.coding === ft.encoding &&
+      evaluateIfRange(h.get('if-range'), { etag: rep.etag, lastModified })
+    ) {
       const decision = parseRange(rangeHeader, size);
       if (decision.kind === 'unsatisfiable') {
         request.setResponseCode(416);
@@ -720,7 +767,11 @@ export class File extends Resource {
     return this.#stream(request, rep, pieces);
   }
 
-  async #stream(request: Request, rep: Representation, pieces: BodyPiece[] | null): Promise<string | typeof NOT_DONE_YET> {
+  async #stream(
+    request: Request,
+    rep: Representation,
+    pieces: BodyPiece[] | null,
+  ): Promise<string | typeof NOT_DONE_YET> {
     const parts: BodyPiece[] = pieces ?? (rep.st.size ? [{ start: 0, end: rep.st.size - 1 }] : []);
     const length = parts.reduce((n, p) => n + (Buffer.isBuffer(p) ? p.length : p.end - p.start + 1), 0);
     if (rep.streamCoding) {

@@ -10,7 +10,6 @@ import { Resource, type RenderResult } from '../resource.js';
 import type { Request } from '../request.js';
 import { isHiddenName, isSafeSegment, type HiddenPolicy } from './path-safety.js';
 
-
 /** One row of a listing. */
 export interface ListingEntry {
   name: string;
@@ -60,11 +59,16 @@ export function entryHref(name: string, isDirectory: boolean): string {
 let collator: Intl.Collator | null = null;
 /** Created on first use: building a Collator loads ICU data, which would slow every start-up (`trellis cgi`). */
 const COLLATOR = {
-  compare: (a: string, b: string): number => (collator ??= new Intl.Collator('en', { numeric: true, sensitivity: 'base' })).compare(a, b),
+  compare: (a: string, b: string): number =>
+    (collator ??= new Intl.Collator('en', { numeric: true, sensitivity: 'base' })).compare(a, b),
 };
 
 /** Directories first, then the chosen key (name by default), with name as the tie-breaker. */
-export function sortEntries(entries: readonly ListingEntry[], sort: ListingSortKey = 'name', descending = false): ListingEntry[] {
+export function sortEntries(
+  entries: readonly ListingEntry[],
+  sort: ListingSortKey = 'name',
+  descending = false,
+): ListingEntry[] {
   const dir = descending ? -1 : 1;
   const byKey = (a: ListingEntry, b: ListingEntry): number => {
     switch (sort) {
@@ -87,8 +91,10 @@ export function sortEntries(entries: readonly ListingEntry[], sort: ListingSortK
 /** The file-type icon classes a row can carry (each a small inline SVG in the page's style). */
 export type ListingIcon = 'dir' | 'up' | 'image' | 'media' | 'code' | 'text' | 'archive' | 'doc' | 'file';
 
-const CODE_TYPES = /^(text\/(html|css|javascript|x-|xml)|application\/(javascript|json|xml|typescript|x-sh|x-httpd|wasm|x-python|toml|yaml|x-yaml)|image\/svg)/;
-const ARCHIVE_TYPES = /^application\/(zip|gzip|x-gzip|x-tar|x-7z|x-bzip2|x-xz|zstd|x-rar|vnd\.rar|java-archive|x-apple-diskimage|vnd\.debian)/;
+const CODE_TYPES =
+  /^(text\/(html|css|javascript|x-|xml)|application\/(javascript|json|xml|typescript|x-sh|x-httpd|wasm|x-python|toml|yaml|x-yaml)|image\/svg)/;
+const ARCHIVE_TYPES =
+  /^application\/(zip|gzip|x-gzip|x-tar|x-7z|x-bzip2|x-xz|zstd|x-rar|vnd\.rar|java-archive|x-apple-diskimage|vnd\.debian)/;
 const DOC_TYPES = /^application\/(pdf|msword|vnd\.(openxmlformats|oasis|ms-))/;
 
 /** The icon for an entry, from its Content-Type. */
@@ -163,7 +169,9 @@ function breadcrumbs(path: string): string {
   const parts = [`<a href="${segments.length ? '../'.repeat(segments.length) : './'}">/</a>`];
   segments.forEach((segment, i) => {
     const up = segments.length - 1 - i;
-    parts.push(up === 0 ? `<span>${escapeHtml(segment)}</span>` : `<a href="${'../'.repeat(up)}">${escapeHtml(segment)}</a>`);
+    parts.push(
+      up === 0 ? `<span>${escapeHtml(segment)}</span>` : `<a href="${'../'.repeat(up)}">${escapeHtml(segment)}</a>`,
+    );
   });
   return parts.join('');
 }
@@ -183,7 +191,10 @@ export function renderListing(entries: readonly ListingEntry[], options: Listing
     return `<th${cls}><a href="?sort=${key}&amp;order=${nextDesc ? 'desc' : 'asc'}">${label}${mark}</a></th>`;
   };
   const rows: string[] = [];
-  if (options.parent) rows.push('<tr class="d p"><td class="n"><a class="up" href="../">../</a></td><td class="s"></td><td class="m"></td><td class="t">Parent directory</td></tr>');
+  if (options.parent)
+    rows.push(
+      '<tr class="d p"><td class="n"><a class="up" href="../">../</a></td><td class="s"></td><td class="m"></td><td class="t">Parent directory</td></tr>',
+    );
   let files = 0;
   let dirs = 0;
   for (const e of sortEntries(entries, sort, descending)) {
@@ -333,7 +344,13 @@ async function readEntries(src: ListingSource): Promise<ListingEntry[]> {
           const st = await stat(full);
           if (!st.isFile() && !st.isDirectory()) return;
           if (!src.allowed(full)) return;
-          entries.push({ name, isDirectory: st.isDirectory(), size: st.size, mtimeMs: st.mtimeMs, type: st.isDirectory() ? '' : src.typeFor(name) });
+          entries.push({
+            name,
+            isDirectory: st.isDirectory(),
+            size: st.size,
+            mtimeMs: st.mtimeMs,
+            type: st.isDirectory() ? '' : src.typeFor(name),
+          });
         } catch {
           // Vanished or unreadable: leave it out.
         }
@@ -369,7 +386,10 @@ export class DirectoryLister extends Resource {
     request.setHeader('X-Content-Type-Options', 'nosniff');
     request.setHeader('Content-Security-Policy', LISTING_CSP);
     request.setHeader('Cache-Control', 'no-cache');
-    const render = () => readEntries(src).then((entries) => Buffer.from(renderListing(entries, { path: decodedPath, parent, sort, descending })));
+    const render = () =>
+      readEntries(src).then((entries) =>
+        Buffer.from(renderListing(entries, { path: decodedPath, parent, sort, descending })),
+      );
     if (!src.cache || !src.stat) return render();
     const key = `${src.path}\0${decodedPath}\0${sort}\0${descending ? 'd' : 'a'}\0${parent ? 'p' : ''}`;
     return src.cache.getOrRender(key, directoryVersion(src.stat), render);

@@ -25,9 +25,17 @@ export function newBoundary(): string {
  * --B\r\nContent-Type: T\r\nContent-Range: bytes 0-9/100\r\n\r\n<10 bytes>\r\n--B\r\n...\r\n--B--\r\n
  * ```
  */
-export function planMultipart(ranges: readonly ByteRange[], size: number, type: string, boundary = newBoundary()): MultipartPlan {
+export function planMultipart(
+  ranges: readonly ByteRange[],
+  size: number,
+  type: string,
+  boundary = newBoundary(),
+): MultipartPlan {
   const parts = ranges.map((range, i) => ({
-    head: Buffer.from(`${i === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: ${contentRange(range, size)}\r\n\r\n`, 'latin1'),
+    head: Buffer.from(
+      `${i === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: ${contentRange(range, size)}\r\n\r\n`,
+      'latin1',
+    ),
     range,
   }));
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');

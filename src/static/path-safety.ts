@@ -121,7 +121,12 @@ function judge(real: string, root: FileRoot, rel: readonly string[], policy: Sym
  * the paths handed to processors. Every fs error maps to 403/404 (SECURITY.md §1.1 rule 6). Pinned
  * by the symlink cases in test/static/file.test.ts.
  */
-export function checkContainment(path: string, root: FileRoot, rel: readonly string[], policy: SymlinkPolicy): Containment {
+export function checkContainment(
+  path: string,
+  root: FileRoot,
+  rel: readonly string[],
+  policy: SymlinkPolicy,
+): Containment {
   let real: string;
   try {
     real = realpathSync.native(path);

@@ -104,8 +104,21 @@ export function normalizeExt(ext: string): string {
  * a line, so moving a Twisted or PHP tree under Trellis exposes no code and no credentials.
  */
 export const PROGRAM_EXTENSIONS: ReadonlySet<string> = new Set([
-  '.cgi', '.fcgi', '.pl', '.php', '.phtml', '.php3', '.php4', '.php5', '.php7', '.php8', '.phar', '.rpy', '.epy',
-  '.rpy.ts', '.rpy.js',
+  '.cgi',
+  '.fcgi',
+  '.pl',
+  '.php',
+  '.phtml',
+  '.php3',
+  '.php4',
+  '.php5',
+  '.php7',
+  '.php8',
+  '.phar',
+  '.rpy',
+  '.epy',
+  '.rpy.ts',
+  '.rpy.js',
 ]);
 
 /** The last extension of `name` and, when it has one, its last two (`.rpy.ts`), lower-cased; as {@link processorFor} tries them. */

@@ -37,7 +37,10 @@ export class SinglePageFallback extends Resource {
   }
 
   #renderFound(target: Resource, request: Request): RenderResult {
-    const routed = target instanceof NoResource && (request.method === 'GET' || request.method === 'HEAD') && looksLikeRoute(request.prepath);
+    const routed =
+      target instanceof NoResource &&
+      (request.method === 'GET' || request.method === 'HEAD') &&
+      looksLikeRoute(request.prepath);
     return (routed ? this.fallback : target).render(request);
   }
 }

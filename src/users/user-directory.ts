@@ -167,7 +167,8 @@ export class UserDirectory extends Resource {
 
   override GET(request: Request): RenderResult {
     // `/users` without its slash: the listing's relative links need it.
-    if (!request.path.endsWith('/')) return redirectTo(`./${encodePathSegment(request.prepath.at(-1) ?? '')}/`, request);
+    if (!request.path.endsWith('/'))
+      return redirectTo(`./${encodePathSegment(request.prepath.at(-1) ?? '')}/`, request);
     return this.listing(request, './');
   }
 
@@ -180,7 +181,10 @@ export class UserDirectory extends Resource {
     for (const { entry, files, personal } of this.#published()) {
       const shown = escapeHtml(realName(entry));
       if (files) items.push(`<li><a href="${hrefPrefix}${encodePathSegment(entry.name)}/">${shown}</a> (files)</li>`);
-      if (personal) items.push(`<li><a href="${hrefPrefix}${encodePathSegment(entry.name + PERSONAL_SUFFIX)}/">${shown}</a> (personal server)</li>`);
+      if (personal)
+        items.push(
+          `<li><a href="${hrefPrefix}${encodePathSegment(entry.name + PERSONAL_SUFFIX)}/">${shown}</a> (personal server)</li>`,
+        );
     }
     request.setHeader('Content-Type', 'text/html; charset=utf-8');
     request.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");

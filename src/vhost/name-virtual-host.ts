@@ -57,7 +57,9 @@ export class NameVirtualHost extends Resource {
 
   #target(request: Request): Resource {
     if (!request.getHeader('host') && !this.default) return new NoResource();
-    return this.resourceFor(request) ?? new NoResource(`host "${request.getRequestHostname()}" is not in the vhost map`);
+    return (
+      this.resourceFor(request) ?? new NoResource(`host "${request.getRequestHostname()}" is not in the vhost map`)
+    );
   }
 
   override getChildWithDefault(segment: string, request: Request): ChildResult {

@@ -45,12 +45,17 @@ export class VHostMonsterResource extends Resource {
     if (scheme !== 'http' && scheme !== 'https') return new NoResource();
     const hostSegment = request.postpath.shift();
     if (!hostSegment || !isHost(hostSegment)) {
-      return new ErrorPage(400, 'Bad Request', 'The virtual host path needs /http/HOST[:PORT]/ or /https/HOST[:PORT]/.');
+      return new ErrorPage(
+        400,
+        'Bad Request',
+        'The virtual host path needs /http/HOST[:PORT]/ or /https/HOST[:PORT]/.',
+      );
     }
     const secure = scheme === 'https';
     const m = /^\[?(.*?)\]?(?::(\d+))?$/.exec(hostSegment)!;
     const port = m[2] === undefined ? (secure ? 443 : 80) : Number(m[2]);
-    if (port < 1 || port > 65535) return new ErrorPage(400, 'Bad Request', 'The port in the virtual host path is out of range.');
+    if (port < 1 || port > 65535)
+      return new ErrorPage(400, 'Bad Request', 'The port in the virtual host path is out of range.');
     request.setHost(m[1]!, port, secure);
     request.prepath.length = 0;
     const root = request.site?.resource;

@@ -22,7 +22,8 @@ let tmp: { path: string; cleanup(): void } | null = null;
 before(() => {
   const openssl = findPeer('openssl');
   if (!openssl) {
-    if (process.env.CI === 'true') throw new Error('openssl not installed: apt-get install openssl (required under CI=true)');
+    if (process.env.CI === 'true')
+      throw new Error('openssl not installed: apt-get install openssl (required under CI=true)');
     return;
   }
   tmp = tempDir();
@@ -123,11 +124,16 @@ for (const framework of FRAMEWORKS) {
           if (!matrix) return void t.skip('openssl not installed: apt-get install openssl');
           const client = matrix.clients.find((c) => c.name === channel)!;
           const origin = `${client.secure ? 'https' : 'http'}://localhost:${client.port}`;
-          const send = (method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer | string } = {}) =>
-            (client as ChannelClient).request(method, path, options);
+          const send = (
+            method: string,
+            path: string,
+            options: { headers?: Record<string, string>; body?: Buffer | string } = {},
+          ) => (client as ChannelClient).request(method, path, options);
           await checkRoutes(send, framework as Framework, base, origin, `${framework} ${channel}`);
-          const line = ctx.logged.find((e) => e.uri.endsWith('/hello') && e.protocol === (channel === 'h2' ? 'HTTP/2' : 'HTTP/1.1'));
-          assert.ok(line, 'the access log has the app\'s answers');
+          const line = ctx.logged.find(
+            (e) => e.uri.endsWith('/hello') && e.protocol === (channel === 'h2' ? 'HTTP/2' : 'HTTP/1.1'),
+          );
+          assert.ok(line, "the access log has the app's answers");
           assert.equal(line.status, 200);
         });
       }
@@ -140,11 +146,17 @@ for (const framework of FRAMEWORKS) {
         const one = await bigOverH1(plain.port, `${mount}/big?mb=50`);
         assert.equal(one.status, 200);
         assert.equal(one.bytes, 50 * MiB);
-        assert.ok(one.growth < 24 * MiB, `buffers grew by ${(one.growth / MiB).toFixed(1)} MiB while the client paused (HTTP/1.1)`);
+        assert.ok(
+          one.growth < 24 * MiB,
+          `buffers grew by ${(one.growth / MiB).toFixed(1)} MiB while the client paused (HTTP/1.1)`,
+        );
         const two = await bigOverH2(secure.port, readFileSync(tls.cert), `${mount}/big?mb=50`);
         assert.equal(two.status, 200);
         assert.equal(two.bytes, 50 * MiB);
-        assert.ok(two.growth < 24 * MiB, `buffers grew by ${(two.growth / MiB).toFixed(1)} MiB while the client paused (HTTP/2)`);
+        assert.ok(
+          two.growth < 24 * MiB,
+          `buffers grew by ${(two.growth / MiB).toFixed(1)} MiB while the client paused (HTTP/2)`,
+        );
       });
 
       test(`${framework} at ${base}: a client that leaves mid-response is seen by the app and logged aborted`, async (t) => {
@@ -157,7 +169,10 @@ for (const framework of FRAMEWORKS) {
         await waitFor(() => ctx.left.count >= before + 1, 'the app to see the HTTP/1.1 client leave');
         await leaveH2(secure.port, readFileSync(tls.cert), `${mount}/big?mb=50&leave=h2`);
         await waitFor(() => ctx.left.count >= before + 2, 'the app to see the HTTP/2 client leave');
-        await waitFor(() => ctx.logged.filter((e) => e.uri.includes('leave=') && e.aborted).length === 2, 'two aborted log lines');
+        await waitFor(
+          () => ctx.logged.filter((e) => e.uri.includes('leave=') && e.aborted).length === 2,
+          'two aborted log lines',
+        );
       });
     });
   }

@@ -38,12 +38,23 @@ function sender(port: number): Send {
 
 /** `trellis web --app SPEC` with FastCGI, SCGI and AJP listeners, mounted at /app; returns their ports. */
 async function startApp(t: TestContext, framework: Framework): Promise<{ fastcgi: number; scgi: number; ajp: number }> {
-  const args = ['web', '--app', appSpec(framework), '--mount', '/app', '--ajp-secret', SECRET, '--add-header', 'X-Added: yes'];
+  const args = [
+    'web',
+    '--app',
+    appSpec(framework),
+    '--mount',
+    '/app',
+    '--ajp-secret',
+    SECRET,
+    '--add-header',
+    'X-Added: yes',
+  ];
   for (const gw of ['--fastcgi', '--scgi', '--ajp']) args.push(gw, 'tcp:0:interface=127.0.0.1');
   const proc = await spawnTrellis(args, { timeoutMs: 30_000 });
   t.after(() => proc.stop());
   const deadline = Date.now() + 10_000;
-  const port = (scheme: string): number => Number(new RegExp(`serving ${scheme}://127\\.0\\.0\\.1:(\\d+)`).exec(proc.stdout())?.[1] ?? 0);
+  const port = (scheme: string): number =>
+    Number(new RegExp(`serving ${scheme}://127\\.0\\.0\\.1:(\\d+)`).exec(proc.stdout())?.[1] ?? 0);
   while (!(port('fastcgi') && port('scgi') && port('ajp'))) {
     if (Date.now() > deadline) throw new Error(`trellis did not report its gateways: ${proc.stdout()}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -58,7 +69,13 @@ function workDir(t: TestContext): string {
   return dir.path;
 }
 
-async function through(t: TestContext, daemon: Daemon, port: number, framework: Framework, where: string): Promise<void> {
+async function through(
+  t: TestContext,
+  daemon: Daemon,
+  port: number,
+  framework: Framework,
+  where: string,
+): Promise<void> {
   t.after(() => daemon.stop());
   await checkRoutes(sender(port), framework, '/app', `http://127.0.0.1:${port}`, where);
 }
@@ -71,7 +88,12 @@ for (const framework of FRAMEWORKS) {
       const ports = await startApp(t, framework);
       const dir = workDir(t);
       const port = await freePort();
-      const daemon = await startNginx(nginx, dir, port, recipe('nginx-fastcgi.conf', { PORT: port, FASTCGI_PORT: ports.fastcgi }));
+      const daemon = await startNginx(
+        nginx,
+        dir,
+        port,
+        recipe('nginx-fastcgi.conf', { PORT: port, FASTCGI_PORT: ports.fastcgi }),
+      );
       await through(t, daemon, port, framework, `${framework} nginx fastcgi`);
     });
 
@@ -81,7 +103,13 @@ for (const framework of FRAMEWORKS) {
       const ports = await startApp(t, framework);
       const dir = workDir(t);
       const port = await freePort();
-      const daemon = await startApache(apache, dir, port, ['proxy', 'proxy_ajp'], recipe('apache-ajp.conf', { AJP_PORT: ports.ajp, SECRET }));
+      const daemon = await startApache(
+        apache,
+        dir,
+        port,
+        ['proxy', 'proxy_ajp'],
+        recipe('apache-ajp.conf', { AJP_PORT: ports.ajp, SECRET }),
+      );
       await through(t, daemon, port, framework, `${framework} apache ajp`);
     });
   });
@@ -94,7 +122,13 @@ describe('seed 004 in Node terms: one Express app under /app', () => {
     const ports = await startApp(t, 'express');
     const dir = workDir(t);
     const port = await freePort();
-    const daemon = await startApache(apache, dir, port, ['proxy', 'proxy_fcgi'], recipe('apache-fastcgi.conf', { FASTCGI_PORT: ports.fastcgi }));
+    const daemon = await startApache(
+      apache,
+      dir,
+      port,
+      ['proxy', 'proxy_fcgi'],
+      recipe('apache-fastcgi.conf', { FASTCGI_PORT: ports.fastcgi }),
+    );
     await through(t, daemon, port, 'express', 'express apache mod_proxy_fcgi');
   });
 
@@ -104,7 +138,12 @@ describe('seed 004 in Node terms: one Express app under /app', () => {
     const ports = await startApp(t, 'express');
     const dir = workDir(t);
     const port = await freePort();
-    const daemon = await startLighttpd(lighttpd, dir, port, recipe('lighttpd-scgi.conf', { SCGI_PORT: ports.scgi, DIR: dir }));
+    const daemon = await startLighttpd(
+      lighttpd,
+      dir,
+      port,
+      recipe('lighttpd-scgi.conf', { SCGI_PORT: ports.scgi, DIR: dir }),
+    );
     await through(t, daemon, port, 'express', 'express lighttpd scgi');
   });
 
@@ -113,7 +152,14 @@ describe('seed 004 in Node terms: one Express app under /app', () => {
     if (!lighttpd) return;
     const dir = workDir(t);
     const script = join(dir, 'trellis.cgi');
-    writeFileSync(script, recipe('trellis-app.cgi', { NODE: process.execPath, TRELLIS: CLI, APP: `${appSpec('express')} --add-header 'X-Added: yes'` }));
+    writeFileSync(
+      script,
+      recipe('trellis-app.cgi', {
+        NODE: process.execPath,
+        TRELLIS: CLI,
+        APP: `${appSpec('express')} --add-header 'X-Added: yes'`,
+      }),
+    );
     chmodSync(script, 0o755);
     const port = await freePort();
     const daemon = await startLighttpd(lighttpd, dir, port, recipe('lighttpd-cgi.conf', { DIR: dir }));
@@ -128,7 +174,13 @@ describe('seed 004 in Node terms: one Express app under /app', () => {
       const text = readFileSync(join(ROOT, 'docs/deploy/recipes', name), 'utf8').trimEnd();
       assert.ok(page.includes(text), `node-apps.md does not show ${name}`);
     }
-    for (const name of ['nginx-fastcgi.conf', 'apache-ajp.conf', 'apache-fastcgi.conf', 'lighttpd-scgi.conf', 'lighttpd-cgi.conf']) {
+    for (const name of [
+      'nginx-fastcgi.conf',
+      'apache-ajp.conf',
+      'apache-fastcgi.conf',
+      'lighttpd-scgi.conf',
+      'lighttpd-cgi.conf',
+    ]) {
       assert.ok(page.includes(name), `node-apps.md does not point to ${name}`);
     }
     assert.ok(page.includes('trellis web --app'), 'node-apps.md shows the Trellis side');

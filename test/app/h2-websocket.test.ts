@@ -26,10 +26,16 @@ function serverFrame(data: Buffer): { opcode: number; payload: Buffer } | null {
 }
 
 function settled(session: ClientHttp2Session): Promise<void> {
-  return new Promise((resolve) => (session.remoteSettings.enableConnectProtocol ? resolve() : session.once('remoteSettings', () => resolve())));
+  return new Promise((resolve) =>
+    session.remoteSettings.enableConnectProtocol ? resolve() : session.once('remoteSettings', () => resolve()),
+  );
 }
 
-function open(session: ClientHttp2Session, path: string, server: { port: number }): { stream: ClientHttp2Stream; response: Promise<IncomingHttpHeaders> } {
+function open(
+  session: ClientHttp2Session,
+  path: string,
+  server: { port: number },
+): { stream: ClientHttp2Stream; response: Promise<IncomingHttpHeaders> } {
   const stream = session.request({
     ':method': 'CONNECT',
     ':protocol': 'websocket',
@@ -39,7 +45,13 @@ function open(session: ClientHttp2Session, path: string, server: { port: number 
     'sec-websocket-version': '13',
     origin: `https://localhost:${server.port}`,
   });
-  return { stream, response: new Promise((resolve, reject) => { stream.once('response', resolve); stream.once('error', reject); }) };
+  return {
+    stream,
+    response: new Promise((resolve, reject) => {
+      stream.once('response', resolve);
+      stream.once('error', reject);
+    }),
+  };
 }
 
 test('HTTP/2: a ws app mounted with NodeAppResource takes an RFC 8441 WebSocket, frames go both ways', async (t) => {

@@ -5,7 +5,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FetchAppResource, Resource, Site } from '../../src/index.js';
-import { LightResponse, installLightResponse, lightResponseInstalled, lightResponseParts } from '../../src/app/light-response.js';
+import {
+  LightResponse,
+  installLightResponse,
+  lightResponseInstalled,
+  lightResponseParts,
+} from '../../src/app/light-response.js';
 import { FIXTURES } from '../helpers/apps.js';
 import { runTrellis, spawnTrellis, tempDir } from '../helpers/server.js';
 
@@ -26,18 +31,61 @@ const CASES: Array<{ name: string; make: Make; kept: boolean }> = [
   { name: 'a Buffer slice', make: (R) => new R(Buffer.from('xxabcxx').subarray(2, 5)), kept: true },
   { name: 'null body, 204', make: (R) => new R(null, { status: 204 }), kept: true },
   { name: 'null init', make: (R) => new R('x', null as unknown as ResponseInit), kept: true },
-  { name: 'record headers', make: (R) => new R('<p>', { headers: { 'Content-Type': 'text/html', 'X-A': ' 1 ' } }), kept: true },
-  { name: 'pair headers, cookies', make: (R) => new R('x', { headers: [['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-B', 'y']] }), kept: true },
-  { name: 'Headers headers', make: (R) => new R('x', { headers: new Headers({ 'x-c': '3', 'content-type': 'text/csv' }) }), kept: true },
-  { name: 'duplicate names', make: (R) => new R('x', { headers: [['X-D', '1'], ['x-d', '2']] }), kept: true },
-  { name: 'a hop-by-hop field', make: (R) => new R('x', { headers: { Connection: 'close', 'Keep-Alive': 'timeout=5' } }), kept: true },
+  {
+    name: 'record headers',
+    make: (R) => new R('<p>', { headers: { 'Content-Type': 'text/html', 'X-A': ' 1 ' } }),
+    kept: true,
+  },
+  {
+    name: 'pair headers, cookies',
+    make: (R) =>
+      new R('x', {
+        headers: [
+          ['Set-Cookie', 'a=1'],
+          ['Set-Cookie', 'b=2'],
+          ['X-B', 'y'],
+        ],
+      }),
+    kept: true,
+  },
+  {
+    name: 'Headers headers',
+    make: (R) => new R('x', { headers: new Headers({ 'x-c': '3', 'content-type': 'text/csv' }) }),
+    kept: true,
+  },
+  {
+    name: 'duplicate names',
+    make: (R) =>
+      new R('x', {
+        headers: [
+          ['X-D', '1'],
+          ['x-d', '2'],
+        ],
+      }),
+    kept: true,
+  },
+  {
+    name: 'a hop-by-hop field',
+    make: (R) => new R('x', { headers: { Connection: 'close', 'Keep-Alive': 'timeout=5' } }),
+    kept: true,
+  },
   { name: 'a string status', make: (R) => new R('x', { status: '202' as unknown as number }), kept: false },
   { name: 'a fractional status', make: (R) => new R('x', { status: 299.9 }), kept: false },
   { name: 'URLSearchParams', make: (R) => new R(new URLSearchParams('a=1&b=2')), kept: false },
   { name: 'a Blob', make: (R) => new R(new Blob(['blob'], { type: 'x/y' })), kept: false },
   { name: 'an ArrayBuffer', make: (R) => new R(new Uint8Array([1, 2]).buffer), kept: false },
   { name: 'a stream', make: (R) => new R(new Blob(['streamed']).stream()), kept: false },
-  { name: 'a class instance as init', make: (R) => new R('x', new (class { status = 203; })() as ResponseInit), kept: false },
+  {
+    name: 'a class instance as init',
+    make: (R) =>
+      new R(
+        'x',
+        new (class {
+          status = 203;
+        })() as ResponseInit,
+      ),
+    kept: false,
+  },
 ];
 
 /** Everything a Response shows without reading its body, as plain data. */
@@ -93,7 +141,8 @@ test('LightResponse keeps string, bytes and null bodies with plain inits, and ha
 test('LightResponse shows every member as the real Response does, for every kind of argument', async () => {
   for (const c of CASES) {
     assert.deepEqual(look(c.make(Light)), look(c.make(Real)), c.name);
-    for (const how of READS) assert.deepEqual(await read(c.make(Light), how), await read(c.make(Real), how), `${c.name}, ${how}`);
+    for (const how of READS)
+      assert.deepEqual(await read(c.make(Light), how), await read(c.make(Real), how), `${c.name}, ${how}`);
   }
 });
 
@@ -126,7 +175,14 @@ test('LightResponse refuses what the real Response refuses, with the same error 
     ['a field value with CR', (R) => new R('x', { headers: { 'x-a': 'a\rb' } })],
     ['a field value beyond Latin-1', (R) => new R('x', { headers: { 'x-a': '€' } })],
     ['a pair of three', (R) => new R('x', { headers: [['a', 'b', 'c']] as unknown as [string, string][] })],
-    ['a used body stream', (R) => { const s = new Blob(['x']).stream(); void s.getReader(); return new R(s); }],
+    [
+      'a used body stream',
+      (R) => {
+        const s = new Blob(['x']).stream();
+        void s.getReader();
+        return new R(s);
+      },
+    ],
   ];
   for (const [name, make] of bad) {
     let real: unknown = null;
@@ -170,7 +226,7 @@ test('LightResponse passes instanceof both ways, keeps the statics, and can be s
   assert.equal(Light.length, Real.length);
   assert.equal(light.constructor, Light);
   assert.equal(Object.prototype.toString.call(light), '[object Response]');
-  assert.ok(!(({}) instanceof Light));
+  assert.ok(!({} instanceof Light));
   const json = Light.json({ a: 1 }, { status: 201 });
   assert.equal(json.status, 201);
   assert.equal(json.headers.get('content-type'), 'application/json');
@@ -223,7 +279,12 @@ test('installLightResponse makes it the global Response until the function it re
 /** A Site whose Fetch app answers `/N` with case N, made with `R`. */
 function caseSite(R: typeof Response, transform: (r: Response) => Response = (r) => r): Site {
   const root = new Resource();
-  root.putChild('app', new FetchAppResource((request: globalThis.Request) => transform(CASES[Number(new URL(request.url).pathname.split('/').pop())]!.make(R))));
+  root.putChild(
+    'app',
+    new FetchAppResource((request: globalThis.Request) =>
+      transform(CASES[Number(new URL(request.url).pathname.split('/').pop())]!.make(R)),
+    ),
+  );
   return new Site(root);
 }
 
@@ -231,7 +292,12 @@ function caseSite(R: typeof Response, transform: (r: Response) => Response = (r)
 async function answer(site: Site, path: string, method = 'GET'): Promise<unknown> {
   const response = await site.fetch(new globalThis.Request(`http://localhost${path}`, { method }));
   const headers = [...response.headers].filter(([name]) => name !== 'date');
-  return { status: response.status, statusText: response.statusText, headers, body: [...new Uint8Array(await response.arrayBuffer())] };
+  return {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+    body: [...new Uint8Array(await response.arrayBuffer())],
+  };
 }
 
 test('FetchAppResource sends a LightResponse as it sends the real Response', async () => {
@@ -245,19 +311,26 @@ test('FetchAppResource sends a LightResponse as it sends the real Response', asy
     for (const method of ['GET', 'HEAD']) {
       const expected = await answer(real, `/app/${i}`, method);
       assert.deepEqual(await answer(light, `/app/${i}`, method), expected, `${CASES[i]!.name} ${method}`);
-      assert.deepEqual(await answer(touched, `/app/${i}`, method), expected, `${CASES[i]!.name} ${method}, headers read`);
+      assert.deepEqual(
+        await answer(touched, `/app/${i}`, method),
+        expected,
+        `${CASES[i]!.name} ${method}, headers read`,
+      );
     }
   }
 });
 
 test('FetchAppResource sends the changes an app made to a LightResponse after making it', async () => {
   const root = new Resource();
-  root.putChild('app', new FetchAppResource(() => {
-    const response = new Light('changed', { status: 201 });
-    response.headers.set('x-after', 'yes');
-    response.headers.append('set-cookie', 'a=1');
-    return response;
-  }));
+  root.putChild(
+    'app',
+    new FetchAppResource(() => {
+      const response = new Light('changed', { status: 201 });
+      response.headers.set('x-after', 'yes');
+      response.headers.append('set-cookie', 'a=1');
+      return response;
+    }),
+  );
   const response = await new Site(root).fetch(new globalThis.Request('http://localhost/app'));
   assert.equal(response.status, 201);
   assert.equal(response.headers.get('x-after'), 'yes');
@@ -273,12 +346,17 @@ export const node = (req, res) => res.end(report());
 `;
 
 describe('trellis web --app and the light Response', () => {
-  test('a Fetch app gets LightResponse as the global Response, a (req, res) app keeps Node\'s', async (t) => {
+  test("a Fetch app gets LightResponse as the global Response, a (req, res) app keeps Node's", async (t) => {
     const dir = tempDir();
     t.after(() => dir.cleanup());
     writeFileSync(join(dir.path, 'probe.mjs'), PROBE_APPS);
-    for (const [spec, replaced] of [['probe.mjs', true], ['probe.mjs#node', false]] as const) {
-      const proc = await spawnTrellis(['web', '--app', join(dir.path, spec), '--listen', 'tcp:0:interface=127.0.0.1'], { timeoutMs: 30_000 });
+    for (const [spec, replaced] of [
+      ['probe.mjs', true],
+      ['probe.mjs#node', false],
+    ] as const) {
+      const proc = await spawnTrellis(['web', '--app', join(dir.path, spec), '--listen', 'tcp:0:interface=127.0.0.1'], {
+        timeoutMs: 30_000,
+      });
       try {
         assert.deepEqual(await (await fetch(proc.url)).json(), { replaced, name: 'Response' }, spec);
       } finally {
@@ -287,11 +365,18 @@ describe('trellis web --app and the light Response', () => {
     }
   });
 
-  test('--no-light-response keeps Node\'s Response, on the command line and in a saved configuration', async (t) => {
+  test("--no-light-response keeps Node's Response, on the command line and in a saved configuration", async (t) => {
     const dir = tempDir();
     t.after(() => dir.cleanup());
     writeFileSync(join(dir.path, 'probe.mjs'), PROBE_APPS);
-    const args = ['web', '--app', join(dir.path, 'probe.mjs'), '--no-light-response', '--listen', 'tcp:0:interface=127.0.0.1'];
+    const args = [
+      'web',
+      '--app',
+      join(dir.path, 'probe.mjs'),
+      '--no-light-response',
+      '--listen',
+      'tcp:0:interface=127.0.0.1',
+    ];
     const proc = await spawnTrellis(args, { timeoutMs: 30_000 });
     try {
       assert.deepEqual(await (await fetch(proc.url)).json(), { replaced: false, name: 'Response' });
@@ -300,7 +385,12 @@ describe('trellis web --app and the light Response', () => {
     }
     const saved = await runTrellis([...args, '--save-config', join(dir.path, 'saved.json')]);
     assert.equal(saved.code, 0, saved.stderr);
-    assert.equal((JSON.parse(readFileSync(join(dir.path, 'saved.json'), 'utf8')) as { options: Record<string, unknown> }).options['no-light-response'], true);
+    assert.equal(
+      (JSON.parse(readFileSync(join(dir.path, 'saved.json'), 'utf8')) as { options: Record<string, unknown> }).options[
+        'no-light-response'
+      ],
+      true,
+    );
     const run = await spawnTrellis(['run', join(dir.path, 'saved.json')], { timeoutMs: 30_000 });
     try {
       assert.deepEqual(await (await fetch(run.url)).json(), { replaced: false, name: 'Response' });
@@ -313,17 +403,27 @@ describe('trellis web --app and the light Response', () => {
     const r = await runTrellis(['web', '--path', '.', '--no-light-response']);
     assert.equal(r.code, 2);
     assert.equal(r.stderr.trim().split('\n').length, 1);
-    assert.match(r.stderr, /--no-light-response only applies to --app; drop it or serve a Fetch app with --app MODULE#export/);
+    assert.match(
+      r.stderr,
+      /--no-light-response only applies to --app; drop it or serve a Fetch app with --app MODULE#export/,
+    );
   });
 
   test('a Hono app served by trellis web --app answers its routes with the light Response', async () => {
-    const proc = await spawnTrellis(['web', '--app', join(FIXTURES, 'hono-app.mjs'), '--listen', 'tcp:0:interface=127.0.0.1'], { timeoutMs: 30_000 });
+    const proc = await spawnTrellis(
+      ['web', '--app', join(FIXTURES, 'hono-app.mjs'), '--listen', 'tcp:0:interface=127.0.0.1'],
+      { timeoutMs: 30_000 },
+    );
     try {
       const hello = await fetch(`${proc.url}hello`);
       assert.equal(hello.headers.get('content-type'), 'text/plain;charset=UTF-8');
       assert.equal(await hello.text(), 'hello from hono at /');
       assert.deepEqual(await (await fetch(`${proc.url}url?a=1`)).json(), { url: `${proc.url}url?a=1`, path: '/url' });
-      const posted = await fetch(`${proc.url}json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+      const posted = await fetch(`${proc.url}json`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
       assert.deepEqual(await posted.json(), { got: { a: 1 } });
       const cookies = await fetch(`${proc.url}cookies`);
       assert.equal(cookies.headers.getSetCookie().length, 2);

@@ -32,7 +32,11 @@ async function waitFor(check: () => boolean, what: string, ms = 10_000): Promise
 }
 
 /** Sends raw bytes and collects everything until the server closes or `until` matches. */
-function raw(port: number, write: (socket: import('node:net').Socket, seen: () => string) => Promise<void> | void, until?: RegExp): Promise<string> {
+function raw(
+  port: number,
+  write: (socket: import('node:net').Socket, seen: () => string) => Promise<void> | void,
+  until?: RegExp,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let seen = '';
@@ -51,15 +55,20 @@ function raw(port: number, write: (socket: import('node:net').Socket, seen: () =
 
 describe('NodeAppResource', () => {
   test('a listener that throws before the head gets the Site error page, logged as 500', async () => {
-    const { site, logged, errors } = siteFor(new NodeAppResource(() => {
-      throw new Error('kaput');
-    }));
+    const { site, logged, errors } = siteFor(
+      new NodeAppResource(() => {
+        throw new Error('kaput');
+      }),
+    );
     const server = await serveSite(site);
     try {
       const res = await fetch(`${server.base}/app/x`);
       assert.equal(res.status, 500);
       assert.match(await res.text(), /Processing Failed/);
-      assert.ok(errors.some((e) => e.includes('kaput')), 'the error is logged');
+      assert.ok(
+        errors.some((e) => e.includes('kaput')),
+        'the error is logged',
+      );
       await waitFor(() => logged.some((e) => e.status === 500), 'the access-log line');
     } finally {
       await server.close();
@@ -67,11 +76,13 @@ describe('NodeAppResource', () => {
   });
 
   test('a listener that fails after the head drops the connection instead of finishing the body', async () => {
-    const { site } = siteFor(new NodeAppResource((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.write('partial');
-      setImmediate(() => res.destroy(new Error('late failure')));
-    }));
+    const { site } = siteFor(
+      new NodeAppResource((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('partial');
+        setImmediate(() => res.destroy(new Error('late failure')));
+      }),
+    );
     const server = await serveSite(site);
     try {
       const seen = await raw(server.port!, (s) => void s.write('GET /app/ HTTP/1.1\r\nHost: x\r\n\r\n'));
@@ -84,19 +95,22 @@ describe('NodeAppResource', () => {
   });
 
   test('Expect: 100-continue is answered when the app reads the body, and not when it answers first', async () => {
-    const { site } = siteFor(new NodeAppResource((req: IncomingMessage, res: ServerResponse) => {
-      if (req.url === '/refuse') {
-        res.statusCode = 401;
-        res.end('no');
-        return;
-      }
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => res.end(`got ${Buffer.concat(chunks).toString()}`));
-    }));
+    const { site } = siteFor(
+      new NodeAppResource((req: IncomingMessage, res: ServerResponse) => {
+        if (req.url === '/refuse') {
+          res.statusCode = 401;
+          res.end('no');
+          return;
+        }
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => res.end(`got ${Buffer.concat(chunks).toString()}`));
+      }),
+    );
     const server = await serveSite(site);
     try {
-      const head = (path: string) => `POST /app${path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n`;
+      const head = (path: string) =>
+        `POST /app${path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n`;
       const read = await raw(server.port!, async (s, seen) => {
         s.write(head('/read'));
         await waitFor(() => seen().includes('100 Continue'), 'the 100 Continue');
@@ -113,12 +127,14 @@ describe('NodeAppResource', () => {
 
   test('a client that leaves mid-upload: req emits aborted and close, res emits close', async () => {
     const events: string[] = [];
-    const { site, logged } = siteFor(new NodeAppResource((req, res) => {
-      req.on('aborted', () => events.push('req aborted'));
-      req.on('close', () => events.push('req close'));
-      res.on('close', () => events.push('res close'));
-      req.resume();
-    }));
+    const { site, logged } = siteFor(
+      new NodeAppResource((req, res) => {
+        req.on('aborted', () => events.push('req aborted'));
+        req.on('close', () => events.push('req close'));
+        res.on('close', () => events.push('res close'));
+        req.resume();
+      }),
+    );
     const server = await serveSite(site);
     try {
       await raw(server.port!, async (s) => {
@@ -138,26 +154,37 @@ describe('NodeAppResource', () => {
   test('a request body is streamed with backpressure: an app that reads slowly holds the client back', async () => {
     let received = 0;
     let paused: IncomingMessage | null = null;
-    const { site } = siteFor(new NodeAppResource((req, res) => {
-      req.on('data', (c: Buffer) => {
-        received += c.length;
-        if (received > 256 * 1024 && !paused) {
-          paused = req;
-          req.pause();
-        }
-      });
-      req.on('end', () => res.end(String(received)));
-    }));
+    const { site } = siteFor(
+      new NodeAppResource((req, res) => {
+        req.on('data', (c: Buffer) => {
+          received += c.length;
+          if (received > 256 * 1024 && !paused) {
+            paused = req;
+            req.pause();
+          }
+        });
+        req.on('end', () => res.end(String(received)));
+      }),
+    );
     const server = await serveSite(site);
     try {
       const size = 64 * 1024 * 1024;
       let sent = 0;
       const done = new Promise<string>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port: server.port!, method: 'POST', path: '/app/', headers: { 'content-length': String(size) } }, (res) => {
-          let text = '';
-          res.on('data', (d) => (text += d));
-          res.on('end', () => resolve(text));
-        });
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: server.port!,
+            method: 'POST',
+            path: '/app/',
+            headers: { 'content-length': String(size) },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (d) => (text += d));
+            res.on('end', () => resolve(text));
+          },
+        );
         req.on('error', reject);
         const chunk = Buffer.alloc(64 * 1024);
         const pump = () => {
@@ -208,15 +235,20 @@ describe('NodeAppResource', () => {
 
 describe('FetchAppResource', () => {
   test('a handler that rejects gets the Site error page; one returning no Response too, with a message naming it', async () => {
-    const { site, errors } = siteFor(new FetchAppResource(async (request: Request) => {
-      if (new URL(request.url).pathname.endsWith('/reject')) throw new Error('rejected');
-      return 'not a response' as unknown as Response;
-    }));
+    const { site, errors } = siteFor(
+      new FetchAppResource(async (request: Request) => {
+        if (new URL(request.url).pathname.endsWith('/reject')) throw new Error('rejected');
+        return 'not a response' as unknown as Response;
+      }),
+    );
     const server = await serveSite(site);
     try {
       assert.equal((await fetch(`${server.base}/app/reject`)).status, 500);
       assert.equal((await fetch(`${server.base}/app/other`)).status, 500);
-      assert.ok(errors.some((e) => e.includes('returned a string') && e.includes('not a Response')), errors.join('\n'));
+      assert.ok(
+        errors.some((e) => e.includes('returned a string') && e.includes('not a Response')),
+        errors.join('\n'),
+      );
     } finally {
       await server.close();
     }
@@ -224,19 +256,21 @@ describe('FetchAppResource', () => {
 
   test('a body that fails after the head drops the connection; the signal aborts when the client leaves', async () => {
     let aborted = false;
-    const { site } = siteFor(new FetchAppResource((request: Request) => {
-      const path = new URL(request.url).pathname;
-      request.signal.addEventListener('abort', () => (aborted = true));
-      let n = 0;
-      const body = new ReadableStream({
-        async pull(controller) {
-          await delay(5);
-          if (path.endsWith('/fail') && n++ > 2) controller.error(new Error('stream broke'));
-          else controller.enqueue(new TextEncoder().encode('tick\n'));
-        },
-      });
-      return new Response(body);
-    }));
+    const { site } = siteFor(
+      new FetchAppResource((request: Request) => {
+        const path = new URL(request.url).pathname;
+        request.signal.addEventListener('abort', () => (aborted = true));
+        let n = 0;
+        const body = new ReadableStream({
+          async pull(controller) {
+            await delay(5);
+            if (path.endsWith('/fail') && n++ > 2) controller.error(new Error('stream broke'));
+            else controller.enqueue(new TextEncoder().encode('tick\n'));
+          },
+        });
+        return new Response(body);
+      }),
+    );
     const server = await serveSite(site);
     try {
       const seen = await raw(server.port!, (s) => void s.write('GET /app/fail HTTP/1.1\r\nHost: x\r\n\r\n'));
@@ -250,23 +284,39 @@ describe('FetchAppResource', () => {
   });
 
   test('the Request carries the public URL, method, headers and a streamed body', async () => {
-    const { site } = siteFor(new FetchAppResource(async (request: Request) => {
-      const text = await request.text();
-      return Response.json({ url: request.url, method: request.method, type: request.headers.get('content-type'), text });
-    }), 'api');
+    const { site } = siteFor(
+      new FetchAppResource(async (request: Request) => {
+        const text = await request.text();
+        return Response.json({
+          url: request.url,
+          method: request.method,
+          type: request.headers.get('content-type'),
+          text,
+        });
+      }),
+      'api',
+    );
     const server = await serveSite(site);
     try {
       const text = await new Promise<string>((resolve, reject) => {
         const headers = { 'content-type': 'text/plain', host: 'shop.example:8443' };
-        const req = httpRequest({ host: '127.0.0.1', port: server.port!, method: 'PUT', path: '/api/v1/items?q=%C3%A9', headers }, (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve(body));
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port: server.port!, method: 'PUT', path: '/api/v1/items?q=%C3%A9', headers },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve(body));
+          },
+        );
         req.on('error', reject);
         req.end('payload');
       });
-      assert.deepEqual(JSON.parse(text), { url: 'http://shop.example:8443/api/v1/items?q=%C3%A9', method: 'PUT', type: 'text/plain', text: 'payload' });
+      assert.deepEqual(JSON.parse(text), {
+        url: 'http://shop.example:8443/api/v1/items?q=%C3%A9',
+        method: 'PUT',
+        type: 'text/plain',
+        text: 'payload',
+      });
     } finally {
       await server.close();
     }
@@ -275,12 +325,32 @@ describe('FetchAppResource', () => {
 
 describe('--trust-proxy and --app', () => {
   test('the app sees the public scheme, host, client address and prefix a trusted proxy names', async () => {
-    const proc = await spawnTrellis(['web', '--app', join(FIXTURES, 'express-app.mjs'), '--listen', 'tcp:0:interface=127.0.0.1', '--trust-proxy', '127.0.0.1'], { timeoutMs: 30_000 });
+    const proc = await spawnTrellis(
+      [
+        'web',
+        '--app',
+        join(FIXTURES, 'express-app.mjs'),
+        '--listen',
+        'tcp:0:interface=127.0.0.1',
+        '--trust-proxy',
+        '127.0.0.1',
+      ],
+      { timeoutMs: 30_000 },
+    );
     try {
       const res = await fetch(`${proc.url}url?a=1`, {
-        headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-prefix': '/shop' },
+        headers: {
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'public.example',
+          'x-forwarded-for': '203.0.113.9',
+          'x-forwarded-prefix': '/shop',
+        },
       });
-      assert.deepEqual(await res.json(), { url: 'https://public.example/shop/url?a=1', ip: '203.0.113.9', path: '/url' });
+      assert.deepEqual(await res.json(), {
+        url: 'https://public.example/shop/url?a=1',
+        ip: '203.0.113.9',
+        path: '/url',
+      });
       const hello = await fetch(`${proc.url}hello`, { headers: { 'x-forwarded-prefix': '/shop' } });
       assert.equal(await hello.text(), 'hello from express at /shop');
     } finally {
@@ -292,7 +362,10 @@ describe('--trust-proxy and --app', () => {
     const dir = tempDir();
     try {
       const { writeFileSync } = await import('node:fs');
-      writeFileSync(join(dir.path, 'config.mjs'), 'export default { port: 1, name: "x" };\nexport const handler = (...args) => args;\n');
+      writeFileSync(
+        join(dir.path, 'config.mjs'),
+        'export default { port: 1, name: "x" };\nexport const handler = (...args) => args;\n',
+      );
       const none = await runTrellis(['web', '--app', join(dir.path, 'config.mjs')]);
       assert.equal(none.code, 2);
       assert.equal(none.stderr.trim().split('\n').length, 1);
@@ -323,7 +396,10 @@ describe('appResource', () => {
     ];
     for (const [value, kind] of cases) assert.equal((await appResource(value)).constructor.name, kind);
     assert.equal((await appResource((...a: unknown[]) => a, { kind: 'fetch' })).constructor.name, 'FetchAppResource');
-    await assert.rejects(appResource((...a: unknown[]) => a), /cannot tell/);
+    await assert.rejects(
+      appResource((...a: unknown[]) => a),
+      /cannot tell/,
+    );
     await assert.rejects(appResource('app'), /a string is not an app/);
   });
 });

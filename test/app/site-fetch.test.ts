@@ -37,7 +37,12 @@ function site(): { site: Site; ticker: Ticker } {
   const ticker = new Ticker();
   root.putChild('echo', new Echo());
   root.putChild('ticks', ticker);
-  root.putChild('express-like', new NodeAppResource((req, res) => res.end(`node app saw ${req.url} under ${(req as unknown as { baseUrl: string }).baseUrl}`)));
+  root.putChild(
+    'express-like',
+    new NodeAppResource((req, res) =>
+      res.end(`node app saw ${req.url} under ${(req as unknown as { baseUrl: string }).baseUrl}`),
+    ),
+  );
   return { site: new Site(root, { headers: [['X-Added', 'yes']] }), ticker };
 }
 

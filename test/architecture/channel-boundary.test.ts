@@ -11,7 +11,6 @@ import { sources } from '../helpers/sources.js';
 
 const SRC = join(ROOT, 'src');
 
-
 test('only the channel boundary constructs a Request in src/ (and the CGI local redirect, and the in-memory request of trellis/testing)', () => {
   const builders = sources(SRC)
     .filter((file) => /\bnew Request\(/.test(readFileSync(file, 'utf8')))
@@ -37,7 +36,8 @@ test("'trellis' gives resource authors Request as a type only; the class is in '
   const channels = await import('../../src/channels/index.js');
   const testing = await import('../../src/testing.js');
   assert.equal('Request' in main, false, "new Request() is a channel's business");
-  for (const name of ['serveParts', 'standIn', 'connectionLost']) assert.equal(name in main, false, `${name} is only for channels`);
+  for (const name of ['serveParts', 'standIn', 'connectionLost'])
+    assert.equal(name in main, false, `${name} is only for channels`);
   assert.equal(channels.Request, Request);
   assert.equal(typeof channels.serveParts, 'function');
   assert.equal(typeof channels.connectionLost, 'function');
@@ -47,7 +47,14 @@ test("'trellis' gives resource authors Request as a type only; the class is in '
 
 test('the package exports map names the three entry points (and the configuration schema) and the bundle builds each', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
-  assert.deepEqual(Object.keys(pkg.exports), ['.', './channels', './testing', './package.json', './schema/trellis-config.schema.json']);
+  assert.deepEqual(Object.keys(pkg.exports), [
+    '.',
+    './channels',
+    './testing',
+    './package.json',
+    './schema/trellis-config.schema.json',
+  ]);
   const bundle = readFileSync(join(ROOT, 'scripts/bundle.mjs'), 'utf8');
-  for (const entry of ['src/index.ts', 'src/channels/index.ts', 'src/testing.ts']) assert.ok(bundle.includes(`'${entry}'`), entry);
+  for (const entry of ['src/index.ts', 'src/channels/index.ts', 'src/testing.ts'])
+    assert.ok(bundle.includes(`'${entry}'`), entry);
 });

@@ -30,7 +30,6 @@ function layerOf(path: string): number {
   return i;
 }
 
-
 const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
 
 /** Every relative import of `file`, as paths under src/. */

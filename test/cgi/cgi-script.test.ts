@@ -25,7 +25,9 @@ describe('CGIScript', () => {
   let server: Awaited<ReturnType<typeof serveLogged>>;
   before(async () => {
     const root = new File(dir.path, {
-      processors: { '.cgi': (path, { root: docRoot }) => new CGIScript(path, { documentRoot: docRoot, maxBodySize: 1000 }) },
+      processors: {
+        '.cgi': (path, { root: docRoot }) => new CGIScript(path, { documentRoot: docRoot, maxBodySize: 1000 }),
+      },
     });
     root.putChild('broken', new FilteredScript(`${dir.path}/echo.cgi`, { filter: '/nonexistent/interpreter' }));
     server = await serveLogged(root);
@@ -46,7 +48,12 @@ describe('CGIScript', () => {
 
   it('a local redirect is a GET from the top: query kept, body not sent again, cookies kept', async (t) => {
     if (!needPeer(t, 'perl')) return;
-    const res = await fetch(`${server.base}/jump.cgi`, { method: 'POST', body: 'x=1', headers: { Cookie: 'a=b' }, redirect: 'manual' });
+    const res = await fetch(`${server.base}/jump.cgi`, {
+      method: 'POST',
+      body: 'x=1',
+      headers: { Cookie: 'a=b' },
+      redirect: 'manual',
+    });
     assert.equal(res.status, 201);
     assert.equal(res.headers.get('x-method'), 'GET');
     assert.equal(await res.text(), 'method=GET length=none query=from=jump cookie=a=b body=\n');
@@ -61,7 +68,8 @@ describe('CGIScript', () => {
 
   it('a chunked body is read first so CONTENT_LENGTH is right; past maxBodySize 413', async (t) => {
     if (!needPeer(t, 'perl')) return;
-    const chunked = 'POST /echo.cgi HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n';
+    const chunked =
+      'POST /echo.cgi HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n';
     const [res] = parseResponses(await rawHttp(server.port!, chunked));
     assert.match(res!.body.toString(), /length=5 .* body=abcde/);
     const big = await fetch(`${server.base}/echo.cgi`, { method: 'POST', body: 'x'.repeat(1001) });
@@ -82,7 +90,11 @@ describe('CGIScript', () => {
     const before = server.errors.length;
     const res = await fetch(`${server.base}/broken`);
     assert.equal(res.status, 502);
-    assert.ok(server.errors.slice(before).some((l) => l.includes('CgiError [SPAWN_FAILED]') && l.includes('/nonexistent/interpreter')));
+    assert.ok(
+      server.errors
+        .slice(before)
+        .some((l) => l.includes('CgiError [SPAWN_FAILED]') && l.includes('/nonexistent/interpreter')),
+    );
   });
 
   it('the same script answers alike over HTTP/1.1, HTTPS and HTTP/2', async (t) => {
@@ -93,7 +105,10 @@ describe('CGIScript', () => {
     const { clients, close } = await channelMatrix(new Site(root), makeCertificate(openssl, dir.path));
     try {
       for (const client of clients) {
-        const res = await client.request('POST', '/echo.cgi?via=matrix', { body: 'hello', headers: { 'content-type': 'text/plain' } });
+        const res = await client.request('POST', '/echo.cgi?via=matrix', {
+          body: 'hello',
+          headers: { 'content-type': 'text/plain' },
+        });
         assert.equal(res.status, 201, client.name);
         assert.equal(res.text, 'method=POST length=5 query=via=matrix cookie= body=hello\n', client.name);
       }

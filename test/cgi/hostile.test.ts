@@ -64,14 +64,26 @@ describe('CGI under hostile input', () => {
   const env = async (path: string, headers: Record<string, string> = {}) => {
     const res = await fetch(`${server.base}${path}`, { headers });
     const text = await res.text();
-    return { res, text, vars: new Map(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])) };
+    return {
+      res,
+      text,
+      vars: new Map(
+        text
+          .split('\n')
+          .filter((l) => l.includes('='))
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      ),
+    };
   };
 
   it('httpoxy: a Proxy header never becomes HTTP_PROXY (SECURITY.md §2.4)', async (t) => {
     if (!needPeer(t, 'perl')) return;
     const { vars } = await env('/env.cgi', { Proxy: 'http://evil.example:3128', 'X-Ok': '1' });
     assert.equal(vars.get('HTTP_X_OK'), '1');
-    assert.equal([...vars.keys()].some((k) => /PROXY/i.test(k)), false);
+    assert.equal(
+      [...vars.keys()].some((k) => /PROXY/i.test(k)),
+      false,
+    );
   });
 
   it("the server's environment does not leak: only meta-variables, HTTP_* and PATH (SECURITY.md §2.3)", async (t) => {
@@ -81,8 +93,12 @@ describe('CGI under hostile input', () => {
     assert.equal(vars.has('TRELLIS_TEST_SECRET'), false);
     assert.equal(vars.has('HOME'), false);
     assert.equal(vars.has('HTTP_X_UNDERSCORE'), false);
-    const allowed = /^(ARGC|PATH|GATEWAY_INTERFACE|SERVER_\w+|REQUEST_\w+|SCRIPT_\w+|QUERY_STRING|DOCUMENT_ROOT|REMOTE_\w+|HTTP_[A-Z0-9_]+)$/;
-    assert.deepEqual([...vars.keys()].filter((k) => !allowed.test(k)), []);
+    const allowed =
+      /^(ARGC|PATH|GATEWAY_INTERFACE|SERVER_\w+|REQUEST_\w+|SCRIPT_\w+|QUERY_STRING|DOCUMENT_ROOT|REMOTE_\w+|HTTP_[A-Z0-9_]+)$/;
+    assert.deepEqual(
+      [...vars.keys()].filter((k) => !allowed.test(k)),
+      [],
+    );
   });
 
   it('the query never becomes argv, ISINDEX style or any other (SECURITY.md §2.5)', async (t) => {
@@ -94,12 +110,20 @@ describe('CGI under hostile input', () => {
     }
     // A FilteredScript's interpreter gets the file and nothing more.
     const perl = findPeer('perl')!;
-    assert.deepEqual(new FilteredScript(join(dir.path, 'env.cgi'), { filter: perl }).command(), [perl, [join(dir.path, 'env.cgi')]]);
+    assert.deepEqual(new FilteredScript(join(dir.path, 'env.cgi'), { filter: perl }).command(), [
+      perl,
+      [join(dir.path, 'env.cgi')],
+    ]);
   });
 
   it('path traversal through PATH_INFO is 400, and PATH_TRANSLATED never leaves the root', async (t) => {
     if (!needPeer(t, 'perl')) return;
-    for (const path of ['/env.cgi/..%2F..%2Fetc%2Fpasswd', '/env.cgi/%2e%2e/%2e%2e/etc/passwd', '/env.cgi/a%5C..%5C..%5Cetc', '/env.cgi/a%0d%0aX:%20y']) {
+    for (const path of [
+      '/env.cgi/..%2F..%2Fetc%2Fpasswd',
+      '/env.cgi/%2e%2e/%2e%2e/etc/passwd',
+      '/env.cgi/a%5C..%5C..%5Cetc',
+      '/env.cgi/a%0d%0aX:%20y',
+    ]) {
       const res = await rawHttp(server.port!, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       assert.match(res, /^HTTP\/1\.1 400 /, path);
     }
@@ -125,7 +149,11 @@ describe('CGI under hostile input', () => {
     const before = server.errors.length;
     const res = await fetch(`${server.base}/flood.cgi`);
     assert.equal(await res.text(), 'still fine\n');
-    await until(() => server.errors.slice(before).some((l) => l.includes('not logged')), 10_000, 'the dropped-bytes line');
+    await until(
+      () => server.errors.slice(before).some((l) => l.includes('not logged')),
+      10_000,
+      'the dropped-bytes line',
+    );
     const lines = server.errors.slice(before).filter((l) => l.includes('flood.cgi stderr:'));
     const logged = lines.reduce((n, l) => n + l.length, 0);
     assert.ok(logged < 4096 + lines.length * 200, `${logged} bytes of stderr logged`);
@@ -134,14 +162,22 @@ describe('CGI under hostile input', () => {
 
   it('garbage, no output, a cut head or a response-splitting field give 502 and a log line', async (t) => {
     if (!needPeer(t, 'perl')) return;
-    for (const [script, code] of [['garbage.cgi', 'BAD_OUTPUT'], ['silent.cgi', 'NO_HEAD'], ['half.cgi', 'NO_HEAD'], ['splitting.cgi', 'BAD_OUTPUT']] as const) {
+    for (const [script, code] of [
+      ['garbage.cgi', 'BAD_OUTPUT'],
+      ['silent.cgi', 'NO_HEAD'],
+      ['half.cgi', 'NO_HEAD'],
+      ['splitting.cgi', 'BAD_OUTPUT'],
+    ] as const) {
       const before = server.errors.length;
       const res = await fetch(`${server.base}/${script}`);
       assert.equal(res.status, 502, script);
       assert.equal(res.headers.get('set-cookie'), null);
       const text = await res.text();
       assert.doesNotMatch(text, /garbage|owned/);
-      assert.ok(server.errors.slice(before).some((l) => l.includes(`CgiError [${code}]`) && l.includes(script)), `${script}: ${server.errors.slice(before).join('\n')}`);
+      assert.ok(
+        server.errors.slice(before).some((l) => l.includes(`CgiError [${code}]`) && l.includes(script)),
+        `${script}: ${server.errors.slice(before).join('\n')}`,
+      );
     }
   });
 
@@ -161,11 +197,20 @@ describe('CGI under hostile input', () => {
       req.end();
       return req;
     });
-    await until(() => limit.running === limit.max && server.errors.slice(before).filter((l) => l.includes('slow.cgi stderr: pid')).length === limit.max, 20_000, 'every slot taken');
+    await until(
+      () =>
+        limit.running === limit.max &&
+        server.errors.slice(before).filter((l) => l.includes('slow.cgi stderr: pid')).length === limit.max,
+      20_000,
+      'every slot taken',
+    );
     const refused = await fetch(`${server.base}/env.cgi`);
     assert.equal(refused.status, 503);
     assert.equal(refused.headers.get('retry-after'), '1');
-    const pids = server.errors.slice(before).flatMap((l) => /slow\.cgi stderr: pid (\d+)/.exec(l)?.[1] ?? []).map(Number);
+    const pids = server.errors
+      .slice(before)
+      .flatMap((l) => /slow\.cgi stderr: pid (\d+)/.exec(l)?.[1] ?? [])
+      .map(Number);
     for (const req of requests) req.destroy();
     await until(() => pids.every((pid) => !alive(pid)), 10_000, 'the scripts of clients that left to be killed');
     await until(() => limit.running === 0, 10_000, 'the slots to be free');
@@ -192,7 +237,11 @@ describe('CGI under a gateway mount point', () => {
     if (!needPeer(t, 'perl')) return;
     const { serveCgiParams } = await import('../../src/channels/cgi-params.js');
     const { Site } = await import('../../src/site.js');
-    const site = new Site(new File(dir.path, { processors: { '.cgi': (path, { root: docRoot }) => new CGIScript(path, { documentRoot: docRoot }) } }));
+    const site = new Site(
+      new File(dir.path, {
+        processors: { '.cgi': (path, { root: docRoot }) => new CGIScript(path, { documentRoot: docRoot }) },
+      }),
+    );
     const chunks: Buffer[] = [];
     let code = 0;
     const done = new Promise<void>((resolve) => {
@@ -216,9 +265,17 @@ describe('CGI under a gateway mount point', () => {
         queuedBytes: () => null,
       };
       const params = {
-        REQUEST_METHOD: 'GET', SERVER_PROTOCOL: 'HTTP/1.1', SCRIPT_NAME: '/app', PATH_INFO: '/env.cgi/more',
-        REQUEST_URI: '/app/env.cgi/more?z=9', QUERY_STRING: 'z=9', HTTP_HOST: 'public.example', SERVER_NAME: 'public.example',
-        SERVER_PORT: '80', REMOTE_ADDR: '198.51.100.7', REMOTE_PORT: '5555',
+        REQUEST_METHOD: 'GET',
+        SERVER_PROTOCOL: 'HTTP/1.1',
+        SCRIPT_NAME: '/app',
+        PATH_INFO: '/env.cgi/more',
+        REQUEST_URI: '/app/env.cgi/more?z=9',
+        QUERY_STRING: 'z=9',
+        HTTP_HOST: 'public.example',
+        SERVER_NAME: 'public.example',
+        SERVER_PORT: '80',
+        REMOTE_ADDR: '198.51.100.7',
+        REMOTE_PORT: '5555',
       };
       serveCgiParams(site, params, { body: null, sink, channel: 'fastcgi' });
     });

@@ -56,7 +56,10 @@ describe('CGI scripts through real interpreters', () => {
 
       it(`${lang.name}: a form POST reaches the script on stdin`, async (t) => {
         if (!needPeer(t, lang.peer)) return;
-        const res = await fetch(url('/form'), { method: 'POST', body: new URLSearchParams({ name: 'Ada Lovelace & co' }) });
+        const res = await fetch(url('/form'), {
+          method: 'POST',
+          body: new URLSearchParams({ name: 'Ada Lovelace & co' }),
+        });
         assert.equal(res.status, 200);
         assert.equal(await res.text(), 'name=Ada Lovelace & co method=POST\n');
       });
@@ -92,7 +95,10 @@ describe('CGI scripts through real interpreters', () => {
       it(`${lang.name}: cookies go both ways`, async (t) => {
         if (!needPeer(t, lang.peer)) return;
         const res = await fetch(url('/cookie'), { headers: { Cookie: 'session=abc; theme=dark' } });
-        assert.deepEqual(res.headers.getSetCookie().map((c) => c.split(';')[0]), ['flavour=oat', 'size=2']);
+        assert.deepEqual(
+          res.headers.getSetCookie().map((c) => c.split(';')[0]),
+          ['flavour=oat', 'size=2'],
+        );
         assert.equal(await res.text(), 'cookie=session=abc; theme=dark\n');
       });
 
@@ -106,7 +112,11 @@ describe('CGI scripts through real interpreters', () => {
         // The client reads nothing for a while: the script must be blocked, not done.
         res.pause();
         await new Promise((r) => setTimeout(r, 1500));
-        assert.equal(server.errors.slice(before).some((l) => l.includes('big done')), false, 'the script finished while the client read nothing');
+        assert.equal(
+          server.errors.slice(before).some((l) => l.includes('big done')),
+          false,
+          'the script finished while the client read nothing',
+        );
         const rss0 = retainedRss();
         let peak = rss0;
         let received = 0;
@@ -117,8 +127,15 @@ describe('CGI scripts through real interpreters', () => {
         res.resume();
         await new Promise((r) => res.on('end', r));
         assert.equal(received, BIG);
-        assert.ok(peak - rss0 < 40 * 1024 * 1024, `memory grew by ${Math.round((peak - rss0) / 1048576)} MiB while relaying 50 MiB`);
-        await until(() => server.errors.slice(before).some((l) => l.includes('big done')), 10_000, 'the script stderr line');
+        assert.ok(
+          peak - rss0 < 40 * 1024 * 1024,
+          `memory grew by ${Math.round((peak - rss0) / 1048576)} MiB while relaying 50 MiB`,
+        );
+        await until(
+          () => server.errors.slice(before).some((l) => l.includes('big done')),
+          10_000,
+          'the script stderr line',
+        );
       });
 
       it(`${lang.name}: an unknown action gives the script's own status`, async (t) => {

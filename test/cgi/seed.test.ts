@@ -8,7 +8,8 @@ import { CGIDirectory, File, FilteredScript } from '../../src/index.js';
 import { needPeer } from '../helpers/peers.js';
 import { scriptFolder, serveLogged } from '../helpers/cgi.js';
 
-const HELLO_PL = '#!/usr/bin/perl\nprint "Content-Type: text/html\\n\\n<p>Hello from perl at $ENV{SCRIPT_NAME}</p>\\n";\n';
+const HELLO_PL =
+  '#!/usr/bin/perl\nprint "Content-Type: text/html\\n\\n<p>Hello from perl at $ENV{SCRIPT_NAME}</p>\\n";\n';
 
 describe('seed 001: the perl FilteredScript', () => {
   // "resource = static.File('/perlsite'); resource.processors = {'.pl': PerlScript}; resource.indexNames = ['index.pl']"
@@ -60,7 +61,11 @@ describe('seed 001: a cgi-bin', () => {
       writeFileSync(join(bin, name), text);
       chmodSync(join(bin, name), mode);
     };
-    write('hello', '#!/usr/bin/perl\nprint "Content-Type: text/plain\\n\\nhello $ENV{SCRIPT_NAME} $ENV{PATH_INFO}\\n";\n', 0o755);
+    write(
+      'hello',
+      '#!/usr/bin/perl\nprint "Content-Type: text/plain\\n\\nhello $ENV{SCRIPT_NAME} $ENV{PATH_INFO}\\n";\n',
+      0o755,
+    );
     write('tools/date.sh', '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nsh at %s\\n" "$SCRIPT_NAME"\n', 0o755);
     write('config.ini', 'password=hunter2\n', 0o644);
     write('.htpasswd', 'admin:x\n', 0o755);

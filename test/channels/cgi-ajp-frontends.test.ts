@@ -71,14 +71,20 @@ function prepareDir(t: TestContext): { dir: string; marks: string } {
 
 /** Writes a wrapper script from its recipe; the test adds where the fixture drops its marks. */
 function writeWrapper(dir: string, name: string, marks: string, values: Record<string, string | number>): void {
-  const script = recipe(name, { NODE: process.execPath, TRELLIS: CLI, SITE, ...values }).replace('\n', `\nexport TRELLIS_TEST_MARKS=${marks}\n`);
+  const script = recipe(name, { NODE: process.execPath, TRELLIS: CLI, SITE, ...values }).replace(
+    '\n',
+    `\nexport TRELLIS_TEST_MARKS=${marks}\n`,
+  );
   writeFileSync(join(dir, 'trellis.cgi'), script);
   chmodSync(join(dir, 'trellis.cgi'), 0o755);
 }
 
 /** Runs `trellis web` with a gateway listener for the relay or AJP; returns its port. */
 async function startTrellis(t: TestContext, args: string[], marks: string): Promise<number> {
-  const proc = await spawnTrellis(['web', ...args, '--class', SITE], { env: { TRELLIS_TEST_MARKS: marks }, timeoutMs: 20_000 });
+  const proc = await spawnTrellis(['web', ...args, '--class', SITE], {
+    env: { TRELLIS_TEST_MARKS: marks },
+    timeoutMs: 20_000,
+  });
   t.after(() => proc.stop());
   const m = /:(\d+)\/?$/.exec(proc.url);
   assert.ok(m, `no port in ${proc.url}`);
@@ -95,43 +101,57 @@ function othersCanReach(path: string): boolean {
   }
 }
 
-const apacheCgi = (relay: boolean): Start => async (t) => {
-  const apache = needPeer(t, 'apache2');
-  if (!apache) return null;
-  if (process.getuid?.() === 0 && !(othersCanReach(CLI) && othersCanReach(process.execPath))) {
-    t.skip(`Apache started as root runs CGI as another user, who cannot reach ${ROOT} or ${process.execPath}`);
-    return null;
-  }
-  const { dir, marks } = prepareDir(t);
-  const values: Record<string, number> = {};
-  if (relay) values.FASTCGI_PORT = await startTrellis(t, ['--fastcgi', 'tcp:0:interface=127.0.0.1'], marks);
-  writeWrapper(dir, relay ? 'trellis-relay.cgi' : 'trellis.cgi', marks, values);
-  const port = await freePort();
-  const daemon: Daemon = await startApache(apache, dir, port, ['cgid'], recipe('apache-cgi.conf', { DIR: dir }));
-  t.after(() => daemon.stop());
-  return { port, marks };
-};
+const apacheCgi =
+  (relay: boolean): Start =>
+  async (t) => {
+    const apache = needPeer(t, 'apache2');
+    if (!apache) return null;
+    if (process.getuid?.() === 0 && !(othersCanReach(CLI) && othersCanReach(process.execPath))) {
+      t.skip(`Apache started as root runs CGI as another user, who cannot reach ${ROOT} or ${process.execPath}`);
+      return null;
+    }
+    const { dir, marks } = prepareDir(t);
+    const values: Record<string, number> = {};
+    if (relay) values.FASTCGI_PORT = await startTrellis(t, ['--fastcgi', 'tcp:0:interface=127.0.0.1'], marks);
+    writeWrapper(dir, relay ? 'trellis-relay.cgi' : 'trellis.cgi', marks, values);
+    const port = await freePort();
+    const daemon: Daemon = await startApache(apache, dir, port, ['cgid'], recipe('apache-cgi.conf', { DIR: dir }));
+    t.after(() => daemon.stop());
+    return { port, marks };
+  };
 
-const lighttpdCgi = (relay: boolean): Start => async (t) => {
-  const lighttpd = needPeer(t, 'lighttpd');
-  if (!lighttpd) return null;
-  const { dir, marks } = prepareDir(t);
-  const values: Record<string, number> = {};
-  if (relay) values.FASTCGI_PORT = await startTrellis(t, ['--fastcgi', 'tcp:0:interface=127.0.0.1'], marks);
-  writeWrapper(dir, relay ? 'trellis-relay.cgi' : 'trellis.cgi', marks, values);
-  const port = await freePort();
-  const daemon = await startLighttpd(lighttpd, dir, port, recipe('lighttpd-cgi.conf', { DIR: dir }));
-  t.after(() => daemon.stop());
-  return { port, marks };
-};
+const lighttpdCgi =
+  (relay: boolean): Start =>
+  async (t) => {
+    const lighttpd = needPeer(t, 'lighttpd');
+    if (!lighttpd) return null;
+    const { dir, marks } = prepareDir(t);
+    const values: Record<string, number> = {};
+    if (relay) values.FASTCGI_PORT = await startTrellis(t, ['--fastcgi', 'tcp:0:interface=127.0.0.1'], marks);
+    writeWrapper(dir, relay ? 'trellis-relay.cgi' : 'trellis.cgi', marks, values);
+    const port = await freePort();
+    const daemon = await startLighttpd(lighttpd, dir, port, recipe('lighttpd-cgi.conf', { DIR: dir }));
+    t.after(() => daemon.stop());
+    return { port, marks };
+  };
 
 const apacheAjp: Start = async (t) => {
   const apache = needPeer(t, 'apache2');
   if (!apache) return null;
   const { dir, marks } = prepareDir(t);
-  const ajpPort = await startTrellis(t, ['--ajp', 'tcp:0:interface=127.0.0.1', '--ajp-secret', SECRET, '--mount', '/app'], marks);
+  const ajpPort = await startTrellis(
+    t,
+    ['--ajp', 'tcp:0:interface=127.0.0.1', '--ajp-secret', SECRET, '--mount', '/app'],
+    marks,
+  );
   const port = await freePort();
-  const daemon = await startApache(apache, dir, port, ['proxy', 'proxy_ajp'], recipe('apache-ajp.conf', { AJP_PORT: ajpPort, SECRET }));
+  const daemon = await startApache(
+    apache,
+    dir,
+    port,
+    ['proxy', 'proxy_ajp'],
+    recipe('apache-ajp.conf', { AJP_PORT: ajpPort, SECRET }),
+  );
   t.after(() => daemon.stop());
   return { port, marks };
 };
@@ -187,7 +207,11 @@ for (const [name, start] of FRONT_ENDS) {
       assert.equal(go.headers.location, `${origin}/app/info`);
 
       await hangUpDuring(port, '/app/stream');
-      await waitFor(() => readdirSync(marks).some((f) => f.startsWith('lost-')), 15_000, 'the stream to notice the client left');
+      await waitFor(
+        () => readdirSync(marks).some((f) => f.startsWith('lost-')),
+        15_000,
+        'the stream to notice the client left',
+      );
 
       const after = await send(port, 'GET', '/app/info');
       assert.equal(after.status, 200, 'the next request is served');
@@ -200,9 +224,19 @@ describe('behind Apache mod_proxy_ajp with the wrong secret', () => {
     const apache = needPeer(t, 'apache2');
     if (!apache) return;
     const { dir, marks } = prepareDir(t);
-    const ajpPort = await startTrellis(t, ['--ajp', 'tcp:0:interface=127.0.0.1', '--ajp-secret', SECRET, '--mount', '/app'], marks);
+    const ajpPort = await startTrellis(
+      t,
+      ['--ajp', 'tcp:0:interface=127.0.0.1', '--ajp-secret', SECRET, '--mount', '/app'],
+      marks,
+    );
     const port = await freePort();
-    const daemon = await startApache(apache, dir, port, ['proxy', 'proxy_ajp'], recipe('apache-ajp.conf', { AJP_PORT: ajpPort, SECRET: 'not-the-secret' }));
+    const daemon = await startApache(
+      apache,
+      dir,
+      port,
+      ['proxy', 'proxy_ajp'],
+      recipe('apache-ajp.conf', { AJP_PORT: ajpPort, SECRET: 'not-the-secret' }),
+    );
     t.after(() => daemon.stop());
     assert.equal((await send(port, 'GET', '/app/info')).status, 403);
   });
@@ -219,6 +253,10 @@ const PAGES: Array<[string, string[]]> = [
 for (const [file, pages] of PAGES) {
   test(`docs/deploy shows the tested ${file} unchanged`, () => {
     const text = readFileSync(join(RECIPES, file), 'utf8').trimEnd();
-    for (const page of pages) assert.ok(readFileSync(join(ROOT, 'docs/deploy', page), 'utf8').includes(text), `${page} does not show ${file} as tested`);
+    for (const page of pages)
+      assert.ok(
+        readFileSync(join(ROOT, 'docs/deploy', page), 'utf8').includes(text),
+        `${page} does not show ${file} as tested`,
+      );
   });
 }

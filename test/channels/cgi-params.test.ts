@@ -17,7 +17,14 @@ import {
 } from '../../src/channels/cgi-params.js';
 import { headerNameFromVariable } from '../../src/http/cgi-variables.js';
 
-const BASE = { REQUEST_METHOD: 'GET', SERVER_PROTOCOL: 'HTTP/1.1', HTTP_HOST: '127.0.0.1:8080', SERVER_NAME: '127.0.0.1', SERVER_PORT: '8080', QUERY_STRING: 'x=1' };
+const BASE = {
+  REQUEST_METHOD: 'GET',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+  HTTP_HOST: '127.0.0.1:8080',
+  SERVER_NAME: '127.0.0.1',
+  SERVER_PORT: '8080',
+  QUERY_STRING: 'x=1',
+};
 
 function parts(params: CgiParams, mount?: string): CgiRequestParts {
   const result = parseCgiParams(params, mount === undefined ? {} : { mount });
@@ -26,81 +33,129 @@ function parts(params: CgiParams, mount?: string): CgiRequestParts {
 }
 
 describe('parseCgiParams mount point (SCRIPT_NAME / PATH_INFO / REQUEST_URI)', () => {
-  const cases: Array<{ name: string; params: Record<string, string>; mount?: string; uri: string; prepath: string[]; postpath: string[] }> = [
+  const cases: Array<{
+    name: string;
+    params: Record<string, string>;
+    mount?: string;
+    uri: string;
+    prepath: string[];
+    postpath: string[];
+  }> = [
     {
       name: 'nginx fastcgi: SCRIPT_NAME /app, PATH_INFO /sub/path, REQUEST_URI',
-      params: { ...BASE, SCRIPT_NAME: '/app', PATH_INFO: '/sub/path', REQUEST_URI: '/app/sub/path?x=1', CONTENT_LENGTH: '', CONTENT_TYPE: '' },
-      uri: '/app/sub/path?x=1', prepath: ['app'], postpath: ['sub', 'path'],
+      params: {
+        ...BASE,
+        SCRIPT_NAME: '/app',
+        PATH_INFO: '/sub/path',
+        REQUEST_URI: '/app/sub/path?x=1',
+        CONTENT_LENGTH: '',
+        CONTENT_TYPE: '',
+      },
+      uri: '/app/sub/path?x=1',
+      prepath: ['app'],
+      postpath: ['sub', 'path'],
     },
     {
       name: 'bare mount with PATH_INFO "" (nginx) or absent (lighttpd, Apache)',
       params: { ...BASE, SCRIPT_NAME: '/app', PATH_INFO: '', REQUEST_URI: '/app' },
-      uri: '/app', prepath: ['app'], postpath: [],
+      uri: '/app',
+      prepath: ['app'],
+      postpath: [],
     },
     {
       name: 'mount with trailing slash request',
       params: { ...BASE, SCRIPT_NAME: '/app', PATH_INFO: '/', REQUEST_URI: '/app/' },
-      uri: '/app/', prepath: ['app'], postpath: [''],
+      uri: '/app/',
+      prepath: ['app'],
+      postpath: [''],
     },
     {
       name: 'root mount: SCRIPT_NAME "" (lighttpd fix-root-scriptname, nginx, Apache recipe)',
       params: { ...BASE, SCRIPT_NAME: '', PATH_INFO: '/sub/path', REQUEST_URI: '/sub/path?x=1' },
-      uri: '/sub/path?x=1', prepath: [], postpath: ['sub', 'path'],
+      uri: '/sub/path?x=1',
+      prepath: [],
+      postpath: ['sub', 'path'],
     },
     {
       name: 'root mount: SCRIPT_NAME omitted (HAProxy)',
       params: { ...BASE, PATH_INFO: '/sub/path', REQUEST_URI: '/sub/path?x=1' },
-      uri: '/sub/path?x=1', prepath: [], postpath: ['sub', 'path'],
+      uri: '/sub/path?x=1',
+      prepath: [],
+      postpath: ['sub', 'path'],
     },
     {
       name: 'root mount: SCRIPT_NAME "/"',
       params: { ...BASE, SCRIPT_NAME: '/', PATH_INFO: '/sub', REQUEST_URI: '/sub' },
-      uri: '/sub', prepath: [], postpath: ['sub'],
+      uri: '/sub',
+      prepath: [],
+      postpath: ['sub'],
     },
     {
       name: 'no REQUEST_URI (plain RFC 3875): uri rebuilt and re-encoded',
       params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '/app', PATH_INFO: '/a b/c', QUERY_STRING: 'q=%20&y' },
-      uri: '/app/a%20b/c?q=%20&y', prepath: ['app'], postpath: ['a b', 'c'],
+      uri: '/app/a%20b/c?q=%20&y',
+      prepath: ['app'],
+      postpath: ['a b', 'c'],
     },
     {
       name: 'no REQUEST_URI, no query',
       params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '/cgi-bin/app.cgi', PATH_INFO: '', QUERY_STRING: '' },
-      uri: '/cgi-bin/app.cgi', prepath: ['cgi-bin', 'app.cgi'], postpath: [],
+      uri: '/cgi-bin/app.cgi',
+      prepath: ['cgi-bin', 'app.cgi'],
+      postpath: [],
     },
     {
       name: 'REQUEST_URI keeps %2F inside a segment',
       params: { ...BASE, SCRIPT_NAME: '/app', PATH_INFO: '/a b/c/d', REQUEST_URI: '/app/a%20b/c%2Fd?q=%20&y' },
-      uri: '/app/a%20b/c%2Fd?q=%20&y', prepath: ['app'], postpath: ['a b', 'c/d'],
+      uri: '/app/a%20b/c%2Fd?q=%20&y',
+      prepath: ['app'],
+      postpath: ['a b', 'c/d'],
     },
     {
       name: 'REQUEST_URI from before an internal rewrite: rebuilt from SCRIPT_NAME + PATH_INFO',
       params: { ...BASE, SCRIPT_NAME: '/app', PATH_INFO: '/real', QUERY_STRING: '', REQUEST_URI: '/pretty' },
-      uri: '/app/real', prepath: ['app'], postpath: ['real'],
+      uri: '/app/real',
+      prepath: ['app'],
+      postpath: ['real'],
     },
     {
       name: 'Apache ProxyPass fcgi raw (SCRIPT_NAME = whole path) with mount /app',
       params: { ...BASE, SCRIPT_NAME: '/app/sub/path', REQUEST_URI: '/app/sub/path?x=1' },
-      mount: '/app', uri: '/app/sub/path?x=1', prepath: ['app'], postpath: ['sub', 'path'],
+      mount: '/app',
+      uri: '/app/sub/path?x=1',
+      prepath: ['app'],
+      postpath: ['sub', 'path'],
     },
     {
       name: 'lighttpd at "/" without fix-root-scriptname (SCRIPT_NAME = whole path) with mount /',
       params: { ...BASE, SCRIPT_NAME: '/sub/path', REQUEST_URI: '/sub/path?x=1' },
-      mount: '/', uri: '/sub/path?x=1', prepath: [], postpath: ['sub', 'path'],
+      mount: '/',
+      uri: '/sub/path?x=1',
+      prepath: [],
+      postpath: ['sub', 'path'],
     },
     {
       name: 'mount does not match on a partial segment (/apple is not under /app)',
       params: { ...BASE, SCRIPT_NAME: '/apple', REQUEST_URI: '/apple' },
-      mount: '/app', uri: '/apple', prepath: [], postpath: ['apple'],
+      mount: '/app',
+      uri: '/apple',
+      prepath: [],
+      postpath: ['apple'],
     },
     {
       name: 'mount with a trailing slash',
       params: { ...BASE, SCRIPT_NAME: '', PATH_INFO: '/app/x', REQUEST_URI: '/app/x' },
-      mount: '/app/', uri: '/app/x', prepath: ['app'], postpath: ['x'],
+      mount: '/app/',
+      uri: '/app/x',
+      prepath: ['app'],
+      postpath: ['x'],
     },
     {
       name: 'deep mount with encoded characters',
       params: { ...BASE, SCRIPT_NAME: '/my app/v1', PATH_INFO: '/x', REQUEST_URI: '/my%20app/v1/x' },
-      uri: '/my%20app/v1/x', prepath: ['my app', 'v1'], postpath: ['x'],
+      uri: '/my%20app/v1/x',
+      prepath: ['my app', 'v1'],
+      postpath: ['x'],
     },
   ];
   for (const c of cases) {
@@ -114,7 +169,13 @@ describe('parseCgiParams mount point (SCRIPT_NAME / PATH_INFO / REQUEST_URI)', (
 });
 
 describe('parseCgiParams and lighttpd over FastCGI/SCGI (SCRIPT_NAME is its key plus a segment)', () => {
-  const LIGHTTPD = { ...BASE, SERVER_SOFTWARE: 'lighttpd/1.4.69', SCRIPT_NAME: '/info', PATH_INFO: '/x', REQUEST_URI: '/info/x?x=1' };
+  const LIGHTTPD = {
+    ...BASE,
+    SERVER_SOFTWARE: 'lighttpd/1.4.69',
+    SCRIPT_NAME: '/info',
+    PATH_INFO: '/x',
+    REQUEST_URI: '/info/x?x=1',
+  };
   const split = (params: CgiParams, options: { mount?: string; gateway?: boolean }) => {
     const result = parseCgiParams(params, options);
     if (isCgiRefusal(result)) throw new Error(result.detail);
@@ -130,7 +191,10 @@ describe('parseCgiParams and lighttpd over FastCGI/SCGI (SCRIPT_NAME is its key 
     const app = { ...LIGHTTPD, SCRIPT_NAME: '/app', REQUEST_URI: '/app' };
     delete (app as Record<string, string>).PATH_INFO;
     assert.deepEqual(split(app, { gateway: true, mount: '/app' }), [['app'], []]);
-    assert.deepEqual(split({ ...app, PATH_INFO: '/a', REQUEST_URI: '/app/a' }, { gateway: true, mount: '/app' }), [['app'], ['a']]);
+    assert.deepEqual(split({ ...app, PATH_INFO: '/a', REQUEST_URI: '/app/a' }, { gateway: true, mount: '/app' }), [
+      ['app'],
+      ['a'],
+    ]);
   });
 
   it('keeps SCRIPT_NAME from lighttpd for CGI processes and for requests trellis cgi --relay forwarded', () => {
@@ -145,7 +209,14 @@ describe('parseCgiParams and lighttpd over FastCGI/SCGI (SCRIPT_NAME is its key 
 
 describe('parseCgiParams headers, addresses, scheme', () => {
   it('turns HTTP_* into headers and CONTENT_* into Content-Type/Length', () => {
-    const p = parts({ ...BASE, REQUEST_METHOD: 'POST', HTTP_ACCEPT_LANGUAGE: 'en', HTTP_X_TEST: 'a b', CONTENT_TYPE: 'text/plain', CONTENT_LENGTH: '12' });
+    const p = parts({
+      ...BASE,
+      REQUEST_METHOD: 'POST',
+      HTTP_ACCEPT_LANGUAGE: 'en',
+      HTTP_X_TEST: 'a b',
+      CONTENT_TYPE: 'text/plain',
+      CONTENT_LENGTH: '12',
+    });
     assert.equal(p.method, 'POST');
     assert.equal(p.headers.get('accept-language'), 'en');
     assert.equal(p.headers.get('X-Test'), 'a b');
@@ -163,7 +234,13 @@ describe('parseCgiParams headers, addresses, scheme', () => {
   });
 
   it('drops HTTP_PROXY (httpoxy) and HTTP_CONTENT_LENGTH / HTTP_CONTENT_TYPE', () => {
-    const p = parts({ ...BASE, HTTP_PROXY: 'evil', HTTP_CONTENT_LENGTH: '99', HTTP_CONTENT_TYPE: 'x/y', CONTENT_LENGTH: '3' });
+    const p = parts({
+      ...BASE,
+      HTTP_PROXY: 'evil',
+      HTTP_CONTENT_LENGTH: '99',
+      HTTP_CONTENT_TYPE: 'x/y',
+      CONTENT_LENGTH: '3',
+    });
     assert.equal(p.headers.has('proxy'), false);
     assert.equal(p.headers.get('content-length'), '3');
     assert.equal(p.headers.has('content-type'), false);
@@ -205,7 +282,8 @@ describe('parseCgiParams headers, addresses, scheme', () => {
       [{ SERVER_NAME: '[::1]', SERVER_PORT: '80' }, '[::1]'],
       [{}, undefined],
     ];
-    for (const [vars, host] of cases) assert.equal(parts({ REQUEST_METHOD: 'GET', ...vars }).headers.get('host'), host, JSON.stringify(vars));
+    for (const [vars, host] of cases)
+      assert.equal(parts({ REQUEST_METHOD: 'GET', ...vars }).headers.get('host'), host, JSON.stringify(vars));
     assert.equal(parts({ ...BASE, SERVER_NAME: 'localhost' }).headers.get('host'), '127.0.0.1:8080', 'HTTP_HOST wins');
   });
 
@@ -252,9 +330,16 @@ describe('parseCgiParams refusals (400)', () => {
   }
 
   it('CgiVariables: a later duplicate replaces an earlier one, also its control characters', () => {
-    const vars = new CgiVariables().set('REQUEST_METHOD', 'GET').set('HTTP_X_A', '1').set('HTTP_HOST', 'h').set('HTTP_X_A', '2');
+    const vars = new CgiVariables()
+      .set('REQUEST_METHOD', 'GET')
+      .set('HTTP_X_A', '1')
+      .set('HTTP_HOST', 'h')
+      .set('HTTP_X_A', '2');
     const p = parts(vars);
-    assert.deepEqual(p.headers.raw, [['X-A', '2'], ['Host', 'h']]);
+    assert.deepEqual(p.headers.raw, [
+      ['X-A', '2'],
+      ['Host', 'h'],
+    ]);
     vars.set('HTTP_X_A', 'a\nb');
     assert.ok(isCgiRefusal(parseCgiParams(vars)));
     vars.set('HTTP_X_A', 'fine');
@@ -306,9 +391,14 @@ function memorySink() {
 describe('parseCgiParams parts and serveCgiParams', () => {
   it('sets prepath so prePathURL and redirects use the public mount', () => {
     const { sink } = memorySink();
-    const parts = parseCgiParams(
-      { ...BASE, SCRIPT_NAME: '/app', PATH_INFO: '/sub', REQUEST_URI: '/app/sub?x=1', HTTPS: 'on', HTTP_HOST: 'example.org' },
-    );
+    const parts = parseCgiParams({
+      ...BASE,
+      SCRIPT_NAME: '/app',
+      PATH_INFO: '/sub',
+      REQUEST_URI: '/app/sub?x=1',
+      HTTPS: 'on',
+      HTTP_HOST: 'example.org',
+    });
     if (isCgiRefusal(parts)) throw new Error(parts.detail);
     const request = new Request({ ...parts, channel: 'fastcgi' }, sink);
     assert.deepEqual(request.prepath, ['app']);
@@ -330,7 +420,11 @@ describe('parseCgiParams parts and serveCgiParams', () => {
     root.putChild('hello', new Data(Buffer.from('hi'), 'text/plain'));
     const site = new Site(root, { serverHeader: null });
     const { out, sink } = memorySink();
-    serveCgiParams(site, { ...BASE, SCRIPT_NAME: '/app', PATH_INFO: '/where', REQUEST_URI: '/app/where' }, { body: null, sink, channel: 'cgi' });
+    serveCgiParams(
+      site,
+      { ...BASE, SCRIPT_NAME: '/app', PATH_INFO: '/where', REQUEST_URI: '/app/where' },
+      { body: null, sink, channel: 'cgi' },
+    );
     await new Promise((r) => setImmediate(r));
     assert.equal(out.code, 200);
     assert.equal(out.body.toString(), 'http://127.0.0.1:8080/app/where app');

@@ -10,7 +10,10 @@ const good: Array<[string, unknown]> = [
   ['tcp:port=80:interface=::1:backlog=10', null],
   ['tcp:port=80:interface=\\:\\:1:backlog=10', { type: 'tcp', port: 80, interface: '::1', backlog: 10 }],
   ['tcp6:8080', { type: 'tcp', port: 8080, interface: '::' }],
-  ['ssl:8443:privateKey=key.pem:certKey=cert.pem', { type: 'ssl', port: 8443, privateKey: 'key.pem', certKey: 'cert.pem' }],
+  [
+    'ssl:8443:privateKey=key.pem:certKey=cert.pem',
+    { type: 'ssl', port: 8443, privateKey: 'key.pem', certKey: 'cert.pem' },
+  ],
   ['ssl:8443:privateKey=both.pem', { type: 'ssl', port: 8443, privateKey: 'both.pem', certKey: 'both.pem' }],
   ['ssl:8443', { type: 'ssl', port: 8443, privateKey: 'server.pem', certKey: 'server.pem' }],
   ['unix:/run/app.sock:mode=660', { type: 'unix', path: '/run/app.sock', mode: 0o660 }],
@@ -46,12 +49,21 @@ const bad: Array<[string, RegExp]> = [
 
 for (const [text, message] of bad) {
   test(`parseEndpoint refuses ${text} with a one-line reason`, () => {
-    assert.throws(() => parseEndpoint(text), (err: unknown) => err instanceof EndpointError && message.test(err.message) && !err.message.includes('\n'));
+    assert.throws(
+      () => parseEndpoint(text),
+      (err: unknown) => err instanceof EndpointError && message.test(err.message) && !err.message.includes('\n'),
+    );
   });
 }
 
 test('formatEndpoint round-trips', () => {
-  for (const text of ['tcp:8080:interface=127.0.0.1', 'unix:/run/a.sock:mode=660', 'unix:/run/a.sock:mode=660:group=www-data', 'ssl:443:privateKey=k.pem:certKey=c.pem', 'systemd:domain=INET6:index=1']) {
+  for (const text of [
+    'tcp:8080:interface=127.0.0.1',
+    'unix:/run/a.sock:mode=660',
+    'unix:/run/a.sock:mode=660:group=www-data',
+    'ssl:443:privateKey=k.pem:certKey=c.pem',
+    'systemd:domain=INET6:index=1',
+  ]) {
     assert.deepEqual(parseEndpoint(formatEndpoint(parseEndpoint(text))), parseEndpoint(text));
   }
 });

@@ -61,28 +61,38 @@ for (const fe of FRONT_ENDS) {
     });
 
     await t.test('a POST of 1 MiB arrives whole', async () => {
-      const r = await client.request('POST', '/app/upload', { body: upload, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(upload.length) } });
+      const r = await client.request('POST', '/app/upload', {
+        body: upload,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(upload.length) },
+      });
       assert.equal(r.status, 200, log());
       assert.equal(r.body.toString(), uploadAnswer);
     });
 
     if (fe.chunked !== undefined) {
-      await t.test(`a chunked 1 MiB upload: ${fe.chunked === 'ok' ? 'arrives whole' : `the front end refuses it (${fe.chunked})`}`, async () => {
-        const sent = client.request('POST', '/app/upload', { body: upload, chunked: true, headers: { 'Content-Type': 'application/octet-stream' } });
-        if (fe.chunked === 'ok') {
-          const r = await sent;
-          assert.equal(r.status, 200, log());
-          assert.equal(r.body.toString(), uploadAnswer);
-          return;
-        }
-        // A front end that refuses answers from the head alone and closes: the client may still be
-        // writing the body then, and see the close (EPIPE, ECONNRESET) before it reads the answer.
-        const r = await sent.catch((err: NodeJS.ErrnoException) => {
-          assert.ok(err.code === 'EPIPE' || err.code === 'ECONNRESET', String(err));
-          return null;
-        });
-        if (r) assert.equal(r.status, fe.chunked);
-      });
+      await t.test(
+        `a chunked 1 MiB upload: ${fe.chunked === 'ok' ? 'arrives whole' : `the front end refuses it (${fe.chunked})`}`,
+        async () => {
+          const sent = client.request('POST', '/app/upload', {
+            body: upload,
+            chunked: true,
+            headers: { 'Content-Type': 'application/octet-stream' },
+          });
+          if (fe.chunked === 'ok') {
+            const r = await sent;
+            assert.equal(r.status, 200, log());
+            assert.equal(r.body.toString(), uploadAnswer);
+            return;
+          }
+          // A front end that refuses answers from the head alone and closes: the client may still be
+          // writing the body then, and see the close (EPIPE, ECONNRESET) before it reads the answer.
+          const r = await sent.catch((err: NodeJS.ErrnoException) => {
+            assert.ok(err.code === 'EPIPE' || err.code === 'ECONNRESET', String(err));
+            return null;
+          });
+          if (r) assert.equal(r.status, fe.chunked);
+        },
+      );
     }
 
     await t.test('HEAD answers the headers without a body', async () => {
@@ -94,7 +104,10 @@ for (const fe of FRONT_ENDS) {
     });
 
     await t.test('a 1 MiB POST to a resource that never reads it is answered, and the next request works', async () => {
-      const r = await client.request('POST', '/app/files/static.txt', { body: upload, headers: { 'Content-Length': String(upload.length) } });
+      const r = await client.request('POST', '/app/files/static.txt', {
+        body: upload,
+        headers: { 'Content-Length': String(upload.length) },
+      });
       assert.equal(r.status, 405, log());
       assert.equal((await client.request('GET', '/app/files/static.txt')).status, 200);
     });
@@ -108,7 +121,8 @@ for (const fe of FRONT_ENDS) {
     if (fe.reuses) {
       await t.test('backend connections are kept and reused (FCGI_KEEP_CONN)', async () => {
         const before = accepted();
-        for (let i = 0; i < 6; i++) assert.equal((await client.request('GET', '/app/info', { keepAlive: true })).status, 200);
+        for (let i = 0; i < 6; i++)
+          assert.equal((await client.request('GET', '/app/info', { keepAlive: true })).status, 200);
         assert.ok(accepted() - before <= 1, `${accepted() - before} new connections for 6 requests`);
       });
     }
@@ -142,7 +156,12 @@ test('behind lighttpd mounted at the root (fix-root-scriptname)', async (t) => {
   const listener = await listenFastCgi(site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
   t.after(() => listener.close(200));
   const port = await freePort();
-  const daemon = await startLighttpd(lighttpd, dir.path, port, recipe('lighttpd-fastcgi-root.conf', { DIR: dir.path, FASTCGI_PORT: listener.port! }));
+  const daemon = await startLighttpd(
+    lighttpd,
+    dir.path,
+    port,
+    recipe('lighttpd-fastcgi-root.conf', { DIR: dir.path, FASTCGI_PORT: listener.port! }),
+  );
   t.after(() => daemon.stop());
   const r = await fetch(`http://127.0.0.1:${port}/info/x?x=1`);
   assert.equal(r.status, 200);
@@ -178,7 +197,12 @@ $HTTP["url"] !~ "^/static/" {
 }`;
   const daemon = await startLighttpd(lighttpd, dir.path, port, config);
   t.after(() => daemon.stop());
-  const info = async (path: string) => (await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as { prepath: string[]; postpath: string[]; prePathURL: string };
+  const info = async (path: string) =>
+    (await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as {
+      prepath: string[];
+      postpath: string[];
+      prePathURL: string;
+    };
   const deep = await info('/info/x/y?x=1');
   assert.deepEqual([deep.prepath, deep.postpath], [['info'], ['x', 'y']]);
   assert.equal(deep.prePathURL, `http://127.0.0.1:${port}/info`);

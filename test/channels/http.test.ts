@@ -113,7 +113,10 @@ test('the same behaviours over HTTP/1.1, HTTPS and HTTP/2', async (t) => {
         const r = await c.request('GET', '/hello/extra');
         assert.equal(r.status, 200);
         const scheme = c.secure ? 'https' : 'http';
-        assert.equal(r.text, `Hello at /hello secure=${c.secure} client=127.0.0.1 url=${scheme}://localhost:${c.port}/hello`);
+        assert.equal(
+          r.text,
+          `Hello at /hello secure=${c.secure} client=127.0.0.1 url=${scheme}://localhost:${c.port}/hello`,
+        );
         assert.equal(r.headers['x-site'], 'trellis');
         assert.match(String(r.headers.server), /^Trellis\//);
         assert.ok(r.headers.date);
@@ -175,18 +178,59 @@ test('curl negotiates HTTP/2 by ALPN and falls back to HTTP/1.1', async (t) => {
   if (!openssl || !curl) return;
   const dir = tempDir();
   const tls = makeCertificate(openssl, dir.path);
-  const listener = await listenHttp(buildSite(), { type: 'ssl', port: 0, interface: '127.0.0.1', privateKey: tls.key, certKey: tls.cert });
+  const listener = await listenHttp(buildSite(), {
+    type: 'ssl',
+    port: 0,
+    interface: '127.0.0.1',
+    privateKey: tls.key,
+    certKey: tls.cert,
+  });
   try {
     const url = `https://localhost:${listener.port}/hello`;
     const resolve = `localhost:${listener.port}:127.0.0.1`;
-    const h2 = await run(curl, ['-s', '--cacert', tls.cert, '--resolve', resolve, '--http2', '-w', '\n%{http_version}', url]);
+    const h2 = await run(curl, [
+      '-s',
+      '--cacert',
+      tls.cert,
+      '--resolve',
+      resolve,
+      '--http2',
+      '-w',
+      '\n%{http_version}',
+      url,
+    ]);
     assert.match(h2.stdout, /^Hello at \/hello secure=true/);
     assert.match(h2.stdout, /\n2$/);
-    const h1 = await run(curl, ['-s', '--cacert', tls.cert, '--resolve', resolve, '--http1.1', '-w', '\n%{http_version}', url]);
+    const h1 = await run(curl, [
+      '-s',
+      '--cacert',
+      tls.cert,
+      '--resolve',
+      resolve,
+      '--http1.1',
+      '-w',
+      '\n%{http_version}',
+      url,
+    ]);
     assert.match(h1.stdout, /\n1\.1$/);
     // A client that offers no ALPN at all gets HTTP/1.1 too, and two requests share one connection.
-    const plain = await run(curl, ['-s', '-v', '--cacert', tls.cert, '--resolve', resolve, '--no-alpn', '-w', '\n%{http_version}\n', url, url]);
-    assert.match(plain.stdout, /^Hello at \/hello secure=true[^\n]*\n1\.1\nHello at \/hello secure=true[^\n]*\n1\.1\n$/);
+    const plain = await run(curl, [
+      '-s',
+      '-v',
+      '--cacert',
+      tls.cert,
+      '--resolve',
+      resolve,
+      '--no-alpn',
+      '-w',
+      '\n%{http_version}\n',
+      url,
+      url,
+    ]);
+    assert.match(
+      plain.stdout,
+      /^Hello at \/hello secure=true[^\n]*\n1\.1\nHello at \/hello secure=true[^\n]*\n1\.1\n$/,
+    );
     assert.match(plain.stderr, /Re-using existing connection/);
   } finally {
     await listener.close(500);
@@ -200,7 +244,13 @@ test('nghttp sees the HTTP/2 settings: at most 100 concurrent streams', async (t
   if (!openssl || !nghttp) return;
   const dir = tempDir();
   const tls = makeCertificate(openssl, dir.path);
-  const listener = await listenHttp(buildSite(), { type: 'ssl', port: 0, interface: '127.0.0.1', privateKey: tls.key, certKey: tls.cert });
+  const listener = await listenHttp(buildSite(), {
+    type: 'ssl',
+    port: 0,
+    interface: '127.0.0.1',
+    privateKey: tls.key,
+    certKey: tls.cert,
+  });
   try {
     const { stdout } = await run(nghttp, ['-nv', `https://127.0.0.1:${listener.port}/hello`]);
     assert.match(stdout, /SETTINGS_MAX_CONCURRENT_STREAMS\(0x03\):100/);
@@ -238,12 +288,28 @@ test('raw HTTP/1.1: limits and framing refusals answer 4xx and close', async (t)
     const cases: Array<[string, string, number]> = [
       ['a 9 KiB URI is 414', `GET /${'a'.repeat(9 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
       ['a 40 KiB request line is 414', `GET /${'a'.repeat(40 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
-      ['101 header fields is 431', `GET / HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 101 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n`, 431],
+      [
+        '101 header fields is 431',
+        `GET / HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 101 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n`,
+        431,
+      ],
       ['17 KiB of headers is 431', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'v'.repeat(17 * 1024)}\r\n\r\n`, 431],
       ['two Host headers is 400', 'GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
-      ['Transfer-Encoding on HTTP/1.0 is 400', 'POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
-      ['Transfer-Encoding gzip, chunked is 400', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n', 400],
-      ['CL and TE together is 400', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+      [
+        'Transfer-Encoding on HTTP/1.0 is 400',
+        'POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        400,
+      ],
+      [
+        'Transfer-Encoding gzip, chunked is 400',
+        'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+        400,
+      ],
+      [
+        'CL and TE together is 400',
+        'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        400,
+      ],
       ['a Host with a path is 400', 'GET /hello HTTP/1.1\r\nHost: evil.example/x\r\n\r\n', 400],
       ['a missing Host on HTTP/1.1 is 400', 'GET /hello HTTP/1.1\r\n\r\n', 400],
       ['garbage is 400', 'HELLO THERE\r\n\r\n', 400],
@@ -260,7 +326,10 @@ test('raw HTTP/1.1: limits and framing refusals answer 4xx and close', async (t)
       assert.match(r.text, /^HTTP\/1\.1 200 /);
     });
     await t.test('keep-alive serves several requests on one connection, in order', async () => {
-      const r = await raw(server.port!, 'GET /hello/a HTTP/1.1\r\nHost: k\r\n\r\nGET /hello/b HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n');
+      const r = await raw(
+        server.port!,
+        'GET /hello/a HTTP/1.1\r\nHost: k\r\n\r\nGET /hello/b HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n',
+      );
       const statuses = r.text.match(/HTTP\/1\.1 200 OK/g) ?? [];
       assert.equal(statuses.length, 2);
     });
@@ -287,7 +356,8 @@ test('a client that disconnects mid-response makes notifyFinish reject', async (
       req.on('error', () => {});
       req.end();
     });
-    for (let i = 0; i < 50 && !lostClients.includes('/endless?lost=1'); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 50 && !lostClients.includes('/endless?lost=1'); i++)
+      await new Promise((r) => setTimeout(r, 20));
     assert.ok(lostClients.includes('/endless?lost=1'));
     const after = await fetch(`${server.base}/hello`);
     assert.equal(after.status, 200);
@@ -300,7 +370,11 @@ test('a stalled request body is dropped after the body idle timeout', async () =
   const server = await serveSite(buildSite({ limits: { bodyIdleTimeout: 300 } }));
   try {
     const start = Date.now();
-    const r = await raw(server.port!, 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a little', 5000);
+    const r = await raw(
+      server.port!,
+      'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a little',
+      5000,
+    );
     assert.equal(r.closed, true);
     assert.ok(Date.now() - start < 3000, 'closed well before the test timeout');
   } finally {

@@ -25,7 +25,10 @@ class Hello extends Resource {
   }
 }
 
-async function withH2Server(t: import('node:test').TestContext, fn: (url: string, ca: Buffer) => Promise<void>): Promise<void> {
+async function withH2Server(
+  t: import('node:test').TestContext,
+  fn: (url: string, ca: Buffer) => Promise<void>,
+): Promise<void> {
   const openssl = needPeer(t, 'openssl');
   if (!openssl) return;
   const dir = tempDir();
@@ -33,7 +36,13 @@ async function withH2Server(t: import('node:test').TestContext, fn: (url: string
   const root = new Resource();
   root.putChild('never', new Never());
   root.putChild('hello', new Hello());
-  const listener = await listenHttp(new Site(root), { type: 'ssl', port: 0, interface: '127.0.0.1', privateKey: tls.key, certKey: tls.cert });
+  const listener = await listenHttp(new Site(root), {
+    type: 'ssl',
+    port: 0,
+    interface: '127.0.0.1',
+    privateKey: tls.key,
+    certKey: tls.cert,
+  });
   try {
     await fn(`https://localhost:${listener.port}`, readFileSync(tls.cert));
   } finally {

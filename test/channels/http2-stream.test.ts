@@ -207,7 +207,8 @@ test('HTTP/2: the :authority is the one Host field; a host field beside it is dr
     // before a request exists. Either way the resource is not reached.
     const bad = await exchange(session, { ':path': '/hosts', ':authority': 'user@evil.example' }).then(
       (answer) => String(answer.headers[':status']),
-      (err: NodeJS.ErrnoException) => err.code === 'ERR_HTTP2_STREAM_ERROR' && /PROTOCOL_ERROR/.test(err.message) ? 'reset' : String(err),
+      (err: NodeJS.ErrnoException) =>
+        err.code === 'ERR_HTTP2_STREAM_ERROR' && /PROTOCOL_ERROR/.test(err.message) ? 'reset' : String(err),
     );
     assert.equal(r.body, 'a.example 1');
     assert.ok(bad === '400' || bad === 'reset', `userinfo in :authority: ${bad}`);
@@ -278,12 +279,15 @@ test('HTTP/2: HEAD, 204, 304 and an empty 200 end the stream on the HEADERS fram
     assert.deepEqual(await streamOneFrames(server, HEAD), [[H2.HEADERS, H2.END_HEADERS | H2.END_STREAM]], 'HEAD');
     const frames = await streamOneFrames(server, block(GET, '/hosts'));
     assert.deepEqual(frames[0], [H2.HEADERS, H2.END_HEADERS]);
-    assert.ok(frames.slice(1).every(([type]) => type === H2.DATA), JSON.stringify(frames));
+    assert.ok(
+      frames.slice(1).every(([type]) => type === H2.DATA),
+      JSON.stringify(frames),
+    );
     assert.equal(frames.at(-1)![1] & H2.END_STREAM, H2.END_STREAM);
   });
 });
 
-test('toNodeListener(site) serves HTTP/2 and HTTP/1.1 on a user\'s own node:http2 server', async (t) => {
+test("toNodeListener(site) serves HTTP/2 and HTTP/1.1 on a user's own node:http2 server", async (t) => {
   const openssl = needPeer(t, 'openssl');
   if (!openssl) return;
   const dir = tempDir();

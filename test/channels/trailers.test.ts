@@ -53,7 +53,12 @@ class EchoTrailers extends Resource {
   override async POST(request: Request) {
     const before = request.trailers.raw.length;
     const body = await request.readBody();
-    return request.json({ body: body.toString(), before, trailers: request.trailers.raw, sum: request.trailers.get('x-sum') ?? null });
+    return request.json({
+      body: body.toString(),
+      before,
+      trailers: request.trailers.raw,
+      sum: request.trailers.get('x-sum') ?? null,
+    });
   }
 }
 
@@ -62,7 +67,16 @@ class Forbidden extends Resource {
   override isLeaf = true;
   override GET(request: Request) {
     const refused: string[] = [];
-    for (const name of ['Content-Length', 'Transfer-Encoding', 'Host', 'Authorization', 'Set-Cookie', 'Content-Type', 'Cache-Control', 'Trailer']) {
+    for (const name of [
+      'Content-Length',
+      'Transfer-Encoding',
+      'Host',
+      'Authorization',
+      'Set-Cookie',
+      'Content-Type',
+      'Cache-Control',
+      'Trailer',
+    ]) {
       try {
         request.setTrailer(name, '1');
       } catch (err) {
@@ -152,14 +166,32 @@ function raw(port: number, bytes: string): Promise<string> {
 }
 
 /** A GET or POST with node:http, returning body and trailers. */
-function nodeGet(port: number, path: string, options: { method?: string; trailers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string; trailers: Record<string, string | undefined> }> {
+function nodeGet(
+  port: number,
+  path: string,
+  options: { method?: string; trailers?: Record<string, string>; body?: string } = {},
+): Promise<{
+  status: number;
+  headers: Record<string, unknown>;
+  body: string;
+  trailers: Record<string, string | undefined>;
+}> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.trailers ? { Trailer: Object.keys(options.trailers).join(', ') } : {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, trailers: res.trailers }));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: options.method ?? 'GET',
+        headers: options.trailers ? { Trailer: Object.keys(options.trailers).join(', ') } : {},
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, trailers: res.trailers }));
+      },
+    );
     req.on('error', reject);
     if (options.body !== undefined) {
       req.setHeader('Transfer-Encoding', 'chunked');
@@ -183,14 +215,26 @@ test('HTTP/1.1: trailers declared before the body go out on a chunked answer (no
     assert.match(wire, /\r\nTransfer-Encoding: chunked\r\n/);
     assert.ok(wire.endsWith('\r\n0\r\nX-Checksum: abc\r\n\r\n'), wire);
 
-    const asked = await raw(server.port!, 'GET /accepts HTTP/1.1\r\nHost: x\r\nTE: gzip, trailers\r\nConnection: close\r\n\r\n');
+    const asked = await raw(
+      server.port!,
+      'GET /accepts HTTP/1.1\r\nHost: x\r\nTE: gzip, trailers\r\nConnection: close\r\n\r\n',
+    );
     assert.ok(asked.endsWith('\r\n\r\ntrue'), asked);
     assert.equal((await nodeGet(server.port!, '/accepts')).body, 'false');
 
     const curl = needPeer(t, 'curl');
     if (curl) {
       // curl hands trailers to its header output after the body.
-      const { stdout } = await run(curl, ['-sS', '-D', '-', '-o', '/dev/null', '-H', 'TE: trailers', `${server.base}/declared`]);
+      const { stdout } = await run(curl, [
+        '-sS',
+        '-D',
+        '-',
+        '-o',
+        '/dev/null',
+        '-H',
+        'TE: trailers',
+        `${server.base}/declared`,
+      ]);
       assert.match(stdout, /^X-Checksum: abc\r?$/m);
     }
   } finally {
@@ -201,7 +245,10 @@ test('HTTP/1.1: trailers declared before the body go out on a chunked answer (no
 test('HTTP/1.1: an empty answer with declared trailers is chunked and carries them', async () => {
   const server = await serveSite(new Site(tree()));
   try {
-    const wire = await raw(server.port!, 'POST /grpc-error HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    const wire = await raw(
+      server.port!,
+      'POST /grpc-error HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+    );
     assert.match(wire, /\r\nTrailer: grpc-status, grpc-message\r\n/);
     assert.doesNotMatch(wire, /Content-Length/i);
     assert.ok(wire.endsWith('\r\n\r\n0\r\ngrpc-status: 5\r\ngrpc-message: not found\r\n\r\n'), wire);
@@ -239,7 +286,11 @@ test('HTTP/1.1: request trailers reach `request.trailers` once the body is read,
     const json = JSON.parse(wire.slice(wire.indexOf('\r\n\r\n') + 4));
     assert.equal(json.body, 'hello');
     assert.equal(json.before, 0, 'nothing before the body is read');
-    assert.deepEqual(json.trailers, [['X-Sum', '5'], ['X-Two', 'a'], ['X-Two', 'b']]);
+    assert.deepEqual(json.trailers, [
+      ['X-Sum', '5'],
+      ['X-Two', 'a'],
+      ['X-Two', 'b'],
+    ]);
     assert.equal(json.sum, '5');
 
     const viaNode = await nodeGet(server.port!, '/echo', { method: 'POST', body: 'abc', trailers: { 'X-Sum': '3' } });
@@ -275,7 +326,10 @@ test('NodeAppResource over HTTP/1.1: `req.trailers` filled, `res.addTrailers` se
     assert.equal(got.body, 'body=xyz trailers={"x-client":"c1"}');
     assert.equal(got.headers.trailer, 'X-App-Sum');
     assert.deepEqual(got.trailers, { 'x-app-sum': '42' });
-    assert.ok(errors.some((e) => e.includes('Set-Cookie') && e.includes('dropped')), errors.join('\n'));
+    assert.ok(
+      errors.some((e) => e.includes('Set-Cookie') && e.includes('dropped')),
+      errors.join('\n'),
+    );
   } finally {
     await server.close();
   }
@@ -291,7 +345,10 @@ async function h2Request(
   const session = h2Connect(server.url, { ca: server.ca });
   try {
     return await new Promise((resolve, reject) => {
-      const stream = session.request(headers, { endStream: body === undefined, waitForTrailers: trailers !== undefined });
+      const stream = session.request(headers, {
+        endStream: body === undefined,
+        waitForTrailers: trailers !== undefined,
+      });
       if (trailers) stream.once('wantTrailers', () => stream.sendTrailers(trailers));
       let head: IncomingHttpHeaders = {};
       let got: IncomingHttpHeaders | null = null;
@@ -323,7 +380,10 @@ test('HTTP/2: response trailers in a trailing HEADERS frame, request trailers sh
     assert.equal(lateDropped.body, 'part one, part two');
     assert.equal(lateDropped.trailers?.['x-late'], undefined);
 
-    const echo = await h2Request(server, { ':path': '/echo', ':method': 'POST' }, 'hello', { 'x-sum': '5', authorization: 'Basic eDp5' });
+    const echo = await h2Request(server, { ':path': '/echo', ':method': 'POST' }, 'hello', {
+      'x-sum': '5',
+      authorization: 'Basic eDp5',
+    });
     const json = JSON.parse(echo.body);
     assert.equal(json.body, 'hello');
     assert.deepEqual(json.trailers, [['x-sum', '5']]);
@@ -338,13 +398,21 @@ test('HTTP/2: response trailers in a trailing HEADERS frame, request trailers sh
 test('HTTP/2: a gRPC-style call gets grpc-status in the trailers (node:http2 client and nghttp)', async (t) => {
   await withH2Server(t, tree(), {}, async (server) => {
     const message = Buffer.from([0, 0, 0, 0, 0]).toString('latin1');
-    const call = await h2Request(server, { ':path': '/grpc', ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' }, message);
+    const call = await h2Request(
+      server,
+      { ':path': '/grpc', ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' },
+      message,
+    );
     assert.equal(call.headers['content-type'], 'application/grpc');
     assert.equal(call.headers[':status'], 200);
     assert.equal(call.trailers?.['grpc-status'], '0');
     assert.equal(call.trailers?.['grpc-message'], 'OK');
 
-    const failed = await h2Request(server, { ':path': '/grpc-error', ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' }, '');
+    const failed = await h2Request(
+      server,
+      { ':path': '/grpc-error', ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' },
+      '',
+    );
     assert.equal(failed.body, '');
     assert.equal(failed.trailers?.['grpc-status'], '5');
     assert.equal(failed.trailers?.['grpc-message'], 'not found');
@@ -378,7 +446,9 @@ test('a gateway (SCGI) cannot carry trailers: the answer is whole, without them'
         socket.on('data', (c: Buffer) => chunks.push(c));
         socket.on('close', () => resolve(Buffer.concat(chunks)));
         socket.on('error', reject);
-        socket.write(encodeScgiHeader([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ...Object.entries(cgiParams('GET', path))]));
+        socket.write(
+          encodeScgiHeader([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ...Object.entries(cgiParams('GET', path))]),
+        );
       });
       const reply = parseCgiReply(wire);
       assert.equal(reply.status, 200);
@@ -396,7 +466,11 @@ test('toNodeListener(site) on a node:http server: request trailers shown, respon
     const late = await nodeGet(server.port, '/late');
     assert.equal(late.body, 'part one, part two');
     assert.deepEqual(late.trailers, { 'x-late': 'yes' });
-    const echo = await nodeGet(server.port, '/echo', { method: 'POST', body: 'abc', trailers: { 'X-Sum': '3', Cookie: 'a=b' } });
+    const echo = await nodeGet(server.port, '/echo', {
+      method: 'POST',
+      body: 'abc',
+      trailers: { 'X-Sum': '3', Cookie: 'a=b' },
+    });
     assert.deepEqual(JSON.parse(echo.body).trailers, [['X-Sum', '3']]);
   } finally {
     await server.close();

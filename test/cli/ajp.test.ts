@@ -15,10 +15,20 @@ describe('trellis web --ajp', () => {
   });
 
   const refusals: Array<[string, string[], number, RegExp]> = [
-    ['a non-loopback interface without a secret', ['--ajp', 'tcp:0:interface=0.0.0.0'], 1, /refusing to serve AJP on 0\.0\.0\.0:0 without a secret; bind to 127\.0\.0\.1/],
+    [
+      'a non-loopback interface without a secret',
+      ['--ajp', 'tcp:0:interface=0.0.0.0'],
+      1,
+      /refusing to serve AJP on 0\.0\.0\.0:0 without a secret; bind to 127\.0\.0\.1/,
+    ],
     ['AJP over TLS', ['--ajp', 'ssl:0:privateKey=k.pem:certKey=c.pem'], 1, /AJP does not run over TLS/],
     ['an empty secret', ['--ajp', '0', '--ajp-secret', ''], 2, /--ajp-secret needs a non-empty secret/],
-    ['a mount that is not a path', ['--ajp', '0', '--mount', 'app'], 2, /--mount needs a path starting with \/, like \/app, not "app"/],
+    [
+      'a mount that is not a path',
+      ['--ajp', '0', '--mount', 'app'],
+      2,
+      /--mount needs a path starting with \/, like \/app, not "app"/,
+    ],
   ];
   for (const [name, args, code, message] of refusals) {
     it(`refuses ${name} with one line`, async () => {

@@ -13,7 +13,10 @@ function cpuTicks(pid: number): number {
 }
 
 test('with its stderr pipe closed, trellis web logs a failing request to nowhere and keeps serving, idle', async () => {
-  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', 'test/fixtures/class-site.ts#Root'], { cwd: ROOT });
+  const server = await spawnTrellis(
+    ['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', 'test/fixtures/class-site.ts#Root'],
+    { cwd: ROOT },
+  );
   try {
     server.proc.stderr!.destroy();
     // A resource that throws: the Site writes its error to stderr, which is now a broken pipe.

@@ -8,17 +8,25 @@ import { findPeer, needPeer } from '../helpers/peers.js';
 import { runTrellis, spawnTrellis } from '../helpers/server.js';
 
 const dir = scriptFolder([], {
-  'env.cgi': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\necho "SCRIPT_NAME=$SCRIPT_NAME"\necho "REQUEST_URI=$REQUEST_URI"\necho "SERVER_NAME=$SERVER_NAME"\necho "SERVER_PORT=$SERVER_PORT"\necho "HTTPS=$HTTPS"\necho "REMOTE_ADDR=$REMOTE_ADDR"\necho "PATH_INFO=$PATH_INFO"\necho "LANG=$LANG"\n# secret source\n',
+  'env.cgi':
+    '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\necho "SCRIPT_NAME=$SCRIPT_NAME"\necho "REQUEST_URI=$REQUEST_URI"\necho "SERVER_NAME=$SERVER_NAME"\necho "SERVER_PORT=$SERVER_PORT"\necho "HTTPS=$HTTPS"\necho "REMOTE_ADDR=$REMOTE_ADDR"\necho "PATH_INFO=$PATH_INFO"\necho "LANG=$LANG"\n# secret source\n',
   'sleep.cgi': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nstarted\\n"\nsleep 30\n',
   'hello.pl': { text: 'print "Content-Type: text/plain\\n\\nperl says hi\\n"; # secret source\n', mode: 0o644 },
   'hello.php': { text: '<?php echo "php says ", 6 * 7, "\\n"; // secret source\n', mode: 0o644 },
-  'hello.rpy.ts': { text: "import { Data } from 'trellis';\n// secret source\nexport const resource = new Data(Buffer.from('script says hi\\n'), 'text/plain');\n", mode: 0o644 },
+  'hello.rpy.ts': {
+    text: "import { Data } from 'trellis';\n// secret source\nexport const resource = new Data(Buffer.from('script says hi\\n'), 'text/plain');\n",
+    mode: 0o644,
+  },
 });
 const www = dir.path;
 
 after(() => dir.cleanup());
 
-async function withServer(args: string[], fn: (url: string, out: () => string) => Promise<void>, env: NodeJS.ProcessEnv = {}): Promise<void> {
+async function withServer(
+  args: string[],
+  fn: (url: string, out: () => string) => Promise<void>,
+  env: NodeJS.ProcessEnv = {},
+): Promise<void> {
   const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', ...args], { env });
   try {
     await fn(server.url.replace('localhost', '127.0.0.1').replace(/\/$/, ''), server.stdout);
@@ -71,11 +79,27 @@ test('--processor .pl=cgi:/usr/bin/perl runs perl scripts as FilteredScripts', a
 });
 
 test('a processor whose interpreter does not exist stops the start with one line', async () => {
-  const res = await runTrellis(['web', '--path', www, '--processor', '.pl=cgi:/nonexistent/perl', '--listen', 'tcp:0:interface=127.0.0.1']);
+  const res = await runTrellis([
+    'web',
+    '--path',
+    www,
+    '--processor',
+    '.pl=cgi:/nonexistent/perl',
+    '--listen',
+    'tcp:0:interface=127.0.0.1',
+  ]);
   assert.notEqual(res.code, 0);
   assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
   assert.match(res.stderr, /\/nonexistent\/perl is not an executable file/);
-  const relative = await runTrellis(['web', '--path', www, '--processor', '.pl=cgi:perl', '--listen', 'tcp:0:interface=127.0.0.1']);
+  const relative = await runTrellis([
+    'web',
+    '--path',
+    www,
+    '--processor',
+    '.pl=cgi:perl',
+    '--listen',
+    'tcp:0:interface=127.0.0.1',
+  ]);
   assert.notEqual(relative.code, 0);
   assert.match(relative.stderr, /absolute path/);
 });
@@ -83,38 +107,56 @@ test('a processor whose interpreter does not exist stops the start with one line
 test('behind a trusted front end a script sees the public URL: host, scheme, prefix, client', async () => {
   await withServer(['--path', www, '--trust-proxy', '127.0.0.1'], async (url) => {
     const res = await fetch(`${url}/env.cgi/more?q=1`, {
-      headers: { 'X-Forwarded-Host': 'www.example.org', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Prefix': '/app', 'X-Forwarded-For': '203.0.113.9' },
+      headers: {
+        'X-Forwarded-Host': 'www.example.org',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Prefix': '/app',
+        'X-Forwarded-For': '203.0.113.9',
+      },
     });
     const text = await res.text();
     assert.match(text, /SCRIPT_NAME=\/app\/env\.cgi\n/);
     assert.match(text, /REQUEST_URI=\/app\/env\.cgi\/more\?q=1\n/);
-    assert.match(text, /SERVER_NAME=www\.example\.org\nSERVER_PORT=443\nHTTPS=on\nREMOTE_ADDR=203\.0\.113\.9\nPATH_INFO=\/more\n/);
+    assert.match(
+      text,
+      /SERVER_NAME=www\.example\.org\nSERVER_PORT=443\nHTTPS=on\nREMOTE_ADDR=203\.0\.113\.9\nPATH_INFO=\/more\n/,
+    );
   });
 });
 
 test('--cgi-timeout, --cgi-max-processes and --cgi-pass-env reach the scripts', async () => {
   const args = ['--path', www, '--cgi-timeout', '1', '--cgi-max-processes', '1', '--cgi-pass-env', 'LANG'];
-  await withServer(args, async (url) => {
-    const started = Date.now();
-    // Its head arrives once the script runs: then it holds the one slot.
-    const slow = await fetch(`${url}/sleep.cgi`);
-    assert.equal(slow.status, 200);
-    const refused = await fetch(`${url}/env.cgi`);
-    assert.equal(refused.status, 503);
-    // At its 1 s timeout the script is killed: the answer already started, so it is cut, never complete.
-    await assert.rejects(slow.text());
-    assert.ok(Date.now() - started < 25_000, 'the 30 s script was killed at its 1 s timeout');
-    let res = await fetch(`${url}/env.cgi`);
-    for (let i = 0; res.status === 503 && i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      res = await fetch(`${url}/env.cgi`);
-    }
-    assert.match(await res.text(), /\nLANG=C\.UTF-8\n/);
-  }, { LANG: 'C.UTF-8' });
+  await withServer(
+    args,
+    async (url) => {
+      const started = Date.now();
+      // Its head arrives once the script runs: then it holds the one slot.
+      const slow = await fetch(`${url}/sleep.cgi`);
+      assert.equal(slow.status, 200);
+      const refused = await fetch(`${url}/env.cgi`);
+      assert.equal(refused.status, 503);
+      // At its 1 s timeout the script is killed: the answer already started, so it is cut, never complete.
+      await assert.rejects(slow.text());
+      assert.ok(Date.now() - started < 25_000, 'the 30 s script was killed at its 1 s timeout');
+      let res = await fetch(`${url}/env.cgi`);
+      for (let i = 0; res.status === 503 && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        res = await fetch(`${url}/env.cgi`);
+      }
+      assert.match(await res.text(), /\nLANG=C\.UTF-8\n/);
+    },
+    { LANG: 'C.UTF-8' },
+  );
 });
 
 test('bad --cgi-* values are one-line errors', async () => {
-  for (const [flag, value] of [['--cgi-timeout', 'soon'], ['--cgi-timeout', '0'], ['--cgi-max-processes', '0'], ['--cgi-pass-env', 'HTTP_PROXY'], ['--cgi-pass-env', 'A-B']]) {
+  for (const [flag, value] of [
+    ['--cgi-timeout', 'soon'],
+    ['--cgi-timeout', '0'],
+    ['--cgi-max-processes', '0'],
+    ['--cgi-pass-env', 'HTTP_PROXY'],
+    ['--cgi-pass-env', 'A-B'],
+  ]) {
     const res = await runTrellis(['web', '--path', www, flag!, value!, '--listen', 'tcp:0:interface=127.0.0.1']);
     assert.notEqual(res.code, 0, `${flag} ${value}`);
     assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);

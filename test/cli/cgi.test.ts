@@ -11,19 +11,31 @@ import { gatewaySite } from '../helpers/gateway-site.js';
 import { runTrellis, tempDir } from '../helpers/server.js';
 
 const SITE = ['--class', 'test/fixtures/cgi-site.ts#Root'];
-const ENV = { REQUEST_METHOD: 'GET', SERVER_PROTOCOL: 'HTTP/1.1', SERVER_NAME: '127.0.0.1', SERVER_PORT: '8080', HTTP_HOST: 'public.example:8080', REMOTE_ADDR: '10.0.0.7', GATEWAY_INTERFACE: 'CGI/1.1' };
+const ENV = {
+  REQUEST_METHOD: 'GET',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+  SERVER_NAME: '127.0.0.1',
+  SERVER_PORT: '8080',
+  HTTP_HOST: 'public.example:8080',
+  REMOTE_ADDR: '10.0.0.7',
+  GATEWAY_INTERFACE: 'CGI/1.1',
+};
 
 function parse(stdout: string): { status: number; headers: Map<string, string>; body: string } {
   const end = stdout.indexOf('\r\n\r\n');
   assert.ok(end > 0, `no header block in ${JSON.stringify(stdout.slice(0, 200))}`);
   const lines = stdout.slice(0, end).split('\r\n');
-  const headers = new Map(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const headers = new Map(
+    lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+  );
   return { status: Number(headers.get('status')!.split(' ')[0]), headers, body: stdout.slice(end + 4) };
 }
 
 describe('trellis cgi', () => {
   it('answers a GET for a mounted site with a Status line and the public URL', async () => {
-    const r = await runTrellis(['cgi', ...SITE], { env: { ...ENV, SCRIPT_NAME: '/app', PATH_INFO: '/info', QUERY_STRING: 'x=1', REQUEST_URI: '/app/info?x=1' } });
+    const r = await runTrellis(['cgi', ...SITE], {
+      env: { ...ENV, SCRIPT_NAME: '/app', PATH_INFO: '/info', QUERY_STRING: 'x=1', REQUEST_URI: '/app/info?x=1' },
+    });
     assert.equal(r.code, 0, r.stderr);
     const res = parse(r.stdout);
     assert.equal(res.status, 200);
@@ -45,19 +57,33 @@ describe('trellis cgi', () => {
 
   it('reads a 1 MiB POST body from stdin', async () => {
     const body = 'p'.repeat(1024 * 1024);
-    const r = await runTrellis(['cgi', ...SITE], { env: { ...ENV, REQUEST_METHOD: 'POST', SCRIPT_NAME: '', PATH_INFO: '/upload', CONTENT_LENGTH: String(body.length), CONTENT_TYPE: 'application/octet-stream' }, input: body });
+    const r = await runTrellis(['cgi', ...SITE], {
+      env: {
+        ...ENV,
+        REQUEST_METHOD: 'POST',
+        SCRIPT_NAME: '',
+        PATH_INFO: '/upload',
+        CONTENT_LENGTH: String(body.length),
+        CONTENT_TYPE: 'application/octet-stream',
+      },
+      input: body,
+    });
     assert.equal(parse(r.stdout).body, `${body.length} ${createHash('sha256').update(body).digest('hex')}`);
   });
 
   it('redirects to the public URL under the mount', async () => {
-    const r = await runTrellis(['cgi', ...SITE], { env: { ...ENV, SCRIPT_NAME: '/app', PATH_INFO: '/go', HTTPS: 'on', HTTP_HOST: 'secure.example' } });
+    const r = await runTrellis(['cgi', ...SITE], {
+      env: { ...ENV, SCRIPT_NAME: '/app', PATH_INFO: '/go', HTTPS: 'on', HTTP_HOST: 'secure.example' },
+    });
     const res = parse(r.stdout);
     assert.equal(res.status, 302);
     assert.equal(res.headers.get('location'), 'https://secure.example/app/info');
   });
 
   it('--mount re-splits the path when SCRIPT_NAME is the whole path', async () => {
-    const r = await runTrellis(['cgi', ...SITE, '--mount', '/app'], { env: { ...ENV, SCRIPT_NAME: '/app/info', REQUEST_URI: '/app/info' } });
+    const r = await runTrellis(['cgi', ...SITE, '--mount', '/app'], {
+      env: { ...ENV, SCRIPT_NAME: '/app/info', REQUEST_URI: '/app/info' },
+    });
     assert.deepEqual(JSON.parse(parse(r.stdout).body).postpath, []);
     assert.equal(JSON.parse(parse(r.stdout).body).prePathURL, 'http://public.example:8080/app/info');
   });
@@ -68,10 +94,25 @@ describe('trellis cgi', () => {
   });
 
   const errors: Array<[string, string[], Record<string, string>, RegExp]> = [
-    ['outside a web server (no REQUEST_METHOD)', [], { REQUEST_METHOD: '' }, /no CGI request: REQUEST_METHOD is not set; run trellis cgi from a web server/],
-    ['--logfile - (would corrupt the response)', ['--logfile', '-'], ENV, /--logfile - would mix the access log into the CGI response/],
+    [
+      'outside a web server (no REQUEST_METHOD)',
+      [],
+      { REQUEST_METHOD: '' },
+      /no CGI request: REQUEST_METHOD is not set; run trellis cgi from a web server/,
+    ],
+    [
+      '--logfile - (would corrupt the response)',
+      ['--logfile', '-'],
+      ENV,
+      /--logfile - would mix the access log into the CGI response/,
+    ],
     ['a bad --relay address', ['--relay', 'http:localhost'], ENV, /--relay needs scgi:ADDR or fastcgi:ADDR/],
-    ['--relay with site options', ['--relay', 'scgi:unix:/x', '--class', 'x.ts'], ENV, /--relay loads no site and takes no other options/],
+    [
+      '--relay with site options',
+      ['--relay', 'scgi:unix:/x', '--class', 'x.ts'],
+      ENV,
+      /--relay loads no site and takes no other options/,
+    ],
     ['an unknown option', ['--nope'], ENV, /unknown option --nope; run 'trellis cgi --help'/],
   ];
   for (const [name, args, env, message] of errors) {
@@ -115,7 +156,16 @@ describe('trellis cgi --relay', () => {
   for (const i of [0, 1, 2]) {
     it(`relays a GET and a 1 MiB POST (${['scgi over TCP', 'fastcgi over TCP', 'scgi over a UNIX socket'][i]})`, async () => {
       const [, target] = targets()[i]!;
-      const get = await runTrellis(['cgi', '--relay', target!], { env: { ...ENV, SCRIPT_NAME: '/app', PATH_INFO: '/info', QUERY_STRING: 'x=2', REQUEST_URI: '/app/info?x=2', HTTP_PROXY: 'evil' } });
+      const get = await runTrellis(['cgi', '--relay', target!], {
+        env: {
+          ...ENV,
+          SCRIPT_NAME: '/app',
+          PATH_INFO: '/info',
+          QUERY_STRING: 'x=2',
+          REQUEST_URI: '/app/info?x=2',
+          HTTP_PROXY: 'evil',
+        },
+      });
       assert.equal(get.code, 0, get.stderr);
       const res = parse(get.stdout);
       assert.equal(res.status, 200);
@@ -124,20 +174,34 @@ describe('trellis cgi --relay', () => {
       assert.equal(info.arg, '2');
       assert.equal(info.proxy, null, 'HTTP_PROXY is never relayed');
       const body = 'q'.repeat(1024 * 1024);
-      const post = await runTrellis(['cgi', '--relay', target!], { env: { ...ENV, REQUEST_METHOD: 'POST', SCRIPT_NAME: '', PATH_INFO: '/upload', CONTENT_LENGTH: String(body.length) }, input: body });
+      const post = await runTrellis(['cgi', '--relay', target!], {
+        env: {
+          ...ENV,
+          REQUEST_METHOD: 'POST',
+          SCRIPT_NAME: '',
+          PATH_INFO: '/upload',
+          CONTENT_LENGTH: String(body.length),
+        },
+        input: body,
+      });
       assert.equal(parse(post.stdout).body, `${body.length} ${createHash('sha256').update(body).digest('hex')}`);
     });
   }
 
   it('relays a body of unknown length (chunked pass-through) over SCGI and FastCGI', async () => {
     for (const target of [`scgi:tcp:127.0.0.1:${scgi.port}`, `fastcgi:tcp:127.0.0.1:${fastcgi.port}`]) {
-      const r = await runTrellis(['cgi', '--relay', target], { env: { ...ENV, REQUEST_METHOD: 'POST', PATH_INFO: '/upload', HTTP_TRANSFER_ENCODING: 'chunked' }, input: 'abc' });
+      const r = await runTrellis(['cgi', '--relay', target], {
+        env: { ...ENV, REQUEST_METHOD: 'POST', PATH_INFO: '/upload', HTTP_TRANSFER_ENCODING: 'chunked' },
+        input: 'abc',
+      });
       assert.equal(parse(r.stdout).body, `3 ${createHash('sha256').update('abc').digest('hex')}`, target);
     }
   });
 
   it('answers 502 and logs to stderr when nothing listens', async () => {
-    const r = await runTrellis(['cgi', '--relay', `scgi:unix:${join(dir.path, 'nothing.sock')}`], { env: { ...ENV, PATH_INFO: '/info' } });
+    const r = await runTrellis(['cgi', '--relay', `scgi:unix:${join(dir.path, 'nothing.sock')}`], {
+      env: { ...ENV, PATH_INFO: '/info' },
+    });
     assert.equal(parse(r.stdout).status, 502);
     assert.match(r.stderr, /cannot relay to scgi:unix:.*nothing\.sock/);
     assert.equal(r.code, 1);

@@ -12,7 +12,11 @@ const START = 30_000;
 
 const LOOPBACK = 'tcp:0:interface=127.0.0.1';
 
-async function get(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+async function get(
+  url: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   const { status, body } = await httpGet(url, path, headers);
   return { status, body };
 }
@@ -25,11 +29,23 @@ function setup() {
   writeFileSync(join(dir.path, 'site/raw.asis'), 'Status: 299 As Is\nContent-Type: text/plain\n\nraw\n');
   const d = join(dir.path, 'local.d');
   mkdirSync(d);
-  writeFileSync(join(d, '10-doc.ts'), `import { Data, defineDropIn } from 'trellis';\nexport default defineDropIn((c) => c.putChild('doc', new Data('doc from 10', 'text/plain')));\n`);
-  writeFileSync(join(d, '20-vhost.mjs'), `import { Data } from 'trellis';\nexport default (c) => c.addHost('other.example', new Data('the other host', 'text/plain'));\n`);
-  writeFileSync(join(d, '30-asis.ts'), `import type { DropInContext } from 'trellis';\nexport default (c: DropInContext) => c.addProcessor('.asis', 'asis');\n`);
+  writeFileSync(
+    join(d, '10-doc.ts'),
+    `import { Data, defineDropIn } from 'trellis';\nexport default defineDropIn((c) => c.putChild('doc', new Data('doc from 10', 'text/plain')));\n`,
+  );
+  writeFileSync(
+    join(d, '20-vhost.mjs'),
+    `import { Data } from 'trellis';\nexport default (c) => c.addHost('other.example', new Data('the other host', 'text/plain'));\n`,
+  );
+  writeFileSync(
+    join(d, '30-asis.ts'),
+    `import type { DropInContext } from 'trellis';\nexport default (c: DropInContext) => c.addProcessor('.asis', 'asis');\n`,
+  );
   writeFileSync(join(d, '40-listen.mjs'), `export default (c) => c.listen('${LOOPBACK}');\n`);
-  writeFileSync(join(d, '50-later.ts'), `import { Data, type DropInContext } from 'trellis';\nexport default async (c: DropInContext) => {\n  await new Promise((r) => setTimeout(r, 10));\n  c.putChild('doc', new Data('doc from 50', 'text/plain'));\n};\n`);
+  writeFileSync(
+    join(d, '50-later.ts'),
+    `import { Data, type DropInContext } from 'trellis';\nexport default async (c: DropInContext) => {\n  await new Promise((r) => setTimeout(r, 10));\n  c.putChild('doc', new Data('doc from 50', 'text/plain'));\n};\n`,
+  );
   writeFileSync(join(d, 'README'), 'not a module');
   writeFileSync(join(d, '60-backup.ts~'), 'this is not loaded (');
   writeFileSync(join(d, '.hidden.ts'), 'this is not loaded (');
@@ -51,7 +67,10 @@ async function checkDropIns(urls: string[]): Promise<void> {
 test('--config-dir drop-ins add children, a virtual host, a processor and a listener to trellis web, in name order', async (t) => {
   const { dir, localD } = setup();
   t.after(() => dir.cleanup());
-  const server = await spawnTrellis(['web', '--path', 'site', '--listen', LOOPBACK, '--config-dir', localD], { cwd: dir.path, timeoutMs: START });
+  const server = await spawnTrellis(['web', '--path', 'site', '--listen', LOOPBACK, '--config-dir', localD], {
+    cwd: dir.path,
+    timeoutMs: START,
+  });
   t.after(() => server.stop());
   await checkDropIns(await servingUrls(server, 2));
 });
@@ -59,14 +78,23 @@ test('--config-dir drop-ins add children, a virtual host, a processor and a list
 test('--config-dir works for trellis run (a module, and a saved configuration that names the directory)', async (t) => {
   const { dir } = setup();
   t.after(() => dir.cleanup());
-  writeFileSync(join(dir.path, 'site.ts'), `import { File, Site } from 'trellis';\nexport default new Site(new File(${JSON.stringify(join(dir.path, 'site'))}));\n`);
-  const fromModule = await spawnTrellis(['run', 'site.ts', '--listen', LOOPBACK, '--config-dir', 'local.d'], { cwd: dir.path, timeoutMs: START });
+  writeFileSync(
+    join(dir.path, 'site.ts'),
+    `import { File, Site } from 'trellis';\nexport default new Site(new File(${JSON.stringify(join(dir.path, 'site'))}));\n`,
+  );
+  const fromModule = await spawnTrellis(['run', 'site.ts', '--listen', LOOPBACK, '--config-dir', 'local.d'], {
+    cwd: dir.path,
+    timeoutMs: START,
+  });
   try {
     await checkDropIns(await servingUrls(fromModule, 2));
   } finally {
     await fromModule.stop();
   }
-  const saved = await runTrellis(['web', '--path', 'site', '--listen', LOOPBACK, '--config-dir', 'local.d', '--save-config', 'web.json'], { cwd: dir.path });
+  const saved = await runTrellis(
+    ['web', '--path', 'site', '--listen', LOOPBACK, '--config-dir', 'local.d', '--save-config', 'web.json'],
+    { cwd: dir.path },
+  );
   assert.equal(saved.code, 0, saved.stderr);
   const fromJson = await spawnTrellis(['run', join(dir.path, 'web.json')], { timeoutMs: START });
   try {
@@ -81,19 +109,45 @@ test('a broken drop-in is named in a one-line error at start, and nothing serves
   t.after(() => dir.cleanup());
   const cases: Array<[string, string, RegExp, string[]?]> = [
     ['syntax.ts', 'export default (;\n', /--config-dir: drop-in .*\/syntax\.ts: cannot load/],
-    ['throws.ts', `export default () => { throw new Error('no database here'); };\n`, /--config-dir: drop-in .*\/throws\.ts failed: no database here/],
-    ['nofunction.ts', 'export default 42;\n', /--config-dir: drop-in .*\/nofunction\.ts has no default export function/],
-    ['badlisten.ts', `export default (c) => c.listen('tcp:nope');\n`, /--config-dir: drop-in .*\/badlisten\.ts failed: listen\("tcp:nope"\): bad endpoint/],
-    ['badkind.ts', `export default (c) => c.addProcessor('.x', 'nosuchkind');\n`, /badkind\.ts failed: addProcessor\("\.x", "nosuchkind"\): unknown kind/],
-    ['notfile.mjs', `export default (c) => c.addProcessor('.x', 'asis');\n`, /notfile\.mjs failed: addProcessor needs a File root/, ['--class', 'root.mjs']],
+    [
+      'throws.ts',
+      `export default () => { throw new Error('no database here'); };\n`,
+      /--config-dir: drop-in .*\/throws\.ts failed: no database here/,
+    ],
+    [
+      'nofunction.ts',
+      'export default 42;\n',
+      /--config-dir: drop-in .*\/nofunction\.ts has no default export function/,
+    ],
+    [
+      'badlisten.ts',
+      `export default (c) => c.listen('tcp:nope');\n`,
+      /--config-dir: drop-in .*\/badlisten\.ts failed: listen\("tcp:nope"\): bad endpoint/,
+    ],
+    [
+      'badkind.ts',
+      `export default (c) => c.addProcessor('.x', 'nosuchkind');\n`,
+      /badkind\.ts failed: addProcessor\("\.x", "nosuchkind"\): unknown kind/,
+    ],
+    [
+      'notfile.mjs',
+      `export default (c) => c.addProcessor('.x', 'asis');\n`,
+      /notfile\.mjs failed: addProcessor needs a File root/,
+      ['--class', 'root.mjs'],
+    ],
   ];
-  writeFileSync(join(dir.path, 'root.mjs'), `import { Data } from 'trellis';\nexport default Data.prototype.constructor === Data ? new Data('x', 'text/plain') : null;\n`);
+  writeFileSync(
+    join(dir.path, 'root.mjs'),
+    `import { Data } from 'trellis';\nexport default Data.prototype.constructor === Data ? new Data('x', 'text/plain') : null;\n`,
+  );
   for (const [name, text, pattern, extra] of cases) {
     const d = join(dir.path, `d-${name}`);
     mkdirSync(d);
     writeFileSync(join(d, '00-fine.ts'), 'export default () => {};\n');
     writeFileSync(join(d, name), text);
-    const r = await runTrellis(['web', ...(extra ?? ['--path', '.']), '--listen', LOOPBACK, '--config-dir', d], { cwd: dir.path });
+    const r = await runTrellis(['web', ...(extra ?? ['--path', '.']), '--listen', LOOPBACK, '--config-dir', d], {
+      cwd: dir.path,
+    });
     assert.notEqual(r.code, 0, name);
     assert.ok(oneLine(r.stderr), `${name}: ${r.stderr}`);
     assert.match(r.stderr, pattern, name);

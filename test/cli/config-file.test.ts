@@ -17,10 +17,19 @@ test('a hand-written JSON configuration serves with paths relative to its own di
   t.after(() => dir.cleanup());
   mkdirSync(join(dir.path, 'conf/site'), { recursive: true });
   writeFileSync(join(dir.path, 'conf/site/hello.txt'), 'hello from json');
-  writeFileSync(join(dir.path, 'conf/web.json'), JSON.stringify({
-    service: 'web',
-    options: { path: 'site', listen: 'tcp:0:interface=127.0.0.1', 'add-header': ['X-From: json'], 'no-listing': true, 'display-tracebacks': false },
-  }));
+  writeFileSync(
+    join(dir.path, 'conf/web.json'),
+    JSON.stringify({
+      service: 'web',
+      options: {
+        path: 'site',
+        listen: 'tcp:0:interface=127.0.0.1',
+        'add-header': ['X-From: json'],
+        'no-listing': true,
+        'display-tracebacks': false,
+      },
+    }),
+  );
   const server = await spawnTrellis(['run', join(dir.path, 'conf/web.json')], { cwd: ROOT, timeoutMs: START });
   t.after(() => server.stop());
   const res = await fetch(new URL('/hello.txt', server.url));
@@ -41,13 +50,41 @@ test('JSON configuration errors are one line naming the file, the key and what i
     ['unknown.json', '{"service": "nosuch"}', /unknown\.json: "service": names no plugin: "nosuch"/],
     ['format.json', '{"service": "web", "format": 2}', /format\.json: "format": must be 1, not 2/],
     ['options.json', '{"service": "web", "options": []}', /options\.json: "options": must be an object/],
-    ['port.json', '{"service": "web", "options": {"port": "99999"}}', /port\.json: "options\.port": --port needs a port number from 0 to 65535, not "99999"/],
-    ['bogus.json', '{"service": "web", "options": {"bogus": 1}}', /bogus\.json: "options\.bogus": unknown option of "web"/],
-    ['flag.json', '{"service": "web", "options": {"no-listing": "yes"}}', /flag\.json: "options\.no-listing": is a flag: true or false, not "yes"/],
-    ['index.json', '{"service": "web", "options": {"index": {"a": 1}}}', /index\.json: "options\.index": needs NAME or an array of them/],
-    ['single.json', '{"service": "web", "options": {"path": ["a", "b"]}}', /single\.json: "options\.path": needs one DIR/],
-    ['path.json', '{"service": "web", "options": {"path": "/nonexistent/trellis"}}', /path\.json: "options\.path": --path \/nonexistent\/trellis: .* does not exist/],
-    ['endpoint.json', '{"service": "web", "options": {"listen": ["tcp:x"]}}', /endpoint\.json: "options\.listen": bad endpoint "tcp:x"/],
+    [
+      'port.json',
+      '{"service": "web", "options": {"port": "99999"}}',
+      /port\.json: "options\.port": --port needs a port number from 0 to 65535, not "99999"/,
+    ],
+    [
+      'bogus.json',
+      '{"service": "web", "options": {"bogus": 1}}',
+      /bogus\.json: "options\.bogus": unknown option of "web"/,
+    ],
+    [
+      'flag.json',
+      '{"service": "web", "options": {"no-listing": "yes"}}',
+      /flag\.json: "options\.no-listing": is a flag: true or false, not "yes"/,
+    ],
+    [
+      'index.json',
+      '{"service": "web", "options": {"index": {"a": 1}}}',
+      /index\.json: "options\.index": needs NAME or an array of them/,
+    ],
+    [
+      'single.json',
+      '{"service": "web", "options": {"path": ["a", "b"]}}',
+      /single\.json: "options\.path": needs one DIR/,
+    ],
+    [
+      'path.json',
+      '{"service": "web", "options": {"path": "/nonexistent/trellis"}}',
+      /path\.json: "options\.path": --path \/nonexistent\/trellis: .* does not exist/,
+    ],
+    [
+      'endpoint.json',
+      '{"service": "web", "options": {"listen": ["tcp:x"]}}',
+      /endpoint\.json: "options\.listen": bad endpoint "tcp:x"/,
+    ],
     ['directory.json', '{"service": "web", "directory": 5}', /directory\.json: "directory": must be a directory path/],
   ];
   for (const [name, text, pattern] of cases) {
@@ -64,10 +101,21 @@ test('JSON configuration errors are one line naming the file, the key and what i
 
 test('the shipped JSON Schema is current, names every web option and ships in the package', () => {
   const shipped = JSON.parse(readFileSync(join(ROOT, 'schema/trellis-config.schema.json'), 'utf8')) as unknown;
-  assert.deepEqual(shipped, configSchema([webPlugin]), 'run `node --import tsx scripts/write-schema.ts` after changing the options of web');
-  const web = (configSchema([webPlugin]).allOf as Array<{ then: { properties: { options: { properties: Record<string, unknown> } } } }>)[0]!;
+  assert.deepEqual(
+    shipped,
+    configSchema([webPlugin]),
+    'run `node --import tsx scripts/write-schema.ts` after changing the options of web',
+  );
+  const web = (
+    configSchema([webPlugin]).allOf as Array<{
+      then: { properties: { options: { properties: Record<string, unknown> } } };
+    }>
+  )[0]!;
   for (const name of Object.keys(webPlugin.options)) assert.ok(name in web.then.properties.options.properties, name);
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[]; exports: Record<string, unknown> };
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    files: string[];
+    exports: Record<string, unknown>;
+  };
   assert.ok(pkg.files.includes('schema'));
   assert.equal(pkg.exports['./schema/trellis-config.schema.json'], './schema/trellis-config.schema.json');
 });

@@ -14,7 +14,11 @@ import { freePort, runTrellis, spawnTrellis, tempDir } from '../helpers/server.j
 const SITE = ['--class', 'test/fixtures/process-site.ts#Root'];
 
 /** `count` clients at once through nginx to Trellis's slow resource; the statuses they got. */
-async function throughNginx(t: import('node:test').TestContext, trellisArgs: string[], count: number): Promise<number[] | null> {
+async function throughNginx(
+  t: import('node:test').TestContext,
+  trellisArgs: string[],
+  count: number,
+): Promise<number[] | null> {
   const nginx = needPeer(t, 'nginx');
   if (!nginx) return null;
   const dir = tempDir();
@@ -24,14 +28,19 @@ async function throughNginx(t: import('node:test').TestContext, trellisArgs: str
   const port = await freePort();
   const state = join(dir.path, 'nginx');
   mkdirSync(state);
-  const d = await startNginx(nginx, state, port, `
+  const d = await startNginx(
+    nginx,
+    state,
+    port,
+    `
   server {
     listen 127.0.0.1:${port} backlog=1024;
     location / {
       proxy_pass ${server.url};
       proxy_set_header X-Forwarded-For $remote_addr;
     }
-  }`);
+  }`,
+  );
   t.after(() => d.stop());
   const statuses = await Promise.all(
     Array.from({ length: count }, () =>
@@ -58,19 +67,26 @@ test('through an nginx that is not trusted, the cap applies (--max-connections-p
   const statuses = await throughNginx(t, ['--max-connections-per-ip', '20'], 60);
   if (!statuses) return;
   assert.ok(statuses.filter((s) => s === 200).length <= 40, `most beyond the cap fail: ${statuses.join(',')}`);
-  assert.ok(statuses.some((s) => s === 502), 'nginx reports the refused connections as 502');
+  assert.ok(
+    statuses.some((s) => s === 502),
+    'nginx reports the refused connections as 502',
+  );
 });
 
 /** Opens `count` connections to `port`; how many the server closed half a second later. */
 async function closedOf(t: import('node:test').TestContext, port: number, count: number): Promise<number> {
   const sockets = await Promise.all(
-    Array.from({ length: count }, () => new Promise<{ closed: boolean; destroy(): void }>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port });
-      const state = { closed: false, destroy: () => s.destroy() };
-      s.on('close', () => (state.closed = true));
-      s.on('error', () => {});
-      s.on('connect', () => resolve(state));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<{ closed: boolean; destroy(): void }>((resolve) => {
+          const s = connect({ host: '127.0.0.1', port });
+          const state = { closed: false, destroy: () => s.destroy() };
+          s.on('close', () => (state.closed = true));
+          s.on('error', () => {});
+          s.on('connect', () => resolve(state));
+        }),
+    ),
   );
   t.after(() => {
     for (const s of sockets) s.destroy();
@@ -80,13 +96,23 @@ async function closedOf(t: import('node:test').TestContext, port: number, count:
 }
 
 test('with --workers 2, each worker holds half the cap, so one address keeps at most N across the pool', async (t) => {
-  const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--max-connections-per-ip', '4', '--workers', '2'], { timeoutMs: 30_000 });
+  const server = await spawnTrellis(
+    ['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--max-connections-per-ip', '4', '--workers', '2'],
+    { timeoutMs: 30_000 },
+  );
   t.after(() => server.stop('SIGKILL'));
   assert.ok((await closedOf(t, Number(new URL(server.url).port), 10)) >= 6, 'at most 4 stay open');
 });
 
 test('--max-connections-per-ip N caps a direct client at N open connections', async (t) => {
-  const server = await spawnTrellis(['web', ...SITE, '--listen', 'tcp:0:interface=127.0.0.1', '--max-connections-per-ip', '5']);
+  const server = await spawnTrellis([
+    'web',
+    ...SITE,
+    '--listen',
+    'tcp:0:interface=127.0.0.1',
+    '--max-connections-per-ip',
+    '5',
+  ]);
   t.after(() => server.stop('SIGKILL'));
   assert.equal(await closedOf(t, Number(new URL(server.url).port), 8), 3, 'the three past the cap are closed');
   const bad = await runTrellis(['web', '--max-connections-per-ip', '0']);

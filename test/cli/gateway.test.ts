@@ -23,7 +23,9 @@ test('trellis web --fastcgi and --scgi serve the site, print their addresses and
   t.after(() => dir.cleanup());
   writeFileSync(join(dir.path, 'hello.txt'), 'hello from a file\n');
   const sock = join(dir.path, 'app.scgi');
-  const trellis = await spawnTrellis(['web', '--path', dir.path, '--fastcgi', 'tcp:0', '--scgi', `unix:${sock}`], { cwd: dir.path });
+  const trellis = await spawnTrellis(['web', '--path', dir.path, '--fastcgi', 'tcp:0', '--scgi', `unix:${sock}`], {
+    cwd: dir.path,
+  });
   t.after(() => trellis.stop());
   const urls = await servingUrls(trellis.stdout, 2);
   assert.equal(urls.length, 2, trellis.stdout());
@@ -45,13 +47,18 @@ test('trellis web --fastcgi and --scgi serve the site, print their addresses and
     s.on('data', (d: Buffer) => chunks.push(d));
     s.on('close', () => resolve(Buffer.concat(chunks)));
     s.on('error', reject);
-    s.write(encodeScgiHeader([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ...Object.entries(cgiParams('GET', '/hello.txt'))]));
+    s.write(
+      encodeScgiHeader([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ...Object.entries(cgiParams('GET', '/hello.txt'))]),
+    );
   });
   assert.equal(parseCgiReply(reply).body.toString(), 'hello from a file\n');
 });
 
 test('trellis web refuses a gateway on a non-loopback address without --gateway-trusted-peers', async () => {
-  for (const args of [['--fastcgi', 'tcp:0:interface=0.0.0.0'], ['--scgi', 'tcp6:0']]) {
+  for (const args of [
+    ['--fastcgi', 'tcp:0:interface=0.0.0.0'],
+    ['--scgi', 'tcp6:0'],
+  ]) {
     const r = await runTrellis(['web', ...args]);
     assert.notEqual(r.code, 0, args.join(' '));
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -66,7 +73,13 @@ test('trellis web refuses a gateway on a non-loopback address without --gateway-
 });
 
 test('trellis web --fastcgi off loopback starts when the front ends are named', async (t) => {
-  const trellis = await spawnTrellis(['web', '--fastcgi', 'tcp:0:interface=0.0.0.0', '--gateway-trusted-peers', '10.0.0.0/8,192.0.2.1']);
+  const trellis = await spawnTrellis([
+    'web',
+    '--fastcgi',
+    'tcp:0:interface=0.0.0.0',
+    '--gateway-trusted-peers',
+    '10.0.0.0/8,192.0.2.1',
+  ]);
   t.after(() => trellis.stop());
   assert.match(trellis.url, /^fastcgi:\/\/localhost:\d+\/$/);
   // Loopback peers are always accepted.

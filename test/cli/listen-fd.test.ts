@@ -24,7 +24,11 @@ test('--listen fd:3 serves HTTP on an inherited listening socket', async (t) => 
   const dir = tempDir();
   t.after(() => dir.cleanup());
   writeFileSync(join(dir.path, 'hello.txt'), 'inherited socket\n');
-  const child = spawn(perl, ['-e', BIND_AND_EXEC, process.execPath, CLI, 'web', '--path', dir.path, '--listen', 'fd:3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    perl,
+    ['-e', BIND_AND_EXEC, process.execPath, CLI, 'web', '--path', dir.path, '--listen', 'fd:3'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   let err = '';
@@ -45,7 +49,9 @@ test('--listen fd:3 serves HTTP on an inherited listening socket', async (t) => 
 });
 
 test('--listen fd:N on a descriptor that is not a listening socket: one-line error, non-zero exit', async (t) => {
-  const child = spawn(process.execPath, [CLI, 'web', '--path', '.', '--listen', 'fd:9'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'web', '--path', '.', '--listen', 'fd:9'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.after(() => child.kill('SIGKILL'));
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runTrellis, spawnTrellis, tempDir } from '../helpers/server.js';
 
-const BROKEN = ['import { Resource } from "trellis";', 'export class Root extends Resource {', '  GET() { return "x" +; }', '}', ''].join('\n');
+const BROKEN = [
+  'import { Resource } from "trellis";',
+  'export class Root extends Resource {',
+  '  GET() { return "x" +; }',
+  '}',
+  '',
+].join('\n');
 
 test('a --class module with a syntax error prints its file, line and message on one line', async () => {
   const dir = tempDir('trellis-broken-');
@@ -45,11 +51,17 @@ test("a .js import of a .ts file under Node's type stripping: one line saying to
   const dir = tempDir('trellis-js-import-');
   try {
     writeFileSync(join(dir.path, 'lib.ts'), 'export const word: string = "hi";\n');
-    writeFileSync(join(dir.path, 'site.ts'), 'import { Resource } from "trellis";\nimport { word } from "./lib.js";\nexport class Root extends Resource {\n  override GET() { return word; }\n}\n');
+    writeFileSync(
+      join(dir.path, 'site.ts'),
+      'import { Resource } from "trellis";\nimport { word } from "./lib.js";\nexport class Root extends Resource {\n  override GET() { return word; }\n}\n',
+    );
     const r = await runTrellis(['web', '--class', './site.ts#Root', '--port', '0'], { cwd: dir.path });
     assert.equal(r.code, 1);
     const site = join(dir.path, 'site.ts');
-    assert.equal(r.stderr, `trellis: --class: cannot load ${site}: ${site} imports './lib.js', which does not exist: import './lib.ts' instead (Node's type stripping loads the file name as written)\n`);
+    assert.equal(
+      r.stderr,
+      `trellis: --class: cannot load ${site}: ${site} imports './lib.js', which does not exist: import './lib.ts' instead (Node's type stripping loads the file name as written)\n`,
+    );
   } finally {
     dir.cleanup();
   }
@@ -58,8 +70,14 @@ test("a .js import of a .ts file under Node's type stripping: one line saying to
 test('stack traces from trellis name src/ files (the bundle ships source maps and the command turns them on)', async () => {
   const dir = tempDir('trellis-maps-');
   try {
-    writeFileSync(join(dir.path, 'site.js'), 'import { Resource } from "trellis";\nexport class Root extends Resource {\n  GET() { return 42; }\n}\n');
-    const server = await spawnTrellis(['web', '--class', './site.js#Root', '--listen', 'tcp:0:interface=127.0.0.1', '--display-tracebacks'], { cwd: dir.path });
+    writeFileSync(
+      join(dir.path, 'site.js'),
+      'import { Resource } from "trellis";\nexport class Root extends Resource {\n  GET() { return 42; }\n}\n',
+    );
+    const server = await spawnTrellis(
+      ['web', '--class', './site.js#Root', '--listen', 'tcp:0:interface=127.0.0.1', '--display-tracebacks'],
+      { cwd: dir.path },
+    );
     try {
       const r = await fetch(server.url);
       assert.equal(r.status, 500);

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CliError, closestName, editDistance, formatHelp, parseOptions, wrapText, HELP_COLUMNS } from '../../src/cli/options.js';
+import {
+  CliError,
+  closestName,
+  editDistance,
+  formatHelp,
+  parseOptions,
+  wrapText,
+  HELP_COLUMNS,
+} from '../../src/cli/options.js';
 import { WEB_OPTIONS } from '../../src/cli/web-config.js';
 
 const names = WEB_OPTIONS.map((s) => s.name);
@@ -23,11 +31,22 @@ test('closestName suggests near names and prefixes, and nothing for far ones', (
 });
 
 test('parseOptions: an unknown long option names the closest one', () => {
-  assert.throws(() => parseOptions('web', ['--watcj'], WEB_OPTIONS, {} as never), (e: unknown) => e instanceof CliError && /did you mean --watch\?/.test(e.message));
+  assert.throws(
+    () => parseOptions('web', ['--watcj'], WEB_OPTIONS, {} as never),
+    (e: unknown) => e instanceof CliError && /did you mean --watch\?/.test(e.message),
+  );
 });
 
 test('parseOptions: an optional value is taken only after =', () => {
-  const specs = [{ name: 'cors', value: 'ORIGINS', optionalValue: true, help: '', apply: (c: { v: string[] }, v: string) => void c.v.push(v) }];
+  const specs = [
+    {
+      name: 'cors',
+      value: 'ORIGINS',
+      optionalValue: true,
+      help: '',
+      apply: (c: { v: string[] }, v: string) => void c.v.push(v),
+    },
+  ];
   const config = { v: [] as string[] };
   const r = parseOptions('web', ['--cors', 'positional', '--cors=a'], specs, config);
   assert.deepEqual(config.v, ['', 'a']);

@@ -40,11 +40,21 @@ function project() {
   writeFileSync(join(dir.path, 'package.json'), JSON.stringify({ name: 'my-site', private: true }));
   const pkg = join(dir.path, 'node_modules/trellis-bannerfish');
   mkdirSync(pkg, { recursive: true });
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'trellis-bannerfish', type: 'module', trellis: { plugins: { bannerfish: './plugin.js' } } }));
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({ name: 'trellis-bannerfish', type: 'module', trellis: { plugins: { bannerfish: './plugin.js' } } }),
+  );
   writeFileSync(join(pkg, 'plugin.js'), BANNERFISH);
   const scoped = join(dir.path, 'node_modules/@acme/odd');
   mkdirSync(scoped, { recursive: true });
-  writeFileSync(join(scoped, 'package.json'), JSON.stringify({ name: '@acme/odd', type: 'module', trellis: { plugins: { broken: './broken.js', misnamed: './misnamed.js', web: './broken.js' } } }));
+  writeFileSync(
+    join(scoped, 'package.json'),
+    JSON.stringify({
+      name: '@acme/odd',
+      type: 'module',
+      trellis: { plugins: { broken: './broken.js', misnamed: './misnamed.js', web: './broken.js' } },
+    }),
+  );
   writeFileSync(join(scoped, 'broken.js'), 'export default 42;\n');
   writeFileSync(join(scoped, 'misnamed.js'), BANNERFISH);
   return dir;
@@ -60,19 +70,26 @@ test('trellis --help lists the plugins installed packages declare, and NAME --he
   const own = await runTrellis(['bannerfish', '--help'], { cwd: dir.path });
   assert.equal(own.code, 0, own.stderr);
   assert.match(own.stdout, /serve one banner/);
-  for (const option of ['-t, --text TEXT', '--listen EP', '--shout', '--save-config FILE', '--config-dir DIR']) assert.ok(own.stdout.includes(option), option);
+  for (const option of ['-t, --text TEXT', '--listen EP', '--shout', '--save-config FILE', '--config-dir DIR'])
+    assert.ok(own.stdout.includes(option), option);
 });
 
 test('trellis NAME serves the plugin, and --save-config then run serves the same', async (t) => {
   const dir = project();
   t.after(() => dir.cleanup());
-  const direct = await spawnTrellis(['bannerfish', '-t', 'hello', '--shout', '--listen', LOOPBACK], { cwd: dir.path, timeoutMs: START });
+  const direct = await spawnTrellis(['bannerfish', '-t', 'hello', '--shout', '--listen', LOOPBACK], {
+    cwd: dir.path,
+    timeoutMs: START,
+  });
   try {
     assert.equal(await (await fetch(direct.url)).text(), 'HELLO');
   } finally {
     await direct.stop();
   }
-  const saved = await runTrellis(['bannerfish', '--text', 'hello', '--shout', '--listen', LOOPBACK, '--save-config', 'banner.json'], { cwd: dir.path });
+  const saved = await runTrellis(
+    ['bannerfish', '--text', 'hello', '--shout', '--listen', LOOPBACK, '--save-config', 'banner.json'],
+    { cwd: dir.path },
+  );
   assert.equal(saved.code, 0, saved.stderr);
   const json = JSON.parse(readFileSync(join(dir.path, 'banner.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(json.service, 'bannerfish');
@@ -89,7 +106,10 @@ test('plugin errors are one line: unknown option, build failure, check failure, 
   const dir = project();
   t.after(() => dir.cleanup());
   writeFileSync(join(dir.path, 'bad.json'), JSON.stringify({ service: 'bannerfish', options: { text: ['a', 'b'] } }));
-  writeFileSync(join(dir.path, 'empty.json'), JSON.stringify({ service: 'bannerfish', options: { text: '', listen: [LOOPBACK] } }));
+  writeFileSync(
+    join(dir.path, 'empty.json'),
+    JSON.stringify({ service: 'bannerfish', options: { text: '', listen: [LOOPBACK] } }),
+  );
   writeFileSync(join(dir.path, 'boom.json'), JSON.stringify({ service: 'bannerfish', options: { text: 'boom' } }));
   const cases: Array<[string[], RegExp]> = [
     [['bannerfish', '--bogus'], /unknown option --bogus; run 'trellis bannerfish --help'/],
@@ -119,6 +139,7 @@ test('web is a plugin like the others, and a package cannot replace it', async (
   t.after(() => dir.cleanup());
   const help = await runTrellis(['web', '--help'], { cwd: dir.path });
   assert.equal(help.code, 0);
-  for (const option of ['--path DIR', '--save-config FILE', '--config-dir DIR']) assert.ok(help.stdout.includes(option), option);
+  for (const option of ['--path DIR', '--save-config FILE', '--config-dir DIR'])
+    assert.ok(help.stdout.includes(option), option);
   assert.doesNotMatch((await runTrellis(['--help'], { cwd: dir.path })).stdout, /web \[options\]\s+plugin of/);
 });

@@ -13,7 +13,8 @@ import { canCreateUsers, createUser } from '../helpers/system-users.js';
 /** Uid, Gid and Groups lines of /proc/PID/status: `[real, effective, saved, fs]` ids and the groups. */
 function credentials(pid: number): { uid: number[]; gid: number[]; groups: number[] } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => (new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+  const field = (name: string) =>
+    (new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
   return { uid: field('Uid'), gid: field('Gid'), groups: field('Groups') };
 }
 
@@ -43,7 +44,25 @@ test('--uid/--gid as root: binds a port below 1024, then runs as the user; its f
   const errors = join(run, 'error.log');
   const root = process.cwd();
   const server = await spawnTrellis(
-    ['web', '--class', join(root, 'test/fixtures/process-site.ts#Root'), '--listen', `tcp:${port}:interface=127.0.0.1`, '--uid', user, '--gid', String(gid), '--chdir', run, '--umask', '027', '--logfile', access, '--errorlog', errors],
+    [
+      'web',
+      '--class',
+      join(root, 'test/fixtures/process-site.ts#Root'),
+      '--listen',
+      `tcp:${port}:interface=127.0.0.1`,
+      '--uid',
+      user,
+      '--gid',
+      String(gid),
+      '--chdir',
+      run,
+      '--umask',
+      '027',
+      '--logfile',
+      access,
+      '--errorlog',
+      errors,
+    ],
     { cwd: root },
   );
   t.after(() => server.stop('SIGKILL'));
@@ -51,7 +70,7 @@ test('--uid/--gid as root: binds a port below 1024, then runs as the user; its f
   const creds = credentials(server.proc.pid!);
   assert.deepEqual(creds.uid, [uid, uid, uid, uid], 'real, effective, saved and filesystem uid');
   assert.deepEqual(creds.gid, [gid, gid, gid, gid], 'real, effective, saved and filesystem gid');
-  assert.deepEqual(creds.groups, [gid], 'only the user\'s groups (root\'s are gone)');
+  assert.deepEqual(creds.groups, [gid], "only the user's groups (root's are gone)");
   const res = await fetch(`${server.url}write`);
   assert.equal(await res.text(), 'written');
   const made = statSync(join(run, 'written-by-server.txt'));
@@ -72,7 +91,20 @@ test('--uid with --workers 2 as root: the primary and every worker run as the us
   if (!canCreateUsers(t, 'it creates a user and binds a port below 1024')) return;
   const { uid, gid } = createUser(t, { home: false, system: true });
   const port = privilegedPort();
-  const server = await spawnTrellis(['web', '--class', 'test/fixtures/process-site.ts#Root', '--listen', `tcp:${port}:interface=127.0.0.1`, '--uid', String(uid), '--workers', '2'], { timeoutMs: 30_000 });
+  const server = await spawnTrellis(
+    [
+      'web',
+      '--class',
+      'test/fixtures/process-site.ts#Root',
+      '--listen',
+      `tcp:${port}:interface=127.0.0.1`,
+      '--uid',
+      String(uid),
+      '--workers',
+      '2',
+    ],
+    { timeoutMs: 30_000 },
+  );
   t.after(() => server.stop('SIGKILL'));
   const children = () => {
     const pids: number[] = [];
@@ -102,14 +134,18 @@ test('--uid with --workers 2 as root: the primary and every worker run as the us
   while (Date.now() < end && !(replacement = children().find((p) => !workers.includes(p)))) await sleep(100);
   assert.ok(replacement, 'replaced');
   assert.deepEqual(credentials(replacement).uid, [uid, uid, uid, uid]);
-  for (let i = 0; i < 10; i++) assert.equal((await fetch(`${server.url}pid`, { headers: { connection: 'close' } })).status, 200);
+  for (let i = 0; i < 10; i++)
+    assert.equal((await fetch(`${server.url}pid`, { headers: { connection: 'close' } })).status, 200);
   assert.equal(await server.stop('SIGTERM'), 0);
 });
 
 test('--uid names an unknown user, or a non-root start asks to switch: one-line errors', async () => {
   const unknown = await runTrellis(['web', '--uid', 'no-such-user-here', '--listen', 'tcp:0:interface=127.0.0.1']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /^trellis: --uid: no user named "no-such-user-here" on this system; give an existing user name or a number\n$/);
+  assert.match(
+    unknown.stderr,
+    /^trellis: --uid: no user named "no-such-user-here" on this system; give an existing user name or a number\n$/,
+  );
   const bad = await runTrellis(['web', '--gid', 'a b']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^trellis: --gid needs a group name or number, not "a b"\n$/);

@@ -25,10 +25,32 @@ describe('trellis web proxy options', () => {
   }
 
   test('--trust-proxy honours forwarded headers from the listed peer only', async () => {
-    const trusted = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', 'test/fixtures/proxy-site.ts#Root', '--trust-proxy', '127.0.0.1']);
-    const untrusted = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', 'test/fixtures/proxy-site.ts#Root', '--trust-proxy', '10.0.0.0/8']);
+    const trusted = await spawnTrellis([
+      'web',
+      '--listen',
+      'tcp:0:interface=127.0.0.1',
+      '--class',
+      'test/fixtures/proxy-site.ts#Root',
+      '--trust-proxy',
+      '127.0.0.1',
+    ]);
+    const untrusted = await spawnTrellis([
+      'web',
+      '--listen',
+      'tcp:0:interface=127.0.0.1',
+      '--class',
+      'test/fixtures/proxy-site.ts#Root',
+      '--trust-proxy',
+      '10.0.0.0/8',
+    ]);
     try {
-      const headers = { Host: 'internal', 'X-Forwarded-Host': 'pub.example', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Prefix': '/app', 'X-Forwarded-For': '198.51.100.3' };
+      const headers = {
+        Host: 'internal',
+        'X-Forwarded-Host': 'pub.example',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Prefix': '/app',
+        'X-Forwarded-For': '198.51.100.3',
+      };
       const yes = JSON.parse((await fetchRaw(`${trusted.url}where`, { headers })).body);
       assert.equal(yes.prePathURL, 'https://pub.example/app/where');
       assert.equal(yes.client, '198.51.100.3');
@@ -42,7 +64,15 @@ describe('trellis web proxy options', () => {
   });
 
   test('--public-url fixes the public URL for every request', async () => {
-    const t = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', 'test/fixtures/proxy-site.ts#Root', '--public-url', 'https://www.example.com/foo/']);
+    const t = await spawnTrellis([
+      'web',
+      '--listen',
+      'tcp:0:interface=127.0.0.1',
+      '--class',
+      'test/fixtures/proxy-site.ts#Root',
+      '--public-url',
+      'https://www.example.com/foo/',
+    ]);
     try {
       const r = await fetchRaw(`${t.url}dir`);
       assert.equal(r.headers.location, 'https://www.example.com/foo/dir/');

@@ -84,7 +84,9 @@ test('SIGHUP under load: every request succeeds, in-flight ones finish, and new 
   const clients = [
     ...Array.from({ length: 4 }, async () => {
       for (let i = 0; running && i < MAX / 8; i++) {
-        await record(fetch(`http://127.0.0.1:${port}/version`).then(async (r) => ({ status: r.status, body: await r.text() })));
+        await record(
+          fetch(`http://127.0.0.1:${port}/version`).then(async (r) => ({ status: r.status, body: await r.text() })),
+        );
       }
     }),
     ...Array.from({ length: 3 }, async () => {
@@ -107,7 +109,10 @@ test('SIGHUP under load: every request succeeds, in-flight ones finish, and new 
   assert.ok(ok > 50, `requests served: ${ok}`);
   assert.equal((await freshGet(port, '/version')).body, `version ${RELOADS}`);
   assert.ok(seen.has('version 0') && seen.has(`version ${RELOADS}`), [...seen].join(', '));
-  assert.ok([...seen].some((b) => b.startsWith('slow')), 'slow requests completed');
+  assert.ok(
+    [...seen].some((b) => b.startsWith('slow')),
+    'slow requests completed',
+  );
   assert.equal(server.proc.exitCode, null);
 });
 
@@ -122,7 +127,10 @@ test('a module with an error on SIGHUP keeps the running site, says why in one l
   for (const [bad, why] of [
     ['export default new (;\n', /cannot load .*site\.ts/],
     ['export default 42;\n', /site\.ts: the default export is not a Site/],
-    [`import { Data } from 'trellis';\nexport default { sites: [{ site: new Data('x', 'text/plain'), listen: ['tcp:bad'] }] };\n`, /bad endpoint "tcp:bad"/],
+    [
+      `import { Data } from 'trellis';\nexport default { sites: [{ site: new Data('x', 'text/plain'), listen: ['tcp:bad'] }] };\n`,
+      /bad endpoint "tcp:bad"/,
+    ],
   ] as const) {
     writeFileSync(file, bad);
     const before = server.stderr().length;
@@ -146,7 +154,14 @@ test('SIGHUP re-reads a JSON configuration and its drop-ins: new options, new li
   mkdirSync(join(dir.path, 'local.d'));
   writeFileSync(join(dir.path, 'site/a.txt'), 'a');
   const config = (options: Record<string, unknown>) =>
-    writeFileSync(join(dir.path, 'web.json'), JSON.stringify({ service: 'web', configDir: 'local.d', options: { path: 'site', listen: [LOOPBACK], ...options } }));
+    writeFileSync(
+      join(dir.path, 'web.json'),
+      JSON.stringify({
+        service: 'web',
+        configDir: 'local.d',
+        options: { path: 'site', listen: [LOOPBACK], ...options },
+      }),
+    );
   config({ 'add-header': 'X-Version: 1' });
   const server = await spawnTrellis(['run', 'web.json'], { cwd: dir.path, timeoutMs: START });
   t.after(() => server.stop());
@@ -155,7 +170,10 @@ test('SIGHUP re-reads a JSON configuration and its drop-ins: new options, new li
 
   const sock = join(dir.path, 'extra.sock');
   config({ 'add-header': 'X-Version: 2', listen: [LOOPBACK, `unix:${sock}`] });
-  writeFileSync(join(dir.path, 'local.d/10-extra.mjs'), `import { Data } from 'trellis';\nexport default (c) => c.putChild('extra', new Data('from a drop-in', 'text/plain'));\n`);
+  writeFileSync(
+    join(dir.path, 'local.d/10-extra.mjs'),
+    `import { Data } from 'trellis';\nexport default (c) => c.putChild('extra', new Data('from a drop-in', 'text/plain'));\n`,
+  );
   await hangup(server, 1);
   const res = await fetch(`http://127.0.0.1:${port}/a.txt`);
   assert.equal(res.headers.get('x-version'), '2', 'the same port serves the new options');
@@ -171,7 +189,10 @@ test('SIGHUP re-reads a JSON configuration and its drop-ins: new options, new li
   assert.match(server.stderr().slice(before), /web\.json: "options\.add-header": --add-header needs "Name: value"/);
   assert.equal((await fetch(`http://127.0.0.1:${port}/a.txt`)).headers.get('x-version'), '2');
 
-  writeFileSync(join(dir.path, 'local.d/20-broken.mjs'), 'export default () => { throw new Error("broken on purpose"); };\n');
+  writeFileSync(
+    join(dir.path, 'local.d/20-broken.mjs'),
+    'export default () => { throw new Error("broken on purpose"); };\n',
+  );
   config({ 'add-header': 'X-Version: 3' });
   const again = server.stderr().length;
   server.proc.kill('SIGHUP');
@@ -184,13 +205,19 @@ test('a SIGHUP while the configuration is still loading neither kills the server
   const dir = tempDir('trellis-reload-');
   t.after(() => dir.cleanup());
   const marker = join(dir.path, 'loading');
-  writeFileSync(join(dir.path, 'slow.ts'), `import { writeFileSync } from 'node:fs';
+  writeFileSync(
+    join(dir.path, 'slow.ts'),
+    `import { writeFileSync } from 'node:fs';
 import { Data } from 'trellis';
 writeFileSync(${JSON.stringify(marker)}, 'x');
 await new Promise((r) => setTimeout(r, 1500));
 export default new Data('slow to load', 'text/plain');
-`);
-  const child = spawn(process.execPath, [CLI, 'run', 'slow.ts', '--listen', LOOPBACK], { cwd: dir.path, stdio: ['ignore', 'pipe', 'pipe'] });
+`,
+  );
+  const child = spawn(process.execPath, [CLI, 'run', 'slow.ts', '--listen', LOOPBACK], {
+    cwd: dir.path,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.after(() => void (child.exitCode === null && child.kill('SIGKILL')));
   let stdout = '';
   let stderr = '';
@@ -230,7 +257,10 @@ test('SIGHUP re-reads the TLS certificate and key under the same listener', asyn
   const second = makeCertificate(openssl, join(dir.path, 'two'));
   copyFileSync(first.key, join(dir.path, 'key.pem'));
   copyFileSync(first.cert, join(dir.path, 'cert.pem'));
-  const server = await spawnTrellis(['web', '--path', '.', '--listen', 'ssl:0:interface=127.0.0.1:privateKey=key.pem:certKey=cert.pem'], { cwd: dir.path, timeoutMs: START });
+  const server = await spawnTrellis(
+    ['web', '--path', '.', '--listen', 'ssl:0:interface=127.0.0.1:privateKey=key.pem:certKey=cert.pem'],
+    { cwd: dir.path, timeoutMs: START },
+  );
   t.after(() => server.stop());
   const port = Number(new URL(server.url).port);
   const before = await peerFingerprint(port);

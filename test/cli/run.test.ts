@@ -17,7 +17,9 @@ test("run serves docs/static.md's `export default new Site(root)` module as writ
   try {
     mkdirSync(join(dir.path, 'htdocs'));
     writeFileSync(join(dir.path, 'htdocs/page.html'), '<p>a page</p>');
-    writeFileSync(join(dir.path, 'site.ts'), `import { File, Resource, Site, type Request } from 'trellis';
+    writeFileSync(
+      join(dir.path, 'site.ts'),
+      `import { File, Resource, Site, type Request } from 'trellis';
 
 class Api extends Resource {
   override isLeaf = true;
@@ -29,7 +31,8 @@ class Api extends Resource {
 const root = new File(${JSON.stringify(join(dir.path, 'htdocs'))}, { cacheControl: 'public, max-age=3600', ignoredExts: ['.html'] });
 root.putChild('api', new Api());
 export default new Site(root);
-`);
+`,
+    );
     const server = await spawnTrellis(['run', 'site.ts', '--listen', LOOPBACK], { cwd: dir.path, timeoutMs: START });
     try {
       const page = await fetch(new URL('/page', server.url));
@@ -49,7 +52,10 @@ export default new Site(root);
 test('run takes a JavaScript module whose default export is a Resource, listening where --port says', async () => {
   const dir = tempDir('trellis-run-');
   try {
-    writeFileSync(join(dir.path, 'root.mjs'), `import { Data } from 'trellis';\nexport default new Data('a resource', 'text/plain');\n`);
+    writeFileSync(
+      join(dir.path, 'root.mjs'),
+      `import { Data } from 'trellis';\nexport default new Data('a resource', 'text/plain');\n`,
+    );
     const server = await spawnTrellis(['run', 'root.mjs', '--port', LOOPBACK], { cwd: dir.path, timeoutMs: START });
     try {
       const res = await fetch(server.url);
@@ -66,19 +72,23 @@ test('run takes a JavaScript module whose default export is a Resource, listenin
 test('run serves defineApp with several sites, each on its own listeners', async () => {
   const dir = tempDir('trellis-run-');
   try {
-    writeFileSync(join(dir.path, 'app.ts'), `import { Data, Site, defineApp } from 'trellis';
+    writeFileSync(
+      join(dir.path, 'app.ts'),
+      `import { Data, Site, defineApp } from 'trellis';
 export default defineApp({
   sites: [
     { site: new Site(new Data('public', 'text/plain')), listen: ['${LOOPBACK}', '${LOOPBACK}'] },
     { site: new Data('admin', 'text/plain'), listen: ['unix:${join(dir.path, 'admin.sock')}'] },
   ],
 });
-`);
+`,
+    );
     const server = await spawnTrellis(['run', 'app.ts'], { cwd: dir.path, timeoutMs: START });
     try {
       const urls = await servingUrls(server, 3);
       assert.equal(urls.filter((u) => u.startsWith('http://')).length, 2);
-      for (const url of urls.filter((u) => u.startsWith('http://'))) assert.equal(await (await fetch(url)).text(), 'public');
+      for (const url of urls.filter((u) => u.startsWith('http://')))
+        assert.equal(await (await fetch(url)).text(), 'public');
       assert.ok(urls.includes(`unix:${join(dir.path, 'admin.sock')}`), urls.join(' '));
       const { request } = await import('node:http');
       const body = await new Promise<string>((resolve, reject) => {
@@ -86,7 +96,9 @@ export default defineApp({
           let text = '';
           res.on('data', (d: Buffer) => (text += d.toString()));
           res.on('end', () => resolve(text));
-        }).on('error', reject).end();
+        })
+          .on('error', reject)
+          .end();
       });
       assert.equal(body, 'admin');
     } finally {
@@ -103,7 +115,10 @@ test('run errors are one line and non-zero: missing file, wrong export, bad list
     writeFileSync(join(dir.path, 'number.ts'), 'export default 42;\n');
     writeFileSync(join(dir.path, 'none.ts'), 'export const site = 1;\n');
     writeFileSync(join(dir.path, 'broken.ts'), 'export default new (;\n');
-    writeFileSync(join(dir.path, 'badlisten.ts'), `import { Data } from 'trellis';\nexport default { sites: [{ site: new Data('x', 'text/plain'), listen: ['tcp:nope'] }] };\n`);
+    writeFileSync(
+      join(dir.path, 'badlisten.ts'),
+      `import { Data } from 'trellis';\nexport default { sites: [{ site: new Data('x', 'text/plain'), listen: ['tcp:nope'] }] };\n`,
+    );
     writeFileSync(join(dir.path, 'notsite.ts'), `export default { sites: [{ site: 'hello' }] };\n`);
     writeFileSync(join(dir.path, 'site.txt'), 'x');
     const cases: Array<[string[], RegExp]> = [
@@ -137,12 +152,19 @@ test('run --help lists its options and trellis --help lists run', async () => {
 test('run takes the process options: --workers 2 with a --pidfile, the banner printed once by the primary', async () => {
   const dir = tempDir('trellis-run-');
   try {
-    writeFileSync(join(dir.path, 'pid.mjs'), `import { Resource, Site } from 'trellis';\nclass Pid extends Resource {\n  isLeaf = true;\n  GET() {\n    return String(process.pid);\n  }\n}\nexport default new Site(new Pid());\n`);
-    const server = await spawnTrellis(['run', 'pid.mjs', '--listen', LOOPBACK, '--workers', '2', '--pidfile', 'run.pid'], { cwd: dir.path, timeoutMs: START });
+    writeFileSync(
+      join(dir.path, 'pid.mjs'),
+      `import { Resource, Site } from 'trellis';\nclass Pid extends Resource {\n  isLeaf = true;\n  GET() {\n    return String(process.pid);\n  }\n}\nexport default new Site(new Pid());\n`,
+    );
+    const server = await spawnTrellis(
+      ['run', 'pid.mjs', '--listen', LOOPBACK, '--workers', '2', '--pidfile', 'run.pid'],
+      { cwd: dir.path, timeoutMs: START },
+    );
     try {
       await servingUrls(server, 1);
       const pids = new Set<string>();
-      for (let i = 0; i < 20 && pids.size < 2; i++) pids.add(await (await fetch(server.url, { headers: { connection: 'close' } })).text());
+      for (let i = 0; i < 20 && pids.size < 2; i++)
+        pids.add(await (await fetch(server.url, { headers: { connection: 'close' } })).text());
       assert.ok(!pids.has(String(server.proc.pid)), 'the primary serves no request');
       assert.equal(readFileSync(join(dir.path, 'run.pid'), 'utf8').trim(), String(server.proc.pid));
       assert.match(server.stdout(), /2 worker processes \(primary pid \d+\)/);

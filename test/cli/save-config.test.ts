@@ -15,7 +15,10 @@ test('every option of web has a --save-config round-trip case below', () => {
   covered.add('--https').add('-c').add('-k'); // the HTTPS case's arguments are made once its certificate exists
   for (const spec of WEB_OPTIONS) {
     if (Object.hasOwn(SAVED_ONLY, spec.name)) continue;
-    assert.ok(covered.has(`--${spec.name}`) || (spec.short !== undefined && covered.has(`-${spec.short}`)), `--${spec.name} has a round-trip case`);
+    assert.ok(
+      covered.has(`--${spec.name}`) || (spec.short !== undefined && covered.has(`-${spec.short}`)),
+      `--${spec.name} has a round-trip case`,
+    );
   }
 });
 
@@ -23,14 +26,21 @@ test('options served by no round trip are saved all the same', async () => {
   const dir = tempDir('trellis-save-');
   try {
     const file = join(dir.path, 'daemon.json');
-    const r = await runTrellis(['web', '--path', '.', '--daemon', '--uid', 'root', '--gid', 'root', '--save-config', file], { cwd: dir.path });
+    const r = await runTrellis(
+      ['web', '--path', '.', '--daemon', '--uid', 'root', '--gid', 'root', '--save-config', file],
+      { cwd: dir.path },
+    );
     assert.equal(r.code, 0, r.stderr);
     const options = (JSON.parse(readFileSync(file, 'utf8')) as { options: Record<string, unknown> }).options;
     assert.deepEqual(options, { path: '.', daemon: true, uid: 'root', gid: 'root' });
     const personal = join(dir.path, 'personal.json');
-    const p = await runTrellis(['web', '--path', '.', '--personal', '--personal-group', 'root', '--save-config', personal], { cwd: dir.path });
+    const p = await runTrellis(
+      ['web', '--path', '.', '--personal', '--personal-group', 'root', '--save-config', personal],
+      { cwd: dir.path },
+    );
     assert.equal(p.code, 0, p.stderr);
-    const personalOptions = (JSON.parse(readFileSync(personal, 'utf8')) as { options: Record<string, unknown> }).options;
+    const personalOptions = (JSON.parse(readFileSync(personal, 'utf8')) as { options: Record<string, unknown> })
+      .options;
     assert.deepEqual(personalOptions, { path: '.', personal: true, 'personal-group': 'root' });
     for (const name of Object.keys(SAVED_ONLY)) assert.ok(name in options || name in personalOptions, name);
   } finally {
@@ -44,7 +54,11 @@ test('--save-config refuses a bad option value in one line and writes nothing', 
   const dir = tempDir('trellis-save-');
   try {
     const file = join(dir.path, 'bad.json');
-    for (const args of [['--port', '99999'], ['--mime-type', 'nonsense'], ['--add-header', 'no colon']]) {
+    for (const args of [
+      ['--port', '99999'],
+      ['--mime-type', 'nonsense'],
+      ['--add-header', 'no colon'],
+    ]) {
       const r = await runTrellis(['web', ...args, '--save-config', file], { cwd: dir.path });
       assert.equal(r.code, 2, args.join(' '));
       assert.ok(oneLine(r.stderr), r.stderr);

@@ -13,13 +13,20 @@ const SITE = ['--class', join(ROOT, 'test/fixtures/session-site.ts#Root')];
 const START = 30_000;
 
 /** GET on a fresh connection each time (so a --workers pool spreads them), with the cookie. */
-function get(url: string, path: string, cookie?: string): Promise<{ status: number; body: string; cookie: string | undefined }> {
+function get(
+  url: string,
+  path: string,
+  cookie?: string,
+): Promise<{ status: number; body: string; cookie: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(new URL(path, url), { agent: false, headers: cookie ? { Cookie: cookie } : {} }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body, cookie: res.headers['set-cookie']?.[0]?.split(';')[0] });
-      });
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => (body += d))
+        .on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body, cookie: res.headers['set-cookie']?.[0]?.split(';')[0] });
+        });
     });
     req.on('error', reject).end();
   });
@@ -33,7 +40,10 @@ async function printed(proc: TrellisProcess, re: RegExp): Promise<void> {
 
 test('--sessions errors are one line and a non-zero exit', async () => {
   for (const [value, why] of [
-    ['postgres://db/x', /--sessions: "postgres:\/\/db\/x" is not a session store: use memory:, sqlite:FILE or redis:\/\/host:port\/db/],
+    [
+      'postgres://db/x',
+      /--sessions: "postgres:\/\/db\/x" is not a session store: use memory:, sqlite:FILE or redis:\/\/host:port\/db/,
+    ],
     ['redis://host:6379/x', /--sessions: .*the path must be a database number/],
     ['sqlite:', /--sessions: "sqlite:" names no file/],
   ] as const) {
@@ -45,7 +55,10 @@ test('--sessions errors are one line and a non-zero exit', async () => {
   const dir = tempDir();
   try {
     writeFileSync(join(dir.path, 'not-a-db.sqlite'), 'plain text, not a database '.repeat(40));
-    const r = await runTrellis(['web', ...SITE, '--sessions', 'sqlite:not-a-db.sqlite', '--listen', 'tcp:0:interface=127.0.0.1'], { cwd: dir.path });
+    const r = await runTrellis(
+      ['web', ...SITE, '--sessions', 'sqlite:not-a-db.sqlite', '--listen', 'tcp:0:interface=127.0.0.1'],
+      { cwd: dir.path },
+    );
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Cannot open the session store sqlite:.*not-a-db\.sqlite: .*not a database/);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -57,7 +70,15 @@ test('--sessions errors are one line and a non-zero exit', async () => {
 test('--sessions sqlite:FILE keeps a session across a restart', async (t) => {
   const dir = tempDir();
   t.after(() => dir.cleanup());
-  const args = ['web', ...SITE, '--sessions', 'sqlite:state/sessions.sqlite', '--listen', 'tcp:0:interface=127.0.0.1', '--no-logfile'];
+  const args = [
+    'web',
+    ...SITE,
+    '--sessions',
+    'sqlite:state/sessions.sqlite',
+    '--listen',
+    'tcp:0:interface=127.0.0.1',
+    '--no-logfile',
+  ];
   const first = await spawnTrellis(args, { cwd: dir.path, timeoutMs: START });
   t.after(() => first.stop('SIGKILL'));
   await printed(first, /Sessions: sqlite:.*state\/sessions\.sqlite/);
@@ -110,7 +131,18 @@ test('a config file names the store: "sessions": "redis://..." shares one sessio
   const dir = tempDir();
   t.after(() => dir.cleanup());
   const file = join(dir.path, 'site.json');
-  writeFileSync(file, JSON.stringify({ service: 'web', options: { class: join(ROOT, 'test/fixtures/session-site.ts#Root'), sessions: redis.url, listen: ['tcp:0:interface=127.0.0.1'], 'no-logfile': true } }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      service: 'web',
+      options: {
+        class: join(ROOT, 'test/fixtures/session-site.ts#Root'),
+        sessions: redis.url,
+        listen: ['tcp:0:interface=127.0.0.1'],
+        'no-logfile': true,
+      },
+    }),
+  );
   const a = await spawnTrellis(['run', file], { cwd: dir.path, timeoutMs: START });
   t.after(() => a.stop('SIGKILL'));
   const b = await spawnTrellis(['run', file], { cwd: dir.path, timeoutMs: START });

@@ -30,7 +30,6 @@ function listeningPorts(pid: number): number[] {
   return ports.sort((a, b) => a - b);
 }
 
-
 test('SIGUSR1 to `trellis web` opens no inspector and no port, and the server keeps serving', async () => {
   const inspectorWasOpen = await acceptsTcp(9229);
   const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1']);

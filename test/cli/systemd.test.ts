@@ -16,7 +16,8 @@ async function waitForListener(port: number): Promise<void> {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   for (let i = 0; i < 200; i++) {
     const table = readFileSync('/proc/net/tcp', 'utf8');
-    if (table.split('\n').some((l) => l.trim().split(/\s+/)[1]?.endsWith(hex) && l.trim().split(/\s+/)[3] === '0A')) return;
+    if (table.split('\n').some((l) => l.trim().split(/\s+/)[1]?.endsWith(hex) && l.trim().split(/\s+/)[3] === '0A'))
+      return;
     await sleep(50);
   }
   throw new Error(`nothing listens on ${port}`);
@@ -37,7 +38,22 @@ for (const workers of [[], ['--workers', '2']]) {
     t.after(() => dir.cleanup());
     writeFileSync(join(dir.path, 'index.html'), 'socket activated\n');
     const port = await freePort();
-    const child = spawn(activate, ['-l', `127.0.0.1:${port}`, process.execPath, CLI, 'web', '--path', dir.path, '--listen', 'systemd:domain=INET:index=0', ...workers], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      activate,
+      [
+        '-l',
+        `127.0.0.1:${port}`,
+        process.execPath,
+        CLI,
+        'web',
+        '--path',
+        dir.path,
+        '--listen',
+        'systemd:domain=INET:index=0',
+        ...workers,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     t.after(() => child.kill('SIGKILL'));
     let out = '';
     let err = '';
@@ -58,20 +74,34 @@ for (const workers of [[], ['--workers', '2']]) {
 
 test('systemd: without LISTEN_FDS, for another pid, past the count, or of the wrong domain: one-line errors', async (t) => {
   const base = ['web', '--path', '.'];
-  const none = await runTrellis([...base, '--listen', 'systemd:domain=INET:index=0'], { env: { LISTEN_FDS: '', LISTEN_PID: '' } });
+  const none = await runTrellis([...base, '--listen', 'systemd:domain=INET:index=0'], {
+    env: { LISTEN_FDS: '', LISTEN_PID: '' },
+  });
   assert.equal(none.code, 1);
-  assert.match(none.stderr, /^trellis: cannot listen on systemd:domain=INET:index=0: no sockets were passed \(LISTEN_FDS is not set\); start Trellis from a systemd \.socket unit or systemd-socket-activate\n$/);
-  const other = await runTrellis([...base, '--listen', 'systemd:index=0'], { env: { LISTEN_FDS: '1', LISTEN_PID: '1' } });
+  assert.match(
+    none.stderr,
+    /^trellis: cannot listen on systemd:domain=INET:index=0: no sockets were passed \(LISTEN_FDS is not set\); start Trellis from a systemd \.socket unit or systemd-socket-activate\n$/,
+  );
+  const other = await runTrellis([...base, '--listen', 'systemd:index=0'], {
+    env: { LISTEN_FDS: '1', LISTEN_PID: '1' },
+  });
   assert.equal(other.code, 1);
   assert.match(other.stderr, /the passed sockets are for pid 1, not this process/);
   const bad = await runTrellis([...base, '--listen', 'systemd:domain=IPX']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /^trellis: bad endpoint "systemd:domain=IPX": domain must be INET, INET6 or UNIX, not "IPX"\n$/);
+  assert.match(
+    bad.stderr,
+    /^trellis: bad endpoint "systemd:domain=IPX": domain must be INET, INET6 or UNIX, not "IPX"\n$/,
+  );
   const activate = needPeer(t, 'systemd-socket-activate');
   if (!activate) return;
   const port = await freePort();
   const wrong = await new Promise<{ code: number | null; err: string }>((resolve) => {
-    const child = spawn(activate, ['-l', `127.0.0.1:${port}`, process.execPath, CLI, ...base, '--listen', 'systemd:domain=UNIX:index=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      activate,
+      ['-l', `127.0.0.1:${port}`, process.execPath, CLI, ...base, '--listen', 'systemd:domain=UNIX:index=0'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.on('exit', (code) => resolve({ code, err }));
@@ -80,7 +110,11 @@ test('systemd: without LISTEN_FDS, for another pid, past the count, or of the wr
   assert.equal(wrong.code, 1);
   assert.match(wrong.err, /socket 3 is not an UNIX socket; match domain= to ListenStream= in the \.socket unit/);
   const past = await new Promise<{ code: number | null; err: string }>((resolve) => {
-    const child = spawn(activate, ['-l', `127.0.0.1:${port}`, process.execPath, CLI, ...base, '--listen', 'systemd:index=1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      activate,
+      ['-l', `127.0.0.1:${port}`, process.execPath, CLI, ...base, '--listen', 'systemd:index=1'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.on('exit', (code) => resolve({ code, err }));

@@ -42,11 +42,15 @@ interface AsUser {
 }
 
 function spawnAs(user: User, args: string[]): AsUser {
-  const proc = spawn('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', process.execPath, CLI, ...args], {
-    cwd: user.home,
-    env: { ...process.env, HOME: user.home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    'setpriv',
+    ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', process.execPath, CLI, ...args],
+    {
+      cwd: user.home,
+      env: { ...process.env, HOME: user.home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -78,7 +82,8 @@ async function startPersonal(t: TestContext, user: User, args: string[]): Promis
   const deadline = Date.now() + 30_000;
   while (!/serving unix:/.test(server.out())) {
     if (server.proc.exitCode !== null) throw new Error(`the personal server exited: ${server.err()}`);
-    if (Date.now() > deadline) throw new Error(`the personal server did not start in time: ${server.out()} ${server.err()}`);
+    if (Date.now() > deadline)
+      throw new Error(`the personal server did not start in time: ${server.out()} ${server.err()}`);
     await sleep(50);
   }
   return server;
@@ -115,7 +120,16 @@ test('--user and --personal with real users: files, listing, redirect, refusals,
   symlinkSync('/etc/passwd', join(ann.home, 'public_html/passwd'));
   execFileSync('chown', ['-h', `${ann.uid}:${ann.gid}`, join(ann.home, 'public_html/passwd')]);
 
-  const main = await spawnTrellis(['web', '--user', '--listen', 'tcp:0:interface=127.0.0.1', '--trust-proxy', '127.0.0.1', '--user-vhost', 'people.test']);
+  const main = await spawnTrellis([
+    'web',
+    '--user',
+    '--listen',
+    'tcp:0:interface=127.0.0.1',
+    '--trust-proxy',
+    '127.0.0.1',
+    '--user-vhost',
+    'people.test',
+  ]);
   t.after(() => main.stop());
   const base = main.url.replace(/\/$/, '');
   await waitFor(main.stdout, /Nothing executes in user directories/);
@@ -129,7 +143,9 @@ test('--user and --personal with real users: files, listing, redirect, refusals,
   const bare = await fetchRaw(`${base}/~${ann.name}`);
   assert.equal(bare.status, 302);
   assert.equal(bare.headers.location, `${base}/~${ann.name}/`);
-  const proxied = await fetchRaw(`${base}/~${ann.name}`, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'www.example.test' } });
+  const proxied = await fetchRaw(`${base}/~${ann.name}`, {
+    headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'www.example.test' },
+  });
   assert.equal(proxied.headers.location, `https://www.example.test/~${ann.name}/`);
 
   for (const name of ['hello.cgi', 'page.php', 'site.rpy.js']) {
@@ -153,17 +169,30 @@ test('--user and --personal with real users: files, listing, redirect, refusals,
   assert.equal(st.mode & 0o777, 0o600);
   assert.equal(st.uid, ann.uid);
 
-  const relayed = await fetchRaw(`${base}/~${ann.name}.trellis/x?y=1`, { headers: { 'X-Forwarded-For': '203.0.113.7', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'www.example.test' } });
+  const relayed = await fetchRaw(`${base}/~${ann.name}.trellis/x?y=1`, {
+    headers: { 'X-Forwarded-For': '203.0.113.7', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'www.example.test' },
+  });
   assert.equal(relayed.status, 200, relayed.body);
-  const seen = JSON.parse(relayed.body) as { prePathURL: string; client: string; secure: boolean; uid: number; visits: number };
+  const seen = JSON.parse(relayed.body) as {
+    prePathURL: string;
+    client: string;
+    secure: boolean;
+    uid: number;
+    visits: number;
+  };
   // The module's resource is a leaf root: its prepath is the public prefix alone.
   assert.equal(seen.prePathURL, `https://www.example.test/~${ann.name}.trellis`);
   assert.equal(seen.client, '203.0.113.7');
   assert.equal(seen.secure, true);
   assert.equal(seen.uid, ann.uid, 'the personal server runs as its user');
   const cookie = (relayed.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
-  assert.match(relayed.headers['set-cookie']?.[0] ?? '', new RegExp(`^TRELLIS_SECURE_SESSION_~${ann.name}\\.trellis=.*; Path=/~${ann.name}\\.trellis/`));
-  const again = await fetchRaw(`${base}/~${ann.name}.trellis/x`, { headers: { Cookie: cookie, 'X-Forwarded-Proto': 'https' } });
+  assert.match(
+    relayed.headers['set-cookie']?.[0] ?? '',
+    new RegExp(`^TRELLIS_SECURE_SESSION_~${ann.name}\\.trellis=.*; Path=/~${ann.name}\\.trellis/`),
+  );
+  const again = await fetchRaw(`${base}/~${ann.name}.trellis/x`, {
+    headers: { Cookie: cookie, 'X-Forwarded-Proto': 'https' },
+  });
   assert.equal((JSON.parse(again.body) as { visits: number }).visits, 2, 'the session goes on through the relay');
 
   const listed = await fetchRaw(`${base}/users/`);
@@ -179,7 +208,10 @@ test('--user and --personal with real users: files, listing, redirect, refusals,
   assert.equal(existsSync(socket), false);
   assert.equal((await fetchRaw(`${base}/~${ann.name}.trellis/x`)).status, 502);
   // A socket file left behind with nobody listening: refused, 502 too.
-  execFileSync('python3', ['-c', `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(socket)})`]);
+  execFileSync('python3', [
+    '-c',
+    `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(socket)})`,
+  ]);
   assert.equal((await fetchRaw(`${base}/~${ann.name}.trellis/x`)).status, 502);
   // A new personal server clears the dead socket and serves again.
   await startPersonal(t, ann, ['--class', './site.mjs#Where']);
@@ -197,7 +229,10 @@ test('--personal-group: the socket is 0660 in that group; a group the user is no
   assert.equal(st.gid, user.gid);
   await server.stop();
 
-  for (const [g, message] of [['root', /this user is not in group "root"/], ['trnosuchgroup', /there is no group "trnosuchgroup"/]] as const) {
+  for (const [g, message] of [
+    ['root', /this user is not in group "root"/],
+    ['trnosuchgroup', /there is no group "trnosuchgroup"/],
+  ] as const) {
     const bad = spawnAs(user, ['web', '--personal', '--path', 'public_html', '--personal-group', g]);
     const code = await bad.exited;
     assert.notEqual(code, 0, g);
@@ -214,7 +249,10 @@ test('--personal for a user whose home directory does not exist exits with one l
   const code = await bad.exited;
   assert.notEqual(code, 0);
   assert.ok(oneLine(bad.err()), bad.err());
-  assert.match(bad.err(), new RegExp(`^trellis: --personal: the home directory ${user.home} of user ${user.name} does not exist`));
+  assert.match(
+    bad.err(),
+    new RegExp(`^trellis: --personal: the home directory ${user.home} of user ${user.name} does not exist`),
+  );
 });
 
 test('--user-scripts runs the --path processors in user directories', async (t) => {
@@ -237,7 +275,10 @@ test('option errors of --user and --personal exit 2 with one line each', async (
     [['--user', '--user-vhost', 'no_such domain'], /^trellis: --user-vhost needs a domain such as example\.com/],
     [['--personal-group', 'www-data'], /^trellis: --personal-group only applies to --personal/],
     [['--personal', '--personal-group', 'bad group'], /^trellis: --personal-group needs a group name or number/],
-    [['--personal', '--personal-group', 'www-data', '--listen', 'unix:/tmp/p.sock'], /^trellis: --personal-group sets the group of ~\/\.trellis-web\.sock; with --listen give unix:PATH:group=GROUP instead/],
+    [
+      ['--personal', '--personal-group', 'www-data', '--listen', 'unix:/tmp/p.sock'],
+      /^trellis: --personal-group sets the group of ~\/\.trellis-web\.sock; with --listen give unix:PATH:group=GROUP instead/,
+    ],
     [['--personal', '--user'], /^trellis: --personal serves one user's site and --user everyone's/],
     [['--personal', '--uid', 'nobody'], /^trellis: --personal runs as the user it serves/],
     [['--listen', 'unix:/tmp/x.sock:group=a b'], /group must be a group name or number/],
@@ -269,7 +310,7 @@ test('a main server running as a user reaches the homes it may enter and the soc
   assert.equal((await fetchRaw(`${base}/~${ann.name}/`)).body, '<p>ann</p>', 'entered through the group');
 
   const alone = await startPersonal(t, ann, ['--class', './site.mjs#Where']);
-  assert.equal((await fetchRaw(`${base}/~${ann.name}.trellis/`)).status, 502, 'a 0600 socket is the user\'s alone');
+  assert.equal((await fetchRaw(`${base}/~${ann.name}.trellis/`)).status, 502, "a 0600 socket is the user's alone");
   await alone.stop();
   await startPersonal(t, ann, ['--class', './site.mjs#Where', '--personal-group', annGroup]);
   const shared = await fetchRaw(`${base}/~${ann.name}.trellis/`);

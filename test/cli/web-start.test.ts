@@ -74,19 +74,25 @@ test('bound to one interface, the banner shows that address only', async () => {
 test('in a terminal the access log is on stdout, readable and coloured; NO_COLOR and --no-logfile are respected', async (t) => {
   const script = findPeer('script');
   if (!script) {
-    if (process.env.CI === 'true') throw new Error('script not installed: apt-get install util-linux (required under CI=true)');
+    if (process.env.CI === 'true')
+      throw new Error('script not installed: apt-get install util-linux (required under CI=true)');
     t.skip('script not installed: apt-get install util-linux');
     return;
   }
   const app = appDir();
   const runInPty = async (extraArgs: string[], env: NodeJS.ProcessEnv) => {
-    const command = [process.execPath, CLI, 'web', '--listen', LOOPBACK, '--path', app.www, ...extraArgs].map((a) => `'${a}'`).join(' ');
+    const command = [process.execPath, CLI, 'web', '--listen', LOOPBACK, '--path', app.www, ...extraArgs]
+      .map((a) => `'${a}'`)
+      .join(' ');
     const base: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
     delete base.FORCE_COLOR;
     delete base.NO_COLOR;
     // Node's colour detection (tty.hasColors) counts any CI variable as a 2-colour terminal.
     delete base.CI;
-    const proc = spawn(script, ['-qfec', command, '/dev/null'], { env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(script, ['-qfec', command, '/dev/null'], {
+      env: { ...base, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
@@ -123,7 +129,11 @@ test('--cors answers preflights and adds Access-Control-Allow-Origin, error page
   try {
     const pre = await fetch(new URL('/app.js', server.url), {
       method: 'OPTIONS',
-      headers: { Origin: 'https://other.example', 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'Content-Type, X-Token' },
+      headers: {
+        Origin: 'https://other.example',
+        'Access-Control-Request-Method': 'PUT',
+        'Access-Control-Request-Headers': 'Content-Type, X-Token',
+      },
     });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), '*');
@@ -150,7 +160,15 @@ test('--cors answers preflights and adds Access-Control-Allow-Origin, error page
 
 test('--cors=ORIGINS with --cors-credentials allows only those origins, with Vary: Origin', async () => {
   const app = appDir();
-  const server = await spawnTrellis(['web', '--listen', LOOPBACK, '--path', app.www, '--cors=https://app.example,http://localhost:3000', '--cors-credentials']);
+  const server = await spawnTrellis([
+    'web',
+    '--listen',
+    LOOPBACK,
+    '--path',
+    app.www,
+    '--cors=https://app.example,http://localhost:3000',
+    '--cors-credentials',
+  ]);
   try {
     const ok = await fetch(new URL('/app.js', server.url), { headers: { Origin: 'http://localhost:3000' } });
     assert.equal(ok.headers.get('access-control-allow-origin'), 'http://localhost:3000');
@@ -160,7 +178,10 @@ test('--cors=ORIGINS with --cors-credentials allows only those origins, with Var
     const other = await fetch(new URL('/app.js', server.url), { headers: { Origin: 'https://evil.example' } });
     assert.equal(other.headers.get('access-control-allow-origin'), null);
     await other.text();
-    const pre = await fetch(new URL('/app.js', server.url), { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'DELETE' } });
+    const pre = await fetch(new URL('/app.js', server.url), {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'DELETE' },
+    });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), null);
     assert.equal(pre.headers.get('access-control-allow-methods'), null);
@@ -200,7 +221,10 @@ test('--single serves index.html for app routes and keeps real 404s for missing 
 test('--https without a certificate makes a development certificate, says so, and serves HTTPS with it', async (t) => {
   if (!needPeer(t, 'openssl')) return;
   const app = appDir();
-  const server = await spawnTrellis(['web', '--listen', LOOPBACK, '--https', '0', '--path', app.www], { cwd: app.path, timeoutMs: 30_000 });
+  const server = await spawnTrellis(['web', '--listen', LOOPBACK, '--https', '0', '--path', app.www], {
+    cwd: app.path,
+    timeoutMs: 30_000,
+  });
   try {
     await until(() => server.stdout().includes('Ctrl+C'), 'the whole banner');
     const out = server.stdout();
@@ -211,12 +235,15 @@ test('--https without a certificate makes a development certificate, says so, an
     const port = /serving https:\/\/localhost:(\d+)\//.exec(out)?.[1];
     assert.ok(port, out);
     const seen = await new Promise<{ status: number; fingerprint: string; body: string }>((resolve, reject) => {
-      const req = httpsRequest({ host: '127.0.0.1', port: Number(port), path: '/app.js', rejectUnauthorized: false, servername: 'localhost' }, (res) => {
-        const cert = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, fingerprint: cert.fingerprint256, body }));
-      });
+      const req = httpsRequest(
+        { host: '127.0.0.1', port: Number(port), path: '/app.js', rejectUnauthorized: false, servername: 'localhost' },
+        (res) => {
+          const cert = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, fingerprint: cert.fingerprint256, body }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -249,7 +276,9 @@ test('--open runs $BROWSER with the URL, and never under CI or tests', async () 
     await server.stop();
   }
   writeFileSync(opened, '');
-  const underCi = await spawnTrellis(['web', '--listen', LOOPBACK, '--path', app.www, '--open'], { env: { ...env, CI: 'true' } });
+  const underCi = await spawnTrellis(['web', '--listen', LOOPBACK, '--path', app.www, '--open'], {
+    env: { ...env, CI: 'true' },
+  });
   try {
     await until(() => underCi.stdout().includes('--open:'), 'the --open line');
     assert.match(underCi.stdout(), /--open: not opening a browser under CI or tests; visit http/);
@@ -263,14 +292,18 @@ test('--open runs $BROWSER with the URL, and never under CI or tests', async () 
 
 test('--watch reloads the --class module and the files it imports; a broken edit keeps the previous version', async () => {
   const dir = tempDir('trellis-watch-');
-  const write = (greeting: string) => writeFileSync(join(dir.path, 'greeting.ts'), `export const greeting: string = ${JSON.stringify(greeting)};\n`);
+  const write = (greeting: string) =>
+    writeFileSync(join(dir.path, 'greeting.ts'), `export const greeting: string = ${JSON.stringify(greeting)};\n`);
   write('first');
   writeFileSync(
     join(dir.path, 'site.ts'),
     `import { Resource } from 'trellis';\nimport { greeting } from './greeting.ts';\n` +
       `export class Root extends Resource {\n  override isLeaf = true;\n  GET() {\n    return greeting;\n  }\n}\n`,
   );
-  const server = await spawnTrellis(['web', '--listen', LOOPBACK, '--class', './site.ts#Root', '--watch'], { cwd: dir.path, timeoutMs: 30_000 });
+  const server = await spawnTrellis(['web', '--listen', LOOPBACK, '--class', './site.ts#Root', '--watch'], {
+    cwd: dir.path,
+    timeoutMs: 30_000,
+  });
   const body = async () => (await fetch(server.url)).text();
   try {
     await until(() => server.stdout().includes('Watching'), 'the banner');
@@ -282,7 +315,14 @@ test('--watch reloads the --class module and the files it imports; a broken edit
     writeFileSync(join(dir.path, 'greeting.ts'), 'export const greeting: string = ;;; syntax error (\n');
     await until(() => /still serving the previous version/.test(server.stderr()), 'the load error', 30_000);
     assert.equal(await body(), 'second');
-    assert.ok(oneLine(server.stderr().split('\n').filter((l) => l.includes('previous version'))[0]!));
+    assert.ok(
+      oneLine(
+        server
+          .stderr()
+          .split('\n')
+          .filter((l) => l.includes('previous version'))[0]!,
+      ),
+    );
   } finally {
     await server.stop();
     dir.cleanup();
@@ -293,11 +333,13 @@ test('--help has examples and no line of 100 columns or more; trellis cgi --help
   for (const args of [['web', '--help'], ['cgi', '--help'], ['--help']]) {
     const r = await runTrellis(args);
     assert.equal(r.code, 0);
-    for (const line of r.stdout.split('\n')) assert.ok(line.length < 100, `${args.join(' ')}: ${line.length} columns: ${line}`);
+    for (const line of r.stdout.split('\n'))
+      assert.ok(line.length < 100, `${args.join(' ')}: ${line.length} columns: ${line}`);
   }
   const web = await runTrellis(['web', '--help']);
   assert.match(web.stdout, /Examples:\n/);
-  for (const flag of ['--cors', '--single', '--watch', '--open', '--no-logfile', '--cors-credentials']) assert.ok(web.stdout.includes(flag), flag);
+  for (const flag of ['--cors', '--single', '--watch', '--open', '--no-logfile', '--cors-credentials'])
+    assert.ok(web.stdout.includes(flag), flag);
   assert.match(web.stdout, /trellis web --path dist --single --cors/);
 });
 

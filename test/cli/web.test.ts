@@ -24,7 +24,16 @@ test('trellis --help and --version', async () => {
   assert.match(help.stdout, /\bweb\b/);
   const webHelp = await runTrellis(['web', '--help']);
   assert.equal(webHelp.code, 0);
-  for (const option of ['--listen', '--port', '--https', '--add-header', '--class', '--logfile', '--display-tracebacks']) assert.ok(webHelp.stdout.includes(option), option);
+  for (const option of [
+    '--listen',
+    '--port',
+    '--https',
+    '--add-header',
+    '--class',
+    '--logfile',
+    '--display-tracebacks',
+  ])
+    assert.ok(webHelp.stdout.includes(option), option);
   const version = await runTrellis(['--version']);
   assert.match(version.stdout, /^trellis \d+\.\d+\.\d+\n$/);
 });
@@ -60,7 +69,15 @@ test('a port in use is one line and exit 1', async () => {
 });
 
 test('an unreadable certificate is one line and exit 1', async () => {
-  const r = await runTrellis(['web', '--https', '0', '--certificate', '/nonexistent/cert.pem', '--privkey', '/nonexistent/key.pem']);
+  const r = await runTrellis([
+    'web',
+    '--https',
+    '0',
+    '--certificate',
+    '/nonexistent/cert.pem',
+    '--privkey',
+    '/nonexistent/key.pem',
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /cannot read the TLS certificate \/nonexistent\/cert\.pem: no such file/);
   assert.ok(oneLine(r.stderr));
@@ -79,7 +96,11 @@ test('a certificate that does not match its key is one line and exit 1', async (
   try {
     const one = makeCertificate(openssl, a.path);
     const two = makeCertificate(openssl, b.path);
-    const r = await runTrellis(['web', '--listen', `ssl:0:interface=127.0.0.1:privateKey=${one.key}:certKey=${two.cert}`]);
+    const r = await runTrellis([
+      'web',
+      '--listen',
+      `ssl:0:interface=127.0.0.1:privateKey=${one.key}:certKey=${two.cert}`,
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /cannot use the TLS key and certificate/);
     assert.ok(oneLine(r.stderr));
@@ -91,7 +112,9 @@ test('a certificate that does not match its key is one line and exit 1', async (
 
 test('--class serves a TypeScript Resource class from a module outside the package', async () => {
   const dir = fixtureDir();
-  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root'], { cwd: dir.path });
+  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root'], {
+    cwd: dir.path,
+  });
   try {
     const res = await fetch(new URL('/hello', server.url.replace('localhost', '127.0.0.1')));
     assert.equal(res.status, 200);
@@ -104,7 +127,9 @@ test('--class serves a TypeScript Resource class from a module outside the packa
 
 test('--class takes a JavaScript module and its default export', async () => {
   const dir = fixtureDir();
-  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', 'site.js'], { cwd: dir.path });
+  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', 'site.js'], {
+    cwd: dir.path,
+  });
   try {
     assert.equal(await (await fetch(new URL('/any/path', server.url))).text(), 'hello from javascript');
   } finally {
@@ -118,8 +143,14 @@ test('--class errors: missing file, missing export, not a Resource', async () =>
   try {
     const cases: Array<[string, RegExp]> = [
       ['./nope.ts#Root', /--class: no such file .*nope\.ts/],
-      ['./site.ts#Missing', /--class: \.\/site\.ts has no export "Missing" \(exports: .*Root.*\); name one, e\.g\. \.\/site\.ts#\w+$/m],
-      ['./site.ts', /--class: \.\/site\.ts has no export "default" \(exports: .*\); name one, e\.g\. \.\/site\.ts#\w+$/m],
+      [
+        './site.ts#Missing',
+        /--class: \.\/site\.ts has no export "Missing" \(exports: .*Root.*\); name one, e\.g\. \.\/site\.ts#\w+$/m,
+      ],
+      [
+        './site.ts',
+        /--class: \.\/site\.ts has no export "default" \(exports: .*\); name one, e\.g\. \.\/site\.ts#\w+$/m,
+      ],
       ['./site.ts#notAResource', /is not a Resource class or instance/],
     ];
     for (const [spec, message] of cases) {
@@ -137,7 +168,19 @@ test('--add-header reaches every response and --logfile writes combined lines', 
   const dir = fixtureDir();
   const log = join(dir.path, 'access.log');
   const server = await spawnTrellis(
-    ['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root', '--add-header', 'X-Frame-Options: DENY', '--add-header', 'X-Test:  spaced ', '--logfile', log],
+    [
+      'web',
+      '--listen',
+      'tcp:0:interface=127.0.0.1',
+      '--class',
+      './site.ts#Root',
+      '--add-header',
+      'X-Frame-Options: DENY',
+      '--add-header',
+      'X-Test:  spaced ',
+      '--logfile',
+      log,
+    ],
     { cwd: dir.path },
   );
   try {
@@ -154,7 +197,10 @@ test('--add-header reaches every response and --logfile writes combined lines', 
   }
   const lines = readFileSync(log, 'utf8').trim().split('\n');
   assert.equal(lines.length, 2);
-  assert.match(lines[0]!, /^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/hello HTTP\/1\.1" 200 \d+ "-" "tester \\"quoted\\""$/);
+  assert.match(
+    lines[0]!,
+    /^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/hello HTTP\/1\.1" 200 \d+ "-" "tester \\"quoted\\""$/,
+  );
   assert.match(lines[1]!, /"GET \/missing HTTP\/1\.1" 404 /);
   dir.cleanup();
 });
@@ -168,8 +214,14 @@ test('--add-header refuses a value without a name', async () => {
 test('tracebacks appear only with --display-tracebacks', async () => {
   const dir = fixtureDir();
   try {
-    for (const [flags, shown] of [[[], false], [['--display-tracebacks'], true]] as const) {
-      const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root', ...flags], { cwd: dir.path });
+    for (const [flags, shown] of [
+      [[], false],
+      [['--display-tracebacks'], true],
+    ] as const) {
+      const server = await spawnTrellis(
+        ['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root', ...flags],
+        { cwd: dir.path },
+      );
       try {
         const res = await fetch(new URL('/boom', server.url));
         assert.equal(res.status, 500);
@@ -188,7 +240,10 @@ test('tracebacks appear only with --display-tracebacks', async () => {
 test('startup output lists every listener as a URL', async () => {
   const dir = fixtureDir();
   const sock = join(dir.path, 'web.sock');
-  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--listen', `unix:${sock}`, '--class', './site.ts#Root'], { cwd: dir.path });
+  const server = await spawnTrellis(
+    ['web', '--listen', 'tcp:0:interface=127.0.0.1', '--listen', `unix:${sock}`, '--class', './site.ts#Root'],
+    { cwd: dir.path },
+  );
   try {
     await new Promise((r) => setTimeout(r, 200));
     assert.match(server.stdout(), /serving http:\/\/127\.0\.0\.1:\d+\//);
@@ -201,7 +256,9 @@ test('startup output lists every listener as a URL', async () => {
 
 test('SIGTERM lets an in-flight request finish, then exits 0', async () => {
   const dir = fixtureDir();
-  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root'], { cwd: dir.path });
+  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root'], {
+    cwd: dir.path,
+  });
   try {
     const pending = fetch(new URL('/slow', server.url)).then(async (r) => [r.status, await r.text()] as const);
     await new Promise((r) => setTimeout(r, 150));
@@ -222,12 +279,30 @@ test('HTTPS from the command line serves HTTP/2 and HTTP/1.1', async (t) => {
   const dir = fixtureDir();
   const tls = makeCertificate(openssl, dir.path);
   writeFileSync(join(dir.path, 'unused'), '');
-  const server = await spawnTrellis(['web', '--listen', `ssl:0:interface=127.0.0.1:privateKey=${tls.key}:certKey=${tls.cert}`, '--class', './site.ts#Root'], { cwd: dir.path });
+  const server = await spawnTrellis(
+    [
+      'web',
+      '--listen',
+      `ssl:0:interface=127.0.0.1:privateKey=${tls.key}:certKey=${tls.cert}`,
+      '--class',
+      './site.ts#Root',
+    ],
+    { cwd: dir.path },
+  );
   try {
     assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
     const port = new URL(server.url).port;
     const { execFileSync } = await import('node:child_process');
-    const out = execFileSync(curl, ['-s', '--cacert', tls.cert, '--resolve', `localhost:${port}:127.0.0.1`, '-w', ' %{http_version}', `https://localhost:${port}/hello`]).toString();
+    const out = execFileSync(curl, [
+      '-s',
+      '--cacert',
+      tls.cert,
+      '--resolve',
+      `localhost:${port}:127.0.0.1`,
+      '-w',
+      ' %{http_version}',
+      `https://localhost:${port}/hello`,
+    ]).toString();
     assert.equal(out, `hello from a class at https://localhost:${port}/hello 2`);
   } finally {
     await server.stop();
@@ -240,7 +315,10 @@ test('--https PORT with --certificate and --privkey serves TLS', async (t) => {
   if (!openssl) return;
   const dir = fixtureDir();
   const tls = makeCertificate(openssl, dir.path);
-  const server = await spawnTrellis(['web', '--https', '0', '--certificate', tls.cert, '--privkey', tls.key, '--class', './site.ts#Root'], { cwd: dir.path });
+  const server = await spawnTrellis(
+    ['web', '--https', '0', '--certificate', tls.cert, '--privkey', tls.key, '--class', './site.ts#Root'],
+    { cwd: dir.path },
+  );
   try {
     assert.match(server.url, /^https:\/\/localhost:\d+\/$/);
     const { request } = await import('node:https');
@@ -262,7 +340,10 @@ test('--https PORT with --certificate and --privkey serves TLS', async (t) => {
 
 test('--logfile - writes the access log to stdout', async () => {
   const dir = fixtureDir();
-  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root', '--logfile', '-'], { cwd: dir.path });
+  const server = await spawnTrellis(
+    ['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root', '--logfile', '-'],
+    { cwd: dir.path },
+  );
   try {
     await (await fetch(new URL('/hello?from=stdout', server.url))).text();
     await new Promise((r) => setTimeout(r, 100));
@@ -275,7 +356,9 @@ test('--logfile - writes the access log to stdout', async () => {
 
 test('SIGINT also drains and exits 0', async () => {
   const dir = fixtureDir();
-  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root'], { cwd: dir.path });
+  const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', './site.ts#Root'], {
+    cwd: dir.path,
+  });
   try {
     const pending = fetch(new URL('/slow', server.url)).then((r) => r.status);
     await new Promise((r) => setTimeout(r, 150));

@@ -28,12 +28,18 @@ interface Answer {
 
 function get(port: number, path: string, cookie: string | undefined, agent: Agent | false = false): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, agent, headers: cookie ? { Cookie: cookie } : {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body, cookie: res.headers['set-cookie']?.[0]?.split(';')[0] });
-      });
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, agent, headers: cookie ? { Cookie: cookie } : {} },
+      (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (body += d))
+          .on('end', () => {
+            resolve({ status: res.statusCode ?? 0, body, cookie: res.headers['set-cookie']?.[0]?.split(';')[0] });
+          });
+      },
+    );
     req.setTimeout(15_000, () => req.destroy(new Error('no answer in 15 s')));
     req.on('error', reject).end();
   });
@@ -41,7 +47,12 @@ function get(port: number, path: string, cookie: string | undefined, agent: Agen
 
 /** The instance command line of the recipe, filled in, as arguments of `trellis`. */
 function instanceArgs(port: number, redisPort: number): string[] {
-  const text = recipe('cluster-trellis.sh', { SITE, TRELLIS_PORT: port, REDIS_PASSWORD: PASSWORD, REDIS_PORT: redisPort });
+  const text = recipe('cluster-trellis.sh', {
+    SITE,
+    TRELLIS_PORT: port,
+    REDIS_PASSWORD: PASSWORD,
+    REDIS_PORT: redisPort,
+  });
   const line = text.split('\n').find((l) => l.startsWith('trellis '));
   assert.ok(line, 'the recipe holds a trellis command line');
   return [...line.split(' ').slice(1), '--no-logfile'];
@@ -56,9 +67,15 @@ async function startCluster(t: TestContext): Promise<Cluster | null> {
   const redis = await startRedis(t, { password: PASSWORD });
   if (!redis) return null;
   const ports = [await freePort(), await freePort(), await freePort()];
-  const instances = await Promise.all(ports.map((port) => spawnTrellis(instanceArgs(port, redis.port), { timeoutMs: 60_000 })));
+  const instances = await Promise.all(
+    ports.map((port) => spawnTrellis(instanceArgs(port, redis.port), { timeoutMs: 60_000 })),
+  );
   // One of them is killed by the test: stop only those still running.
-  t.after(() => Promise.all(instances.filter((i) => i.proc.exitCode === null && i.proc.signalCode === null).map((i) => i.stop('SIGKILL'))));
+  t.after(() =>
+    Promise.all(
+      instances.filter((i) => i.proc.exitCode === null && i.proc.signalCode === null).map((i) => i.stop('SIGKILL')),
+    ),
+  );
   return { ports, instances };
 }
 
@@ -140,7 +157,12 @@ test('three instances behind HAProxy share sessions in Redis, and one killed und
   const dir = tempDir();
   t.after(() => dir.cleanup());
   const port = await freePort();
-  const config = recipe('cluster-haproxy.cfg', { PORT: port, TRELLIS1_PORT: cluster.ports[0]!, TRELLIS2_PORT: cluster.ports[1]!, TRELLIS3_PORT: cluster.ports[2]! });
+  const config = recipe('cluster-haproxy.cfg', {
+    PORT: port,
+    TRELLIS1_PORT: cluster.ports[0]!,
+    TRELLIS2_PORT: cluster.ports[1]!,
+    TRELLIS3_PORT: cluster.ports[2]!,
+  });
   writeFileSync(join(dir.path, 'haproxy.cfg'), config);
   const lb: Daemon = await startDaemon(haproxy, ['-db', '-f', join(dir.path, 'haproxy.cfg')], port);
   t.after(() => lb.stop());
@@ -155,9 +177,13 @@ test('three instances behind nginx upstream share sessions in Redis, and one kil
   const dir = tempDir();
   t.after(() => dir.cleanup());
   const port = await freePort();
-  const config = recipe('cluster-nginx.conf', { PORT: port, TRELLIS1_PORT: cluster.ports[0]!, TRELLIS2_PORT: cluster.ports[1]!, TRELLIS3_PORT: cluster.ports[2]! });
+  const config = recipe('cluster-nginx.conf', {
+    PORT: port,
+    TRELLIS1_PORT: cluster.ports[0]!,
+    TRELLIS2_PORT: cluster.ports[1]!,
+    TRELLIS3_PORT: cluster.ports[2]!,
+  });
   const lb = await startNginx(nginx, dir.path, port, config);
   t.after(() => lb.stop());
   await exercise(t, port, cluster);
 });
-

@@ -28,7 +28,14 @@ for (const [header, expected] of negotiation) {
   });
 }
 
-const base: CompressionCandidate = { status: 200, contentType: 'text/html', contentEncoding: undefined, cacheControl: undefined, contentRange: undefined, length: 5000 };
+const base: CompressionCandidate = {
+  status: 200,
+  contentType: 'text/html',
+  contentEncoding: undefined,
+  cacheControl: undefined,
+  contentRange: undefined,
+  length: 5000,
+};
 const compressCases: Array<[string, Partial<CompressionCandidate>, boolean]> = [
   ['text/html 5 KiB', {}, true],
   ['streamed css', { contentType: 'text/css', length: null }, true],

@@ -26,23 +26,30 @@ const PHP_DIR = join(ROOT, 'test/fixtures/php');
 /** `php-cgi -b` on a loopback port, with `children` workers. */
 async function startPhp(php: string, children = 4): Promise<{ daemon: Daemon; port: number }> {
   const port = await freePort();
-  const daemon = await startDaemon(php, ['-d', 'upload_max_filesize=16M', '-d', 'post_max_size=16M', '-b', `127.0.0.1:${port}`], port, {
-    env: { PHP_FCGI_CHILDREN: String(children), PHP_FCGI_MAX_REQUESTS: '100000' },
-  });
+  const daemon = await startDaemon(
+    php,
+    ['-d', 'upload_max_filesize=16M', '-d', 'post_max_size=16M', '-b', `127.0.0.1:${port}`],
+    port,
+    {
+      env: { PHP_FCGI_CHILDREN: String(children), PHP_FCGI_MAX_REQUESTS: '100000' },
+    },
+  );
   return { daemon, port };
 }
 
 function skipWithoutPhp(t: TestContext): string | null {
   const php = findPeer('php-cgi');
   if (php) return php;
-  if (process.env.CI === 'true') throw new Error('php-cgi not installed: apt-get install php-cgi (required under CI=true)');
+  if (process.env.CI === 'true')
+    throw new Error('php-cgi not installed: apt-get install php-cgi (required under CI=true)');
   t.skip('php-cgi not installed: apt-get install php-cgi');
   return null;
 }
 
 describe('parseCgiHead on FastCGI STDOUT (the parser CGIScript shares; test/http/cgi-head.test.ts pins the rest)', () => {
   test('reads Status and repeated fields; CRLF or LF lines; any split of the records', () => {
-    const text = 'Status: 404 Not Found\r\nSet-Cookie: a=1\nSet-Cookie: b=2\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc';
+    const text =
+      'Status: 404 Not Found\r\nSet-Cookie: a=1\nSet-Cookie: b=2\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc';
     for (let cut = 0; cut <= text.length; cut++) {
       const r = parseCgiHead(Buffer.from(text.slice(0, cut)));
       if (cut < text.indexOf('\r\n\r\n') + 4) {
@@ -62,7 +69,14 @@ describe('parseCgiHead on FastCGI STDOUT (the parser CGIScript shares; test/http
   });
 
   test('refuses malformed heads, and marks heads past the limits', () => {
-    for (const bad of ['Status: abc\r\n\r\n', 'Status: 99 x\r\n\r\n', 'No colon\r\n\r\n', 'Bad Name: x\r\n\r\n', ' folded: x\r\n\r\n', 'X: a\x01b\r\n\r\n']) {
+    for (const bad of [
+      'Status: abc\r\n\r\n',
+      'Status: 99 x\r\n\r\n',
+      'No colon\r\n\r\n',
+      'Bad Name: x\r\n\r\n',
+      ' folded: x\r\n\r\n',
+      'X: a\x01b\r\n\r\n',
+    ]) {
       const r = parseCgiHead(Buffer.from(bad));
       assert.ok(r !== CGI_HEAD_PARTIAL && isCgiHeadError(r) && !r.tooLarge, JSON.stringify(bad));
     }
@@ -79,7 +93,8 @@ describe('parseFastCGIAddress', () => {
     assert.deepEqual(parseFastCGIAddress('tcp:[::1]:9000'), { type: 'tcp', host: '::1', port: 9000 });
     assert.deepEqual(parseFastCGIAddress('tcp:9000'), { type: 'tcp', host: '127.0.0.1', port: 9000 });
     assert.deepEqual(parseFastCGIAddress('unix:/run/php.sock'), { type: 'unix', path: '/run/php.sock' });
-    for (const bad of ['tcp:host', 'tcp:1:0', 'tcp:1:70000', 'unix:rel.sock', 'udp:1:2', '']) assert.equal(parseFastCGIAddress(bad), null, bad);
+    for (const bad of ['tcp:host', 'tcp:1:0', 'tcp:1:70000', 'unix:rel.sock', 'udp:1:2', ''])
+      assert.equal(parseFastCGIAddress(bad), null, bad);
   });
 });
 
@@ -93,7 +108,12 @@ describe('FastCGI client to php-cgi -b', () => {
     const bin = findPeer('php-cgi');
     if (!bin) return;
     php = await startPhp(bin);
-    const processors = { '.php': fastcgiProcessor(`tcp:127.0.0.1:${php.port}`, { poolOptions: { maxConnections: 4 }, logError: (m) => errors.push(m) }) };
+    const processors = {
+      '.php': fastcgiProcessor(`tcp:127.0.0.1:${php.port}`, {
+        poolOptions: { maxConnections: 4 },
+        logError: (m) => errors.push(m),
+      }),
+    };
     const server = await serveSite(new Site(new File(PHP_DIR, { processors }), { logError: (m) => errors.push(m) }));
     base = server.base;
     close = server.close;
@@ -105,7 +125,10 @@ describe('FastCGI client to php-cgi -b', () => {
 
   test('a form POST reaches $_POST', async (t) => {
     if (!skipWithoutPhp(t)) return;
-    const res = await fetch(`${base}/form.php`, { method: 'POST', body: new URLSearchParams({ name: 'Ada', lang: 'ts & php' }) });
+    const res = await fetch(`${base}/form.php`, {
+      method: 'POST',
+      body: new URLSearchParams({ name: 'Ada', lang: 'ts & php' }),
+    });
     assert.equal(res.status, 200);
     assert.equal(await res.text(), 'method=POST\nname=Ada\nlang=ts & php\n');
   });
@@ -118,7 +141,12 @@ describe('FastCGI client to php-cgi -b', () => {
         c.close();
       },
     });
-    const res = await fetch(`${base}/form.php`, { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${base}/form.php`, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      duplex: 'half',
+    } as RequestInit);
     assert.equal(await res.text(), 'method=POST\nname=chunked\n');
   });
 
@@ -147,7 +175,11 @@ describe('FastCGI client to php-cgi -b', () => {
 
   test('a local Location (no Status) is served inside the Site as a GET, the client sees only its answer', async (t) => {
     if (!skipWithoutPhp(t)) return;
-    const res = await fetch(`${base}/local.php`, { method: 'POST', body: new URLSearchParams({ name: 'Ada' }), redirect: 'manual' });
+    const res = await fetch(`${base}/local.php`, {
+      method: 'POST',
+      body: new URLSearchParams({ name: 'Ada' }),
+      redirect: 'manual',
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('location'), null);
     assert.equal(res.headers.get('content-type'), 'text/plain;charset=UTF-8');
@@ -163,7 +195,10 @@ describe('FastCGI client to php-cgi -b', () => {
     const res = await fetch(`${base}/loop.php`);
     assert.equal(res.status, 502);
     assert.doesNotMatch(await res.text(), /loop\.php/);
-    assert.ok(errors.slice(before).some((e) => e.includes('TOO_MANY_REDIRECTS')), errors.slice(before).join('\n'));
+    assert.ok(
+      errors.slice(before).some((e) => e.includes('TOO_MANY_REDIRECTS')),
+      errors.slice(before).join('\n'),
+    );
     for (let i = 0; i < 6; i++) assert.equal(await (await fetch(`${base}/hello.php`)).text(), 'Hello, world!\n');
   });
 
@@ -176,7 +211,9 @@ describe('FastCGI client to php-cgi -b', () => {
 
   test('meta-variables: SCRIPT_NAME, PATH_INFO, SCRIPT_FILENAME; no HTTP_PROXY (httpoxy), no underscore headers; 400 for an encoded slash', async (t) => {
     if (!skipWithoutPhp(t)) return;
-    const res = await fetch(`${base}/env.php/extra/path?q=1`, { headers: { Proxy: 'http://evil.example', 'X-Thing': 'thing', 'X-Under_Score': 'no' } });
+    const res = await fetch(`${base}/env.php/extra/path?q=1`, {
+      headers: { Proxy: 'http://evil.example', 'X-Thing': 'thing', 'X-Under_Score': 'no' },
+    });
     const env = (await res.json()) as Record<string, unknown>;
     assert.equal(env.SCRIPT_NAME, '/env.php');
     assert.equal(env.PATH_INFO, '/extra/path');
@@ -197,7 +234,10 @@ describe('FastCGI client to php-cgi -b', () => {
     if (!skipWithoutPhp(t)) return;
     const res = await fetch(`${base}/stderr.php`);
     assert.equal(await res.text(), 'ok\n');
-    assert.ok(errors.some((e) => e.includes('a line on stderr from PHP')), errors.join('\n'));
+    assert.ok(
+      errors.some((e) => e.includes('a line on stderr from PHP')),
+      errors.join('\n'),
+    );
   });
 
   test('connections are kept alive and reused across requests', async (t) => {
@@ -211,7 +251,9 @@ describe('FastCGI client to php-cgi -b', () => {
     const head = await fetch(`${base}/hello.php`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(await head.text(), '');
-    const bodies = await Promise.all(Array.from({ length: 12 }, () => fetch(`${base}/hello.php`).then((r) => r.text())));
+    const bodies = await Promise.all(
+      Array.from({ length: 12 }, () => fetch(`${base}/hello.php`).then((r) => r.text())),
+    );
     assert.deepEqual(bodies, Array(12).fill('Hello, world!\n'));
   });
 });
@@ -221,8 +263,17 @@ describe('FastCGI client through trellis web --processor', () => {
     const bin = skipWithoutPhp(t);
     if (!bin) return;
     const php = await startPhp(bin, 2);
-    const trellis = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--path', PHP_DIR, '--processor', `.php=fastcgi:tcp:127.0.0.1:${php.port}`]);
-    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${trellis.proc.pid}/status`, 'utf8'))![1]) * 1024;
+    const trellis = await spawnTrellis([
+      'web',
+      '--listen',
+      'tcp:0:interface=127.0.0.1',
+      '--path',
+      PHP_DIR,
+      '--processor',
+      `.php=fastcgi:tcp:127.0.0.1:${php.port}`,
+    ]);
+    const rss = () =>
+      Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${trellis.proc.pid}/status`, 'utf8'))![1]) * 1024;
     try {
       assert.equal(await (await fetch(`${trellis.url}hello.php`)).text(), 'Hello, world!\n');
       const before = rss();
@@ -248,9 +299,17 @@ describe('FastCGI client through trellis web --processor', () => {
         }).on('error', reject);
       });
       assert.equal(total, 50 * 1024 * 1024);
-      assert.equal(hash, createHash('md5').update(Buffer.alloc(50 * 1024 * 1024, '0123456789abcdef')).digest('hex'));
+      assert.equal(
+        hash,
+        createHash('md5')
+          .update(Buffer.alloc(50 * 1024 * 1024, '0123456789abcdef'))
+          .digest('hex'),
+      );
       // Without backpressure the whole answer would sit in Trellis's memory by the end of the pause.
-      assert.ok(paused - before < 20 * 1024 * 1024, `RSS grew by ${Math.round((paused - before) / 1048576)} MiB while the client paused`);
+      assert.ok(
+        paused - before < 20 * 1024 * 1024,
+        `RSS grew by ${Math.round((paused - before) / 1048576)} MiB while the client paused`,
+      );
     } finally {
       await trellis.stop();
       await php.daemon.stop();
@@ -275,9 +334,18 @@ describe('FastCGI client failures', () => {
     const root = new Resource();
     const addr = `tcp:127.0.0.1:${php.port}`;
     const pool = new FastCGIPool(parseFastCGIAddress(addr)!, { maxConnections: 2 });
-    root.putChild('hang', new FastCGIClientResource({ pool, scriptFilename: join(PHP_DIR, 'hang.php'), logError: (m) => errors.push(m) }));
-    root.putChild('silent', new FastCGIClientResource({ pool, scriptFilename: join(PHP_DIR, 'silent.php'), logError: (m) => errors.push(m) }));
-    root.putChild('hello', new FastCGIClientResource({ pool, scriptFilename: join(PHP_DIR, 'hello.php'), logError: (m) => errors.push(m) }));
+    root.putChild(
+      'hang',
+      new FastCGIClientResource({ pool, scriptFilename: join(PHP_DIR, 'hang.php'), logError: (m) => errors.push(m) }),
+    );
+    root.putChild(
+      'silent',
+      new FastCGIClientResource({ pool, scriptFilename: join(PHP_DIR, 'silent.php'), logError: (m) => errors.push(m) }),
+    );
+    root.putChild(
+      'hello',
+      new FastCGIClientResource({ pool, scriptFilename: join(PHP_DIR, 'hello.php'), logError: (m) => errors.push(m) }),
+    );
     const server = await serveSite(new Site(root, { logError: (m) => errors.push(m) }));
     try {
       assert.equal(await (await fetch(`${server.base}/hello`)).text(), 'Hello, world!\n');
@@ -304,7 +372,10 @@ describe('FastCGI client failures', () => {
       assert.equal(down.status, 502);
       assert.match(await down.text(), /Could not connect/);
       assert.ok(Date.now() - started < 5000);
-      assert.ok(errors.some((e) => /BACKEND_CONNECT_REFUSED/.test(e)), errors.join('\n'));
+      assert.ok(
+        errors.some((e) => /BACKEND_CONNECT_REFUSED/.test(e)),
+        errors.join('\n'),
+      );
     } finally {
       await server.close();
       await php.daemon.stop();
@@ -352,23 +423,44 @@ describe('FastCGI client failures', () => {
   test('a bad record, a bad head, an early END_REQUEST, silence: 502/504 and a log line, the server stays up', async () => {
     const cases: Array<[string, (s: Socket) => void, number, RegExp]> = [
       ['bad version', (s) => s.write(Buffer.from([9, 6, 0, 1, 0, 0, 0, 0])), 502, /invalid record/],
-      ['bad head', (s) => s.write(encodeRecord(FcgiType.STDOUT, 1, Buffer.from('Status: nope\r\n\r\n'))), 502, /invalid response head/],
+      [
+        'bad head',
+        (s) => s.write(encodeRecord(FcgiType.STDOUT, 1, Buffer.from('Status: nope\r\n\r\n'))),
+        502,
+        /invalid response head/,
+      ],
       ['wrong id', (s) => s.write(encodeRecord(FcgiType.STDOUT, 7, Buffer.from('X: y\r\n\r\n'))), 502, /request id 7/],
-      ['no head', (s) => s.write(encodeRecord(FcgiType.END_REQUEST, 1, Buffer.alloc(8))), 502, /without a response head/],
-      ['overloaded', (s) => s.write(encodeRecord(FcgiType.END_REQUEST, 1, Buffer.from([0, 0, 0, 0, 2, 0, 0, 0]))), 502, /overloaded/],
+      [
+        'no head',
+        (s) => s.write(encodeRecord(FcgiType.END_REQUEST, 1, Buffer.alloc(8))),
+        502,
+        /without a response head/,
+      ],
+      [
+        'overloaded',
+        (s) => s.write(encodeRecord(FcgiType.END_REQUEST, 1, Buffer.from([0, 0, 0, 0, 2, 0, 0, 0]))),
+        502,
+        /overloaded/,
+      ],
       ['silence', () => {}, 504, /did not answer in time/],
       ['closed', (s) => s.destroy(), 502, /closed the connection/],
     ];
     for (const [what, reply, status, message] of cases) {
       const app = await fakeApp(reply);
       const errors: string[] = [];
-      const resource = new FastCGIClientResource({ pool: new FastCGIPool({ type: 'tcp', host: '127.0.0.1', port: app.port }), timeout: 500 });
+      const resource = new FastCGIClientResource({
+        pool: new FastCGIPool({ type: 'tcp', host: '127.0.0.1', port: app.port }),
+        timeout: 500,
+      });
       const server = await serveSite(new Site(resource, { logError: (m) => errors.push(m) }));
       try {
         const res = await fetch(`${server.base}/`);
         assert.equal(res.status, status, what);
         assert.match(await res.text(), message, what);
-        assert.ok(errors.some((e) => message.test(e)), `${what}: ${errors.join('\n')}`);
+        assert.ok(
+          errors.some((e) => message.test(e)),
+          `${what}: ${errors.join('\n')}`,
+        );
       } finally {
         await server.close();
         app.server.close();
@@ -379,12 +471,20 @@ describe('FastCGI client failures', () => {
   test('a kept connection the application closed while idle is replaced, unnoticed by the client', async () => {
     let connections = 0;
     const app = await fakeApp((s) => {
-      s.write(Buffer.concat([encodeRecord(FcgiType.STDOUT, 1, Buffer.from('Content-Type: text/plain\r\n\r\nhi')), encodeRecord(FcgiType.STDOUT, 1), encodeRecord(FcgiType.END_REQUEST, 1, Buffer.alloc(8))]));
+      s.write(
+        Buffer.concat([
+          encodeRecord(FcgiType.STDOUT, 1, Buffer.from('Content-Type: text/plain\r\n\r\nhi')),
+          encodeRecord(FcgiType.STDOUT, 1),
+          encodeRecord(FcgiType.END_REQUEST, 1, Buffer.alloc(8)),
+        ]),
+      );
       // Closes every kept connection shortly after answering.
       setTimeout(() => s.destroy(), 50);
     });
     app.server.on('connection', () => connections++);
-    const resource = new FastCGIClientResource({ pool: new FastCGIPool({ type: 'tcp', host: '127.0.0.1', port: app.port }) });
+    const resource = new FastCGIClientResource({
+      pool: new FastCGIPool({ type: 'tcp', host: '127.0.0.1', port: app.port }),
+    });
     const server = await serveSite(new Site(resource));
     try {
       for (let i = 0; i < 3; i++) {

@@ -11,7 +11,10 @@ function readBack(buf: Buffer) {
   assert.equal(error, null);
   for (const r of records) assert.equal(r.requestId, 1);
   const of = (type: number) => records.filter((r) => r.type === type);
-  const params = decodeNameValuePairs(Buffer.concat(of(FcgiType.PARAMS).map((r) => r.content)), { maxBytes: 1 << 20, maxPairs: 100 });
+  const params = decodeNameValuePairs(Buffer.concat(of(FcgiType.PARAMS).map((r) => r.content)), {
+    maxBytes: 1 << 20,
+    maxPairs: 100,
+  });
   assert.ok(params.ok);
   return {
     types: records.map((r) => r.type),
@@ -29,11 +32,22 @@ function writer(pairs: Array<[string, string]>): ParamsWriter {
 }
 
 test('BEGIN_REQUEST with FCGI_KEEP_CONN, PARAMS (request pairs, then the constant ones), empty PARAMS, STDIN and its end', () => {
-  const pairs: Array<[string, string]> = [['REQUEST_METHOD', 'POST'], ['QUERY_STRING', ''], ['HTTP_X', 'é ünïcode'], ['LONG', 'v'.repeat(300)]];
+  const pairs: Array<[string, string]> = [
+    ['REQUEST_METHOD', 'POST'],
+    ['QUERY_STRING', ''],
+    ['HTTP_X', 'é ünïcode'],
+    ['LONG', 'v'.repeat(300)],
+  ];
   const constant = encodeParams([['REDIRECT_STATUS', '200']]);
   const out = readBack(encodeRequestStart(1, writer(pairs), constant, Buffer.from('a=1')));
   assert.deepEqual(out.begin, { role: FcgiRole.RESPONDER, keepConn: true });
-  assert.deepEqual(out.types, [FcgiType.BEGIN_REQUEST, FcgiType.PARAMS, FcgiType.PARAMS, FcgiType.STDIN, FcgiType.STDIN]);
+  assert.deepEqual(out.types, [
+    FcgiType.BEGIN_REQUEST,
+    FcgiType.PARAMS,
+    FcgiType.PARAMS,
+    FcgiType.STDIN,
+    FcgiType.STDIN,
+  ]);
   assert.deepEqual(out.params, [...pairs, ['REDIRECT_STATUS', '200']]);
   assert.equal(out.stdin.toString(), 'a=1');
   assert.deepEqual(out.ends, { params: 0, stdin: 0 });
@@ -47,7 +61,10 @@ test('an empty body is the empty STDIN alone; without a body STDIN is left to th
 });
 
 test('PARAMS and STDIN longer than one record are split across records and read back whole', () => {
-  const pairs: Array<[string, string]> = [['BIG', 'x'.repeat(70_000)], ['AFTER', 'y']];
+  const pairs: Array<[string, string]> = [
+    ['BIG', 'x'.repeat(70_000)],
+    ['AFTER', 'y'],
+  ];
   const body = Buffer.alloc(150_000, 'z');
   const out = readBack(encodeRequestStart(1, writer(pairs), encodeParams([['PHP_VALUE', 'a=b']]), body));
   assert.deepEqual(out.params, [...pairs, ['PHP_VALUE', 'a=b']]);

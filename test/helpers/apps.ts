@@ -15,14 +15,19 @@ export type Framework = (typeof FRAMEWORKS)[number];
 export const FIXTURES = join(ROOT, 'test/fixtures/apps');
 
 /** The fixture module of `framework`: `makeApp(base)` and the shared `left` counter. */
-export async function fixture(framework: Framework): Promise<{ makeApp(base?: string): unknown; left: { count: number } }> {
+export async function fixture(
+  framework: Framework,
+): Promise<{ makeApp(base?: string): unknown; left: { count: number } }> {
   const mod = (await import(join(FIXTURES, `${framework}-app.mjs`))) as { makeApp(base?: string): unknown };
   const shared = (await import(join(FIXTURES, 'shared.mjs'))) as { left: { count: number } };
   return { makeApp: mod.makeApp, left: shared.left };
 }
 
 /** A Site serving `framework`'s fixture at `base` (`/` or `/a/b`), with `X-Added: yes` on every response. */
-export async function appSite(framework: Framework, base: string): Promise<{ site: Site; logged: AccessLogEntry[]; left: { count: number } }> {
+export async function appSite(
+  framework: Framework,
+  base: string,
+): Promise<{ site: Site; logged: AccessLogEntry[]; left: { count: number } }> {
   const { makeApp, left } = await fixture(framework);
   const app = await appResource(makeApp(base));
   let root: Resource = app;
@@ -48,7 +53,11 @@ export interface AppReply {
   body: Buffer;
 }
 
-export type Send = (method: string, path: string, options?: { headers?: Record<string, string>; body?: Buffer | string }) => Promise<AppReply>;
+export type Send = (
+  method: string,
+  path: string,
+  options?: { headers?: Record<string, string>; body?: Buffer | string },
+) => Promise<AppReply>;
 
 function header(reply: AppReply, name: string): string {
   const v = reply.headers[name];
@@ -70,18 +79,30 @@ export function multipart(size: number): { body: Buffer; type: string; sha256: s
   for (let i = 0; i < size; i++) file[i] = (i * 31) & 0xff;
   const body = Buffer.concat([
     Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nholiday\r\n`),
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    ),
     file,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
-  return { body, type: `multipart/form-data; boundary=${boundary}`, sha256: createHash('sha256').update(file).digest('hex') };
+  return {
+    body,
+    type: `multipart/form-data; boundary=${boundary}`,
+    sha256: createHash('sha256').update(file).digest('hex'),
+  };
 }
 
 /**
  * Runs the common checks through `send` against `framework` mounted at `base`, reached at the public
  * `origin` (`http://host:port`, what its generated URLs must start with).
  */
-export async function checkRoutes(send: Send, framework: Framework, base: string, origin: string, where: string): Promise<void> {
+export async function checkRoutes(
+  send: Send,
+  framework: Framework,
+  base: string,
+  origin: string,
+  where: string,
+): Promise<void> {
   const mount = base === '/' ? '' : base;
   const at = (m: string) => `${where}: ${m}`;
 
@@ -95,20 +116,42 @@ export async function checkRoutes(send: Send, framework: Framework, base: string
   assert.equal(url.url, `${origin}${mount}/url?x=1&y=%C3%A9`, at('the public URL'));
   assert.equal(url.path, '/url', at('the app routes on the path below the mount'));
 
-  const posted = json(await send('POST', `${mount}/json`, { headers: { 'content-type': 'application/json' }, body: '{"a":[1,2],"b":"é"}' }));
+  const posted = json(
+    await send('POST', `${mount}/json`, {
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":[1,2],"b":"é"}',
+    }),
+  );
   assert.deepEqual(posted.got, { a: [1, 2], b: 'é' }, at('JSON body'));
 
-  const form = json(await send('POST', `${mount}/form`, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=Ann+Lee&city=K%C3%B6ln' }));
+  const form = json(
+    await send('POST', `${mount}/form`, {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'name=Ann+Lee&city=K%C3%B6ln',
+    }),
+  );
   assert.deepEqual(form.got, { name: 'Ann Lee', city: 'Köln' }, at('form body'));
 
   const upload = multipart(300 * 1024);
-  const uploaded = json(await send('POST', `${mount}/upload`, { headers: { 'content-type': upload.type }, body: upload.body }));
-  assert.deepEqual(uploaded, { fields: { title: 'holiday' }, files: [{ name: 'photo', filename: 'p.bin', size: 300 * 1024, sha256: upload.sha256 }] }, at('file upload'));
+  const uploaded = json(
+    await send('POST', `${mount}/upload`, { headers: { 'content-type': upload.type }, body: upload.body }),
+  );
+  assert.deepEqual(
+    uploaded,
+    {
+      fields: { title: 'holiday' },
+      files: [{ name: 'photo', filename: 'p.bin', size: 300 * 1024, sha256: upload.sha256 }],
+    },
+    at('file upload'),
+  );
 
   const redirect = await send('GET', `${mount}/redirect`);
   assert.equal(redirect.status, 302, at('redirect status'));
   const location = header(redirect, 'location');
-  assert.ok(location === `${mount}/hello` || location === `${origin}${mount}/hello`, at(`redirect to the mounted path, got ${location}`));
+  assert.ok(
+    location === `${mount}/hello` || location === `${origin}${mount}/hello`,
+    at(`redirect to the mounted path, got ${location}`),
+  );
 
   const cookies = await send('GET', `${mount}/cookies`, { headers: { cookie: 'z=9; y=8' } });
   assert.equal(cookies.status, 200, at('cookies'));
@@ -119,6 +162,6 @@ export async function checkRoutes(send: Send, framework: Framework, base: string
   assert.ok(list.join('\n').includes('b=2'), at('second Set-Cookie'));
 
   const boom = await send('GET', `${mount}/boom`);
-  assert.equal(boom.status, 500, at('a thrown error is the framework\'s own 500'));
+  assert.equal(boom.status, 500, at("a thrown error is the framework's own 500"));
   assert.equal(header(boom, 'x-added'), 'yes', at('--add-header on the error'));
 }

@@ -26,17 +26,28 @@ export async function waitForPort(port: number, timeoutMs = 10_000, proc?: Child
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (proc && proc.exitCode !== null) throw new Error(`process exited with ${proc.exitCode} before listening on ${port}`);
+    if (proc && proc.exitCode !== null)
+      throw new Error(`process exited with ${proc.exitCode} before listening on ${port}`);
     if (Date.now() > deadline) throw new Error(`nothing listened on port ${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** Starts `command args` and waits for `port`; on failure the error carries the daemon's output. */
-export async function startDaemon(command: string, args: string[], port: number, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Daemon> {
+export async function startDaemon(
+  command: string,
+  args: string[],
+  port: number,
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Daemon> {
   // Its own process group, so stopping it also stops what it forked (Apache's cgid daemon, CGI
   // children): a survivor would hold the output pipes open and keep the test process from exiting.
-  const proc = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const killGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-proc.pid!, signal);
@@ -119,7 +130,13 @@ export const APACHE_MODULES = '/usr/lib/apache2/modules';
  * apache2 in the foreground (`-X`: one process) listening on `port`, with the given extra modules
  * (names like `proxy`, `proxy_fcgi`) and `config` appended.
  */
-export function startApache(apache2: string, dir: string, port: number, modules: string[], config: string): Promise<Daemon> {
+export function startApache(
+  apache2: string,
+  dir: string,
+  port: number,
+  modules: string[],
+  config: string,
+): Promise<Daemon> {
   const base = ['mpm_event', 'authz_core', 'mime', 'dir', 'alias', 'env', 'setenvif', 'headers'];
   const all = [...new Set([...base, ...modules])];
   const loads = all.map((m) => `LoadModule ${m}_module ${APACHE_MODULES}/mod_${m}.so`).join('\n');
@@ -138,7 +155,9 @@ DocumentRoot "${dir}"
 ${config}
 `;
   writeFileSync(join(dir, 'apache.conf'), conf);
-  return startDaemon(apache2, ['-X', '-f', join(dir, 'apache.conf')], port, { env: { APACHE_RUN_DIR: dir, APACHE_LOCK_DIR: dir, APACHE_LOG_DIR: dir } });
+  return startDaemon(apache2, ['-X', '-f', join(dir, 'apache.conf')], port, {
+    env: { APACHE_RUN_DIR: dir, APACHE_LOCK_DIR: dir, APACHE_LOG_DIR: dir },
+  });
 }
 
 /** haproxy in the foreground with `config` (global/defaults added). */

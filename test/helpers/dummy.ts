@@ -9,7 +9,10 @@ export { testRequest as dummyRequest } from '../../src/testing.js';
 export type { TestResponse as CapturedResponse, TestRequestOptions as DummyOptions } from '../../src/testing.js';
 
 /** Serves one dummy request through `site`; resolves once the response ended, was aborted, or 2 s passed. */
-export async function render(site: Site, options: TestRequestOptions = {}): Promise<TestResponse & { request: Request }> {
+export async function render(
+  site: Site,
+  options: TestRequestOptions = {},
+): Promise<TestResponse & { request: Request }> {
   const { request, response } = testRequest(options);
   const done = new Promise<void>((resolve) => request.whenDone(() => resolve()));
   site.handle(request);

@@ -22,7 +22,11 @@ export function parseCgiReply(data: Buffer): CgiReply {
     const value = line.slice(colon + 1).trim();
     headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
   }
-  return { status: Number(/^\d+/.exec(headers.get('status') ?? '')?.[0] ?? 200), headers, body: data.subarray(end + 4) };
+  return {
+    status: Number(/^\d+/.exec(headers.get('status') ?? '')?.[0] ?? 200),
+    headers,
+    body: data.subarray(end + 4),
+  };
 }
 
 /** A FastCGI connection under test control. */
@@ -119,7 +123,12 @@ export class FcgiClient {
 }
 
 /** Params for `METHOD uri` as nginx's recipe sends them, mounted at `scriptName`. */
-export function cgiParams(method: string, uri: string, extra: Record<string, string> = {}, scriptName = ''): Record<string, string> {
+export function cgiParams(
+  method: string,
+  uri: string,
+  extra: Record<string, string> = {},
+  scriptName = '',
+): Record<string, string> {
   const q = uri.indexOf('?');
   const path = q === -1 ? uri : uri.slice(0, q);
   return {

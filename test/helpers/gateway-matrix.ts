@@ -52,7 +52,11 @@ export interface Reply {
 /** A way to send requests through one front end. */
 export interface GatewayClient {
   /** Sends one request; `keepAlive` sends it on one kept-alive client connection shared by such requests. */
-  request(method: string, path: string, options?: { body?: Buffer; headers?: Record<string, string>; keepAlive?: boolean; chunked?: boolean }): Promise<Reply>;
+  request(
+    method: string,
+    path: string,
+    options?: { body?: Buffer; headers?: Record<string, string>; keepAlive?: boolean; chunked?: boolean },
+  ): Promise<Reply>;
   close(): void;
   /** Starts a GET of `path`, waits for the first body bytes, then hangs up. */
   hangUpDuring(path: string): Promise<void>;
@@ -84,13 +88,70 @@ export interface FrontEnd {
 }
 
 export const FRONT_ENDS: FrontEnd[] = [
-  { name: 'nginx fastcgi_pass (keepalive)', peers: ['nginx'], protocol: 'fastcgi', recipe: 'nginx-fastcgi.conf', reuses: true, chunked: 'ok', start: (b, d, p, c) => startNginx(b, d, p, c) },
-  { name: 'nginx scgi_pass (UNIX socket)', peers: ['nginx'], protocol: 'scgi', recipe: 'nginx-scgi.conf', chunked: 'ok', unix: true, start: (b, d, p, c) => startNginx(b, d, p, c) },
-  { name: 'lighttpd mod_fastcgi', peers: ['lighttpd'], protocol: 'fastcgi', recipe: 'lighttpd-fastcgi.conf', chunked: 'ok', mount: '/app', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
-  { name: 'lighttpd mod_scgi', peers: ['lighttpd'], protocol: 'scgi', recipe: 'lighttpd-scgi.conf', chunked: 'ok', mount: '/app', start: (b, d, p, c) => startLighttpd(b, d, p, c) },
-  { name: 'Apache mod_proxy_fcgi', peers: ['apache2'], protocol: 'fastcgi', recipe: 'apache-fastcgi.conf', reuses: true, chunked: 'ok', start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_fcgi'], c) },
-  { name: 'Apache mod_proxy_scgi', peers: ['apache2'], protocol: 'scgi', recipe: 'apache-scgi.conf', chunked: 411, mount: '/app', start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_scgi'], c) },
-  { name: 'HAProxy fcgi-app', peers: ['haproxy'], protocol: 'fastcgi', recipe: 'haproxy-fastcgi.cfg', reuses: true, multiplexes: true, chunked: 400, start: (b, d, p, c) => startHaproxy(b, d, p, c) },
+  {
+    name: 'nginx fastcgi_pass (keepalive)',
+    peers: ['nginx'],
+    protocol: 'fastcgi',
+    recipe: 'nginx-fastcgi.conf',
+    reuses: true,
+    chunked: 'ok',
+    start: (b, d, p, c) => startNginx(b, d, p, c),
+  },
+  {
+    name: 'nginx scgi_pass (UNIX socket)',
+    peers: ['nginx'],
+    protocol: 'scgi',
+    recipe: 'nginx-scgi.conf',
+    chunked: 'ok',
+    unix: true,
+    start: (b, d, p, c) => startNginx(b, d, p, c),
+  },
+  {
+    name: 'lighttpd mod_fastcgi',
+    peers: ['lighttpd'],
+    protocol: 'fastcgi',
+    recipe: 'lighttpd-fastcgi.conf',
+    chunked: 'ok',
+    mount: '/app',
+    start: (b, d, p, c) => startLighttpd(b, d, p, c),
+  },
+  {
+    name: 'lighttpd mod_scgi',
+    peers: ['lighttpd'],
+    protocol: 'scgi',
+    recipe: 'lighttpd-scgi.conf',
+    chunked: 'ok',
+    mount: '/app',
+    start: (b, d, p, c) => startLighttpd(b, d, p, c),
+  },
+  {
+    name: 'Apache mod_proxy_fcgi',
+    peers: ['apache2'],
+    protocol: 'fastcgi',
+    recipe: 'apache-fastcgi.conf',
+    reuses: true,
+    chunked: 'ok',
+    start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_fcgi'], c),
+  },
+  {
+    name: 'Apache mod_proxy_scgi',
+    peers: ['apache2'],
+    protocol: 'scgi',
+    recipe: 'apache-scgi.conf',
+    chunked: 411,
+    mount: '/app',
+    start: (b, d, p, c) => startApache(b, d, p, ['proxy', 'proxy_scgi'], c),
+  },
+  {
+    name: 'HAProxy fcgi-app',
+    peers: ['haproxy'],
+    protocol: 'fastcgi',
+    recipe: 'haproxy-fastcgi.cfg',
+    reuses: true,
+    multiplexes: true,
+    chunked: 400,
+    start: (b, d, p, c) => startHaproxy(b, d, p, c),
+  },
   { name: 'cgi-fcgi (libfcgi)', peers: ['cgi-fcgi'], protocol: 'fastcgi', recipe: 'cgi-fcgi.sh' },
 ];
 
@@ -102,16 +163,20 @@ function httpClient(port: number): GatewayClient {
     close: () => agent.destroy(),
     request: (method, path, options = {}) =>
       new Promise((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: options.headers, agent: options.keepAlive ? agent : false }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const headers: Record<string, string> = {};
-            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-            resolve({ status: res.statusCode!, headers, body: Buffer.concat(chunks) });
-          });
-          res.on('error', reject);
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port, method, path, headers: options.headers, agent: options.keepAlive ? agent : false },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              const headers: Record<string, string> = {};
+              for (const [k, v] of Object.entries(res.headers))
+                if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+              resolve({ status: res.statusCode!, headers, body: Buffer.concat(chunks) });
+            });
+            res.on('error', reject);
+          },
+        );
         req.on('error', reject);
         if (options.chunked && options.body) {
           // No Content-Length: node sends the body chunked.
@@ -127,7 +192,12 @@ function httpClient(port: number): GatewayClient {
 }
 
 /** The CGI environment a web server would give cgi-fcgi for `method path` on 127.0.0.1:8080, mounted at /app. */
-function cgiEnv(method: string, path: string, body: Buffer | undefined, headers: Record<string, string> = {}): NodeJS.ProcessEnv {
+function cgiEnv(
+  method: string,
+  path: string,
+  body: Buffer | undefined,
+  headers: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   const q = path.indexOf('?');
   const pathOnly = q === -1 ? path : path.slice(0, q);
   const env: NodeJS.ProcessEnv = {
@@ -208,7 +278,9 @@ export async function openFrontEnd(
   const { site, events } = gatewaySite({ filesDir: dir.path });
   const options = fe.mount ? { mount: fe.mount } : {};
   const listen = fe.protocol === 'fastcgi' ? listenFastCgi : listenScgi;
-  const ep = fe.unix ? { type: 'unix' as const, path: join(dir.path, `trellis.${fe.protocol}`) } : { type: 'tcp' as const, port: 0, interface: '127.0.0.1' };
+  const ep = fe.unix
+    ? { type: 'unix' as const, path: join(dir.path, `trellis.${fe.protocol}`) }
+    : { type: 'tcp' as const, port: 0, interface: '127.0.0.1' };
   const listener: Listener = await listen(site, ep, options);
   t.after(() => listener.close(200));
   let accepted = 0;

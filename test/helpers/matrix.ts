@@ -38,33 +38,46 @@ function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 /** Serves `site` on plain HTTP and on TLS, and returns a client per channel plus a close function. */
-export async function channelMatrix(site: Site, tls: { key: string; cert: string }): Promise<{ clients: ChannelClient[]; close(): Promise<void> }> {
+export async function channelMatrix(
+  site: Site,
+  tls: { key: string; cert: string },
+): Promise<{ clients: ChannelClient[]; close(): Promise<void> }> {
   const plain: Listener = await listenHttp(site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
-  const secure: Listener = await listenHttp(site, { type: 'ssl', port: 0, interface: '127.0.0.1', privateKey: tls.key, certKey: tls.cert });
+  const secure: Listener = await listenHttp(site, {
+    type: 'ssl',
+    port: 0,
+    interface: '127.0.0.1',
+    privateKey: tls.key,
+    certKey: tls.cert,
+  });
   const ca = readFileSync(tls.cert);
   const agent = new Agent({ keepAlive: true });
-  const tlsAgent = new HttpsAgent({ keepAlive: true, ca, ALPNProtocols: ['http/1.1'] } as ConstructorParameters<typeof HttpsAgent>[0]);
+  const tlsAgent = new HttpsAgent({ keepAlive: true, ca, ALPNProtocols: ['http/1.1'] } as ConstructorParameters<
+    typeof HttpsAgent
+  >[0]);
   let session: ClientHttp2Session | null = null;
 
-  const h1 = (secureChannel: boolean) => (method: string, path: string, options: RequestOptions = {}) =>
-    new Promise<Reply>((resolve, reject) => {
-      const make = secureChannel ? httpsRequest : httpRequest;
-      const req = make({
-        host: '127.0.0.1',
-        servername: 'localhost',
-        port: secureChannel ? secure.port! : plain.port!,
-        method,
-        path,
-        headers: { Host: `localhost:${secureChannel ? secure.port : plain.port}`, ...options.headers },
-        agent: secureChannel ? tlsAgent : agent,
-      } as unknown as Parameters<typeof httpRequest>[0]);
-      req.on('response', async (res) => {
-        const body = await collect(res);
-        resolve({ status: res.statusCode!, headers: res.headers, body, text: body.toString() });
+  const h1 =
+    (secureChannel: boolean) =>
+    (method: string, path: string, options: RequestOptions = {}) =>
+      new Promise<Reply>((resolve, reject) => {
+        const make = secureChannel ? httpsRequest : httpRequest;
+        const req = make({
+          host: '127.0.0.1',
+          servername: 'localhost',
+          port: secureChannel ? secure.port! : plain.port!,
+          method,
+          path,
+          headers: { Host: `localhost:${secureChannel ? secure.port : plain.port}`, ...options.headers },
+          agent: secureChannel ? tlsAgent : agent,
+        } as unknown as Parameters<typeof httpRequest>[0]);
+        req.on('response', async (res) => {
+          const body = await collect(res);
+          resolve({ status: res.statusCode!, headers: res.headers, body, text: body.toString() });
+        });
+        req.on('error', reject);
+        req.end(options.body);
       });
-      req.on('error', reject);
-      req.end(options.body);
-    });
 
   const h2 = (method: string, path: string, options: RequestOptions = {}) =>
     new Promise<Reply>((resolve, reject) => {

@@ -82,11 +82,18 @@ function headerLookup(headers: ReadonlyArray<[string, string]>): (name: string) 
 }
 
 /** Where the chunked body starting at `from` ends, its decoded bytes and trailers; null when more bytes are needed. */
-function parseChunked(buf: Buffer, from: number, eof: boolean): { end: number; body: Buffer; trailers: Array<[string, string]> } | null {
+function parseChunked(
+  buf: Buffer,
+  from: number,
+  eof: boolean,
+): { end: number; body: Buffer; trailers: Array<[string, string]> } | null {
   const parts: Buffer[] = [];
   let at = from;
   const incomplete = () => {
-    if (eof) throw new ResponseSyntaxError(`the connection closed inside a chunked body: ${show(buf.toString('latin1', from))}`);
+    if (eof)
+      throw new ResponseSyntaxError(
+        `the connection closed inside a chunked body: ${show(buf.toString('latin1', from))}`,
+      );
     return null;
   };
   for (;;) {
@@ -101,7 +108,10 @@ function parseChunked(buf: Buffer, from: number, eof: boolean): { end: number; b
     if (buf.length < at + size + 2) return incomplete();
     parts.push(buf.subarray(at, at + size));
     at += size;
-    if (buf[at] !== 0x0d || buf[at + 1] !== 0x0a) throw new ResponseSyntaxError(`chunk data of ${size} bytes is not followed by CRLF: ${show(buf.toString('latin1', at, at + 20))}`);
+    if (buf[at] !== 0x0d || buf[at + 1] !== 0x0a)
+      throw new ResponseSyntaxError(
+        `chunk data of ${size} bytes is not followed by CRLF: ${show(buf.toString('latin1', at, at + 20))}`,
+      );
     at += 2;
   }
   // trailer-section CRLF
@@ -121,10 +131,17 @@ function parseChunked(buf: Buffer, from: number, eof: boolean): { end: number; b
  * Parses the response starting at `buf[start]`. Returns it with the offset just past it, or null when
  * more bytes are needed; throws a ResponseSyntaxError for anything malformed (or incomplete at `eof`).
  */
-function parseResponseAt(buf: Buffer, start: number, options: ParseOptions): { response: RawResponse; end: number } | null {
+function parseResponseAt(
+  buf: Buffer,
+  start: number,
+  options: ParseOptions,
+): { response: RawResponse; end: number } | null {
   const headEnd = buf.indexOf(HEAD_END, start);
   if (headEnd === -1) {
-    if (options.eof) throw new ResponseSyntaxError(`the connection closed before a complete response head: ${show(buf.toString('latin1', start))}`);
+    if (options.eof)
+      throw new ResponseSyntaxError(
+        `the connection closed before a complete response head: ${show(buf.toString('latin1', start))}`,
+      );
     return null;
   }
   const [statusLine = '', ...fieldLines] = buf.toString('latin1', start, headEnd).split('\r\n');
@@ -163,7 +180,10 @@ function parseResponseAt(buf: Buffer, start: number, options: ParseOptions): { r
     framing = 'length';
     end = bodyStart + Number(cl);
     if (buf.length < end) {
-      if (options.eof) throw new ResponseSyntaxError(`the connection closed ${end - buf.length} bytes short of Content-Length ${cl}: ${show(buf.toString('latin1', start))}`);
+      if (options.eof)
+        throw new ResponseSyntaxError(
+          `the connection closed ${end - buf.length} bytes short of Content-Length ${cl}: ${show(buf.toString('latin1', start))}`,
+        );
       return null;
     }
     body = buf.subarray(bodyStart, end);
@@ -354,7 +374,8 @@ export class RawConnection {
       const parsed = this.#tryParse(options.head ?? false);
       if (parsed) return parsed;
       if (this.#ended) {
-        if (this.buffered === 0) throw new ConnectionClosedError(`the server closed the connection without a response${this.#cause()}`);
+        if (this.buffered === 0)
+          throw new ConnectionClosedError(`the server closed the connection without a response${this.#cause()}`);
         // With eof set, whatever is left is either a close-delimited response or an error.
         return parseResponseAt(this.#take(), 0, { head: options.head ?? false, eof: true })!.response;
       }
@@ -375,7 +396,13 @@ export class RawConnection {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the server did not close the connection within ${timeoutMs} ms; unread: ${show(this.#peek())}`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`the server did not close the connection within ${timeoutMs} ms; unread: ${show(this.#peek())}`),
+          ),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([this.closed, timeout]);
@@ -406,10 +433,13 @@ export class RawConnection {
   /** Resolves true on new data or the close, false at `deadline`. */
   #waitForData(deadline: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = null;
-        resolve(false);
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          this.#wake = null;
+          resolve(false);
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       this.#wake = () => {
         clearTimeout(timer);
         resolve(true);

@@ -49,10 +49,32 @@ export async function startRedis(t: TestContext, options: RedisOptions = {}): Pr
   if (!binary) return null;
   const dir = mkdtempSync(join(tmpdir(), 'trellis-redis-'));
   const port = await freePort();
-  const args = ['--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--loglevel', 'warning'];
+  const args = [
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--loglevel',
+    'warning',
+  ];
   if (options.password) args.push('--requirepass', options.password);
   if (options.tls) {
-    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.cert, '--tls-key-file', options.tls.key);
+    args.push(
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      options.tls.cert,
+      '--tls-key-file',
+      options.tls.key,
+    );
     args.push('--tls-ca-cert-file', options.tls.cert, '--tls-auth-clients', 'no');
   } else {
     args.push('--port', String(port));

@@ -65,7 +65,10 @@ export interface TrellisProcess {
  * Runs `node dist/cli/main.js ARGS` and waits until it prints the URL it serves
  * ("Trellis X serving URL"). Rejects with its output when it exits first.
  */
-export async function spawnTrellis(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<TrellisProcess> {
+export async function spawnTrellis(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<TrellisProcess> {
   const proc = spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
@@ -108,9 +111,15 @@ export async function spawnTrellis(args: string[], options: { cwd?: string; env?
 }
 
 /** Runs `trellis ARGS` to completion and returns its exit code and output. */
-export function runTrellis(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runTrellis(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env } });
+    const proc = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

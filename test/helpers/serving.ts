@@ -40,7 +40,8 @@ export async function servingUrls(server: TrellisProcess, count: number, timeout
   for (;;) {
     const urls = [...server.stdout().matchAll(/serving (\S+)/g)].map((m) => m[1]!);
     if (urls.length >= count) return urls;
-    if (Date.now() > deadline) throw new Error(`only ${urls.length} of ${count} listeners announced\n${server.stdout()}\n${server.stderr()}`);
+    if (Date.now() > deadline)
+      throw new Error(`only ${urls.length} of ${count} listeners announced\n${server.stdout()}\n${server.stderr()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -26,7 +26,10 @@ export function realClock(): ContractClock {
 type Open = (t: TestContext, limits: SessionLimits) => Promise<SessionStore | null>;
 
 /** The contract as [name, body] pairs, for `test(\`${store}: ${name}\`, ...)`. */
-export function storeContract(open: Open, clock: () => ContractClock): Array<[string, (t: TestContext) => Promise<void>]> {
+export function storeContract(
+  open: Open,
+  clock: () => ContractClock,
+): Array<[string, (t: TestContext) => Promise<void>]> {
   const withStore = async (t: TestContext, limits: SessionLimits, c: ContractClock) => {
     const store = await open(t, { ...limits, now: c.now });
     if (store) t.after(() => store.close?.());
@@ -160,7 +163,10 @@ export function storeContract(open: Open, clock: () => ContractClock): Array<[st
           [[1, 2n], /"m"\[1\] is a bigint/],
           [cycle, /"m"\.self is a cycle/],
         ] as Array<[unknown, RegExp]>) {
-          assert.throws(() => s.set('m', value), (err: Error) => err instanceof TypeError && what.test(err.message) && /plain JSON/.test(err.message));
+          assert.throws(
+            () => s.set('m', value),
+            (err: Error) => err instanceof TypeError && what.test(err.message) && /plain JSON/.test(err.message),
+          );
         }
         s.data.set('sneaked', new Set());
         assert.throws(() => s.toJSON(), TypeError);

@@ -41,7 +41,12 @@ export interface CreateUserOptions {
  */
 export function createUser(t: TestContext, options: CreateUserOptions = {}): SystemUser {
   const name = `tr${randomBytes(4).toString('hex')}`;
-  const flags = [options.home ?? true ? '--create-home' : '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin'];
+  const flags = [
+    (options.home ?? true) ? '--create-home' : '--no-create-home',
+    '--user-group',
+    '--shell',
+    '/usr/sbin/nologin',
+  ];
   if (options.system) flags.push('--system');
   execFileSync('useradd', [...flags, '--comment', `Test ${name},,,`, name]);
   t.after(() => {

@@ -18,7 +18,10 @@ function error(text: string | Buffer, options: { nph?: boolean } = {}): string {
 describe('parseCgiHead', () => {
   it('parseCgiHead reads a document response with LF line ends and finds the body', () => {
     const h = head('Content-Type: text/plain\nX-A: 1\n\nbody');
-    assert.deepEqual([h.kind, h.status, h.fields, h.bodyStart], ['document', 200, ['Content-Type', 'text/plain', 'X-A', '1'], 33]);
+    assert.deepEqual(
+      [h.kind, h.status, h.fields, h.bodyStart],
+      ['document', 200, ['Content-Type', 'text/plain', 'X-A', '1'], 33],
+    );
   });
 
   it('parseCgiHead reads CRLF line ends', () => {
@@ -42,7 +45,9 @@ describe('parseCgiHead', () => {
   });
 
   it('parseCgiHead leaves out the fields the server decides: framing, Date, Server, hop-by-hop', () => {
-    const h = head('Content-Type: a/b\nContent-Length: 5\nDate: x\nServer: y\nConnection: close\nTransfer-Encoding: chunked\nSet-Cookie: a=1\n\n');
+    const h = head(
+      'Content-Type: a/b\nContent-Length: 5\nDate: x\nServer: y\nConnection: close\nTransfer-Encoding: chunked\nSet-Cookie: a=1\n\n',
+    );
     assert.deepEqual(h.fields, ['Content-Type', 'a/b', 'Set-Cookie', 'a=1']);
   });
 

@@ -46,7 +46,15 @@ function decodeEverySplit(input: string, limits?: Partial<ChunkedLimits>): Decod
   const length = Buffer.byteLength(input, 'latin1');
   const step = Math.max(1, Math.floor(length / 300));
   for (let k = 1; k < length; k += step) assert.deepEqual(decode(input, [k], limits), whole, `cut at ${k}`);
-  assert.deepEqual(decode(input, Array.from({ length: Math.max(0, length - 1) }, (_, k) => k + 1), limits), whole, 'a byte at a time');
+  assert.deepEqual(
+    decode(
+      input,
+      Array.from({ length: Math.max(0, length - 1) }, (_, k) => k + 1),
+      limits,
+    ),
+    whole,
+    'a byte at a time',
+  );
   return whole;
 }
 
@@ -76,20 +84,39 @@ describe('ChunkedDecoder accepts', () => {
     const decoder = new ChunkedDecoder();
     const input = Buffer.from('3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n');
     const pieces: string[] = [];
-    assert.equal(decoder.push(input, 0, (p) => pieces.push(p.toString())), 13);
+    assert.equal(
+      decoder.push(input, 0, (p) => pieces.push(p.toString())),
+      13,
+    );
     assert.equal(decoder.done, true);
     assert.deepEqual(pieces, ['abc']);
-    assert.equal(decoder.push(input, 13, () => assert.fail('data after the end')), 0);
+    assert.equal(
+      decoder.push(input, 13, () => assert.fail('data after the end')),
+      0,
+    );
   });
 
   test('ChunkedDecoder keeps the trailer fields, OWS trimmed (obs-text kept), whole and split at every byte', () => {
-    const input = Buffer.from('5\r\nhello\r\n0\r\nX-A: 1\r\nX-B:\t\xe9 \r\nx-a:2\r\nX-Empty:\r\nX-Nbsp: \xa0a\xa0\r\n\r\n', 'latin1');
+    const input = Buffer.from(
+      '5\r\nhello\r\n0\r\nX-A: 1\r\nX-B:\t\xe9 \r\nx-a:2\r\nX-Empty:\r\nX-Nbsp: \xa0a\xa0\r\n\r\n',
+      'latin1',
+    );
     for (let cut = 0; cut <= input.length; cut++) {
       const decoder = new ChunkedDecoder();
       const first = decoder.push(input.subarray(0, cut), 0, () => {});
       decoder.push(input.subarray(cut), 0, () => {});
       assert.ok(first >= 0 && decoder.done, `cut at ${cut}`);
-      assert.deepEqual(decoder.trailers, [['X-A', '1'], ['X-B', '\xe9'], ['x-a', '2'], ['X-Empty', ''], ['X-Nbsp', '\xa0a\xa0']], `cut at ${cut}`);
+      assert.deepEqual(
+        decoder.trailers,
+        [
+          ['X-A', '1'],
+          ['X-B', '\xe9'],
+          ['x-a', '2'],
+          ['X-Empty', ''],
+          ['X-Nbsp', '\xa0a\xa0'],
+        ],
+        `cut at ${cut}`,
+      );
     }
     const plain = new ChunkedDecoder();
     plain.push(Buffer.from('0\r\n\r\n'), 0, () => {});
@@ -103,11 +130,17 @@ describe('ChunkedDecoder accepts', () => {
 
   test('ChunkedDecoder starts over after reset()', () => {
     const decoder = new ChunkedDecoder();
-    assert.equal(decoder.push(Buffer.from('zz'), 0, () => {}), -1);
+    assert.equal(
+      decoder.push(Buffer.from('zz'), 0, () => {}),
+      -1,
+    );
     decoder.reset();
     assert.equal(decoder.error, null);
     let body = '';
-    assert.equal(decoder.push(Buffer.from('2\r\nok\r\n0\r\n\r\n'), 0, (p) => (body += p)), 12);
+    assert.equal(
+      decoder.push(Buffer.from('2\r\nok\r\n0\r\n\r\n'), 0, (p) => (body += p)),
+      12,
+    );
     assert.equal(body, 'ok');
     assert.equal(decoder.done, true);
   });
@@ -115,7 +148,10 @@ describe('ChunkedDecoder accepts', () => {
   test('ChunkedDecoder accepts a chunk size of 13 hex digits', () => {
     const decoder = new ChunkedDecoder();
     let seen = 0;
-    assert.equal(decoder.push(Buffer.from('fffffffffffff\r\nabc'), 0, (p) => (seen += p.length)), 18);
+    assert.equal(
+      decoder.push(Buffer.from('fffffffffffff\r\nabc'), 0, (p) => (seen += p.length)),
+      18,
+    );
     assert.equal(seen, 3);
     assert.equal(decoder.error, null);
     assert.equal(decoder.done, false);
@@ -152,7 +188,11 @@ describe('ChunkedDecoder refuses', () => {
     ['a trailer with an empty name', '0\r\n: 1\r\n\r\n'],
     ['a size over 13 significant hex digits', '10000000000000\r\n'],
     ['a chunk-size line over the limit, in digits', `${'0'.repeat(17)}1\r\na\r\n0\r\n\r\n`, { maxChunkLineBytes: 16 }],
-    ['a chunk-size line over the limit, in extensions', `1;${'x'.repeat(15)}\r\na\r\n0\r\n\r\n`, { maxChunkLineBytes: 16 }],
+    [
+      'a chunk-size line over the limit, in extensions',
+      `1;${'x'.repeat(15)}\r\na\r\n0\r\n\r\n`,
+      { maxChunkLineBytes: 16 },
+    ],
     ['a chunk-size line over the default limit', `1;${'x'.repeat(5000)}\r\n`],
     ['a control in an extension', '5;a\x00\r\nhello\r\n0\r\n\r\n'],
     ['DEL in an extension', '5;a\x7f\r\nhello\r\n0\r\n\r\n'],
@@ -182,9 +222,15 @@ describe('ChunkedDecoder refuses', () => {
 
   test('ChunkedDecoder keeps refusing after an error', () => {
     const decoder = new ChunkedDecoder();
-    assert.equal(decoder.push(Buffer.from('5\nhello'), 0, () => {}), -1);
+    assert.equal(
+      decoder.push(Buffer.from('5\nhello'), 0, () => {}),
+      -1,
+    );
     assert.equal(decoder.error, 'a chunk-size line does not end in CRLF');
-    assert.equal(decoder.push(Buffer.from('0\r\n\r\n'), 0, () => assert.fail('data after an error')), -1);
+    assert.equal(
+      decoder.push(Buffer.from('0\r\n\r\n'), 0, () => assert.fail('data after an error')),
+      -1,
+    );
   });
 
   test('ChunkedDecoder accepts trailers exactly at the limit and refuses one byte more', () => {
@@ -202,7 +248,11 @@ function encode(body: Buffer, sizes: number[], extension: string, trailers: stri
     const n = Math.min(size, body.length - at);
     if (n <= 0) continue;
     const hex = n.toString(16);
-    parts.push(Buffer.from(`${upper ? hex.toUpperCase() : hex}${extension}\r\n`), body.subarray(at, at + n), Buffer.from('\r\n'));
+    parts.push(
+      Buffer.from(`${upper ? hex.toUpperCase() : hex}${extension}\r\n`),
+      body.subarray(at, at + n),
+      Buffer.from('\r\n'),
+    );
     at += n;
   }
   parts.push(Buffer.from(`0${extension}\r\n${trailers.map((t) => `${t}\r\n`).join('')}\r\n`));
@@ -220,41 +270,57 @@ describe('ChunkedDecoder on random input', () => {
 
   test('ChunkedDecoder decodes any randomly chunked body back exactly, in any pieces, leaving what follows', () => {
     fc.assert(
-      fc.property(message, fc.array(fc.nat(), { maxLength: 6 }), fc.uint8Array({ maxLength: 10 }), (m, cutsRaw, after) => {
-        const encoded = encode(Buffer.from(m.body), m.sizes, m.extension, m.trailers, m.upper);
-        const input = Buffer.concat([encoded, after]);
-        const cuts = [...new Set(cutsRaw.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
-        const r = decode(input, cuts);
-        assert.equal(r.error, null);
-        assert.equal(r.done, true);
-        assert.equal(r.used, encoded.length);
-        assert.ok(Buffer.from(r.body, 'latin1').equals(Buffer.from(m.body)));
-      }),
+      fc.property(
+        message,
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.uint8Array({ maxLength: 10 }),
+        (m, cutsRaw, after) => {
+          const encoded = encode(Buffer.from(m.body), m.sizes, m.extension, m.trailers, m.upper);
+          const input = Buffer.concat([encoded, after]);
+          const cuts = [...new Set(cutsRaw.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
+          const r = decode(input, cuts);
+          assert.equal(r.error, null);
+          assert.equal(r.done, true);
+          assert.equal(r.used, encoded.length);
+          assert.ok(Buffer.from(r.body, 'latin1').equals(Buffer.from(m.body)));
+        },
+      ),
       { numRuns: 2000 },
     );
   });
 
   test('ChunkedDecoder never throws on corrupted or cut chunked bodies, and pieces agree with whole', () => {
     fc.assert(
-      fc.property(message, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }), fc.nat(), fc.nat(), (m, flips, cut, split) => {
-        const input = encode(Buffer.from(m.body), m.sizes, m.extension, m.trailers, m.upper);
-        for (const [at, value] of flips) input[at % input.length] = value;
-        const truncated = input.subarray(0, cut % (input.length + 1));
-        const whole = decode(truncated);
-        const pieces = decode(truncated, truncated.length > 1 ? [1 + (split % (truncated.length - 1))] : []);
-        assert.deepEqual(pieces, whole);
-        if (whole.used >= 0) assert.ok(whole.used <= truncated.length);
-      }),
+      fc.property(
+        message,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+        fc.nat(),
+        fc.nat(),
+        (m, flips, cut, split) => {
+          const input = encode(Buffer.from(m.body), m.sizes, m.extension, m.trailers, m.upper);
+          for (const [at, value] of flips) input[at % input.length] = value;
+          const truncated = input.subarray(0, cut % (input.length + 1));
+          const whole = decode(truncated);
+          const pieces = decode(truncated, truncated.length > 1 ? [1 + (split % (truncated.length - 1))] : []);
+          assert.deepEqual(pieces, whole);
+          if (whole.used >= 0) assert.ok(whole.used <= truncated.length);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
 
   test('ChunkedDecoder never throws on random bytes', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 0, max: 64 }), (bytes, line, trailer) => {
-        const r = decode(Buffer.from(bytes), [], { maxChunkLineBytes: line, maxTrailerBytes: trailer });
-        assert.ok(r.used === -1 ? r.error !== null : r.error === null);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 0, max: 64 }),
+        (bytes, line, trailer) => {
+          const r = decode(Buffer.from(bytes), [], { maxChunkLineBytes: line, maxTrailerBytes: trailer });
+          assert.ok(r.used === -1 ? r.error !== null : r.error === null);
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -23,13 +23,44 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'one Content-Length', fields: 'Content-Length: 3\r\n', expect: { chunked: false, contentLength: 3, keepAlive: true } },
-  { name: 'leading zeros in a Content-Length', fields: 'content-length: 007\r\n', expect: { chunked: false, contentLength: 7, keepAlive: true } },
-  { name: 'chunked, any case, OWS around', fields: 'Transfer-Encoding:  ChUnKeD \t\r\n', expect: { chunked: true, contentLength: null, keepAlive: true } },
-  { name: 'Connection: close among other tokens', fields: 'Content-Length: 0\r\nConnection: x-a, CLOSE ,\r\n', expect: { chunked: false, contentLength: 0, keepAlive: false } },
-  { name: 'HTTP/1.0 with keep-alive', minor: 0, fields: 'Content-Length: 0\r\nConnection: Keep-Alive\r\n', expect: { chunked: false, contentLength: 0, keepAlive: true } },
-  { name: 'HTTP/1.0 without keep-alive', minor: 0, fields: 'Content-Length: 0\r\n', expect: { chunked: false, contentLength: 0, keepAlive: false } },
-  { name: 'keep-alive then close in a second field', minor: 0, fields: 'Content-Length: 0\r\nConnection: keep-alive\r\nConnection: close\r\n', expect: { chunked: false, contentLength: 0, keepAlive: false } },
+  {
+    name: 'one Content-Length',
+    fields: 'Content-Length: 3\r\n',
+    expect: { chunked: false, contentLength: 3, keepAlive: true },
+  },
+  {
+    name: 'leading zeros in a Content-Length',
+    fields: 'content-length: 007\r\n',
+    expect: { chunked: false, contentLength: 7, keepAlive: true },
+  },
+  {
+    name: 'chunked, any case, OWS around',
+    fields: 'Transfer-Encoding:  ChUnKeD \t\r\n',
+    expect: { chunked: true, contentLength: null, keepAlive: true },
+  },
+  {
+    name: 'Connection: close among other tokens',
+    fields: 'Content-Length: 0\r\nConnection: x-a, CLOSE ,\r\n',
+    expect: { chunked: false, contentLength: 0, keepAlive: false },
+  },
+  {
+    name: 'HTTP/1.0 with keep-alive',
+    minor: 0,
+    fields: 'Content-Length: 0\r\nConnection: Keep-Alive\r\n',
+    expect: { chunked: false, contentLength: 0, keepAlive: true },
+  },
+  {
+    name: 'HTTP/1.0 without keep-alive',
+    minor: 0,
+    fields: 'Content-Length: 0\r\n',
+    expect: { chunked: false, contentLength: 0, keepAlive: false },
+  },
+  {
+    name: 'keep-alive then close in a second field',
+    minor: 0,
+    fields: 'Content-Length: 0\r\nConnection: keep-alive\r\nConnection: close\r\n',
+    expect: { chunked: false, contentLength: 0, keepAlive: false },
+  },
   { name: 'two equal Content-Length fields', fields: 'Content-Length: 3\r\nContent-Length: 3\r\n', expect: null },
   { name: 'a Content-Length list', fields: 'Content-Length: 3, 3\r\n', expect: null },
   { name: 'a signed Content-Length', fields: 'Content-Length: +3\r\n', expect: null },
@@ -38,8 +69,16 @@ const CASES: Case[] = [
   { name: 'an empty Content-Length', fields: 'Content-Length:\r\n', expect: null },
   { name: 'a 16-digit Content-Length', fields: 'Content-Length: 1000000000000000\r\n', expect: null },
   { name: 'a space inside a Content-Length', fields: 'Content-Length: 1 2\r\n', expect: null },
-  { name: 'Transfer-Encoding and Content-Length', fields: 'Transfer-Encoding: chunked\r\nContent-Length: 3\r\n', expect: null },
-  { name: 'Content-Length and Transfer-Encoding', fields: 'Content-Length: 3\r\nTransfer-Encoding: chunked\r\n', expect: null },
+  {
+    name: 'Transfer-Encoding and Content-Length',
+    fields: 'Transfer-Encoding: chunked\r\nContent-Length: 3\r\n',
+    expect: null,
+  },
+  {
+    name: 'Content-Length and Transfer-Encoding',
+    fields: 'Content-Length: 3\r\nTransfer-Encoding: chunked\r\n',
+    expect: null,
+  },
   { name: 'Transfer-Encoding on HTTP/1.0', minor: 0, fields: 'Transfer-Encoding: chunked\r\n', expect: null },
   { name: 'a coding list ending in chunked', fields: 'Transfer-Encoding: gzip, chunked\r\n', expect: null },
   { name: 'chunked twice in one field', fields: 'Transfer-Encoding: chunked, chunked\r\n', expect: null },
@@ -59,7 +98,11 @@ const CASES: Case[] = [
   { name: 'a field name with a slash', fields: 'X/A: 1\r\nContent-Length: 0\r\n', expect: null },
   { name: 'a field name with obs-text', fields: 'X-\xe9: 1\r\nContent-Length: 0\r\n', expect: null },
   { name: 'a line without a colon', fields: 'Content-Length 3\r\n', expect: null },
-  { name: 'obs-text in a value (kept)', fields: 'X-A: caf\xe9\r\nContent-Length: 0\r\n', expect: { chunked: false, contentLength: 0, keepAlive: true } },
+  {
+    name: 'obs-text in a value (kept)',
+    fields: 'X-A: caf\xe9\r\nContent-Length: 0\r\n',
+    expect: { chunked: false, contentLength: 0, keepAlive: true },
+  },
 ];
 
 type Outcome = Framed | 'refused';
@@ -68,7 +111,11 @@ function asRequest(c: Case): Outcome {
   const minor = c.minor ?? 1;
   const text = `POST / HTTP/1.${minor}\r\nHost: a\r\n${c.fields}\r\n`;
   const bytes = Buffer.from(text, 'latin1');
-  const r = parseRequestHead(bytes, 0, bytes.length, { maxUriLength: 8192, maxHeaderBytes: 16384, maxHeaderCount: 100 });
+  const r = parseRequestHead(bytes, 0, bytes.length, {
+    maxUriLength: 8192,
+    maxHeaderBytes: 16384,
+    maxHeaderCount: 100,
+  });
   assert.notEqual(r.kind, 'partial', 'the request head is complete');
   if (r.kind !== 'head') return 'refused';
   return { chunked: r.head.chunked, contentLength: r.head.contentLength, keepAlive: r.head.keepAlive };

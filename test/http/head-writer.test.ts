@@ -3,7 +3,14 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { fieldPairs } from '../../src/http/headers.js';
 import {
-  LAST_CHUNK, cgiStatusLine, fieldSet, statusLine, writeChunk, writeHead, writeHeadPairs, writeRequestHead,
+  LAST_CHUNK,
+  cgiStatusLine,
+  fieldSet,
+  statusLine,
+  writeChunk,
+  writeHead,
+  writeHeadPairs,
+  writeRequestHead,
   writeResponseHead,
 } from '../../src/http/head-writer.js';
 import { ChunkedDecoder } from '../../src/http/chunked.js';
@@ -31,7 +38,9 @@ test('writeHead: fields in order, those in drop left out whatever their case, ex
     [['Connection', 'close', 'A', '1'], null, '', 'S\r\nConnection: close\r\nA: 1\r\n\r\n'],
     [['CONNECTION', 'close', 'A', '1', 'keep-alive', 't=1'], FRAMING, '', 'S\r\nA: 1\r\n\r\n'],
     [
-      ['Transfer-Encoding', 'chunked', 'Content-Length', '5'], FRAMING, 'X: y\r\n',
+      ['Transfer-Encoding', 'chunked', 'Content-Length', '5'],
+      FRAMING,
+      'X: y\r\n',
       'S\r\nContent-Length: 5\r\nX: y\r\n\r\n',
     ],
     // Same length as a dropped name, another name: kept.
@@ -57,7 +66,10 @@ test('writeResponseHead: an HTTP/1.1 status line, the fields, extra lines; the r
 
 test('writeRequestHead: request line, fields in order (none dropped), blank line', () => {
   assert.equal(
-    writeRequestHead('GET', '/a?b=1', [['Host', 'example.com'], ['Connection', 'keep-alive']]),
+    writeRequestHead('GET', '/a?b=1', [
+      ['Host', 'example.com'],
+      ['Connection', 'keep-alive'],
+    ]),
     'GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive\r\n\r\n',
   );
   assert.equal(writeRequestHead('OPTIONS', '*', []), 'OPTIONS * HTTP/1.1\r\n\r\n');
@@ -67,7 +79,13 @@ test('writeChunk: hex size, CRLF, bytes, CRLF; nothing for empty data; LAST_CHUN
   const out = new PassThrough();
   const written: Buffer[] = [];
   out.on('data', (b: Buffer) => written.push(b));
-  const table: Array<[number, string]> = [[1, '1'], [10, 'a'], [255, 'ff'], [4096, '1000'], [0, '']];
+  const table: Array<[number, string]> = [
+    [1, '1'],
+    [10, 'a'],
+    [255, 'ff'],
+    [4096, '1000'],
+    [0, ''],
+  ];
   let expected = '';
   for (const [size, hex] of table) {
     const data = Buffer.alloc(size, 'x');
@@ -81,7 +99,10 @@ test('writeChunk: hex size, CRLF, bytes, CRLF; nothing for empty data; LAST_CHUN
   // What the writer frames, the shared decoder reads back.
   const decoder = new ChunkedDecoder();
   const body: Buffer[] = [];
-  assert.equal(decoder.push(wire, 0, (piece) => body.push(Buffer.from(piece))), wire.length);
+  assert.equal(
+    decoder.push(wire, 0, (piece) => body.push(Buffer.from(piece))),
+    wire.length,
+  );
   assert.equal(decoder.done, true);
   assert.equal(Buffer.concat(body).length, 1 + 10 + 255 + 4096);
 });

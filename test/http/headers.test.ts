@@ -10,7 +10,17 @@ function withPadding(fields: Array<[string, string]>, extra: number): RequestHea
 
 for (const extra of [0, 40]) {
   test(`RequestHeaders get, getAll and has ignore case and join duplicates (${extra} other fields)`, () => {
-    const h = withPadding([['Host', 'a'], ['X-A', '1'], ['x-a', '2'], ['Cookie', 'a=1'], ['COOKIE', 'b=2'], ['If-None-Match', '"t"']], extra);
+    const h = withPadding(
+      [
+        ['Host', 'a'],
+        ['X-A', '1'],
+        ['x-a', '2'],
+        ['Cookie', 'a=1'],
+        ['COOKIE', 'b=2'],
+        ['If-None-Match', '"t"'],
+      ],
+      extra,
+    );
     assert.equal(h.get('host'), 'a');
     assert.equal(h.get('HOST'), 'a');
     assert.equal(h.get('x-a'), '1, 2');
@@ -26,7 +36,13 @@ for (const extra of [0, 40]) {
   });
 
   test(`RequestHeaders set and delete are seen by later lookups (${extra} other fields)`, () => {
-    const h = withPadding([['Host', 'a'], ['X-A', '1']], extra);
+    const h = withPadding(
+      [
+        ['Host', 'a'],
+        ['X-A', '1'],
+      ],
+      extra,
+    );
     assert.equal(h.get('x-a'), '1');
     h.set('x-a', '2');
     assert.equal(h.get('X-A'), '2');
@@ -37,6 +53,10 @@ for (const extra of [0, 40]) {
 }
 
 test('RequestHeaders names lists each field once in lower case', () => {
-  const h = new RequestHeaders([['Host', 'a'], ['X-A', '1'], ['x-a', '2']]);
+  const h = new RequestHeaders([
+    ['Host', 'a'],
+    ['X-A', '1'],
+    ['x-a', '2'],
+  ]);
   assert.deepEqual(h.names(), ['host', 'x-a']);
 });

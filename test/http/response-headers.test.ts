@@ -14,13 +14,70 @@ function apply(h: ResponseHeaders, ops: readonly Op[]): void {
 }
 
 const CASES: Array<[string, Op[], string[]]> = [
-  ['set replaces in place', [['set', 'A', '1'], ['set', 'B', '2'], ['set', 'A', '3']], ['A', '3', 'B', '2']],
-  ['add keeps the values of one name together', [['set', 'A', '1'], ['set', 'B', '2'], ['add', 'A', '3']], ['A', '1', 'A', '3', 'B', '2']],
-  ['set drops every earlier value', [['set', 'A', '1'], ['add', 'A', '2'], ['set', 'B', '3'], ['setAll', 'A', ['4']]], ['A', '4', 'B', '3']],
-  ['setAll puts its values where the name was', [['set', 'A', '1'], ['set', 'B', '2'], ['setAll', 'a', ['x', 'y']]], ['a', 'x', 'a', 'y', 'B', '2']],
-  ['setAll with no values removes the name', [['set', 'A', '1'], ['add', 'A', '2'], ['setAll', 'A', []]], []],
-  ['a deleted name set again goes last', [['set', 'A', '1'], ['set', 'B', '2'], ['delete', 'a'], ['set', 'A', '5']], ['B', '2', 'A', '5']],
-  ['names are matched without case and keep the case last given', [['set', 'Content-Type', 'a'], ['set', 'content-type', 'b']], ['content-type', 'b']],
+  [
+    'set replaces in place',
+    [
+      ['set', 'A', '1'],
+      ['set', 'B', '2'],
+      ['set', 'A', '3'],
+    ],
+    ['A', '3', 'B', '2'],
+  ],
+  [
+    'add keeps the values of one name together',
+    [
+      ['set', 'A', '1'],
+      ['set', 'B', '2'],
+      ['add', 'A', '3'],
+    ],
+    ['A', '1', 'A', '3', 'B', '2'],
+  ],
+  [
+    'set drops every earlier value',
+    [
+      ['set', 'A', '1'],
+      ['add', 'A', '2'],
+      ['set', 'B', '3'],
+      ['setAll', 'A', ['4']],
+    ],
+    ['A', '4', 'B', '3'],
+  ],
+  [
+    'setAll puts its values where the name was',
+    [
+      ['set', 'A', '1'],
+      ['set', 'B', '2'],
+      ['setAll', 'a', ['x', 'y']],
+    ],
+    ['a', 'x', 'a', 'y', 'B', '2'],
+  ],
+  [
+    'setAll with no values removes the name',
+    [
+      ['set', 'A', '1'],
+      ['add', 'A', '2'],
+      ['setAll', 'A', []],
+    ],
+    [],
+  ],
+  [
+    'a deleted name set again goes last',
+    [
+      ['set', 'A', '1'],
+      ['set', 'B', '2'],
+      ['delete', 'a'],
+      ['set', 'A', '5'],
+    ],
+    ['B', '2', 'A', '5'],
+  ],
+  [
+    'names are matched without case and keep the case last given',
+    [
+      ['set', 'Content-Type', 'a'],
+      ['set', 'content-type', 'b'],
+    ],
+    ['content-type', 'b'],
+  ],
 ];
 for (const [name, ops, flat] of CASES) {
   test(`ResponseHeaders: ${name}`, () => {
@@ -32,13 +89,21 @@ for (const [name, ops, flat] of CASES) {
 
 test('ResponseHeaders get joins the values of a name, has and pairs see every line', () => {
   const h = new ResponseHeaders();
-  apply(h, [['set', 'Vary', 'Accept'], ['set', 'ETag', '"x"'], ['add', 'vary', 'Cookie']]);
+  apply(h, [
+    ['set', 'Vary', 'Accept'],
+    ['set', 'ETag', '"x"'],
+    ['add', 'vary', 'Cookie'],
+  ]);
   assert.equal(h.get('vary'), 'Accept, Cookie');
   assert.equal(h.get('etag'), '"x"');
   assert.equal(h.get('server'), undefined);
   assert.equal(h.has('etag'), true);
   assert.equal(h.has('server'), false);
-  assert.deepEqual(h.pairs(), [['Vary', 'Accept'], ['vary', 'Cookie'], ['ETag', '"x"']]);
+  assert.deepEqual(h.pairs(), [
+    ['Vary', 'Accept'],
+    ['vary', 'Cookie'],
+    ['ETag', '"x"'],
+  ]);
   const flat = h.flat();
   flat.push('Connection', 'close');
   assert.equal(h.has('connection'), false, 'flat() is a copy');

@@ -1,7 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  TCHAR, bracket, hasControlChars, hasCtl, isContentLength, isHost, isToken, listHas, parseContentLength, trimOws, safeReason, splitAuthority, unbracket,
+  TCHAR,
+  bracket,
+  hasControlChars,
+  hasCtl,
+  isContentLength,
+  isHost,
+  isToken,
+  listHas,
+  parseContentLength,
+  trimOws,
+  safeReason,
+  splitAuthority,
+  unbracket,
 } from '../../src/http/syntax.js';
 
 test('tokens: the tchar table and the string test agree on every byte', () => {
@@ -21,7 +33,11 @@ test('controls: a field value may hold HTAB, nothing else below SP, nor DEL; has
 });
 
 test('bracket puts an IPv6 literal in brackets, unbracket takes them off, names and IPv4 unchanged', () => {
-  const table: Array<[string, string]> = [['::1', '[::1]'], ['example.com', 'example.com'], ['127.0.0.1', '127.0.0.1']];
+  const table: Array<[string, string]> = [
+    ['::1', '[::1]'],
+    ['example.com', 'example.com'],
+    ['127.0.0.1', '127.0.0.1'],
+  ];
   for (const [bare, shown] of table) {
     assert.equal(bracket(bare), shown);
     assert.equal(bracket(shown), shown);
@@ -49,14 +65,26 @@ test('listHas finds a token among list elements, any case, OWS and parameters pa
     ['', 'close', false],
     ['Grpc-Status, grpc-message', 'grpc-status', true],
   ];
-  for (const [value, token, expected] of table) assert.equal(listHas(value, token), expected, `${JSON.stringify(value)} has ${token}`);
+  for (const [value, token, expected] of table)
+    assert.equal(listHas(value, token), expected, `${JSON.stringify(value)} has ${token}`);
 });
 
 test('Content-Length: 1 to 15 ASCII digits only', () => {
   const table: Array<[string | undefined, number | null]> = [
-    ['0', 0], ['42', 42], ['007', 7], ['999999999999999', 999999999999999],
-    ['1000000000000000', null], ['', null], ['+1', null], ['-1', null], ['0x10', null], [' 5', null],
-    ['5, 5', null], ['1e3', null], ['\u0661', null], [undefined, null],
+    ['0', 0],
+    ['42', 42],
+    ['007', 7],
+    ['999999999999999', 999999999999999],
+    ['1000000000000000', null],
+    ['', null],
+    ['+1', null],
+    ['-1', null],
+    ['0x10', null],
+    [' 5', null],
+    ['5, 5', null],
+    ['1e3', null],
+    ['\u0661', null],
+    [undefined, null],
   ];
   for (const [text, expected] of table) {
     assert.equal(parseContentLength(text), expected, JSON.stringify(text));
@@ -66,7 +94,21 @@ test('Content-Length: 1 to 15 ASCII digits only', () => {
 
 test('Host: name or IPv4 or bracketed IPv6, optional 1-5 digit port (SECURITY.md §6.3)', () => {
   const ok = ['', 'example.com', 'a-b.c:8080', '127.0.0.1', '[::1]', '[::1]:443', '[::ffff:1.2.3.4]:1', 'x:1'];
-  const bad = ['a b', 'a/b', 'a@b', 'a:', 'a:123456', '[::1', '[]', '[::g]', ':80', 'a:80:80', 'é.com', 'a\u0100', 'a_b'];
+  const bad = [
+    'a b',
+    'a/b',
+    'a@b',
+    'a:',
+    'a:123456',
+    '[::1',
+    '[]',
+    '[::g]',
+    ':80',
+    'a:80:80',
+    'é.com',
+    'a\u0100',
+    'a_b',
+  ];
   for (const h of ok) assert.equal(isHost(h), true, h);
   for (const h of bad) assert.equal(isHost(h), false, h);
 });

@@ -87,7 +87,9 @@ function serve(args: string[], cwd: string): Promise<{ url: string; stop(): void
   });
 }
 
-test('npm pack, npm install into an empty project, tsc --strict on the README tour, serve it, request every URL it lists; and require() from CommonJS', { timeout: 600_000 }, async () => {
+test('npm pack, npm install into an empty project, tsc --strict on the README tour, serve it, request every URL it lists; and require() from CommonJS', {
+  timeout: 600_000,
+}, async () => {
   const dir = tempDir('trellis-pack-');
   try {
     // dist/ is built by `npm test` before the tests run; prepack would rebuild it under running tests.
@@ -99,16 +101,28 @@ test('npm pack, npm install into an empty project, tsc --strict on the README to
 
     // What the README says to add for tsc, and tsx only where Node cannot strip types itself: one
     // install, so that the test stays within a few minutes.
-    const extras = ['typescript@5', `@types/node@${process.versions.node.split('.')[0]}`, ...(stripsTypes ? [] : ['tsx@4'])];
+    const extras = [
+      'typescript@5',
+      `@types/node@${process.versions.node.split('.')[0]}`,
+      ...(stripsTypes ? [] : ['tsx@4']),
+    ];
     npm(['install', tarball, ...extras], app);
-    const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
+    const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { hasInstallScript?: boolean }>;
+    };
     // tsx brings esbuild (an install script) on Node 20 only, where the test asks for it.
     const fromTsx = (name: string) => !stripsTypes && /^node_modules\/(@esbuild\/[^/]+|esbuild)$/.test(name);
-    const scripted = Object.entries(lock.packages).filter(([name, p]) => p.hasInstallScript && !fromTsx(name)).map(([name]) => name);
+    const scripted = Object.entries(lock.packages)
+      .filter(([name, p]) => p.hasInstallScript && !fromTsx(name))
+      .map(([name]) => name);
     assert.deepEqual(scripted, [], 'installing trellis runs no install scripts');
     // npm 11 warns about every dependency with one of these, `prepare` included, on each install.
-    const shipped = JSON.parse(readFileSync(join(app, 'node_modules/trellis/package.json'), 'utf8')) as { scripts?: Record<string, string> };
-    const lifecycle = Object.keys(shipped.scripts ?? {}).filter((name) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(name));
+    const shipped = JSON.parse(readFileSync(join(app, 'node_modules/trellis/package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    const lifecycle = Object.keys(shipped.scripts ?? {}).filter((name) =>
+      ['preinstall', 'install', 'postinstall', 'prepare'].includes(name),
+    );
     assert.deepEqual(lifecycle, [], 'the package declares no install-time scripts');
     const installed = readdirSync(join(app, 'node_modules'));
     if (stripsTypes) {
@@ -139,18 +153,37 @@ test('npm pack, npm install into an empty project, tsc --strict on the README to
     );
     writeFileSync(join(app, 'server.cts'), CJS);
     try {
-      execFileSync(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-p', '.'], { cwd: app, encoding: 'utf8' });
+      execFileSync(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-p', '.'], {
+        cwd: app,
+        encoding: 'utf8',
+      });
     } catch (err) {
-      assert.fail(`tsc --strict on the README tour and a CommonJS file failed:\n${(err as { stdout?: string }).stdout ?? err}`);
+      assert.fail(
+        `tsc --strict on the README tour and a CommonJS file failed:\n${(err as { stdout?: string }).stdout ?? err}`,
+      );
     }
 
     // The README's test of the tour, run the way the user would.
     const env = { ...process.env };
     delete env.NODE_TEST_CONTEXT; // else this nested run reports to the outer runner instead of stdout
-    const testRun = execFileSync(process.execPath, [...(stripsTypes ? [] : ['--import', 'tsx']), '--test', '--test-reporter=tap', 'site.test.ts'], { cwd: app, encoding: 'utf8', env });
+    const testRun = execFileSync(
+      process.execPath,
+      [...(stripsTypes ? [] : ['--import', 'tsx']), '--test', '--test-reporter=tap', 'site.test.ts'],
+      { cwd: app, encoding: 'utf8', env },
+    );
     assert.match(testRun, /# pass 1\n/);
 
-    const server = await serve([join(app, 'node_modules/trellis/dist/cli/main.js'), 'web', '--class', './site.ts#Root', '--listen', 'tcp:0:interface=127.0.0.1'], app);
+    const server = await serve(
+      [
+        join(app, 'node_modules/trellis/dist/cli/main.js'),
+        'web',
+        '--class',
+        './site.ts#Root',
+        '--listen',
+        'tcp:0:interface=127.0.0.1',
+      ],
+      app,
+    );
     try {
       const index = await fetch(`${server.url}/`);
       assert.equal(index.status, 200, server.output());
@@ -178,7 +211,9 @@ test('npm pack, npm install into an empty project, tsc --strict on the README to
     }
 
     // CommonJS (server.cts was type-checked above), run as plain JavaScript: types stripped by hand.
-    const js = CJS.replace(/^import (\w+) = /gm, 'const $1 = ').replace('override ', '').replace(': Promise<void>', '');
+    const js = CJS.replace(/^import (\w+) = /gm, 'const $1 = ')
+      .replace('override ', '')
+      .replace(': Promise<void>', '');
     writeFileSync(join(app, 'server.cjs'), js);
     const cjsServer = await serve(['server.cjs'], app);
     try {

@@ -14,7 +14,9 @@ type Script = (socket: Socket, path: string, requestNumber: number) => void;
 const GOOD = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok';
 
 /** A backend that reads request heads off raw sockets and runs the script of the path asked for. */
-async function rawBackend(scripts: Record<string, Script>): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
+async function rawBackend(
+  scripts: Record<string, Script>,
+): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
   let connections = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -73,7 +75,8 @@ describe('ReverseProxyResource against a misbehaving backend', () => {
       '/many-fields': (s) => s.write(`HTTP/1.1 200 OK\r\n${'X-F: v\r\n'.repeat(150)}Content-Length: 0\r\n\r\n`),
       '/obs-fold': (s) => s.write('HTTP/1.1 200 OK\r\nX-A: 1\r\n 2\r\nContent-Length: 0\r\n\r\n'),
       '/two-lengths': (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok'),
-      '/te-and-cl': (s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n'),
+      '/te-and-cl': (s) =>
+        s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n'),
       '/bad-chunk': (s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\nok\r\n0\r\n\r\n'),
       '/close-before-answer': (s) => s.destroy(),
       '/close-mid-head': (s) => s.end('HTTP/1.1 200 OK\r\nContent-Le'),
@@ -87,7 +90,10 @@ describe('ReverseProxyResource against a misbehaving backend', () => {
         setTimeout(() => s.write('5\r\nsecondXX\r\n'), 100);
       },
       '/continue': (s) => s.write(`HTTP/1.1 100 Continue\r\n\r\n${GOOD}`),
-      '/chunked': (s) => s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3;ext=1\r\ndef\r\n0\r\nX-Trailer: t\r\n\r\n'),
+      '/chunked': (s) =>
+        s.write(
+          'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3;ext=1\r\ndef\r\n0\r\nX-Trailer: t\r\n\r\n',
+        ),
       '/until-close': (s) => s.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nread until close'),
       '/head': (s) => s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\n\r\n'),
     });
@@ -100,7 +106,16 @@ describe('ReverseProxyResource against a misbehaving backend', () => {
     await be.close();
   });
 
-  for (const path of ['/garbage', '/huge-head', '/many-fields', '/obs-fold', '/two-lengths', '/te-and-cl', '/bad-chunk', '/close-mid-head']) {
+  for (const path of [
+    '/garbage',
+    '/huge-head',
+    '/many-fields',
+    '/obs-fold',
+    '/two-lengths',
+    '/te-and-cl',
+    '/bad-chunk',
+    '/close-mid-head',
+  ]) {
     test(`a backend answer like ${path} gives 502 and the proxy keeps serving`, async () => {
       const r = await fetchRaw(`${front.base}${path}`);
       assert.equal(r.status, 502);
@@ -229,7 +244,10 @@ describe('BackendPool limits', () => {
     const front = await serveSite(new Site(p, { logError: () => {} }));
     try {
       const answers = await Promise.all([1, 2, 3, 4].map(() => fetchRaw(`${front.base}/slow`)));
-      assert.deepEqual(answers.map((a) => a.body), ['ok', 'ok', 'ok', 'ok']);
+      assert.deepEqual(
+        answers.map((a) => a.body),
+        ['ok', 'ok', 'ok', 'ok'],
+      );
       assert.equal(be.connections(), 1);
       assert.equal(p.pools[0]!.openCount, 1);
     } finally {
@@ -240,7 +258,9 @@ describe('BackendPool limits', () => {
   });
 
   test('an answer that comes before the request body was sent: the connection is closed, the client still gets it', async () => {
-    const be = await rawBackend({ '/early': (s) => s.write('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nno') });
+    const be = await rawBackend({
+      '/early': (s) => s.write('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nno'),
+    });
     const p = new ReverseProxyResource('127.0.0.1', be.port, '');
     const front = await serveSite(new Site(p, { logError: () => {} }));
     try {

@@ -23,8 +23,18 @@ for (const [base, postpath, query, expected] of TARGETS) {
 }
 
 const REFUSED: string[][] = [
-  ['..'], ['.'], ['x', '..', 'y'], ['../x'], ['x/..'], ['..\\x'],
-  ['..;x'], ['x;..'], ['./'], ['a\0'], ['a\r\nb'], ['\n'],
+  ['..'],
+  ['.'],
+  ['x', '..', 'y'],
+  ['../x'],
+  ['x/..'],
+  ['..\\x'],
+  ['..;x'],
+  ['x;..'],
+  ['./'],
+  ['a\0'],
+  ['a\r\nb'],
+  ['\n'],
 ];
 for (const postpath of REFUSED) {
   test(`backendTarget refuses ${JSON.stringify(postpath)} with 400`, () => {

@@ -75,12 +75,17 @@ describe('reverse proxy confinement (SECURITY.md §1.1, §6.2)', () => {
     const state = join(dir.path, 'nginx');
     mkdirSync(state);
     const port = await freePort();
-    const d = await startNginx(nginx, state, port, `
+    const d = await startNginx(
+      nginx,
+      state,
+      port,
+      `
   server {
     listen 127.0.0.1:${port};
     root ${join(dir.path, 'www')};
     location / { }
-  }`);
+  }`,
+    );
     stops.push(() => d.stop());
     // nginx itself resolves the dot-segments it is sent: the secret is one request away.
     assert.equal((await get(port, '/base/../admin/secret.txt')).text, `${SECRET}\n`);

@@ -42,4 +42,3 @@ export function tree(): Resource {
   root.putChild('', new Where());
   return root;
 }
-

@@ -10,13 +10,20 @@ async function origin(): Promise<{ port: number; close(): Promise<void>; server:
   const server = createHttp((req, res) => {
     res.setHeader('Connection', 'X-Hop');
     res.setHeader('X-Hop', 'h');
-    res.end(`origin saw ${req.method} ${req.url} host=${req.headers.host} pc=${req.headers['proxy-connection'] ?? '-'}`);
+    res.end(
+      `origin saw ${req.method} ${req.url} host=${req.headers.host} pc=${req.headers['proxy-connection'] ?? '-'}`,
+    );
   });
   return listenLoopback(server);
 }
 
 /** Sends raw bytes to the proxy and collects what comes back until `until` matches or the socket ends. */
-async function raw(port: number, text: string, until: RegExp, then?: (s: ReturnType<typeof connect>) => void): Promise<string> {
+async function raw(
+  port: number,
+  text: string,
+  until: RegExp,
+  then?: (s: ReturnType<typeof connect>) => void,
+): Promise<string> {
   const sock = connect(port, '127.0.0.1');
   let got = '';
   return new Promise((resolve) => {
@@ -53,7 +60,11 @@ describe('ForwardProxyResource', () => {
     const o = await origin();
     try {
       await withProxy({ allowPorts: [o.port], allowDestinations: ['127.0.0.1'] }, async (port) => {
-        const got = await raw(port, `GET http://127.0.0.1:${o.port}/a?b=1 HTTP/1.1\r\nHost: 127.0.0.1:${o.port}\r\nProxy-Connection: keep-alive\r\nConnection: close\r\n\r\n`, /origin saw.*$/);
+        const got = await raw(
+          port,
+          `GET http://127.0.0.1:${o.port}/a?b=1 HTTP/1.1\r\nHost: 127.0.0.1:${o.port}\r\nProxy-Connection: keep-alive\r\nConnection: close\r\n\r\n`,
+          /origin saw.*$/,
+        );
         assert.match(got, /^HTTP\/1.1 200/);
         assert.match(got, new RegExp(`origin saw GET /a\\?b=1 host=127.0.0.1:${o.port} pc=-`));
         assert.doesNotMatch(got, /X-Hop/i);
@@ -68,13 +79,27 @@ describe('ForwardProxyResource', () => {
     try {
       await withProxy({ allowPorts: [o.port] }, async (port) => {
         for (const host of ['127.0.0.1', 'localhost', '[::1]']) {
-          const got = await raw(port, `GET http://${host}:${o.port}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, /<\/html>/);
+          const got = await raw(
+            port,
+            `GET http://${host}:${o.port}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+            /<\/html>/,
+          );
           assert.match(got, /^HTTP\/1.1 403/, host);
         }
       });
-      const rebinding: ForwardProxyPolicy = { allowPorts: [80], lookup: async () => [{ address: '93.184.216.34', family: 4 }, { address: '10.0.0.5', family: 4 }] };
+      const rebinding: ForwardProxyPolicy = {
+        allowPorts: [80],
+        lookup: async () => [
+          { address: '93.184.216.34', family: 4 },
+          { address: '10.0.0.5', family: 4 },
+        ],
+      };
       await withProxy(rebinding, async (port) => {
-        const got = await raw(port, 'GET http://rebind.test/ HTTP/1.1\r\nHost: rebind.test\r\nConnection: close\r\n\r\n', /<\/html>/);
+        const got = await raw(
+          port,
+          'GET http://rebind.test/ HTTP/1.1\r\nHost: rebind.test\r\nConnection: close\r\n\r\n',
+          /<\/html>/,
+        );
         assert.match(got, /^HTTP\/1.1 403/);
       });
     } finally {
@@ -85,9 +110,17 @@ describe('ForwardProxyResource', () => {
   test('connects to the exact address it resolved and checked', async () => {
     const o = await origin();
     try {
-      const policy: ForwardProxyPolicy = { allowPorts: [o.port], allowDestinations: ['127.0.0.1'], lookup: async () => [{ address: '127.0.0.1', family: 4 }] };
+      const policy: ForwardProxyPolicy = {
+        allowPorts: [o.port],
+        allowDestinations: ['127.0.0.1'],
+        lookup: async () => [{ address: '127.0.0.1', family: 4 }],
+      };
       await withProxy(policy, async (port) => {
-        const got = await raw(port, `GET http://backend.test:${o.port}/x HTTP/1.1\r\nHost: backend.test:${o.port}\r\nConnection: close\r\n\r\n`, /origin saw.*$/);
+        const got = await raw(
+          port,
+          `GET http://backend.test:${o.port}/x HTTP/1.1\r\nHost: backend.test:${o.port}\r\nConnection: close\r\n\r\n`,
+          /origin saw.*$/,
+        );
         assert.match(got, new RegExp(`origin saw GET /x host=backend.test:${o.port}`));
       });
     } finally {
@@ -97,11 +130,28 @@ describe('ForwardProxyResource', () => {
 
   test('refuses clients outside allowClients, other ports, and origin-form requests', async () => {
     await withProxy({ allowClients: ['192.0.2.0/24'] }, async (port) => {
-      assert.match(await raw(port, 'GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n', /<\/html>/), /^HTTP\/1.1 403/);
+      assert.match(
+        await raw(
+          port,
+          'GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n',
+          /<\/html>/,
+        ),
+        /^HTTP\/1.1 403/,
+      );
     });
     await withProxy({}, async (port) => {
-      assert.match(await raw(port, 'GET http://example.com:8080/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n', /<\/html>/), /^HTTP\/1.1 403/);
-      assert.match(await raw(port, 'GET /local HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n', /<\/html>/), /^HTTP\/1.1 400/);
+      assert.match(
+        await raw(
+          port,
+          'GET http://example.com:8080/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n',
+          /<\/html>/,
+        ),
+        /^HTTP\/1.1 403/,
+      );
+      assert.match(
+        await raw(port, 'GET /local HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n', /<\/html>/),
+        /^HTTP\/1.1 400/,
+      );
     });
   });
 
@@ -111,14 +161,25 @@ describe('ForwardProxyResource', () => {
     const echoPort = (echo.address() as AddressInfo).port;
     try {
       await withProxy({ connectPorts: [echoPort], allowDestinations: ['127.0.0.1'] }, async (port) => {
-        const got = await raw(port, `CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: 127.0.0.1:${echoPort}\r\n\r\n`, /echo:hello/, (s) => s.write('hello'));
+        const got = await raw(
+          port,
+          `CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: 127.0.0.1:${echoPort}\r\n\r\n`,
+          /echo:hello/,
+          (s) => s.write('hello'),
+        );
         assert.match(got, /^HTTP\/1.1 200 Connection Established\r\n\r\necho:hello/);
       });
       await withProxy({ connectPorts: [echoPort] }, async (port) => {
-        assert.match(await raw(port, `CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: x\r\n\r\n`, /<\/html>/), /^HTTP\/1.1 403/);
+        assert.match(
+          await raw(port, `CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: x\r\n\r\n`, /<\/html>/),
+          /^HTTP\/1.1 403/,
+        );
       });
       await withProxy({ allowDestinations: ['127.0.0.1'] }, async (port) => {
-        assert.match(await raw(port, `CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: x\r\n\r\n`, /<\/html>/), /^HTTP\/1.1 403/);
+        assert.match(
+          await raw(port, `CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: x\r\n\r\n`, /<\/html>/),
+          /^HTTP\/1.1 403/,
+        );
       });
     } finally {
       await new Promise((r) => echo.close(r));
@@ -129,7 +190,10 @@ describe('ForwardProxyResource', () => {
     const { Resource } = await import('../../src/resource.js');
     const s = await serveSite(new Site(new Resource()));
     try {
-      assert.match(await raw(s.port!, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', /<\/html>/), /^HTTP\/1.1 405/);
+      assert.match(
+        await raw(s.port!, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', /<\/html>/),
+        /^HTTP\/1.1 405/,
+      );
     } finally {
       await s.close();
     }
@@ -152,7 +216,11 @@ describe('ForwardProxyResource', () => {
       const originPort = (server.address() as AddressInfo).port;
       try {
         await withProxy({ allowPorts: [originPort], allowDestinations: ['127.0.0.1'] }, async (port) => {
-          const got = await raw(port, `GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, /\r\n\r\n[\s\S]*$/);
+          const got = await raw(
+            port,
+            `GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+            /\r\n\r\n[\s\S]*$/,
+          );
           assert.match(got, /^HTTP\/1.1 502/, JSON.stringify(answer));
         });
       } finally {

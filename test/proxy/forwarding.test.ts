@@ -25,7 +25,14 @@ const DEFAULTS: ForwardingOptions = {
 
 function client(headers: Fields, more: Partial<ClientRequest> = {}): ClientRequest {
   const host = headers.find(([n]) => n.toLowerCase() === 'host')?.[1];
-  const defaults = { method: 'GET', contentLength: null, hasBody: false, peerIp: '10.0.0.9', clientIp: '10.0.0.9', secure: false };
+  const defaults = {
+    method: 'GET',
+    contentLength: null,
+    hasBody: false,
+    peerIp: '10.0.0.9',
+    clientIp: '10.0.0.9',
+    secure: false,
+  };
   return { ...defaults, prepath: [], headers, host, ...more };
 }
 
@@ -71,31 +78,50 @@ describe('backendRequestFields', () => {
     {
       name: 'drops hop-by-hop fields and those named in Connection',
       request: client([
-        H, ['Connection', 'keep-alive, X-Secret'], ['Keep-Alive', '5'], ['X-Secret', 's'], ['TE', 'gzip'],
+        H,
+        ['Connection', 'keep-alive, X-Secret'],
+        ['Keep-Alive', '5'],
+        ['X-Secret', 's'],
+        ['TE', 'gzip'],
         ['Trailer', 'x'],
-        ['Proxy-Authorization', 'Basic x'], ['Transfer-Encoding', 'chunked'], ['Accept', '*/*'],
+        ['Proxy-Authorization', 'Basic x'],
+        ['Transfer-Encoding', 'chunked'],
+        ['Accept', '*/*'],
       ]),
       expect: forwarded([['Accept', '*/*']]),
     },
     {
       name: 'keeps TE only as trailers, after the other fields',
       request: client([H, ['TE', 'gzip, trailers'], ['Accept', '*/*']]),
-      expect: forwarded([['Accept', '*/*'], ['TE', 'trailers']]),
+      expect: forwarded([
+        ['Accept', '*/*'],
+        ['TE', 'trailers'],
+      ]),
     },
     {
       name: 'never lets Connection remove Host or the forwarding fields',
       request: client([H, ['Connection', 'host, x-forwarded-for'], ['X-Forwarded-For', '1.2.3.4']]),
       expect: [
-        ['Host', '127.0.0.1:8080'], ['X-Forwarded-For', '1.2.3.4, 10.0.0.9'], ['X-Forwarded-Proto', 'http'],
+        ['Host', '127.0.0.1:8080'],
+        ['X-Forwarded-For', '1.2.3.4, 10.0.0.9'],
+        ['X-Forwarded-Proto', 'http'],
         ['X-Forwarded-Host', 'public.example'],
       ],
     },
     {
       name: 'drops names with _, Proxy, X-Real-IP, Expect and the X-Forwarded-* the proxy sets',
       request: client([
-        H, ['Transfer_Encoding', 'chunked'], ['X_Forwarded_For', '6.6.6.6'], ['Proxy', 'http://evil'],
-        ['X-Real-IP', '6.6.6.6'], ['Expect', '100-continue'], ['X-Forwarded-Proto', 'https'],
-        ['X-Forwarded-Host', 'evil'], ['X-Forwarded-Prefix', '/evil'], ['X-Forwarded-Port', '1'], ['Accept', '*/*'],
+        H,
+        ['Transfer_Encoding', 'chunked'],
+        ['X_Forwarded_For', '6.6.6.6'],
+        ['Proxy', 'http://evil'],
+        ['X-Real-IP', '6.6.6.6'],
+        ['Expect', '100-continue'],
+        ['X-Forwarded-Proto', 'https'],
+        ['X-Forwarded-Host', 'evil'],
+        ['X-Forwarded-Prefix', '/evil'],
+        ['X-Forwarded-Port', '1'],
+        ['Accept', '*/*'],
       ]),
       expect: forwarded([['Accept', '*/*']]),
     },
@@ -107,16 +133,26 @@ describe('backendRequestFields', () => {
     {
       name: 'keeps a WebSocket Upgrade on a WebSocket route, never HTTP2-Settings',
       request: client([
-        H, ['Connection', 'Upgrade'], ['Upgrade', 'websocket'], ['HTTP2-Settings', 'AAA'], ['Sec-WebSocket-Key', 'k'],
+        H,
+        ['Connection', 'Upgrade'],
+        ['Upgrade', 'websocket'],
+        ['HTTP2-Settings', 'AAA'],
+        ['Sec-WebSocket-Key', 'k'],
       ]),
       websocket: true,
-      expect: forwarded([['Upgrade', 'websocket'], ['Sec-WebSocket-Key', 'k'], ['Connection', 'Upgrade']]),
+      expect: forwarded([
+        ['Upgrade', 'websocket'],
+        ['Sec-WebSocket-Key', 'k'],
+        ['Connection', 'Upgrade'],
+      ]),
     },
     {
       name: 'appends the peer to every X-Forwarded-For, joined in order',
       request: client([H, ['X-Forwarded-For', '1.1.1.1'], ['x-forwarded-for', '2.2.2.2']]),
       expect: [
-        ['Host', '127.0.0.1:8080'], ['X-Forwarded-For', '1.1.1.1, 2.2.2.2, 10.0.0.9'], ['X-Forwarded-Proto', 'http'],
+        ['Host', '127.0.0.1:8080'],
+        ['X-Forwarded-For', '1.1.1.1, 2.2.2.2, 10.0.0.9'],
+        ['X-Forwarded-Proto', 'http'],
         ['X-Forwarded-Host', 'public.example'],
       ],
     },
@@ -124,24 +160,40 @@ describe('backendRequestFields', () => {
       name: 'with xForwarded false, passes X-Forwarded-For on and adds nothing',
       request: client([H, ['X-Forwarded-For', '1.1.1.1']]),
       options: { xForwarded: false },
-      expect: [['Host', '127.0.0.1:8080'], ['X-Forwarded-For', '1.1.1.1']],
+      expect: [
+        ['Host', '127.0.0.1:8080'],
+        ['X-Forwarded-For', '1.1.1.1'],
+      ],
     },
     {
       name: "with forwardedFor 'client', sends only the client the Site resolved as X-Forwarded-For",
       request: client([H, ['X-Forwarded-For', '6.6.6.6, 1.1.1.1']], { clientIp: '1.1.1.1' }),
       options: { forwardedFor: 'client' },
-      expect: [['Host', '127.0.0.1:8080'], ['X-Forwarded-For', '1.1.1.1'], ['X-Forwarded-Proto', 'http'], ['X-Forwarded-Host', 'public.example']],
+      expect: [
+        ['Host', '127.0.0.1:8080'],
+        ['X-Forwarded-For', '1.1.1.1'],
+        ['X-Forwarded-Proto', 'http'],
+        ['X-Forwarded-Host', 'public.example'],
+      ],
     },
     {
       name: "with forwardedFor 'client' and no client address, sends no X-Forwarded-For at all",
       request: client([H, ['X-Forwarded-For', '6.6.6.6']], { clientIp: null, peerIp: null }),
       options: { forwardedFor: 'client' },
-      expect: [['Host', '127.0.0.1:8080'], ['X-Forwarded-Proto', 'http'], ['X-Forwarded-Host', 'public.example']],
+      expect: [
+        ['Host', '127.0.0.1:8080'],
+        ['X-Forwarded-Proto', 'http'],
+        ['X-Forwarded-Host', 'public.example'],
+      ],
     },
     {
       name: 'says https and adds no X-Forwarded-For without a peer address (Unix socket)',
       request: client([H], { secure: true, peerIp: null }),
-      expect: [['Host', '127.0.0.1:8080'], ['X-Forwarded-Proto', 'https'], ['X-Forwarded-Host', 'public.example']],
+      expect: [
+        ['Host', '127.0.0.1:8080'],
+        ['X-Forwarded-Proto', 'https'],
+        ['X-Forwarded-Host', 'public.example'],
+      ],
     },
     {
       name: 'adds X-Forwarded-Prefix with the encoded mount when the base path is /',
@@ -174,7 +226,10 @@ describe('backendRequestFields', () => {
       name: 'says for=unknown in Forwarded without a peer address or Host',
       request: client([], { peerIp: null }),
       options: { forwarded: true, xForwarded: false },
-      expect: [['Host', '127.0.0.1:8080'], ['Forwarded', 'for=unknown;proto=http']],
+      expect: [
+        ['Host', '127.0.0.1:8080'],
+        ['Forwarded', 'for=unknown;proto=http'],
+      ],
     },
     {
       name: 're-frames a body of known length with one Content-Length',
@@ -190,7 +245,10 @@ describe('backendRequestFields', () => {
       name: 'never frames a body on a WebSocket route',
       request: client([H, ['Upgrade', 'websocket']], { hasBody: true }),
       websocket: true,
-      expect: forwarded([['Upgrade', 'websocket'], ['Connection', 'Upgrade']]),
+      expect: forwarded([
+        ['Upgrade', 'websocket'],
+        ['Connection', 'Upgrade'],
+      ]),
     },
   ];
   for (const c of cases) {
@@ -219,12 +277,22 @@ describe('wantsWebSocket', () => {
 
 describe('requestHead', () => {
   test('requestHead writes the request line, the fields and the empty line', () => {
-    const head = requestHead('GET', '/x?q', [['Host', 'h'], ['A', '1']]);
+    const head = requestHead('GET', '/x?q', [
+      ['Host', 'h'],
+      ['A', '1'],
+    ]);
     assert.equal(head, 'GET /x?q HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n');
   });
   for (const bad of ['a\r\nInjected: 1', 'a\nb', 'a\0b', 'a\x7fb']) {
     test(`requestHead refuses a value holding ${JSON.stringify(bad)}`, () => {
-      assert.throws(() => requestHead('GET', '/', [['Host', 'h'], ['X', bad]]), TypeError);
+      assert.throws(
+        () =>
+          requestHead('GET', '/', [
+            ['Host', 'h'],
+            ['X', bad],
+          ]),
+        TypeError,
+      );
     });
   }
 });
@@ -277,8 +345,22 @@ describe('clientResponseFields', () => {
     {
       name: 'drops hop-by-hop fields',
       flat: [
-        'Connection', 'keep-alive', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Trailer', 'x',
-        'Upgrade', 'h2c', 'Proxy-Authenticate', 'Basic', 'TE', 'trailers', 'X-A', '1',
+        'Connection',
+        'keep-alive',
+        'Keep-Alive',
+        'timeout=5',
+        'Transfer-Encoding',
+        'chunked',
+        'Trailer',
+        'x',
+        'Upgrade',
+        'h2c',
+        'Proxy-Authenticate',
+        'Basic',
+        'TE',
+        'trailers',
+        'X-A',
+        '1',
       ],
       expect: ['X-A', '1'],
     },

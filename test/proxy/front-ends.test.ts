@@ -84,10 +84,18 @@ describe('behind real front ends', () => {
     if (!apache) return;
     const b = await trustedBackend();
     const port = await freePort();
-    const d = await startApache(apache, stateDir('apache-sub'), port, ['proxy', 'proxy_http', 'headers'], recipe('apache-http-proxy.conf', { HTTP_PORT: b.port! }));
+    const d = await startApache(
+      apache,
+      stateDir('apache-sub'),
+      port,
+      ['proxy', 'proxy_http', 'headers'],
+      recipe('apache-http-proxy.conf', { HTTP_PORT: b.port! }),
+    );
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `https://${PUBLIC}/whatever`, '/whatever');
-    const seen = JSON.parse((await fetchRaw(`http://127.0.0.1:${port}/whatever/where`, { headers: { Host: PUBLIC } })).body);
+    const seen = JSON.parse(
+      (await fetchRaw(`http://127.0.0.1:${port}/whatever/where`, { headers: { Host: PUBLIC } })).body,
+    );
     assert.equal(seen.client, '127.0.0.1');
     assert.equal(seen.secure, true);
   });
@@ -95,10 +103,18 @@ describe('behind real front ends', () => {
   test('the same Apache recipe in front of a code-configured AutoVHostURIRewrite (web2 apache2.tac)', async (t: TestContext) => {
     const apache = needPeer(t, 'apache2');
     if (!apache) return;
-    const b = await serveSite(new Site(new AutoVHostURIRewrite(backendTree(files), { trustedProxies: ['127.0.0.1'] }), { logError: () => {} }));
+    const b = await serveSite(
+      new Site(new AutoVHostURIRewrite(backendTree(files), { trustedProxies: ['127.0.0.1'] }), { logError: () => {} }),
+    );
     closers.push(b.close);
     const port = await freePort();
-    const d = await startApache(apache, stateDir('apache-auto'), port, ['proxy', 'proxy_http', 'headers'], recipe('apache-http-proxy.conf', { HTTP_PORT: b.port! }));
+    const d = await startApache(
+      apache,
+      stateDir('apache-auto'),
+      port,
+      ['proxy', 'proxy_http', 'headers'],
+      recipe('apache-http-proxy.conf', { HTTP_PORT: b.port! }),
+    );
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `https://${PUBLIC}/whatever`, '/whatever');
   });
@@ -108,7 +124,13 @@ describe('behind real front ends', () => {
     if (!apache) return;
     const b = await trustedBackend({ vhostMonster: true });
     const port = await freePort();
-    const d = await startApache(apache, stateDir('apache-monster'), port, ['proxy', 'proxy_http'], recipe('apache-http-vhostmonster.conf', { HTTP_PORT: b.port!, PUBLIC_HOST: PUBLIC }));
+    const d = await startApache(
+      apache,
+      stateDir('apache-monster'),
+      port,
+      ['proxy', 'proxy_http'],
+      recipe('apache-http-vhostmonster.conf', { HTTP_PORT: b.port!, PUBLIC_HOST: PUBLIC }),
+    );
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `http://${PUBLIC}`, '');
   });
@@ -118,7 +140,12 @@ describe('behind real front ends', () => {
     if (!nginx) return;
     const b = await trustedBackend();
     const port = await freePort();
-    const d = await startNginx(nginx, stateDir('nginx'), port, recipe('nginx-http-proxy.conf', { HTTP_PORT: b.port!, PORT: port }));
+    const d = await startNginx(
+      nginx,
+      stateDir('nginx'),
+      port,
+      recipe('nginx-http-proxy.conf', { HTTP_PORT: b.port!, PORT: port }),
+    );
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `http://${PUBLIC}/app`, '/app');
   });
@@ -128,7 +155,12 @@ describe('behind real front ends', () => {
     if (!lighttpd) return;
     const b = await trustedBackend();
     const port = await freePort();
-    const d = await startLighttpd(lighttpd, stateDir('lighttpd'), port, recipe('lighttpd-http-proxy.conf', { HTTP_PORT: b.port!, DIR: files }));
+    const d = await startLighttpd(
+      lighttpd,
+      stateDir('lighttpd'),
+      port,
+      recipe('lighttpd-http-proxy.conf', { HTTP_PORT: b.port!, DIR: files }),
+    );
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `http://${PUBLIC}`, '');
   });
@@ -138,7 +170,12 @@ describe('behind real front ends', () => {
     if (!haproxy) return;
     const b = await trustedBackend();
     const port = await freePort();
-    const d = await startHaproxy(haproxy, stateDir('haproxy'), port, recipe('haproxy-http-proxy.cfg', { HTTP_PORT: b.port!, PORT: port }));
+    const d = await startHaproxy(
+      haproxy,
+      stateDir('haproxy'),
+      port,
+      recipe('haproxy-http-proxy.cfg', { HTTP_PORT: b.port!, PORT: port }),
+    );
     daemons.push(d);
     await expectPublic(`http://127.0.0.1:${port}`, `http://${PUBLIC}/app`, '/app');
   });
@@ -149,7 +186,11 @@ describe('behind real front ends', () => {
     const b = await backend(files, { trustProxy: ['192.0.2.1'] });
     closers.push(b.close);
     const port = await freePort();
-    const d = await startNginx(nginx, stateDir('nginx-untrusted'), port, `
+    const d = await startNginx(
+      nginx,
+      stateDir('nginx-untrusted'),
+      port,
+      `
   server {
     listen 127.0.0.1:${port};
     location /app/ {
@@ -160,7 +201,8 @@ describe('behind real front ends', () => {
       proxy_set_header X-Forwarded-Host $http_host;
       proxy_set_header X-Forwarded-Prefix /app;
     }
-  }`);
+  }`,
+    );
     daemons.push(d);
     const seen = JSON.parse((await fetchRaw(`http://127.0.0.1:${port}/app/where`, { headers: { Host: PUBLIC } })).body);
     assert.equal(seen.prePathURL, 'http://internal.example/where');
@@ -171,12 +213,17 @@ describe('behind real front ends', () => {
     const nginx = needPeer(t, 'nginx');
     if (!nginx) return;
     const port = await freePort();
-    const d = await startNginx(nginx, stateDir('nginx-backend'), port, `
+    const d = await startNginx(
+      nginx,
+      stateDir('nginx-backend'),
+      port,
+      `
   server {
     listen 127.0.0.1:${port};
     root ${files};
     autoindex on;
-  }`);
+  }`,
+    );
     daemons.push(d);
     const root = new Resource();
     const proxy = new ReverseProxyResource('127.0.0.1', port, '');
@@ -195,12 +242,23 @@ describe('behind real front ends', () => {
 
   test("Trellis's reverse proxy (trellis web --proxy) in front of a second Trellis that trusts it", async () => {
     const b = await trustedBackend();
-    const front = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--class', 'test/fixtures/proxy-site.ts#Root', '--proxy', `/app=http://127.0.0.1:${b.port}/`]);
+    const front = await spawnTrellis([
+      'web',
+      '--listen',
+      'tcp:0:interface=127.0.0.1',
+      '--class',
+      'test/fixtures/proxy-site.ts#Root',
+      '--proxy',
+      `/app=http://127.0.0.1:${b.port}/`,
+    ]);
     closers.push(() => front.stop());
     const base = front.url.replace(/\/$/, '');
     await expectPublic(base, `http://${PUBLIC}/app`, '/app');
     // The front's own tree still answers outside /app.
-    assert.equal(JSON.parse((await fetchRaw(`${base}/where`, { headers: { Host: PUBLIC } })).body).prePathURL, `http://${PUBLIC}/where`);
+    assert.equal(
+      JSON.parse((await fetchRaw(`${base}/where`, { headers: { Host: PUBLIC } })).body).prePathURL,
+      `http://${PUBLIC}/where`,
+    );
   });
 
   test('Trellis behind Trellis via VHostMonster (NameVirtualHost + ReverseProxyResource, Twisted recipe)', async () => {
@@ -228,6 +286,9 @@ const PAGES: Array<[string, string]> = [
 for (const [file, page] of PAGES) {
   test(`docs/deploy/${page} shows the tested ${file} unchanged`, () => {
     const text = readFileSync(join(RECIPES, file), 'utf8').trimEnd();
-    assert.ok(readFileSync(join(ROOT, 'docs/deploy', page), 'utf8').includes(text), `${page} does not show ${file} as tested`);
+    assert.ok(
+      readFileSync(join(ROOT, 'docs/deploy', page), 'utf8').includes(text),
+      `${page} does not show ${file} as tested`,
+    );
   });
 }

@@ -11,15 +11,38 @@ export interface Answer {
 
 const noPool = new Agent({ keepAlive: false });
 
-export function fetchRaw(url: string, options: { method?: string; headers?: Record<string, string> | string[]; body?: string | Buffer | AsyncIterable<Buffer>; agent?: Agent } = {}): Promise<Answer> {
+export function fetchRaw(
+  url: string,
+  options: {
+    method?: string;
+    headers?: Record<string, string> | string[];
+    body?: string | Buffer | AsyncIterable<Buffer>;
+    agent?: Agent;
+  } = {},
+): Promise<Answer> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: u.hostname, port: u.port, path: u.pathname + u.search, method: options.method ?? 'GET', headers: options.headers as Record<string, string>, agent: options.agent ?? noPool, setHost: !(options.headers && JSON.stringify(options.headers).toLowerCase().includes('"host')) },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: options.method ?? 'GET',
+        headers: options.headers as Record<string, string>,
+        agent: options.agent ?? noPool,
+        setHost: !(options.headers && JSON.stringify(options.headers).toLowerCase().includes('"host')),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, raw: res.rawHeaders, body: Buffer.concat(chunks).toString() }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            raw: res.rawHeaders,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
         res.on('error', reject);
       },
     );

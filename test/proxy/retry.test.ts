@@ -132,7 +132,10 @@ describe('sendWithRetry', () => {
 describe('BackendRotation', () => {
   test('BackendRotation.pick goes round the backends in turn', () => {
     const r = new BackendRotation([A, B, C]);
-    assert.deepEqual([1, 2, 3, 4].map(() => r.pick(new Set())?.host), ['a', 'b', 'c', 'a']);
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => r.pick(new Set())?.host),
+      ['a', 'b', 'c', 'a'],
+    );
   });
 
   test('BackendRotation.pick skips a backend marked down, and takes it when every other one is skipped', () => {

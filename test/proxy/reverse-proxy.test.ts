@@ -21,8 +21,21 @@ const echo: Handler = (req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    const body = JSON.stringify({ method: req.method, url: req.url, version: req.httpVersion, headers: req.rawHeaders, body: Buffer.concat(chunks).toString(), port: req.socket.remotePort });
-    res.writeHead(200, { 'Content-Type': 'application/json', Connection: 'X-Hop', 'X-Hop': 'secret', 'Keep-Alive': 'timeout=77', 'X-Kept': 'yes' });
+    const body = JSON.stringify({
+      method: req.method,
+      url: req.url,
+      version: req.httpVersion,
+      headers: req.rawHeaders,
+      body: Buffer.concat(chunks).toString(),
+      port: req.socket.remotePort,
+    });
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      Connection: 'X-Hop',
+      'X-Hop': 'secret',
+      'Keep-Alive': 'timeout=77',
+      'X-Kept': 'yes',
+    });
     res.end(body);
   });
 };
@@ -75,7 +88,14 @@ describe('ReverseProxyResource', () => {
   });
 
   test('adds X-Forwarded-For (appended), -Proto, -Host, -Prefix and Forwarded', async () => {
-    const r = await fetchRaw(`${front.base}/app/p`, { headers: { Host: 'public.example:8080', 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Proto': 'https' } });
+    const r = await fetchRaw(`${front.base}/app/p`, {
+      headers: {
+        Host: 'public.example:8080',
+        'X-Forwarded-For': '203.0.113.9',
+        'X-Forwarded-Host': 'evil.example',
+        'X-Forwarded-Proto': 'https',
+      },
+    });
     const h = headerMap(JSON.parse(r.body).headers);
     assert.deepEqual(h.get('x-forwarded-for'), ['203.0.113.9, 127.0.0.1']);
     assert.deepEqual(h.get('x-forwarded-proto'), ['http']);
@@ -91,10 +111,32 @@ describe('ReverseProxyResource', () => {
 
   test('strips hop-by-hop and Connection-listed headers both ways (and Proxy, httpoxy), never Host or our own', async () => {
     const r = await fetchRaw(`${front.base}/app/`, {
-      headers: ['Connection', 'keep-alive, X-Secret, Host, X-Forwarded-For', 'X-Secret', 's', 'Keep-Alive', '300', 'TE', 'trailers', 'Upgrade', 'h2c', 'HTTP2-Settings', 'AAMAAABkAAQAAP__', 'Proxy-Authorization', 'Basic eA==', 'Proxy', 'http://evil.example:8080', 'X-Plain', 'p', 'Host', 'h.example'],
+      headers: [
+        'Connection',
+        'keep-alive, X-Secret, Host, X-Forwarded-For',
+        'X-Secret',
+        's',
+        'Keep-Alive',
+        '300',
+        'TE',
+        'trailers',
+        'Upgrade',
+        'h2c',
+        'HTTP2-Settings',
+        'AAMAAABkAAQAAP__',
+        'Proxy-Authorization',
+        'Basic eA==',
+        'Proxy',
+        'http://evil.example:8080',
+        'X-Plain',
+        'p',
+        'Host',
+        'h.example',
+      ],
     });
     const h = headerMap(JSON.parse(r.body).headers);
-    for (const gone of ['x-secret', 'keep-alive', 'upgrade', 'http2-settings', 'proxy-authorization', 'proxy']) assert.equal(h.has(gone), false, gone);
+    for (const gone of ['x-secret', 'keep-alive', 'upgrade', 'http2-settings', 'proxy-authorization', 'proxy'])
+      assert.equal(h.has(gone), false, gone);
     assert.deepEqual(h.get('te'), ['trailers']);
     assert.deepEqual(h.get('x-plain'), ['p']);
     assert.ok(h.get('x-forwarded-for'));
@@ -107,14 +149,30 @@ describe('ReverseProxyResource', () => {
   test('drops request fields whose name holds _ and the client X-Real-IP (SECURITY.md §2.3)', async () => {
     const r = await fetchRaw(`${front.base}/app/`, {
       method: 'POST',
-      headers: ['Host', 'public.example', 'Transfer_Encoding', 'chunked', 'Content_Length', '5', 'X_Forwarded_For', '10.0.0.1', 'X-Real-IP', '10.9.9.9', 'x-real-ip', '10.8.8.8', 'X-Dash-Only', 'd'],
+      headers: [
+        'Host',
+        'public.example',
+        'Transfer_Encoding',
+        'chunked',
+        'Content_Length',
+        '5',
+        'X_Forwarded_For',
+        '10.0.0.1',
+        'X-Real-IP',
+        '10.9.9.9',
+        'x-real-ip',
+        '10.8.8.8',
+        'X-Dash-Only',
+        'd',
+      ],
       body: 'hello',
     });
     assert.equal(r.status, 200, r.body);
     const seen = JSON.parse(r.body);
     assert.equal(seen.body, 'hello');
     const h = headerMap(seen.headers);
-    for (const gone of ['transfer_encoding', 'content_length', 'x_forwarded_for', 'x-real-ip']) assert.equal(h.has(gone), false, gone);
+    for (const gone of ['transfer_encoding', 'content_length', 'x_forwarded_for', 'x-real-ip'])
+      assert.equal(h.has(gone), false, gone);
     assert.deepEqual(h.get('x-dash-only'), ['d']);
     // The client sent its body chunked (Content_Length is no Content-Length): so does the proxy, once.
     assert.deepEqual(h.get('transfer-encoding'), ['chunked']);
@@ -144,9 +202,16 @@ describe('ReverseProxyResource', () => {
     let got = '';
     sock.on('data', (d: Buffer) => (got += d.toString()));
     const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
-    sock.write(`GET /app/get-with-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`);
+    sock.write(
+      `GET /app/get-with-body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`,
+    );
     await new Promise((r) => sock.once('close', r));
-    const seen = JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n/, '').replace(/\r\n0\r\n\r\n$/, ''));
+    const seen = JSON.parse(
+      got
+        .slice(got.indexOf('\r\n\r\n') + 4)
+        .replace(/^[0-9a-f]+\r\n/, '')
+        .replace(/\r\n0\r\n\r\n$/, ''),
+    );
     assert.equal(seen.url, '/get-with-body');
     assert.equal(seen.body, smuggled);
     assert.deepEqual(headerMap(seen.headers).get('transfer-encoding'), ['chunked']);
@@ -163,7 +228,12 @@ describe('ReverseProxyResource', () => {
 describe('ReverseProxyResource responses', () => {
   test('rewrites Location for the backend origin and passes other redirects untouched', async () => {
     const be = await backend((req, res) => {
-      const to = req.url === '/base/abs' ? `http://127.0.0.1:${port}/base/next?q=1` : req.url === '/base/other' ? 'http://elsewhere.example/x' : '/relative';
+      const to =
+        req.url === '/base/abs'
+          ? `http://127.0.0.1:${port}/base/next?q=1`
+          : req.url === '/base/other'
+            ? 'http://elsewhere.example/x'
+            : '/relative';
       res.writeHead(302, { Location: to });
       res.end();
     });
@@ -236,7 +306,12 @@ describe('ReverseProxyResource responses', () => {
     const one = await backend((_q, s) => s.end('one'));
     const two = await backend((_q, s) => s.end('two'));
     const dead = await freePort();
-    const p = new ReverseProxyResource('127.0.0.1', one.port, '', { backends: [{ host: '127.0.0.1', port: dead }, { host: '127.0.0.1', port: two.port }] });
+    const p = new ReverseProxyResource('127.0.0.1', one.port, '', {
+      backends: [
+        { host: '127.0.0.1', port: dead },
+        { host: '127.0.0.1', port: two.port },
+      ],
+    });
     const front = await serveSite(new Site(p, { logError: () => {} }));
     try {
       const seen: string[] = [];
@@ -296,7 +371,9 @@ describe('ReverseProxyResource responses', () => {
   test('passes a WebSocket upgrade through and relays frames both ways', async () => {
     const be = await backend((_q, s) => s.end('no upgrade'));
     be.server.on('upgrade', (req, socket) => {
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Path: ${req.url}\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Path: ${req.url}\r\n\r\n`,
+      );
       socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
       socket.on('end', () => socket.destroy());
     });
@@ -308,7 +385,9 @@ describe('ReverseProxyResource responses', () => {
       const sock = connect(front.port!, '127.0.0.1');
       let got = '';
       sock.on('data', (d: Buffer) => (got += d.toString()));
-      sock.write('GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      sock.write(
+        'GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
       for (let i = 0; i < 100 && !got.includes('\r\n\r\n'); i++) await new Promise((r) => setTimeout(r, 10));
       assert.match(got, /^HTTP\/1.1 101/);
       assert.match(got, /X-Path: \/chat/);
@@ -332,7 +411,9 @@ describe('ReverseProxyResource responses', () => {
       let got = '';
       sock.on('data', (d: Buffer) => (got += d.toString()));
       const ended = new Promise((r) => sock.once('end', r));
-      sock.write('GET /h HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n');
+      sock.write(
+        'GET /h HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n',
+      );
       await ended;
       assert.match(got, /^HTTP\/1.1 200/);
       const body = JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4));

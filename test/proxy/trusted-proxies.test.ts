@@ -1,6 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
-import { CidrError, TrustedProxies, clientFromChain, parseForwarded, prefixSegments, trustForwarded } from '../../src/proxy/trusted-proxies.js';
+import {
+  CidrError,
+  TrustedProxies,
+  clientFromChain,
+  parseForwarded,
+  prefixSegments,
+  trustForwarded,
+} from '../../src/proxy/trusted-proxies.js';
 import { RewriterResource } from '../../src/rewrite/rewriter.js';
 import { Site } from '../../src/site.js';
 import { serveSite } from '../helpers/server.js';
@@ -23,7 +30,8 @@ describe('TrustedProxies', () => {
     assert.equal(t.contains('127.0.0.1'), false);
   });
   test('refuses what is not an address or CIDR', () => {
-    for (const bad of ['', 'localhost', '10.0.0.0/33', '1.2.3.4/x', '::1/129', '1.2.3.4/8/9']) assert.throws(() => new TrustedProxies([bad]), CidrError, bad);
+    for (const bad of ['', 'localhost', '10.0.0.0/33', '1.2.3.4/x', '::1/129', '1.2.3.4/8/9'])
+      assert.throws(() => new TrustedProxies([bad]), CidrError, bad);
   });
 });
 
@@ -45,10 +53,13 @@ describe('clientFromChain', () => {
 
 describe('forwarding header parsing', () => {
   test('parseForwarded splits elements and pairs, unquoting', () => {
-    assert.deepEqual(parseForwarded(['for=192.0.2.60;proto=http;by=203.0.113.43', 'for="[2001:db8::1]:4711";host="a.example, b"']), [
-      { for: '192.0.2.60', proto: 'http', by: '203.0.113.43' },
-      { for: '[2001:db8::1]:4711', host: 'a.example, b' },
-    ]);
+    assert.deepEqual(
+      parseForwarded(['for=192.0.2.60;proto=http;by=203.0.113.43', 'for="[2001:db8::1]:4711";host="a.example, b"']),
+      [
+        { for: '192.0.2.60', proto: 'http', by: '203.0.113.43' },
+        { for: '[2001:db8::1]:4711', host: 'a.example, b' },
+      ],
+    );
   });
   test('prefixSegments accepts absolute paths and refuses the rest', () => {
     assert.deepEqual(prefixSegments('/app/'), ['app']);
@@ -101,7 +112,16 @@ describe('trustForwarded over a real socket', () => {
 
   test('RFC 7239 Forwarded and X-App-Location/-Scheme are honoured', async () => {
     const seen = JSON.parse(
-      (await fetchRaw(`${trusted.base}/where`, { headers: { Host: 'internal', Forwarded: 'for=198.51.100.8;proto=http;host="pub.example:8443"', 'X-App-Scheme': 'https', 'X-App-Location': '/whatever/' } })).body,
+      (
+        await fetchRaw(`${trusted.base}/where`, {
+          headers: {
+            Host: 'internal',
+            Forwarded: 'for=198.51.100.8;proto=http;host="pub.example:8443"',
+            'X-App-Scheme': 'https',
+            'X-App-Location': '/whatever/',
+          },
+        })
+      ).body,
     );
     assert.equal(seen.prePathURL, 'https://pub.example:8443/whatever/where');
     assert.equal(seen.client, '198.51.100.8');
@@ -109,14 +129,30 @@ describe('trustForwarded over a real socket', () => {
 
   test('invalid forwarded values are ignored', async () => {
     const seen = JSON.parse(
-      (await fetchRaw(`${trusted.base}/where`, { headers: { Host: 'internal', 'X-Forwarded-Host': 'evil.example/<x>', 'X-Forwarded-Proto': 'gopher', 'X-Forwarded-Prefix': '../up', 'X-Forwarded-For': 'not-an-ip' } })).body,
+      (
+        await fetchRaw(`${trusted.base}/where`, {
+          headers: {
+            Host: 'internal',
+            'X-Forwarded-Host': 'evil.example/<x>',
+            'X-Forwarded-Proto': 'gopher',
+            'X-Forwarded-Prefix': '../up',
+            'X-Forwarded-For': 'not-an-ip',
+          },
+        })
+      ).body,
     );
     assert.equal(seen.prePathURL, 'http://internal/where');
     assert.equal(seen.client, '127.0.0.1');
   });
 
   test('multiple X-Forwarded-For fields are read in order', async () => {
-    const seen = JSON.parse((await fetchRaw(`${trusted.base}/where`, { headers: ['Host', 'h', 'X-Forwarded-For', '203.0.113.1', 'X-Forwarded-For', '127.0.0.5'] })).body);
+    const seen = JSON.parse(
+      (
+        await fetchRaw(`${trusted.base}/where`, {
+          headers: ['Host', 'h', 'X-Forwarded-For', '203.0.113.1', 'X-Forwarded-For', '127.0.0.5'],
+        })
+      ).body,
+    );
     assert.equal(seen.client, '203.0.113.1');
   });
 });

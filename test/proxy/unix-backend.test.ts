@@ -19,7 +19,14 @@ function echo(req: IncomingMessage, res: ServerResponse): void {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     res.writeHead(200, { 'Content-Type': 'application/json', Location: 'http://localhost/base/moved' });
-    res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() }));
+    res.end(
+      JSON.stringify({
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      }),
+    );
   });
 }
 
@@ -109,7 +116,10 @@ describe('ReverseProxyResource to a UNIX socket', () => {
   test('a socket file nobody listens on is a 502 at once (connection refused)', async (t) => {
     const dead = join(dir.path, 'dead.sock');
     // A socket bound and never listened on, left behind by a process that is gone.
-    const made = spawnSync('python3', ['-c', `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(dead)})`]);
+    const made = spawnSync('python3', [
+      '-c',
+      `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(dead)})`,
+    ]);
     if (made.error || !existsSync(dead)) {
       if (process.env.CI === 'true') throw new Error('python3 is needed to leave a dead socket behind');
       t.skip('python3 is not installed');
@@ -137,7 +147,15 @@ describe('trellis web --proxy PATH=unix:SOCKET', () => {
     const backend = createServer(echo);
     await new Promise<void>((resolve) => backend.listen(socket, resolve));
     t.after(() => backend.close());
-    const server = await spawnTrellis(['web', '--path', dir.path, '--listen', 'tcp:0:interface=127.0.0.1', '--proxy', `/api=unix:${socket}:/v1`]);
+    const server = await spawnTrellis([
+      'web',
+      '--path',
+      dir.path,
+      '--listen',
+      'tcp:0:interface=127.0.0.1',
+      '--proxy',
+      `/api=unix:${socket}:/v1`,
+    ]);
     t.after(() => server.stop());
     const res = await fetch(`${server.url}api/items?x=1`);
     assert.equal(res.status, 200);
@@ -147,6 +165,9 @@ describe('trellis web --proxy PATH=unix:SOCKET', () => {
   test('refuses a relative socket path in one line', async () => {
     const r = await runTrellis(['web', '--proxy', '/api=unix:run/api.sock']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^trellis: --proxy \/api=unix:run\/api.sock: A UNIX-socket backend needs an absolute socket path.*\n$/);
+    assert.match(
+      r.stderr,
+      /^trellis: --proxy \/api=unix:run\/api.sock: A UNIX-socket backend needs an absolute socket path.*\n$/,
+    );
   });
 });

@@ -18,7 +18,9 @@ import { makeCertificate } from '../helpers/tls.js';
 async function echoBackend(): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((_q, s) => s.end('no upgrade'));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Path: ${req.url}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Path: ${req.url}\r\n\r\n`,
+    );
     socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
     socket.on('end', () => socket.end());
     socket.on('error', () => {});
@@ -26,7 +28,8 @@ async function echoBackend(): Promise<{ server: Server; port: number; close(): P
   return listenLoopback(server);
 }
 
-const UPGRADE = 'GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+const UPGRADE =
+  'GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
 
 /** Sends the upgrade on `sock`, waits for the 101, sends `ping`, returns all it read once the echo came. */
 async function pingThroughTunnel(sock: Socket): Promise<string> {
@@ -79,9 +82,20 @@ test('a WebSocket upgrade passes through the reverse proxy when the client conne
   const root = new Resource();
   const p = new ReverseProxyResource('127.0.0.1', be.port, '');
   root.putChild('ws', p);
-  const listener = await listenHttp(new Site(root, { logError: () => {} }), { type: 'ssl', port: 0, interface: '127.0.0.1', privateKey: tls.key, certKey: tls.cert });
+  const listener = await listenHttp(new Site(root, { logError: () => {} }), {
+    type: 'ssl',
+    port: 0,
+    interface: '127.0.0.1',
+    privateKey: tls.key,
+    certKey: tls.cert,
+  });
   try {
-    const sock = tlsConnect({ host: '127.0.0.1', port: listener.port!, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+    const sock = tlsConnect({
+      host: '127.0.0.1',
+      port: listener.port!,
+      rejectUnauthorized: false,
+      ALPNProtocols: ['http/1.1'],
+    });
     await new Promise<void>((r) => sock.once('secureConnect', () => r()));
     const got = await pingThroughTunnel(sock);
     assert.match(got, /^HTTP\/1\.1 101 /);

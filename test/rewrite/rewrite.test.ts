@@ -93,19 +93,29 @@ describe('VHostURIRewrite', () => {
     root.putChild('foo', new VHostURIRewrite('http://foo.myhostname.com/', tree()));
     root.putChild('bar', new VHostURIRewrite('https://bar.example/app/', tree()));
     await serve(root, async (base) => {
-      assert.equal(JSON.parse((await fetchRaw(`${base}/foo/where`)).body).prePathURL, 'http://foo.myhostname.com/where');
+      assert.equal(
+        JSON.parse((await fetchRaw(`${base}/foo/where`)).body).prePathURL,
+        'http://foo.myhostname.com/where',
+      );
       assert.equal((await fetchRaw(`${base}/foo/dir`)).headers.location, 'http://foo.myhostname.com/dir/');
       assert.equal(JSON.parse((await fetchRaw(`${base}/bar/where`)).body).prePathURL, 'https://bar.example/app/where');
     });
   });
 
   test('refuses URLs that are not plain http(s) base URLs', () => {
-    for (const bad of ['example.com', 'ftp://x/', 'http://u:p@x/', 'http://x/?q', 'http://x/#f']) assert.throws(() => parsePublicUrl(bad), TypeError, bad);
+    for (const bad of ['example.com', 'ftp://x/', 'http://u:p@x/', 'http://x/?q', 'http://x/#f'])
+      assert.throws(() => parsePublicUrl(bad), TypeError, bad);
   });
 });
 
 describe('AutoVHostURIRewrite', () => {
-  const apache = { 'X-Forwarded-Host': 'www.example.com', 'X-Forwarded-For': '198.51.100.1', 'X-App-Location': '/whatever/', 'X-App-Scheme': 'https', Host: 'localhost:8538' };
+  const apache = {
+    'X-Forwarded-Host': 'www.example.com',
+    'X-Forwarded-For': '198.51.100.1',
+    'X-App-Location': '/whatever/',
+    'X-App-Scheme': 'https',
+    Host: 'localhost:8538',
+  };
 
   test('reads X-App-Location, X-App-Scheme, X-Forwarded-Host and X-Forwarded-For from a trusted peer', async () => {
     await serve(new AutoVHostURIRewrite(tree(), { trustedProxies: ['127.0.0.1'] }), async (base) => {
@@ -128,10 +138,16 @@ describe('AutoVHostURIRewrite', () => {
     await serve(new AutoVHostURIRewrite(tree(), { trustedProxies: ['127.0.0.1'] }), async (base) => {
       assert.equal((await fetchRaw(`${base}/where`, { headers: { 'X-Forwarded-For': '198.51.100.1' } })).status, 400);
     });
-    await serve(new AutoVHostURIRewrite(tree(), { trustedProxies: ['127.0.0.1'], sendsRealHost: true }), async (base) => {
-      const seen = JSON.parse((await fetchRaw(`${base}/where`, { headers: { Host: 'pub.example', 'X-Forwarded-For': '198.51.100.1' } })).body);
-      assert.equal(seen.prePathURL, 'http://pub.example/where');
-    });
+    await serve(
+      new AutoVHostURIRewrite(tree(), { trustedProxies: ['127.0.0.1'], sendsRealHost: true }),
+      async (base) => {
+        const seen = JSON.parse(
+          (await fetchRaw(`${base}/where`, { headers: { Host: 'pub.example', 'X-Forwarded-For': '198.51.100.1' } }))
+            .body,
+        );
+        assert.equal(seen.prePathURL, 'http://pub.example/where');
+      },
+    );
   });
 
   test('from an untrusted peer the same headers change nothing', async () => {

@@ -20,13 +20,20 @@ test('Apache ProxyPass to vhost.rpy.ts: the public URL reaches scripts, the coun
   const state = join(dir.path, 'apache');
   mkdirSync(site);
   mkdirSync(state);
-  for (const name of ['vhost.rpy.ts', 'counter.rpy.ts', 'silly-web.ts', 'where.rpy.ts']) copyFileSync(join(FIXTURES, name), join(site, name));
+  for (const name of ['vhost.rpy.ts', 'counter.rpy.ts', 'silly-web.ts', 'where.rpy.ts'])
+    copyFileSync(join(FIXTURES, name), join(site, name));
   const trellis = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--path', site]);
   const backendPort = new URL(trellis.url).port;
   const port = await freePort();
   let daemon;
   try {
-    daemon = await startApache(apache, state, port, ['proxy', 'proxy_http'], `ProxyPass / http://127.0.0.1:${backendPort}/vhost.rpy.ts/http/${PUBLIC}:80/\n`);
+    daemon = await startApache(
+      apache,
+      state,
+      port,
+      ['proxy', 'proxy_http'],
+      `ProxyPass / http://127.0.0.1:${backendPort}/vhost.rpy.ts/http/${PUBLIC}:80/\n`,
+    );
     const front = `http://127.0.0.1:${port}`;
     const where = await fetch(`${front}/where.rpy.ts`);
     assert.equal(where.status, 200);

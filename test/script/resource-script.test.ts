@@ -95,7 +95,14 @@ describe('resource scripts under trellis web --path', () => {
   test('--display-tracebacks shows which script failed and why', async () => {
     const dir = tempDir('trellis-rpy-');
     writeFileSync(join(dir.path, 'bad.rpy.ts'), "throw new Error('SECRET-detail from the script');\n");
-    const t = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--path', dir.path, '--display-tracebacks']);
+    const t = await spawnTrellis([
+      'web',
+      '--listen',
+      'tcp:0:interface=127.0.0.1',
+      '--path',
+      dir.path,
+      '--display-tracebacks',
+    ]);
     try {
       const r = await get(`${t.url}bad.rpy.ts`);
       assert.equal(r.status, 500);
@@ -115,13 +122,22 @@ describe('resource scripts under trellis web --path', () => {
     const dir = tempDir('trellis-rpy-');
     copyFileSync(join(FIXTURES, 'silly-web.ts'), join(dir.path, 'silly-web.ts'));
     const script = join(dir.path, 'counter.rpy.ts');
-    writeFileSync(script, (await import('node:fs')).readFileSync(join(FIXTURES, 'counter.rpy.ts'), 'utf8').replace("'./silly-web.ts'", "'./silly-web.js'"));
+    writeFileSync(
+      script,
+      (await import('node:fs'))
+        .readFileSync(join(FIXTURES, 'counter.rpy.ts'), 'utf8')
+        .replace("'./silly-web.ts'", "'./silly-web.js'"),
+    );
     const t2 = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--path', dir.path]);
     try {
       const r = await get(`${t2.url}counter.rpy.ts`);
       assert.equal(r.status, 500);
       assert.ok(
-        t2.stderr().includes(`resource script ${script} did not load: ${script} imports './silly-web.js', which does not exist: import './silly-web.ts' instead`),
+        t2
+          .stderr()
+          .includes(
+            `resource script ${script} did not load: ${script} imports './silly-web.js', which does not exist: import './silly-web.ts' instead`,
+          ),
         t2.stderr(),
       );
     } finally {
@@ -134,7 +150,10 @@ describe('resource scripts under trellis web --path', () => {
     const dir = tempDir('trellis-rpy-');
     mkdirSync(join(dir.path, 'app'));
     writeFileSync(join(dir.path, 'app', 'index.rpy.ts'), helloScript('the app index'));
-    writeFileSync(join(dir.path, 'js.rpy.js'), "import { Resource } from 'trellis';\nexport const resource = () => Object.assign(new Resource(), { GET: () => 'from js' });\n");
+    writeFileSync(
+      join(dir.path, 'js.rpy.js'),
+      "import { Resource } from 'trellis';\nexport const resource = () => Object.assign(new Resource(), { GET: () => 'from js' });\n",
+    );
     const t = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--path', dir.path]);
     try {
       assert.equal((await get(`${t.url}app/`)).body, 'the app index');
@@ -152,7 +171,14 @@ describe('resource scripts under trellis web --path', () => {
       join(dir.path, 'evil.rpy.ts'),
       `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'yes');\nimport { Resource } from 'trellis';\nexport const resource = Object.assign(new Resource(), { GET: () => 'EXECUTED' });\n`,
     );
-    const t = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--path', dir.path, '--no-processors']);
+    const t = await spawnTrellis([
+      'web',
+      '--listen',
+      'tcp:0:interface=127.0.0.1',
+      '--path',
+      dir.path,
+      '--no-processors',
+    ]);
     try {
       for (const path of ['evil.rpy.ts', 'evil.rpy.ts/x', '']) {
         const r = await get(`${t.url}${path}`);
@@ -170,7 +196,10 @@ describe('trellis web --resource-script', () => {
   test('serves one script as the whole site, reloaded on edit; seed 001 vhost.rpy works as the root', async () => {
     const dir = tempDir('trellis-rpy-');
     const script = join(dir.path, 'site.rpy.ts');
-    writeFileSync(script, `import { Resource } from 'trellis';\nclass Where extends Resource { isLeaf = true; GET(r: any) { return 'at ' + r.prepath.join('/') + '|' + r.postpath.join('/'); } }\nexport const resource = new Where();\n`);
+    writeFileSync(
+      script,
+      `import { Resource } from 'trellis';\nclass Where extends Resource { isLeaf = true; GET(r: any) { return 'at ' + r.prepath.join('/') + '|' + r.postpath.join('/'); } }\nexport const resource = new Where();\n`,
+    );
     const t = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', '--resource-script', script]);
     try {
       assert.equal((await get(`${t.url}a/b`)).body, 'at |a/b');
@@ -209,7 +238,10 @@ describe('Registry', () => {
     assert.equal(r.getComponent('missing', 7), 7);
     const c = r.setComponent(Counter, new Counter());
     assert.equal(r.getComponent(Counter), c);
-    assert.equal(r.component(Counter, () => new Counter()), c);
+    assert.equal(
+      r.component(Counter, () => new Counter()),
+      c,
+    );
     assert.equal(r.component('hits', () => ({ n: 1 })).n, 1);
     assert.equal(r.removeComponent(Counter), true);
     assert.equal(r.getComponent(Counter), undefined);
@@ -241,11 +273,23 @@ describe('ResourceScriptDirectory and ResourceScript in process', () => {
     writeFileSync(join(dir.path, 'package.json'), '{"type":"module"}');
     const scripts = join(dir.path, 'scripts');
     mkdirSync(join(scripts, 'sub'), { recursive: true });
-    writeFileSync(join(scripts, 'hello.rpy.js'), jsScript("export const resource = Object.assign(new Resource(), { GET: () => 'hello script' });"));
-    writeFileSync(join(scripts, 'sub', 'index.rpy.js'), jsScript("export const resource = Object.assign(new Resource(), { GET: () => 'sub index' });"));
+    writeFileSync(
+      join(scripts, 'hello.rpy.js'),
+      jsScript("export const resource = Object.assign(new Resource(), { GET: () => 'hello script' });"),
+    );
+    writeFileSync(
+      join(scripts, 'sub', 'index.rpy.js'),
+      jsScript("export const resource = Object.assign(new Resource(), { GET: () => 'sub index' });"),
+    );
     writeFileSync(join(scripts, 'secret.txt'), 'SECRET');
-    writeFileSync(join(scripts, '.hidden.rpy.js'), jsScript("export const resource = Object.assign(new Resource(), { GET: () => 'HIDDEN' });"));
-    writeFileSync(join(dir.path, 'outside.rpy.js'), jsScript("export const resource = Object.assign(new Resource(), { GET: () => 'OUTSIDE' });"));
+    writeFileSync(
+      join(scripts, '.hidden.rpy.js'),
+      jsScript("export const resource = Object.assign(new Resource(), { GET: () => 'HIDDEN' });"),
+    );
+    writeFileSync(
+      join(dir.path, 'outside.rpy.js'),
+      jsScript("export const resource = Object.assign(new Resource(), { GET: () => 'OUTSIDE' });"),
+    );
     symlinkSync(join(dir.path, 'outside.rpy.js'), join(scripts, 'link.rpy.js'));
     const root = new Resource();
     root.putChild('s', new ResourceScriptDirectory(scripts, { registry: new Registry() }));
@@ -272,8 +316,13 @@ describe('ResourceScriptDirectory and ResourceScript in process', () => {
     const dir = tempDir('trellis-rpydir-');
     writeFileSync(join(dir.path, 'package.json'), '{"type":"module"}');
     const path = join(dir.path, 'ctx.rpy.js');
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a resource script written as source
-    writeFileSync(path, jsScript("export function resource({ registry, path }) { const loads = registry.component('loads', () => ({ n: 0 })); loads.n++; return Object.assign(new Resource(), { isLeaf: true, GET: () => `${path} ${loads.n}` }); }"));
+    writeFileSync(
+      path,
+      jsScript(
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a resource script written as source
+        "export function resource({ registry, path }) { const loads = registry.component('loads', () => ({ n: 0 })); loads.n++; return Object.assign(new Resource(), { isLeaf: true, GET: () => `${path} ${loads.n}` }); }",
+      ),
+    );
     const registry = new Registry();
     const server = await serveSite(new Site(new ResourceScript(path, { registry }), { logError: () => {} }));
     try {

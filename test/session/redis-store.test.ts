@@ -38,12 +38,21 @@ test('Redis URLs: password, database, prefix and rediss are understood; anything
     ['redis://host:6379/0?ttl=5', /unknown parameter "ttl"/],
     ['redis://host:6379/0?prefix=', /prefix must be non-empty/],
   ] as const) {
-    assert.throws(() => parseRedisUrl(bad), (err: Error) => why.test(err.message) && !err.message.includes('\n'));
+    assert.throws(
+      () => parseRedisUrl(bad),
+      (err: Error) => why.test(err.message) && !err.message.includes('\n'),
+    );
   }
   assert.deepEqual(parseSessionsUrl('memory:'), { kind: 'memory' });
-  assert.deepEqual(parseSessionsUrl('sqlite:/var/lib/trellis/s.sqlite'), { kind: 'sqlite', file: '/var/lib/trellis/s.sqlite' });
+  assert.deepEqual(parseSessionsUrl('sqlite:/var/lib/trellis/s.sqlite'), {
+    kind: 'sqlite',
+    file: '/var/lib/trellis/s.sqlite',
+  });
   assert.throws(() => parseSessionsUrl('sqlite:'), /names no file/);
-  assert.throws(() => parseSessionsUrl('postgres://db/x'), /not a session store: use memory:, sqlite:FILE or redis:\/\/host:port\/db/);
+  assert.throws(
+    () => parseSessionsUrl('postgres://db/x'),
+    /not a session store: use memory:, sqlite:FILE or redis:\/\/host:port\/db/,
+  );
 });
 
 test('keys carry the prefix and the idle timeout as their TTL in Redis', async (t) => {
@@ -75,11 +84,17 @@ test('a password: the right one works, a wrong one is a store that is down (503 
   const s = await good.create();
   assert.ok(await good.load(s.uid));
   const lines: string[] = [];
-  const bad = await RedisSessionStore.open(`redis://:wrong@127.0.0.1:${redis.port}/0`, { log: (l) => lines.push(l), commandTimeout: 500 });
+  const bad = await RedisSessionStore.open(`redis://:wrong@127.0.0.1:${redis.port}/0`, {
+    log: (l) => lines.push(l),
+    commandTimeout: 500,
+  });
   t.after(() => bad.close());
   await assert.rejects(bad.load(s.uid));
   assert.ok(lines.length >= 1);
-  assert.match(lines[0]!, /Session store redis:\/\/127\.0\.0\.1:\d+\/0 unreachable \(.*(WRONGPASS|invalid|password).*\)/i);
+  assert.match(
+    lines[0]!,
+    /Session store redis:\/\/127\.0\.0\.1:\d+\/0 unreachable \(.*(WRONGPASS|invalid|password).*\)/i,
+  );
   assert.doesNotMatch(lines.join('\n'), /wrong/, 'the password stays out of the log');
 });
 
@@ -110,14 +125,21 @@ test('rediss:// speaks TLS to redis-server (tls-port) and checks its certificate
   assert.match(lines[0] ?? '', /unreachable \(.*(certificate|self.signed)/i);
 });
 
-function get(base: string, path: string, cookie?: string): Promise<{ status: number; body: string; setCookie: string | undefined }> {
+function get(
+  base: string,
+  path: string,
+  cookie?: string,
+): Promise<{ status: number; body: string; setCookie: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${base}${path}`, { headers: cookie ? { Cookie: cookie } : {} }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => {
-        const sc = res.headers['set-cookie']?.[0];
-        resolve({ status: res.statusCode ?? 0, body, setCookie: sc });
-      });
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => (body += d))
+        .on('end', () => {
+          const sc = res.headers['set-cookie']?.[0];
+          resolve({ status: res.statusCode ?? 0, body, setCookie: sc });
+        });
     });
     req.on('error', reject).end();
   });
@@ -170,5 +192,8 @@ test('Redis killed mid-run: 503 with one log line per outage, no crash, no new s
   assert.equal(back.status, 200);
   assert.equal(back.body, '3', 'the session survived the restart (appendfsync always)');
   assert.equal(back.setCookie, undefined);
-  assert.ok(lines.some((l) => /reachable again/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /reachable again/.test(l)),
+    lines.join('\n'),
+  );
 });

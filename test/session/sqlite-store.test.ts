@@ -37,8 +37,17 @@ test('better-sqlite3 is used where node:sqlite is missing, and either driver rea
   const loaded = await SqliteSessionStore.open(file, { driver: 'better-sqlite3' }).catch((err: Error) => err);
   if (loaded instanceof Error) {
     // npm builds better-sqlite3 for the Node that installed it; other Node lines use node:sqlite.
-    assert.match(loaded.message, /^better-sqlite3 was built for another Node version than v[\d.]+: npm rebuild better-sqlite3$/);
-    assert.ok(await import('node:sqlite' as string).then(() => true, () => false), 'neither SQLite driver loads');
+    assert.match(
+      loaded.message,
+      /^better-sqlite3 was built for another Node version than v[\d.]+: npm rebuild better-sqlite3$/,
+    );
+    assert.ok(
+      await import('node:sqlite' as string).then(
+        () => true,
+        () => false,
+      ),
+      'neither SQLite driver loads',
+    );
     t.skip(`better-sqlite3 is built for another Node than ${process.version} (this Node has node:sqlite)`);
     return;
   }
@@ -47,7 +56,10 @@ test('better-sqlite3 is used where node:sqlite is missing, and either driver rea
   assert.equal(better.driver, 'better-sqlite3');
   const def = await SqliteSessionStore.open(file);
   t.after(() => def.close());
-  const hasNodeSqlite = await import('node:sqlite' as string).then(() => true, () => false);
+  const hasNodeSqlite = await import('node:sqlite' as string).then(
+    () => true,
+    () => false,
+  );
   assert.equal(def.driver, hasNodeSqlite ? 'node:sqlite' : 'better-sqlite3');
   const s = await better.create();
   s.set('k', 'v');
@@ -62,8 +74,14 @@ test('a file that cannot be opened is refused with its reason', async (t) => {
   const dir = tempDir();
   t.after(() => dir.cleanup());
   await assert.rejects(SqliteSessionStore.open(join(dir.path, 'no-dir-here', '\0bad')), /./);
-  writeFileSync(join(dir.path, 'not-a-db.sqlite'), 'this is not a database, just some text that is long enough '.repeat(20));
-  await assert.rejects(SqliteSessionStore.open(join(dir.path, 'not-a-db.sqlite')), /not a database|file is not a database/);
+  writeFileSync(
+    join(dir.path, 'not-a-db.sqlite'),
+    'this is not a database, just some text that is long enough '.repeat(20),
+  );
+  await assert.rejects(
+    SqliteSessionStore.open(join(dir.path, 'not-a-db.sqlite')),
+    /not a database|file is not a database/,
+  );
 });
 
 /** Runs a small script in another Node process against the same file. */
@@ -79,7 +97,9 @@ function child(file: string, code: string): Promise<string> {
     let err = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    proc.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`child failed (${code}): ${err}`))));
+    proc.on('close', (code) =>
+      code === 0 ? resolve(out.trim()) : reject(new Error(`child failed (${code}): ${err}`)),
+    );
   });
 }
 
@@ -92,24 +112,34 @@ test('two processes share the file: a session written by one is read and updated
   const mine = await store.create();
   mine.set('n', 1);
   await mine.save();
-  const theirs = await child(file, `
+  const theirs = await child(
+    file,
+    `
     const s = await store.load(${JSON.stringify(mine.uid)});
     s.set('n', s.get('n') + 1);
     await s.save();
     const fresh = await store.create();
     fresh.set('from', 'child');
     await fresh.save();
-    console.log(fresh.uid);`);
+    console.log(fresh.uid);`,
+  );
   assert.equal((await store.load(mine.uid))?.get('n'), 2);
   assert.equal((await store.load(theirs))?.get('from'), 'child');
   // Both processes writing at once: every update lands (WAL and the busy timeout serialise them).
-  const counters = await Promise.all([0, 1].map(() => child(file, `
+  const counters = await Promise.all(
+    [0, 1].map(() =>
+      child(
+        file,
+        `
     for (let i = 0; i < 50; i++) {
       const s = await store.load(${JSON.stringify(mine.uid)});
       s.set('count' + process.pid, i + 1);
       await s.save();
     }
-    console.log('done');`)));
+    console.log('done');`,
+      ),
+    ),
+  );
   assert.deepEqual(counters, ['done', 'done']);
   assert.equal(await store.count(), 2);
 });
@@ -121,13 +151,16 @@ test('a file another process keeps locked past the busy timeout: 503 with one lo
   const store = await SqliteSessionStore.open(file, { busyTimeout: 200 });
   t.after(() => store.close());
   const root = new Resource();
-  root.putChild('count', new Resource({
-    GET: async (request) => {
-      const session = await request.getSession();
-      session.set('n', (session.get<number>('n') ?? 0) + 1);
-      return String(session.get('n'));
-    },
-  }));
+  root.putChild(
+    'count',
+    new Resource({
+      GET: async (request) => {
+        const session = await request.getSession();
+        session.set('n', (session.get<number>('n') ?? 0) + 1);
+        return String(session.get('n'));
+      },
+    }),
+  );
   const logged: string[] = [];
   const site = new Site(root, { sessionStore: store, logError: (m) => void logged.push(m) });
   const first = await render(site, { uri: '/count' });

@@ -17,7 +17,17 @@ export const RANGE_CASES: Array<[string, string | undefined, RangeDecision]> = [
   ['suffix longer than the file', 'bytes=-500', { kind: 'partial', ranges: [{ start: 0, end: 99 }] }],
   ['end past the file clamped', 'bytes=50-500', { kind: 'partial', ranges: [{ start: 50, end: 99 }] }],
   ['unit is case-insensitive', 'Bytes=0-0', { kind: 'partial', ranges: [{ start: 0, end: 0 }] }],
-  ['two ranges', 'bytes=0-1,5-6', { kind: 'partial', ranges: [{ start: 0, end: 1 }, { start: 5, end: 6 }] }],
+  [
+    'two ranges',
+    'bytes=0-1,5-6',
+    {
+      kind: 'partial',
+      ranges: [
+        { start: 0, end: 1 },
+        { start: 5, end: 6 },
+      ],
+    },
+  ],
   ['overlapping ranges coalesced', 'bytes=0-3,2-5', { kind: 'partial', ranges: [{ start: 0, end: 5 }] }],
   ['adjacent ranges coalesced and sorted', 'bytes=4-5,0-3', { kind: 'partial', ranges: [{ start: 0, end: 5 }] }],
   ['unsatisfiable part dropped', 'bytes=0-1,200-300', { kind: 'partial', ranges: [{ start: 0, end: 1 }] }],
@@ -37,7 +47,11 @@ export const RANGE_CASES: Array<[string, string | undefined, RangeDecision]> = [
     `bytes=${Array.from({ length: 50 }, (_, i) => `${i * 2}-${i * 2}`).join(',')}`,
     { kind: 'partial', ranges: Array.from({ length: 50 }, (_, i) => ({ start: i * 2, end: i * 2 })) },
   ],
-  ['100 copies of one byte coalesced to one range', `bytes=${Array.from({ length: 100 }, () => '0-0').join(',')}`, { kind: 'partial', ranges: [{ start: 0, end: 0 }] }],
+  [
+    '100 copies of one byte coalesced to one range',
+    `bytes=${Array.from({ length: 100 }, () => '0-0').join(',')}`,
+    { kind: 'partial', ranges: [{ start: 0, end: 0 }] },
+  ],
 ];
 
 /** A response read whole. */
@@ -48,11 +62,22 @@ export interface Reply {
 }
 
 /** Sends one request with the path as given (no normalisation of `..` or `%2e`), reads the whole reply. */
-export function send(base: string, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+export function send(
+  base: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false },
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        method: options.method ?? 'GET',
+        headers: options.headers ?? {},
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -28,7 +28,11 @@ before(() => {
 
 after(() => dir.cleanup());
 
-async function withServer(args: string[], fn: (url: string, out: () => string) => Promise<void>, cwd?: string): Promise<void> {
+async function withServer(
+  args: string[],
+  fn: (url: string, out: () => string) => Promise<void>,
+  cwd?: string,
+): Promise<void> {
   const server = await spawnTrellis(['web', '--listen', 'tcp:0:interface=127.0.0.1', ...args], cwd ? { cwd } : {});
   try {
     await fn(server.url.replace('localhost', '127.0.0.1'), server.stdout);
@@ -60,14 +64,32 @@ test('with no root option trellis web serves the current directory', async () =>
 });
 
 test('the static options work in any order, before or after --path', async () => {
-  const options = ['--index', 'home.htm', '--ignore-ext', '.html', '--mime-type', '.md=text/markdown', '--mime-type', 'text/plain', '--cache-control', 'max-age=60', '--no-listing'];
-  for (const args of [[...options, '--path', www], ['--path', www, ...options]]) {
+  const options = [
+    '--index',
+    'home.htm',
+    '--ignore-ext',
+    '.html',
+    '--mime-type',
+    '.md=text/markdown',
+    '--mime-type',
+    'text/plain',
+    '--cache-control',
+    'max-age=60',
+    '--no-listing',
+  ];
+  for (const args of [
+    [...options, '--path', www],
+    ['--path', www, ...options],
+  ]) {
     await withServer(args, async (url) => {
       assert.equal(await (await fetch(url)).text(), '<h1>custom index</h1>');
       const about = await fetch(new URL('/about', url));
       assert.equal(await about.text(), '<h1>about</h1>');
       assert.equal(about.headers.get('cache-control'), 'max-age=60');
-      assert.equal((await fetch(new URL('/notes.md', url))).headers.get('content-type'), 'text/markdown; charset=utf-8');
+      assert.equal(
+        (await fetch(new URL('/notes.md', url))).headers.get('content-type'),
+        'text/markdown; charset=utf-8',
+      );
       assert.equal((await fetch(new URL('/blob', url))).headers.get('content-type'), 'text/plain; charset=utf-8');
       assert.equal((await fetch(new URL('/plain/', url))).status, 403);
     });
@@ -89,12 +111,15 @@ test('--allow-ignore-ext finds a name with any extension', async () => {
 });
 
 test('--processor .asis=asis and MODULE#export; --no-processors turns them off', async () => {
-  await withServer(['--path', www, '--processor', '.asis=asis', '--processor', `.up=${join(www, 'proc.mjs')}#upper`], async (url) => {
-    const gone = await fetch(new URL('/gone.asis', url));
-    assert.equal(gone.status, 410);
-    assert.equal(await gone.text(), 'gone for good\n');
-    assert.equal(await (await fetch(new URL('/x.up', url))).text(), 'processed x.up');
-  });
+  await withServer(
+    ['--path', www, '--processor', '.asis=asis', '--processor', `.up=${join(www, 'proc.mjs')}#upper`],
+    async (url) => {
+      const gone = await fetch(new URL('/gone.asis', url));
+      assert.equal(gone.status, 410);
+      assert.equal(await gone.text(), 'gone for good\n');
+      assert.equal(await (await fetch(new URL('/x.up', url))).text(), 'processed x.up');
+    },
+  );
   await withServer(['--path', www, '--processor', '.asis=asis', '--no-processors'], async (url) => {
     assert.equal((await fetch(new URL('/gone.asis', url))).status, 200);
   });
@@ -157,7 +182,17 @@ test('--add-header and the access log apply to static files', async () => {
 
 test('trellis web --help lists the static options', async () => {
   const r = await runTrellis(['web', '--help']);
-  for (const option of ['--path', '--index', '--ignore-ext', '--allow-ignore-ext', '--mime-type', '--processor', '--no-processors', '--no-listing', '--cache-control']) {
+  for (const option of [
+    '--path',
+    '--index',
+    '--ignore-ext',
+    '--allow-ignore-ext',
+    '--mime-type',
+    '--processor',
+    '--no-processors',
+    '--no-listing',
+    '--cache-control',
+  ]) {
     assert.ok(r.stdout.includes(option), option);
   }
 });

@@ -63,7 +63,9 @@ test('FileCache keeps facts per file version: a changed stat (size, mtime, inode
     const st = statSync(p);
     for (const field of ['dev', 'ino', 'size', 'mtimeMs', 'ctimeMs'] as const) {
       cache.keepFacts(p, st, facts);
-      const changed = Object.assign(Object.create(Object.getPrototypeOf(st)), st, { [field]: st[field] + 1 }) as typeof st;
+      const changed = Object.assign(Object.create(Object.getPrototypeOf(st)), st, {
+        [field]: st[field] + 1,
+      }) as typeof st;
       assert.equal(cache.facts(p, changed), undefined, `a different ${field} misses`);
       assert.equal(cache.facts(p, st), undefined, `and the old facts are gone (${field})`);
     }

@@ -45,7 +45,10 @@ before(async () => {
   writeFileSync(join(root, '.env'), 'SECRET=1');
   writeFileSync(join(root, 'notes.txt~'), 'backup');
   writeFileSync(join(root, 'draft.swp'), 'swap');
-  writeFileSync(join(root, 'moved.asis'), 'HTTP/1.1 301 Moved Permanently\nLocation: /new\nContent-Type: text/plain\n\nmoved\n');
+  writeFileSync(
+    join(root, 'moved.asis'),
+    'HTTP/1.1 301 Moved Permanently\nLocation: /new\nContent-Type: text/plain\n\nmoved\n',
+  );
   mkdirSync(join(root, '.well-known'));
   writeFileSync(join(root, '.well-known', 'security.txt'), 'Contact: mailto:x@example.com');
   mkdirSync(join(root, '.git'));
@@ -159,7 +162,9 @@ describe('File serves files', () => {
   test('several large downloads at once each arrive intact', async () => {
     const replies = await Promise.all([1, 2, 3, 4].map(() => send(base, '/big.bin')));
     for (const r of replies) assert.ok(r.body.equals(BIG));
-    const tail = await send(base, '/big.bin', { headers: { Range: `bytes=${1024 * 1024 - 5}-${2 * 1024 * 1024 + 5}` } });
+    const tail = await send(base, '/big.bin', {
+      headers: { Range: `bytes=${1024 * 1024 - 5}-${2 * 1024 * 1024 + 5}` },
+    });
     assert.equal(tail.status, 206);
     assert.ok(tail.body.equals(BIG.subarray(1024 * 1024 - 5, 2 * 1024 * 1024 + 6)));
   });
@@ -194,7 +199,10 @@ describe('File ranges over a socket (the parseRange table)', () => {
         });
         assert.deepEqual(
           bodies,
-          expected.ranges.map(({ start, end }) => ({ range: `bytes ${start}-${end}/100`, data: HUNDRED.subarray(start, end + 1).toString() })),
+          expected.ranges.map(({ start, end }) => ({
+            range: `bytes ${start}-${end}/100`,
+            data: HUNDRED.subarray(start, end + 1).toString(),
+          })),
         );
       }
     });
@@ -260,14 +268,20 @@ describe('File conditional requests', () => {
 
   test('If-Match with another tag and If-Unmodified-Since in the past answer 412', async () => {
     assert.equal((await send(base, '/hundred.txt', { headers: { 'If-Match': '"nope"' } })).status, 412);
-    assert.equal((await send(base, '/hundred.txt', { headers: { 'If-Unmodified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' } })).status, 412);
+    assert.equal(
+      (await send(base, '/hundred.txt', { headers: { 'If-Unmodified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' } }))
+        .status,
+      412,
+    );
     const etag = String((await send(base, '/hundred.txt')).headers.etag);
     assert.equal((await send(base, '/hundred.txt', { headers: { 'If-Match': etag } })).status, 200);
   });
 
   test('an over-long If-None-Match list is ignored (200)', async () => {
     const etag = String((await send(base, '/hundred.txt')).headers.etag);
-    const list = Array.from({ length: 150 }, (_, i) => `"x${i}"`).concat(etag).join(', ');
+    const list = Array.from({ length: 150 }, (_, i) => `"x${i}"`)
+      .concat(etag)
+      .join(', ');
     assert.equal((await send(base, '/hundred.txt', { headers: { 'If-None-Match': list } })).status, 200);
   });
 
@@ -309,7 +323,8 @@ describe('File directories', () => {
     const html = r.body.toString();
     assert.match(html, /href="\.\/hundred\.txt"/);
     assert.match(html, /href="\.\/odd%20dir\/"/);
-    for (const hidden of ['.env', '.git', 'notes.txt~', 'draft.swp', 'link-out.txt']) assert.ok(!html.includes(hidden), hidden);
+    for (const hidden of ['.env', '.git', 'notes.txt~', 'draft.swp', 'link-out.txt'])
+      assert.ok(!html.includes(hidden), hidden);
     assert.ok(html.indexOf('odd dir/') < html.indexOf('hundred.txt'), 'directories first');
     const odd = (await send(base, '/odd%20dir/')).body.toString();
     assert.match(odd, /href="\.\/a%26b\.txt">a&amp;b\.txt</);
@@ -436,7 +451,10 @@ describe('File types and encodings', () => {
     assert.equal(r.headers['content-type'], 'application/octet-stream');
     assert.equal(r.headers['x-content-type-options'], 'nosniff');
     assert.equal((await send(base, '/README')).headers['content-type'], 'application/octet-stream');
-    const b = await serve({ defaultType: 'text/plain', contentTypes: { '.zzz': 'application/x-zzz', '.TXT': 'text/x-special' } });
+    const b = await serve({
+      defaultType: 'text/plain',
+      contentTypes: { '.zzz': 'application/x-zzz', '.TXT': 'text/x-special' },
+    });
     assert.equal((await send(b, '/README')).headers['content-type'], 'text/plain; charset=utf-8');
     assert.equal((await send(b, '/data.zzz')).headers['content-type'], 'application/x-zzz');
     assert.equal((await send(b, '/hundred.txt')).headers['content-type'], 'text/x-special; charset=utf-8');
@@ -499,7 +517,9 @@ describe('File types and encodings', () => {
     assert.equal(br.headers['content-encoding'], 'br');
     assert.deepEqual(brotliDecompressSync(br.body), CSS);
     assert.notEqual(br.headers.etag, gz.headers.etag);
-    const cond = await send(base, '/style.css', { headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': String(gz.headers.etag) } });
+    const cond = await send(base, '/style.css', {
+      headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': String(gz.headers.etag) },
+    });
     assert.equal(cond.status, 304);
   });
 
@@ -511,8 +531,14 @@ describe('File types and encodings', () => {
   });
 
   test('tiny and incompressible files are not compressed', async () => {
-    assert.equal((await send(base, '/hundred.txt', { headers: { 'Accept-Encoding': 'gzip' } })).headers['content-encoding'], undefined);
-    assert.equal((await send(base, '/big.bin', { headers: { 'Accept-Encoding': 'gzip' } })).headers['content-encoding'], undefined);
+    assert.equal(
+      (await send(base, '/hundred.txt', { headers: { 'Accept-Encoding': 'gzip' } })).headers['content-encoding'],
+      undefined,
+    );
+    assert.equal(
+      (await send(base, '/big.bin', { headers: { 'Accept-Encoding': 'gzip' } })).headers['content-encoding'],
+      undefined,
+    );
   });
 
   test('an edited file gets a fresh compressed variant', async () => {

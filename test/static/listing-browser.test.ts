@@ -28,15 +28,32 @@ const HOSTILE = [
   'semi;colon,comma.txt',
 ];
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** A page in a fresh headless Chromium profile, and how to close it; null when Chromium is missing (skipped). */
-async function openChromium(t: TestContext, options: { javaScriptEnabled?: boolean } = {}): Promise<{ page: Page; close(): Promise<void> } | null> {
+async function openChromium(
+  t: TestContext,
+  options: { javaScriptEnabled?: boolean } = {},
+): Promise<{ page: Page; close(): Promise<void> } | null> {
   const chromium = needPeer(t, 'chromium');
   if (!chromium) return null;
   const { chromium: driver } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'trellis-chromium-'));
-  const context = await driver.launchPersistentContext(profile, { executablePath: chromium, headless: true, args: CHROMIUM_ARGS, ...options });
+  const context = await driver.launchPersistentContext(profile, {
+    executablePath: chromium,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    ...options,
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   return {
     page,
@@ -68,7 +85,9 @@ test('the directory listing in Chromium: hostile names shown as text, links work
     const response = await page.goto(`${server.base}/`);
     assert.equal(response?.status(), 200);
     assert.equal(await page.title(), 'Index of /');
-    const rows = await page.$$eval('tbody tr td.n a', (links) => links.map((a) => ({ text: a.textContent ?? '', href: (a as unknown as { href: string }).href })));
+    const rows = await page.$$eval('tbody tr td.n a', (links) =>
+      links.map((a) => ({ text: a.textContent ?? '', href: (a as unknown as { href: string }).href })),
+    );
     const texts = rows.map((r) => r.text);
     for (const name of HOSTILE) assert.ok(texts.includes(name), `listing shows ${JSON.stringify(name)}`);
     assert.ok(!texts.some((x) => x.includes('.secret')), 'dotfiles are hidden');
@@ -109,7 +128,14 @@ test('the listing and an error page in Chromium: no horizontal overflow at 390 p
   mkdirSync(join(root, 'assets', 'images'), { recursive: true });
   mkdirSync(join(root, 'docs'));
   const names = [
-    'README.md', 'index.js', 'styles.css', 'photo.jpg', 'song.mp3', 'archive.tar.gz', 'report.pdf', 'data.json',
+    'README.md',
+    'index.js',
+    'styles.css',
+    'photo.jpg',
+    'song.mp3',
+    'archive.tar.gz',
+    'report.pdf',
+    'data.json',
     'a-very-long-file-name-without-any-spaces-that-would-overflow-a-narrow-phone-screen-if-it-did-not-wrap.txt',
   ];
   for (const name of names) writeFileSync(join(root, name), `content of ${name}`);
@@ -125,13 +151,22 @@ test('the listing and an error page in Chromium: no horizontal overflow at 390 p
     });
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
-    const overflow = () => page.evaluate<{ scroll: number; client: number }>('({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })');
+    const overflow = () =>
+      page.evaluate<{ scroll: number; client: number }>(
+        '({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })',
+      );
 
-    for (const [width, height, shot] of [[1280, 800, 'static-listing-desktop.png'], [390, 844, 'static-listing-390.png']] as const) {
+    for (const [width, height, shot] of [
+      [1280, 800, 'static-listing-desktop.png'],
+      [390, 844, 'static-listing-390.png'],
+    ] as const) {
       await page.setViewportSize({ width, height });
       await page.goto(`${server.base}/`);
       const o = await overflow();
-      assert.ok(o.scroll <= o.client, `no horizontal overflow at ${width} px: scrollWidth ${o.scroll} > clientWidth ${o.client}`);
+      assert.ok(
+        o.scroll <= o.client,
+        `no horizontal overflow at ${width} px: scrollWidth ${o.scroll} > clientWidth ${o.client}`,
+      );
       await page.screenshot({ path: join(artifacts, shot), fullPage: true });
     }
     // At 390 px the Type column is dropped; the name column still shows every name.
@@ -139,17 +174,31 @@ test('the listing and an error page in Chromium: no horizontal overflow at 390 p
     assert.equal(await page.locator('tbody tr').count(), names.length + 2);
 
     // Icons are inline data: images, one class per kind; nothing was fetched but the page itself.
-    const icons = await page.$$eval('td.n a', (links) => links.map((a) => [a.className, (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundImage: string } }).getComputedStyle(a).backgroundImage.slice(0, 24)]));
+    const icons = await page.$$eval('td.n a', (links) =>
+      links.map((a) => [
+        a.className,
+        (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundImage: string } })
+          .getComputedStyle(a)
+          .backgroundImage.slice(0, 24),
+      ]),
+    );
     const kinds = Object.fromEntries(icons.map(([cls, bg]) => [cls, bg]));
     for (const kind of ['dir', 'code', 'image', 'media', 'archive', 'doc', 'text']) {
       assert.ok(kinds[kind]?.startsWith('url("data:image/svg+xml'), `icon ${kind}: ${kinds[kind]}`);
     }
-    assert.deepEqual(requests.filter((u) => !u.startsWith(server.base)), [], 'no external requests');
+    assert.deepEqual(
+      requests.filter((u) => !u.startsWith(server.base)),
+      [],
+      'no external requests',
+    );
 
     // The filter box appears (its script ran under the CSP) and hides what does not match.
     assert.equal(await page.isVisible('#filter'), true, 'the filter script ran');
     await page.fill('#filter', 'JS');
-    const visible = () => page.$$eval('tbody tr', (rows) => rows.filter((r) => !(r as unknown as { hidden: boolean }).hidden).map((r) => r.querySelector('a')!.textContent));
+    const visible = () =>
+      page.$$eval('tbody tr', (rows) =>
+        rows.filter((r) => !(r as unknown as { hidden: boolean }).hidden).map((r) => r.querySelector('a')!.textContent),
+      );
     assert.deepEqual(await visible(), ['data.json', 'index.js']);
     assert.match((await page.textContent('footer')) ?? '', /2 shown/);
     await page.fill('#filter', '');
@@ -157,8 +206,13 @@ test('the listing and an error page in Chromium: no horizontal overflow at 390 p
 
     // Breadcrumbs: /assets/images/ links back to /assets/ and /.
     await page.goto(`${server.base}/assets/images/`);
-    const crumbs = await page.$$eval('h1 nav a', (links) => links.map((a) => [a.textContent, (a as unknown as { href: string }).href]));
-    assert.deepEqual(crumbs, [['/', `${server.base}/`], ['assets', `${server.base}/assets/`]]);
+    const crumbs = await page.$$eval('h1 nav a', (links) =>
+      links.map((a) => [a.textContent, (a as unknown as { href: string }).href]),
+    );
+    assert.deepEqual(crumbs, [
+      ['/', `${server.base}/`],
+      ['assets', `${server.base}/assets/`],
+    ]);
     assert.equal(await page.textContent('h1 nav span'), 'images');
 
     // An error page in the same look, no overflow at 390 px either.
@@ -191,7 +245,10 @@ test('the listing works with JavaScript off: every row shown, no filter box, sor
     assert.equal(await page.isVisible('#filter'), false);
     await page.click('th a:text("Size")');
     await page.click('th a:text("Size")');
-    assert.deepEqual(await page.$$eval('tbody tr td.n a', (links) => links.map((a) => a.textContent)), ['large.txt', 'small.txt']);
+    assert.deepEqual(await page.$$eval('tbody tr td.n a', (links) => links.map((a) => a.textContent)), [
+      'large.txt',
+      'small.txt',
+    ]);
   } finally {
     await browser.close();
     await server.close();

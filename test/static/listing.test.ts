@@ -4,11 +4,27 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Site } from '../../src/site.js';
 import { File } from '../../src/static/file.js';
-import { LISTING_CSP, ListingCache, directoryVersion, entryHref, formatSize, iconFor, renderListing, sortEntries, type ListingEntry } from '../../src/static/listing.js';
+import {
+  LISTING_CSP,
+  ListingCache,
+  directoryVersion,
+  entryHref,
+  formatSize,
+  iconFor,
+  renderListing,
+  sortEntries,
+  type ListingEntry,
+} from '../../src/static/listing.js';
 import { errorPageHtml } from '../../src/pages.js';
 import { serveSite, tempDir } from '../helpers/server.js';
 
-const E = (name: string, isDirectory: boolean, size = 0, mtimeMs = 0, type = 'text/plain'): ListingEntry => ({ name, isDirectory, size, mtimeMs, type });
+const E = (name: string, isDirectory: boolean, size = 0, mtimeMs = 0, type = 'text/plain'): ListingEntry => ({
+  name,
+  isDirectory,
+  size,
+  mtimeMs,
+  type,
+});
 
 test('entryHref prefixes ./ and percent-encodes the whole name', () => {
   assert.equal(entryHref('a b.txt', false), './a%20b.txt');
@@ -18,14 +34,37 @@ test('entryHref prefixes ./ and percent-encodes the whole name', () => {
 });
 
 test('formatSize uses binary units', () => {
-  assert.deepEqual([0, 1023, 1024, 1536, 10 * 1024 * 1024, 5 * 1024 ** 3].map(formatSize), ['0 B', '1023 B', '1.0 KiB', '1.5 KiB', '10 MiB', '5.0 GiB']);
+  assert.deepEqual([0, 1023, 1024, 1536, 10 * 1024 * 1024, 5 * 1024 ** 3].map(formatSize), [
+    '0 B',
+    '1023 B',
+    '1.0 KiB',
+    '1.5 KiB',
+    '10 MiB',
+    '5.0 GiB',
+  ]);
 });
 
 test('sortEntries puts directories first and sorts by the key, names as tie-breaker', () => {
-  const entries = [E('b.txt', false, 5, 2), E('z', true), E('a.txt', false, 50, 1), E('A', true), E('file10', false, 5, 3), E('file9', false, 5, 3)];
-  assert.deepEqual(sortEntries(entries).map((e) => e.name), ['A', 'z', 'a.txt', 'b.txt', 'file9', 'file10']);
-  assert.deepEqual(sortEntries(entries, 'size', true).map((e) => e.name), ['z', 'A', 'a.txt', 'file10', 'file9', 'b.txt']);
-  assert.deepEqual(sortEntries(entries, 'modified').map((e) => e.name), ['A', 'z', 'a.txt', 'b.txt', 'file9', 'file10']);
+  const entries = [
+    E('b.txt', false, 5, 2),
+    E('z', true),
+    E('a.txt', false, 50, 1),
+    E('A', true),
+    E('file10', false, 5, 3),
+    E('file9', false, 5, 3),
+  ];
+  assert.deepEqual(
+    sortEntries(entries).map((e) => e.name),
+    ['A', 'z', 'a.txt', 'b.txt', 'file9', 'file10'],
+  );
+  assert.deepEqual(
+    sortEntries(entries, 'size', true).map((e) => e.name),
+    ['z', 'A', 'a.txt', 'file10', 'file9', 'b.txt'],
+  );
+  assert.deepEqual(
+    sortEntries(entries, 'modified').map((e) => e.name),
+    ['A', 'z', 'a.txt', 'b.txt', 'file9', 'file10'],
+  );
 });
 
 test('renderListing escapes names and the title, and links with ./', () => {
@@ -39,9 +78,19 @@ test('renderListing escapes names and the title, and links with ./', () => {
 
 test('iconFor picks an icon by Content-Type', () => {
   const cases: Array<[string, string]> = [
-    ['text/html; charset=utf-8', 'code'], ['text/javascript', 'code'], ['application/json', 'code'], ['image/svg+xml', 'code'],
-    ['image/png', 'image'], ['video/mp4', 'media'], ['audio/mpeg', 'media'], ['application/gzip', 'archive'], ['application/zip', 'archive'],
-    ['application/pdf', 'doc'], ['text/plain; charset=utf-8', 'text'], ['text/markdown', 'text'], ['application/octet-stream', 'file'],
+    ['text/html; charset=utf-8', 'code'],
+    ['text/javascript', 'code'],
+    ['application/json', 'code'],
+    ['image/svg+xml', 'code'],
+    ['image/png', 'image'],
+    ['video/mp4', 'media'],
+    ['audio/mpeg', 'media'],
+    ['application/gzip', 'archive'],
+    ['application/zip', 'archive'],
+    ['application/pdf', 'doc'],
+    ['text/plain; charset=utf-8', 'text'],
+    ['text/markdown', 'text'],
+    ['application/octet-stream', 'file'],
   ];
   for (const [type, icon] of cases) assert.equal(iconFor({ isDirectory: false, type }), icon, type);
   assert.equal(iconFor({ isDirectory: true, type: '' }), 'dir');
@@ -54,8 +103,11 @@ test('renderListing: breadcrumbs link each ancestor relatively, escaped; the fil
   assert.match(html, /<a class="text" href=".\/a.txt">a.txt<\/a>/);
 });
 
-test('LISTING_CSP allows only the page\'s own style and script, by hash, and data: icons', () => {
-  assert.match(LISTING_CSP, /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; script-src 'sha256-[A-Za-z0-9+/=]+'; img-src data:;/);
+test("LISTING_CSP allows only the page's own style and script, by hash, and data: icons", () => {
+  assert.match(
+    LISTING_CSP,
+    /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; script-src 'sha256-[A-Za-z0-9+/=]+'; img-src data:;/,
+  );
   assert.ok(!LISTING_CSP.includes('unsafe-inline'));
 });
 

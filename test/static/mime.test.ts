@@ -26,7 +26,10 @@ for (const [name, type, encoding] of TYPES) {
 }
 
 test('typeForName honours overrides and the default type', () => {
-  const overrides = new Map([['.md', 'text/x-markdown'], ['.png', 'image/x-custom']]);
+  const overrides = new Map([
+    ['.md', 'text/x-markdown'],
+    ['.png', 'image/x-custom'],
+  ]);
   assert.equal(typeForName('a.md', { overrides }).type, 'text/x-markdown; charset=utf-8');
   assert.equal(typeForName('a.png', { overrides }).type, 'image/x-custom');
   assert.equal(typeForName('a.zzz', { defaultType: 'text/plain' }).type, 'text/plain; charset=utf-8');

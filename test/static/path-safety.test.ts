@@ -3,7 +3,13 @@ import { closeSync, fstatSync, mkdirSync, openSync, renameSync, symlinkSync, wri
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_HIDDEN, checkContainment, checkOpened, isHiddenName, isSafeSegment } from '../../src/static/path-safety.js';
+import {
+  DEFAULT_HIDDEN,
+  checkContainment,
+  checkOpened,
+  isHiddenName,
+  isSafeSegment,
+} from '../../src/static/path-safety.js';
 import { statusForFsError } from '../../src/static/path-safety.js';
 import { tempDir } from '../helpers/server.js';
 
@@ -25,7 +31,10 @@ for (const [segment, safe] of SEGMENTS) {
 }
 
 test('isSafeSegment refuses exactly empty, dot and dot-dot segments and any holding /, \\ or NUL', () => {
-  const segment = fc.oneof(fc.string(), fc.array(fc.constantFrom('.', '/', '\\', '\0', 'a', 'ü'), { maxLength: 4 }).map((cs) => cs.join('')));
+  const segment = fc.oneof(
+    fc.string(),
+    fc.array(fc.constantFrom('.', '/', '\\', '\0', 'a', 'ü'), { maxLength: 4 }).map((cs) => cs.join('')),
+  );
   fc.assert(fc.property(segment, (s) => isSafeSegment(s) === (!['', '.', '..'].includes(s) && !/[/\\\0]/.test(s))));
 });
 
@@ -72,7 +81,8 @@ test('statusForFsError maps permission errors to 403 and the rest to 404', () =>
   const e = (code: string) => Object.assign(new Error(code), { code });
   assert.equal(statusForFsError(e('EACCES')), 403);
   assert.equal(statusForFsError(e('EPERM')), 403);
-  for (const code of ['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EISDIR', 'EIO']) assert.equal(statusForFsError(e(code)), 404);
+  for (const code of ['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EISDIR', 'EIO'])
+    assert.equal(statusForFsError(e(code)), 404);
   assert.equal(statusForFsError(null), 404);
 });
 
@@ -95,7 +105,8 @@ test('checkContainment applies each symlink policy', () => {
   try {
     const { root, r } = linkedRoot(dir.path);
     symlinkSync('loop', join(root, 'loop'));
-    const check = (name: string, policy: Parameters<typeof checkContainment>[3]) => checkContainment(join(root, name), r, [name], policy).ok;
+    const check = (name: string, policy: Parameters<typeof checkContainment>[3]) =>
+      checkContainment(join(root, name), r, [name], policy).ok;
     assert.equal(check('in.txt', 'inside-root'), true);
     assert.equal(check('in-link', 'inside-root'), true);
     assert.equal(check('out-link', 'inside-root'), false);

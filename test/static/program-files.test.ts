@@ -30,10 +30,26 @@ function siteFor(file: File) {
 
 describe('program files without a processor', () => {
   it('isProgramName knows programs by extension or their last two, in any case, also compressed', () => {
-    for (const name of ['a.php', 'a.PHP', 'a.cgi', 'a.pl', 'a.rpy', 'a.phtml', 'a.php.gz', 'a.php.', 'a.php ', 'a.cgi. .', 'a.rpy.ts', 'a.RPY.JS', 'a.rpy.ts.gz', 'a.rpy.js.']) {
+    for (const name of [
+      'a.php',
+      'a.PHP',
+      'a.cgi',
+      'a.pl',
+      'a.rpy',
+      'a.phtml',
+      'a.php.gz',
+      'a.php.',
+      'a.php ',
+      'a.cgi. .',
+      'a.rpy.ts',
+      'a.RPY.JS',
+      'a.rpy.ts.gz',
+      'a.rpy.js.',
+    ]) {
       assert.equal(isProgramName(name), true, name);
     }
-    for (const name of ['a.html', 'a.txt', 'php', 'a.gz', 'a.js', 'a.ts', 'rpy.ts', 'a.rpy.tsx', 'a.x.ts']) assert.equal(isProgramName(name), false, name);
+    for (const name of ['a.html', 'a.txt', 'php', 'a.gz', 'a.js', 'a.ts', 'rpy.ts', 'a.rpy.tsx', 'a.x.ts'])
+      assert.equal(isProgramName(name), false, name);
     assert.ok(PROGRAM_EXTENSIONS.has('.rpy') && PROGRAM_EXTENSIONS.has('.cgi') && PROGRAM_EXTENSIONS.has('.php'));
   });
 
@@ -45,13 +61,18 @@ describe('program files without a processor', () => {
         assert.equal(res.code, 403, `${method} ${name}`);
         assert.doesNotMatch(res.text(), /hunter2/);
       }
-      assert.ok(errors.some((l) => l.includes(join(dir.path, name)) && l.includes('is a program')), name);
+      assert.ok(
+        errors.some((l) => l.includes(join(dir.path, name)) && l.includes('is a program')),
+        name,
+      );
     }
     assert.equal((await render(site, { uri: '/notes.txt' })).text(), 'notes');
   });
 
   it('a program file served as the whole root (--path FILE) is 403 too, even with a processor', async () => {
-    const { site } = siteFor(new File(join(dir.path, 'login.php'), { processors: { '.php': () => new Data('ran', 'text/plain') } }));
+    const { site } = siteFor(
+      new File(join(dir.path, 'login.php'), { processors: { '.php': () => new Data('ran', 'text/plain') } }),
+    );
     const res = await render(site, { uri: '/' });
     assert.equal(res.code, 403);
     assert.doesNotMatch(res.text(), /hunter2/);

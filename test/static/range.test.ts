@@ -17,7 +17,7 @@ test('parseRange on an empty file: any range is unsatisfiable, a suffix too', ()
 
 test('parseRange never returns more than MAX_RANGES ranges and every range lies inside the file', () => {
   for (let n = 1; n < 200; n += 7) {
-    const header = `bytes=${Array.from({ length: n }, (_, i) => `${(i * 37) % 1000}-${(i * 37) % 1000 + (i % 5)}`).join(',')}`;
+    const header = `bytes=${Array.from({ length: n }, (_, i) => `${(i * 37) % 1000}-${((i * 37) % 1000) + (i % 5)}`).join(',')}`;
     const d = parseRange(header, 1000);
     if (d.kind !== 'partial') continue;
     assert.ok(d.ranges.length <= MAX_RANGES);
@@ -26,15 +26,25 @@ test('parseRange never returns more than MAX_RANGES ranges and every range lies 
 });
 
 test('parseRange ignores 51 ranges that stay apart after coalescing, and a flood of specs', () => {
-  assert.deepEqual(parseRange(`bytes=${Array.from({ length: 51 }, (_, i) => `${i * 2}-${i * 2}`).join(',')}`, 1000), { kind: 'full' });
+  assert.deepEqual(parseRange(`bytes=${Array.from({ length: 51 }, (_, i) => `${i * 2}-${i * 2}`).join(',')}`, 1000), {
+    kind: 'full',
+  });
   assert.deepEqual(parseRange(`bytes=${Array.from({ length: 5000 }, () => '0-0').join(',')}`, 1000), { kind: 'full' });
 });
 
 test('coalesce sorts and merges overlapping and adjacent ranges', () => {
-  assert.deepEqual(coalesce([{ start: 10, end: 12 }, { start: 0, end: 2 }, { start: 3, end: 4 }, { start: 11, end: 20 }]), [
-    { start: 0, end: 4 },
-    { start: 10, end: 20 },
-  ]);
+  assert.deepEqual(
+    coalesce([
+      { start: 10, end: 12 },
+      { start: 0, end: 2 },
+      { start: 3, end: 4 },
+      { start: 11, end: 20 },
+    ]),
+    [
+      { start: 0, end: 4 },
+      { start: 10, end: 20 },
+    ],
+  );
 });
 
 test('contentRange and unsatisfiedRange format the header values', () => {
@@ -43,11 +53,16 @@ test('contentRange and unsatisfiedRange format the header values', () => {
 });
 
 test('planMultipart computes the exact length of the body it frames', () => {
-  const ranges = [{ start: 0, end: 1 }, { start: 5, end: 9 }];
+  const ranges = [
+    { start: 0, end: 1 },
+    { start: 5, end: 9 },
+  ];
   const plan = planMultipart(ranges, 100, 'text/plain; charset=utf-8', 'BOUNDARY');
   assert.equal(plan.contentType, 'multipart/byteranges; boundary=BOUNDARY');
   const data = Buffer.from('0123456789');
-  const body = Buffer.concat(plan.parts.flatMap((p) => [p.head, data.subarray(p.range.start, p.range.end + 1)]).concat(plan.tail));
+  const body = Buffer.concat(
+    plan.parts.flatMap((p) => [p.head, data.subarray(p.range.start, p.range.end + 1)]).concat(plan.tail),
+  );
   assert.equal(body.length, plan.length);
   assert.equal(
     body.toString(),

@@ -15,7 +15,7 @@ test('looksLikeRoute: a last segment without a dot is an app route', () => {
   assert.equal(looksLikeRoute(['v1.2', 'x']), true);
 });
 
-test('SinglePageFallback: routes get the index page with 200, assets keep their 404, everything else is the tree\'s', async () => {
+test("SinglePageFallback: routes get the index page with 200, assets keep their 404, everything else is the tree's", async () => {
   const dir = tempDir('trellis-spa-');
   mkdirSync(join(dir.path, 'static'));
   writeFileSync(join(dir.path, 'index.html'), '<main>app</main>');

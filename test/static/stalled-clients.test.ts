@@ -46,7 +46,9 @@ function timedGet(port: number, localAddress: string, path: string): Promise<{ m
   });
 }
 
-test('File keeps memory bounded under 200 clients that never read a large file, and still answers others', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+test('File keeps memory bounded under 200 clients that never read a large file, and still answers others', {
+  skip: process.platform !== 'linux' && 'reads /proc',
+}, async () => {
   writeFileSync(join(dir.path, 'big.bin'), randomBytes(24 * 1024 * 1024));
   writeFileSync(join(dir.path, 'small.txt'), 'small');
   const server = await spawnTrellis(['web', '--path', dir.path, '--listen', 'tcp:0:interface=127.0.0.1']);
@@ -60,7 +62,8 @@ test('File keeps memory bounded under 200 clients that never read a large file, 
     await sleep(300);
     const before = rssMiB(pid);
 
-    for (let i = 0; i < CLIENTS; i++) clients.push(await stalledGet(port, ADDRESSES[i % ADDRESSES.length]!, '/big.bin'));
+    for (let i = 0; i < CLIENTS; i++)
+      clients.push(await stalledGet(port, ADDRESSES[i % ADDRESSES.length]!, '/big.bin'));
     await sleep(2_000);
     const during = rssMiB(pid);
     // The median of three probes: one scheduling hiccup on a loaded machine is not the server's doing.
@@ -72,7 +75,10 @@ test('File keeps memory bounded under 200 clients that never read a large file, 
     }
     const probeMs = probes.sort((a, b) => a - b)[1]!;
     assert.ok(probeMs < 500, `a small file took ${probeMs.toFixed(0)} ms while ${CLIENTS} clients stalled`);
-    assert.ok(during - before < 100, `RSS grew from ${before.toFixed(0)} to ${during.toFixed(0)} MiB with ${CLIENTS} stalled clients`);
+    assert.ok(
+      during - before < 100,
+      `RSS grew from ${before.toFixed(0)} to ${during.toFixed(0)} MiB with ${CLIENTS} stalled clients`,
+    );
   } finally {
     for (const socket of clients) socket.destroy();
     await server.stop();

@@ -59,15 +59,15 @@ describe('File stats per request', () => {
     dir.cleanup();
   });
 
-  test('a file is stat\'ed once (traversal hands its stat to the render)', async () => {
+  test("a file is stat'ed once (traversal hands its stat to the render)", async () => {
     assert.deepEqual(await statsFor('/a.txt'), { status: 200, paths: ['/a.txt'] });
   });
 
-  test('the root\'s index is one stat: the index, not the directory first', async () => {
+  test("the root's index is one stat: the index, not the directory first", async () => {
     assert.deepEqual(await statsFor('/'), { status: 200, paths: ['/index.html'] });
   });
 
-  test('a subdirectory\'s index: the directory (its stat kept) and the index', async () => {
+  test("a subdirectory's index: the directory (its stat kept) and the index", async () => {
     assert.deepEqual(await statsFor('/sub/'), { status: 200, paths: ['/sub', '/sub/index.html'] });
   });
 

@@ -7,12 +7,31 @@ import { tempDir } from '../helpers/server.js';
 
 test('parsePasswd reads the seven fields of each account line', () => {
   const [alice] = parsePasswd('alice:x:1000:1001:Alice Liddell,,,:/home/alice:/bin/bash\n');
-  assert.deepEqual(alice, { name: 'alice', uid: 1000, gid: 1001, gecos: 'Alice Liddell,,,', home: '/home/alice', shell: '/bin/bash' });
+  assert.deepEqual(alice, {
+    name: 'alice',
+    uid: 1000,
+    gid: 1001,
+    gecos: 'Alice Liddell,,,',
+    home: '/home/alice',
+    shell: '/bin/bash',
+  });
 });
 
 test('parsePasswd skips comments, NIS lines, short lines, bad ids and relative homes', () => {
-  const text = ['# comment', '+::::::', '-bob::::::', 'carol:x:1:1:', 'dave:x:one:1::/home/dave:/bin/sh', 'erin:x:5:5::home/erin:/bin/sh', 'frank:x:6:6::/home/frank:/bin/sh\r', ''].join('\n');
-  assert.deepEqual(parsePasswd(text).map((e) => e.name), ['frank']);
+  const text = [
+    '# comment',
+    '+::::::',
+    '-bob::::::',
+    'carol:x:1:1:',
+    'dave:x:one:1::/home/dave:/bin/sh',
+    'erin:x:5:5::home/erin:/bin/sh',
+    'frank:x:6:6::/home/frank:/bin/sh\r',
+    '',
+  ].join('\n');
+  assert.deepEqual(
+    parsePasswd(text).map((e) => e.name),
+    ['frank'],
+  );
   assert.equal(parsePasswd(text)[0]!.shell, '/bin/sh');
 });
 

@@ -62,7 +62,8 @@ describe('UserDirectory', () => {
     mkdirSync(join(home('alice'), 'public_html', 'sub'), { recursive: true });
     writeFileSync(join(home('alice'), 'public_html', 'index.html'), '<p>alice</p>');
     writeFileSync(join(home('alice'), 'public_html', 'sub', 'index.html'), '<p>sub</p>');
-    for (const name of ['hello.cgi', 'page.php', 'site.rpy.ts', 'run.pl']) writeFileSync(join(home('alice'), 'public_html', name), 'SOURCE');
+    for (const name of ['hello.cgi', 'page.php', 'site.rpy.ts', 'run.pl'])
+      writeFileSync(join(home('alice'), 'public_html', name), 'SOURCE');
     mkdirSync(home('bob'));
     mkdirSync(home('carol'));
     const site = personalSite();
@@ -74,8 +75,12 @@ describe('UserDirectory', () => {
     top.putChild('users', users);
     const root = new RewriterResource(top, userTildeRule);
     main = await serveSite(new Site(root, { logError: () => {} }));
-    trusting = await serveSite(new Site(wrapRoot(root, { ...defaultProxyConfig(), trustProxy: ['127.0.0.1'] }), { logError: () => {} }));
-    vhost = await serveSite(new Site(new UserVirtualHost({ domain: 'example.test', users, default: root }), { logError: () => {} }));
+    trusting = await serveSite(
+      new Site(wrapRoot(root, { ...defaultProxyConfig(), trustProxy: ['127.0.0.1'] }), { logError: () => {} }),
+    );
+    vhost = await serveSite(
+      new Site(new UserVirtualHost({ domain: 'example.test', users, default: root }), { logError: () => {} }),
+    );
   });
   after(async () => {
     users.close();
@@ -122,7 +127,11 @@ describe('UserDirectory', () => {
 
   test('behind a trusted proxy, /~alice redirects to the public URL', async () => {
     const res = await fetchRaw(`${trusting.base}/~alice`, {
-      headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'www.example.test', 'X-Forwarded-Prefix': '/people' },
+      headers: {
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Host': 'www.example.test',
+        'X-Forwarded-Prefix': '/people',
+      },
     });
     assert.equal(res.headers.location, 'https://www.example.test/people/~alice/');
   });
@@ -174,24 +183,36 @@ describe('UserDirectory', () => {
 
   test('behind a trusted proxy, the personal server sees the public scheme, host, prefix and client', async () => {
     const res = await fetchRaw(`${trusting.base}/~carol.trellis/where`, {
-      headers: { 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'www.example.test', 'X-Forwarded-Prefix': '/people' },
+      headers: {
+        'X-Forwarded-For': '203.0.113.9',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Host': 'www.example.test',
+        'X-Forwarded-Prefix': '/people',
+      },
     });
     const seen = JSON.parse(res.body) as Record<string, unknown>;
     assert.equal(seen.prePathURL, 'https://www.example.test/people/~carol.trellis/where');
     assert.equal(seen.client, '203.0.113.9');
     assert.equal(seen.secure, true);
-    assert.match(res.headers['set-cookie']?.[0] ?? '', /^TRELLIS_SECURE_SESSION_people_~carol\.trellis=.*; Path=\/people\/~carol\.trellis\//);
+    assert.match(
+      res.headers['set-cookie']?.[0] ?? '',
+      /^TRELLIS_SECURE_SESSION_people_~carol\.trellis=.*; Path=\/people\/~carol\.trellis\//,
+    );
   });
 
   test('a client cannot pass its own X-Forwarded-For through an untrusting main server', async () => {
-    const res = await fetchRaw(`${main.base}/~carol.trellis/where`, { headers: { 'X-Forwarded-For': '198.51.100.1', 'X-Forwarded-Host': 'evil.example' } });
+    const res = await fetchRaw(`${main.base}/~carol.trellis/where`, {
+      headers: { 'X-Forwarded-For': '198.51.100.1', 'X-Forwarded-Host': 'evil.example' },
+    });
     const seen = JSON.parse(res.body) as Record<string, unknown>;
     assert.equal(seen.client, '127.0.0.1');
     assert.equal(seen.host, new URL(main.base).host);
   });
 
   test('a personal server believes no forwarding header over TCP', async () => {
-    const res = await fetchRaw(`${personalTcp.base}/where`, { headers: { 'X-Forwarded-For': '198.51.100.1', 'X-Forwarded-Prefix': '/x', 'X-Forwarded-Proto': 'https' } });
+    const res = await fetchRaw(`${personalTcp.base}/where`, {
+      headers: { 'X-Forwarded-For': '198.51.100.1', 'X-Forwarded-Prefix': '/x', 'X-Forwarded-Proto': 'https' },
+    });
     const seen = JSON.parse(res.body) as Record<string, unknown>;
     assert.deepEqual([seen.client, seen.secure, seen.prepath], ['127.0.0.1', false, ['where']]);
     assert.match(res.headers['set-cookie']?.[0] ?? '', /^TRELLIS_SESSION=.*; Path=\/(;|$)/);

@@ -26,7 +26,8 @@ describe('NameVirtualHost', () => {
     v.addHost('foo.com', text('foo'));
     const s = await serveSite(new Site(v));
     try {
-      const get = async (host: string, path = '/') => (await fetchRaw(`${s.base}${path}`, { headers: { Host: host } })).body;
+      const get = async (host: string, path = '/') =>
+        (await fetchRaw(`${s.base}${path}`, { headers: { Host: host } })).body;
       assert.equal(await get('example.com'), 'example');
       assert.equal(await get('EXAMPLE.COM:8080', '/page'), 'example page');
       assert.equal(await get('a.b.example.com'), 'example');

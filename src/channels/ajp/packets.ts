@@ -21,20 +21,70 @@ export const AJP_CPONG_REPLY = 9;
 
 /** Method codes of FORWARD_REQUEST (1-27); 0xFF means the name is in the `stored_method` attribute. */
 export const AJP_METHODS: readonly string[] = [
-  '', 'OPTIONS', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK',
-  'UNLOCK', 'ACL', 'REPORT', 'VERSION-CONTROL', 'CHECKIN', 'CHECKOUT', 'UNCHECKOUT', 'SEARCH', 'MKWORKSPACE', 'UPDATE',
-  'LABEL', 'MERGE', 'BASELINE-CONTROL', 'MKACTIVITY',
+  '',
+  'OPTIONS',
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'TRACE',
+  'PROPFIND',
+  'PROPPATCH',
+  'MKCOL',
+  'COPY',
+  'MOVE',
+  'LOCK',
+  'UNLOCK',
+  'ACL',
+  'REPORT',
+  'VERSION-CONTROL',
+  'CHECKIN',
+  'CHECKOUT',
+  'UNCHECKOUT',
+  'SEARCH',
+  'MKWORKSPACE',
+  'UPDATE',
+  'LABEL',
+  'MERGE',
+  'BASELINE-CONTROL',
+  'MKACTIVITY',
 ];
 
 /** Request header codes 0xA001-0xA00E. */
 export const AJP_REQUEST_HEADERS: readonly string[] = [
-  '', 'Accept', 'Accept-Charset', 'Accept-Encoding', 'Accept-Language', 'Authorization', 'Connection', 'Content-Type',
-  'Content-Length', 'Cookie', 'Cookie2', 'Host', 'Pragma', 'Referer', 'User-Agent',
+  '',
+  'Accept',
+  'Accept-Charset',
+  'Accept-Encoding',
+  'Accept-Language',
+  'Authorization',
+  'Connection',
+  'Content-Type',
+  'Content-Length',
+  'Cookie',
+  'Cookie2',
+  'Host',
+  'Pragma',
+  'Referer',
+  'User-Agent',
 ];
 
 /** Response header codes 0xA001-0xA00B, by lower-case name. */
 const RESPONSE_HEADER_CODES = new Map<string, number>(
-  ['content-type', 'content-language', 'content-length', 'date', 'last-modified', 'location', 'set-cookie', 'set-cookie2', 'servlet-engine', 'status', 'www-authenticate'].map((n, i) => [n, 0xa001 + i]),
+  [
+    'content-type',
+    'content-language',
+    'content-length',
+    'date',
+    'last-modified',
+    'location',
+    'set-cookie',
+    'set-cookie2',
+    'servlet-engine',
+    'status',
+    'www-authenticate',
+  ].map((n, i) => [n, 0xa001 + i]),
 );
 
 /** Attribute codes of FORWARD_REQUEST (0xFF ends the list). */
@@ -102,7 +152,8 @@ export function readFrame(buf: Buffer, offset: number, maxPacketSize = AJP_DEFAU
   }
   if (buf[offset] !== 0x12 || buf[offset + 1] !== 0x34) return { error: 'bad packet magic' };
   const length = buf.readUInt16BE(offset + 2);
-  if (length + 4 > maxPacketSize) return { error: `packet of ${length + 4} bytes exceeds the ${maxPacketSize}-byte packet size` };
+  if (length + 4 > maxPacketSize)
+    return { error: `packet of ${length + 4} bytes exceeds the ${maxPacketSize}-byte packet size` };
   if (buf.length - offset - 4 < length) return { need: true };
   return { payload: buf.subarray(offset + 4, offset + 4 + length), next: offset + 4 + length };
 }
@@ -212,7 +263,19 @@ export function parseForwardRequest(payload: Buffer): AjpForwardRequest | AjpErr
       if (!known) return { error: `unknown method code ${methodCode}` };
       method = known;
     }
-    return { method, protocol, reqUri: utf8(reqUri), remoteAddr, remoteHost, serverName, serverPort, isSsl, headers, attributes, requestAttributes };
+    return {
+      method,
+      protocol,
+      reqUri: utf8(reqUri),
+      remoteAddr,
+      remoteHost,
+      serverName,
+      serverPort,
+      isSsl,
+      headers,
+      attributes,
+      requestAttributes,
+    };
   } catch (err) {
     if (err instanceof Truncated) return { error: `malformed FORWARD_REQUEST: ${err.message}` };
     return { error: 'malformed FORWARD_REQUEST' };
@@ -252,7 +315,12 @@ function ajpString(s: string): Buffer {
  * SEND_HEADERS: status, reason, then each header by code when it has one, else by name. Returns
  * null when the headers do not fit one packet of `maxPacketSize` (AJP cannot split them).
  */
-export function sendHeadersPacket(status: number, reason: string, headers: ReadonlyArray<readonly [string, string]>, maxPacketSize = AJP_DEFAULT_PACKET_SIZE): Buffer | null {
+export function sendHeadersPacket(
+  status: number,
+  reason: string,
+  headers: ReadonlyArray<readonly [string, string]>,
+  maxPacketSize = AJP_DEFAULT_PACKET_SIZE,
+): Buffer | null {
   const parts: Buffer[] = [];
   const head = Buffer.alloc(3);
   head[0] = AJP_SEND_HEADERS;
@@ -350,7 +418,11 @@ export function forwardRequestPayload(req: {
 }): Buffer {
   const methodCode = AJP_METHODS.indexOf(req.method);
   const parts: Buffer[] = [Buffer.from([AJP_FORWARD_REQUEST, methodCode > 0 ? methodCode : 0xff])];
-  parts.push(requestString(req.protocol ?? 'HTTP/1.1'), requestString(req.reqUri), requestString(req.remoteAddr ?? '127.0.0.1'));
+  parts.push(
+    requestString(req.protocol ?? 'HTTP/1.1'),
+    requestString(req.reqUri),
+    requestString(req.remoteAddr ?? '127.0.0.1'),
+  );
   parts.push(requestString(req.remoteHost ?? null), requestString(req.serverName ?? 'localhost'));
   const port = Buffer.alloc(3);
   port.writeUInt16BE(req.serverPort ?? 80, 0);

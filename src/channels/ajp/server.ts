@@ -36,7 +36,11 @@ import {
  * AJP_LOCAL_ADDR, and AJP_SSL_PROTOCOL under TLS). Anything else is refused with 403 (the Ghostcat
  * lesson, CVE-2020-1938; SECURITY.md §5.1): attributes are never trusted to name paths or files.
  */
-export const DEFAULT_AJP_REQUEST_ATTRIBUTES: readonly string[] = ['AJP_REMOTE_PORT', 'AJP_LOCAL_ADDR', 'AJP_SSL_PROTOCOL'];
+export const DEFAULT_AJP_REQUEST_ATTRIBUTES: readonly string[] = [
+  'AJP_REMOTE_PORT',
+  'AJP_LOCAL_ADDR',
+  'AJP_SSL_PROTOCOL',
+];
 
 /** Options of {@link createAjpServer} and {@link listenAjp}. */
 export interface AjpOptions {
@@ -70,29 +74,47 @@ function digest(s: string): Buffer {
  */
 export function forwardRequestParts(
   fr: AjpForwardRequest,
-  options: { secret: Buffer | null; allowed: ReadonlySet<string>; mount: string[] | null; maxHeaderCount: number; maxUriLength: number },
+  options: {
+    secret: Buffer | null;
+    allowed: ReadonlySet<string>;
+    mount: string[] | null;
+    maxHeaderCount: number;
+    maxUriLength: number;
+  },
 ): Refusal | RequestParts {
   if (options.secret) {
     const given = fr.attributes.get('secret');
-    if (given === undefined || !timingSafeEqual(digest(given), options.secret)) return { status: 403, detail: 'The AJP request does not carry the shared secret.' };
+    if (given === undefined || !timingSafeEqual(digest(given), options.secret))
+      return { status: 403, detail: 'The AJP request does not carry the shared secret.' };
   }
   for (const [name] of fr.requestAttributes) {
-    if (!options.allowed.has(name)) return { status: 403, detail: 'The AJP request carries a request attribute that is not allowed.' };
+    if (!options.allowed.has(name))
+      return { status: 403, detail: 'The AJP request carries a request attribute that is not allowed.' };
   }
   if (!isToken(fr.method)) return { status: 400, detail: 'The AJP request method is not a token.' };
-  if (fr.headers.length > options.maxHeaderCount) return { status: 431, detail: `The request has more than ${options.maxHeaderCount} header fields.` };
+  if (fr.headers.length > options.maxHeaderCount)
+    return { status: 431, detail: `The request has more than ${options.maxHeaderCount} header fields.` };
   for (const [name, value] of fr.headers) {
-    if (!isToken(name) || hasControlChars(value)) return { status: 400, detail: 'The AJP request carries a malformed header.' };
+    if (!isToken(name) || hasControlChars(value))
+      return { status: 400, detail: 'The AJP request carries a malformed header.' };
   }
   const query = fr.attributes.get('query_string') ?? '';
-  for (const value of [fr.reqUri, query, fr.protocol, fr.remoteAddr ?? '', fr.serverName ?? '', ...fr.attributes.values()]) {
+  for (const value of [
+    fr.reqUri,
+    query,
+    fr.protocol,
+    fr.remoteAddr ?? '',
+    fr.serverName ?? '',
+    ...fr.attributes.values(),
+  ]) {
     if (hasControlChars(value)) return { status: 400, detail: 'The AJP request holds control characters.' };
   }
   if (!fr.reqUri.startsWith('/')) return { status: 400, detail: 'The AJP request URI is not a path.' };
   // req_uri arrives decoded: re-encode it segment by segment so the Request sees a normal target.
   const path = fr.reqUri.split('/').map(encodePathSegment).join('/');
   const uri = query ? `${path}?${query}` : path;
-  if (uri.length > options.maxUriLength) return { status: 414, detail: `The request URI is longer than ${options.maxUriLength} bytes.` };
+  if (uri.length > options.maxUriLength)
+    return { status: 414, detail: `The request URI is longer than ${options.maxUriLength} bytes.` };
   const headers = new RequestHeaders(fr.headers);
   if (!headers.has('host') && fr.serverName) {
     const def = fr.isSsl ? 443 : 80;
@@ -127,8 +149,13 @@ export function forwardRequestParts(
  * interface needs `secret`. Returns the endpoint to bind.
  */
 export function ajpEndpoint(ep: Endpoint, secret: string | null | undefined): Endpoint {
-  if (ep.type === 'ssl') throw new ListenError('AJP does not run over TLS; use tcp:PORT:interface=127.0.0.1 or unix:/path', 'EAJPSSL');
-  if (ep.type === 'fd' || ep.type === 'systemd') throw new ListenError('AJP listens on a socket of its own; use tcp:PORT:interface=127.0.0.1 or unix:/path', 'EAJPFD');
+  if (ep.type === 'ssl')
+    throw new ListenError('AJP does not run over TLS; use tcp:PORT:interface=127.0.0.1 or unix:/path', 'EAJPSSL');
+  if (ep.type === 'fd' || ep.type === 'systemd')
+    throw new ListenError(
+      'AJP listens on a socket of its own; use tcp:PORT:interface=127.0.0.1 or unix:/path',
+      'EAJPFD',
+    );
   if (ep.type === 'unix') return ep;
   if (ep.interface === undefined) return { ...ep, interface: '127.0.0.1' };
   if (!isLoopback(ep.interface) && !secret) {
@@ -171,7 +198,13 @@ class AjpConnection {
   constructor(
     readonly socket: Socket,
     readonly site: Site,
-    readonly options: { secret: Buffer | null; allowed: ReadonlySet<string>; mount: string[] | null; packetSize: number; idleTimeout: number },
+    readonly options: {
+      secret: Buffer | null;
+      allowed: ReadonlySet<string>;
+      mount: string[] | null;
+      packetSize: number;
+      idleTimeout: number;
+    },
     readonly idle: Set<AjpConnection>,
   ) {
     socket.setNoDelay(true);
@@ -311,8 +344,12 @@ class AjpConnection {
   }
 
   #askForBody(): void {
-    if (!this.#wantBody || this.#expectedBodyPackets > 0 || this.#bodyRemaining === 0 || this.#state !== 'request') return;
-    const ask = Math.min(this.options.packetSize - 6, this.#bodyRemaining === Infinity ? this.options.packetSize - 6 : this.#bodyRemaining);
+    if (!this.#wantBody || this.#expectedBodyPackets > 0 || this.#bodyRemaining === 0 || this.#state !== 'request')
+      return;
+    const ask = Math.min(
+      this.options.packetSize - 6,
+      this.#bodyRemaining === Infinity ? this.options.packetSize - 6 : this.#bodyRemaining,
+    );
     this.#expectedBodyPackets = 1;
     this.socket.write(getBodyChunkPacket(ask));
     this.#armTimer(this.site.limits.bodyIdleTimeout);

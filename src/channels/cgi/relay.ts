@@ -31,19 +31,45 @@ export function parseRelayTarget(text: string): RelayTarget | string {
  * never HTTP_PROXY (§2.4, httpoxy).
  */
 const FORWARDED = new Set([
-  'AUTH_TYPE', 'CONTENT_LENGTH', 'CONTENT_TYPE', 'GATEWAY_INTERFACE', 'PATH_INFO', 'PATH_TRANSLATED',
-  'QUERY_STRING', 'REMOTE_ADDR', 'REMOTE_HOST', 'REMOTE_IDENT', 'REMOTE_USER', 'REQUEST_METHOD',
-  'SCRIPT_NAME', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'SERVER_SOFTWARE',
-  'REQUEST_URI', 'REQUEST_SCHEME', 'REMOTE_PORT', 'SERVER_ADDR', 'HTTPS', 'DOCUMENT_ROOT',
-  'SCRIPT_FILENAME', 'REDIRECT_STATUS',
+  'AUTH_TYPE',
+  'CONTENT_LENGTH',
+  'CONTENT_TYPE',
+  'GATEWAY_INTERFACE',
+  'PATH_INFO',
+  'PATH_TRANSLATED',
+  'QUERY_STRING',
+  'REMOTE_ADDR',
+  'REMOTE_HOST',
+  'REMOTE_IDENT',
+  'REMOTE_USER',
+  'REQUEST_METHOD',
+  'SCRIPT_NAME',
+  'SERVER_NAME',
+  'SERVER_PORT',
+  'SERVER_PROTOCOL',
+  'SERVER_SOFTWARE',
+  'REQUEST_URI',
+  'REQUEST_SCHEME',
+  'REMOTE_PORT',
+  'SERVER_ADDR',
+  'HTTPS',
+  'DOCUMENT_ROOT',
+  'SCRIPT_FILENAME',
+  'REDIRECT_STATUS',
 ]);
 
 /**
  * The CGI variables to forward from `env`, CONTENT_LENGTH first (SCGI requires it there), then
  * `TRELLIS_RELAY=1`: the server then takes SCRIPT_NAME as a CGI program's own, whatever front end ran it.
  */
-export function relayParams(env: Readonly<Record<string, string | undefined>>, contentLength: number): Array<[string, string]> {
-  const out: Array<[string, string]> = [['CONTENT_LENGTH', String(contentLength)], [RELAY_MARK, '1']];
+export function relayParams(
+  env: Readonly<Record<string, string | undefined>>,
+  contentLength: number,
+): Array<[string, string]> {
+  const out: Array<[string, string]> = [
+    ['CONTENT_LENGTH', String(contentLength)],
+    [RELAY_MARK, '1'],
+  ];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || name === 'CONTENT_LENGTH' || name === 'HTTP_PROXY') continue;
     if (FORWARDED.has(name) || (name.startsWith('HTTP_') && /^HTTP_[A-Z0-9_]+$/.test(name))) out.push([name, value]);
@@ -54,7 +80,8 @@ export function relayParams(env: Readonly<Record<string, string | undefined>>, c
 /** An SCGI request head: the netstring of NUL-separated pairs (CONTENT_LENGTH first, SCGI=1). */
 export function scgiHead(params: ReadonlyArray<readonly [string, string]>): Buffer {
   const parts: Buffer[] = [];
-  for (const [name, value] of [params[0]!, ['SCGI', '1'] as const, ...params.slice(1)]) parts.push(Buffer.from(`${name}\0${value}\0`));
+  for (const [name, value] of [params[0]!, ['SCGI', '1'] as const, ...params.slice(1)])
+    parts.push(Buffer.from(`${name}\0${value}\0`));
   const payload = Buffer.concat(parts);
   return Buffer.concat([Buffer.from(`${payload.length}:`), payload, Buffer.from(',')]);
 }
@@ -77,7 +104,12 @@ export function fcgiRequestHead(params: ReadonlyArray<readonly [string, string]>
  * Reads FastCGI records from the server: STDOUT content goes to `stdout`, STDERR to `stderr`,
  * END_REQUEST calls `end` with the app status. Malformed input calls `fail`.
  */
-export function fcgiResponseReader(handlers: { stdout(b: Buffer): void; stderr(b: Buffer): void; end(appStatus: number): void; fail(why: string): void }): (chunk: Buffer) => void {
+export function fcgiResponseReader(handlers: {
+  stdout(b: Buffer): void;
+  stderr(b: Buffer): void;
+  end(appStatus: number): void;
+  fail(why: string): void;
+}): (chunk: Buffer) => void {
   let pending: Buffer = Buffer.alloc(0);
   let done = false;
   return (chunk) => {
@@ -116,7 +148,8 @@ export interface RelayOptions {
   exit(code: number): void;
 }
 
-const BAD_GATEWAY = 'Status: 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe application server is not answering.\n';
+const BAD_GATEWAY =
+  'Status: 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe application server is not answering.\n';
 
 /**
  * Relays one CGI request to `target` and its answer back. The body streams from stdin (exactly
@@ -154,7 +187,8 @@ export function runRelay(target: RelayTarget, options: RelayOptions): void {
     const params = relayParams(env, length);
     // A streamed body of unknown length: FastCGI ends it with the empty STDIN record instead.
     if (target.protocol === 'fastcgi' && toEof) params.shift();
-    const sock = 'path' in target.address ? connect(target.address.path) : connect(target.address.port, target.address.host);
+    const sock =
+      'path' in target.address ? connect(target.address.path) : connect(target.address.port, target.address.host);
     socket = sock;
     sock.on('error', (err) => fail(`cannot relay to ${describe(target)}: ${err.message}`));
     const forward = (chunk: Buffer) => {
@@ -165,7 +199,9 @@ export function runRelay(target: RelayTarget, options: RelayOptions): void {
       }
     };
     const isFcgi = target.protocol === 'fastcgi';
-    const bodyRecord = isFcgi ? (b: Buffer) => Buffer.concat(encodeStream(FcgiType.STDIN, REQUEST_ID, b)) : (b: Buffer) => b;
+    const bodyRecord = isFcgi
+      ? (b: Buffer) => Buffer.concat(encodeStream(FcgiType.STDIN, REQUEST_ID, b))
+      : (b: Buffer) => b;
     sock.once('connect', () => {
       sock.write(isFcgi ? fcgiRequestHead(params) : scgiHead(params));
       const endBody = () => {
@@ -227,7 +263,10 @@ export function runRelay(target: RelayTarget, options: RelayOptions): void {
       size += chunk.length;
       if (size > 10 * 1024 * 1024) {
         stdin.pause();
-        stdout.write('Status: 413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe request body is too large.\n', () => finish(1));
+        stdout.write(
+          'Status: 413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe request body is too large.\n',
+          () => finish(1),
+        );
         return;
       }
       chunks.push(chunk);

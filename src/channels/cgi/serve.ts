@@ -110,10 +110,15 @@ export function serveCgi(site: Site, options: ServeCgiOptions): Promise<{ reques
       if (!completed) connectionLost(request, new Error('The front end closed the CGI output'));
       resolve({ request, completed });
     };
-    const sink = cgiSink(stdout, () => finish(true), () => finish(false));
+    const sink = cgiSink(
+      stdout,
+      () => finish(true),
+      () => finish(false),
+    );
     stdout.on('error', () => finish(false));
     options.signal?.addEventListener('abort', () => finish(false), { once: true });
-    const get = env instanceof Map ? (n: string) => env.get(n) : (n: string) => (env as Record<string, string | undefined>)[n];
+    const get =
+      env instanceof Map ? (n: string) => env.get(n) : (n: string) => (env as Record<string, string | undefined>)[n];
     const declared = get('CONTENT_LENGTH');
     const length = parseContentLength(declared);
     const chunked = /chunked/i.test(get('HTTP_TRANSFER_ENCODING') ?? '');

@@ -43,7 +43,8 @@ function nextPair(buf: Buffer, offset: number, pair: PairBounds): string | null 
     offset += 4;
   } else offset += 1;
   if (nameLength === 0) return 'empty parameter name';
-  if (nameLength > length - offset || valueLength > length - offset - nameLength) return 'parameter runs past the end of the stream';
+  if (nameLength > length - offset || valueLength > length - offset - nameLength)
+    return 'parameter runs past the end of the stream';
   pair.nameStart = offset;
   pair.valueStart = offset + nameLength;
   pair.end = offset + nameLength + valueLength;
@@ -63,7 +64,10 @@ function nextPair(buf: Buffer, offset: number, pair: PairBounds): string | null 
  * | more than `maxPairs` pairs                   | `{ ok: false }`                     |
  * | a length running past the end, empty name    | `{ ok: false }`                     |
  */
-export function decodeNameValuePairs(buf: Buffer, limits: NameValueLimits = DEFAULT_NAME_VALUE_LIMITS): NameValueResult {
+export function decodeNameValuePairs(
+  buf: Buffer,
+  limits: NameValueLimits = DEFAULT_NAME_VALUE_LIMITS,
+): NameValueResult {
   if (buf.length > limits.maxBytes) return { ok: false, reason: `parameters exceed ${limits.maxBytes} bytes` };
   const pairs: Array<[string, Buffer]> = [];
   const pair: PairBounds = { nameStart: 0, valueStart: 0, end: 0 };
@@ -81,8 +85,12 @@ export function decodeNameValuePairs(buf: Buffer, limits: NameValueLimits = DEFA
 /** Buffer's own slice-to-string methods: what `toString(encoding, start, end)` calls after checking its arguments. */
 type FastSlices = { latin1Slice?(start: number, end: number): string; utf8Slice?(start: number, end: number): string };
 const fast = Buffer.prototype as unknown as FastSlices;
-const latin1 = fast.latin1Slice ? (b: Buffer, s: number, e: number) => (b as unknown as Required<FastSlices>).latin1Slice(s, e) : (b: Buffer, s: number, e: number) => b.toString('latin1', s, e);
-const utf8 = fast.utf8Slice ? (b: Buffer, s: number, e: number) => (b as unknown as Required<FastSlices>).utf8Slice(s, e) : (b: Buffer, s: number, e: number) => b.toString('utf8', s, e);
+const latin1 = fast.latin1Slice
+  ? (b: Buffer, s: number, e: number) => (b as unknown as Required<FastSlices>).latin1Slice(s, e)
+  : (b: Buffer, s: number, e: number) => b.toString('latin1', s, e);
+const utf8 = fast.utf8Slice
+  ? (b: Buffer, s: number, e: number) => (b as unknown as Required<FastSlices>).utf8Slice(s, e)
+  : (b: Buffer, s: number, e: number) => b.toString('utf8', s, e);
 
 /**
  * What {@link decodeParams} fills: a Map, or anything with the same `set` (cgi-params' CgiVariables,
@@ -106,7 +114,11 @@ const HTAB = 0x09;
  */
 export function decodeParams(buf: Buffer, limits?: NameValueLimits): ParamsResult<Map<string, string>>;
 export function decodeParams<T extends ParamsTarget>(buf: Buffer, limits: NameValueLimits, into: T): ParamsResult<T>;
-export function decodeParams(buf: Buffer, limits: NameValueLimits = DEFAULT_NAME_VALUE_LIMITS, into: ParamsTarget = new Map<string, string>()): ParamsResult<ParamsTarget> {
+export function decodeParams(
+  buf: Buffer,
+  limits: NameValueLimits = DEFAULT_NAME_VALUE_LIMITS,
+  into: ParamsTarget = new Map<string, string>(),
+): ParamsResult<ParamsTarget> {
   if (buf.length > limits.maxBytes) return { ok: false, reason: `parameters exceed ${limits.maxBytes} bytes` };
   const pair: PairBounds = { nameStart: 0, valueStart: 0, end: 0 };
   let text: string | undefined;
@@ -130,7 +142,12 @@ export function decodeParams(buf: Buffer, limits: NameValueLimits = DEFAULT_NAME
         else if (c !== HTAB) control = true;
       }
     }
-    const value = valueStart === end ? '' : !high || name.startsWith('HTTP_') ? text.slice(valueStart, end) : utf8(buf, valueStart, end);
+    const value =
+      valueStart === end
+        ? ''
+        : !high || name.startsWith('HTTP_')
+          ? text.slice(valueStart, end)
+          : utf8(buf, valueStart, end);
     into.set(name, value, !control);
     offset = end;
   }

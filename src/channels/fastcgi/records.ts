@@ -73,7 +73,11 @@ export function decodeRecord(buf: Buffer, offset = 0): DecodeResult {
   const end = offset + FCGI_HEADER_LEN + contentLength + paddingLength;
   if (buf.length < end) return { kind: 'incomplete' };
   const start = offset + FCGI_HEADER_LEN;
-  return { kind: 'record', record: { type, requestId, content: buf.subarray(start, start + contentLength) }, next: end };
+  return {
+    kind: 'record',
+    record: { type, requestId, content: buf.subarray(start, start + contentLength) },
+    next: end,
+  };
 }
 
 /** Decodes a BEGIN_REQUEST body; null when it is not the 8 bytes the spec requires (§5.1). */
@@ -92,7 +96,8 @@ const EMPTY = Buffer.alloc(0);
 
 /** The 8-byte header of a record carrying `contentLength` bytes padded to a multiple of 8. */
 export function encodeHeader(type: number, requestId: number, contentLength: number): Buffer {
-  if (contentLength > FCGI_MAX_CONTENT) throw new RangeError(`FastCGI record content of ${contentLength} bytes exceeds ${FCGI_MAX_CONTENT}`);
+  if (contentLength > FCGI_MAX_CONTENT)
+    throw new RangeError(`FastCGI record content of ${contentLength} bytes exceeds ${FCGI_MAX_CONTENT}`);
   const header = Buffer.allocUnsafe(FCGI_HEADER_LEN);
   header[0] = FCGI_VERSION_1;
   header[1] = type;
@@ -134,12 +139,26 @@ export function encodeStream(type: number, requestId: number, data: Buffer): Buf
 }
 
 /** Buffer's own string writers: what `write(string, offset, encoding)` calls after checking its arguments. */
-type FastWrites = { latin1Write?(text: string, offset: number): number; utf8Write?(text: string, offset: number): number };
+type FastWrites = {
+  latin1Write?(text: string, offset: number): number;
+  utf8Write?(text: string, offset: number): number;
+};
 const writers = Buffer.prototype as unknown as FastWrites;
-const writeLatin1 = writers.latin1Write ? (b: Buffer, t: string, o: number) => (b as unknown as Required<FastWrites>).latin1Write(t, o) : (b: Buffer, t: string, o: number) => b.write(t, o, 'latin1');
-const writeUtf8 = writers.utf8Write ? (b: Buffer, t: string, o: number) => (b as unknown as Required<FastWrites>).utf8Write(t, o) : (b: Buffer, t: string, o: number) => b.write(t, o, 'utf8');
+const writeLatin1 = writers.latin1Write
+  ? (b: Buffer, t: string, o: number) => (b as unknown as Required<FastWrites>).latin1Write(t, o)
+  : (b: Buffer, t: string, o: number) => b.write(t, o, 'latin1');
+const writeUtf8 = writers.utf8Write
+  ? (b: Buffer, t: string, o: number) => (b as unknown as Required<FastWrites>).utf8Write(t, o)
+  : (b: Buffer, t: string, o: number) => b.write(t, o, 'utf8');
 
-function writeHeader(buf: Buffer, at: number, type: number, requestId: number, contentLength: number, padding: number): void {
+function writeHeader(
+  buf: Buffer,
+  at: number,
+  type: number,
+  requestId: number,
+  contentLength: number,
+  padding: number,
+): void {
   buf[at] = FCGI_VERSION_1;
   buf[at + 1] = type;
   buf[at + 2] = requestId >>> 8;
@@ -166,7 +185,12 @@ const END_BYTES = FCGI_HEADER_LEN + FCGI_HEADER_LEN + 8;
 ', 'hi', true) // STDOUT(1) + STDOUT(1, empty) + END_REQUEST(1)
  * ```
  */
-export function encodeStdout(requestId: number, head: string, body: string | Uint8Array | null, end: boolean): Buffer | null {
+export function encodeStdout(
+  requestId: number,
+  head: string,
+  body: string | Uint8Array | null,
+  end: boolean,
+): Buffer | null {
   const bodyLength = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   const contentLength = head.length + bodyLength;
   if (contentLength > STREAM_CHUNK) return null;

@@ -198,7 +198,8 @@ class FastCgiConnection {
     const { type, requestId: id } = record;
     const management = type > FcgiType.UNKNOWN_TYPE || type === 0 || id === FCGI_NULL_REQUEST_ID;
     // Replies to management records pile up when the peer sends them without reading: bounded.
-    if (management && this.#socket.writableLength > MAX_UNREAD_REPLIES) return this.#fail('the front end does not read the replies to its management records');
+    if (management && this.#socket.writableLength > MAX_UNREAD_REPLIES)
+      return this.#fail('the front end does not read the replies to its management records');
     if (type > FcgiType.UNKNOWN_TYPE || type === 0) {
       this.#socket.write(encodeUnknownType(type));
       return;
@@ -408,7 +409,11 @@ class FastCgiConnection {
     ex.head = head;
     if (code >= 500 && ex.request) {
       // Lands in the front end's error log (nginx: "FastCGI sent in stderr"), pointing at ours.
-      this.#write(ex, FcgiType.STDERR, Buffer.from(`Trellis answered ${code} to ${ex.request.method} ${ex.request.uri}; see the Trellis log`));
+      this.#write(
+        ex,
+        FcgiType.STDERR,
+        Buffer.from(`Trellis answered ${code} to ${ex.request.method} ${ex.request.uri}; see the Trellis log`),
+      );
     }
   }
 
@@ -540,7 +545,9 @@ export function createFastCgiServer(site: Site, options: GatewayOptions = {}): C
   };
   const server = createServer((socket) => {
     if (!peerAllowed(socket, trusted, only)) {
-      site.logError(`FastCGI connection from ${socket.remoteAddress} refused: not a trusted peer (${only ? 'FCGI_WEB_SERVER_ADDRS' : '--gateway-trusted-peers'})`);
+      site.logError(
+        `FastCGI connection from ${socket.remoteAddress} refused: not a trusted peer (${only ? 'FCGI_WEB_SERVER_ADDRS' : '--gateway-trusted-peers'})`,
+      );
       socket.destroy();
       return;
     }

@@ -14,7 +14,13 @@ import { socketAddress } from '../address.js';
 import { BODY_RATE_GRACE_MS } from '../body-watch.js';
 import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { serveUpgrade } from '../upgrade.js';
-import { MAX_LEADING_EMPTY_LINES, parseRequestHead, REQUEST_LINE_SLACK, type HeadLimits, type RequestHead } from './request-head.js';
+import {
+  MAX_LEADING_EMPTY_LINES,
+  parseRequestHead,
+  REQUEST_LINE_SLACK,
+  type HeadLimits,
+  type RequestHead,
+} from './request-head.js';
 
 /** Bytes of pipelined requests buffered while a response is being written, before reading pauses. */
 const PIPELINE_BUFFER = 64 * 1024;
@@ -122,8 +128,13 @@ export class Http1Server {
   constructor(site: Site, options: Http1Options = {}) {
     this.site = site;
     this.limits = site.limits;
-    this.headLimits = { maxUriLength: site.limits.maxUriLength, maxHeaderBytes: site.limits.maxHeaderBytes, maxHeaderCount: site.limits.maxHeaderCount };
-    this.headCap = 2 * MAX_LEADING_EMPTY_LINES + site.limits.maxUriLength + REQUEST_LINE_SLACK + site.limits.maxHeaderBytes + 4;
+    this.headLimits = {
+      maxUriLength: site.limits.maxUriLength,
+      maxHeaderBytes: site.limits.maxHeaderBytes,
+      maxHeaderCount: site.limits.maxHeaderCount,
+    };
+    this.headCap =
+      2 * MAX_LEADING_EMPTY_LINES + site.limits.maxUriLength + REQUEST_LINE_SLACK + site.limits.maxHeaderBytes + 4;
     this.secure = options.secure ?? false;
     this.unixPath = options.unixPath ?? null;
   }
@@ -409,7 +420,13 @@ class Connection {
     const pending = this.#end - this.#off;
     // A head ends with LF: a re-parse is only worth it once a new line arrived (or the head has
     // outgrown every limit, which the parser then reports).
-    if (this.#scanned > 0 && !this.#clientEnded && pending <= this.#server.headCap && !this.#newLine(this.#off + this.#scanned)) return false;
+    if (
+      this.#scanned > 0 &&
+      !this.#clientEnded &&
+      pending <= this.#server.headCap &&
+      !this.#newLine(this.#off + this.#scanned)
+    )
+      return false;
     const parsed = parseRequestHead(buf, this.#off, this.#end, this.#server.headLimits);
     if (parsed.kind === 'partial') {
       this.#scanned = pending;
@@ -474,7 +491,12 @@ class Connection {
     this.#body = body;
     this.#chunkedBody = head.chunked;
     this.#addresses ??= {
-      client: socketAddress(this.socket.remoteAddress, this.socket.remoteFamily, this.socket.remotePort, server.unixPath),
+      client: socketAddress(
+        this.socket.remoteAddress,
+        this.socket.remoteFamily,
+        this.socket.remotePort,
+        server.unixPath,
+      ),
       local: socketAddress(this.socket.localAddress, this.socket.remoteFamily, this.socket.localPort, server.unixPath),
     };
     const parts = {
@@ -509,7 +531,11 @@ class Connection {
       if (this.#bodyRemaining === 0) this.#finishBody();
       return;
     }
-    const used = this.#decoder!.push(this.#end === buf.length ? buf : buf.subarray(0, this.#end), start, this.#discarding ? this.#countDiscarded : this.#feedPiece);
+    const used = this.#decoder!.push(
+      this.#end === buf.length ? buf : buf.subarray(0, this.#end),
+      start,
+      this.#discarding ? this.#countDiscarded : this.#feedPiece,
+    );
     if (used < 0) {
       const reason = this.#decoder!.error ?? 'malformed chunked body';
       this.#body?.destroy(new Error(reason));
@@ -675,7 +701,12 @@ class Connection {
     const framing = this.#framing;
     if (last !== null && framing !== Framing.None) {
       const length = typeof last === 'string' ? Buffer.byteLength(last) : last.length;
-      if (framing === Framing.Length && this.#headText !== '' && length <= COALESCE_LIMIT && length <= this.#declaredLength) {
+      if (
+        framing === Framing.Length &&
+        this.#headText !== '' &&
+        length <= COALESCE_LIMIT &&
+        length <= this.#declaredLength
+      ) {
         // The usual small response: head and body in one buffer, one write.
         const head = this.#headText;
         const out = Buffer.allocUnsafe(head.length + length);
@@ -864,7 +895,12 @@ class Connection {
     socket.pause();
     serveUpgrade(
       this.#server.site,
-      { method: head.method, uri: head.target, httpVersion: head.minor === 1 ? '1.1' : '1.0', rawHeaders: head.rawHeaders },
+      {
+        method: head.method,
+        uri: head.target,
+        httpVersion: head.minor === 1 ? '1.1' : '1.0',
+        rawHeaders: head.rawHeaders,
+      },
       socket,
       Buffer.from(rest),
       { secure: this.#server.secure, unixPath: this.#server.unixPath },

@@ -55,7 +55,11 @@ export const MAX_LEADING_EMPTY_LINES = 8;
 export const REQUEST_LINE_SLACK = 64;
 
 /** The ASCII bytes the grammar names. */
-const enum Byte { LF = 10, CR = 13, SP = 32 }
+const enum Byte {
+  LF = 10,
+  CR = 13,
+  SP = 32,
+}
 
 /** Request-target bytes (RFC 9112 §3.2): visible ASCII only, no SP, no controls, nothing from 0x7f up. */
 const TARGET = new Uint8Array(256).map((_, c) => (c > 0x20 && c < 0x7f ? 1 : 0));
@@ -92,19 +96,33 @@ const FRAMING_REFUSALS: Record<Exclude<FramingFault, FramingFault.None>, string>
 /** The refusal for a field scan that stopped on `fault` (never None). */
 function scanRefusal(fault: ScanFault, limits: HeadLimits): HeadParse {
   switch (fault) {
-    case ScanFault.Partial: return PARTIAL;
-    case ScanFault.BareCR: return refuse(400, 'The request has a bare CR.');
-    case ScanFault.BareLF: return refuse(400, 'The request has a bare LF.');
-    case ScanFault.ObsFold: return refuse(400, 'The request uses obsolete line folding.');
-    case ScanFault.WhitespaceBeforeColon: return refuse(400, 'A request header has whitespace before its colon.');
-    case ScanFault.EmptyName: return refuse(400, 'A request header has an empty name.');
-    case ScanFault.Control: return refuse(400, 'A request header value has a control character.');
-    case ScanFault.TooMany: return refuse(431, `The request has more than ${limits.maxHeaderCount} header fields.`);
-    case ScanFault.TooLarge: return tooLarge(limits);
-    case ScanFault.Framing: return refuse(400, FRAMING_REFUSALS[scan.framing as Exclude<FramingFault, FramingFault.None>]);
+    case ScanFault.Partial:
+      return PARTIAL;
+    case ScanFault.BareCR:
+      return refuse(400, 'The request has a bare CR.');
+    case ScanFault.BareLF:
+      return refuse(400, 'The request has a bare LF.');
+    case ScanFault.ObsFold:
+      return refuse(400, 'The request uses obsolete line folding.');
+    case ScanFault.WhitespaceBeforeColon:
+      return refuse(400, 'A request header has whitespace before its colon.');
+    case ScanFault.EmptyName:
+      return refuse(400, 'A request header has an empty name.');
+    case ScanFault.Control:
+      return refuse(400, 'A request header value has a control character.');
+    case ScanFault.TooMany:
+      return refuse(431, `The request has more than ${limits.maxHeaderCount} header fields.`);
+    case ScanFault.TooLarge:
+      return tooLarge(limits);
+    case ScanFault.Framing:
+      return refuse(400, FRAMING_REFUSALS[scan.framing as Exclude<FramingFault, FramingFault.None>]);
     case ScanFault.Host:
-      return refuse(400, scan.hostCount > 1 ? 'The request has more than one Host header.' : 'The Host header is not a valid host.');
-    default: return refuse(400, 'A request header name is malformed.');
+      return refuse(
+        400,
+        scan.hostCount > 1 ? 'The request has more than one Host header.' : 'The Host header is not a valid host.',
+      );
+    default:
+      return refuse(400, 'A request header name is malformed.');
   }
 }
 
@@ -172,20 +190,23 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   const lineLimit = lineStart + limits.maxUriLength + REQUEST_LINE_SLACK;
 
   // Request line (RFC 9112 §3): method SP request-target SP HTTP-version CRLF.
-  let stop = Math.min(end , lineLimit);
+  let stop = Math.min(end, lineLimit);
   while (i < stop && TCHAR[buf[i]!] === 1) i++;
   if (i === end) return PARTIAL;
-  if (buf[i] !== Byte.SP && i === stop) return refuse(414, `The request line is longer than ${limits.maxUriLength + REQUEST_LINE_SLACK} bytes.`);
-  if (buf[i] !== Byte.SP || i === lineStart) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare LF.' : 'The request method is malformed.');
+  if (buf[i] !== Byte.SP && i === stop)
+    return refuse(414, `The request line is longer than ${limits.maxUriLength + REQUEST_LINE_SLACK} bytes.`);
+  if (buf[i] !== Byte.SP || i === lineStart)
+    return refuse(400, buf[i] === Byte.LF ? 'The request has a bare LF.' : 'The request method is malformed.');
   const methodEnd = i++;
 
   const targetStart = i;
   const targetLimit = targetStart + limits.maxUriLength;
-  stop = Math.min(end , targetLimit);
+  stop = Math.min(end, targetLimit);
   if (stop > lineLimit) stop = lineLimit;
   while (i < stop && TARGET[buf[i]!] === 1) i++;
   if (i === end) return PARTIAL;
-  if (buf[i] !== Byte.SP && i === stop) return refuse(414, `The request URI is longer than ${limits.maxUriLength} bytes.`);
+  if (buf[i] !== Byte.SP && i === stop)
+    return refuse(414, `The request URI is longer than ${limits.maxUriLength} bytes.`);
   if (buf[i] !== Byte.SP || i === targetStart) return refuse(400, 'The request target is malformed.');
   const targetEnd = i++;
 
@@ -201,18 +222,20 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   }
   const major = buf[i]! - 0x30;
   const minor = buf[i + 2]! - 0x30;
-  if (!isDigit(buf[i]!) || buf[i + 1] !== 0x2e || !isDigit(buf[i + 2]!)) return refuse(400, 'The request version is malformed.');
+  if (!isDigit(buf[i]!) || buf[i + 1] !== 0x2e || !isDigit(buf[i + 2]!))
+    return refuse(400, 'The request version is malformed.');
   if (major !== 1 || minor > 1) return refuse(505, 'Only HTTP/1.0 and HTTP/1.1 are served here.');
   i += 3;
   if (i === end) return PARTIAL;
-  if (buf[i] !== Byte.CR) return refuse(400, buf[i] === Byte.LF ? 'The request has a bare LF.' : 'The request version is malformed.');
+  if (buf[i] !== Byte.CR)
+    return refuse(400, buf[i] === Byte.LF ? 'The request has a bare LF.' : 'The request version is malformed.');
   if (++i === end) return PARTIAL;
   if (buf[i] !== Byte.LF) return refuse(400, 'The request has a bare CR.');
   i++;
 
   // Field lines (RFC 9112 §5), then the framing they ask for (one table with the proxy's responses).
   const headerLimit = i + limits.maxHeaderBytes;
-  scanFields(buf, i, end, Math.min(end , headerLimit), limits.maxHeaderCount, minor, true, scan);
+  scanFields(buf, i, end, Math.min(end, headerLimit), limits.maxHeaderCount, minor, true, scan);
   if (scan.fault !== ScanFault.None) return scanRefusal(scan.fault, limits);
   i = scan.end;
   const count = scan.count;
@@ -234,7 +257,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   let expectContinue = false;
   if (expectFields !== null) {
     expectation = expectFields.map((f) => rawHeaders[f * 2 + 1]!).join(', ');
-    expectContinue = expectFields.length === 1 && equalsFolded(buf, spans[expectFields[0]! * 4 + 2]!, expectation.length, CONTINUE);
+    expectContinue =
+      expectFields.length === 1 && equalsFolded(buf, spans[expectFields[0]! * 4 + 2]!, expectation.length, CONTINUE);
   }
   const method = methodName(buf, lineStart, methodEnd) ?? text.slice(0, methodEnd - lineStart);
   const head: RequestHead = {

@@ -17,7 +17,10 @@ import { checkRequestHead } from '../head-checks.js';
 import { H2_CONNECTION_FIELDS, addField } from './fields.js';
 import { H2Tunnel } from './tunnel.js';
 
-const CONNECT_REFUSED: Refusal = { status: 405, detail: 'Over HTTP/2 only a WebSocket CONNECT (RFC 8441, :protocol websocket) is supported.' };
+const CONNECT_REFUSED: Refusal = {
+  status: 405,
+  detail: 'Over HTTP/2 only a WebSocket CONNECT (RFC 8441, :protocol websocket) is supported.',
+};
 const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-continue" is supported.' };
 
 /** Stream errors arrive as the stream's close (and its reset code); this keeps them from being uncaught. */
@@ -154,7 +157,11 @@ function tunnelFor(stream: ServerHttp2Stream): UpgradeSocket {
  * bytes are counted where node:http2 pushes them, so the watchdog sees them whether or not the
  * resource reads.
  */
-function streamBody(stream: ServerHttp2Stream, expectContinue: boolean, trailers: RequestHeaders): { body: GatewayBody; progress: BodyProgress } {
+function streamBody(
+  stream: ServerHttp2Stream,
+  expectContinue: boolean,
+  trailers: RequestHeaders,
+): { body: GatewayBody; progress: BodyProgress } {
   let received = 0;
   let complete = false;
   const push = stream.push;
@@ -250,7 +257,8 @@ export function serveHttp2Stream(
   }
   const uri = (headers[':path'] as string | undefined) ?? authority ?? '';
   // RFC 8441: an extended CONNECT for a WebSocket is a tunnel the resource may take, not a body.
-  const websocket = method === 'CONNECT' && !options.compat && headers[':protocol'] === 'websocket' && headers[':path'] !== undefined;
+  const websocket =
+    method === 'CONNECT' && !options.compat && headers[':protocol'] === 'websocket' && headers[':path'] !== undefined;
   const hasBody = !stream.endAfterHeaders && !websocket;
   const expect = options.compat ? undefined : headers.expect;
   const expectContinue = expect !== undefined && expect.toLowerCase() === '100-continue';

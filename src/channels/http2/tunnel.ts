@@ -9,7 +9,6 @@ import { CGI_HEAD_PARTIAL, isCgiHeadError, parseCgiHead } from '../../http/cgi-h
 import { H2_CANCEL, resetStream } from '../h2-session.js';
 import { H2_CONNECTION_FIELDS, addField } from './fields.js';
 
-
 /**
  * The Duplex a resource takes for an extended CONNECT stream. It reports the client's address like
  * a socket, and takes the socket calls `ws` makes (`setTimeout`, `setNoDelay`, `setKeepAlive`).
@@ -59,7 +58,11 @@ export class H2Tunnel extends Duplex {
     }
     this.#head = null;
     if ('error' in answer) {
-      callback(new Error(`The answer written to an HTTP/2 WebSocket stream is not a usable HTTP/1.1 response head: ${answer.error}`));
+      callback(
+        new Error(
+          `The answer written to an HTTP/2 WebSocket stream is not a usable HTTP/1.1 response head: ${answer.error}`,
+        ),
+      );
       return;
     }
     if (!stream.headersSent) stream.respond(answer.headers);

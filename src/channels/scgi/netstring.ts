@@ -23,7 +23,10 @@ export interface ScgiHeader {
 }
 
 /** Result of {@link parseScgiHeader}. */
-export type ScgiParseResult = { kind: 'header'; header: ScgiHeader } | { kind: 'incomplete' } | { kind: 'error'; reason: string };
+export type ScgiParseResult =
+  | { kind: 'header'; header: ScgiHeader }
+  | { kind: 'incomplete' }
+  | { kind: 'error'; reason: string };
 
 const DIGIT_0 = 0x30;
 const COLON = 0x3a;
@@ -48,11 +51,12 @@ export function parseScgiHeader(buf: Buffer, limits: ScgiHeaderLimits = DEFAULT_
   const maxDigits = String(limits.maxBytes).length;
   let length = 0;
   let i = 0;
-  for (;; i++) {
+  for (; ; i++) {
     if (i >= buf.length) return { kind: 'incomplete' };
     const c = buf[i]!;
     if (c === COLON) break;
-    if (c < DIGIT_0 || c > DIGIT_0 + 9) return { kind: 'error', reason: 'the netstring length is not a decimal number' };
+    if (c < DIGIT_0 || c > DIGIT_0 + 9)
+      return { kind: 'error', reason: 'the netstring length is not a decimal number' };
     if (i === 1 && buf[0] === DIGIT_0) return { kind: 'error', reason: 'the netstring length has a leading zero' };
     if (i >= maxDigits) return { kind: 'error', reason: `the header is larger than ${limits.maxBytes} bytes` };
     length = length * 10 + (c - DIGIT_0);
@@ -93,7 +97,12 @@ export function parseScgiHeader(buf: Buffer, limits: ScgiHeaderLimits = DEFAULT_
 export function encodeScgiHeader(pairs: ReadonlyArray<readonly [string, string | Buffer]>): Buffer {
   const parts: Buffer[] = [];
   for (const [name, value] of pairs) {
-    parts.push(Buffer.from(name, 'latin1'), Buffer.from([0]), typeof value === 'string' ? Buffer.from(value, 'utf8') : value, Buffer.from([0]));
+    parts.push(
+      Buffer.from(name, 'latin1'),
+      Buffer.from([0]),
+      typeof value === 'string' ? Buffer.from(value, 'utf8') : value,
+      Buffer.from([0]),
+    );
   }
   const payload = Buffer.concat(parts);
   return Buffer.concat([Buffer.from(`${payload.length}:`), payload, Buffer.from(',')]);

@@ -152,7 +152,9 @@ export function createScgiServer(site: Site, options: GatewayOptions = {}): Chan
   const mount = options.mount ?? null;
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     if (!peerAllowed(socket, trusted)) {
-      site.logError(`SCGI connection from ${socket.remoteAddress} refused: not a trusted peer (--gateway-trusted-peers)`);
+      site.logError(
+        `SCGI connection from ${socket.remoteAddress} refused: not a trusted peer (--gateway-trusted-peers)`,
+      );
       socket.destroy();
       return;
     }

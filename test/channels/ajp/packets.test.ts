@@ -28,8 +28,19 @@ const APACHE_LIKE = forwardRequestPayload({
   remoteAddr: '127.0.0.1',
   serverName: '127.0.0.1',
   serverPort: 8080,
-  headers: [['Host', '127.0.0.1:8080'], ['User-Agent', 'curl/7.88.1'], ['Accept', '*/*'], ['Proxy', 'evil'], ['X-Test', 'a b']],
-  attributes: [[0x05, 'x=1'], [0x0a, 'AJP_REMOTE_PORT', '40000'], [0x0a, 'AJP_LOCAL_ADDR', '127.0.0.1'], [0x0c, 's3cret']],
+  headers: [
+    ['Host', '127.0.0.1:8080'],
+    ['User-Agent', 'curl/7.88.1'],
+    ['Accept', '*/*'],
+    ['Proxy', 'evil'],
+    ['X-Test', 'a b'],
+  ],
+  attributes: [
+    [0x05, 'x=1'],
+    [0x0a, 'AJP_REMOTE_PORT', '40000'],
+    [0x0a, 'AJP_LOCAL_ADDR', '127.0.0.1'],
+    [0x0c, 's3cret'],
+  ],
 });
 
 function forward(payload: Buffer): AjpForwardRequest {
@@ -78,14 +89,33 @@ describe('parseForwardRequest', () => {
     assert.equal(r.remoteHost, null);
     assert.equal(r.serverPort, 8080);
     assert.equal(r.isSsl, false);
-    assert.deepEqual(r.headers, [['Host', '127.0.0.1:8080'], ['User-Agent', 'curl/7.88.1'], ['Accept', '*/*'], ['Proxy', 'evil'], ['X-Test', 'a b']]);
+    assert.deepEqual(r.headers, [
+      ['Host', '127.0.0.1:8080'],
+      ['User-Agent', 'curl/7.88.1'],
+      ['Accept', '*/*'],
+      ['Proxy', 'evil'],
+      ['X-Test', 'a b'],
+    ]);
     assert.equal(r.attributes.get('query_string'), 'x=1');
     assert.equal(r.attributes.get('secret'), 's3cret');
-    assert.deepEqual(r.requestAttributes, [['AJP_REMOTE_PORT', '40000'], ['AJP_LOCAL_ADDR', '127.0.0.1']]);
+    assert.deepEqual(r.requestAttributes, [
+      ['AJP_REMOTE_PORT', '40000'],
+      ['AJP_LOCAL_ADDR', '127.0.0.1'],
+    ]);
   });
 
   it('reads ssl_key_size as an int16, not a string', () => {
-    const r = forward(forwardRequestPayload({ method: 'GET', reqUri: '/', isSsl: true, attributes: [[0x0b, 256], [0x05, 'a=b']] }));
+    const r = forward(
+      forwardRequestPayload({
+        method: 'GET',
+        reqUri: '/',
+        isSsl: true,
+        attributes: [
+          [0x0b, 256],
+          [0x05, 'a=b'],
+        ],
+      }),
+    );
     assert.equal(r.attributes.get('ssl_key_size'), '256');
     assert.equal(r.attributes.get('query_string'), 'a=b');
     assert.equal(r.isSsl, true);
@@ -100,23 +130,43 @@ describe('parseForwardRequest', () => {
   });
 
   const rejected: Array<[string, Buffer]> = [
-    ['an unknown attribute code', Buffer.concat([APACHE_LIKE.subarray(0, -1), Buffer.from([0x0e, 0, 1, 0x41, 0, 0xff])])],
-    ['an unknown method code', (() => { const b = Buffer.from(APACHE_LIKE); b[1] = 99; return b; })()],
+    [
+      'an unknown attribute code',
+      Buffer.concat([APACHE_LIKE.subarray(0, -1), Buffer.from([0x0e, 0, 1, 0x41, 0, 0xff])]),
+    ],
+    [
+      'an unknown method code',
+      (() => {
+        const b = Buffer.from(APACHE_LIKE);
+        b[1] = 99;
+        return b;
+      })(),
+    ],
     ['an unknown header code', forwardRequestPayload({ method: 'GET', reqUri: '/', headers: [] }).fill(0, 0, 0)],
     ['a missing end marker', APACHE_LIKE.subarray(0, -1)],
     ['trailing bytes', Buffer.concat([APACHE_LIKE, Buffer.from([0])])],
     ['another message code', Buffer.from([10])],
     ['an empty payload', Buffer.alloc(0)],
-    ['0xFF method without stored_method', (() => { const b = Buffer.from(forwardRequestPayload({ method: 'GET', reqUri: '/' })); b[1] = 0xff; return b; })()],
+    [
+      '0xFF method without stored_method',
+      (() => {
+        const b = Buffer.from(forwardRequestPayload({ method: 'GET', reqUri: '/' }));
+        b[1] = 0xff;
+        return b;
+      })(),
+    ],
   ];
   // The third case needs a real unknown header code: build it by hand.
-  rejected[2] = ['an unknown header code', (() => {
-    const p = forwardRequestPayload({ method: 'GET', reqUri: '/', headers: [['Accept', 'x']] });
-    const i = p.indexOf(Buffer.from([0xa0, 0x01]));
-    const b = Buffer.from(p);
-    b[i + 1] = 0x7f;
-    return b;
-  })()];
+  rejected[2] = [
+    'an unknown header code',
+    (() => {
+      const p = forwardRequestPayload({ method: 'GET', reqUri: '/', headers: [['Accept', 'x']] });
+      const i = p.indexOf(Buffer.from([0xa0, 0x01]));
+      const b = Buffer.from(p);
+      b[i + 1] = 0x7f;
+      return b;
+    })(),
+  ];
   for (const [name, payload] of rejected) {
     it(`parseForwardRequest rejects ${name}`, () => {
       assert.ok(isAjpError(parseForwardRequest(payload)));
@@ -160,7 +210,12 @@ describe('AJP property tests', () => {
         fc.array(fc.tuple(token, fc.stringMatching(/^[ -~]{0,30}$/)), { maxLength: 10 }),
         fc.option(fc.stringMatching(/^[a-z0-9=&]{0,20}$/), { nil: undefined }),
         (method, reqUri, headers, query) => {
-          const payload = forwardRequestPayload({ method, reqUri, headers, attributes: query === undefined ? [] : [[0x05, query]] });
+          const payload = forwardRequestPayload({
+            method,
+            reqUri,
+            headers,
+            attributes: query === undefined ? [] : [[0x05, query]],
+          });
           const r = forward(payload);
           assert.equal(r.method, method);
           assert.equal(r.reqUri, reqUri);
@@ -175,11 +230,16 @@ describe('AJP property tests', () => {
 
   it('readFrame never throws and never returns a payload beyond the packet size', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 4, max: 200 }), (bytes, offset, max) => {
-        const buf = Buffer.from(bytes);
-        const r = readFrame(buf, Math.min(offset, buf.length), max);
-        if ('payload' in r) assert.ok(r.payload.length + 4 <= max && r.next <= buf.length);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 4, max: 200 }),
+        (bytes, offset, max) => {
+          const buf = Buffer.from(bytes);
+          const r = readFrame(buf, Math.min(offset, buf.length), max);
+          if ('payload' in r) assert.ok(r.payload.length + 4 <= max && r.next <= buf.length);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -212,12 +272,21 @@ describe('AJP body chunks', () => {
 
 describe('AJP response packets', () => {
   it('sendHeadersPacket codes known headers and spells out others', () => {
-    const p = sendHeadersPacket(302, 'Found', [['Location', '/x'], ['X-A', 'b']])!;
+    const p = sendHeadersPacket(302, 'Found', [
+      ['Location', '/x'],
+      ['X-A', 'b'],
+    ])!;
     const f = readContainerFrame(p, 0)!;
     const expected = Buffer.concat([
-      Buffer.from([4, 0x01, 0x2e, 0, 5]), Buffer.from('Found\0'), Buffer.from([0, 2]),
-      Buffer.from([0xa0, 0x06, 0, 2]), Buffer.from('/x\0'),
-      Buffer.from([0, 3]), Buffer.from('X-A\0'), Buffer.from([0, 1]), Buffer.from('b\0'),
+      Buffer.from([4, 0x01, 0x2e, 0, 5]),
+      Buffer.from('Found\0'),
+      Buffer.from([0, 2]),
+      Buffer.from([0xa0, 0x06, 0, 2]),
+      Buffer.from('/x\0'),
+      Buffer.from([0, 3]),
+      Buffer.from('X-A\0'),
+      Buffer.from([0, 1]),
+      Buffer.from('b\0'),
     ]);
     assert.deepEqual(f.payload, expected);
   });

@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ajpEndpoint, listenAjp } from '../../../src/channels/ajp/server.js';
-import { bodyPacket, forwardRequestPayload, readContainerFrame, serverPacket } from '../../../src/channels/ajp/packets.js';
+import {
+  bodyPacket,
+  forwardRequestPayload,
+  readContainerFrame,
+  serverPacket,
+} from '../../../src/channels/ajp/packets.js';
 import type { Listener } from '../../../src/channels/listen.js';
 import { NOT_DONE_YET, type Request } from '../../../src/request.js';
 import { Resource } from '../../../src/resource.js';
@@ -22,7 +27,14 @@ class Echo extends Resource {
 class Info extends Resource {
   override isLeaf = true;
   override GET(request: Request): string {
-    return JSON.stringify({ url: request.prePathURL(), postpath: request.postpath, args: request.arg('x'), client: request.getClientAddress(), secure: request.isSecure(), test: request.getHeader('x-test') });
+    return JSON.stringify({
+      url: request.prePathURL(),
+      postpath: request.postpath,
+      args: request.arg('x'),
+      client: request.getClientAddress(),
+      secure: request.isSecure(),
+      test: request.getHeader('x-test'),
+    });
   }
 }
 class Go extends Resource {
@@ -36,7 +48,10 @@ class Endless extends Resource {
   override GET(request: Request): typeof NOT_DONE_YET {
     request.notifyFinish().catch(() => lost++);
     const timer = setInterval(() => request.write('x'.repeat(1000)), 5);
-    request.notifyFinish().then(() => clearInterval(timer), () => clearInterval(timer));
+    request.notifyFinish().then(
+      () => clearInterval(timer),
+      () => clearInterval(timer),
+    );
     return NOT_DONE_YET;
   }
 }
@@ -125,7 +140,20 @@ class Peer {
         a.reason = str();
         const count = p.readUInt16BE(pos);
         pos += 2;
-        const codes = ['', 'Content-Type', 'Content-Language', 'Content-Length', 'Date', 'Last-Modified', 'Location', 'Set-Cookie', 'Set-Cookie2', 'Servlet-Engine', 'Status', 'WWW-Authenticate'];
+        const codes = [
+          '',
+          'Content-Type',
+          'Content-Language',
+          'Content-Length',
+          'Date',
+          'Last-Modified',
+          'Location',
+          'Set-Cookie',
+          'Set-Cookie2',
+          'Servlet-Engine',
+          'Status',
+          'WWW-Authenticate',
+        ];
         for (let i = 0; i < count; i++) {
           let name: string;
           if (p[pos] === 0xa0) {
@@ -160,7 +188,16 @@ class Peer {
 
 const header = (a: Answer, name: string) => a.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
 const get = (reqUri: string, extra: Partial<Parameters<typeof forwardRequestPayload>[0]> = {}) =>
-  serverPacket(forwardRequestPayload({ method: 'GET', reqUri, serverName: '127.0.0.1', serverPort: 8080, headers: [['Host', 'example.org:8080']], ...extra }));
+  serverPacket(
+    forwardRequestPayload({
+      method: 'GET',
+      reqUri,
+      serverName: '127.0.0.1',
+      serverPort: 8080,
+      headers: [['Host', 'example.org:8080']],
+      ...extra,
+    }),
+  );
 
 describe('AJP channel', () => {
   let listener: Listener;
@@ -180,7 +217,20 @@ describe('AJP channel', () => {
 
   it('serves a request under the mount, reuses the connection, answers CPING between requests', async () => {
     const peer = new Peer(listener.port!);
-    peer.send(get('/app/info', { remoteAddr: '10.0.0.9', attributes: [[0x05, 'x=1'], [0x0a, 'AJP_REMOTE_PORT', '4444'], [0x0a, 'AJP_LOCAL_ADDR', '127.0.0.1']], headers: [['Host', 'example.org:8080'], ['X-Test', 'yes']] }));
+    peer.send(
+      get('/app/info', {
+        remoteAddr: '10.0.0.9',
+        attributes: [
+          [0x05, 'x=1'],
+          [0x0a, 'AJP_REMOTE_PORT', '4444'],
+          [0x0a, 'AJP_LOCAL_ADDR', '127.0.0.1'],
+        ],
+        headers: [
+          ['Host', 'example.org:8080'],
+          ['X-Test', 'yes'],
+        ],
+      }),
+    );
     const a = await peer.answer();
     assert.equal(a.status, 200);
     assert.equal(a.reuse, true);
@@ -192,7 +242,7 @@ describe('AJP channel', () => {
     assert.equal(info.test, 'yes');
     peer.send(serverPacket(Buffer.from([10])));
     assert.deepEqual([...(await peer.packet())!], [9]);
-    peer.send(get('/app/info', { isSsl: true, serverPort: 443, headers: [] , serverName: 'secure.example' }));
+    peer.send(get('/app/info', { isSsl: true, serverPort: 443, headers: [], serverName: 'secure.example' }));
     const b = await peer.answer();
     assert.equal(JSON.parse(b.body.toString()).url, 'https://secure.example/app/info');
     assert.equal(JSON.parse(b.body.toString()).secure, true);
@@ -215,7 +265,19 @@ describe('AJP channel', () => {
     const chunks: Buffer[] = [];
     for (let i = 0; i < body.length; i += 8186) chunks.push(body.subarray(i, i + 8186));
     const peer = new Peer(listener.port!);
-    peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/app/echo', headers: [['Content-Length', String(body.length)], ['Host', 'h']] })), bodyPacket(chunks.shift()!));
+    peer.send(
+      serverPacket(
+        forwardRequestPayload({
+          method: 'POST',
+          reqUri: '/app/echo',
+          headers: [
+            ['Content-Length', String(body.length)],
+            ['Host', 'h'],
+          ],
+        }),
+      ),
+      bodyPacket(chunks.shift()!),
+    );
     const a = await peer.answer(chunks);
     assert.equal(a.body.toString(), `${body.length} start -end-`);
     assert.equal(a.reuse, true);
@@ -226,7 +288,18 @@ describe('AJP channel', () => {
 
   it('pulls a chunked body (nothing pushed) until the empty packet', async () => {
     const peer = new Peer(listener.port!);
-    peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/app/echo', headers: [['Transfer-Encoding', 'chunked'], ['Host', 'h']] })));
+    peer.send(
+      serverPacket(
+        forwardRequestPayload({
+          method: 'POST',
+          reqUri: '/app/echo',
+          headers: [
+            ['Transfer-Encoding', 'chunked'],
+            ['Host', 'h'],
+          ],
+        }),
+      ),
+    );
     const a = await peer.answer([Buffer.from('hello '), Buffer.from('world'), Buffer.alloc(0)]);
     assert.equal(a.body.toString(), '11 hello world');
     peer.close();
@@ -234,7 +307,19 @@ describe('AJP channel', () => {
 
   it('does not reuse a connection whose body the resource left unread', async () => {
     const peer = new Peer(listener.port!);
-    peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/app/info', headers: [['Content-Length', '20000'], ['Host', 'h']] })), bodyPacket(Buffer.alloc(8186)));
+    peer.send(
+      serverPacket(
+        forwardRequestPayload({
+          method: 'POST',
+          reqUri: '/app/info',
+          headers: [
+            ['Content-Length', '20000'],
+            ['Host', 'h'],
+          ],
+        }),
+      ),
+      bodyPacket(Buffer.alloc(8186)),
+    );
     const a = await peer.answer();
     assert.equal(a.status, 405);
     assert.equal(a.reuse, false);
@@ -243,7 +328,19 @@ describe('AJP channel', () => {
 
   it('survives a body cut short that the resource never reads', async () => {
     const peer = new Peer(listener.port!);
-    peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/app/unread', headers: [['Content-Length', '100'], ['Host', 'h']] })), bodyPacket(Buffer.alloc(0)));
+    peer.send(
+      serverPacket(
+        forwardRequestPayload({
+          method: 'POST',
+          reqUri: '/app/unread',
+          headers: [
+            ['Content-Length', '100'],
+            ['Host', 'h'],
+          ],
+        }),
+      ),
+      bodyPacket(Buffer.alloc(0)),
+    );
     const a = await peer.answer();
     assert.equal(a.body.toString(), 'ignored the body');
     assert.equal(a.reuse, false);
@@ -264,7 +361,15 @@ describe('AJP channel', () => {
     ['HTTP spoken to the AJP port', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')],
     ['an oversized packet', Buffer.from([0x12, 0x34, 0xff, 0xf0])],
     ['a malformed FORWARD_REQUEST', serverPacket(Buffer.from([2, 2, 0, 5]))],
-    ['an unknown attribute code', serverPacket(Buffer.concat([forwardRequestPayload({ method: 'GET', reqUri: '/' }).subarray(0, -1), Buffer.from([0x20, 0, 1, 0x41, 0, 0xff])]))],
+    [
+      'an unknown attribute code',
+      serverPacket(
+        Buffer.concat([
+          forwardRequestPayload({ method: 'GET', reqUri: '/' }).subarray(0, -1),
+          Buffer.from([0x20, 0, 1, 0x41, 0, 0xff]),
+        ]),
+      ),
+    ],
     ['SHUTDOWN', serverPacket(Buffer.from([7]))],
     ['a container packet', Buffer.from([0x41, 0x42, 0, 1, 9])],
   ];
@@ -326,10 +431,25 @@ describe('AJP channel', () => {
 
 describe('ajpEndpoint', () => {
   it('refuses a non-loopback interface without a secret, with a message that says what to do', () => {
-    assert.throws(() => ajpEndpoint({ type: 'tcp', port: 8009, interface: '0.0.0.0' }, null), /refusing to serve AJP on 0\.0\.0\.0:8009 without a secret; bind to 127\.0\.0\.1/);
-    assert.deepEqual(ajpEndpoint({ type: 'tcp', port: 8009, interface: '0.0.0.0' }, 's'), { type: 'tcp', port: 8009, interface: '0.0.0.0' });
-    assert.deepEqual(ajpEndpoint({ type: 'tcp', port: 8009 }, null), { type: 'tcp', port: 8009, interface: '127.0.0.1' });
-    assert.deepEqual(ajpEndpoint({ type: 'tcp', port: 8009, interface: '::1' }, null), { type: 'tcp', port: 8009, interface: '::1' });
+    assert.throws(
+      () => ajpEndpoint({ type: 'tcp', port: 8009, interface: '0.0.0.0' }, null),
+      /refusing to serve AJP on 0\.0\.0\.0:8009 without a secret; bind to 127\.0\.0\.1/,
+    );
+    assert.deepEqual(ajpEndpoint({ type: 'tcp', port: 8009, interface: '0.0.0.0' }, 's'), {
+      type: 'tcp',
+      port: 8009,
+      interface: '0.0.0.0',
+    });
+    assert.deepEqual(ajpEndpoint({ type: 'tcp', port: 8009 }, null), {
+      type: 'tcp',
+      port: 8009,
+      interface: '127.0.0.1',
+    });
+    assert.deepEqual(ajpEndpoint({ type: 'tcp', port: 8009, interface: '::1' }, null), {
+      type: 'tcp',
+      port: 8009,
+      interface: '::1',
+    });
     assert.deepEqual(ajpEndpoint({ type: 'unix', path: '/tmp/x' }, null), { type: 'unix', path: '/tmp/x' });
   });
 });
@@ -346,11 +466,13 @@ describe('AJP channel under random input', () => {
             fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
             fc.uint8Array({ maxLength: 200 }).map((b) => serverPacket(Buffer.from(b))),
             fc.integer({ min: 0, max: valid.length - 1 }).map((n) => valid.subarray(0, n)),
-            fc.tuple(fc.integer({ min: 4, max: valid.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 20 })).map(([n, junk]) => {
-              const b = Buffer.from(valid);
-              b.set(junk.subarray(0, b.length - n), n);
-              return b;
-            }),
+            fc
+              .tuple(fc.integer({ min: 4, max: valid.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 20 }))
+              .map(([n, junk]) => {
+                const b = Buffer.from(valid);
+                b.set(junk.subarray(0, b.length - n), n);
+                return b;
+              }),
           ),
           async (bytes) => {
             const peer = new Peer(listener.port!);
@@ -376,7 +498,19 @@ describe('AJP channel and lighttpd', () => {
     const listener = await listenAjp(site(), { type: 'tcp', port: 0 });
     try {
       const peer = new Peer(listener.port!);
-      peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/echo', headers: [['Content-Length', '0'], ['Host', 'h']] })), serverPacket(Buffer.alloc(0)));
+      peer.send(
+        serverPacket(
+          forwardRequestPayload({
+            method: 'POST',
+            reqUri: '/echo',
+            headers: [
+              ['Content-Length', '0'],
+              ['Host', 'h'],
+            ],
+          }),
+        ),
+        serverPacket(Buffer.alloc(0)),
+      );
       const a = await peer.answer();
       assert.equal(a.body.toString(), '0  ');
       assert.equal(a.reuse, true);
@@ -390,7 +524,19 @@ describe('AJP channel and lighttpd', () => {
     const listener = await listenAjp(site(), { type: 'tcp', port: 0 });
     try {
       const peer = new Peer(listener.port!);
-      peer.send(serverPacket(forwardRequestPayload({ method: 'POST', reqUri: '/echo', headers: [['Content-Length', '11'], ['Host', 'h']] })), serverPacket(Buffer.from('hello world')));
+      peer.send(
+        serverPacket(
+          forwardRequestPayload({
+            method: 'POST',
+            reqUri: '/echo',
+            headers: [
+              ['Content-Length', '11'],
+              ['Host', 'h'],
+            ],
+          }),
+        ),
+        serverPacket(Buffer.from('hello world')),
+      );
       assert.equal((await peer.answer()).body.toString(), '11 hello world');
       peer.close();
     } finally {
@@ -420,13 +566,23 @@ function statusFrom(port: number, host: string, localAddress: string): Promise<n
 describe('AJP trusted peers', () => {
   it('disconnects peers outside --gateway-trusted-peers, serves loopback and listed ones', async (t) => {
     const { networkInterfaces } = await import('node:os');
-    const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
     if (!external) {
       t.skip('no non-loopback IPv4 address on this machine');
       return;
     }
-    const others = await listenAjp(site(), { type: 'tcp', port: 0, interface: '0.0.0.0' }, { secret: 's', trustedPeers: ['192.0.2.1'] });
-    const listed = await listenAjp(site(), { type: 'tcp', port: 0, interface: '0.0.0.0' }, { secret: 's', trustedPeers: [external] });
+    const others = await listenAjp(
+      site(),
+      { type: 'tcp', port: 0, interface: '0.0.0.0' },
+      { secret: 's', trustedPeers: ['192.0.2.1'] },
+    );
+    const listed = await listenAjp(
+      site(),
+      { type: 'tcp', port: 0, interface: '0.0.0.0' },
+      { secret: 's', trustedPeers: [external] },
+    );
     try {
       assert.equal(await statusFrom(others.port!, external, external), null, 'an unlisted peer is hung up on');
       assert.equal(await statusFrom(others.port!, '127.0.0.1', '127.0.0.1'), 200, 'loopback is always allowed');

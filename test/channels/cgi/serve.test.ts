@@ -57,7 +57,13 @@ async function run(env: Record<string, string>, input: Buffer | string | null = 
 
 describe('serveCgi', () => {
   it('writes a Status line, the headers and the body (CRLF, blank line)', async () => {
-    const { text, completed } = await run({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '/cgi-bin/app', PATH_INFO: '/data', SERVER_NAME: 'example.org', SERVER_PORT: '80' });
+    const { text, completed } = await run({
+      REQUEST_METHOD: 'GET',
+      SCRIPT_NAME: '/cgi-bin/app',
+      PATH_INFO: '/data',
+      SERVER_NAME: 'example.org',
+      SERVER_PORT: '80',
+    });
     assert.equal(completed, true);
     assert.match(text, /^Status: 200 OK\r\n/);
     assert.match(text, /\r\nContent-Type: text\/plain\r\n/);
@@ -65,7 +71,12 @@ describe('serveCgi', () => {
   });
 
   it('mounts the site at SCRIPT_NAME', async () => {
-    const { text } = await run({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '/cgi-bin/app', PATH_INFO: '/echo/a', HTTP_HOST: 'example.org' });
+    const { text } = await run({
+      REQUEST_METHOD: 'GET',
+      SCRIPT_NAME: '/cgi-bin/app',
+      PATH_INFO: '/echo/a',
+      HTTP_HOST: 'example.org',
+    });
     assert.match(text, /\r\n\r\nhttp:\/\/example\.org\/cgi-bin\/app\/echo a$/);
   });
 
@@ -73,16 +84,25 @@ describe('serveCgi', () => {
     const stdin = new PassThrough();
     stdin.write('hello world and more');
     const out: Buffer[] = [];
-    const stdout = new Writable({ write: (c: Buffer, _e, cb) => {
+    const stdout = new Writable({
+      write: (c: Buffer, _e, cb) => {
         out.push(c);
         cb();
-      }, });
-    await serveCgi(site().site, { env: { REQUEST_METHOD: 'POST', PATH_INFO: '/echo', CONTENT_LENGTH: '11' }, stdin, stdout });
+      },
+    });
+    await serveCgi(site().site, {
+      env: { REQUEST_METHOD: 'POST', PATH_INFO: '/echo', CONTENT_LENGTH: '11' },
+      stdin,
+      stdout,
+    });
     assert.match(Buffer.concat(out).toString(), /\r\n\r\ngot hello world$/);
   });
 
   it('reads to EOF for a chunked body passed through without CONTENT_LENGTH (Apache mod_cgid)', async () => {
-    const { text } = await run({ REQUEST_METHOD: 'POST', PATH_INFO: '/echo', HTTP_TRANSFER_ENCODING: 'chunked' }, 'streamed body');
+    const { text } = await run(
+      { REQUEST_METHOD: 'POST', PATH_INFO: '/echo', HTTP_TRANSFER_ENCODING: 'chunked' },
+      'streamed body',
+    );
     assert.match(text, /got streamed body$/);
   });
 
@@ -92,7 +112,10 @@ describe('serveCgi', () => {
   });
 
   it('survives stdin ending early when the resource never reads the body', async () => {
-    const { text, completed } = await run({ REQUEST_METHOD: 'GET', PATH_INFO: '/data', CONTENT_LENGTH: '100' }, 'short');
+    const { text, completed } = await run(
+      { REQUEST_METHOD: 'GET', PATH_INFO: '/data', CONTENT_LENGTH: '100' },
+      'short',
+    );
     assert.equal(completed, true);
     assert.match(text, /^Status: 200 OK\r\n/);
   });
@@ -112,7 +135,11 @@ describe('serveCgi', () => {
       },
     });
     stdout.on('error', () => {});
-    const result = await serveCgi(s, { env: { REQUEST_METHOD: 'GET', PATH_INFO: '/forever' }, stdin: new PassThrough(), stdout });
+    const result = await serveCgi(s, {
+      env: { REQUEST_METHOD: 'GET', PATH_INFO: '/forever' },
+      stdin: new PassThrough(),
+      stdout,
+    });
     assert.equal(result.completed, false);
     assert.equal(forever.lost, true);
   });

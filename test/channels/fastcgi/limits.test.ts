@@ -76,14 +76,16 @@ test('200 FastCGI connections with 16 unfinished 60 KiB params each grow a serve
     const before = vmRssKiB(pid);
     const flood = Buffer.concat(Array.from({ length: 16 }, (_, i) => unfinishedRequest(i + 1)));
     await Promise.all(
-      Array.from({ length: 200 }, () =>
-        new Promise<void>((resolve) => {
-          const s = connect(port, '127.0.0.1');
-          sockets.push(s);
-          s.on('error', () => resolve());
-          s.on('close', () => resolve());
-          s.write(flood, () => resolve());
-        }),
+      Array.from(
+        { length: 200 },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = connect(port, '127.0.0.1');
+            sockets.push(s);
+            s.on('error', () => resolve());
+            s.on('close', () => resolve());
+            s.write(flood, () => resolve());
+          }),
       ),
     );
     await sleep(500);

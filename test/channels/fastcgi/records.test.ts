@@ -85,30 +85,56 @@ test('encodeStdout puts head and body in one padded STDOUT record, then the empt
   assert.equal(wire.length % 8, 0);
   const { records, error } = new RecordReader().push(wire);
   assert.equal(error, null);
-  assert.deepEqual(records.map((r) => [r.type, r.requestId]), [[FcgiType.STDOUT, 7], [FcgiType.STDOUT, 7], [FcgiType.END_REQUEST, 7]]);
+  assert.deepEqual(
+    records.map((r) => [r.type, r.requestId]),
+    [
+      [FcgiType.STDOUT, 7],
+      [FcgiType.STDOUT, 7],
+      [FcgiType.END_REQUEST, 7],
+    ],
+  );
   assert.equal(records[0]!.content.toString('utf8'), 'Status: 200 OK\r\n\r\ncafé');
   assert.equal(records[1]!.content.length, 0);
   assert.deepEqual([...records[2]!.content], [0, 0, 0, 0, 0, 0, 0, 0]);
-  assert.deepEqual(Buffer.concat(records.slice(1).map((r) => encodeRecord(r.type, r.requestId, r.content))), wire.subarray(wire.length - 24));
+  assert.deepEqual(
+    Buffer.concat(records.slice(1).map((r) => encodeRecord(r.type, r.requestId, r.content))),
+    wire.subarray(wire.length - 24),
+  );
 });
 
 test('encodeStdout: bytes as the body, no end, nothing to send, and null past one record', () => {
   const bytes = encodeStdout(1, '', Buffer.from([1, 2, 3]), false)!;
   assert.deepEqual(bytes, encodeRecord(FcgiType.STDOUT, 1, Buffer.from([1, 2, 3])));
   assert.equal(encodeStdout(1, '', null, false)!.length, 0);
-  assert.deepEqual(encodeStdout(1, '', null, true), Buffer.concat([encodeRecord(FcgiType.STDOUT, 1), encodeEndRequest(1, 0, 0)]));
+  assert.deepEqual(
+    encodeStdout(1, '', null, true),
+    Buffer.concat([encodeRecord(FcgiType.STDOUT, 1), encodeEndRequest(1, 0, 0)]),
+  );
   assert.equal(encodeStdout(1, 'h', Buffer.alloc(STREAM_CHUNK - 1), true)!.length % 8, 0);
   assert.equal(encodeStdout(1, 'h', Buffer.alloc(STREAM_CHUNK), true), null);
-  assert.equal(encodeStdout(1, '', 'é'.repeat(STREAM_CHUNK / 2 + 1), false), null, 'UTF-8 length counts, not characters');
+  assert.equal(
+    encodeStdout(1, '', 'é'.repeat(STREAM_CHUNK / 2 + 1), false),
+    null,
+    'UTF-8 length counts, not characters',
+  );
 });
 
 test('property: encodeStdout gives the records encodeStream and encodeRecord give', () => {
   fc.assert(
-    fc.property(fc.nat({ max: 65535 }), fc.string({ maxLength: 200 }).map((s) => s.replace(/[^\x00-\xff]/g, '?')), fc.string({ maxLength: 300 }), fc.boolean(), (id, head, body, end) => {
-      const content = Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body)]);
-      const expected = [...encodeStream(FcgiType.STDOUT, id, content), ...(end ? [encodeRecord(FcgiType.STDOUT, id), encodeEndRequest(id, 0, 0)] : [])];
-      assert.deepEqual(encodeStdout(id, head, body, end), Buffer.concat(expected));
-    }),
+    fc.property(
+      fc.nat({ max: 65535 }),
+      fc.string({ maxLength: 200 }).map((s) => s.replace(/[^\x00-\xff]/g, '?')),
+      fc.string({ maxLength: 300 }),
+      fc.boolean(),
+      (id, head, body, end) => {
+        const content = Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body)]);
+        const expected = [
+          ...encodeStream(FcgiType.STDOUT, id, content),
+          ...(end ? [encodeRecord(FcgiType.STDOUT, id), encodeEndRequest(id, 0, 0)] : []),
+        ];
+        assert.deepEqual(encodeStdout(id, head, body, end), Buffer.concat(expected));
+      },
+    ),
   );
 });
 
@@ -126,13 +152,24 @@ test('RecordReader reassembles records fed one byte at a time', () => {
 test('decodeNameValuePairs reads both length forms', () => {
   const long = 'v'.repeat(300);
   const wire = Buffer.concat([
-    Buffer.from([3, 1]), Buffer.from('FOOx'),
-    Buffer.from([0x80, 0, 0, 4, 0x80, 0, 1, 44]), Buffer.from('LONG'), Buffer.from(long),
-    Buffer.from([5, 0]), Buffer.from('EMPTY'),
+    Buffer.from([3, 1]),
+    Buffer.from('FOOx'),
+    Buffer.from([0x80, 0, 0, 4, 0x80, 0, 1, 44]),
+    Buffer.from('LONG'),
+    Buffer.from(long),
+    Buffer.from([5, 0]),
+    Buffer.from('EMPTY'),
   ]);
   const r = decodeNameValuePairs(wire);
   assert.ok(r.ok);
-  assert.deepEqual(r.pairs.map(([n, v]) => [n, v.toString()]), [['FOO', 'x'], ['LONG', long], ['EMPTY', '']]);
+  assert.deepEqual(
+    r.pairs.map(([n, v]) => [n, v.toString()]),
+    [
+      ['FOO', 'x'],
+      ['LONG', long],
+      ['EMPTY', ''],
+    ],
+  );
 });
 
 test('decodeNameValuePairs refuses cut, oversized and too many pairs, and empty names', () => {
@@ -146,14 +183,20 @@ test('decodeNameValuePairs refuses cut, oversized and too many pairs, and empty 
   assert.equal(decodeNameValuePairs(many, { maxBytes: 1 << 20, maxPairs: 2000 }).ok, true);
 });
 
-const pairArb = fc.tuple(fc.string({ minLength: 1, maxLength: 200 }).filter((s) => !/[^\x00-\xff]/.test(s)), fc.string({ maxLength: 300 }));
+const pairArb = fc.tuple(
+  fc.string({ minLength: 1, maxLength: 200 }).filter((s) => !/[^\x00-\xff]/.test(s)),
+  fc.string({ maxLength: 300 }),
+);
 
 test('property: encode then decode name-value pairs is the identity', () => {
   fc.assert(
     fc.property(fc.array(pairArb, { maxLength: 30 }), (pairs) => {
       const r = decodeNameValuePairs(encodeNameValuePairs(pairs));
       assert.ok(r.ok);
-      assert.deepEqual(r.pairs.map(([n, v]) => [n, v.toString('utf8')]), pairs);
+      assert.deepEqual(
+        r.pairs.map(([n, v]) => [n, v.toString('utf8')]),
+        pairs,
+      );
     }),
   );
 });
@@ -186,7 +229,14 @@ test('property: random bytes and every truncation give a result, never a throw',
 test('property: a record stream split at random points yields the same records', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.tuple(fc.integer({ min: 1, max: 11 }), fc.integer({ min: 0, max: 65535 }), fc.uint8Array({ maxLength: 100 })), { maxLength: 10 }),
+      fc.array(
+        fc.tuple(
+          fc.integer({ min: 1, max: 11 }),
+          fc.integer({ min: 0, max: 65535 }),
+          fc.uint8Array({ maxLength: 100 }),
+        ),
+        { maxLength: 10 },
+      ),
       fc.array(fc.nat({ max: 2000 }), { maxLength: 10 }),
       (recs, cuts) => {
         const wire = Buffer.concat(recs.map(([t, id, c]) => encodeRecord(t, id, Buffer.from(c))));
@@ -200,26 +250,51 @@ test('property: a record stream split at random points yields the same records',
           got.push(...out.records);
           prev = p;
         }
-        assert.deepEqual(got.map((r) => [r.type, r.requestId, [...r.content]]), recs.map(([t, id, c]) => [t, id, [...c]]));
+        assert.deepEqual(
+          got.map((r) => [r.type, r.requestId, [...r.content]]),
+          recs.map(([t, id, c]) => [t, id, [...c]]),
+        );
       },
     ),
   );
 });
 
 test('decodeParams gives strings: HTTP_* as latin1, others as UTF-8, later duplicates winning', () => {
-  const wire = encodeNameValuePairs([['PATH_INFO', '/é'], ['HTTP_X', Buffer.from([0xe9])], ['A', '1'], ['A', '2'], ['EMPTY', '']]);
+  const wire = encodeNameValuePairs([
+    ['PATH_INFO', '/é'],
+    ['HTTP_X', Buffer.from([0xe9])],
+    ['A', '1'],
+    ['A', '2'],
+    ['EMPTY', ''],
+  ]);
   const r = decodeParams(wire);
   assert.ok(r.ok);
-  assert.deepEqual([...r.params], [['PATH_INFO', '/é'], ['HTTP_X', 'é'], ['A', '2'], ['EMPTY', '']]);
+  assert.deepEqual(
+    [...r.params],
+    [
+      ['PATH_INFO', '/é'],
+      ['HTTP_X', 'é'],
+      ['A', '2'],
+      ['EMPTY', ''],
+    ],
+  );
 });
 
 test('decodeParams into CgiVariables: control characters found in the bytes refuse the request', () => {
-  const base: Array<[string, string]> = [['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/a'], ['HTTP_X_TAB', 'a\tb']];
+  const base: Array<[string, string]> = [
+    ['REQUEST_METHOD', 'GET'],
+    ['REQUEST_URI', '/a'],
+    ['HTTP_X_TAB', 'a\tb'],
+  ];
   const ok = decodeParams(encodeNameValuePairs(base), { maxBytes: 65536, maxPairs: 1000 }, new CgiVariables());
   assert.ok(ok.ok);
   assert.equal('status' in parseCgiParams(ok.params), false, 'HTAB is allowed');
   for (const evil of ['a\r\nb', 'a\0', 'a\x7f', 'a\x1bb']) {
-    const r = decodeParams(encodeNameValuePairs([...base, ['HTTP_X_EVIL', evil]]), { maxBytes: 65536, maxPairs: 1000 }, new CgiVariables());
+    const r = decodeParams(
+      encodeNameValuePairs([...base, ['HTTP_X_EVIL', evil]]),
+      { maxBytes: 65536, maxPairs: 1000 },
+      new CgiVariables(),
+    );
     assert.ok(r.ok);
     const parts = parseCgiParams(r.params);
     assert.ok('status' in parts && parts.status === 400, JSON.stringify(evil));
@@ -227,8 +302,25 @@ test('decodeParams into CgiVariables: control characters found in the bytes refu
 });
 
 test('property: decodeParams into CgiVariables builds what a Map of the same params builds', () => {
-  const names = ['REQUEST_METHOD', 'REQUEST_URI', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'HTTP_HOST', 'HTTP_X_A', 'HTTP_PROXY', 'SERVER_NAME', 'SERVER_PORT', 'HTTPS', 'CONTENT_LENGTH', 'OTHER'];
-  const valueArb = fc.oneof(fc.constantFrom('GET', '/app/x', '/app', '', 'on', '80', '12', 'a\nb', 'a%0Ab', '/%ff', 'é'), fc.string({ maxLength: 10 }));
+  const names = [
+    'REQUEST_METHOD',
+    'REQUEST_URI',
+    'SCRIPT_NAME',
+    'PATH_INFO',
+    'QUERY_STRING',
+    'HTTP_HOST',
+    'HTTP_X_A',
+    'HTTP_PROXY',
+    'SERVER_NAME',
+    'SERVER_PORT',
+    'HTTPS',
+    'CONTENT_LENGTH',
+    'OTHER',
+  ];
+  const valueArb = fc.oneof(
+    fc.constantFrom('GET', '/app/x', '/app', '', 'on', '80', '12', 'a\nb', 'a%0Ab', '/%ff', 'é'),
+    fc.string({ maxLength: 10 }),
+  );
   fc.assert(
     fc.property(fc.array(fc.tuple(fc.constantFrom(...names), valueArb), { maxLength: 25 }), (pairs) => {
       const wire = encodeNameValuePairs(pairs);
@@ -237,7 +329,10 @@ test('property: decodeParams into CgiVariables builds what a Map of the same par
       assert.ok(fromMap.ok && fromVars.ok);
       const a = parseCgiParams(fromMap.params);
       const b = parseCgiParams(fromVars.params);
-      assert.deepEqual(JSON.parse(JSON.stringify({ ...b, headers: 'headers' in b ? b.headers.raw : null })), JSON.parse(JSON.stringify({ ...a, headers: 'headers' in a ? a.headers.raw : null })));
+      assert.deepEqual(
+        JSON.parse(JSON.stringify({ ...b, headers: 'headers' in b ? b.headers.raw : null })),
+        JSON.parse(JSON.stringify({ ...a, headers: 'headers' in a ? a.headers.raw : null })),
+      );
       if ('status' in a) assert.ok('status' in b && b.status === 400);
     }),
   );
@@ -254,7 +349,10 @@ test('property: decodeParams accepts exactly what decodeNameValuePairs accepts',
     fc.property(fc.array(pairArb, { maxLength: 20 }), (pairs) => {
       const r = decodeParams(encodeNameValuePairs(pairs));
       assert.ok(r.ok);
-      assert.deepEqual([...r.params], [...new Map(pairs.map(([n, v]) => [n, n.startsWith('HTTP_') ? Buffer.from(v).toString('latin1') : v]))]);
+      assert.deepEqual(
+        [...r.params],
+        [...new Map(pairs.map(([n, v]) => [n, n.startsWith('HTTP_') ? Buffer.from(v).toString('latin1') : v]))],
+      );
     }),
   );
 });

@@ -48,7 +48,14 @@ test('FastCGI sends a small response as one STDOUT record, the empty STDOUT and 
   c.begin(1, cgiParams('GET', '/app/static.txt', {}, '/app'));
   c.stdin(1);
   await c.response(1);
-  assert.deepEqual(c.records.map((r) => [r.type, r.content.length > 0]), [[FcgiType.STDOUT, true], [FcgiType.STDOUT, false], [FcgiType.END_REQUEST, true]]);
+  assert.deepEqual(
+    c.records.map((r) => [r.type, r.content.length > 0]),
+    [
+      [FcgiType.STDOUT, true],
+      [FcgiType.STDOUT, false],
+      [FcgiType.END_REQUEST, true],
+    ],
+  );
   c.close();
 });
 
@@ -72,7 +79,10 @@ test('FastCGI reads bodies that arrive in the same write as their params, empty 
   assert.equal((await c.response(2)).body.toString(), hash(''));
   assert.equal((await c.response(3)).body.toString(), hash('no length'));
   // STDIN ending before CONTENT_LENGTH bytes came: the body is cut short, whether or not any arrived.
-  c.send(...request(4, cgiParams('POST', '/upload', { CONTENT_LENGTH: '5' }), ''), ...request(5, cgiParams('POST', '/upload', { CONTENT_LENGTH: '5' }), 'hel'));
+  c.send(
+    ...request(4, cgiParams('POST', '/upload', { CONTENT_LENGTH: '5' }), ''),
+    ...request(5, cgiParams('POST', '/upload', { CONTENT_LENGTH: '5' }), 'hel'),
+  );
   assert.equal((await c.response(4)).status, 400);
   assert.equal((await c.response(5)).status, 400);
   c.close();
@@ -114,7 +124,10 @@ test('FastCGI streams a 1 MiB STDIN into the body, with and without CONTENT_LENG
   for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
   const expected = `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
   const c = await FcgiClient.open(port);
-  c.begin(1, cgiParams('POST', '/upload', { CONTENT_LENGTH: String(body.length), CONTENT_TYPE: 'application/octet-stream' }));
+  c.begin(
+    1,
+    cgiParams('POST', '/upload', { CONTENT_LENGTH: String(body.length), CONTENT_TYPE: 'application/octet-stream' }),
+  );
   c.stdin(1, body, 8000);
   assert.equal((await c.response(1)).body.toString(), expected);
   c.records.length = 0;
@@ -163,12 +176,28 @@ test('FastCGI answers one request too many on a connection with OVERLOADED', asy
 
 test('FastCGI answers GET_VALUES with the variables it knows, MPXS_CONNS=1', async () => {
   const c = await FcgiClient.open(port);
-  c.send(encodeRecord(FcgiType.GET_VALUES, 0, encodeNameValuePairs([['FCGI_MPXS_CONNS', ''], ['FCGI_MAX_REQS', ''], ['OTHER', '']])));
+  c.send(
+    encodeRecord(
+      FcgiType.GET_VALUES,
+      0,
+      encodeNameValuePairs([
+        ['FCGI_MPXS_CONNS', ''],
+        ['FCGI_MAX_REQS', ''],
+        ['OTHER', ''],
+      ]),
+    ),
+  );
   await c.until(() => c.records.some((r) => r.type === FcgiType.GET_VALUES_RESULT));
   const result = c.records.find((r) => r.type === FcgiType.GET_VALUES_RESULT)!;
   const decoded = decodeNameValuePairs(result.content);
   assert.ok(decoded.ok);
-  assert.deepEqual(decoded.pairs.map(([n, v]) => [n, v.toString()]), [['FCGI_MPXS_CONNS', '1'], ['FCGI_MAX_REQS', '16']]);
+  assert.deepEqual(
+    decoded.pairs.map(([n, v]) => [n, v.toString()]),
+    [
+      ['FCGI_MPXS_CONNS', '1'],
+      ['FCGI_MAX_REQS', '16'],
+    ],
+  );
   c.close();
 });
 
@@ -176,7 +205,10 @@ test('FastCGI answers unknown record types with UNKNOWN_TYPE and keeps serving',
   const c = await FcgiClient.open(port);
   c.send(encodeRecord(42, 0, Buffer.alloc(3)), encodeRecord(FcgiType.END_REQUEST, 0, Buffer.alloc(8)));
   await c.until(() => c.records.filter((r) => r.type === FcgiType.UNKNOWN_TYPE).length === 2);
-  assert.deepEqual(c.records.map((r) => r.content[0]), [42, FcgiType.END_REQUEST]);
+  assert.deepEqual(
+    c.records.map((r) => r.content[0]),
+    [42, FcgiType.END_REQUEST],
+  );
   c.begin(1, cgiParams('GET', '/static.txt'));
   c.stdin(1);
   assert.equal((await c.response(1)).status, 200);
@@ -230,11 +262,14 @@ test('FastCGI refuses params with control characters with a 400', async () => {
 
 test('FastCGI writes the status of server errors to STDERR for the front end log', async () => {
   const { site } = gatewaySite();
-  site.resource.putChild('boom', new (class extends Data {
-    override GET(): never {
-      throw new Error('kaput');
-    }
-  })('', 'text/plain'));
+  site.resource.putChild(
+    'boom',
+    new (class extends Data {
+      override GET(): never {
+        throw new Error('kaput');
+      }
+    })('', 'text/plain'),
+  );
   const l = await listenFastCgi(site, { type: 'tcp', port: 0, interface: '127.0.0.1' });
   const c = await FcgiClient.open(l.port!);
   c.begin(1, cgiParams('GET', '/boom'));
@@ -250,27 +285,49 @@ const violations: Array<[string, (c: FcgiClient) => void]> = [
   ['a bad version byte', (c) => c.send(Buffer.from([9, 1, 0, 1, 0, 8, 0, 0]), Buffer.alloc(8))],
   ['a BEGIN_REQUEST body that is not 8 bytes', (c) => c.send(encodeRecord(FcgiType.BEGIN_REQUEST, 1, Buffer.alloc(3)))],
   ['a BEGIN_REQUEST body of 9 bytes', (c) => c.send(encodeRecord(FcgiType.BEGIN_REQUEST, 1, Buffer.alloc(9, 1)))],
-  ['a BEGIN_REQUEST for the null request id', (c) => c.send(encodeRecord(FcgiType.BEGIN_REQUEST, 0, Buffer.alloc(8, 1)))],
+  [
+    'a BEGIN_REQUEST for the null request id',
+    (c) => c.send(encodeRecord(FcgiType.BEGIN_REQUEST, 0, Buffer.alloc(8, 1))),
+  ],
   ['params over 64 KiB', (c) => c.begin(1, cgiParams('GET', '/', { HTTP_X_BIG: 'y'.repeat(70_000) }))],
-  ['more than 1000 params', (c) => c.begin(1, Object.fromEntries(Array.from({ length: 1100 }, (_, i) => [`P${i}`, 'v'])))],
-  ['malformed name-value pairs', (c) => {
-    const body = Buffer.alloc(8);
-    body[1] = 1;
-    c.send(encodeRecord(FcgiType.BEGIN_REQUEST, 1, body), encodeRecord(FcgiType.PARAMS, 1, Buffer.from([0x90, 0, 0])), encodeRecord(FcgiType.PARAMS, 1));
-  }],
-  ['a second BEGIN_REQUEST for an active id', (c) => {
-    c.begin(1, cgiParams('POST', '/upload', { CONTENT_LENGTH: '5' }));
-    c.begin(1, cgiParams('GET', '/'));
-  }],
-  ['STDIN before the params end', (c) => {
-    const body = Buffer.alloc(8);
-    body[1] = 1;
-    c.send(encodeRecord(FcgiType.BEGIN_REQUEST, 1, body), encodeRecord(FcgiType.STDIN, 1, Buffer.from('x')));
-  }],
-  ['more STDIN than CONTENT_LENGTH', (c) => {
-    c.begin(1, cgiParams('POST', '/upload', { CONTENT_LENGTH: '2' }));
-    c.stdin(1, 'abcdef');
-  }],
+  [
+    'more than 1000 params',
+    (c) => c.begin(1, Object.fromEntries(Array.from({ length: 1100 }, (_, i) => [`P${i}`, 'v']))),
+  ],
+  [
+    'malformed name-value pairs',
+    (c) => {
+      const body = Buffer.alloc(8);
+      body[1] = 1;
+      c.send(
+        encodeRecord(FcgiType.BEGIN_REQUEST, 1, body),
+        encodeRecord(FcgiType.PARAMS, 1, Buffer.from([0x90, 0, 0])),
+        encodeRecord(FcgiType.PARAMS, 1),
+      );
+    },
+  ],
+  [
+    'a second BEGIN_REQUEST for an active id',
+    (c) => {
+      c.begin(1, cgiParams('POST', '/upload', { CONTENT_LENGTH: '5' }));
+      c.begin(1, cgiParams('GET', '/'));
+    },
+  ],
+  [
+    'STDIN before the params end',
+    (c) => {
+      const body = Buffer.alloc(8);
+      body[1] = 1;
+      c.send(encodeRecord(FcgiType.BEGIN_REQUEST, 1, body), encodeRecord(FcgiType.STDIN, 1, Buffer.from('x')));
+    },
+  ],
+  [
+    'more STDIN than CONTENT_LENGTH',
+    (c) => {
+      c.begin(1, cgiParams('POST', '/upload', { CONTENT_LENGTH: '2' }));
+      c.stdin(1, 'abcdef');
+    },
+  ],
 ];
 for (const [what, send] of violations) {
   test(`FastCGI closes the connection on ${what}, and the next connection works`, async () => {
@@ -318,7 +375,8 @@ test('FastCGI applies backpressure: STDIN stops being read while the resource do
   c.begin(1, cgiParams('POST', '/slow-upload', { CONTENT_LENGTH: String(size) }));
   const piece = Buffer.alloc(65535, 0x42);
   const recs: Buffer[] = [];
-  for (let sent = 0; sent < size; sent += piece.length) recs.push(encodeRecord(FcgiType.STDIN, 1, piece.subarray(0, Math.min(piece.length, size - sent))));
+  for (let sent = 0; sent < size; sent += piece.length)
+    recs.push(encodeRecord(FcgiType.STDIN, 1, piece.subarray(0, Math.min(piece.length, size - sent))));
   recs.push(encodeRecord(FcgiType.STDIN, 1));
   for (const r of recs) c.socket.write(r);
   await new Promise((r) => setTimeout(r, 500));
@@ -331,7 +389,11 @@ test('FastCGI applies backpressure: STDIN stops being read while the resource do
 
 test('property: random record sequences on a live connection never take the server down', async () => {
   const { default: fc } = await import('fast-check');
-  const record = fc.tuple(fc.integer({ min: 0, max: 14 }), fc.integer({ min: 0, max: 4 }), fc.uint8Array({ maxLength: 64 }));
+  const record = fc.tuple(
+    fc.integer({ min: 0, max: 14 }),
+    fc.integer({ min: 0, max: 4 }),
+    fc.uint8Array({ maxLength: 64 }),
+  );
   await fc.assert(
     fc.asyncProperty(fc.array(record, { maxLength: 12 }), fc.boolean(), async (records, garbage) => {
       const c = await FcgiClient.open(port);

@@ -57,9 +57,14 @@ function wrapperDir(
   const dir = tmp.path;
   const pidFile = join(dir, 'trellis.pid');
   const errFile = join(dir, 'trellis.err');
-  const exports = Object.entries(env).map(([k, v]) => `export ${k}=${v}\n`).join('');
+  const exports = Object.entries(env)
+    .map(([k, v]) => `export ${k}=${v}\n`)
+    .join('');
   const added = `echo $$ > ${pidFile}\nexec 2>>${errFile}\n${exports}`;
-  const script = recipe('trellis-fastcgi.sh', { NODE: process.execPath, TRELLIS: CLI, SITE }).replace('\n', () => `\n${added}`);
+  const script = recipe('trellis-fastcgi.sh', { NODE: process.execPath, TRELLIS: CLI, SITE }).replace(
+    '\n',
+    () => `\n${added}`,
+  );
   writeFileSync(join(dir, 'trellis-fastcgi.sh'), script);
   chmodSync(join(dir, 'trellis-fastcgi.sh'), 0o755);
   let frontEnd: (() => Promise<unknown>) | null = null;
@@ -86,7 +91,8 @@ test('parseWebServerAddrs reads FCGI_WEB_SERVER_ADDRS; only the listed TCP peers
   assert.throws(() => parseWebServerAddrs('127.0.0.1,10.0.0.0/8'), TrustedPeerError);
   assert.throws(() => parseWebServerAddrs('localhost'), /not an IP address/);
   const only = parseOnlyPeers(['10.0.0.5']);
-  const peer = (remoteAddress: string | undefined) => ({ remoteAddress, remoteFamily: remoteAddress ? 'IPv4' : undefined }) as unknown as Socket;
+  const peer = (remoteAddress: string | undefined) =>
+    ({ remoteAddress, remoteFamily: remoteAddress ? 'IPv4' : undefined }) as unknown as Socket;
   assert.equal(peerAllowed(peer('10.0.0.5'), null, only), true);
   assert.equal(peerAllowed(peer('::ffff:10.0.0.5'), null, only), true);
   assert.equal(peerAllowed(peer('127.0.0.1'), null, only), false, 'loopback only when listed');
@@ -111,7 +117,13 @@ test('spawned by lighttpd (bin-path): serves the site under /app over the socket
 
   const info = await fetch(`http://127.0.0.1:${port}/app/info/a%20b?x=1`);
   assert.equal(info.status, 200, log());
-  const seen = (await info.json()) as { prepath: string[]; postpath: string[]; prePathURL: string; channel: string; arg: string };
+  const seen = (await info.json()) as {
+    prepath: string[];
+    postpath: string[];
+    prePathURL: string;
+    channel: string;
+    arg: string;
+  };
   assert.equal(seen.channel, 'fastcgi');
   assert.deepEqual(seen.prepath, ['app', 'info']);
   assert.deepEqual(seen.postpath, ['a b']);
@@ -119,19 +131,28 @@ test('spawned by lighttpd (bin-path): serves the site under /app over the socket
   assert.equal(seen.arg, '1');
 
   const upload = Buffer.alloc(512 * 1024, 7);
-  const posted = await fetch(`http://127.0.0.1:${port}/app/upload`, { method: 'POST', body: upload, headers: { 'Content-Type': 'application/octet-stream' } });
+  const posted = await fetch(`http://127.0.0.1:${port}/app/upload`, {
+    method: 'POST',
+    body: upload,
+    headers: { 'Content-Type': 'application/octet-stream' },
+  });
   assert.equal(await posted.text(), `${upload.length} ${createHash('sha256').update(upload).digest('hex')}`);
 
   // lighttpd opens a connection per request: each is accepted on the inherited socket.
   for (let i = 0; i < 5; i++) assert.equal((await fetch(`http://127.0.0.1:${port}/app/static.txt`)).status, 200);
   assert.ok(existsSync(pidFile), 'lighttpd ran the documented wrapper');
-  assert.ok(alive(Number(readFileSync(pidFile, 'utf8'))), `one Trellis process served every request\n${log()}\n${readFileSync(errFile, 'utf8')}`);
+  assert.ok(
+    alive(Number(readFileSync(pidFile, 'utf8'))),
+    `one Trellis process served every request\n${log()}\n${readFileSync(errFile, 'utf8')}`,
+  );
 });
 
 /** Starts Trellis through `cgi-fcgi -start -connect ADDR` (libfcgi binds ADDR and passes it as fd 0). */
 async function startByCgiFcgi(t: TestContext, cgiFcgi: string, bind: string, env: Record<string, string> = {}) {
   const files = wrapperDir(t, env);
-  const r = spawnSync(cgiFcgi, ['-start', '-connect', bind, join(files.dir, 'trellis-fastcgi.sh')], { encoding: 'utf8' });
+  const r = spawnSync(cgiFcgi, ['-start', '-connect', bind, join(files.dir, 'trellis-fastcgi.sh')], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   return files;
 }
@@ -162,7 +183,13 @@ test('spawned by cgi-fcgi -start on TCP: serves FastCGI; FCGI_WEB_SERVER_ADDRS d
   const unlisted = await freePort();
   const { errFile } = await startByCgiFcgi(t, cgiFcgi, `127.0.0.1:${unlisted}`, { FCGI_WEB_SERVER_ADDRS: '10.1.2.3' });
   assert.equal(await fastcgiGet(unlisted), 'closed');
-  await waitFor(() => existsSync(errFile) && readFileSync(errFile, 'utf8').includes('refused: not a trusted peer (FCGI_WEB_SERVER_ADDRS)'), 5000, 'the refusal in the log');
+  await waitFor(
+    () =>
+      existsSync(errFile) &&
+      readFileSync(errFile, 'utf8').includes('refused: not a trusted peer (FCGI_WEB_SERVER_ADDRS)'),
+    5000,
+    'the refusal in the log',
+  );
 });
 
 test('spawned on an inherited TCP socket bound to all interfaces: refuses to start without trusted peers', async (t) => {
@@ -170,7 +197,11 @@ test('spawned on an inherited TCP socket bound to all interfaces: refuses to sta
   if (!cgiFcgi) return;
   const port = await freePort();
   const { errFile, pidFile } = await startByCgiFcgi(t, cgiFcgi, `:${port}`);
-  await waitFor(() => existsSync(errFile) && /gateway-trusted-peers/.test(readFileSync(errFile, 'utf8')), 20_000, 'the refusal');
+  await waitFor(
+    () => existsSync(errFile) && /gateway-trusted-peers/.test(readFileSync(errFile, 'utf8')),
+    20_000,
+    'the refusal',
+  );
   await waitFor(() => !alive(Number(readFileSync(pidFile, 'utf8'))), 5000, 'Trellis to exit');
   assert.match(readFileSync(errFile, 'utf8'), /TCP socket on 0\.0\.0\.0/);
 });
@@ -178,6 +209,9 @@ test('spawned on an inherited TCP socket bound to all interfaces: refuses to sta
 test('docs/deploy/lighttpd.md shows the spawned recipe and its wrapper script unchanged', () => {
   const page = readFileSync(join(ROOT, 'docs/deploy/lighttpd.md'), 'utf8');
   for (const file of ['lighttpd-fastcgi-spawned.conf', 'trellis-fastcgi.sh']) {
-    assert.ok(page.includes(readFileSync(join(RECIPES, file), 'utf8').trimEnd()), `lighttpd.md does not show ${file} as tested`);
+    assert.ok(
+      page.includes(readFileSync(join(RECIPES, file), 'utf8').trimEnd()),
+      `lighttpd.md does not show ${file} as tested`,
+    );
   }
 });

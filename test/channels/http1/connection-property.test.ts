@@ -56,7 +56,27 @@ test('property: cut, corrupted and random requests get well-formed answers, the 
       return copy;
     }),
     fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-    fc.array(fc.constantFrom('GET', ' ', '/', 'HTTP/1.1', 'HTTP/1.0', '\r\n', '\n', 'Host: h', 'Content-Length: 2', 'Transfer-Encoding: chunked', ':', '0', 'ff', 'x'), { maxLength: 30 }).map((parts) => Buffer.from(parts.join(''), 'latin1')),
+    fc
+      .array(
+        fc.constantFrom(
+          'GET',
+          ' ',
+          '/',
+          'HTTP/1.1',
+          'HTTP/1.0',
+          '\r\n',
+          '\n',
+          'Host: h',
+          'Content-Length: 2',
+          'Transfer-Encoding: chunked',
+          ':',
+          '0',
+          'ff',
+          'x',
+        ),
+        { maxLength: 30 },
+      )
+      .map((parts) => Buffer.from(parts.join(''), 'latin1')),
   );
 
   await fc.assert(
@@ -75,7 +95,11 @@ test('property: cut, corrupted and random requests get well-formed answers, the 
         } catch {
           responses = parseResponses(transcript);
         }
-        for (const response of responses) assert.ok(EXPECTED.has(response.status), `unexpected ${response.status} for ${JSON.stringify(bytes.toString('latin1'))}`);
+        for (const response of responses)
+          assert.ok(
+            EXPECTED.has(response.status),
+            `unexpected ${response.status} for ${JSON.stringify(bytes.toString('latin1'))}`,
+          );
       } finally {
         conn.destroy();
       }

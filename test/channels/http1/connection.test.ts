@@ -8,7 +8,13 @@ import type { AccessLogEntry } from '../../../src/access-log.js';
 import { NOT_DONE_YET, type Request } from '../../../src/request.js';
 import { Resource } from '../../../src/resource.js';
 import { Site, type SiteLimits } from '../../../src/site.js';
-import { ConnectionClosedError, parseResponses, rawHttp, RawConnection, type RawResponse } from '../../helpers/raw-http.js';
+import {
+  ConnectionClosedError,
+  parseResponses,
+  rawHttp,
+  RawConnection,
+  type RawResponse,
+} from '../../helpers/raw-http.js';
 import { serveSite } from '../../helpers/server.js';
 
 /** Answers `hello <uri>`, so each response names the request it answers. */
@@ -129,7 +135,10 @@ async function until(condition: () => boolean, what: string, timeoutMs = 2000): 
 
 /** The connection tokens of a response, lower case. */
 function connectionTokens(r: RawResponse): string[] {
-  return (r.header('connection') ?? '').split(',').map((token) => token.trim().toLowerCase()).filter(Boolean);
+  return (r.header('connection') ?? '')
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+    .filter(Boolean);
 }
 
 /** Writes 64 KiB pieces as fast as the client takes them, until the client is gone; records why it stopped. */
@@ -280,7 +289,12 @@ describe('HTTP/1.1 channel: pipelining', () => {
     const responses = parseResponses(text, { methods: ['GET', 'HEAD', 'POST', 'GET'] });
     assert.deepEqual(
       responses.map((r) => [r.status, r.text]),
-      [[200, 'hello /hello/1'], [200, ''], [200, digest('abc')], [200, 'hello /hello/4']],
+      [
+        [200, 'hello /hello/1'],
+        [200, ''],
+        [200, digest('abc')],
+        [200, 'hello /hello/4'],
+      ],
     );
     assert.equal(responses[1]!.header('content-length'), String('hello /hello/2'.length));
   });
@@ -305,7 +319,9 @@ describe('HTTP/1.1 channel: request bodies', () => {
     const h = await start(t);
     const conn = await h.open();
     const body = '5;ext=1\r\nhello\r\n6;a=b;c="d e"\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n';
-    await conn.write(`POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}${get('/hello/after')}`);
+    await conn.write(
+      `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}${get('/hello/after')}`,
+    );
     const r = await conn.readResponse();
     assert.equal(r.status, 200);
     assert.equal(r.text, digest('hello world'));
@@ -320,9 +336,16 @@ describe('HTTP/1.1 channel: request bodies', () => {
   for (const [name, body] of malformedChunked) {
     test(`a chunked body with ${name} is answered 400 and the connection closed`, async (t) => {
       const h = await start(t);
-      const text = await rawHttp(h.port, `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}${get('/hello/after')}`);
+      const text = await rawHttp(
+        h.port,
+        `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}${get('/hello/after')}`,
+      );
       const responses = parseResponses(text);
-      assert.deepEqual(responses.map((r) => r.status), [400], 'one 400, and nothing after it answered');
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        [400],
+        'one 400, and nothing after it answered',
+      );
       assert.deepEqual(connectionTokens(responses[0]!), ['close']);
     });
   }
@@ -338,8 +361,14 @@ describe('HTTP/1.1 channel: request bodies', () => {
   });
 
   const framingRefusals: Array<[string, string]> = [
-    ['two equal Content-Length fields', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello'],
-    ['Transfer-Encoding with Content-Length', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    [
+      'two equal Content-Length fields',
+      'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello',
+    ],
+    [
+      'Transfer-Encoding with Content-Length',
+      'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ],
     ['Transfer-Encoding: gzip', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n0\r\n\r\n'],
     ['Transfer-Encoding on HTTP/1.0', 'POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
   ];
@@ -348,7 +377,10 @@ describe('HTTP/1.1 channel: request bodies', () => {
       const h = await start(t);
       const text = await rawHttp(h.port, request + get('/hello/smuggled'));
       const responses = parseResponses(text);
-      assert.deepEqual(responses.map((r) => r.status), [400]);
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        [400],
+      );
       assert.deepEqual(connectionTokens(responses[0]!), ['close']);
       assert.equal(h.echo.renders, 0, 'the resource never saw the request');
     });
@@ -426,7 +458,9 @@ describe('HTTP/1.1 channel: unread request bodies', () => {
   test('a 10 MB declared body the resource did not read gets its answer, then the connection closes', async (t) => {
     const h = await start(t);
     const conn = await h.open();
-    await conn.write(`POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n${'x'.repeat(1024)}`);
+    await conn.write(
+      `POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n${'x'.repeat(1024)}`,
+    );
     const r = await conn.readResponse();
     assert.equal(r.text, 'ignored');
     assert.deepEqual(connectionTokens(r), ['close']);
@@ -450,7 +484,10 @@ describe('HTTP/1.1 channel: response framing', () => {
     assert.equal((await conn.readResponse()).text, 'hello /hello/next');
   });
 
-  for (const [name, extra] of [['HTTP/1.0', ''], ['HTTP/1.0 with Connection: keep-alive', 'Connection: keep-alive\r\n']] as const) {
+  for (const [name, extra] of [
+    ['HTTP/1.0', ''],
+    ['HTTP/1.0 with Connection: keep-alive', 'Connection: keep-alive\r\n'],
+  ] as const) {
     test(`a streamed response on ${name} is not chunked and ends with the connection`, async (t) => {
       const h = await start(t);
       const responses = parseResponses(await rawHttp(h.port, `GET /stream HTTP/1.0\r\n${extra}\r\n`));
@@ -483,7 +520,10 @@ describe('HTTP/1.1 channel: response framing', () => {
   test('Connection: close on HTTP/1.1 is echoed, the server closes, and a request after it is not served', async (t) => {
     const h = await start(t);
     const responses = parseResponses(await rawHttp(h.port, get('/hello/1', 'Connection: close\r\n') + get('/hello/2')));
-    assert.deepEqual(responses.map((r) => r.text), ['hello /hello/1']);
+    assert.deepEqual(
+      responses.map((r) => r.text),
+      ['hello /hello/1'],
+    );
     assert.deepEqual(connectionTokens(responses[0]!), ['close']);
   });
 
@@ -537,15 +577,26 @@ describe('HTTP/1.1 channel: refused request heads', () => {
     ['a line that is not a request line is 400', 'HELLO THERE\r\n\r\n', 400],
     ['binary garbage is 400', '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n', 400],
     ['a target longer than maxUriLength is 414', `GET /${'a'.repeat(300)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
-    ['more than maxHeaderCount fields is 431', `GET / HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 10 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n`, 431],
-    ['a header section larger than maxHeaderBytes is 431', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'v'.repeat(2000)}\r\n\r\n`, 431],
+    [
+      'more than maxHeaderCount fields is 431',
+      `GET / HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 10 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n`,
+      431,
+    ],
+    [
+      'a header section larger than maxHeaderBytes is 431',
+      `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'v'.repeat(2000)}\r\n\r\n`,
+      431,
+    ],
     ['HTTP/1.1 without Host is 400', 'GET /hello HTTP/1.1\r\n\r\n', 400],
   ];
   for (const [name, request, status] of cases) {
     test(`${name}, with Connection: close, and the connection closes`, async (t) => {
       const h = await start(t, limits);
       const responses = parseResponses(await rawHttp(h.port, request));
-      assert.deepEqual(responses.map((r) => r.status), [status]);
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        [status],
+      );
       assert.deepEqual(connectionTokens(responses[0]!), ['close']);
     });
   }
@@ -555,7 +606,10 @@ describe('HTTP/1.1 channel: refused request heads', () => {
     const busy = await h.open();
     await busy.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello');
     const bad = parseResponses(await rawHttp(h.port, 'HELLO THERE\r\n\r\n'));
-    assert.deepEqual(bad.map((r) => r.status), [400]);
+    assert.deepEqual(
+      bad.map((r) => r.status),
+      [400],
+    );
     await busy.write(' world');
     assert.equal((await busy.readResponse()).text, digest('hello world'));
     await busy.write(get('/hello/again'));
@@ -563,7 +617,7 @@ describe('HTTP/1.1 channel: refused request heads', () => {
   });
 });
 
-describe('HTTP/1.1 channel: refusals carry the Site\'s page and headers', () => {
+describe("HTTP/1.1 channel: refusals carry the Site's page and headers", () => {
   /** A site with an extra header (`--add-header`), a short header timeout and a recording access log. */
   async function refusing(t: TestContext): Promise<{ port: number; logged: AccessLogEntry[] }> {
     const root = new Resource();
@@ -769,7 +823,10 @@ describe('HTTP/1.1 channel: connection lifetime', () => {
   test('with maxRequestsPerSocket 2 a third pipelined request is left unanswered', async (t) => {
     const h = await start(t, { maxRequestsPerSocket: 2 });
     const responses = parseResponses(await rawHttp(h.port, get('/hello/1') + get('/hello/2') + get('/hello/3')));
-    assert.deepEqual(responses.map((r) => r.text), ['hello /hello/1', 'hello /hello/2']);
+    assert.deepEqual(
+      responses.map((r) => r.text),
+      ['hello /hello/1', 'hello /hello/2'],
+    );
     assert.deepEqual(connectionTokens(responses[1]!), ['close']);
   });
 
@@ -788,7 +845,10 @@ describe('HTTP/1.1 channel: connection lifetime', () => {
     }
     // Socket buffers hold a few hundred 16 KiB responses; a server that keeps parsing past its
     // backed-up output holds the rest in memory.
-    assert.ok(h.big.renders <= count / 2, `the server rendered ${h.big.renders} of ${count} responses (16 KiB each) for a client that read none`);
+    assert.ok(
+      h.big.renders <= count / 2,
+      `the server rendered ${h.big.renders} of ${count} responses (16 KiB each) for a client that read none`,
+    );
 
     const other = await h.open();
     const asked = Date.now();
@@ -870,7 +930,10 @@ describe('HTTP/1.1 channel: connection lifetime', () => {
   test('a malformed request pipelined after a good one is answered 400 after the first answer', async (t) => {
     const h = await start(t);
     const responses = parseResponses(await rawHttp(h.port, `${get('/hello/1')}HELLO THERE\r\n\r\n${get('/hello/2')}`));
-    assert.deepEqual(responses.map((r) => r.status), [200, 400]);
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      [200, 400],
+    );
     assert.equal(responses[0]!.text, 'hello /hello/1');
     assert.deepEqual(connectionTokens(responses[1]!), ['close']);
   });

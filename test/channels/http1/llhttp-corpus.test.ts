@@ -71,7 +71,10 @@ describe('llhttp request corpus, in memory', () => {
       if (c.hostAdded) {
         // As sent, no HTTP/1.1 request without Host is accepted; the parse stops at the first one.
         const bare = parseStream(Buffer.from(c.input, 'latin1'));
-        assert.ok(bare.messages.every((m) => m.version === '1.0'), 'an HTTP/1.1 request without Host was accepted');
+        assert.ok(
+          bare.messages.every((m) => m.version === '1.0'),
+          'an HTTP/1.1 request without Host was accepted',
+        );
         assert.ok(bare.end === 'refused' || bare.end === 'partial' || bare.end === 'closed', bare.end);
       }
     });

@@ -1,7 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { parseRequestHead, type HeadLimits, type HeadParse, type RequestHead } from '../../../src/channels/http1/request-head.js';
+import {
+  parseRequestHead,
+  type HeadLimits,
+  type HeadParse,
+  type RequestHead,
+} from '../../../src/channels/http1/request-head.js';
 
 const LIMITS: HeadLimits = { maxUriLength: 8192, maxHeaderBytes: 16384, maxHeaderCount: 100 };
 /** Small limits, so the size rules can be pinned with short inputs. */
@@ -41,33 +46,148 @@ const GET = 'GET /x HTTP/1.1\r\nHost: a\r\n\r\n';
 
 describe('parseRequestHead accepts', () => {
   const cases: Array<{ name: string; input: string; expect: Partial<RequestHead>; limits?: HeadLimits }> = [
-    { name: 'a minimal HTTP/1.1 GET', input: GET, expect: { method: 'GET', target: '/x', minor: 1, rawHeaders: ['Host', 'a'], contentLength: null, chunked: false, keepAlive: true, upgrade: false, expectContinue: false, expectation: null, host: 'a' } },
-    { name: 'HTTP/1.0 without Host (not kept alive)', input: 'GET / HTTP/1.0\r\n\r\n', expect: { minor: 0, rawHeaders: [], keepAlive: false, host: undefined } },
-    { name: 'HTTP/1.0 with keep-alive', input: 'GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n', expect: { keepAlive: true } },
-    { name: 'HTTP/1.1 with Connection: close in any case, among other tokens', input: 'GET / HTTP/1.1\r\nHost: a\r\nConnection: x-a, CLOSE ,\r\n\r\n', expect: { keepAlive: false } },
-    { name: 'close in a second Connection field', input: 'GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n', expect: { keepAlive: false } },
-    { name: 'a method case-sensitive as sent, any token', input: "get /x HTTP/1.1\r\nHost: a\r\n\r\n", expect: { method: 'get' } },
-    { name: 'an unusual token method', input: "M-SEARCH! * HTTP/1.1\r\nHost: a\r\n\r\n", expect: { method: 'M-SEARCH!', target: '*' } },
-    { name: 'an absolute-form target', input: 'GET http://a.example/p?q=1#f HTTP/1.1\r\nHost: a.example\r\n\r\n', expect: { target: 'http://a.example/p?q=1#f' } },
+    {
+      name: 'a minimal HTTP/1.1 GET',
+      input: GET,
+      expect: {
+        method: 'GET',
+        target: '/x',
+        minor: 1,
+        rawHeaders: ['Host', 'a'],
+        contentLength: null,
+        chunked: false,
+        keepAlive: true,
+        upgrade: false,
+        expectContinue: false,
+        expectation: null,
+        host: 'a',
+      },
+    },
+    {
+      name: 'HTTP/1.0 without Host (not kept alive)',
+      input: 'GET / HTTP/1.0\r\n\r\n',
+      expect: { minor: 0, rawHeaders: [], keepAlive: false, host: undefined },
+    },
+    {
+      name: 'HTTP/1.0 with keep-alive',
+      input: 'GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n',
+      expect: { keepAlive: true },
+    },
+    {
+      name: 'HTTP/1.1 with Connection: close in any case, among other tokens',
+      input: 'GET / HTTP/1.1\r\nHost: a\r\nConnection: x-a, CLOSE ,\r\n\r\n',
+      expect: { keepAlive: false },
+    },
+    {
+      name: 'close in a second Connection field',
+      input: 'GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n',
+      expect: { keepAlive: false },
+    },
+    {
+      name: 'a method case-sensitive as sent, any token',
+      input: 'get /x HTTP/1.1\r\nHost: a\r\n\r\n',
+      expect: { method: 'get' },
+    },
+    {
+      name: 'an unusual token method',
+      input: 'M-SEARCH! * HTTP/1.1\r\nHost: a\r\n\r\n',
+      expect: { method: 'M-SEARCH!', target: '*' },
+    },
+    {
+      name: 'an absolute-form target',
+      input: 'GET http://a.example/p?q=1#f HTTP/1.1\r\nHost: a.example\r\n\r\n',
+      expect: { target: 'http://a.example/p?q=1#f' },
+    },
     { name: 'up to 8 leading empty lines', input: '\r\n'.repeat(8) + GET, expect: { method: 'GET', target: '/x' } },
-    { name: 'names as sent, values without OWS, obs-text kept', input: 'GET / HTTP/1.1\r\nhOsT:a\r\nX-A: \t v\xe9 1 \t\r\nX-Empty:\r\nX-Ws: \t \r\n\r\n', expect: { rawHeaders: ['hOsT', 'a', 'X-A', 'v\xe9 1', 'X-Empty', '', 'X-Ws', ''], host: 'a' } },
-    { name: 'a Content-Length', input: 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0012\r\n\r\n', expect: { contentLength: 12, chunked: false } },
-    { name: 'a 15-digit Content-Length', input: 'POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 999999999999999\r\n\r\n', expect: { contentLength: 999999999999999 } },
-    { name: 'chunked in any case, OWS trimmed', input: 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  ChunKed \r\n\r\n', expect: { chunked: true, contentLength: null } },
-    { name: 'an upgrade (Upgrade field and upgrade token)', input: 'GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n', expect: { upgrade: true, keepAlive: true } },
-    { name: 'an Upgrade field without the Connection token (no upgrade)', input: 'GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n', expect: { upgrade: false } },
-    { name: 'the upgrade token without an Upgrade field (no upgrade)', input: 'GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n', expect: { upgrade: false } },
-    { name: 'CONNECT (counts as an upgrade)', input: 'CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n', expect: { method: 'CONNECT', target: 'a.example:443', upgrade: true } },
-    { name: 'Expect: 100-continue in any case', input: 'PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n', expect: { expectContinue: true, expectation: '100-Continue' } },
-    { name: 'another Expect (left for a 417)', input: 'PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue; x\r\n\r\n', expect: { expectContinue: false, expectation: '100-continue; x' } },
-    { name: 'two Expect fields, joined', input: 'PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nexpect: 100-continue\r\n\r\n', expect: { expectContinue: false, expectation: '100-continue, 100-continue' } },
+    {
+      name: 'names as sent, values without OWS, obs-text kept',
+      input: 'GET / HTTP/1.1\r\nhOsT:a\r\nX-A: \t v\xe9 1 \t\r\nX-Empty:\r\nX-Ws: \t \r\n\r\n',
+      expect: { rawHeaders: ['hOsT', 'a', 'X-A', 'v\xe9 1', 'X-Empty', '', 'X-Ws', ''], host: 'a' },
+    },
+    {
+      name: 'a Content-Length',
+      input: 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0012\r\n\r\n',
+      expect: { contentLength: 12, chunked: false },
+    },
+    {
+      name: 'a 15-digit Content-Length',
+      input: 'POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 999999999999999\r\n\r\n',
+      expect: { contentLength: 999999999999999 },
+    },
+    {
+      name: 'chunked in any case, OWS trimmed',
+      input: 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  ChunKed \r\n\r\n',
+      expect: { chunked: true, contentLength: null },
+    },
+    {
+      name: 'an upgrade (Upgrade field and upgrade token)',
+      input: 'GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n',
+      expect: { upgrade: true, keepAlive: true },
+    },
+    {
+      name: 'an Upgrade field without the Connection token (no upgrade)',
+      input: 'GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n',
+      expect: { upgrade: false },
+    },
+    {
+      name: 'the upgrade token without an Upgrade field (no upgrade)',
+      input: 'GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n',
+      expect: { upgrade: false },
+    },
+    {
+      name: 'CONNECT (counts as an upgrade)',
+      input: 'CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n',
+      expect: { method: 'CONNECT', target: 'a.example:443', upgrade: true },
+    },
+    {
+      name: 'Expect: 100-continue in any case',
+      input: 'PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n',
+      expect: { expectContinue: true, expectation: '100-Continue' },
+    },
+    {
+      name: 'another Expect (left for a 417)',
+      input: 'PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue; x\r\n\r\n',
+      expect: { expectContinue: false, expectation: '100-continue; x' },
+    },
+    {
+      name: 'two Expect fields, joined',
+      input: 'PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nexpect: 100-continue\r\n\r\n',
+      expect: { expectContinue: false, expectation: '100-continue, 100-continue' },
+    },
     { name: 'an empty Host', input: 'GET / HTTP/1.1\r\nHost:\r\n\r\n', expect: { host: '' } },
-    { name: 'a Host with a port', input: 'GET / HTTP/1.1\r\nHost: a-b.example.:65535\r\n\r\n', expect: { host: 'a-b.example.:65535' } },
-    { name: 'an IPv4 Host', input: 'GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n', expect: { host: '127.0.0.1:8080' } },
-    { name: 'a bracketed IPv6 Host', input: 'GET / HTTP/1.1\r\nHost: [::ffff:127.0.0.1]:80\r\n\r\n', expect: { host: '[::ffff:127.0.0.1]:80' } },
-    { name: 'a target of exactly maxUriLength', input: `GET /${'a'.repeat(15)} HTTP/1.1\r\nHost: a\r\n\r\n`, limits: SMALL, expect: { target: `/${'a'.repeat(15)}` } },
-    { name: 'a header section of exactly maxHeaderBytes', input: `GET / HTTP/1.1\r\nHost: a\r\nX: ${'b'.repeat(26)}\r\n\r\n`, limits: SMALL, expect: { rawHeaders: ['Host', 'a', 'X', 'b'.repeat(26)] } },
-    { name: 'exactly maxHeaderCount fields', input: 'GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n', limits: SMALL, expect: { rawHeaders: ['Host', 'a', 'A', '1', 'B', '2'] } },
+    {
+      name: 'a Host with a port',
+      input: 'GET / HTTP/1.1\r\nHost: a-b.example.:65535\r\n\r\n',
+      expect: { host: 'a-b.example.:65535' },
+    },
+    {
+      name: 'an IPv4 Host',
+      input: 'GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n',
+      expect: { host: '127.0.0.1:8080' },
+    },
+    {
+      name: 'a bracketed IPv6 Host',
+      input: 'GET / HTTP/1.1\r\nHost: [::ffff:127.0.0.1]:80\r\n\r\n',
+      expect: { host: '[::ffff:127.0.0.1]:80' },
+    },
+    {
+      name: 'a target of exactly maxUriLength',
+      input: `GET /${'a'.repeat(15)} HTTP/1.1\r\nHost: a\r\n\r\n`,
+      limits: SMALL,
+      expect: { target: `/${'a'.repeat(15)}` },
+    },
+    {
+      name: 'a header section of exactly maxHeaderBytes',
+      input: `GET / HTTP/1.1\r\nHost: a\r\nX: ${'b'.repeat(26)}\r\n\r\n`,
+      limits: SMALL,
+      expect: { rawHeaders: ['Host', 'a', 'X', 'b'.repeat(26)] },
+    },
+    {
+      name: 'exactly maxHeaderCount fields',
+      input: 'GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n',
+      limits: SMALL,
+      expect: { rawHeaders: ['Host', 'a', 'A', '1', 'B', '2'] },
+    },
   ];
   for (const c of cases) {
     test(`parseRequestHead accepts ${c.name}, whole and split at every byte`, () => {
@@ -79,7 +199,9 @@ describe('parseRequestHead accepts', () => {
   }
 
   test('parseRequestHead consumes only the head: the body and the next request stay', () => {
-    const input = Buffer.from('POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nokGET /b HTTP/1.1\r\nHost: a\r\n\r\n');
+    const input = Buffer.from(
+      'POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nokGET /b HTTP/1.1\r\nHost: a\r\n\r\n',
+    );
     const first = parseRequestHead(input, 0, input.length, LIMITS);
     assert.equal(first.kind, 'head');
     const length = first.kind === 'head' ? first.length : 0;
@@ -128,7 +250,12 @@ describe('parseRequestHead refuses', () => {
     ['HTTP/0.9 spelt as a version', 'GET / HTTP/0.9\r\n\r\n', 505],
     ['the HTTP/2 connection preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 505],
     ['a target over maxUriLength', `GET /${'a'.repeat(16)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414, SMALL],
-    ['a request line over maxUriLength + 64 (long method)', `${'M'.repeat(90)} / HTTP/1.1\r\nHost: a\r\n\r\n`, 414, SMALL],
+    [
+      'a request line over maxUriLength + 64 (long method)',
+      `${'M'.repeat(90)} / HTTP/1.1\r\nHost: a\r\n\r\n`,
+      414,
+      SMALL,
+    ],
     ['obs-fold', 'GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n  2\r\n\r\n', 400],
     ['obs-fold with HTAB', 'GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\t2\r\n\r\n', 400],
     ['whitespace before the first field', 'GET / HTTP/1.1\r\n Host: a\r\n\r\n', 400],
@@ -159,17 +286,41 @@ describe('parseRequestHead refuses', () => {
     ['an empty Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n', 400],
     ['a hex Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n', 400],
     ['a Content-Length over 15 digits', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000000000\r\n\r\n', 400],
-    ['two equal Content-Length fields', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n', 400],
-    ['two different Content-Length fields', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\n', 400],
+    [
+      'two equal Content-Length fields',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n',
+      400,
+    ],
+    [
+      'two different Content-Length fields',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\n',
+      400,
+    ],
     ['Transfer-Encoding on HTTP/1.0', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
     ['a Transfer-Encoding other than chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n', 400],
     ['a coding list ending in chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', 400],
     ['chunked twice in one field', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n', 400],
-    ['chunked in two fields', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
-    ['an empty field then chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+    [
+      'chunked in two fields',
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n',
+      400,
+    ],
+    [
+      'an empty field then chunked',
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n',
+      400,
+    ],
     ['a chunked look-alike', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;q=1\r\n\r\n', 400],
-    ['Transfer-Encoding then Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n', 400],
-    ['Content-Length then Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+    [
+      'Transfer-Encoding then Content-Length',
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n',
+      400,
+    ],
+    [
+      'Content-Length then Transfer-Encoding',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n',
+      400,
+    ],
   ];
   for (const [name, input, status, limits] of cases) {
     test(`parseRequestHead refuses ${name} with ${status}, whole and split at every byte`, () => {
@@ -222,7 +373,11 @@ function errorStatus(r: HeadParse): number | string {
 }
 
 describe('parseRequestHead on random input', () => {
-  const limits = fc.record({ maxUriLength: fc.integer({ min: 0, max: 64 }), maxHeaderBytes: fc.integer({ min: 0, max: 128 }), maxHeaderCount: fc.integer({ min: 0, max: 8 }) });
+  const limits = fc.record({
+    maxUriLength: fc.integer({ min: 0, max: 64 }),
+    maxHeaderBytes: fc.integer({ min: 0, max: 128 }),
+    maxHeaderCount: fc.integer({ min: 0, max: 8 }),
+  });
 
   test('parseRequestHead never throws on random bytes, and answers partial, a head or a refusal', () => {
     fc.assert(
@@ -231,7 +386,9 @@ describe('parseRequestHead on random input', () => {
         const start = a % (buf.length + 2);
         const end = b % (buf.length + 2);
         const r = parseRequestHead(buf, start, end, l);
-        assert.ok(r.kind === 'partial' || r.kind === 'head' || (r.kind === 'error' && [400, 414, 431, 505].includes(r.status)));
+        assert.ok(
+          r.kind === 'partial' || r.kind === 'head' || (r.kind === 'error' && [400, 414, 431, 505].includes(r.status)),
+        );
         if (r.kind === 'head') assert.ok(r.length > 0 && start + r.length <= buf.length);
       }),
       { numRuns: 5000 },
@@ -239,16 +396,23 @@ describe('parseRequestHead on random input', () => {
   });
 
   test('parseRequestHead never throws on valid heads cut or corrupted anywhere, and a prefix never contradicts the whole', () => {
-    const text = 'POST /a?b HTTP/1.1\r\nHost: a.example:80\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive, upgrade\r\nUpgrade: x\r\nExpect: 100-continue\r\nX: \xe9\r\n\r\n';
+    const text =
+      'POST /a?b HTTP/1.1\r\nHost: a.example:80\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive, upgrade\r\nUpgrade: x\r\nExpect: 100-continue\r\nX: \xe9\r\n\r\n';
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), fc.nat(), limits, fc.boolean(), (flips, cut, l, defaults) => {
-        const buf = Buffer.from(text, 'latin1');
-        for (const [at, value] of flips) buf[at % buf.length] = value;
-        const use = defaults ? LIMITS : l;
-        const whole = parseRequestHead(buf, 0, buf.length, use);
-        const prefix = parseRequestHead(buf, 0, cut % (buf.length + 1), use);
-        if (prefix.kind !== 'partial') assert.deepEqual(prefix, whole);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        fc.nat(),
+        limits,
+        fc.boolean(),
+        (flips, cut, l, defaults) => {
+          const buf = Buffer.from(text, 'latin1');
+          for (const [at, value] of flips) buf[at % buf.length] = value;
+          const use = defaults ? LIMITS : l;
+          const whole = parseRequestHead(buf, 0, buf.length, use);
+          const prefix = parseRequestHead(buf, 0, cut % (buf.length + 1), use);
+          if (prefix.kind !== 'partial') assert.deepEqual(prefix, whole);
+        },
+      ),
       { numRuns: 5000 },
     );
   });
@@ -260,7 +424,15 @@ describe('parseRequestHead on random input', () => {
       target: fc.stringMatching(/^[!-~]{1,40}$/),
       minor: fc.constantFrom(0, 1),
       host: fc.stringMatching(/^[A-Za-z0-9.-]{1,20}(:\d{1,5})?$/),
-      fields: fc.array(fc.tuple(token, fc.stringMatching(/^([!-~\x80-\xff]([ \t!-~\x80-\xff]{0,20}[!-~\x80-\xff])?)?$/), fc.stringMatching(/^[ \t]{0,2}$/), fc.stringMatching(/^[ \t]{0,2}$/)), { maxLength: 8 }),
+      fields: fc.array(
+        fc.tuple(
+          token,
+          fc.stringMatching(/^([!-~\x80-\xff]([ \t!-~\x80-\xff]{0,20}[!-~\x80-\xff])?)?$/),
+          fc.stringMatching(/^[ \t]{0,2}$/),
+          fc.stringMatching(/^[ \t]{0,2}$/),
+        ),
+        { maxLength: 8 },
+      ),
       leading: fc.integer({ min: 0, max: 8 }),
     });
     fc.assert(

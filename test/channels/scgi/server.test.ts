@@ -39,13 +39,25 @@ function exchange(data: Buffer, options: { halfClose?: boolean } = {}): Promise<
   });
 }
 
-function scgiRequest(method: string, uri: string, body: Buffer = Buffer.alloc(0), extra: Record<string, string> = {}, scriptName = ''): Buffer {
+function scgiRequest(
+  method: string,
+  uri: string,
+  body: Buffer = Buffer.alloc(0),
+  extra: Record<string, string> = {},
+  scriptName = '',
+): Buffer {
   const params = cgiParams(method, uri, extra, scriptName);
   const header = encodeScgiHeader([['CONTENT_LENGTH', String(body.length)], ['SCGI', '1'], ...Object.entries(params)]);
   return Buffer.concat([header, body]);
 }
 
-async function ask(method: string, uri: string, body?: Buffer, extra?: Record<string, string>, scriptName?: string): Promise<CgiReply> {
+async function ask(
+  method: string,
+  uri: string,
+  body?: Buffer,
+  extra?: Record<string, string>,
+  scriptName?: string,
+): Promise<CgiReply> {
   return parseCgiReply(await exchange(scgiRequest(method, uri, body, extra, scriptName)));
 }
 
@@ -57,7 +69,9 @@ test('SCGI answers a GET with a Status line, headers and body, then closes', asy
 });
 
 test('SCGI builds the Request from the header: mount, public URL, Proxy dropped', async () => {
-  const info = JSON.parse((await ask('GET', '/app/info?x=2', undefined, { HTTP_PROXY: 'evil' }, '/app')).body.toString());
+  const info = JSON.parse(
+    (await ask('GET', '/app/info?x=2', undefined, { HTTP_PROXY: 'evil' }, '/app')).body.toString(),
+  );
   assert.deepEqual(info.prepath, ['app', 'info']);
   assert.equal(info.prePathURL, 'http://example.test:8080/app/info');
   assert.equal(info.proxy, null);
@@ -93,8 +107,24 @@ test('SCGI: the front end closing mid-response makes notifyFinish reject', async
 });
 
 const malformed: Array<[string, Buffer]> = [
-  ['a header without SCGI=1', Buffer.from(encodeScgiHeader([['CONTENT_LENGTH', '0'], ['REQUEST_METHOD', 'GET']]))],
-  ['CONTENT_LENGTH not first', Buffer.from(encodeScgiHeader([['SCGI', '1'], ['CONTENT_LENGTH', '0']]))],
+  [
+    'a header without SCGI=1',
+    Buffer.from(
+      encodeScgiHeader([
+        ['CONTENT_LENGTH', '0'],
+        ['REQUEST_METHOD', 'GET'],
+      ]),
+    ),
+  ],
+  [
+    'CONTENT_LENGTH not first',
+    Buffer.from(
+      encodeScgiHeader([
+        ['SCGI', '1'],
+        ['CONTENT_LENGTH', '0'],
+      ]),
+    ),
+  ],
   ['a length with a leading zero', Buffer.from('07:CONTENT_LENGTH\u00000\u0000,')],
   ['a header over 64 KiB', Buffer.from(`70000:${'x'.repeat(100)}`)],
   ['no comma after the netstring', Buffer.from('24:CONTENT_LENGTH\u00000\u0000SCGI\u00001\u0000X')],
@@ -141,14 +171,20 @@ test('property: random and truncated headers on live connections never take the 
   const { default: fc } = await import('fast-check');
   const valid = scgiRequest('POST', '/upload', Buffer.from('hello'));
   await fc.assert(
-    fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)), fc.nat({ max: valid.length }).map((n) => valid.subarray(0, n))), async (bytes) => {
-      await new Promise<void>((resolve) => {
-        const socket = connect(listener.port!, '127.0.0.1');
-        socket.on('error', () => {});
-        socket.on('close', () => resolve());
-        socket.write(bytes, () => setTimeout(() => socket.destroy(), 5));
-      });
-    }),
+    fc.asyncProperty(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+        fc.nat({ max: valid.length }).map((n) => valid.subarray(0, n)),
+      ),
+      async (bytes) => {
+        await new Promise<void>((resolve) => {
+          const socket = connect(listener.port!, '127.0.0.1');
+          socket.on('error', () => {});
+          socket.on('close', () => resolve());
+          socket.write(bytes, () => setTimeout(() => socket.destroy(), 5));
+        });
+      },
+    ),
     { numRuns: 60 },
   );
   assert.equal((await ask('GET', '/static.txt')).status, 200);
