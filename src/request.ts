@@ -11,7 +11,14 @@ import { ResponseHeaders, headerKey } from './http/response-headers.js';
 import { bodyless, reasonPhrase } from './http/status.js';
 import { evaluatePreconditions, formatETag } from './http/conditional.js';
 import { formatSetCookie, type CookieOptions } from './http/cookies.js';
-import { isSessionId, type Session, setSessionCookieWriter, storeCall } from './session/session.js';
+import {
+  isSessionId,
+  type Session,
+  saveIfChanged,
+  setSessionCookieWriter,
+  storeCall,
+  storeError,
+} from './session/session.js';
 import { installRequestInternals } from './request-internals.js';
 import {
   CACHED,
@@ -145,12 +152,19 @@ export class Request extends RequestURLs {
     if (!store) throw new Error('getSession() needs a Site with a session store');
     const name = this.sessionCookieName();
     const id = this.getCookie(name);
-    let session = id && isSessionId(id) ? await storeCall(() => store.load(id)) : undefined;
+    let session: Session | undefined;
+    if (id && isSessionId(id)) {
+      try {
+        session = await store.load(id);
+      } catch (err) {
+        throw storeError(err);
+      }
+    }
     if (!session) {
       session = await storeCall(() => store.create());
       this.#setSessionCookie(session.uid);
     }
-    setSessionCookieWriter(session, (uid) => this.#setSessionCookie(uid));
+    setSessionCookieWriter(session, this, Request.#reissueSessionCookie);
     if (!store.live && !this.#session) {
       this.whenDone(() => {
         const late = this.#session;
@@ -169,9 +183,14 @@ export class Request extends RequestURLs {
   /** The write-back of this request's changed session, or null when there is nothing to write. */
   saveSession(): Promise<void> | null {
     const session = this.#session;
-    if (!session?.changed) return null;
-    this.#sessionWriteBack = true;
-    return session.save();
+    const saving = session ? saveIfChanged(session) : null;
+    if (saving) this.#sessionWriteBack = true;
+    return saving;
+  }
+
+  /** What a session calls to reissue its cookie on the request that last asked for it (`regenerate()`). */
+  static #reissueSessionCookie(request: Request, uid: string): void {
+    request.#setSessionCookie(uid);
   }
 
   /** Sets the session cookie (replacing one set earlier in this response, after `regenerate()`). */

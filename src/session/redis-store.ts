@@ -233,7 +233,7 @@ export class RedisSessionStore implements SessionStore {
       uid,
       createdAt,
       lastUsed: now,
-      data: JSON.parse(value.slice(bar + 1)) as Record<string, unknown>,
+      json: value.slice(bar + 1),
       store: this,
     });
   }
@@ -256,9 +256,8 @@ export class RedisSessionStore implements SessionStore {
     );
   }
 
-  async save(session: Session): Promise<void> {
+  async save(session: Session, json = session.serialize()): Promise<void> {
     const now = this.#now();
-    const json = session.serialize();
     const ttl = this.#ttl(session.createdAt, now);
     if (ttl <= 0) {
       await this.destroy(session.uid);

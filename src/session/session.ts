@@ -47,8 +47,11 @@ export interface SessionStore {
   load(uid: string): Promise<Session | undefined> | Session | undefined;
   /** A brand-new, stored session with a fresh random id (the least recently used goes past the cap). */
   create(): Promise<Session> | Session;
-  /** Writes the session's data back; a session destroyed meanwhile (a logout elsewhere) stays destroyed. */
-  save(session: Session): Promise<void> | void;
+  /**
+   * Writes the session's data back; a session destroyed meanwhile (a logout elsewhere) stays destroyed.
+   * `json` is `session.serialize()` when the caller already has it.
+   */
+  save(session: Session, json?: string): Promise<void> | void;
   /** Stores the session under its current id (after `regenerate()` gave it a new one). */
   insert(session: Session): Promise<void> | void;
   /** Removes the session with this id. */
@@ -84,9 +87,13 @@ export async function storeCall<T>(call: () => Promise<T> | T): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (err instanceof HttpError || err instanceof TypeError) throw err;
-    throw new SessionStoreUnavailable(err);
+    throw storeError(err);
   }
+}
+
+/** What a failed store call throws: `SessionStoreUnavailable`, unless it is an HttpError or a TypeError. */
+export function storeError(err: unknown): unknown {
+  return err instanceof HttpError || err instanceof TypeError ? err : new SessionStoreUnavailable(err);
 }
 
 /**
@@ -95,34 +102,52 @@ export async function storeCall<T>(call: () => Promise<T> | T): Promise<T> {
  * Throws a TypeError naming the key and the offending part otherwise.
  */
 export function assertSessionValue(key: string, value: unknown): void {
-  const seen = new Set<object>();
-  const walk = (v: unknown, path: string, depth: number): void => {
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
-    if (typeof v === 'number') {
-      if (Number.isFinite(v)) return;
-      throw refuse(path, String(v));
+  // A plain value (most of what sessions hold) needs no walk.
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number' && Number.isFinite(value)) return;
+  const trail: Array<string | number> = [];
+  const what = jsonProblem(value, trail, []);
+  if (what === null) return;
+  let path = JSON.stringify(key);
+  for (const step of trail) path += typeof step === 'number' ? `[${step}]` : `.${step}`;
+  throw new TypeError(
+    `Session value ${path} is ${what}: sessions hold plain JSON (strings, finite numbers, booleans, null, arrays, plain objects)`,
+  );
+}
+
+/**
+ * What makes `v` other than plain JSON, or null when it is plain JSON. `trail` ends up holding the keys
+ * down to the offending part (left as it is on a problem); `ancestors` are the objects above `v`.
+ */
+function jsonProblem(v: unknown, trail: Array<string | number>, ancestors: object[]): string | null {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return null;
+  if (typeof v === 'number') return Number.isFinite(v) ? null : String(v);
+  if (typeof v !== 'object') return v === undefined ? 'undefined' : `a ${typeof v}`;
+  if (ancestors.length > MAX_DEPTH) return `nested deeper than ${MAX_DEPTH} levels`;
+  if (ancestors.includes(v)) return 'a cycle';
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (Array.isArray(v)) {
+    ancestors.push(v);
+    for (let i = 0; i < v.length; i++) {
+      trail.push(i);
+      const what = jsonProblem(v[i], trail, ancestors);
+      if (what !== null) return what;
+      trail.pop();
     }
-    if (typeof v !== 'object') throw refuse(path, v === undefined ? 'undefined' : `a ${typeof v}`);
-    if (depth > MAX_DEPTH) throw refuse(path, `nested deeper than ${MAX_DEPTH} levels`);
-    if (seen.has(v)) throw refuse(path, 'a cycle');
-    const proto = Object.getPrototypeOf(v) as unknown;
-    if (Array.isArray(v)) {
-      seen.add(v);
-      for (let i = 0; i < v.length; i++) walk(v[i], `${path}[${i}]`, depth + 1);
-    } else if (proto === Object.prototype || proto === null) {
-      seen.add(v);
-      for (const [k, item] of Object.entries(v)) walk(item, `${path}.${k}`, depth + 1);
-    } else {
-      const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-      throw refuse(path, `a ${name}`);
+  } else if (proto === Object.prototype || proto === null) {
+    ancestors.push(v);
+    const record = v as Record<string, unknown>;
+    for (const k of Object.keys(record)) {
+      trail.push(k);
+      const what = jsonProblem(record[k], trail, ancestors);
+      if (what !== null) return what;
+      trail.pop();
     }
-    seen.delete(v);
-  };
-  const refuse = (path: string, what: string) =>
-    new TypeError(
-      `Session value ${path} is ${what}: sessions hold plain JSON (strings, finite numbers, booleans, null, arrays, plain objects)`,
-    );
-  walk(value, JSON.stringify(key), 0);
+  } else {
+    return `a ${(v as { constructor?: { name?: string } }).constructor?.name ?? 'object'}`;
+  }
+  ancestors.pop();
+  return null;
 }
 
 /** What a store builds a Session from. */
@@ -133,17 +158,33 @@ export interface SessionInit {
   lastUsed?: number;
   /** The stored data. Default: empty. */
   data?: SessionData;
+  /** The stored data as the store holds it, JSON (in place of `data`, which it then overrides). */
+  json?: string;
   /** The store it lives in (for `save`, `regenerate`, `expire`). */
   store?: SessionStore | null;
 }
 
-/** Reissues the session cookie on the request that last asked for this session. */
-const cookieWriters = new WeakMap<Session, (uid: string) => void>();
+/** Reissues the session cookie for `uid` on `owner`, the request that last asked for the session. */
+export type SessionCookieWriter<T> = (owner: T, uid: string) => void;
 
-/** Remembers how to reissue `session`'s cookie (`request.getSession()` calls this). */
-export function setSessionCookieWriter(session: Session, write: (uid: string) => void): void {
-  cookieWriters.set(session, write);
+/**
+ * Remembers how to reissue `session`'s cookie (`request.getSession()` calls this): `write(owner, uid)`.
+ * One shared `write` for every request, so asking for a session allocates no closure.
+ */
+export function setSessionCookieWriter<T>(session: Session, owner: T, write: SessionCookieWriter<T>): void {
+  setCookieWriter(session, owner, write as SessionCookieWriter<unknown>);
 }
+
+/**
+ * The write-back of `session`'s data when it differs from what the store holds, serialized once; null
+ * when there is nothing to write (`request.saveSession()` calls this).
+ */
+export function saveIfChanged(session: Session): Promise<void> | null {
+  return writeBackIfChanged(session);
+}
+
+let setCookieWriter: (session: Session, owner: unknown, write: SessionCookieWriter<unknown>) => void;
+let writeBackIfChanged: (session: Session) => Promise<void> | null;
 
 /**
  * One visitor's session. Values are plain JSON (`set` refuses anything else with a TypeError) so every
@@ -168,16 +209,31 @@ export class Session {
   readonly data = new Map<string, unknown>();
   #saved: string;
   #store: SessionStore | null;
-  #expireCallbacks: Array<() => void> = [];
+  #expireCallbacks: Array<() => void> | null = null;
   #expired = false;
+  #cookieOwner: unknown = null;
+  #cookieWrite: SessionCookieWriter<unknown> | null = null;
+
+  static {
+    setCookieWriter = (session, owner, write) => {
+      session.#cookieOwner = owner;
+      session.#cookieWrite = write;
+    };
+    writeBackIfChanged = (session) => {
+      const json = session.#unsaved();
+      return json === null ? null : session.#writeBack(json);
+    };
+  }
 
   constructor(init: SessionInit) {
     this.#uid = init.uid;
     this.createdAt = init.createdAt;
     this.lastUsed = init.lastUsed ?? init.createdAt;
     this.#store = init.store ?? null;
-    if (init.data) for (const [k, v] of Object.entries(init.data)) this.data.set(k, v);
-    this.#saved = this.#store?.live ? '' : JSON.stringify(init.data ?? {});
+    const data = init.json === undefined ? init.data : (JSON.parse(init.json) as SessionData);
+    if (data) for (const k of Object.keys(data)) this.data.set(k, data[k]);
+    // The stored JSON is what the store holds: a session read and not changed is not written back.
+    this.#saved = this.#store?.live ? '' : (init.json ?? JSON.stringify(init.data ?? {}));
   }
 
   /** The session id (the cookie's value); `regenerate()` changes it. */
@@ -216,8 +272,25 @@ export class Session {
 
   /** Whether the data differs from what the store holds (always false for a store that keeps objects). */
   get changed(): boolean {
-    if (!this.#store || this.#store.live || this.#expired) return false;
-    return this.serialize() !== this.#saved;
+    return this.#unsaved() !== null;
+  }
+
+  /** The data as JSON when it differs from what the store holds, else null. */
+  #unsaved(): string | null {
+    if (!this.#store || this.#store.live || this.#expired) return null;
+    const json = this.serialize();
+    return json === this.#saved ? null : json;
+  }
+
+  /** Writes `json` (this session's data, serialized) to the store. */
+  async #writeBack(json: string): Promise<void> {
+    const store = this.#store as SessionStore;
+    try {
+      await store.save(this, json);
+    } catch (err) {
+      throw storeError(err);
+    }
+    this.#saved = json;
   }
 
   /** Records that the store now holds `json` (stores call this after writing). */
@@ -227,11 +300,8 @@ export class Session {
 
   /** Writes the data back to the store now, if it changed. */
   async save(): Promise<void> {
-    if (!this.changed || !this.#store) return;
-    const store = this.#store;
-    const json = this.serialize();
-    await storeCall(() => store.save(this));
-    this.#saved = json;
+    const json = this.#unsaved();
+    if (json !== null) await this.#writeBack(json);
   }
 
   /**
@@ -249,7 +319,7 @@ export class Session {
     await storeCall(() => store.insert(this));
     this.#saved = json;
     await storeCall(() => store.destroy(old));
-    cookieWriters.get(this)?.(this.#uid);
+    this.#cookieWrite?.(this.#cookieOwner, this.#uid);
   }
 
   /** Marks the session as used now (stores do this on every load). */
@@ -264,7 +334,7 @@ export class Session {
   /** Registers a callback run once when the session expires (see the class comment for shared stores). */
   notifyOnExpire(callback: () => void): void {
     if (this.#expired) callback();
-    else this.#expireCallbacks.push(callback);
+    else (this.#expireCallbacks ??= []).push(callback);
   }
 
   /**
@@ -278,8 +348,8 @@ export class Session {
     const removed = store ? storeCall(() => store.destroy(this.#uid)) : Promise.resolve();
     // A caller that does not wait must not turn a store outage into an unhandled rejection.
     removed.catch(() => {});
-    const callbacks = this.#expireCallbacks;
-    this.#expireCallbacks = [];
+    const callbacks = this.#expireCallbacks ?? [];
+    this.#expireCallbacks = null;
     for (const cb of callbacks) {
       try {
         cb();

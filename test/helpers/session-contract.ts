@@ -58,6 +58,36 @@ export function storeContract(
       },
     ],
     [
+      'a session loaded and left as it was is not written back; one changed in place is, once',
+      async (t) => {
+        const store = await withStore(t, {}, clock());
+        if (!store) return;
+        const s = await store.create();
+        s.set('cart', { items: ['apple'] });
+        await s.save();
+        let saves = 0;
+        const save = store.save.bind(store);
+        store.save = (session, json) => {
+          saves++;
+          return save(session, json);
+        };
+        const again = await store.load(s.uid);
+        assert.ok(again);
+        assert.equal(again.changed, false);
+        again.set('cart', { items: ['apple'] });
+        await again.save();
+        assert.equal(saves, 0);
+        again.get<{ items: string[] }>('cart')?.items.push('pear');
+        assert.equal(again.changed, !store.live);
+        await again.save();
+        assert.equal(saves, store.live ? 0 : 1);
+        assert.equal(again.changed, false);
+        await again.save();
+        assert.equal(saves, store.live ? 0 : 1);
+        assert.deepEqual((await store.load(s.uid))?.get('cart'), { items: ['apple', 'pear'] });
+      },
+    ],
+    [
       'a session idle for the idle timeout is gone; each load moves its last use',
       async (t) => {
         const c = clock();
@@ -154,6 +184,13 @@ export function storeContract(
         const s = await store.create();
         const cycle: Record<string, unknown> = {};
         cycle.self = cycle;
+        const nest = (levels: number) => {
+          let v: Record<string, unknown> = {};
+          for (let i = 0; i < levels; i++) v = { d: v };
+          return v;
+        };
+        const deep = nest(65);
+        const fit = nest(64);
         for (const [value, what] of [
           [new Map(), /"m" is a Map/],
           [() => 1, /"m" is a function/],
@@ -162,12 +199,18 @@ export function storeContract(
           [{ when: new Date(0) }, /"m"\.when is a Date/],
           [[1, 2n], /"m"\[1\] is a bigint/],
           [cycle, /"m"\.self is a cycle/],
+          [{ a: [{ b: Number.POSITIVE_INFINITY }] }, /"m"\.a\[0\]\.b is Infinity/],
+          [deep, /"m"(\.d){65} is nested deeper than 64 levels/],
         ] as Array<[unknown, RegExp]>) {
           assert.throws(
             () => s.set('m', value),
             (err: Error) => err instanceof TypeError && what.test(err.message) && /plain JSON/.test(err.message),
           );
         }
+        // The same object twice, side by side, is no cycle; 64 levels of nesting are allowed.
+        const shared = { n: 1 };
+        s.set('m', { left: shared, right: [shared, shared] });
+        s.set('m', fit);
         s.data.set('sneaked', new Set());
         assert.throws(() => s.toJSON(), TypeError);
       },
