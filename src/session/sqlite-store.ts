@@ -106,13 +106,16 @@ interface Row {
   data: string;
 }
 
-/** A write waiting for the next transaction. */
-interface QueuedWrite {
-  statement: Statement;
-  params: unknown[];
-  resolve: (changes: number) => void;
+/** The writes waiting for the next transaction, and the promise of the rows each one changed. */
+interface Batch {
+  statements: Statement[];
+  params: unknown[][];
+  done: Promise<number[]>;
+  resolve: (changes: number[]) => void;
   reject: (err: unknown) => void;
 }
+
+const ignore = (): void => {};
 
 /** A row as this process last read or wrote it. */
 interface Cached {
@@ -160,10 +163,14 @@ export class SqliteSessionStore implements SessionStore {
   #updateData: Statement;
   #begin: Statement;
   #commit: Statement;
-  #queue: QueuedWrite[] = [];
+  #batch: Batch | null = null;
   #dataVersion: Statement;
   #version = -1;
   #versionChecked = false;
+  #flushLater = (): void => this.#flush();
+  #versionLater = (): void => {
+    this.#versionChecked = false;
+  };
   #cache = new Map<string, Cached>();
 
   /** Opens (creating if needed) the store in `file`. */
@@ -217,32 +224,61 @@ export class SqliteSessionStore implements SessionStore {
     this.#timer.unref();
   }
 
-  /** Queues a write for the transaction that runs at the end of this turn of the event loop. */
-  #write(statement: Statement, ...params: unknown[]): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ statement, params, resolve, reject });
-      if (this.#queue.length === 1) setImmediate(() => this.#flush());
-    });
+  /**
+   * Queues a write for the transaction that runs at the end of this turn of the event loop. Every write
+   * of a turn shares that transaction's one promise: it gives the rows each write changed, by the
+   * number this returns.
+   */
+  #write(statement: Statement, params: unknown[]): number {
+    let batch = this.#batch;
+    if (!batch) {
+      let resolve: Batch['resolve'] = ignore;
+      let reject: Batch['reject'] = ignore;
+      const done = new Promise<number[]>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      // A write nobody waits for (a last use) must not make a failed transaction an unhandled rejection.
+      done.catch(ignore);
+      batch = { statements: [], params: [], done, resolve, reject };
+      this.#batch = batch;
+      setImmediate(this.#flushLater);
+    }
+    batch.params.push(params);
+    return batch.statements.push(statement) - 1;
+  }
+
+  /** Queues a write and waits for its transaction: the number of rows it changed. */
+  async #writeNow(statement: Statement, params: unknown[]): Promise<number> {
+    const index = this.#write(statement, params);
+    const changes = await (this.#batch as Batch).done;
+    return changes[index] ?? 0;
   }
 
   #flush(): void {
-    const batch = this.#queue;
-    this.#queue = [];
-    const changes: number[] = [];
+    const batch = this.#batch;
+    if (!batch) return;
+    this.#batch = null;
+    const { statements, params } = batch;
+    const changes: number[] = new Array(statements.length);
     try {
       this.#begin.run();
       try {
-        for (const w of batch) changes.push(Number(w.statement.run(...w.params).changes));
+        for (let i = 0; i < statements.length; i++) {
+          changes[i] = Number((statements[i] as Statement).run(...(params[i] as unknown[])).changes);
+        }
         this.#commit.run();
       } catch (err) {
         this.#db.exec('ROLLBACK');
         throw err;
       }
     } catch (err) {
-      for (const w of batch) w.reject(err);
+      // Last uses in the cache that the file does not have: forget them all.
+      this.#cache.clear();
+      batch.reject(err);
       return;
     }
-    for (let i = 0; i < batch.length; i++) batch[i]?.resolve(changes[i] ?? 0);
+    batch.resolve(changes);
   }
 
   /**
@@ -253,7 +289,7 @@ export class SqliteSessionStore implements SessionStore {
   #checkVersion(): void {
     if (this.#versionChecked) return;
     this.#versionChecked = true;
-    setImmediate(() => (this.#versionChecked = false));
+    setImmediate(this.#versionLater);
     const version = Number((this.#dataVersion.get() as { data_version: number }).data_version);
     if (version !== this.#version) {
       this.#cache.clear();
@@ -287,22 +323,17 @@ export class SqliteSessionStore implements SessionStore {
     // the idle timeout (a second at most) it is left as it is, so a burst of reads writes once.
     if (now - row.lastUsed >= this.#touchStep) {
       row.lastUsed = now;
-      this.#write(this.#touch, now, uid, now).catch(() => this.#cache.delete(uid));
+      // A failed transaction empties the cache, this row's last use with it.
+      this.#write(this.#touch, [now, uid, now]);
     }
-    return new Session({
-      uid,
-      createdAt: row.createdAt,
-      lastUsed: now,
-      data: JSON.parse(row.json) as Record<string, unknown>,
-      store: this,
-    });
+    return new Session({ uid, createdAt: row.createdAt, lastUsed: now, json: row.json, store: this });
   }
 
   async create(): Promise<Session> {
     const now = this.#now();
     this.#makeRoom(now);
     const session = new Session({ uid: newSessionId(), createdAt: now, store: this });
-    await this.#write(this.#insert, session.uid, now, now, '{}');
+    await this.#writeNow(this.#insert, [session.uid, now, now, '{}']);
     this.#remember(session.uid, { createdAt: now, lastUsed: now, json: '{}' });
     return session;
   }
@@ -315,7 +346,7 @@ export class SqliteSessionStore implements SessionStore {
 
   #makeRoom(now: number): void {
     // Last uses still queued decide who is least recently used.
-    if (this.#queue.length) this.#flush();
+    this.#flush();
     const live = Number((this.#count.get(now - this.idleTimeout, now - this.absoluteTimeout) as { n: number }).n);
     if (live < this.maxSessions) return;
     this.sweep();
@@ -324,15 +355,14 @@ export class SqliteSessionStore implements SessionStore {
     this.#cache.clear();
   }
 
-  async save(session: Session): Promise<void> {
-    const json = session.serialize();
+  async save(session: Session, json = session.serialize()): Promise<void> {
     const now = this.#now();
     // The last use (and its index) is written only when it moved more than the touch step.
     const cached = this.#cache.get(session.uid);
     const lastUsed = cached && now - cached.lastUsed < this.#touchStep ? cached.lastUsed : now;
     const changed = await (lastUsed === now
-      ? this.#write(this.#update, now, json, session.uid)
-      : this.#write(this.#updateData, json, session.uid));
+      ? this.#writeNow(this.#update, [now, json, session.uid])
+      : this.#writeNow(this.#updateData, [json, session.uid]));
     // A row destroyed meanwhile (elsewhere) stays destroyed, and out of the cache.
     if (changed) this.#remember(session.uid, { createdAt: session.createdAt, lastUsed, json });
     else this.#cache.delete(session.uid);
@@ -343,13 +373,13 @@ export class SqliteSessionStore implements SessionStore {
     const now = this.#now();
     this.#makeRoom(now);
     const json = session.serialize();
-    await this.#write(this.#insert, session.uid, session.createdAt, now, json);
+    await this.#writeNow(this.#insert, [session.uid, session.createdAt, now, json]);
     this.#remember(session.uid, { createdAt: session.createdAt, lastUsed: now, json });
   }
 
   async destroy(uid: string): Promise<void> {
     this.#cache.delete(uid);
-    await this.#write(this.#destroy, uid);
+    await this.#writeNow(this.#destroy, [uid]);
   }
 
   async count(): Promise<number> {
@@ -370,7 +400,7 @@ export class SqliteSessionStore implements SessionStore {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    if (this.#queue.length) this.#flush();
+    this.#flush();
     this.#db.close();
   }
 }
