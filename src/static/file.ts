@@ -203,8 +203,9 @@ let turnForgetting = false;
 
 function forgetTurn(): void {
   turnForgetting = false;
-  turnStats.clear();
-  turnRealPaths.clear();
+  // Clearing allocates a new table: a map the turn left empty is left alone.
+  if (turnStats.size !== 0) turnStats.clear();
+  if (turnRealPaths.size !== 0) turnRealPaths.clear();
 }
 
 function forgetAtTurnEnd(): void {
