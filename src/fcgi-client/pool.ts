@@ -1,5 +1,6 @@
 // Kept-alive connections to one FastCGI application (FCGI_KEEP_CONN), at most `maxConnections` at
-// once, requests queued beyond that; idle connections closed after `idleTimeout`.
+// once, requests queued beyond that; idle connections closed after `idleTimeout`. Each connection has
+// one set of listeners for its whole life, and one sweep per pool times out silent and idle ones.
 import { connect, type Socket } from 'node:net';
 import { HttpError } from '../errors.js';
 import { ProxyError } from '../proxy/proxy-error.js';
@@ -22,11 +23,54 @@ export interface FastCGIPoolOptions {
   idleTimeout?: number;
 }
 
+/** How often the pool looks for silent and idle connections, in milliseconds. */
+const SWEEP_MS = 100;
+
+/** What one request does with the reads, the close and the silence of the connection it was lent. */
+export interface FastCGIConnectionHandler {
+  /** Milliseconds without a read or a {@link FastCGIConnection.touch} before `onTimeout`. */
+  readonly timeout: number;
+  onData(chunk: Buffer): void;
+  onClose(): void;
+  onTimeout(): void;
+}
+
+/**
+ * One connection of a pool with its listeners, set once when it opens: reads, the close and the
+ * silence go to the handler of the request it serves (`serve`), none while it is idle.
+ */
+export class FastCGIConnection {
+  readonly socket: Socket;
+  handler: FastCGIConnectionHandler | null = null;
+  /** The pool's sweep count at the last read or `touch`, or when it was released. */
+  seen: number;
+  readonly #pool: { ticks: number };
+
+  constructor(socket: Socket, pool: { ticks: number }) {
+    this.socket = socket;
+    this.#pool = pool;
+    this.seen = pool.ticks;
+  }
+
+  /** Hands the reads, close and silence of this connection to `handler` until it is released. */
+  serve(handler: FastCGIConnectionHandler): void {
+    this.handler = handler;
+    this.seen = this.#pool.ticks;
+  }
+
+  /** Counts as activity (a write of the request body), as a read does. */
+  touch(): void {
+    this.seen = this.#pool.ticks;
+  }
+}
+
 /** A connection lent by the pool for one request. */
 export interface PooledSocket {
   socket: Socket;
   /** Whether it served an earlier request (a stale one may have been closed by the application). */
   reused: boolean;
+  /** The connection, whose `serve` takes its reads for this request. */
+  connection: FastCGIConnection;
 }
 
 /**
@@ -46,7 +90,12 @@ export class FastCGIPool {
   readonly connectTimeout: number;
   readonly idleTimeout: number;
   #open = 0;
-  readonly #idle: Socket[] = [];
+  readonly #idle: FastCGIConnection[] = [];
+  /** Every open connection, by socket. */
+  readonly #connections = new Map<Socket, FastCGIConnection>();
+  /** Sweeps made so far; the clock of silence and idleness, coarse and never early. */
+  ticks = 0;
+  #sweep: NodeJS.Timeout | null = null;
   readonly #waiting: Array<{ resolve: (s: PooledSocket) => void; reject: (e: Error) => void }> = [];
   #closed = false;
 
@@ -67,10 +116,7 @@ export class FastCGIPool {
   acquire(): Promise<PooledSocket> {
     if (this.#closed) return Promise.reject(new ProxyError('PROXY_CLOSING', 'The FastCGI client is closing.'));
     const idle = this.#idle.pop();
-    if (idle) {
-      idle.setTimeout(0);
-      return Promise.resolve({ socket: idle, reused: true });
-    }
+    if (idle) return Promise.resolve({ socket: idle.socket, reused: true, connection: idle });
     if (this.#open < this.maxConnections) return this.#connect();
     if (this.#waiting.length >= this.maxQueue) {
       return Promise.reject(
@@ -85,35 +131,71 @@ export class FastCGIPool {
 
   /** Takes back a connection whose request ended cleanly, for the next request. */
   release(socket: Socket): void {
-    if (this.#closed || socket.destroyed || !socket.readable || !socket.writable) {
+    const connection = this.#connections.get(socket);
+    if (this.#closed || !connection || socket.destroyed || !socket.readable || !socket.writable) {
       this.discard(socket);
       return;
     }
-    socket.removeAllListeners('data');
-    socket.removeAllListeners('drain');
-    socket.removeAllListeners('timeout');
+    connection.handler = null;
+    connection.seen = this.ticks;
+    if (socket.listenerCount('drain')) socket.removeAllListeners('drain');
     // Flowing while idle, so a close by the application is seen at once.
-    socket.resume();
+    if (socket.isPaused()) socket.resume();
     const next = this.#waiting.shift();
     if (next) {
-      next.resolve({ socket, reused: true });
+      next.resolve({ socket, reused: true, connection });
       return;
     }
-    this.#idle.push(socket);
-    socket.setTimeout(this.idleTimeout, () => socket.destroy());
+    this.#idle.push(connection);
   }
 
   /** Closes a connection that cannot serve another request; a waiting request gets a new one. */
   discard(socket: Socket): void {
+    const connection = this.#connections.get(socket);
+    if (connection) connection.handler = null;
     socket.destroy();
   }
 
   /** Closes every idle connection and refuses new requests; lent ones close when discarded. */
   close(): void {
     this.#closed = true;
-    for (const s of this.#idle.splice(0)) s.destroy();
+    for (const c of this.#idle.splice(0)) c.socket.destroy();
     for (const w of this.#waiting.splice(0))
       w.reject(new ProxyError('PROXY_CLOSING', 'The FastCGI client is closing.'));
+  }
+
+  #startSweep(): void {
+    if (this.#sweep !== null) return;
+    this.#sweep = setInterval(() => this.#sweepOnce(), SWEEP_MS);
+    this.#sweep.unref();
+  }
+
+  #stopSweep(): void {
+    if (this.#sweep === null) return;
+    clearInterval(this.#sweep);
+    this.#sweep = null;
+  }
+
+  /**
+   * One sweep: a connection lent to a request that has been silent for its `timeout` is handed to
+   * its `onTimeout`, an idle one past `idleTimeout` closed. Silence is counted in whole sweeps after
+   * the one in progress at the last activity, and a late sweep counts as one, so a connection is
+   * never timed out early; it may be up to two sweeps (200 ms) late.
+   */
+  #sweepOnce(): void {
+    const ticks = ++this.ticks;
+    for (const connection of this.#connections.values()) {
+      const silent = (ticks - connection.seen - 1) * SWEEP_MS;
+      const handler = connection.handler;
+      if (handler !== null) {
+        if (silent >= handler.timeout) {
+          connection.handler = null;
+          handler.onTimeout();
+        }
+      } else if (silent >= this.idleTimeout && this.#idle.includes(connection)) {
+        connection.socket.destroy();
+      }
+    }
   }
 
   #connect(): Promise<PooledSocket> {
@@ -121,16 +203,24 @@ export class FastCGIPool {
     const a = this.address;
     const socket = a.type === 'unix' ? connect(a.path) : connect(a.port, a.host);
     socket.setNoDelay(true);
-    let counted = true;
+    const connection = new FastCGIConnection(socket, this);
+    this.#connections.set(socket, connection);
+    this.#startSweep();
+    socket.on('data', (chunk: Buffer) => {
+      connection.seen = this.ticks;
+      connection.handler?.onData(chunk);
+    });
     socket.once('close', () => {
-      if (counted) {
-        counted = false;
-        this.#open--;
-      }
-      const at = this.#idle.indexOf(socket);
+      this.#open--;
+      this.#connections.delete(socket);
+      if (this.#connections.size === 0) this.#stopSweep();
+      const at = this.#idle.indexOf(connection);
       if (at !== -1) this.#idle.splice(at, 1);
       const next = this.#waiting.shift();
       if (next) this.#connect().then(next.resolve, next.reject);
+      const handler = connection.handler;
+      connection.handler = null;
+      handler?.onClose();
     });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -143,7 +233,7 @@ export class FastCGIPool {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         socket.on('error', () => {});
-        resolve({ socket, reused: false });
+        resolve({ socket, reused: false, connection });
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);

@@ -24,7 +24,13 @@ import { failProxied, ProxyError } from '../proxy/proxy-error.js';
 import { NOT_DONE_YET, type Request } from '../request.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { formatFastCGIAddress, parseFastCGIAddress, type FastCGIAddress } from './address.js';
-import { FastCGIPool, type FastCGIPoolOptions, type PooledSocket } from './pool.js';
+import {
+  FastCGIPool,
+  type FastCGIConnection,
+  type FastCGIConnectionHandler,
+  type FastCGIPoolOptions,
+  type PooledSocket,
+} from './pool.js';
 import { encodeParams, encodeRequestStart, ParamsWriter } from './request-records.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -49,7 +55,11 @@ export interface FastCGIClientOptions {
   documentRoot?: string;
   /** Extra PARAMS, after the CGI meta-variables (e.g. PHP_VALUE). Default none. */
   params?: ReadonlyArray<readonly [string, string]>;
-  /** Milliseconds of silence from the application (no record) before the request fails: 504 before the head, a cut connection after. Default 60000. */
+  /**
+   * Milliseconds of silence (no read from the application, no body sent to it) before the request
+   * fails: 504 before the head, a cut connection after. Checked by the pool's sweep every 100 ms, so
+   * up to 200 ms late. Default 60000.
+   */
   timeout?: number;
   /** Limits on the response head. Default 16 KiB and 100 lines. */
   headLimits?: CgiHeadLimits;
@@ -213,11 +223,13 @@ export class FastCGIClientResource extends Resource {
   }
 }
 
-/** One request on one lent connection. */
-class Exchange {
+/** One request on one lent connection, the handler of its reads, close and silence. */
+class Exchange implements FastCGIConnectionHandler {
   readonly #owner: FastCGIClientResource;
   readonly #request: Request;
   readonly #socket: Socket;
+  readonly #connection: FastCGIConnection;
+  readonly timeout: number;
   readonly #reused: boolean;
   readonly #whole: Buffer | null;
   readonly #length: number;
@@ -230,7 +242,6 @@ class Exchange {
   #bodySent = false;
   /** Whether STDIN is complete (the empty STDIN record went out). */
   #stdinEnded = false;
-  readonly #closeListener = () => this.#onClose();
   #stderr = '';
   #stderrBytes = 0;
   #done = false;
@@ -254,6 +265,8 @@ class Exchange {
     this.#owner = owner;
     this.#request = request;
     this.#socket = lent.socket;
+    this.#connection = lent.connection;
+    this.timeout = owner.timeout;
     this.#reused = lent.reused;
     this.#whole = whole;
     this.#length = length;
@@ -271,11 +284,7 @@ class Exchange {
     request.whenDone((done) => {
       if (done.disconnected) this.#clientLeft();
     });
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.once('close', this.#closeListener);
-    socket.setTimeout(this.#owner.timeout, () =>
-      this.#fail(new ProxyError('BACKEND_TIMEOUT', 'The FastCGI application did not answer in time.')),
-    );
+    this.#connection.serve(this);
     // One write: BEGIN_REQUEST, PARAMS and, when the body is known (none, or read whole), STDIN.
     const constant = this.#owner.constantParams;
     if (this.#length === 0 || this.#whole) {
@@ -302,6 +311,7 @@ class Exchange {
     body.on('data', (chunk: Buffer) => {
       if (this.#done) return;
       let ok = true;
+      this.#connection.touch();
       for (const part of encodeStream(FcgiType.STDIN, REQUEST_ID, chunk)) ok = socket.write(part) && ok;
       if (!ok) body.pause();
     });
@@ -314,7 +324,7 @@ class Exchange {
     body.once('error', () => this.#clientLeft());
   }
 
-  #onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.#done) return;
     this.#received = true;
     const { records, error } = this.#reader.push(chunk);
@@ -442,8 +452,6 @@ class Exchange {
     }
     this.#done = true;
     const socket = this.#socket;
-    socket.setTimeout(0);
-    socket.off('close', this.#closeListener);
     // Reused only when the application read all of STDIN and sent nothing more: else the next
     // request would share the connection with the rest of this one.
     if (this.#reader.pending === 0 && this.#stdinEnded) this.#owner.pool.release(socket);
@@ -470,7 +478,7 @@ class Exchange {
     this.#stderrBytes = 0;
   }
 
-  #onClose(): void {
+  onClose(): void {
     if (this.#done) return;
     // A kept connection the application had closed: nothing came back, nothing was lost, try again.
     if (this.#reused && !this.#received && !this.#bodySent) {
@@ -481,6 +489,10 @@ class Exchange {
     this.#fail(
       new ProxyError('BACKEND_RESET', 'The FastCGI application closed the connection before the response was whole.'),
     );
+  }
+
+  onTimeout(): void {
+    this.#fail(new ProxyError('BACKEND_TIMEOUT', 'The FastCGI application did not answer in time.'));
   }
 
   #clientLeft(): void {

@@ -32,7 +32,9 @@ import {
   DEFAULT_HIDDEN,
   isHiddenName,
   isSafeSegment,
+  judge,
   statusForFsError,
+  type Containment,
   type HiddenPolicy,
   type SymlinkPolicy,
 } from './path-safety.js';
@@ -184,13 +186,32 @@ function statNow(path: string): StatResult {
   }
 }
 
-/** Most paths whose stats one turn keeps (a turn asking for more stats the rest afresh). */
+/** Most paths whose stats (and, apart, real paths) one turn keeps (a turn asking for more resolves the rest afresh). */
 const TURN_STATS_MAX = 256;
 /** The stats taken in the current turn of the event loop, by path; emptied when the turn ends. */
 const turnStats = new Map<string, StatResult>();
+/** A real path resolved in the current turn, with the identity (device, inode) of the stat it was resolved for. */
+interface TurnRealPath {
+  real: string | 403 | 404;
+  dev: number;
+  ino: number;
+}
+/** The real paths resolved in the current turn of the event loop, by path; emptied when the turn ends. */
+const turnRealPaths = new Map<string, TurnRealPath>();
+/** Whether the end of this turn is set to empty the maps. */
+let turnForgetting = false;
 
-function forgetTurnStats(): void {
-  turnStats.clear();
+function forgetTurn(): void {
+  turnForgetting = false;
+  // Clearing allocates a new table: a map the turn left empty is left alone.
+  if (turnStats.size !== 0) turnStats.clear();
+  if (turnRealPaths.size !== 0) turnRealPaths.clear();
+}
+
+function forgetAtTurnEnd(): void {
+  if (turnForgetting) return;
+  turnForgetting = true;
+  setImmediate(forgetTurn);
 }
 
 /**
@@ -208,9 +229,33 @@ function statQuiet(path: string): StatResult {
   let st = turnStats.get(path);
   if (st !== undefined) return st;
   st = statNow(path);
-  if (turnStats.size === 0) setImmediate(forgetTurnStats);
+  forgetAtTurnEnd();
   if (turnStats.size < TURN_STATS_MAX) turnStats.set(path, st);
   return st;
+}
+
+/**
+ * The real path of `path` (403/404 when it cannot be had), whose stat this turn is `st`, resolved
+ * once per turn by the rule of {@link statQuiet}: the requests of one turn that reach a processed
+ * file share one `realpath`, as they share its stat, and the next turn resolves it again, so a
+ * symlink swapped between turns is judged by where it leads from the next turn on. A real path is
+ * kept with the device and inode of the stat it was resolved for and used only for a stat of the
+ * same file: a path whose stat changed identity within the turn is resolved afresh. What it leads
+ * to is judged by the symlink policy on every request (SECURITY.md §1.2). Pinned by
+ * test/static/realpath-turn.test.ts.
+ */
+function realPathQuiet(path: string, st: Stats): string | 403 | 404 {
+  const known = turnRealPaths.get(path);
+  if (known !== undefined && known.dev === st.dev && known.ino === st.ino) return known.real;
+  let real: string | 403 | 404;
+  try {
+    real = realpathSync.native(path);
+  } catch (err) {
+    real = statusForFsError(err);
+  }
+  forgetAtTurnEnd();
+  if (turnRealPaths.size < TURN_STATS_MAX) turnRealPaths.set(path, { real, dev: st.dev, ino: st.ino });
+  return real;
 }
 
 function readFd(fd: number): Promise<Buffer> {
@@ -412,6 +457,14 @@ export class File extends Resource {
     return checkContainment(path, this.#tree.root, rel, this.#tree.symlinks);
   }
 
+  /** Whether `real`, the real path of this directory's entry `name`, passes the symlink policy. */
+  #judge(real: string, name: string): Containment {
+    const symlinks = this.#tree.symlinks;
+    // Only `never` and `owner-match` look at the segments below the root.
+    const rel = symlinks === 'never' || symlinks === 'owner-match' ? [...this.#rel(), name] : [];
+    return judge(real, this.#tree.root, rel, symlinks);
+  }
+
   /** Segments from the root to `path`: this file's, or those of a sibling (a precompressed `.gz`/`.br`). */
   #relOf(path: string): string[] {
     const rel = this.#rel();
@@ -476,8 +529,8 @@ export class File extends Resource {
     const processor = hasKeys(this.processors) ? processorFor(this.processors, name) : undefined;
     if (processor && st.isFile()) {
       const path = childPath(this.path, name);
-      const rel = [...this.#rel(), name];
-      const c = this.#containment(path, rel);
+      const real = realPathQuiet(path, st);
+      const c = typeof real === 'number' ? { ok: false as const, status: real } : this.#judge(real, name);
       if (!c.ok) return c.status === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
       return processor(path, { root: this.#tree.root.path });
     }

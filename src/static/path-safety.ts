@@ -80,8 +80,11 @@ function isInside(real: string, rootReal: string): boolean {
   return real === rootReal || real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
 }
 
-/** Whether `real`, the real path of `path`, passes `policy`. */
-function judge(real: string, root: FileRoot, rel: readonly string[], policy: SymlinkPolicy): Containment {
+/**
+ * Whether `real`, the real path of `path` (which is `root.path` joined with safe segments `rel`),
+ * passes `policy`: {@link checkContainment} for a real path already resolved.
+ */
+export function judge(real: string, root: FileRoot, rel: readonly string[], policy: SymlinkPolicy): Containment {
   switch (policy) {
     case 'follow':
       return { ok: true, real };

@@ -497,4 +497,71 @@ describe('FastCGI client failures', () => {
       app.server.close();
     }
   });
+  test('one listener set per connection for all its requests; idle connections close after idleTimeout', async () => {
+    let connections = 0;
+    const app = await fakeApp((s) =>
+      s.write(
+        Buffer.concat([
+          encodeRecord(FcgiType.STDOUT, 1, Buffer.from('Content-Type: text/plain\r\n\r\nhi')),
+          encodeRecord(FcgiType.STDOUT, 1),
+          encodeRecord(FcgiType.END_REQUEST, 1, Buffer.alloc(8)),
+        ]),
+      ),
+    );
+    app.server.on('connection', () => connections++);
+    const pool = new FastCGIPool({ type: 'tcp', host: '127.0.0.1', port: app.port }, { idleTimeout: 300 });
+    const server = await serveSite(new Site(new FastCGIClientResource({ pool })));
+    try {
+      assert.equal(await (await fetch(`${server.base}/`)).text(), 'hi');
+      const lent = await pool.acquire();
+      const listeners = ['data', 'close', 'error', 'timeout'].map((e) => lent.socket.listenerCount(e));
+      pool.release(lent.socket);
+      for (let i = 0; i < 5; i++) assert.equal(await (await fetch(`${server.base}/`)).text(), 'hi');
+      assert.equal(connections, 1);
+      assert.deepEqual(
+        ['data', 'close', 'error', 'timeout'].map((e) => lent.socket.listenerCount(e)),
+        listeners,
+      );
+      assert.equal(pool.openConnections, 1);
+      // Closed by the pool's sweep once idle for 300 ms (checked every 100 ms).
+      const closed = new Promise((r) => lent.socket.once('close', r));
+      await closed;
+      assert.equal(pool.openConnections, 0);
+      assert.equal(await (await fetch(`${server.base}/`)).text(), 'hi');
+      assert.equal(connections, 2);
+    } finally {
+      await server.close();
+      app.server.close();
+    }
+  });
+
+  test('an application silent between records for less than the timeout is waited for', async () => {
+    const app = await fakeApp((s) => {
+      setTimeout(() => s.write(encodeRecord(FcgiType.STDOUT, 1, Buffer.from('Content-Type: text/plain\r\n\r\n'))), 250);
+      setTimeout(
+        () =>
+          s.write(
+            Buffer.concat([
+              encodeRecord(FcgiType.STDOUT, 1, Buffer.from('late')),
+              encodeRecord(FcgiType.STDOUT, 1),
+              encodeRecord(FcgiType.END_REQUEST, 1, Buffer.alloc(8)),
+            ]),
+          ),
+        500,
+      );
+    });
+    const resource = new FastCGIClientResource({
+      pool: new FastCGIPool({ type: 'tcp', host: '127.0.0.1', port: app.port }),
+      timeout: 400,
+    });
+    const server = await serveSite(new Site(resource));
+    try {
+      const res = await fetch(`${server.base}/`);
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'late');
+    } finally {
+      await server.close();
+      app.server.close();
+    }
+  });
 });
