@@ -214,9 +214,15 @@ export class FastCGIClientResource extends Resource {
   #start(request: Request, params: ParamsWriter, whole: Buffer | null, length: number, mayRetry: boolean): void {
     this.pool.acquire().then(
       (lent) =>
-        new Exchange(this, request, lent, params, whole, length, (retry) => {
-          if (retry && mayRetry) this.#start(request, params, whole, length, false);
-        }).run(),
+        new Exchange(
+          this,
+          request,
+          lent,
+          params,
+          whole,
+          length,
+          mayRetry ? () => this.#start(request, params, whole, length, false) : null,
+        ).run(),
       (err: unknown) =>
         failProxied(request, err instanceof HttpError ? err : new ProxyError('BACKEND_CONNECT_FAILED', String(err))),
     );
@@ -233,7 +239,8 @@ class Exchange implements FastCGIConnectionHandler {
   readonly #reused: boolean;
   readonly #whole: Buffer | null;
   readonly #length: number;
-  readonly #onRetry: (retry: boolean) => void;
+  /** Sends the request again on another connection; null once it was retried. */
+  readonly #retry: (() => void) | null;
   readonly #params: ParamsWriter;
   readonly #reader = new RecordReader();
   #head: Buffer[] | null = [];
@@ -260,7 +267,7 @@ class Exchange implements FastCGIConnectionHandler {
     params: ParamsWriter,
     whole: Buffer | null,
     length: number,
-    onRetry: (retry: boolean) => void,
+    retry: (() => void) | null,
   ) {
     this.#owner = owner;
     this.#request = request;
@@ -270,7 +277,7 @@ class Exchange implements FastCGIConnectionHandler {
     this.#reused = lent.reused;
     this.#whole = whole;
     this.#length = length;
-    this.#onRetry = onRetry;
+    this.#retry = retry;
     this.#params = params;
   }
 
@@ -480,10 +487,11 @@ class Exchange implements FastCGIConnectionHandler {
 
   onClose(): void {
     if (this.#done) return;
-    // A kept connection the application had closed: nothing came back, nothing was lost, try again.
-    if (this.#reused && !this.#received && !this.#bodySent) {
+    // A kept connection the application had closed: nothing came back, nothing was lost, try again
+    // (once: a second such close fails the request like any other).
+    if (this.#reused && !this.#received && !this.#bodySent && this.#retry !== null) {
       this.#done = true;
-      this.#onRetry(true);
+      this.#retry();
       return;
     }
     this.#fail(

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { encodeRecord, FcgiType } from '../../src/channels/fastcgi/records.js';
@@ -325,6 +325,24 @@ describe('FastCGI client through trellis web --processor', () => {
   });
 });
 
+/** Resolves once nothing accepts connections on `port` (at most 5 s). */
+async function refusing(port: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = connectTcp(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (!accepted) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} still accepts connections`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('FastCGI client failures', () => {
   test('php-cgi killed mid-answer: a cut response; killed before the head: 502; down: 502 at once', async (t) => {
     const bin = skipWithoutPhp(t);
@@ -367,6 +385,8 @@ describe('FastCGI client failures', () => {
       const s = await silent;
       assert.equal(s.status, 502);
       assert.match(await s.text(), /closed the connection/);
+      // The group's last process may take a moment to go; "down" means the port refuses connections.
+      await refusing(php.port);
       const started = Date.now();
       const down = await fetch(`${server.base}/hello`);
       assert.equal(down.status, 502);
@@ -497,6 +517,46 @@ describe('FastCGI client failures', () => {
       app.server.close();
     }
   });
+  test('a request whose kept connection and its one retry are both closed unanswered gets 502, never a hang', async () => {
+    // Answers the first request on each connection; closes the connection on the next one.
+    const END = Buffer.from([1, FcgiType.STDIN, 0, 1, 0, 0]);
+    const app = createServer((socket) => {
+      let answered = false;
+      socket.on('data', (d: Buffer) => {
+        if (!d.includes(END)) return;
+        if (answered) {
+          socket.destroy();
+          return;
+        }
+        answered = true;
+        socket.write(
+          Buffer.concat([
+            encodeRecord(FcgiType.STDOUT, 1, Buffer.from('Content-Type: text/plain\r\n\r\nhi')),
+            encodeRecord(FcgiType.STDOUT, 1),
+            encodeRecord(FcgiType.END_REQUEST, 1, Buffer.alloc(8)),
+          ]),
+        );
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const pool = new FastCGIPool({ type: 'tcp', host: '127.0.0.1', port: (app.address() as { port: number }).port });
+    const errors: string[] = [];
+    const server = await serveSite(new Site(new FastCGIClientResource({ pool, logError: (m) => errors.push(m) })));
+    try {
+      // Two kept connections, each with one answered request behind it.
+      const both = await Promise.all([fetch(`${server.base}/`), fetch(`${server.base}/`)]);
+      assert.deepEqual(await Promise.all(both.map((r) => r.text())), ['hi', 'hi']);
+      assert.equal(pool.openConnections, 2);
+      const third = await fetch(`${server.base}/`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(third.status, 502);
+      assert.match(await third.text(), /closed the connection/);
+    } finally {
+      await server.close();
+      app.close();
+    }
+  });
+
   test('one listener set per connection for all its requests; idle connections close after idleTimeout', async () => {
     let connections = 0;
     const app = await fakeApp((s) =>
