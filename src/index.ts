@@ -147,7 +147,12 @@ export type { ScriptProcessorOptions } from './script/processor.js';
 export { FastCGIClientResource, sharedFastCGIPool } from './fcgi-client/resource.js';
 export type { FastCGIClientOptions } from './fcgi-client/resource.js';
 export { FastCGIPool } from './fcgi-client/pool.js';
-export type { FastCGIConnection, FastCGIConnectionHandler, FastCGIPoolOptions, PooledSocket } from './fcgi-client/pool.js';
+export type {
+  FastCGIConnection,
+  FastCGIConnectionHandler,
+  FastCGIPoolOptions,
+  PooledSocket,
+} from './fcgi-client/pool.js';
 export { fastcgiProcessor } from './fcgi-client/processor.js';
 export { parseFastCGIAddress, formatFastCGIAddress } from './fcgi-client/address.js';
 export type { FastCGIAddress } from './fcgi-client/address.js';
