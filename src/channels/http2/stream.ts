@@ -12,7 +12,7 @@ import { socketAddresses, type SocketLike } from '../address.js';
 import { watchBody, type BodyProgress } from '../body-watch.js';
 import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { GatewayBody } from '../gateway.js';
-import { H2_CANCEL, H2_INTERNAL_ERROR, resetStream } from '../h2-session.js';
+import { H2_CANCEL, H2_INTERNAL_ERROR, resetStream, whenStreamCloses } from '../h2-session.js';
 import { checkRequestHead } from '../head-checks.js';
 import { H2_CONNECTION_FIELDS, addField } from './fields.js';
 import { H2Tunnel } from './tunnel.js';
@@ -290,6 +290,6 @@ export function serveHttp2Stream(
   // Most responses are complete by now; only one still being written needs to hear that the
   // client left (events arrive after this synchronous turn, so none is missed). A reset closes the
   // stream's writable side too, so only the Request knows whether its response was complete: once
-  // it is, connectionLost() does nothing.
-  if (!request.finished) stream.once('close', () => connectionLost(request));
+  // it is, connectionLost() does nothing. On a guarded session this rides on the guard's listener.
+  if (!request.finished) whenStreamCloses(stream, () => connectionLost(request));
 }
