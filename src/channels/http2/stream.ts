@@ -23,6 +23,11 @@ const CONNECT_REFUSED: Refusal = {
 };
 const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-continue" is supported.' };
 
+/** `respond()` options, shared by every stream (node:http2 copies them). */
+const RESPOND_END = Object.freeze({ endStream: true });
+const RESPOND_OPEN = Object.freeze({ endStream: false });
+const RESPOND_TRAILING = Object.freeze({ waitForTrailers: true });
+
 /** Stream errors arrive as the stream's close (and its reset code); this keeps them from being uncaught. */
 function ignoreError(): void {}
 
@@ -82,10 +87,10 @@ class StreamSink implements ResponseSink {
     // no content with declared trailers (gRPC's trailers-only answer) still gets them.
     const trailing = !bodyless && (trailerDeclared || (this.#teTrailers && !zeroLength));
     if (!trailing) {
-      stream.respond(out, { endStream: bodyless || zeroLength });
+      stream.respond(out, bodyless || zeroLength ? RESPOND_END : RESPOND_OPEN);
       return;
     }
-    stream.respond(out, { waitForTrailers: true });
+    stream.respond(out, RESPOND_TRAILING);
     stream.once('wantTrailers', () => {
       if (!stream.closed && !stream.destroyed) stream.sendTrailers(this.#trailers ?? {});
     });
