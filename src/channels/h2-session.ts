@@ -26,6 +26,22 @@ const GOAWAY_GRACE_MS = 50;
 /** Streams the server reset itself: their reset codes are not the client's. */
 const serverResets = new WeakSet<Http2Stream>();
 
+/**
+ * What to run when a stream of a guarded session closes, by stream id, for each session a
+ * {@link guardSession} watches: the guard's own 'close' listener runs it.
+ */
+const closeWork = new WeakMap<Http2Session, Map<number, () => void>>();
+
+/**
+ * Runs `listener` once `stream` closes. On a guarded session the guard's own 'close' listener calls
+ * it (one listener per stream, not two); elsewhere (a user's own server) it is a listener of its own.
+ */
+export function whenStreamCloses(stream: Http2Stream, listener: () => void): void {
+  const pending = closeWork.get(stream.session as Http2Session);
+  if (pending !== undefined && stream.id !== undefined) pending.set(stream.id, listener);
+  else stream.once('close', listener);
+}
+
 /** Resets `stream` from the server's side with `code`; such resets never count as the client's. */
 export function resetStream(stream: Http2Stream, code: number): void {
   if (stream.closed || stream.destroyed) return;
@@ -94,18 +110,39 @@ export function guardSession(
     if (overRate || overRatio) end(H2_ENHANCE_YOUR_CALM);
   };
 
+  // A stream closes once: a plain listener, which the channel's own close work rides on
+  // (`whenStreamCloses`), so each stream carries one 'close' listener.
+  const pending = new Map<number, () => void>();
+  closeWork.set(session, pending);
+  const runCloseWork = (stream: Http2Stream) => {
+    const id = stream.id;
+    if (id === undefined) return;
+    const work = pending.get(id);
+    if (work === undefined) return;
+    pending.delete(id);
+    work();
+  };
+  function onStreamClose(this: Http2Stream): void {
+    runCloseWork(this);
+    if (--open === 0) idleSince = Date.now();
+    if (session.destroyed || session.closed) return;
+    if (this.rstCode !== H2_NO_ERROR && !serverResets.has(this)) onReset();
+  }
+
+  /** A stream past the per-connection cap is neither counted open nor as a reset. */
+  function onRefusedClose(this: Http2Stream): void {
+    runCloseWork(this);
+  }
+
   session.on('stream', (stream: ServerHttp2Stream) => {
     lastStreamId = Math.max(lastStreamId, stream.id ?? 0);
     if (++streams > H2_MAX_STREAMS_PER_SESSION) {
       session.goaway(H2_NO_ERROR, lastStreamId);
+      stream.on('close', onRefusedClose);
       return;
     }
     open++;
-    stream.once('close', () => {
-      if (--open === 0) idleSince = Date.now();
-      if (session.destroyed || session.closed) return;
-      if (stream.rstCode !== H2_NO_ERROR && !serverResets.has(stream)) onReset();
-    });
+    stream.on('close', onStreamClose);
   });
 
   const check = () => {

@@ -102,6 +102,8 @@ interface Tree {
   compress: boolean;
   cache: FileCache | null;
   programs: ReadonlySet<string>;
+  /** `isProgramName` verdicts by file name under `programs`; cleared past 1000 entries. */
+  programNames: Map<string, boolean>;
   /** Rendered directory listings, made on the first listing (none when `cache` is null). */
   listings?: ListingCache;
   /** Content types by default type and extension key (`.txt`, `.txt.gz`, ''); cleared past 1000 entries. */
@@ -161,6 +163,17 @@ function httpDate(ms: number): string {
     dates.set(ms, text);
   }
   return text;
+}
+
+/** Whether `name` is a program in `tree` ({@link isProgramName}), remembered per name. */
+function isProgram(tree: Tree, name: string): boolean {
+  let verdict = tree.programNames.get(name);
+  if (verdict === undefined) {
+    verdict = isProgramName(name, tree.programs);
+    if (tree.programNames.size >= 1000) tree.programNames.clear();
+    tree.programNames.set(name, verdict);
+  }
+  return verdict;
 }
 
 /** `dir/name` for a name that passed `isSafeSegment`: plain concatenation, no normalisation needed. */
@@ -393,6 +406,7 @@ export class File extends Resource {
         options.programExtensions === undefined
           ? PROGRAM_EXTENSIONS
           : new Set([...options.programExtensions].map(normalizeExt)),
+      programNames: new Map(),
       types: new Map(),
       typesVersion: 0,
       checkedCacheControl: null,
@@ -519,8 +533,7 @@ export class File extends Resource {
    */
   #executes(name: string): boolean {
     return (
-      isProgramName(name, this.#tree.programs) ||
-      (hasKeys(this.processors) && processorFor(this.processors, name) !== undefined)
+      isProgram(this.#tree, name) || (hasKeys(this.processors) && processorFor(this.processors, name) !== undefined)
     );
   }
 
@@ -534,7 +547,7 @@ export class File extends Resource {
       if (!c.ok) return c.status === 403 ? new ForbiddenResource() : new NoResource(NOT_FOUND_DETAIL);
       return processor(path, { root: this.#tree.root.path });
     }
-    if (st.isFile() && isProgramName(name, this.#tree.programs)) return new RefusedProgram(childPath(this.path, name));
+    if (st.isFile() && isProgram(this.#tree, name)) return new RefusedProgram(childPath(this.path, name));
     return this.createSimilarFile(name, st);
   }
 
@@ -617,7 +630,7 @@ export class File extends Resource {
     }
     if (!st.isFile()) return statusPage(request, 404, NOT_FOUND_DETAIL);
     // A program reached as a file (the `--path FILE` root): never its source (SECURITY.md §2.2).
-    if (isProgramName(basename(this.path), this.#tree.programs)) return refuseProgram(request, this.path);
+    if (isProgram(this.#tree, basename(this.path))) return refuseProgram(request, this.path);
     return this.#serve(request, st, facts, held?.body);
   }
 

@@ -287,7 +287,7 @@ test('HTTP/2: HEAD, 204, 304 and an empty 200 end the stream on the HEADERS fram
   });
 });
 
-test("toNodeListener(site) serves HTTP/2 and HTTP/1.1 on a user's own node:http2 server", async (t) => {
+test("toNodeListener(site) serves HTTP/2 and HTTP/1.1 on a user's own node:http2 server, a reset failing notifyFinish", async (t) => {
   const openssl = needPeer(t, 'openssl');
   if (!openssl) return;
   const dir = tempDir();
@@ -306,6 +306,15 @@ test("toNodeListener(site) serves HTTP/2 and HTTP/1.1 on a user's own node:http2
     assert.equal(get.body, `localhost:${port} 1`);
     const post = await exchange(session, { ':method': 'POST', ':path': '/echo' }, 'x'.repeat(100_000));
     assert.equal(post.body, 'got 100000');
+    // No session guard here: the stream's own 'close' listener tells the Request its client left.
+    outcomes.length = 0;
+    const seen = new Promise<void>((resolve) => (arrived = resolve));
+    const pending = session.request({ ':path': '/pending' });
+    pending.on('error', () => {});
+    await within(seen, 3000, 'the request did not reach the resource');
+    pending.close(constants.NGHTTP2_CANCEL);
+    assert.ok(await until(() => outcomes.length > 0, 3000), 'notifyFinish did not settle after the reset');
+    assert.match(outcomes[0]!, /^lost: /);
     session.destroy();
     const { request } = await import('node:https');
     const h1 = await new Promise<string>((resolve, reject) => {

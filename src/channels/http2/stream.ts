@@ -12,7 +12,7 @@ import { socketAddresses, type SocketLike } from '../address.js';
 import { watchBody, type BodyProgress } from '../body-watch.js';
 import { connectionLost, serveParts, type Refusal } from '../boundary.js';
 import { GatewayBody } from '../gateway.js';
-import { H2_CANCEL, H2_INTERNAL_ERROR, resetStream } from '../h2-session.js';
+import { H2_CANCEL, H2_INTERNAL_ERROR, resetStream, whenStreamCloses } from '../h2-session.js';
 import { checkRequestHead } from '../head-checks.js';
 import { H2_CONNECTION_FIELDS, addField } from './fields.js';
 import { H2Tunnel } from './tunnel.js';
@@ -22,6 +22,11 @@ const CONNECT_REFUSED: Refusal = {
   detail: 'Over HTTP/2 only a WebSocket CONNECT (RFC 8441, :protocol websocket) is supported.',
 };
 const EXPECT_REFUSED: Refusal = { status: 417, detail: 'Only "Expect: 100-continue" is supported.' };
+
+/** `respond()` options, shared by every stream (node:http2 copies them). */
+const RESPOND_END = Object.freeze({ endStream: true });
+const RESPOND_OPEN = Object.freeze({ endStream: false });
+const RESPOND_TRAILING = Object.freeze({ waitForTrailers: true });
 
 /** Stream errors arrive as the stream's close (and its reset code); this keeps them from being uncaught. */
 function ignoreError(): void {}
@@ -82,10 +87,10 @@ class StreamSink implements ResponseSink {
     // no content with declared trailers (gRPC's trailers-only answer) still gets them.
     const trailing = !bodyless && (trailerDeclared || (this.#teTrailers && !zeroLength));
     if (!trailing) {
-      stream.respond(out, { endStream: bodyless || zeroLength });
+      stream.respond(out, bodyless || zeroLength ? RESPOND_END : RESPOND_OPEN);
       return;
     }
-    stream.respond(out, { waitForTrailers: true });
+    stream.respond(out, RESPOND_TRAILING);
     stream.once('wantTrailers', () => {
       if (!stream.closed && !stream.destroyed) stream.sendTrailers(this.#trailers ?? {});
     });
@@ -290,6 +295,6 @@ export function serveHttp2Stream(
   // Most responses are complete by now; only one still being written needs to hear that the
   // client left (events arrive after this synchronous turn, so none is missed). A reset closes the
   // stream's writable side too, so only the Request knows whether its response was complete: once
-  // it is, connectionLost() does nothing.
-  if (!request.finished) stream.once('close', () => connectionLost(request));
+  // it is, connectionLost() does nothing. On a guarded session this rides on the guard's listener.
+  if (!request.finished) whenStreamCloses(stream, () => connectionLost(request));
 }
