@@ -48,7 +48,8 @@ export {
 } from './request/parts.js';
 export { encodePath, encodePathSegment, isDotSegment, splitPath } from './http/path.js';
 
-const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
+/** The Content-Type of a body sent without one (Twisted's default). */
+export const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
 
 /**
  * One HTTP request and its response, the same whatever channel carried it.

@@ -2,7 +2,7 @@
 // `fetch`) mounted in the resource tree, its Request built from the Trellis one and its Response
 // written back through it with backpressure.
 import { HOP_BY_HOP } from '../proxy/hop-by-hop.js';
-import { NOT_DONE_YET, type Request } from '../request.js';
+import { DEFAULT_CONTENT_TYPE, NOT_DONE_YET, type Request } from '../request.js';
 import { Resource, type RenderResult } from '../resource.js';
 import { LazyFetchRequest } from './fetch-request.js';
 import { UndiciResponse, lightResponseParts, undiciResponse, type LightResponseParts } from './light-response.js';
@@ -98,7 +98,11 @@ export async function sendFetchResponse(app: Response, request: Request): Promis
   }
   const body = response.body;
   if (!body || request.method === 'HEAD') {
-    if (body) void body.cancel().catch(() => {});
+    if (body) {
+      void body.cancel().catch(() => {});
+      // The head a GET would have had: a body without a type gets the default one.
+      if (!request.hasResponseHeader('content-type')) request.setHeader('Content-Type', DEFAULT_CONTENT_TYPE);
+    }
     request.finish();
     return;
   }
