@@ -66,16 +66,27 @@ interface Cluster {
 async function startCluster(t: TestContext): Promise<Cluster | null> {
   const redis = await startRedis(t, { password: PASSWORD });
   if (!redis) return null;
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const instances = await Promise.all(
-    ports.map((port) => spawnTrellis(instanceArgs(port, redis.port), { timeoutMs: 60_000 })),
-  );
-  // One of them is killed by the test: stop only those still running.
+  const ports: number[] = [];
+  const instances: TrellisProcess[] = [];
+  // One of them is killed by the test: stop only those still running (also when a later one fails to start).
   t.after(() =>
     Promise.all(
       instances.filter((i) => i.proc.exitCode === null && i.proc.signalCode === null).map((i) => i.stop('SIGKILL')),
     ),
   );
+  for (let n = 0; n < 3; n++) {
+    // A free port can be taken by another test before the instance binds it: try another one.
+    for (let attempt = 0; ; attempt++) {
+      const port = await freePort();
+      try {
+        instances.push(await spawnTrellis(instanceArgs(port, redis.port), { timeoutMs: 60_000 }));
+        ports.push(port);
+        break;
+      } catch (err) {
+        if (attempt >= 4 || !/address already in use/.test(String(err))) throw err;
+      }
+    }
+  }
   return { ports, instances };
 }
 
