@@ -5,34 +5,12 @@ import {
   encodeStream,
   FCGI_HEADER_LEN,
   FCGI_KEEP_CONN,
-  FCGI_VERSION_1,
   FcgiRole,
   FcgiType,
+  paddingFor,
   STREAM_CHUNK,
+  writeHeader,
 } from '../channels/fastcgi/records.js';
-
-function writeHeader(
-  buf: Buffer,
-  at: number,
-  type: number,
-  requestId: number,
-  contentLength: number,
-  padding: number,
-): void {
-  buf[at] = FCGI_VERSION_1;
-  buf[at + 1] = type;
-  buf[at + 2] = requestId >>> 8;
-  buf[at + 3] = requestId & 0xff;
-  buf[at + 4] = contentLength >>> 8;
-  buf[at + 5] = contentLength & 0xff;
-  buf[at + 6] = padding;
-  buf[at + 7] = 0;
-}
-
-/** Padding that brings `length` to a multiple of 8. */
-function paddingFor(length: number): number {
-  return (8 - (length & 7)) & 7;
-}
 
 /** The one-byte length forms (§3.4) as latin1 characters. */
 const SHORT_LENGTHS = Array.from({ length: 128 }, (_, n) => String.fromCharCode(n));

@@ -87,7 +87,7 @@ export function decodeBeginRequest(content: Buffer): BeginRequest | null {
 }
 
 /** The padding that brings `length` up to a multiple of 8, as the spec recommends senders do (§3.3). */
-function paddingFor(length: number): number {
+export function paddingFor(length: number): number {
   return (8 - (length & 7)) & 7;
 }
 
@@ -151,7 +151,8 @@ const writeUtf8 = writers.utf8Write
   ? (b: Buffer, t: string, o: number) => (b as unknown as Required<FastWrites>).utf8Write(t, o)
   : (b: Buffer, t: string, o: number) => b.write(t, o, 'utf8');
 
-function writeHeader(
+/** Writes an 8-byte record header at `at` (spec §3.3). */
+export function writeHeader(
   buf: Buffer,
   at: number,
   type: number,
