@@ -1,6 +1,7 @@
 // `npm run bench -- h2`: the same 1 KiB file over TLS and HTTP/2 from `trellis web --path` (an `ssl:`
-// listener), a bare node:http2 stream server holding the file in memory, and nginx (`http2`, one
-// worker). h2load on core 1 opens 50 connections with 10 streams each; each server is pinned to core 0.
+// listener), a bare node:http2 stream server holding the file in memory (three fields, the baseline),
+// the same server sending the nine fields Trellis sends (so the gap left is Trellis's own cost), and
+// nginx (`http2`, one worker). h2load on core 1 opens 50 connections with 10 streams each; each server is pinned to core 0.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -99,7 +100,13 @@ const servers = [
     name: 'node:http2',
     port: 18962,
     cmd: process.execPath,
-    args: [`${ROOT}bench/servers/h2-node.mjs`, join(www, '1k.bin'), '18962', key, cert],
+    args: [`${ROOT}bench/servers/h2-node.mjs`, join(www, '1k.bin'), '18962', key, cert, 'bare'],
+  },
+  {
+    name: 'node:http2 same fields',
+    port: 18963,
+    cmd: process.execPath,
+    args: [`${ROOT}bench/servers/h2-node.mjs`, join(www, '1k.bin'), '18963', key, cert, 'same-fields'],
   },
 ];
 
@@ -137,6 +144,7 @@ try {
 }
 
 const node = results.get('node:http2');
+const same = results.get('node:http2 same fields');
 const nginx = results.get('nginx');
 console.log(
   `\n1 KiB over TLS + HTTP/2, best of ${ROUNDS} rounds of ${SECONDS}s (h2load -c 50 -m 10 on core ${LOAD_CORE}, servers on core 0)`,
@@ -148,6 +156,7 @@ printTable(
       server: s.name,
       'req/s': Math.round(r.rps),
       'vs node:http2': `${(r.rps / node.rps).toFixed(2)}x`,
+      'vs same fields': `${(r.rps / same.rps).toFixed(2)}x`,
       'vs nginx': `${(r.rps / nginx.rps).toFixed(2)}x`,
       'CPU µs/req': Number(r.cpuPerReq.toFixed(1)),
       'RSS MiB': Math.round(r.rss),
