@@ -404,10 +404,15 @@ export class Request extends RequestURLs {
     } else if (!headers.has('content-type') && !(wholeLength === 0 && this.code < 300)) {
       headers.set('content-type', 'Content-Type', DEFAULT_CONTENT_TYPE);
     }
+    const sink = this.#sink;
+    if (sink.writeKeyedHead) {
+      sink.writeKeyedHead(this.code, headers.lineKeys, headers.lines, this.#setCookies);
+      return;
+    }
     const reason = this.codeMessage ?? reasonPhrase(this.code);
     const flat = headers.flat();
     if (this.#setCookies) for (const cookie of this.#setCookies) flat.push('Set-Cookie', cookie);
-    this.#sink.writeHead(this.code, reason, flat);
+    sink.writeHead(this.code, reason, flat);
   }
 
   /**

@@ -102,6 +102,16 @@ export class ResponseHeaders {
     this.#lines = [];
   }
 
+  /** The lower-case key of each field line: the list itself, to read at once and never change. */
+  get lineKeys(): readonly string[] {
+    return this.#keys;
+  }
+
+  /** `[name, value, name, value, ...]` of every field line: the list itself, to read at once and never change. */
+  get lines(): readonly string[] {
+    return this.#lines;
+  }
+
   /** A new `[name, value, name, value, ...]` list of every field line. */
   flat(): string[] {
     return this.#lines.slice();

@@ -50,6 +50,18 @@ export type Address = { type: 'INET' | 'INET6'; host: string; port: number } | {
 export interface ResponseSink {
   /** Sends the status and the header fields, as one flat `[name, value, name, value, ...]` list. */
   writeHead(code: number, reason: string, fields: string[]): void;
+  /**
+   * What a channel that keys fields by lower-case name (HTTP/2) may have in place of `writeHead`:
+   * `keys[i]` is the lower-case name of the field line `fields[2i]`, `fields[2i + 1]`, and the
+   * Set-Cookie values follow in `cookies`. The lists are the Request's own: read them during the
+   * call, never keep or change them.
+   */
+  writeKeyedHead?(
+    code: number,
+    keys: readonly string[],
+    fields: readonly string[],
+    cookies: readonly string[] | null,
+  ): void;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer): void;
   /** Ends with a UTF-8 text body (a channel may send the head and this body in one write). */

@@ -64,8 +64,20 @@ class StreamSink implements ResponseSink {
     this.#teTrailers = teTrailers;
   }
 
-  /** Sends `:status` and the fields (names in lower case, repeated fields as lists), never a connection field. */
+  /** Sends `:status` and the fields of a flat list (names in any case), as {@link writeKeyedHead} does. */
   writeHead(code: number, _reason: string, flat: string[]): void {
+    const keys: string[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) keys.push(headerKey(flat[i]!));
+    this.writeKeyedHead(code, keys, flat, null);
+  }
+
+  /** Sends `:status` and the fields (names in lower case, repeated fields as lists), never a connection field. */
+  writeKeyedHead(
+    code: number,
+    keys: readonly string[],
+    fields: readonly string[],
+    cookies: readonly string[] | null,
+  ): void {
     // HTTP/2 has no reason phrase and no interim final status (RFC 9113 §8.3.2).
     if (code < 200 || code > 599) throw new RangeError(`HTTP/2 cannot send the status ${code}`);
     const stream = this.#stream;
@@ -74,14 +86,15 @@ class StreamSink implements ResponseSink {
     const bodyless = this.#head || code === 204 || code === 304;
     let zeroLength = false;
     let trailerDeclared = false;
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const key = headerKey(flat[i]!);
-      const value = flat[i + 1]!;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       if (H2_CONNECTION_FIELDS.has(key)) continue;
+      const value = fields[2 * i + 1]!;
       if (key === 'content-length' && value === '0') zeroLength = true;
       else if (key === 'trailer') trailerDeclared = true;
       addField(out, key, value);
     }
+    if (cookies !== null) for (const cookie of cookies) addField(out, 'set-cookie', cookie);
     // Trailers need the stream left open after the last DATA (a trailing HEADERS frame ends it,
     // RFC 9113 §8.1): asked for by a `Trailer` field or the client's `TE: trailers`. A response of
     // no content with declared trailers (gRPC's trailers-only answer) still gets them.
