@@ -295,14 +295,14 @@ function statusPage(request: Request, status: number, detail: string): string {
 
 const NOT_FOUND_DETAIL = 'File not found.';
 
-/** What a child File inherits; handed from `createSimilarFile` to the constructor. */
-interface Seed {
-  tree: Tree;
-  name: string;
-  stat: Stats | undefined;
-  parent: File;
-}
-let pendingSeed: Seed | null = null;
+/**
+ * What a child File inherits, handed from `createSimilarFile` to the constructor: the directory File
+ * (whose tree and settings it shares), its name there and the stat taken while looking it up. Module
+ * variables rather than an object, as a child is made for every request.
+ */
+let seedParent: File | null = null;
+let seedName = '';
+let seedStat: Stats | undefined;
 
 /** The representation chosen for a response. */
 interface Representation {
@@ -360,10 +360,9 @@ export class File extends Resource {
 
   constructor(path: string, options: FileOptions = {}) {
     super();
-    const seed = pendingSeed;
-    pendingSeed = null;
-    if (seed) {
-      const p = seed.parent;
+    const p = seedParent;
+    seedParent = null;
+    if (p) {
       this.path = path;
       this.defaultType = p.defaultType;
       this.indexNames = p.indexNames;
@@ -371,10 +370,11 @@ export class File extends Resource {
       this.processors = p.processors;
       this.listing = p.listing;
       this.cacheControl = p.cacheControl;
-      this.#tree = seed.tree;
+      this.#tree = p.#tree;
       this.#parent = p;
-      this.#name = seed.name;
-      this.#stat = seed.stat;
+      this.#name = seedName;
+      this.#stat = seedStat;
+      seedStat = undefined;
       return;
     }
     this.path = resolve(path);
@@ -463,7 +463,9 @@ export class File extends Resource {
 
   /** A child File for `name` in this directory, sharing the tree and this File's settings. */
   createSimilarFile(name: string, st?: Stats): File {
-    pendingSeed = { tree: this.#tree, name, stat: st, parent: this };
+    seedParent = this;
+    seedName = name;
+    seedStat = st;
     return new File(childPath(this.path, name));
   }
 
@@ -492,6 +494,12 @@ export class File extends Resource {
       const c = checkOpened(fd, opened, path, this.#tree.root, this.#relOf(path), this.#tree.symlinks);
       return c.ok ? null : c.status;
     };
+  }
+
+  /** The last segment of `path`: a child's name in its directory (a plain name, as traversal gives), else worked out. */
+  #baseName(): string {
+    const name = this.#name;
+    return this.#parent !== null && name !== '' && !name.includes('/') ? name : basename(this.path);
   }
 
   #ownStat(): StatResult {
@@ -630,7 +638,7 @@ export class File extends Resource {
     }
     if (!st.isFile()) return statusPage(request, 404, NOT_FOUND_DETAIL);
     // A program reached as a file (the `--path FILE` root): never its source (SECURITY.md §2.2).
-    if (isProgram(this.#tree, basename(this.path))) return refuseProgram(request, this.path);
+    if (isProgram(this.#tree, this.#baseName())) return refuseProgram(request, this.path);
     return this.#serve(request, st, facts, held?.body);
   }
 
@@ -654,7 +662,7 @@ export class File extends Resource {
     if (!facts) {
       const baseTag = `${st.ino.toString(36)}-${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`;
       const lastModified = Math.floor(st.mtimeMs / 1000) * 1000;
-      const type = this.#fileType(basename(this.path));
+      const type = this.#fileType(this.#baseName());
       // Checked once per version, so every response can set it without checking again.
       assertHeader('Content-Type', type.type);
       facts = {
@@ -670,7 +678,7 @@ export class File extends Resource {
       };
       tree.cache?.keepFacts(this.path, st, facts);
     } else if (facts.defaultType !== this.defaultType || facts.typesVersion !== tree.typesVersion) {
-      const type = this.#fileType(basename(this.path));
+      const type = this.#fileType(this.#baseName());
       assertHeader('Content-Type', type.type);
       facts.type = type;
       facts.defaultType = this.defaultType;
