@@ -49,6 +49,8 @@ export function isDotSegment(segment: string): boolean {
 /** `splitPath(path.slice(start))` without the copy (a Request splits its path from after the `/`). A loop of `indexOf` is several times faster than `split('/')` here. */
 export function splitSegments(path: string, start: number): string[] | null {
   const decode = path.indexOf('%', start) !== -1;
+  // One segment (`/name`), the most common path: a list of exactly one, not one grown by a push.
+  if (!decode && path.indexOf('/', start) === -1) return [path.slice(start)];
   const out: string[] = [];
   for (;;) {
     const slash = path.indexOf('/', start);
