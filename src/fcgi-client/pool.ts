@@ -23,6 +23,9 @@ export interface FastCGIPoolOptions {
   idleTimeout?: number;
 }
 
+/** Bytes of the buffer every connection of a pool reads into, one read at a time. */
+const READ_BUFFER_SIZE = 64 * 1024;
+
 /** How often the pool looks for silent and idle connections, in milliseconds. */
 const SWEEP_MS = 100;
 
@@ -30,6 +33,10 @@ const SWEEP_MS = 100;
 export interface FastCGIConnectionHandler {
   /** Milliseconds without a read or a {@link FastCGIConnection.touch} before `onTimeout`. */
   readonly timeout: number;
+  /**
+   * Bytes read. `chunk` is a view of the pool's read buffer, valid only during the call: whatever
+   * is kept or handed on (to a response that may queue it) is copied first.
+   */
   onData(chunk: Buffer): void;
   onClose(): void;
   onTimeout(): void;
@@ -110,6 +117,11 @@ export class FastCGIPool {
   #sweep: NodeJS.Timeout | null = null;
   readonly #waiting: FastCGIBorrower[] = [];
   #closed = false;
+  /**
+   * The buffer reads land in, shared by the pool's connections (each read is handled before the next
+   * one is made), instead of a new buffer per read.
+   */
+  #readBuffer: Buffer | null = null;
 
   constructor(address: FastCGIAddress, options: FastCGIPoolOptions = {}) {
     this.address = address;
@@ -236,15 +248,25 @@ export class FastCGIPool {
   #connect(borrower: FastCGIBorrower): void {
     this.#open++;
     const a = this.address;
-    const socket = a.type === 'unix' ? connect(a.path) : connect(a.port, a.host);
+    const buffer = (this.#readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
+    // Set once the socket exists; no read comes before it connects.
+    let reader: FastCGIConnection | null = null;
+    const onread = {
+      buffer,
+      callback: (length: number): boolean => {
+        if (reader === null) return true;
+        reader.seen = this.ticks;
+        reader.handler?.onData(buffer.subarray(0, length));
+        return true;
+      },
+    };
+    const socket =
+      a.type === 'unix' ? connect({ path: a.path, onread }) : connect({ port: a.port, host: a.host, onread });
     socket.setNoDelay(true);
     const connection = new FastCGIConnection(socket, this);
+    reader = connection;
     this.#connections.set(socket, connection);
     this.#startSweep();
-    socket.on('data', (chunk: Buffer) => {
-      connection.seen = this.ticks;
-      connection.handler?.onData(chunk);
-    });
     socket.once('close', () => {
       this.#open--;
       this.#connections.delete(socket);

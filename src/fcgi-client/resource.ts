@@ -345,7 +345,8 @@ class Exchange implements FastCGIBorrower, FastCGIConnectionHandler {
     if (pending === null) return;
     const request = this.#request;
     let ok = true;
-    for (const data of pending) ok = request.write(data) && ok;
+    // Copied: the records are views of the connection's read buffer, and the response may queue them.
+    for (const data of pending) ok = request.write(Buffer.from(data)) && ok;
     if (!ok) {
       this.#socket.pause();
       void request.drain().then(() => {
@@ -397,7 +398,8 @@ class Exchange implements FastCGIBorrower, FastCGIConnectionHandler {
     const limits = this.#owner.headLimits;
     const parsed = parseCgiHead(buf.length > limits.maxBytes ? buf.subarray(0, limits.maxBytes) : buf, { limits });
     if (parsed === CGI_HEAD_PARTIAL) {
-      this.#head = [buf];
+      // Kept for the next read: a copy when it is still a view of the read buffer.
+      this.#head = [buf === data ? Buffer.from(data) : buf];
       return;
     }
     if (isCgiHeadError(parsed)) {
@@ -461,11 +463,12 @@ class Exchange implements FastCGIBorrower, FastCGIConnectionHandler {
     const request = this.#request;
     const pending = this.#pending;
     this.#pending = null;
+    // Copied (Buffer.from, Buffer.concat): the records are views of the connection's read buffer.
     if (pending !== null && !request.startedWriting && request.method !== 'HEAD') {
-      request.writeWhole(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+      request.writeWhole(pending.length === 1 ? Buffer.from(pending[0]!) : Buffer.concat(pending));
       return;
     }
-    if (pending !== null) for (const data of pending) request.write(data);
+    if (pending !== null) for (const data of pending) request.write(Buffer.from(data));
     request.finish();
   }
 
