@@ -23,6 +23,9 @@ export interface FastCGIPoolOptions {
   idleTimeout?: number;
 }
 
+/** Bytes of the buffer every connection of a pool reads into, one read at a time. */
+const READ_BUFFER_SIZE = 64 * 1024;
+
 /** How often the pool looks for silent and idle connections, in milliseconds. */
 const SWEEP_MS = 100;
 
@@ -30,6 +33,10 @@ const SWEEP_MS = 100;
 export interface FastCGIConnectionHandler {
   /** Milliseconds without a read or a {@link FastCGIConnection.touch} before `onTimeout`. */
   readonly timeout: number;
+  /**
+   * Bytes read. `chunk` is a view of the pool's read buffer, valid only during the call: whatever
+   * is kept or handed on (to a response that may queue it) is copied first.
+   */
   onData(chunk: Buffer): void;
   onClose(): void;
   onTimeout(): void;
@@ -64,6 +71,17 @@ export class FastCGIConnection {
   }
 }
 
+/**
+ * What waits for a connection of a pool ({@link FastCGIPool.lend}): told once, with the connection
+ * lent or with why none can be.
+ */
+export interface FastCGIBorrower {
+  /** The connection is this borrower's until it is released or discarded; `reused` as in {@link PooledSocket}. */
+  onLent(connection: FastCGIConnection, reused: boolean): void;
+  /** No connection: a ProxyError, or an HttpError 503 when the queue is full. */
+  onLendFailed(error: Error): void;
+}
+
 /** A connection lent by the pool for one request. */
 export interface PooledSocket {
   socket: Socket;
@@ -75,8 +93,9 @@ export interface PooledSocket {
 
 /**
  * The connections to one FastCGI application. `acquire()` lends a connection (an idle one first,
- * else a new one up to `maxConnections`, else after a queue); `release()` takes it back for the next
- * request, `discard()` closes it. Failures to connect are ProxyErrors: `BACKEND_CONNECT_REFUSED` and
+ * else a new one up to `maxConnections`, else after a queue), as `lend()` does to a borrower without
+ * a promise; `release()` takes it back for the next request (handing it straight to the next one
+ * waiting), `discard()` closes it. Failures to connect are ProxyErrors: `BACKEND_CONNECT_REFUSED` and
  * `BACKEND_CONNECT_FAILED` (502), `BACKEND_CONNECT_TIMEOUT` (504); a full queue is a 503.
  *
  * ```ts
@@ -96,8 +115,13 @@ export class FastCGIPool {
   /** Sweeps made so far; the clock of silence and idleness, coarse and never early. */
   ticks = 0;
   #sweep: NodeJS.Timeout | null = null;
-  readonly #waiting: Array<{ resolve: (s: PooledSocket) => void; reject: (e: Error) => void }> = [];
+  readonly #waiting: FastCGIBorrower[] = [];
   #closed = false;
+  /**
+   * The buffer reads land in, shared by the pool's connections (each read is handled before the next
+   * one is made), instead of a new buffer per read.
+   */
+  #readBuffer: Buffer | null = null;
 
   constructor(address: FastCGIAddress, options: FastCGIPoolOptions = {}) {
     this.address = address;
@@ -114,19 +138,42 @@ export class FastCGIPool {
 
   /** Lends a connection: an idle one, a new one, or the next one released. */
   acquire(): Promise<PooledSocket> {
-    if (this.#closed) return Promise.reject(new ProxyError('PROXY_CLOSING', 'The FastCGI client is closing.'));
+    return new Promise((resolve, reject) =>
+      this.lend({
+        onLent: (connection, reused) => resolve({ socket: connection.socket, reused, connection }),
+        onLendFailed: reject,
+      }),
+    );
+  }
+
+  /**
+   * {@link acquire} for a borrower: an idle connection is lent at once (before `lend` returns), a
+   * refusal told at once; a new connection once it is accepted, a queued borrower when one is released.
+   */
+  lend(borrower: FastCGIBorrower): void {
+    if (this.#closed) {
+      borrower.onLendFailed(new ProxyError('PROXY_CLOSING', 'The FastCGI client is closing.'));
+      return;
+    }
     const idle = this.#idle.pop();
-    if (idle) return Promise.resolve({ socket: idle.socket, reused: true, connection: idle });
-    if (this.#open < this.maxConnections) return this.#connect();
+    if (idle) {
+      borrower.onLent(idle, true);
+      return;
+    }
+    if (this.#open < this.maxConnections) {
+      this.#connect(borrower);
+      return;
+    }
     if (this.#waiting.length >= this.maxQueue) {
-      return Promise.reject(
+      borrower.onLendFailed(
         new HttpError(503, 'Too many requests wait for the FastCGI application.', {
           code: 'FASTCGI_QUEUE_FULL',
           expose: true,
         }),
       );
+      return;
     }
-    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    this.#waiting.push(borrower);
   }
 
   /** Takes back a connection whose request ended cleanly, for the next request. */
@@ -143,7 +190,7 @@ export class FastCGIPool {
     if (socket.isPaused()) socket.resume();
     const next = this.#waiting.shift();
     if (next) {
-      next.resolve({ socket, reused: true, connection });
+      next.onLent(connection, true);
       return;
     }
     this.#idle.push(connection);
@@ -161,7 +208,7 @@ export class FastCGIPool {
     this.#closed = true;
     for (const c of this.#idle.splice(0)) c.socket.destroy();
     for (const w of this.#waiting.splice(0))
-      w.reject(new ProxyError('PROXY_CLOSING', 'The FastCGI client is closing.'));
+      w.onLendFailed(new ProxyError('PROXY_CLOSING', 'The FastCGI client is closing.'));
   }
 
   #startSweep(): void {
@@ -198,18 +245,28 @@ export class FastCGIPool {
     }
   }
 
-  #connect(): Promise<PooledSocket> {
+  #connect(borrower: FastCGIBorrower): void {
     this.#open++;
     const a = this.address;
-    const socket = a.type === 'unix' ? connect(a.path) : connect(a.port, a.host);
+    const buffer = (this.#readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
+    // Set once the socket exists; no read comes before it connects.
+    let reader: FastCGIConnection | null = null;
+    const onread = {
+      buffer,
+      callback: (length: number): boolean => {
+        if (reader === null) return true;
+        reader.seen = this.ticks;
+        reader.handler?.onData(buffer.subarray(0, length));
+        return true;
+      },
+    };
+    const socket =
+      a.type === 'unix' ? connect({ path: a.path, onread }) : connect({ port: a.port, host: a.host, onread });
     socket.setNoDelay(true);
     const connection = new FastCGIConnection(socket, this);
+    reader = connection;
     this.#connections.set(socket, connection);
     this.#startSweep();
-    socket.on('data', (chunk: Buffer) => {
-      connection.seen = this.ticks;
-      connection.handler?.onData(chunk);
-    });
     socket.once('close', () => {
       this.#open--;
       this.#connections.delete(socket);
@@ -217,43 +274,48 @@ export class FastCGIPool {
       const at = this.#idle.indexOf(connection);
       if (at !== -1) this.#idle.splice(at, 1);
       const next = this.#waiting.shift();
-      if (next) this.#connect().then(next.resolve, next.reject);
+      if (next) this.#connect(next);
       const handler = connection.handler;
       connection.handler = null;
       handler?.onClose();
     });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(
-          new ProxyError('BACKEND_CONNECT_TIMEOUT', 'The FastCGI application did not accept a connection in time.'),
+    // The borrower is told once, whichever of the timer, the connect and an error comes first.
+    let told = false;
+    const fail = (error: Error) => {
+      if (told) return;
+      told = true;
+      borrower.onLendFailed(error);
+    };
+    const timer = setTimeout(() => {
+      socket.destroy();
+      fail(new ProxyError('BACKEND_CONNECT_TIMEOUT', 'The FastCGI application did not accept a connection in time.'));
+    }, this.connectTimeout);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      socket.on('error', () => {});
+      if (told) return;
+      told = true;
+      borrower.onLent(connection, false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const where = formatFastCGIAddress(a);
+      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') {
+        fail(
+          new ProxyError(
+            'BACKEND_CONNECT_REFUSED',
+            `Could not connect to the FastCGI application at ${where} (${err.code}).`,
+          ),
         );
-      }, this.connectTimeout);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        socket.on('error', () => {});
-        resolve({ socket, reused: false, connection });
-      });
-      socket.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        const where = formatFastCGIAddress(a);
-        if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') {
-          reject(
-            new ProxyError(
-              'BACKEND_CONNECT_REFUSED',
-              `Could not connect to the FastCGI application at ${where} (${err.code}).`,
-            ),
-          );
-        } else {
-          reject(
-            new ProxyError(
-              'BACKEND_CONNECT_FAILED',
-              `Could not connect to the FastCGI application at ${where} (${err.code ?? err.message}).`,
-            ),
-          );
-        }
-      });
+      } else {
+        fail(
+          new ProxyError(
+            'BACKEND_CONNECT_FAILED',
+            `Could not connect to the FastCGI application at ${where} (${err.code ?? err.message}).`,
+          ),
+        );
+      }
     });
   }
 }

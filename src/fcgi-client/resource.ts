@@ -26,10 +26,10 @@ import { Resource, type RenderResult } from '../resource.js';
 import { formatFastCGIAddress, parseFastCGIAddress, type FastCGIAddress } from './address.js';
 import {
   FastCGIPool,
+  type FastCGIBorrower,
   type FastCGIConnection,
   type FastCGIConnectionHandler,
   type FastCGIPoolOptions,
-  type PooledSocket,
 } from './pool.js';
 import { encodeParams, encodeRequestStart, ParamsWriter } from './request-records.js';
 
@@ -212,35 +212,22 @@ export class FastCGIClientResource extends Resource {
   }
 
   #start(request: Request, params: ParamsWriter, whole: Buffer | null, length: number, mayRetry: boolean): void {
-    this.pool.acquire().then(
-      (lent) =>
-        new Exchange(
-          this,
-          request,
-          lent,
-          params,
-          whole,
-          length,
-          mayRetry ? () => this.#start(request, params, whole, length, false) : null,
-        ).run(),
-      (err: unknown) =>
-        failProxied(request, err instanceof HttpError ? err : new ProxyError('BACKEND_CONNECT_FAILED', String(err))),
-    );
+    this.pool.lend(new Exchange(this, request, params, whole, length, mayRetry));
   }
 }
 
-/** One request on one lent connection, the handler of its reads, close and silence. */
-class Exchange implements FastCGIConnectionHandler {
+/** One request: the borrower of a connection, then the handler of its reads, close and silence. */
+class Exchange implements FastCGIBorrower, FastCGIConnectionHandler {
   readonly #owner: FastCGIClientResource;
   readonly #request: Request;
-  readonly #socket: Socket;
-  readonly #connection: FastCGIConnection;
+  #socket!: Socket;
+  #connection!: FastCGIConnection;
   readonly timeout: number;
-  readonly #reused: boolean;
+  #reused = false;
   readonly #whole: Buffer | null;
   readonly #length: number;
-  /** Sends the request again on another connection; null once it was retried. */
-  readonly #retry: (() => void) | null;
+  /** Whether the request may be sent again on another connection (not yet retried). */
+  readonly #mayRetry: boolean;
   readonly #params: ParamsWriter;
   readonly #reader = new RecordReader();
   #head: Buffer[] | null = [];
@@ -263,25 +250,32 @@ class Exchange implements FastCGIConnectionHandler {
   constructor(
     owner: FastCGIClientResource,
     request: Request,
-    lent: PooledSocket,
     params: ParamsWriter,
     whole: Buffer | null,
     length: number,
-    retry: (() => void) | null,
+    mayRetry: boolean,
   ) {
     this.#owner = owner;
     this.#request = request;
-    this.#socket = lent.socket;
-    this.#connection = lent.connection;
     this.timeout = owner.timeout;
-    this.#reused = lent.reused;
     this.#whole = whole;
     this.#length = length;
-    this.#retry = retry;
+    this.#mayRetry = mayRetry;
     this.#params = params;
   }
 
-  run(): void {
+  onLent(connection: FastCGIConnection, reused: boolean): void {
+    this.#socket = connection.socket;
+    this.#connection = connection;
+    this.#reused = reused;
+    this.#run();
+  }
+
+  onLendFailed(err: Error): void {
+    failProxied(this.#request, err instanceof HttpError ? err : new ProxyError('BACKEND_CONNECT_FAILED', String(err)));
+  }
+
+  #run(): void {
     const request = this.#request;
     const socket = this.#socket;
     if (request.disconnected) {
@@ -351,7 +345,8 @@ class Exchange implements FastCGIConnectionHandler {
     if (pending === null) return;
     const request = this.#request;
     let ok = true;
-    for (const data of pending) ok = request.write(data) && ok;
+    // Copied: the records are views of the connection's read buffer, and the response may queue them.
+    for (const data of pending) ok = request.write(Buffer.from(data)) && ok;
     if (!ok) {
       this.#socket.pause();
       void request.drain().then(() => {
@@ -403,7 +398,8 @@ class Exchange implements FastCGIConnectionHandler {
     const limits = this.#owner.headLimits;
     const parsed = parseCgiHead(buf.length > limits.maxBytes ? buf.subarray(0, limits.maxBytes) : buf, { limits });
     if (parsed === CGI_HEAD_PARTIAL) {
-      this.#head = [buf];
+      // Kept for the next read: a copy when it is still a view of the read buffer.
+      this.#head = [buf === data ? Buffer.from(data) : buf];
       return;
     }
     if (isCgiHeadError(parsed)) {
@@ -467,11 +463,12 @@ class Exchange implements FastCGIConnectionHandler {
     const request = this.#request;
     const pending = this.#pending;
     this.#pending = null;
+    // Copied (Buffer.from, Buffer.concat): the records are views of the connection's read buffer.
     if (pending !== null && !request.startedWriting && request.method !== 'HEAD') {
-      request.writeWhole(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+      request.writeWhole(pending.length === 1 ? Buffer.from(pending[0]!) : Buffer.concat(pending));
       return;
     }
-    if (pending !== null) for (const data of pending) request.write(data);
+    if (pending !== null) for (const data of pending) request.write(Buffer.from(data));
     request.finish();
   }
 
@@ -489,9 +486,10 @@ class Exchange implements FastCGIConnectionHandler {
     if (this.#done) return;
     // A kept connection the application had closed: nothing came back, nothing was lost, try again
     // (once: a second such close fails the request like any other).
-    if (this.#reused && !this.#received && !this.#bodySent && this.#retry !== null) {
+    if (this.#reused && !this.#received && !this.#bodySent && this.#mayRetry) {
       this.#done = true;
-      this.#retry();
+      const owner = this.#owner;
+      owner.pool.lend(new Exchange(owner, this.#request, this.#params, this.#whole, this.#length, false));
       return;
     }
     this.#fail(
